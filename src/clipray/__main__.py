@@ -1,0 +1,3 @@
+from clipray.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Long-lived Ray actors: the job runner and the retention keeper."""

@@ -1,0 +1,210 @@
+"""The ``clipray`` command: thin; parses, calls a service, prints with rich.
+
+    clipray up        # embedded S3, migrations, default workspace, local Ray head
+    clipray status    # what runs, where
+    clipray doctor    # is this machine ready? each line OK or the fix
+    clipray down      # stop what ``up`` started (data stays)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from clipray import __version__
+from clipray.cluster import doctor as doctor_checks
+from clipray.cluster.embedded_s3 import EmbeddedS3Error
+from clipray.cluster.ray_head import RayHeadError
+from clipray.cluster.services import (
+    ServiceUnavailableError,
+    bring_down,
+    bring_up,
+    embedded_s3,
+    ensure_workspace,
+    local_ray_head,
+    open_database,
+)
+from clipray.config import Settings, get_settings
+from clipray.storage import migrate
+from clipray.storage.repos import InvalidSlugError, check_slug
+
+app = typer.Typer(
+    name="clipray",
+    help="Turn long videos into short, ranked clips; search every frame and word. Runs on Ray.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+# Failures a user can act on: printed as one line with the fix, exit code 1.
+USER_ERRORS = (ServiceUnavailableError, EmbeddedS3Error, RayHeadError, InvalidSlugError)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"clipray {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace", "-w",
+            help="Workspace to act in (default: CLIPRAY_WORKSPACE or 'local'; created on first use).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    settings = get_settings()
+    if workspace is not None:
+        try:
+            check_slug(workspace)
+        except InvalidSlugError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--workspace") from exc
+        settings = settings.model_copy(update={"workspace": workspace})
+    ctx.obj = {"settings": settings}
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    ray: Annotated[
+        bool, typer.Option("--ray/--no-ray", help="Start the local Ray head (with its dashboard).")
+    ] = True,
+) -> None:
+    """Start the embedded services, create the buckets, migrate the database, make the workspace."""
+    settings = _settings(ctx)
+    with out.status("bringing clipray up..."):
+        report = bring_up(settings, start_ray=ray)
+    s3_word = "started" if report.s3_started else "running"
+    out.print(f"[green]OK[/] S3 {s3_word} at {report.s3_endpoint}")
+    if report.buckets_created:
+        out.print(f"[green]OK[/] buckets created: {', '.join(report.buckets_created)}")
+    moved = report.migrated_from != report.migrated_to
+    out.print(
+        f"[green]OK[/] database at migration {report.migrated_to}"
+        + (f" (from {report.migrated_from or 'empty'})" if moved else "")
+    )
+    out.print(f"[green]OK[/] workspace '{report.workspace}'")
+    if report.ray_address:
+        ray_word = "started" if report.ray_started else "running"
+        dash = f", dashboard {report.dashboard_url}" if report.dashboard_url else ""
+        out.print(f"[green]OK[/] Ray {ray_word} at {report.ray_address}{dash}")
+
+
+@app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop the local Ray head and the embedded S3 server. Data stays under CLIPRAY_HOME."""
+    stopped = bring_down(_settings(ctx))
+    for name, was_running in stopped.items():
+        out.print(f"{name}: {'stopped' if was_running else 'was not running'}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Show which services run, where, and the workspace the CLI acts in."""
+    settings = _settings(ctx)
+    info: dict[str, Any] = {"home": str(settings.home_dir), "version": __version__}
+    if settings.uses_embedded_s3:
+        s3 = embedded_s3(settings).status()
+        info["s3"] = {
+            "mode": "embedded",
+            "state": s3.state,
+            "pid": s3.pid,
+            "endpoint": (s3.info or {}).get("endpoint") if s3.state == "running" else None,
+        }
+    else:
+        info["s3"] = {"mode": "external", "state": "configured", "endpoint": settings.s3_endpoint_url}
+    if settings.ray_address:
+        info["ray"] = {"mode": "external", "state": "configured", "address": settings.ray_address}
+    else:
+        head = local_ray_head(settings)
+        st = head.status()
+        info["ray"] = {
+            "mode": "local",
+            "state": st.state,
+            "pid": st.pid,
+            "address": head.address(),
+            "dashboard": head.dashboard_url(),
+        }
+    url = settings.resolved_database_url
+    db_info: dict[str, Any] = {"url": doctor_checks.redact_url(url), "head": migrate.head_revision()}
+    try:
+        db_info["revision"] = migrate.current_revision(url)
+    except Exception as exc:  # any driver error: report it, status never fails
+        db_info["error"] = doctor_checks.first_line(exc)
+    info["database"] = db_info
+    info["workspace"] = {"slug": settings.workspace}
+    if db_info.get("revision") == db_info["head"]:
+        db = open_database(settings)
+        try:
+            ws = ensure_workspace(db, settings.workspace)
+            info["workspace"]["id"] = ws.id
+        finally:
+            db.dispose()
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    table = Table("service", "state", "where", title=f"clipray {__version__} ({info['home']})")
+    table.add_row("s3", f"{info['s3']['state']} ({info['s3']['mode']})", info["s3"]["endpoint"] or "-")
+    ray_where = info["ray"].get("address") or "-"
+    if info["ray"].get("dashboard"):
+        ray_where += f"  dashboard {info['ray']['dashboard']}"
+    table.add_row("ray", f"{info['ray']['state']} ({info['ray']['mode']})", ray_where)
+    db_state = db_info.get("error") or (
+        f"migration {db_info.get('revision') or 'none'} (latest {db_info['head']})"
+    )
+    table.add_row("database", db_state, db_info["url"])
+    table.add_row("workspace", info["workspace"]["slug"], info["workspace"].get("id", "-"))
+    out.print(table)
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Check ffmpeg, S3, the database, Ray, model weights and GPUs; print a fix for each failure."""
+    checks = doctor_checks.run_checks(_settings(ctx))
+    failed = any(c.level == "fail" for c in checks)
+    if as_json:
+        print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2))
+    else:
+        style = {"ok": "[green]OK  [/]", "warn": "[yellow]WARN[/]", "fail": "[red]FAIL[/]"}
+        for c in checks:
+            out.print(f"{style[c.level]} {escape(c.name)}: {escape(c.detail)}", highlight=False)
+            if c.fix and c.level != "ok":
+                out.print(f"       fix: {escape(c.fix)}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: user-facing failures become one line on stderr, exit code 1."""
+    try:
+        app()
+    except USER_ERRORS as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(1)

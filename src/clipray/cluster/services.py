@@ -1,0 +1,150 @@
+"""Bootstrap of what clipray talks to: S3, the database, Ray; embedded or production.
+
+``bring_up`` is what ``clipray up`` does; the other functions open a connection to each
+service as the settings describe it, for the CLI, the Ray actors and the tests alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from clipray.cluster.embedded_s3 import EmbeddedS3
+from clipray.cluster.ray_head import LocalRayHead, local_ray_env
+from clipray.config import Settings
+from clipray.storage import migrate
+from clipray.storage.db import Database
+from clipray.storage.objects import Buckets, S3Endpoint, open_buckets
+from clipray.storage.orm import Role, Workspace
+from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo, WorkspaceRepo
+
+
+class ServiceUnavailableError(RuntimeError):
+    """A service clipray needs is not running or not configured; the message says the fix."""
+
+
+def embedded_s3(settings: Settings) -> EmbeddedS3:
+    return EmbeddedS3(settings.home_dir / "s3")
+
+
+def local_ray_head(settings: Settings) -> LocalRayHead:
+    return LocalRayHead(settings.home_dir / "ray")
+
+
+def resolve_s3(settings: Settings) -> S3Endpoint:
+    """The configured S3 endpoint, or the running embedded server's."""
+    if not settings.uses_embedded_s3:
+        key = settings.s3_access_key_id
+        secret = settings.s3_secret_access_key
+        return S3Endpoint(
+            url=settings.s3_endpoint_url,
+            access_key_id=key.get_secret_value() if key else None,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            region=settings.s3_region,
+            addressing_style=settings.s3_addressing_style,
+        )
+    endpoint = embedded_s3(settings).endpoint()
+    if endpoint is None:
+        raise ServiceUnavailableError(
+            "the embedded S3 server is not running: run `clipray up` "
+            "(or set CLIPRAY_S3_ENDPOINT_URL)"
+        )
+    return endpoint
+
+
+def open_storage(settings: Settings) -> Buckets:
+    return open_buckets(resolve_s3(settings), settings)
+
+
+def open_database(settings: Settings) -> Database:
+    return Database(settings.resolved_database_url)
+
+
+def ensure_workspace(db: Database, slug: str) -> Workspace:
+    """The workspace ``slug``, created on first use with the local user as its owner."""
+    with db.session() as s:
+        user = UserRepo(s).ensure(LOCAL_USER_EMAIL, "local user")
+        ws, created = WorkspaceRepo(s).ensure(slug, owner=user)
+        if not created and WorkspaceRepo(s).role_of(ws.id, user.id) is None:
+            WorkspaceRepo(s).add_member(ws.id, user.id, Role.OWNER)
+        return ws
+
+
+@dataclass
+class UpReport:
+    """What ``bring_up`` found and did, line by line for the CLI."""
+
+    s3_endpoint: str | None = None
+    s3_started: bool = False
+    buckets_created: list[str] = field(default_factory=list)
+    migrated_from: str | None = None
+    migrated_to: str | None = None
+    workspace: str | None = None
+    ray_address: str | None = None
+    ray_started: bool = False
+    dashboard_url: str | None = None
+
+
+def bring_up(settings: Settings, *, start_ray: bool = True) -> UpReport:
+    """Start what is embedded, create buckets, migrate, and make the default workspace.
+
+    Every step is idempotent: running it again on a running system changes nothing.
+    """
+    report = UpReport()
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    if settings.uses_embedded_s3:
+        endpoint, report.s3_started = embedded_s3(settings).start(
+            timeout=settings.embedded_s3_start_timeout_s
+        )
+    else:
+        endpoint = resolve_s3(settings)
+    report.s3_endpoint = endpoint.url
+    report.buckets_created = open_buckets(endpoint, settings).ensure()
+
+    url = settings.resolved_database_url
+    report.migrated_from = migrate.current_revision(url)
+    migrate.upgrade(url)
+    report.migrated_to = migrate.current_revision(url)
+    db = open_database(settings)
+    try:
+        report.workspace = ensure_workspace(db, settings.workspace).slug
+    finally:
+        db.dispose()
+
+    if settings.ray_address:
+        report.ray_address = settings.ray_address
+    elif start_ray:
+        head = local_ray_head(settings)
+        report.ray_address, report.ray_started = head.start(
+            num_cpus=settings.ray_num_cpus, include_dashboard=settings.ray_include_dashboard
+        )
+        report.dashboard_url = head.dashboard_url()
+    return report
+
+
+def bring_down(settings: Settings) -> dict[str, bool]:
+    """Stop the local Ray head and the embedded S3 server (their data stays)."""
+    return {
+        "ray": local_ray_head(settings).stop(),
+        "s3": embedded_s3(settings).stop() if settings.uses_embedded_s3 else False,
+    }
+
+
+def connect_ray(settings: Settings, namespace: str = "clipray") -> str | None:
+    """Join the configured cluster, the local head, or start Ray in this process.
+
+    Returns the address joined, or None when Ray was started in-process.
+    """
+    import os
+
+    import ray
+
+    if ray.is_initialized():
+        return None
+    address = settings.ray_address or local_ray_head(settings).address()
+    if address is None or not settings.ray_address:
+        os.environ.update({"RAY_AUTH_MODE": local_ray_env()["RAY_AUTH_MODE"]})
+    if address is not None:
+        ray.init(address=address, namespace=namespace, log_to_driver=True)
+        return address
+    ray.init(num_cpus=settings.ray_num_cpus, namespace=namespace, include_dashboard=False)
+    return None

@@ -1,0 +1,156 @@
+"""clipray's configuration: one Settings object, read from ``CLIPRAY_*`` variables.
+
+With nothing set, clipray runs on embedded defaults under ``CLIPRAY_HOME`` (``~/.clipray``):
+a SQLite database, a local Ray head and an embedded S3 server (SeaweedFS). Point it at
+production services by setting the endpoint variables::
+
+    export CLIPRAY_DATABASE_URL=postgresql+psycopg://clipray@db/clipray
+    export CLIPRAY_S3_ENDPOINT_URL=https://s3.us-east-1.amazonaws.com
+    export CLIPRAY_RAY_ADDRESS=ray://head:10001
+
+Nested settings use ``__``: ``CLIPRAY_STAGES__ASR__NUM_GPUS=1``.
+
+    >>> from clipray.config import get_settings
+    >>> get_settings().media_bucket
+    'clipray-media'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+class StageResources(BaseModel):
+    """What one pipeline stage asks Ray for. Frozen: a stage config is built once on the driver."""
+
+    model_config = ConfigDict(frozen=True)
+
+    num_cpus: float = 1.0
+    """CPUs reserved per task or actor of the stage."""
+    num_gpus: float = 0.0
+    """GPUs per actor; a fraction lets several actors share one GPU."""
+    pool_size: int = 1
+    """Actors in the pool (model stages); ignored by task stages."""
+    max_pool_size: int | None = None
+    """Upper bound for an autoscaling pool; ``None`` keeps the pool at ``pool_size``."""
+    batch_size: int = 16
+    """Rows per ``map_batches`` call."""
+
+
+def _default_stages() -> dict[str, StageResources]:
+    # Sized for the smallest supported box (2 CPUs, no GPU): one actor per model so that the
+    # decoder keeps a core. On a GPU cluster raise pool_size and set num_gpus per stage.
+    return {
+        "decode": StageResources(num_cpus=1, batch_size=1),
+        "scenes": StageResources(num_cpus=0.5, batch_size=1),
+        "audio": StageResources(num_cpus=0.5, batch_size=1),
+        "asr": StageResources(num_cpus=1, batch_size=8),
+        "faces": StageResources(num_cpus=1, batch_size=32),
+        "embed": StageResources(num_cpus=1, batch_size=32),
+    }
+
+
+class Settings(BaseSettings):
+    """Every knob of clipray. Each field is read from ``CLIPRAY_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLIPRAY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+    home: Path = Path("~/.clipray")
+    """Data dir of the embedded defaults: database file, S3 data, pid and log files."""
+
+    workspace: str = "local"
+    """Slug of the workspace the CLI acts in; created on first use."""
+
+    # --- database -------------------------------------------------------------------------
+    database_url: str | None = None
+    """SQLAlchemy URL. Unset: SQLite at ``{home}/clipray.db``. Production:
+    ``postgresql+psycopg://user:password@host/db``."""
+
+    # --- object storage -------------------------------------------------------------------
+    s3_endpoint_url: str | None = None
+    """S3 endpoint (AWS S3, R2, MinIO, SeaweedFS). Unset: the embedded SeaweedFS server."""
+    s3_access_key_id: SecretStr | None = None
+    """Access key for ``s3_endpoint_url``. Unset with an endpoint: boto3's own chain."""
+    s3_secret_access_key: SecretStr | None = None
+    """Secret key for ``s3_endpoint_url``."""
+    s3_region: str = "us-east-1"
+    """Region used to sign requests (R2 wants ``auto``)."""
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    """Bucket addressing: ``path`` works everywhere, AWS prefers ``virtual``."""
+    media_bucket: str = "clipray-media"
+    """Bucket of workspace media: sources, analysis artifacts, exports."""
+    clips_bucket: str = "clipray-clips"
+    """App-owned bucket of generated clips: counts against no quota, expires by policy."""
+    multipart_threshold: int = 8 * MiB
+    """Uploads larger than this go multipart."""
+    multipart_chunk_size: int = 8 * MiB
+    """Part size of multipart uploads (S3 needs at least 5 MiB)."""
+    presign_expiry_s: int = 3600
+    """Lifetime of presigned GET and upload URLs."""
+    max_upload_bytes: int = 20 * GiB
+    """Largest video a presigned upload accepts; enforced by the signed policy."""
+    upload_content_types: tuple[str, ...] = (
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+        "video/x-matroska",
+    )
+    """Content types a presigned upload may carry."""
+    embedded_s3_start_timeout_s: float = 60.0
+    """How long ``clipray up`` waits for the embedded S3 server to become healthy."""
+
+    # --- Ray ------------------------------------------------------------------------------
+    ray_address: str | None = None
+    """Ray cluster to join (``ray://host:10001`` or ``host:6379``). Unset: a local head."""
+    ray_num_cpus: int | None = None
+    """CPUs of the local head; unset lets Ray count them."""
+    ray_include_dashboard: bool = True
+    """Start the Ray dashboard with the local head (operators watch jobs there)."""
+    stages: dict[str, StageResources] = Field(default_factory=_default_stages)
+    """Resources per pipeline stage, e.g. ``CLIPRAY_STAGES__ASR__NUM_GPUS=1``."""
+
+    # --- media tools ----------------------------------------------------------------------
+    ffmpeg_bin: str = "ffmpeg"
+    """ffmpeg executable (Debian's build has libass, needed to burn captions)."""
+    ffprobe_bin: str = "ffprobe"
+    """ffprobe executable, used to validate every ingested video."""
+
+    @property
+    def home_dir(self) -> Path:
+        """``home`` with ``~`` expanded, made absolute."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'clipray.db'}"
+
+    @property
+    def uses_embedded_s3(self) -> bool:
+        """True when no S3 endpoint is configured and the embedded server stands in."""
+        return self.s3_endpoint_url is None
+
+    def stage(self, name: str) -> StageResources:
+        """Resources of one stage; a stage missing from config gets the defaults."""
+        return self.stages.get(name, StageResources())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

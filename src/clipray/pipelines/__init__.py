@@ -1,0 +1,1 @@
+"""Ray Data pipelines: one ``build_*`` function per pipeline, stages in ``stages/``."""

@@ -1,0 +1,1 @@
+"""One module per pipeline stage: a callable class plus a frozen config."""

@@ -1,0 +1,1 @@
+"""The Ray Serve application: one FastAPI ingress, a router per resource."""

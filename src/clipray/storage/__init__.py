@@ -1,0 +1,1 @@
+"""Storage edges: the database (ORM, migrations, repositories) and the object store."""

@@ -1,0 +1,267 @@
+"""Repositories: the only code that queries or writes rows.
+
+Each repository wraps one session; the caller decides the transaction (``Database.session``).
+Reads of workspace-owned records always take the workspace id, so a record of another
+workspace is simply not found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clipray.storage.orm import (
+    Job,
+    JobStatus,
+    JobStep,
+    Role,
+    Source,
+    SourceOrigin,
+    StepStatus,
+    User,
+    Workspace,
+    WorkspaceMember,
+    utcnow,
+)
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LOCAL_USER_EMAIL = "local@clipray.invalid"
+"""The user the CLI acts as on a machine without accounts (``.invalid`` never resolves)."""
+
+
+class InvalidSlugError(ValueError):
+    """A workspace slug that is not lowercase letters, digits and dashes."""
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG.match(slug):
+        raise InvalidSlugError(
+            f"workspace {slug!r}: use 1-63 lowercase letters, digits and dashes, "
+            "starting with a letter or digit"
+        )
+    return slug
+
+
+class UserRepo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def get(self, user_id: str) -> User | None:
+        return self.s.get(User, user_id)
+
+    def by_email(self, email: str) -> User | None:
+        return self.s.scalar(select(User).where(User.email == email.lower()))
+
+    def create(self, email: str, display_name: str = "") -> User:
+        user = User(email=email.lower(), display_name=display_name)
+        self.s.add(user)
+        self.s.flush()
+        return user
+
+    def ensure(self, email: str, display_name: str = "") -> User:
+        """The user with ``email``, created if missing (safe against a concurrent create)."""
+        found = self.by_email(email)
+        if found is not None:
+            return found
+        try:
+            with self.s.begin_nested():
+                return self.create(email, display_name)
+        except IntegrityError:
+            found = self.by_email(email)
+            assert found is not None
+            return found
+
+
+class WorkspaceRepo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def get(self, workspace_id: str) -> Workspace | None:
+        return self.s.get(Workspace, workspace_id)
+
+    def by_slug(self, slug: str) -> Workspace | None:
+        return self.s.scalar(select(Workspace).where(Workspace.slug == slug))
+
+    def list(self) -> Sequence[Workspace]:
+        return self.s.scalars(select(Workspace).order_by(Workspace.slug)).all()
+
+    def create(self, slug: str, name: str = "", owner: User | None = None) -> Workspace:
+        ws = Workspace(slug=check_slug(slug), name=name or slug)
+        self.s.add(ws)
+        self.s.flush()
+        if owner is not None:
+            self.add_member(ws.id, owner.id, Role.OWNER)
+        return ws
+
+    def ensure(self, slug: str, owner: User | None = None) -> tuple[Workspace, bool]:
+        """The workspace ``slug``, created on first use. Returns it and whether it was created."""
+        found = self.by_slug(check_slug(slug))
+        if found is not None:
+            return found, False
+        try:
+            with self.s.begin_nested():
+                return self.create(slug, owner=owner), True
+        except IntegrityError:
+            found = self.by_slug(slug)
+            assert found is not None
+            return found, False
+
+    def add_member(self, workspace_id: str, user_id: str, role: Role) -> WorkspaceMember:
+        member = self.s.get(WorkspaceMember, (workspace_id, user_id))
+        if member is None:
+            member = WorkspaceMember(workspace_id=workspace_id, user_id=user_id, role=role)
+            self.s.add(member)
+        else:
+            member.role = role
+        self.s.flush()
+        return member
+
+    def role_of(self, workspace_id: str, user_id: str) -> Role | None:
+        member = self.s.get(WorkspaceMember, (workspace_id, user_id))
+        return member.role if member else None
+
+
+@dataclass(frozen=True)
+class SourceMeta:
+    """What ingest learned about a video; becomes a ``sources`` row."""
+
+    origin: SourceOrigin
+    origin_uri: str
+    storage_key: str
+    sha256: str
+    size_bytes: int
+    duration_s: float
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+
+
+class SourceRepo:
+    def __init__(self, session: Session, workspace_id: str) -> None:
+        self.s = session
+        self.workspace_id = workspace_id
+
+    def add(self, meta: SourceMeta, source_id: str | None = None) -> Source:
+        fields: dict[str, Any] = asdict(meta)
+        source = Source(workspace_id=self.workspace_id, **fields)
+        if source_id:
+            source.id = source_id
+        self.s.add(source)
+        self.s.flush()
+        return source
+
+    def get(self, source_id: str) -> Source | None:
+        return self.s.scalar(
+            select(Source).where(Source.id == source_id, Source.workspace_id == self.workspace_id)
+        )
+
+    def by_sha256(self, sha256: str) -> Source | None:
+        return self.s.scalar(
+            select(Source).where(Source.sha256 == sha256, Source.workspace_id == self.workspace_id)
+        )
+
+    def list(self, limit: int = 100, offset: int = 0) -> Sequence[Source]:
+        return self.s.scalars(
+            select(Source)
+            .where(Source.workspace_id == self.workspace_id)
+            .order_by(Source.created_at.desc(), Source.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+
+
+class JobRepo:
+    def __init__(self, session: Session, workspace_id: str) -> None:
+        self.s = session
+        self.workspace_id = workspace_id
+
+    def create(
+        self,
+        kind: str,
+        params: dict[str, Any] | None = None,
+        source_id: str | None = None,
+        created_by: str | None = None,
+    ) -> Job:
+        job = Job(
+            workspace_id=self.workspace_id,
+            kind=kind,
+            params=params or {},
+            source_id=source_id,
+            created_by=created_by,
+            status=JobStatus.QUEUED,
+        )
+        self.s.add(job)
+        self.s.flush()
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.s.scalar(
+            select(Job).where(Job.id == job_id, Job.workspace_id == self.workspace_id)
+        )
+
+    def list(self, status: JobStatus | None = None, limit: int = 100) -> Sequence[Job]:
+        q = select(Job).where(Job.workspace_id == self.workspace_id)
+        if status is not None:
+            q = q.where(Job.status == status)
+        return self.s.scalars(q.order_by(Job.created_at.desc()).limit(limit)).all()
+
+    def set_status(self, job: Job, status: JobStatus, error: str | None = None) -> Job:
+        job.status = status
+        now = utcnow()
+        if status is JobStatus.RUNNING and job.started_at is None:
+            job.started_at = now
+        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+            job.finished_at = now
+        job.error = error
+        self.s.flush()
+        return job
+
+    def start_step(self, job: Job, name: str) -> JobStep:
+        """A new attempt of step ``name``: attempt numbers count up per job and step."""
+        previous = self.s.scalar(
+            select(JobStep.attempt)
+            .where(JobStep.job_id == job.id, JobStep.name == name)
+            .order_by(JobStep.attempt.desc())
+            .limit(1)
+        )
+        step = JobStep(
+            job_id=job.id,
+            name=name,
+            attempt=(previous or 0) + 1,
+            status=StepStatus.RUNNING,
+            started_at=utcnow(),
+        )
+        self.s.add(step)
+        self.s.flush()
+        return step
+
+    def finish_step(
+        self,
+        step: JobStep,
+        status: StepStatus,
+        error: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> JobStep:
+        step.status = status
+        step.error = error
+        step.finished_at = utcnow()
+        if detail is not None:
+            step.detail = detail
+        self.s.flush()
+        return step
+
+    def steps(self, job: Job) -> Sequence[JobStep]:
+        return self.s.scalars(
+            select(JobStep)
+            .where(JobStep.job_id == job.id)
+            .order_by(JobStep.created_at, JobStep.name, JobStep.attempt)
+        ).all()
