@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GiB = 1024**3
@@ -31,7 +31,7 @@ MiB = 1024**2
 class StageResources(BaseModel):
     """What one pipeline stage asks Ray for. Frozen: a stage config is built once on the driver."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
     num_cpus: float = 1.0
     """CPUs reserved per task or actor of the stage."""
@@ -66,6 +66,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="ignore",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
     home: Path = Path("~/.clipray")
@@ -127,6 +128,19 @@ class Settings(BaseSettings):
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""
     ffprobe_bin: str = "ffprobe"
     """ffprobe executable, used to validate every ingested video."""
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _merge_stage_defaults(cls, value: Any) -> Any:
+        """Configured stages override the defaults field by field, so that
+        ``CLIPRAY_STAGES__ASR__NUM_GPUS=1`` keeps ASR's batch size and every other stage."""
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = {k: v.model_dump() for k, v in _default_stages().items()}
+        for name, res in value.items():
+            given = res.model_dump() if isinstance(res, StageResources) else res
+            merged[name] = {**merged.get(name, {}), **given} if isinstance(given, dict) else given
+        return merged
 
     @property
     def home_dir(self) -> Path:

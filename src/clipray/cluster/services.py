@@ -146,5 +146,8 @@ def connect_ray(settings: Settings, namespace: str = "clipray") -> str | None:
     if address is not None:
         ray.init(address=address, namespace=namespace, log_to_driver=True)
         return address
-    ray.init(num_cpus=settings.ray_num_cpus, namespace=namespace, include_dashboard=False)
+    ray.init(
+        address="local", num_cpus=settings.ray_num_cpus, namespace=namespace,
+        include_dashboard=False,
+    )
     return None

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the per-backend settings clipray relies on.
 
-    SQLite: foreign keys enforced, WAL so readers do not block the writer, and a busy
-    timeout so concurrent Ray workers wait instead of failing with "database is locked".
+    SQLite: foreign keys enforced, WAL so readers do not block the writer, a busy timeout
+    so concurrent Ray workers wait instead of failing with "database is locked", and
+    transactions begun by SQLAlchemy rather than the sqlite3 module, which otherwise breaks
+    SAVEPOINTs (SQLAlchemy's documented recipe for pysqlite).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -30,11 +32,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -1,0 +1,188 @@
+"""Real fixtures: a SeaweedFS S3 server, a local Ray, SQLite and a throwaway PostgreSQL.
+
+Nothing here is mocked. Session-scoped services start once; tests that need isolation get
+their own buckets, prefixes or transactions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from clipray.cluster.embedded_s3 import EmbeddedS3
+from clipray.cluster.procs import free_ports
+from clipray.config import Settings
+from clipray.storage import migrate
+from clipray.storage.db import Database
+from clipray.storage.objects import Buckets, S3Endpoint, open_buckets
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "media"
+
+
+# --- S3 ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """One embedded SeaweedFS for the session, on free loopback ports."""
+    server = EmbeddedS3(tmp_path_factory.mktemp("s3"))
+    endpoint, _ = server.start(timeout=90)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("home")
+    suffix = uuid.uuid4().hex[:8]
+    return Settings(
+        home=home,
+        media_bucket=f"test-media-{suffix}",
+        clips_bucket=f"test-clips-{suffix}",
+    )
+
+
+@pytest.fixture(scope="session")
+def buckets(s3_server: S3Endpoint, settings: Settings) -> Buckets:
+    b = open_buckets(s3_server, settings)
+    b.ensure()
+    return b
+
+
+# --- Ray ---------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[None]:
+    """A local Ray with 2 CPUs shared by the session (auth off: loopback only)."""
+    import ray
+
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False,
+        namespace="clipray-tests", log_to_driver=False,
+    )
+    yield
+    ray.shutdown()
+
+
+# --- databases ---------------------------------------------------------------------------
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1, or ``CLIPRAY_TEST_POSTGRES_URL``."""
+    external = os.environ.get("CLIPRAY_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("no PostgreSQL server binary (initdb/pg_ctl) on this machine")
+    root = Path(tempfile.mkdtemp(prefix="clipray-pg-"))
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as its own user
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
+        for path in (root, sock):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    (port,) = free_ports(1)
+    run = lambda *cmd: subprocess.run([*prefix, *cmd], check=True, capture_output=True)  # noqa: E731
+    run(initdb, "-D", str(data), "-A", "trust", "-U", "clipray", "--no-sync")
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "pg.log"), "-w", "start")
+    try:
+        yield f"postgresql+psycopg://clipray@127.0.0.1:{port}/postgres"
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _fresh_database(url: str) -> Iterator[str]:
+    """An empty database of its own on the PostgreSQL server at ``url``."""
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'clipray.db'}"
+        return
+    with _fresh_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'clipray.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_db(postgres_url: str) -> Iterator[Database]:
+    with _fresh_database(postgres_url) as url:
+        migrate.upgrade(url)
+        db = Database(url)
+        yield db
+        db.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def migrated_db(request: pytest.FixtureRequest) -> Database:
+    """A database at the latest migration, on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_db")
+
+
+@pytest.fixture
+def session(migrated_db: Database) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, its commits included."""
+    conn = migrated_db.engine.connect()
+    outer = conn.begin()
+    s = Session(bind=conn, join_transaction_mode="create_savepoint")
+    try:
+        yield s
+    finally:
+        s.close()
+        outer.rollback()
+        conn.close()
