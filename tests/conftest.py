@@ -69,8 +69,11 @@ def ray_local() -> Iterator[None]:
     import ray
 
     ray.init(
-        address="local", num_cpus=2, include_dashboard=False,
-        namespace="clipray-tests", log_to_driver=False,
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        namespace="clipray-tests",
+        log_to_driver=False,
     )
     yield
     ray.shutdown()

@@ -1,9 +1,9 @@
 """The ``clipray`` command: thin; parses, calls a service, prints with rich.
 
-    clipray up        # embedded S3, migrations, default workspace, local Ray head
-    clipray status    # what runs, where
-    clipray doctor    # is this machine ready? each line OK or the fix
-    clipray down      # stop what ``up`` started (data stays)
+clipray up        # embedded S3, migrations, default workspace, local Ray head
+clipray status    # what runs, where
+clipray doctor    # is this machine ready? each line OK or the fix
+clipray down      # stop what ``up`` started (data stays)
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def main_options(
     workspace: Annotated[
         str | None,
         typer.Option(
-            "--workspace", "-w",
-            help="Workspace to act in (default: CLIPRAY_WORKSPACE or 'local'; created on first use).",
+            "--workspace",
+            "-w",
+            help="Workspace to act in, created on first use [env: CLIPRAY_WORKSPACE; 'local'].",
         ),
     ] = None,
     version: Annotated[
@@ -136,7 +137,11 @@ def status(
             "endpoint": (s3.info or {}).get("endpoint") if s3.state == "running" else None,
         }
     else:
-        info["s3"] = {"mode": "external", "state": "configured", "endpoint": settings.s3_endpoint_url}
+        info["s3"] = {
+            "mode": "external",
+            "state": "configured",
+            "endpoint": settings.s3_endpoint_url,
+        }
     if settings.ray_address:
         info["ray"] = {"mode": "external", "state": "configured", "address": settings.ray_address}
     else:
@@ -150,7 +155,10 @@ def status(
             "dashboard": head.dashboard_url(),
         }
     url = settings.resolved_database_url
-    db_info: dict[str, Any] = {"url": doctor_checks.redact_url(url), "head": migrate.head_revision()}
+    db_info: dict[str, Any] = {
+        "url": doctor_checks.redact_url(url),
+        "head": migrate.head_revision(),
+    }
     try:
         db_info["revision"] = migrate.current_revision(url)
     except Exception as exc:  # any driver error: report it, status never fails
@@ -168,7 +176,9 @@ def status(
         print(json.dumps(info, indent=2))
         return
     table = Table("service", "state", "where", title=f"clipray {__version__} ({info['home']})")
-    table.add_row("s3", f"{info['s3']['state']} ({info['s3']['mode']})", info["s3"]["endpoint"] or "-")
+    table.add_row(
+        "s3", f"{info['s3']['state']} ({info['s3']['mode']})", info["s3"]["endpoint"] or "-"
+    )
     ray_where = info["ray"].get("address") or "-"
     if info["ray"].get("dashboard"):
         ray_where += f"  dashboard {info['ray']['dashboard']}"

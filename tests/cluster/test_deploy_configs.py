@@ -30,9 +30,12 @@ def test_ray_cluster_yaml_has_head_cpu_and_gpu_types_and_installs_clipray(cluste
     types = cluster_config["available_node_types"]
     assert cluster_config["head_node_type"] in types
     assert any(t["resources"].get("GPU", 0) >= 1 for t in types.values())
-    assert any(t["resources"].get("CPU", 0) >= 1 and not t["resources"].get("GPU") for t in types.values())
+    assert any(
+        t["resources"].get("CPU", 0) >= 1 and not t["resources"].get("GPU") for t in types.values()
+    )
     setup = " ".join(cluster_config["setup_commands"])
-    assert "pip install" in setup and "clipray[ml]" in setup
+    assert "pip install" in setup
+    assert "clipray[ml]" in setup
     assert "serve deploy" in " ".join(cluster_config["head_start_ray_commands"])
 
 

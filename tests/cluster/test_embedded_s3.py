@@ -52,12 +52,13 @@ def test_credentials_are_generated_private_and_required(server):
     endpoint, _ = server.start()
     creds = server.root / "credentials.json"
     assert creds.stat().st_mode & 0o077 == 0
-    assert endpoint.secret_access_key and len(endpoint.secret_access_key) >= 30
+    assert endpoint.secret_access_key
+    assert len(endpoint.secret_access_key) >= 30
     wrong = ObjectStore(
         make_client(type(endpoint)(url=endpoint.url, access_key_id="x", secret_access_key="y")),
         "nope",
     )
-    with pytest.raises(Exception, match="(?i)denied|signature|invalid|forbidden|403"):
+    with pytest.raises(Exception, match=r"(?i)denied|signature|invalid|forbidden|403"):
         wrong.ensure_bucket()
 
 

@@ -144,7 +144,9 @@ def test_presigned_upload_refuses_another_content_type(media, ws):
 def test_presigned_upload_is_only_signed_for_video_types(media, ws):
     with pytest.raises(ValueError, match="not a video type"):
         media.presign_upload(
-            key(ws, "x.html"), content_type="text/html", max_bytes=10,
+            key(ws, "x.html"),
+            content_type="text/html",
+            max_bytes=10,
             allowed_content_types=VIDEO_TYPES,
         )
 
@@ -187,7 +189,9 @@ def test_two_buckets_are_separate(buckets, ws):
     [
         pytest.param("talk.mp4", 'filename="talk.mp4"', id="plain"),
         pytest.param("../../etc/passwd", 'filename="passwd"', id="path"),
-        pytest.param('a"b\r\nX-Evil: 1.mp4', 'filename="a_b__X-Evil_ 1.mp4"', id="header-injection"),
+        pytest.param(
+            'a"b\r\nX-Evil: 1.mp4', 'filename="a_b__X-Evil_ 1.mp4"', id="header-injection"
+        ),
         pytest.param("Café déjà.mp4", 'filename="Caf_ d_j_.mp4"', id="unicode"),
     ],
 )

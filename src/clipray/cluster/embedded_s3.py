@@ -26,11 +26,16 @@ HOST = "127.0.0.1"
 # weed mini runs master, volume, filer, S3 and admin servers, each with an HTTP and a gRPC
 # port; all of them are pinned to free ports so that several data dirs can run side by side.
 _PORT_FLAGS = (
-    "master.port", "master.port.grpc",
-    "volume.port", "volume.port.grpc",
-    "filer.port", "filer.port.grpc",
-    "s3.port", "s3.port.grpc",
-    "admin.port", "admin.port.grpc",
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
 )
 
 
@@ -90,7 +95,8 @@ class EmbeddedS3:
             data.mkdir(parents=True, exist_ok=True)
             url = f"http://{HOST}:{ports['s3.port']}"
             cmd = [
-                weed, "mini",
+                weed,
+                "mini",
                 f"-dir={data}",
                 f"-ip={HOST}",
                 f"-ip.bind={HOST}",

@@ -90,7 +90,9 @@ class ServiceProcess:
             return ProcStatus("running", pid, info)
         return ProcStatus("stale", pid, info)
 
-    def spawn(self, cmd: Sequence[str], info: dict[str, Any], env: dict[str, str] | None = None) -> int:
+    def spawn(
+        self, cmd: Sequence[str], info: dict[str, Any], env: dict[str, str] | None = None
+    ) -> int:
         """Start ``cmd`` in its own session, logging to ``{name}.log``; record its state."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:

@@ -76,7 +76,10 @@ class LocalRayHead:
             self.proc.stop()  # clears a stale state file
             gcs, dashboard, client, agent = free_ports(4, HOST)
             cmd = [
-                ray_binary(), "start", "--head", "--block",
+                ray_binary(),
+                "start",
+                "--head",
+                "--block",
                 f"--node-ip-address={HOST}",
                 f"--port={gcs}",
                 f"--ray-client-server-port={client}",

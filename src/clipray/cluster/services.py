@@ -6,6 +6,7 @@ service as the settings describe it, for the CLI, the Ray actors and the tests a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from clipray.cluster.embedded_s3 import EmbeddedS3
@@ -130,24 +131,27 @@ def bring_down(settings: Settings) -> dict[str, bool]:
 
 
 def connect_ray(settings: Settings, namespace: str = "clipray") -> str | None:
-    """Join the configured cluster, the local head, or start Ray in this process.
+    """Join the configured cluster, else the local head, else start Ray in this process.
 
-    Returns the address joined, or None when Ray was started in-process.
+    Returns the address joined, or None when Ray was started in-process (or already was).
     """
-    import os
-
     import ray
 
     if ray.is_initialized():
         return None
-    address = settings.ray_address or local_ray_head(settings).address()
-    if address is None or not settings.ray_address:
-        os.environ.update({"RAY_AUTH_MODE": local_ray_env()["RAY_AUTH_MODE"]})
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, namespace=namespace)
+        return settings.ray_address
+    # The local head and an in-process Ray are loopback-only: no token auth (see ray_head).
+    os.environ["RAY_AUTH_MODE"] = local_ray_env()["RAY_AUTH_MODE"]
+    address = local_ray_head(settings).address()
     if address is not None:
-        ray.init(address=address, namespace=namespace, log_to_driver=True)
+        ray.init(address=address, namespace=namespace)
         return address
     ray.init(
-        address="local", num_cpus=settings.ray_num_cpus, namespace=namespace,
+        address="local",
+        num_cpus=settings.ray_num_cpus,
+        namespace=namespace,
         include_dashboard=False,
     )
     return None

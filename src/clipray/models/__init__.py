@@ -1,1 +1,1 @@
-"""One wrapper per ML model (ASR, faces, embeddings): resolve weights, load once, infer in batches."""
+"""One wrapper per ML model: resolve weights, load once, infer in batches."""

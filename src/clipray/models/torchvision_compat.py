@@ -8,8 +8,8 @@ fake kernels, so ultralytics and open_clip cannot even be imported.
 :func:`import_torchvision` tries the compiled ops first. When they do not load, it defines
 the two operators torchvision's import needs (``nms``, ``qnms``) under their official
 schemas, with a pure-torch CPU kernel for ``nms`` (the only one clipray's models call:
-ultralytics' post-processing), and lets ``torchvision.ops`` box functions call it. Where torchvision's ops load (a matching CUDA or CPU build),
-nothing is replaced.
+ultralytics' post-processing), and lets ``torchvision.ops`` box functions call it.
+Where torchvision's ops load (a matching CUDA or CPU build), nothing is replaced.
 
     >>> tv = import_torchvision()                    # doctest: +SKIP
     >>> tv.ops.nms(boxes, scores, 0.5)               # doctest: +SKIP

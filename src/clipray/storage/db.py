@@ -1,8 +1,8 @@
 """Engines and sessions. Only ``storage/`` opens sessions; the rest goes through repositories.
 
-    >>> db = Database(settings.resolved_database_url)   # doctest: +SKIP
-    >>> with db.session() as s:                          # doctest: +SKIP
-    ...     WorkspaceRepo(s).ensure("local")
+>>> db = Database(settings.resolved_database_url)   # doctest: +SKIP
+>>> with db.session() as s:                          # doctest: +SKIP
+...     WorkspaceRepo(s).ensure("local")
 """
 
 from __future__ import annotations

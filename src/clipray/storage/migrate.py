@@ -1,8 +1,8 @@
 """Alembic, driven from code: the CLI, the tests and ``clipray doctor`` all go through here.
 
-    >>> upgrade("sqlite:///clipray.db")                   # doctest: +SKIP
-    >>> current_revision("sqlite:///clipray.db") == head_revision()   # doctest: +SKIP
-    True
+>>> upgrade("sqlite:///clipray.db")                   # doctest: +SKIP
+>>> current_revision("sqlite:///clipray.db") == head_revision()   # doctest: +SKIP
+True
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def content_disposition(download_name: str) -> str:
     full name travels RFC 5987-encoded in ``filename*``.
     """
     base = os.path.basename(download_name.replace("\\", "/")) or "download"
-    ascii_name = re.sub(r'[^A-Za-z0-9._ ()-]', "_", base).strip() or "download"
+    ascii_name = re.sub(r"[^A-Za-z0-9._ ()-]", "_", base).strip() or "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(base, safe='')}"
 
 
@@ -165,18 +165,28 @@ class ObjectStore:
         key = self._key(key)
         extra = {"ContentType": content_type} if content_type else None
         self._call(
-            self.client.upload_file, str(path), self.bucket, key,
-            ExtraArgs=extra, Config=self.transfer,
+            self.client.upload_file,
+            str(path),
+            self.bucket,
+            key,
+            ExtraArgs=extra,
+            Config=self.transfer,
         )
         return self._head_or_raise(key)
 
-    def put_stream(self, key: str, stream: IO[bytes], content_type: str | None = None) -> ObjectInfo:
+    def put_stream(
+        self, key: str, stream: IO[bytes], content_type: str | None = None
+    ) -> ObjectInfo:
         """Upload from a readable binary stream; multipart above the threshold."""
         key = self._key(key)
         extra = {"ContentType": content_type} if content_type else None
         self._call(
-            self.client.upload_fileobj, stream, self.bucket, key,
-            ExtraArgs=extra, Config=self.transfer,
+            self.client.upload_fileobj,
+            stream,
+            self.bucket,
+            key,
+            ExtraArgs=extra,
+            Config=self.transfer,
         )
         return self._head_or_raise(key)
 
@@ -265,7 +275,8 @@ class ObjectStore:
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             resp = self._call(
                 self.client.delete_objects,
-                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True},
+                Bucket=self.bucket,
+                Delete={"Objects": batch, "Quiet": True},
             )
             if resp.get("Errors"):
                 raise StorageError(f"delete under {prefix}: {resp['Errors'][:3]}")

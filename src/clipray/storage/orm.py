@@ -82,7 +82,7 @@ class StepStatus(enum.StrEnum):
 
 
 def str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    """A portable enum column: VARCHAR plus a CHECK constraint, the same on SQLite and PostgreSQL."""
+    """A portable enum column: VARCHAR plus a CHECK constraint, alike on SQLite and PostgreSQL."""
     return Enum(
         cls,
         name=name,
@@ -140,7 +140,9 @@ class Source(Base):
     """A video in a workspace: where it came from, where it is stored, what ffprobe said."""
 
     __tablename__ = "sources"
-    __table_args__ = (UniqueConstraint("workspace_id", "sha256", name="uq_sources_workspace_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "sha256", name="uq_sources_workspace_sha256"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# System packages clipray needs, installed only when missing (Debian/Ubuntu, apt-get).
+#   ffmpeg      decoding, rendering, captions (Debian's build has libass)
+#   postgresql  server binaries for the PostgreSQL tests (pass "postgresql" as an argument)
+set -euo pipefail
+
+need=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+for extra in "$@"; do
+  case "$extra" in
+    postgresql) compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql) ;;
+    *) need+=("$extra") ;;
+  esac
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing system packages: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install clipray with its model stack and test tools, then run the whole test suite.
+#   CLIPRAY_VENV   virtualenv to use (default .venv; created if missing)
+#   extra arguments go to pytest, e.g. scripts/test.sh tests/storage -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/system-deps.sh postgresql
+venv="${CLIPRAY_VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+# torch 2.13.0 and torchvision 0.28.0 are pinned in the ml extra and installed in the
+# same resolve, so no other torch (and no CUDA wheel) can be pulled in.
+"$venv/bin/python" -m pip install -q -e ".[ml,dev]"
+
+export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}"
+status=0
+"$venv/bin/python" -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests (exit 5)"
+  exit 0
+fi
+exit "$status"

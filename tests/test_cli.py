@@ -1,0 +1,178 @@
+"""The CLI as a user runs it: a subprocess with its own CLIPRAY_HOME."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from clipray import __version__
+from clipray.cluster.procs import free_ports
+
+JOIN_HEAD = """
+import json, ray
+from clipray.cluster.services import connect_ray
+from clipray.config import Settings
+address = connect_ray(Settings())
+print(json.dumps([address, ray.cluster_resources()["CPU"]]))
+"""
+
+
+def clipray(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240):
+    full_env = {
+        **os.environ,
+        "CLIPRAY_HOME": str(home),
+        "CLIPRAY_RAY_NUM_CPUS": "1",
+        "CLIPRAY_RAY_INCLUDE_DASHBOARD": "false",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "clipray", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def status(home: Path, *args: str) -> dict:
+    res = clipray(home, *args, "status", "--json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_version():
+    res = clipray(Path("/nonexistent"), "--version")
+    assert res.returncode == 0
+    assert res.stdout.strip() == f"clipray {__version__}"
+
+
+def test_lifecycle_up_status_up_again_down(tmp_path):
+    home = tmp_path / "home"
+    try:
+        first = clipray(home, "up")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "S3 started" in first.stdout
+        assert "buckets created: clipray-media, clipray-clips" in first.stdout
+        assert "Ray started" in first.stdout
+
+        st = status(home)
+        assert st["s3"]["state"] == "running"
+        assert st["ray"]["state"] == "running"
+        assert st["database"]["revision"] == st["database"]["head"]
+        assert st["workspace"]["slug"] == "local"
+        assert len(st["workspace"]["id"]) == 32
+        pids = (st["s3"]["pid"], st["ray"]["pid"])
+
+        again = clipray(home, "up")
+        assert again.returncode == 0, again.stderr
+        assert "S3 running" in again.stdout
+        assert "Ray running" in again.stdout
+        assert "buckets created" not in again.stdout
+        st2 = status(home)
+        assert (st2["s3"]["pid"], st2["ray"]["pid"]) == pids
+        assert st2["workspace"]["id"] == st["workspace"]["id"]
+
+        # --workspace names another one, created on first use.
+        other = status(home, "--workspace", "team-b")
+        assert other["workspace"]["slug"] == "team-b"
+        assert other["workspace"]["id"] != st["workspace"]["id"]
+
+        # A driver joins the head that `up` started (1 CPU, as configured).
+        joined = subprocess.run(
+            [sys.executable, "-c", JOIN_HEAD],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            env={**os.environ, "CLIPRAY_HOME": str(home)},
+        )
+        assert joined.returncode == 0, joined.stderr[-2000:]
+        assert json.loads(joined.stdout.strip().splitlines()[-1]) == [st["ray"]["address"], 1.0]
+
+        doctor = clipray(home, "doctor", "--json")
+        checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+        assert checks["s3"]["level"] == "ok"
+        assert checks["database"]["level"] == "ok"
+        assert checks["ray"]["level"] == "ok"
+    finally:
+        down = clipray(home, "down")
+    assert down.returncode == 0, down.stderr
+    assert "ray: stopped" in down.stdout
+    assert "s3: stopped" in down.stdout
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    st3 = status(home)
+    assert st3["s3"]["state"] == "stopped"
+    assert st3["ray"]["state"] == "stopped"
+    assert clipray(home, "down").stdout.count("was not running") == 2
+
+
+def _doctor(home: Path, env: dict[str, str]) -> tuple[int, dict[str, dict]]:
+    res = clipray(home, "doctor", "--json", env=env)
+    report = json.loads(res.stdout)
+    return res.returncode, {c["name"]: c for c in report["checks"]}
+
+
+def test_doctor_reports_a_missing_ffmpeg_with_the_fix(tmp_path):
+    code, checks = _doctor(
+        tmp_path,
+        {
+            "CLIPRAY_FFMPEG_BIN": "ffmpeg-not-installed",
+            "CLIPRAY_FFPROBE_BIN": "ffprobe-not-installed",
+        },
+    )
+    assert code == 1
+    assert checks["ffmpeg"]["level"] == "fail"
+    assert "apt-get install -y ffmpeg" in checks["ffmpeg"]["fix"]
+    assert checks["ffprobe"]["level"] == "fail"
+
+
+def test_doctor_finds_ffmpeg_missing_from_path(tmp_path):
+    code, checks = _doctor(tmp_path, {"PATH": str(tmp_path)})
+    assert code == 1
+    assert checks["ffmpeg"]["level"] == "fail"
+    assert checks["ffmpeg"]["fix"]
+
+
+def test_doctor_reports_an_unreachable_s3_with_the_fix(tmp_path):
+    (port,) = free_ports(1)
+    code, checks = _doctor(
+        tmp_path,
+        {
+            "CLIPRAY_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "CLIPRAY_S3_ACCESS_KEY_ID": "x",
+            "CLIPRAY_S3_SECRET_ACCESS_KEY": "y",
+        },
+    )
+    assert code == 1
+    assert checks["s3"]["level"] == "fail"
+    assert "unreachable" in checks["s3"]["detail"]
+    assert "CLIPRAY_S3_ENDPOINT_URL" in checks["s3"]["fix"]
+
+
+def test_doctor_says_how_to_start_the_embedded_s3_and_the_database(tmp_path):
+    code, checks = _doctor(tmp_path, {})
+    assert code == 1
+    assert checks["s3"]["level"] == "fail"
+    assert checks["s3"]["fix"] == "clipray up"
+    assert checks["database"]["level"] == "fail"
+    assert checks["database"]["fix"] == "clipray up"
+
+
+def test_doctor_prints_fixes_for_people(tmp_path):
+    res = clipray(tmp_path, "doctor", env={"CLIPRAY_FFMPEG_BIN": "ffmpeg-not-installed"})
+    assert res.returncode == 1
+    assert "FAIL ffmpeg" in res.stdout
+    assert "fix: apt-get install -y ffmpeg" in res.stdout
+
+
+@pytest.mark.parametrize("slug", ["Bad Name", "../x", "-dash"])
+def test_a_bad_workspace_name_is_a_usage_error(tmp_path, slug):
+    res = clipray(tmp_path, "--workspace", slug, "status")
+    assert res.returncode == 2
+    assert "--workspace" in res.stderr
