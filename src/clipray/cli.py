@@ -67,7 +67,7 @@ def main_options(
         typer.Option(
             "--workspace",
             "-w",
-            help="Workspace to act in, created on first use [env: CLIPRAY_WORKSPACE; 'local'].",
+            help="Workspace to act in, created on first use (else CLIPRAY_WORKSPACE or local).",
         ),
     ] = None,
     version: Annotated[
