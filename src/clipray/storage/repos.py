@@ -8,9 +8,9 @@ workspace is simply not found.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,7 @@ from clipray.storage.orm import (
     utcnow,
 )
 
+T = TypeVar("T")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LOCAL_USER_EMAIL = "local@clipray.invalid"
 """The user the CLI acts as on a machine without accounts (``.invalid`` never resolves)."""
@@ -46,6 +47,24 @@ def check_slug(slug: str) -> str:
             "starting with a letter or digit"
         )
     return slug
+
+
+def get_or_create(
+    session: Session, find: Callable[[], T | None], create: Callable[[], T]
+) -> tuple[T, bool]:
+    """``find()``, or ``create()`` inside a savepoint; a concurrent creator that won the race
+    (unique violation) is found instead. Returns the row and whether this call created it."""
+    found = find()
+    if found is not None:
+        return found, False
+    try:
+        with session.begin_nested():
+            return create(), True
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found, False
 
 
 class UserRepo:
@@ -65,17 +84,11 @@ class UserRepo:
         return user
 
     def ensure(self, email: str, display_name: str = "") -> User:
-        """The user with ``email``, created if missing (safe against a concurrent create)."""
-        found = self.by_email(email)
-        if found is not None:
-            return found
-        try:
-            with self.s.begin_nested():
-                return self.create(email, display_name)
-        except IntegrityError:
-            found = self.by_email(email)
-            assert found is not None
-            return found
+        """The user with ``email``, created if missing."""
+        user, _ = get_or_create(
+            self.s, lambda: self.by_email(email), lambda: self.create(email, display_name)
+        )
+        return user
 
 
 class WorkspaceRepo:
@@ -101,16 +114,10 @@ class WorkspaceRepo:
 
     def ensure(self, slug: str, owner: User | None = None) -> tuple[Workspace, bool]:
         """The workspace ``slug``, created on first use. Returns it and whether it was created."""
-        found = self.by_slug(check_slug(slug))
-        if found is not None:
-            return found, False
-        try:
-            with self.s.begin_nested():
-                return self.create(slug, owner=owner), True
-        except IntegrityError:
-            found = self.by_slug(slug)
-            assert found is not None
-            return found, False
+        check_slug(slug)
+        return get_or_create(
+            self.s, lambda: self.by_slug(slug), lambda: self.create(slug, owner=owner)
+        )
 
     def add_member(self, workspace_id: str, user_id: str, role: Role) -> WorkspaceMember:
         member = self.s.get(WorkspaceMember, (workspace_id, user_id))
