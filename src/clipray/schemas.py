@@ -39,3 +39,46 @@ class Scene:
     start_frame: int
     end_frame: int
     kind: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What speech recognition made of one stretch of audio. Segment and word times are
+    absolute (seconds from the start of the source file), so transcripts of the chunks of
+    one file can be concatenated as they are."""
+
+    language: str
+    model: str
+    """The configured model (``"bundled:tiny.en"``, a directory or a model name)."""
+    segments: tuple[Segment, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.segments)
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """One detected face in one sampled frame: ``box`` is ``(x1, y1, x2, y2)`` in that frame's
+    pixels, ``t`` the frame's time in seconds, ``score`` the detector's confidence."""
+
+    t: float
+    box: tuple[float, float, float, float]
+    score: float
+
+
+@dataclass(frozen=True)
+class Track:
+    """One face followed across samples. ``id`` is stable within a video and grows with first
+    appearance; ``detections`` are in time order, one per sample the face was found in."""
+
+    id: int
+    detections: tuple[FaceBox, ...]
+
+    @property
+    def start(self) -> float:
+        return self.detections[0].t
+
+    @property
+    def end(self) -> float:
+        return self.detections[-1].t
