@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipray.pipelines.stages.audio import AudioConfig, find_peaks, rms_curve
+from clipray.pipelines.stages.audio import AudioConfig, find_peaks, rms_curve, split_on_silence
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 CFG = AudioConfig()
@@ -67,3 +67,22 @@ def test_speech_pauses_are_quieter_than_speech():
     for end, start in gaps:
         mid = int(((end + start) / 2) / CFG.hop_s)
         assert curve[mid] < 0.2 * speech_level
+
+
+def test_chunks_cut_at_pauses_and_rebuild_the_stream():
+    cfg = AudioConfig(chunk_s=5.0, chunk_search_s=2.0)
+    rng = np.random.default_rng(2)
+    audio = rng.normal(0, 0.2, cfg.sample_rate * 23).astype(np.float32)
+    pauses = (4.2, 8.6, 13.1)  # a quiet 0.3 s inside each search range
+    for p in pauses:
+        i = int(p * cfg.sample_rate)
+        audio[i : i + int(0.3 * cfg.sample_rate)] *= 0.01
+    blocks = np.array_split(audio, 17)  # uneven blocks, as a pipe delivers them
+    chunks = list(split_on_silence(blocks, cfg))
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), audio)
+    np.testing.assert_array_equal(np.concatenate([c.rms for c in chunks]), rms_curve(audio, cfg))
+    cuts = [c.offset for c in chunks[1:]]
+    for cut, pause in zip(cuts, pauses, strict=False):
+        assert pause <= cut <= pause + 0.3  # inside the pause
+    assert all(len(c.samples) <= cfg.chunk_s * cfg.sample_rate for c in chunks)

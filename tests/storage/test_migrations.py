@@ -8,7 +8,15 @@ from clipray.storage import migrate
 from clipray.storage.db import make_engine
 from clipray.storage.orm import Base
 
-TABLES = {"users", "workspaces", "workspace_members", "sources", "jobs", "job_steps"}
+TABLES = {
+    "users",
+    "workspaces",
+    "workspace_members",
+    "sources",
+    "jobs",
+    "job_steps",
+    "analyses",
+}
 
 
 def _tables(url: str) -> set[str]:

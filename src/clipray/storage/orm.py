@@ -221,3 +221,36 @@ class JobStep(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     job: Mapped[Job] = relationship(back_populates="steps")
+
+
+class AnalysisStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Analysis(Base):
+    """The analysis of one source under one configuration; its artifacts live on the bucket.
+
+    ``fingerprint`` hashes what changes the result (models, thresholds, sizes): the same
+    bytes analysed with the same fingerprint are never analysed twice.
+    """
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        UniqueConstraint("source_id", "fingerprint", name="uq_analyses_source_fingerprint"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[AnalysisStatus] = mapped_column(str_enum(AnalysisStatus, "analysis_status"))
+    artifact_key: Mapped[str | None] = mapped_column(String(1024))
+    """Key of ``analysis.json`` on the media bucket; None when the analysis failed."""
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Counts and timings: scenes, words, tracks, embeddings, seconds per stage."""
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clipray.storage.orm import (
+    Analysis,
+    AnalysisStatus,
     Job,
     JobStatus,
     JobStep,
@@ -272,3 +274,44 @@ class JobRepo:
             .where(JobStep.job_id == job.id)
             .order_by(JobStep.created_at, JobStep.name, JobStep.attempt)
         ).all()
+
+
+class AnalysisRepo:
+    def __init__(self, session: Session, workspace_id: str) -> None:
+        self.s = session
+        self.workspace_id = workspace_id
+
+    def find(self, source_id: str, fingerprint: str) -> Analysis | None:
+        return self.s.scalar(
+            select(Analysis).where(
+                Analysis.workspace_id == self.workspace_id,
+                Analysis.source_id == source_id,
+                Analysis.fingerprint == fingerprint,
+            )
+        )
+
+    def record(
+        self,
+        source: Source,
+        fingerprint: str,
+        *,
+        artifact_key: str | None,
+        summary: dict[str, Any],
+        error: str | None = None,
+    ) -> Analysis:
+        """Store the outcome of an analysis, replacing an earlier one of the same config."""
+        row = self.find(source.id, fingerprint)
+        if row is None:
+            row = Analysis(
+                workspace_id=self.workspace_id,
+                source_id=source.id,
+                sha256=source.sha256,
+                fingerprint=fingerprint,
+            )
+            self.s.add(row)
+        row.status = AnalysisStatus.FAILED if error else AnalysisStatus.SUCCEEDED
+        row.artifact_key = artifact_key
+        row.summary = summary
+        row.error = error
+        self.s.flush()
+        return row

@@ -10,6 +10,7 @@ windows with no seam.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,11 @@ class AudioConfig:
     """A peak stands at least this many median absolute deviations above the median..."""
     peak_min_ratio: float = 2.0
     """...and at least this many times the median (+6 dB), so steady noise has no peaks."""
+
+    chunk_s: float = 60.0
+    """ASR chunks are about this long: long enough for batching, short enough to spread."""
+    chunk_search_s: float = 10.0
+    """A chunk ends at the quietest hop of its last this-many seconds (a pause, not a word)."""
 
     @property
     def hop(self) -> int:
@@ -79,3 +85,42 @@ def find_peaks(curve: np.ndarray, cfg: AudioConfig) -> list[AudioPeak]:
             peaks.append(AudioPeak(t=round(i * cfg.hop_s, 6), value=float(x[i])))
             last = i
     return peaks
+
+
+@dataclass(frozen=True, eq=False)
+class AudioChunk:
+    """A stretch of the file's audio for the ASR pool, with its part of the RMS curve."""
+
+    index: int
+    offset: float
+    """Seconds from the start of the file; always on a hop boundary."""
+    samples: np.ndarray
+    rms: np.ndarray
+
+
+def split_on_silence(blocks: Iterable[np.ndarray], cfg: AudioConfig) -> Iterator[AudioChunk]:
+    """Cut a stream of sample blocks into chunks of about ``chunk_s`` at quiet hops.
+
+    Streams: at most ``chunk_s`` plus one block is held, so a 4-hour file passes in bounded
+    memory. Cuts fall on hop boundaries, so the chunks' RMS curves concatenate to the
+    file's exact curve.
+    """
+    hop = cfg.hop
+    target = max(hop, round(cfg.chunk_s / cfg.hop_s) * hop)
+    search = min(target - hop, round(cfg.chunk_search_s / cfg.hop_s) * hop)
+    buf = np.zeros(0, dtype=np.float32)
+    start = 0  # samples already emitted
+    index = 0
+    for block in blocks:
+        buf = np.concatenate([buf, np.asarray(block, dtype=np.float32).ravel()])
+        while buf.size > target:
+            rms = rms_curve(buf[:target], cfg)
+            lo = (target - search) // hop
+            cut = (lo + int(np.argmin(rms[lo:]))) * hop if search > 0 else target
+            cut = max(cut, hop)
+            yield AudioChunk(index, start / cfg.sample_rate, buf[:cut], rms[: cut // hop])
+            index += 1
+            start += cut
+            buf = buf[cut:]
+    if buf.size:
+        yield AudioChunk(index, start / cfg.sample_rate, buf, rms_curve(buf, cfg))
