@@ -46,15 +46,17 @@ class StageResources(BaseModel):
 
 
 def _default_stages() -> dict[str, StageResources]:
-    # Sized for the smallest supported box (2 CPUs, no GPU): one actor per model so that the
-    # decoder keeps a core. On a GPU cluster raise pool_size and set num_gpus per stage.
+    # Sized so that the whole analysis fits the smallest supported box (2 CPUs, no GPU):
+    # the model pools hold 1.5 CPUs (2 with embeddings) and the decode/audio tasks share the
+    # rest; pools that took whole CPUs would starve the tasks that feed them. A window or an
+    # audio chunk is one row, so batches are small. On a GPU cluster raise pool_size and set
+    # num_gpus per model stage (CLIPRAY_STAGES__ASR__NUM_GPUS=0.5 ...).
     return {
-        "decode": StageResources(num_cpus=1, batch_size=1),
-        "scenes": StageResources(num_cpus=0.5, batch_size=1),
-        "audio": StageResources(num_cpus=0.5, batch_size=1),
-        "asr": StageResources(num_cpus=1, batch_size=8),
-        "faces": StageResources(num_cpus=1, batch_size=32),
-        "embed": StageResources(num_cpus=1, batch_size=32),
+        "decode": StageResources(num_cpus=0.5, batch_size=1),
+        "audio": StageResources(num_cpus=0.25, batch_size=1),
+        "asr": StageResources(num_cpus=1, batch_size=4),
+        "faces": StageResources(num_cpus=0.5, batch_size=1),
+        "embed": StageResources(num_cpus=0.5, batch_size=1),
     }
 
 

@@ -7,6 +7,7 @@ Plain frozen dataclasses, no Ray, no SQL. Later issues add the rest of the vocab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,31 @@ class Track:
     @property
     def end(self) -> float:
         return self.detections[-1].t
+
+
+# --- Ray Data rows of the analysis pipeline ----------------------------------------------
+class VideoRow(TypedDict):
+    """One video entering the analysis pipeline."""
+
+    source_id: str
+    uri: str
+    """What PyAV and ffmpeg open on the worker: a local path or a presigned URL."""
+    duration: float
+    has_audio: bool
+    width: int
+    height: int
+
+
+class PartRow(TypedDict):
+    """One finished part of a video's analysis, on its way to the driver's merge.
+
+    ``kind`` is ``"window"`` (video branch) or ``"chunk"`` (audio branch); ``total`` is how
+    many parts of that kind the video has, known to the part that is last (-1 before).
+    ``result`` is the pickled stage output, so both branches share one schema and union.
+    """
+
+    source_id: str
+    kind: str
+    index: int
+    total: int
+    result: bytes

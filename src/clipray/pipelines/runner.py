@@ -1,0 +1,217 @@
+"""Driver side of an analysis: cache lookup, the Ray pipeline, artifacts and records.
+
+The pipeline (``analyze.py``) only computes; this module decides what needs computing (the
+same bytes under the same configuration are analysed once), writes each finished video's
+artifacts under ``{workspace_id}/analysis/{source_id}/`` and records an ``analyses`` row.
+
+    >>> runner = AnalysisRunner(settings, ctx, AnalyzeConfig())   # doctest: +SKIP
+    >>> outcome = runner.run([ingested])[0]                       # doctest: +SKIP
+    >>> outcome.document["scenes"][0]["kind"]
+    'start'
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clipray.cluster.services import connect_ray
+from clipray.config import Settings
+from clipray.pipelines.analyze import AnalysisResult, AnalyzeConfig, build_analysis, collect
+from clipray.pipelines.ingest import IngestContext, Ingested
+from clipray.schemas import VideoRow
+from clipray.storage.keys import object_key
+from clipray.storage.orm import AnalysisStatus, Source
+from clipray.storage.repos import AnalysisRepo
+
+ProgressFn = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source_id: str
+    document: dict[str, Any] | None
+    """The analysis document (the ``clipray analyze --json`` shape); None on failure."""
+    cached: bool = False
+    error: str | None = None
+
+
+def analysis_document(
+    source: Source,
+    has_audio: bool,
+    result: AnalysisResult,
+    cfg: AnalyzeConfig,
+    embeddings_uri: str | None,
+) -> dict[str, Any]:
+    """The JSON document of one analysis: times in seconds, frames 0-based, source pixels."""
+    tr = result.transcript
+    return {
+        "source": {
+            "id": source.id,
+            "sha256": source.sha256,
+            "duration": source.duration_s,
+            "fps": source.fps,
+            "width": source.width,
+            "height": source.height,
+            "has_audio": has_audio,
+        },
+        "scenes": [
+            {
+                "start": s.start,
+                "end": s.end,
+                "start_frame": s.start_frame,
+                "end_frame": s.end_frame,
+                "kind": s.kind,
+            }
+            for s in result.scenes
+        ],
+        "transcript": {
+            "language": tr.language if tr else None,
+            "model": cfg.asr.model,
+            "segments": [
+                {
+                    "start": seg.start,
+                    "end": seg.end,
+                    "text": seg.text,
+                    "words": [
+                        {
+                            "start": w.start,
+                            "end": w.end,
+                            "word": w.word,
+                            "probability": w.probability,
+                        }
+                        for w in seg.words
+                    ],
+                }
+                for seg in (tr.segments if tr else ())
+            ],
+        },
+        "faces": {
+            "model": cfg.faces.weights,
+            "sample_fps": cfg.sample_fps,
+            "tracks": [
+                {
+                    "id": t.id,
+                    "detections": [
+                        {"t": d.t, "box": [round(v, 1) for v in d.box], "score": round(d.score, 4)}
+                        for d in t.detections
+                    ],
+                }
+                for t in result.tracks
+            ],
+        },
+        "audio": {
+            "hop": cfg.audio.hop_s,
+            "rms": [round(float(v), 5) for v in result.rms],
+            "peaks": [{"t": p.t, "value": round(p.value, 5)} for p in result.peaks],
+        },
+        "embeddings": None
+        if result.embeddings is None or embeddings_uri is None
+        else {
+            "model": cfg.embed.model_name,
+            "dim": int(result.embeddings.shape[1]),
+            "count": int(result.embeddings.shape[0]),
+            "uri": embeddings_uri,
+        },
+        "timings": {k: round(v, 3) for k, v in sorted(result.timings.items())},
+    }
+
+
+class AnalysisRunner:
+    def __init__(self, settings: Settings, ctx: IngestContext, cfg: AnalyzeConfig) -> None:
+        self.settings = settings
+        self.ctx = ctx
+        self.cfg = cfg
+        self.fingerprint = cfg.fingerprint()
+        self.media = ctx.buckets.media.scoped(ctx.workspace_id)
+
+    def cached(self, source: Source) -> dict[str, Any] | None:
+        """The stored document of an earlier analysis of these bytes with this config."""
+        with self.ctx.db.session() as s:
+            row = AnalysisRepo(s, self.ctx.workspace_id).find(source.id, self.fingerprint)
+        if row is None or row.status is not AnalysisStatus.SUCCEEDED or not row.artifact_key:
+            return None
+        if self.media.head(row.artifact_key) is None:
+            return None  # the artifact was removed: analyse again
+        return json.loads(self.media.read_bytes(row.artifact_key))
+
+    def _uri(self, item: Ingested, local: Path | None) -> str:
+        """What workers open: the local file where the workers share this machine, else a
+        presigned URL of the stored original (PyAV and ffmpeg read it with range requests)."""
+        if local is not None and self.settings.ray_address is None:
+            return str(local)
+        return self.media.presign_get(item.source.storage_key, expires_in=24 * 3600)
+
+    def run(
+        self,
+        items: list[tuple[Ingested, Path | None]],
+        progress: ProgressFn | None = None,
+    ) -> list[Outcome]:
+        """Analyse what is not cached yet; one outcome per item, in order."""
+        outcomes: dict[str, Outcome] = {}
+        videos: dict[str, VideoRow] = {}
+        sources: dict[str, Ingested] = {}
+        for item, local in items:
+            doc = self.cached(item.source)
+            if doc is not None:
+                outcomes[item.source.id] = Outcome(item.source.id, doc, cached=True)
+                continue
+            info = item.info
+            videos[item.source.id] = VideoRow(
+                source_id=item.source.id,
+                uri=self._uri(item, local),
+                duration=info.duration,
+                has_audio=info.has_audio,
+                width=info.width,
+                height=info.height,
+            )
+            sources[item.source.id] = item
+        if videos:
+            connect_ray(self.settings)
+            ds = build_analysis(list(videos.values()), self.cfg, self.settings)
+            for fin in collect(ds.iter_rows(), videos, self.cfg, progress):
+                item = sources[fin.source_id]
+                if fin.result is None:
+                    self._record(item.source, None, {}, fin.error)
+                    outcomes[fin.source_id] = Outcome(fin.source_id, None, error=fin.error)
+                    continue
+                doc = self._store(item, fin.result)
+                outcomes[fin.source_id] = Outcome(fin.source_id, doc)
+        return [outcomes[item.source.id] for item, _ in items]
+
+    def _store(self, item: Ingested, result: AnalysisResult) -> dict[str, Any]:
+        src = item.source
+        tag = self.fingerprint[:12]
+        emb_uri = None
+        if result.embeddings is not None:
+            key = object_key(self.ctx.workspace_id, "analysis", src.id, f"embeddings-{tag}.npz")
+            buf = io.BytesIO()
+            np.savez(buf, vectors=result.embeddings, times=result.embedding_times)
+            self.media.put_bytes(key, buf.getvalue(), content_type="application/octet-stream")
+            emb_uri = f"s3://{self.media.bucket}/{key}"
+        doc = analysis_document(src, item.info.has_audio, result, self.cfg, emb_uri)
+        key = object_key(self.ctx.workspace_id, "analysis", src.id, f"analysis-{tag}.json")
+        self.media.put_bytes(key, json.dumps(doc).encode(), content_type="application/json")
+        summary = {
+            "scenes": len(result.scenes),
+            "segments": len(doc["transcript"]["segments"]),
+            "tracks": len(result.tracks),
+            "embeddings": 0 if result.embeddings is None else int(result.embeddings.shape[0]),
+            "timings": doc["timings"],
+        }
+        self._record(src, key, summary, None)
+        return doc
+
+    def _record(
+        self, source: Source, key: str | None, summary: dict[str, Any], error: str | None
+    ) -> None:
+        with self.ctx.db.session() as s:
+            AnalysisRepo(s, self.ctx.workspace_id).record(
+                source, self.fingerprint, artifact_key=key, summary=summary, error=error
+            )
