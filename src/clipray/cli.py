@@ -9,13 +9,16 @@ clipray down      # stop what ``up`` started (data stays)
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from clipray import __version__
@@ -30,6 +33,7 @@ from clipray.cluster.services import (
     ensure_workspace,
     local_ray_head,
     open_database,
+    open_storage,
 )
 from clipray.config import Settings, get_settings
 from clipray.storage import migrate
@@ -46,7 +50,12 @@ out = Console()
 err = Console(stderr=True)
 
 # Failures a user can act on: printed as one line with the fix, exit code 1.
-USER_ERRORS = (ServiceUnavailableError, EmbeddedS3Error, RayHeadError, InvalidSlugError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ServiceUnavailableError,
+    EmbeddedS3Error,
+    RayHeadError,
+    InvalidSlugError,
+)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -211,10 +220,112 @@ def doctor(
         raise typer.Exit(1)
 
 
+def _analysis_context(settings: Settings) -> tuple[Any, Any]:
+    """Database and buckets of the running services, in the CLI's workspace.
+
+    The analysis modules load the model stack (the ``ml`` extra): imported here, so that
+    ``up``, ``status`` and ``doctor`` work without it.
+    """
+    from clipray.pipelines.ingest import IngestContext
+
+    db = open_database(settings)
+    if migrate.current_revision(settings.resolved_database_url) != migrate.head_revision():
+        db.dispose()
+        raise ServiceUnavailableError(
+            "the database is not at the latest migration: run `clipray up`"
+        )
+    ws = ensure_workspace(db, settings.workspace)
+    return db, IngestContext(open_storage(settings), db, ws.id, settings.ffprobe_bin)
+
+
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A video file or an s3://bucket/key URI.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the analysis as one JSON document.")
+    ] = False,
+) -> None:
+    """Analyse a video: scenes, speech with word timings, face tracks, audio energy, embeddings.
+
+    Reuses an earlier analysis of the same bytes with the same settings.
+    """
+    from clipray.pipelines.analyze import analyze_config
+    from clipray.pipelines.ingest import ingest
+    from clipray.pipelines.runner import AnalysisRunner
+
+    settings = _settings(ctx)
+    db, ictx = _analysis_context(settings)
+    try:
+        local = None if source.startswith("s3://") else Path(source).expanduser()
+        with err.status("ingesting..."):
+            item = ingest(ictx, source)
+        runner = AnalysisRunner(settings, ictx, analyze_config(settings), log_to_driver=not as_json)
+        cfg = runner.cfg
+        expect = math.ceil(item.info.duration / cfg.window_s) + (
+            math.ceil(item.info.duration / cfg.audio.chunk_s) if item.info.has_audio else 0
+        )
+        with Progress(
+            TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("parts", total=max(expect, 1))
+            (outcome,) = runner.run([(item, local)], lambda *_: bar.advance(task))
+    finally:
+        db.dispose()
+    if outcome.document is None:
+        err.print(f"[red]error:[/] analysis failed: {escape(outcome.error or '')}", highlight=False)
+        raise typer.Exit(1)
+    doc = outcome.document
+    if as_json:
+        print(json.dumps(doc))
+        return
+    words = sum(len(s["words"]) for s in doc["transcript"]["segments"])
+    cached = " (cached analysis)" if outcome.cached else ""
+    out.print(f"source {doc['source']['id']} ({doc['source']['duration']:.1f} s){cached}")
+    out.print(f"  scenes   {len(doc['scenes'])}")
+    out.print(f"  speech   {len(doc['transcript']['segments'])} segments, {words} words")
+    out.print(f"  faces    {len(doc['faces']['tracks'])} tracks")
+    out.print(f"  audio    {len(doc['audio']['peaks'])} energy peaks")
+    emb = doc["embeddings"]
+    out.print(f"  frames   {emb['count']} embeddings" if emb else "  frames   no embeddings "
+              "(visual search off: set CLIPRAY_CLIP_PRETRAINED)")  # fmt: skip
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix/ holding the videos.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Analyse every video under a bucket prefix; failures are recorded, never fatal."""
+    from clipray.pipelines.batch import BatchSummary, run_batch, summary_lines
+
+    settings = _settings(ctx)
+    _analysis_context(settings)[0].dispose()  # fail early when the services are not up
+    summary: BatchSummary = run_batch(
+        settings,
+        prefix,
+        on_video=lambda uri, status: err.print(f"{status}: {uri}", highlight=False),
+    )
+    if as_json:
+        print(json.dumps(asdict(summary)))
+    else:
+        for line in summary_lines(summary):
+            out.print(line, highlight=False)
+
+
 def main() -> None:
     """Console entry point: user-facing failures become one line on stderr, exit code 1."""
+    errors = USER_ERRORS
+    try:
+        from clipray.pipelines.ingest import IngestError
+
+        errors = (*errors, IngestError)
+    except ImportError:  # no ml extra: nothing can raise it
+        pass
     try:
         app()
-    except USER_ERRORS as exc:
+    except errors as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)

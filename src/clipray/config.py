@@ -125,6 +125,22 @@ class Settings(BaseSettings):
     stages: dict[str, StageResources] = Field(default_factory=_default_stages)
     """Resources per pipeline stage, e.g. ``CLIPRAY_STAGES__ASR__NUM_GPUS=1``."""
 
+    # --- analysis -------------------------------------------------------------------------
+    analysis_window_s: float = 60.0
+    """Video seconds per analysis window (moved to the next keyframe): the unit of parallel
+    work; results do not depend on it."""
+    asr_model: str = "bundled:tiny.en"
+    """faster-whisper weights: ``bundled:tiny.en`` (offline, from the ml extra), a local
+    CTranslate2 model dir, or a model name fetched from the hub (``large-v3``)."""
+    face_weights: str = "bundled:nudenet-320n"
+    """YOLO face weights: ``bundled:nudenet-320n`` (offline, from the ml extra) or a local
+    ``.pt``/``.onnx`` file."""
+    clip_model: str = "ViT-B-32"
+    """open_clip architecture of the image embeddings."""
+    clip_pretrained: str | None = None
+    """open_clip weights: a pretrained tag (``laion2b_s34b_b79k``, from the hub) or a local
+    checkpoint. Unset: no image embeddings, visual search is off."""
+
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""

@@ -178,7 +178,7 @@ OFFLINE_WEIGHTS = (
 )  # fmt: skip
 
 
-def check_models(_settings: Settings) -> list[Check]:
+def check_models(settings: Settings) -> list[Check]:
     """Which offline weights are installed; CLIP weights never ship in a package."""
     out: list[Check] = []
     for w in OFFLINE_WEIGHTS:
@@ -187,14 +187,24 @@ def check_models(_settings: Settings) -> list[Check]:
             out.append(Check(w.name, "ok", f"{w.what} at {path}"))
         else:
             out.append(Check(w.name, "warn", w.without, w.fix))
-    out.append(
-        Check(
-            "clip weights",
-            "warn",
-            "no CLIP weights ship in a package: visual search is off",
-            "put open_clip weights (e.g. ViT-B-32 laion2b) in a local dir and configure it",
+    if settings.clip_pretrained is None:
+        out.append(
+            Check(
+                "clip weights",
+                "warn",
+                "none configured (no package ships CLIP weights): visual search is off",
+                "set CLIPRAY_CLIP_PRETRAINED to open_clip weights (a local checkpoint or a tag)",
+            )
         )
-    )
+    elif "/" in settings.clip_pretrained and not Path(settings.clip_pretrained).exists():
+        out.append(
+            Check(
+                "clip weights", "fail", f"{settings.clip_pretrained} does not exist",
+                "fix CLIPRAY_CLIP_PRETRAINED",
+            )
+        )  # fmt: skip
+    else:
+        out.append(Check("clip weights", "ok", f"{settings.clip_model} {settings.clip_pretrained}"))
     return out
 
 

@@ -130,9 +130,13 @@ def bring_down(settings: Settings) -> dict[str, bool]:
     }
 
 
-def connect_ray(settings: Settings, namespace: str = "clipray") -> str | None:
+def connect_ray(
+    settings: Settings, namespace: str = "clipray", *, log_to_driver: bool = True
+) -> str | None:
     """Join the configured cluster, else the local head, else start Ray in this process.
 
+    ``log_to_driver=False`` keeps workers' output off this process's stdout (a CLI printing
+    JSON); it stays in Ray's log files and the dashboard.
     Returns the address joined, or None when Ray was started in-process (or already was).
     """
     import ray
@@ -140,18 +144,19 @@ def connect_ray(settings: Settings, namespace: str = "clipray") -> str | None:
     if ray.is_initialized():
         return None
     if settings.ray_address:
-        ray.init(address=settings.ray_address, namespace=namespace)
+        ray.init(address=settings.ray_address, namespace=namespace, log_to_driver=log_to_driver)
         return settings.ray_address
     # The local head and an in-process Ray are loopback-only: no token auth (see ray_head).
     os.environ["RAY_AUTH_MODE"] = local_ray_env()["RAY_AUTH_MODE"]
     address = local_ray_head(settings).address()
     if address is not None:
-        ray.init(address=address, namespace=namespace)
+        ray.init(address=address, namespace=namespace, log_to_driver=log_to_driver)
         return address
     ray.init(
         address="local",
         num_cpus=settings.ray_num_cpus,
         namespace=namespace,
         include_dashboard=False,
+        log_to_driver=log_to_driver,
     )
     return None

@@ -77,6 +77,17 @@ class AnalyzeConfig:
         return self.embed.pretrained is not None or self.embed.random_init
 
 
+def analyze_config(settings: Settings) -> AnalyzeConfig:
+    """The analysis configuration that ``settings`` describe."""
+    return AnalyzeConfig(
+        window_s=settings.analysis_window_s,
+        asr=AsrConfig(model=settings.asr_model),
+        faces=FacesConfig(weights=settings.face_weights),
+        embed=EmbedConfig(model_name=settings.clip_model, pretrained=settings.clip_pretrained),
+        ffmpeg_bin=settings.ffmpeg_bin,
+    )
+
+
 # --- what each branch hands to the merge --------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class WindowResult:

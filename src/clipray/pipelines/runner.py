@@ -124,8 +124,16 @@ def analysis_document(
 
 
 class AnalysisRunner:
-    def __init__(self, settings: Settings, ctx: IngestContext, cfg: AnalyzeConfig) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ctx: IngestContext,
+        cfg: AnalyzeConfig,
+        *,
+        log_to_driver: bool = True,
+    ) -> None:
         self.settings = settings
+        self.log_to_driver = log_to_driver
         self.ctx = ctx
         self.cfg = cfg
         self.fingerprint = cfg.fingerprint()
@@ -173,7 +181,7 @@ class AnalysisRunner:
             )
             sources[item.source.id] = item
         if videos:
-            connect_ray(self.settings)
+            connect_ray(self.settings, log_to_driver=self.log_to_driver)
             ds = build_analysis(list(videos.values()), self.cfg, self.settings)
             for fin in collect(ds.iter_rows(), videos, self.cfg, progress):
                 item = sources[fin.source_id]
