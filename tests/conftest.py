@@ -36,23 +36,26 @@ MEDIA = REPO.parent / "shared" / "media"
 
 # --- S3 ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
-    """One embedded SeaweedFS for the session, on free loopback ports."""
-    server = EmbeddedS3(tmp_path_factory.mktemp("s3"))
-    endpoint, _ = server.start(timeout=90)
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the test session: its own data dir, database and buckets."""
     home = tmp_path_factory.mktemp("home")
     suffix = uuid.uuid4().hex[:8]
     return Settings(
         home=home,
         media_bucket=f"test-media-{suffix}",
         clips_bucket=f"test-clips-{suffix}",
+        ray_num_cpus=2,
     )
+
+
+@pytest.fixture(scope="session")
+def s3_server(settings: Settings) -> Iterator[S3Endpoint]:
+    """One embedded SeaweedFS for the session, on free loopback ports, where ``settings``
+    finds it (so code that resolves S3 from settings reaches it too)."""
+    server = EmbeddedS3(settings.home_dir / "s3")
+    endpoint, _ = server.start(timeout=90)
+    yield endpoint
+    server.stop()
 
 
 @pytest.fixture(scope="session")

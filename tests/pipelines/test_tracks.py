@@ -200,3 +200,19 @@ def test_closed_tracks_leave_the_state():
     assert [t.id for t in closed] == [0]
     assert [t.id for t in state.open] == [1]
     assert (state.next_id, state.next_sample) == (2, 5)
+
+
+def test_tracks_are_split_at_hard_cuts_and_renumbered():
+    from clipray.pipelines.stages.tracks import split_at_cuts
+
+    a = [FaceBox(t / 2, (100.0, 100.0, 200.0, 200.0), 0.9) for t in range(10)]  # 0 .. 4.5 s
+    b = [FaceBox(t / 2, (400.0, 100.0, 500.0, 200.0), 0.9) for t in range(4, 8)]  # 2 .. 3.5 s
+    split = split_at_cuts([Track(0, tuple(a)), Track(1, tuple(b))], cuts=[3.0])
+    assert [(t.id, t.start, t.end) for t in split] == [
+        (0, 0.0, 2.5),
+        (1, 2.0, 2.5),
+        (2, 3.0, 4.5),
+        (3, 3.0, 3.5),
+    ]
+    assert sum(len(t.detections) for t in split) == len(a) + len(b)
+    assert split_at_cuts([Track(0, tuple(a))], cuts=[]) == [Track(0, tuple(a))]

@@ -44,7 +44,13 @@ from clipray.pipelines.stages.audio import (
 from clipray.pipelines.stages.decode import plan_windows
 from clipray.pipelines.stages.scenes import Features, ScanState, ScenesConfig, scan_features
 from clipray.pipelines.stages.scenes import scenes_from_cuts as _scenes_from_cuts
-from clipray.pipelines.stages.tracks import TrackerConfig, TrackerState, close_all, link_window
+from clipray.pipelines.stages.tracks import (
+    TrackerConfig,
+    TrackerState,
+    close_all,
+    link_window,
+    split_at_cuts,
+)
 from clipray.pipelines.stages.window import decode_window
 from clipray.schemas import FaceBox, PartRow, Scene, Segment, Track, Transcript, VideoRow
 
@@ -334,7 +340,7 @@ def build_analysis(videos: list[VideoRow], cfg: AnalyzeConfig, settings: Setting
     # 1 window -> 1 part for the merge (frames dropped)
     video_parts = video.map(window_part, num_cpus=0.1)
     # 1 video -> M audio chunks cut at pauses (flat_map streaming one ffmpeg)
-    chunks = ds.filter(lambda r: bool(r["has_audio"])).flat_map(
+    chunks = ds.filter(lambda r: bool(r["has_audio"]), num_cpus=0.1).flat_map(
         audio_chunks, fn_kwargs={"cfg": cfg}, **{k: v for k, v in task_args(audio).items()
                                                  if k != "batch_size"}
     )  # fmt: skip
@@ -392,7 +398,8 @@ def merge_parts(
         tracker, closed = link_window(w.faces, tracker, cfg.tracker)
         tracks += closed
     tracks += close_all(tracker, cfg.tracker)
-    tracks = sorted((_to_source_px(t, video) for t in tracks), key=lambda t: t.id)
+    cut_times = [s.start for s in scenes if s.kind == "cut"]
+    tracks = [_to_source_px(t, video) for t in split_at_cuts(tracks, cut_times)]
 
     segments: list[Segment] = [s for c in chunks if c.transcript for s in c.transcript.segments]
     transcript = None

@@ -199,3 +199,22 @@ def _kept(tracks: list[Track], cfg: TrackerConfig) -> list[Track]:
     return sorted(
         (t for t in tracks if len(t.detections) >= cfg.min_detections), key=lambda t: t.id
     )
+
+
+def split_at_cuts(tracks: Sequence[Track], cuts: Sequence[float]) -> list[Track]:
+    """Tracks never cross a hard cut: a face on both sides of one is two shots, usually two
+    people framed alike. Each track is split at the cuts between its detections, and ids are
+    given again in order of first appearance (then left to right)."""
+    bounds = sorted(cuts)
+    pieces: list[tuple[FaceBox, ...]] = []
+    for track in tracks:
+        current: list[FaceBox] = []
+        for det in track.detections:
+            if current and any(current[-1].t < c <= det.t for c in bounds):
+                pieces.append(tuple(current))
+                current = []
+            current.append(det)
+        if current:
+            pieces.append(tuple(current))
+    pieces.sort(key=lambda p: (p[0].t, p[0].box[0], p[0].box[1]))
+    return [Track(i, dets) for i, dets in enumerate(pieces)]

@@ -1,0 +1,299 @@
+"""Whole-analysis throughput: clipray's Ray pipeline against its baselines, side by side.
+
+One run on one input measures, in this process:
+
+* clipray's analysis (``build_analysis`` .. last ``Finished``; Ray start-up excluded) as video
+  seconds per wall second, and each stage from the ``timings`` it reports (stage seconds
+  summed over windows and chunks, so stages that ran in parallel can add up to more than
+  the wall time);
+* clipray's scene detection alone, without Ray (``detect_scenes``);
+* PySceneDetect's ``ContentDetector`` (its default backend);
+* plain faster-whisper on the same file, with the weights clipray bundles (model load
+  included: clipray's wall time includes its actors loading theirs);
+* ``ffmpeg -f null`` decoding of the whole file: the floor.
+
+With ``--repeat N`` each measurement runs N times, alternately, and the best wall time of
+each is kept (the least disturbed by other load). Without ``VIDEO`` a ~2 minute composite
+is built from ../shared/media in a temporary directory: PySceneDetect's testvideo, the
+talking heads and fades.mp4 at 640x360, with LJSpeech sentences as the audio track.
+
+    RAY_AUTH_MODE=disabled python bench/analyze.py [VIDEO] [--window-s 60] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clipray.pipelines.analyze import AnalysisResult
+    from clipray.schemas import Scene
+
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+COMPOSITE_CLIPS = (
+    MEDIA / "scene_cuts" / "pyscenedetect" / "testvideo.mp4",
+    MEDIA / "talking_head" / "sadtalker_hdtf" / "WDA_AlexandriaOcasioCortez_000.mp4",
+    MEDIA / "talking_head" / "sadtalker_hdtf" / "WDA_KatieHill_000.mp4",
+    MEDIA / "talking_head" / "video_retalking" / "face_1.mp4",
+    MEDIA / "talking_head" / "liveportrait" / "d14.mp4",
+    MEDIA / "talking_head" / "liveportrait" / "d6.mp4",
+    MEDIA / "talking_head" / "face_recognition" / "short_hamilton_clip.mp4",
+    MEDIA / "scene_cuts" / "pyscenedetect" / "fades.mp4",
+)
+"""24 + 8 + 8 + 6.1 + 17.9 + 33.6 + 10 + 10 s: about two minutes, cuts between clips."""
+COMPOSITE_AUDIO = MEDIA / "speech" / "ljspeech" / "ljspeech_LJ001-0001_0032.flac"
+"""231 s of one reader; trimmed to the video's length."""
+WHISPER_WEIGHTS = "bundled:tiny.en"
+"""The model clipray's ``AsrConfig`` loads by default."""
+RAY_CPUS = 2
+"""The smallest supported box, which clipray's default stage resources are sized for."""
+
+
+def compose_default(out_dir: Path) -> Path:
+    """Build the default input (see the module docstring) in ``out_dir``."""
+    n = len(COMPOSITE_CLIPS)
+    # Every clip to 640x360 (letterboxed), square pixels, constant 30 fps, then one stream.
+    scale = (
+        "scale=640:360:force_original_aspect_ratio=decrease,"
+        "pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,format=yuv420p"
+    )
+    graph = ";".join(f"[{i}:v]{scale}[v{i}]" for i in range(n))
+    graph += ";" + "".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+    out = out_dir / "composite.mp4"
+    inputs = [arg for clip in COMPOSITE_CLIPS for arg in ("-i", str(clip))]
+    cmd = [
+        "ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-i", str(COMPOSITE_AUDIO),
+        "-filter_complex", graph, "-map", "[v]", "-map", f"{n}:a",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+        "-c:a", "aac", "-b:a", "96k", "-ac", "1", "-shortest", str(out),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return out
+
+
+# --- the measurements --------------------------------------------------------------------
+@dataclass
+class Best:
+    """The best (lowest) wall time of one measurement, with what that run found."""
+
+    wall: float = float("inf")
+    found: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def keep(self, wall: float, found: str, extra: dict[str, float] | None = None) -> None:
+        if wall < self.wall:
+            self.wall, self.found, self.extra = wall, found, extra or {}
+
+
+def ffmpeg_decode(path: Path) -> str:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"], check=True
+    )
+    return ""
+
+
+def pyscenedetect_scenes(path: Path) -> str:
+    import scenedetect
+    from scenedetect import ContentDetector
+
+    scenes = scenedetect.detect(str(path), ContentDetector())
+    return f"{len(scenes)} scenes: {len(scenes) - 1} cuts"
+
+
+def clipray_scenes(path: Path, duration: float) -> str:
+    from clipray.pipelines.stages.scenes import detect_scenes
+
+    return scene_summary(detect_scenes(path, duration=duration))
+
+
+def scene_summary(scenes: list[Scene]) -> str:
+    """Counts by how scenes begin: PySceneDetect's ContentDetector finds only cuts, clipray's
+    defaults also find fades."""
+    cuts = sum(s.kind == "cut" for s in scenes)
+    fades = sum(s.kind == "fade" for s in scenes)
+    return f"{len(scenes)} scenes: {cuts} cuts, {fades} fades"
+
+
+def plain_whisper(path: Path) -> tuple[str, dict[str, float]]:
+    """faster-whisper as its README runs it: load, transcribe the file, consume segments."""
+    from faster_whisper import WhisperModel
+
+    from clipray.models.asr import resolve_weights
+
+    t0 = time.perf_counter()
+    model = WhisperModel(resolve_weights(WHISPER_WEIGHTS), device="cpu", compute_type="int8")
+    t1 = time.perf_counter()
+    segments, _ = model.transcribe(str(path), word_timestamps=True)
+    words = sum(len(s.words or ()) for s in segments)
+    return f"{words} words", {"load": t1 - t0, "transcribe": time.perf_counter() - t1}
+
+
+def clipray_analysis(path: Path, window_s: float) -> tuple[float, AnalysisResult]:
+    """Wall time from ``build_analysis`` to the last ``Finished``, and that result."""
+    from clipray.config import Settings
+    from clipray.pipelines.analyze import AnalyzeConfig, build_analysis, collect
+    from clipray.pipelines.stages.decode import probe
+    from clipray.schemas import VideoRow
+
+    info = probe(path)
+    row = VideoRow(
+        source_id=uuid.uuid4().hex,
+        uri=str(path),
+        duration=info.duration,
+        has_audio=info.has_audio,
+        width=info.width,
+        height=info.height,
+    )
+    cfg = AnalyzeConfig(window_s=window_s)
+    settings = Settings(ray_num_cpus=RAY_CPUS)
+    t0 = time.perf_counter()
+    ds = build_analysis([row], cfg, settings)
+    done = list(collect(ds.iter_rows(), {row["source_id"]: row}, cfg))
+    wall = time.perf_counter() - t0
+    if done[0].error is not None or done[0].result is None:
+        raise RuntimeError(f"clipray analysis failed: {done[0].error}")
+    return wall, done[0].result
+
+
+def timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+# --- report ------------------------------------------------------------------------------
+def speed(duration: float, seconds: float) -> str:
+    return f"{duration / seconds:6.1f} video-s/s" if seconds > 0 else "     - video-s/s"
+
+
+def report(
+    duration: float,
+    has_audio: bool,
+    result: AnalysisResult | None,
+    analysis: Best,
+    scenes: Best,
+    psd: Best,
+    whisper: Best,
+    decode: Best,
+) -> None:
+    """Print throughputs (video seconds per second) and the target ratios."""
+    if result is not None:
+        t = result.timings
+        tr = result.transcript
+        words = sum(len(s.words) for s in tr.segments) if tr else 0
+        print(
+            f"clipray analysis      total {speed(duration, analysis.wall)}   "
+            f"(wall {analysis.wall:.1f} s; {scene_summary(result.scenes)}, "
+            f"{len(result.tracks)} face tracks, {words} words)"
+        )
+        for stage, secs in t.items():
+            print(f"  stage {stage:<15} {speed(duration, secs)}   ({secs:.2f} stage-s)")
+        print(f"  sum of stage-s {sum(t.values()):.1f} over wall {analysis.wall:.1f} s")
+    else:
+        print("clipray analysis      FAILED (see below)")
+    print(
+        f"clipray detect_scenes (no Ray) {speed(duration, scenes.wall)}   "
+        f"(wall {scenes.wall:.2f} s; {scenes.found})"
+    )
+    print(
+        f"pyscenedetect ContentDetector  {speed(duration, psd.wall)}   "
+        f"(wall {psd.wall:.2f} s; {psd.found})"
+    )
+    if has_audio:
+        print(
+            f"faster-whisper (plain)         {speed(duration, whisper.wall)}   "
+            f"(wall {whisper.wall:.2f} s = load {whisper.extra['load']:.2f} + transcribe "
+            f"{whisper.extra['transcribe']:.2f}; {whisper.found})"
+        )
+    print(
+        f"ffmpeg -f null decode (floor)  {speed(duration, decode.wall)}   "
+        f"(wall {decode.wall:.2f} s)"
+    )
+
+    print(
+        f"ratio scenes clipray detect_scenes/pyscenedetect: {psd.wall / scenes.wall:.2f}x "
+        "(target >= 2x)"
+    )
+    if result is not None:
+        stage_s = result.timings.get("decode+scenes")
+        if stage_s:
+            print(
+                f"ratio scenes clipray stage decode+scenes/pyscenedetect: "
+                f"{psd.wall / stage_s:.2f}x (target >= 2x; the stage also samples frames "
+                "for the model stages)"
+            )
+        floor = decode.wall + (whisper.wall if has_audio else 0.0)
+        print(
+            f"ratio analysis wall / (decode + ASR floor): {analysis.wall / floor:.2f} "
+            f"(floor {floor:.1f} s; target <= 1.5)"
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("video", nargs="?", type=Path, help="default: a ~2 min composite")
+    ap.add_argument("--window-s", type=float, default=60.0, help="AnalyzeConfig.window_s")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+
+    import ray
+
+    from clipray.pipelines.stages.decode import probe
+
+    with tempfile.TemporaryDirectory(prefix="clipray-bench-") as tmp:
+        video = args.video or compose_default(Path(tmp))
+        info = probe(video)
+        duration = info.duration
+        print(
+            f"input: {video.name}  {duration:.1f} s  {info.width}x{info.height}  "
+            f"audio: {'yes' if info.has_audio else 'no'}  (best of {args.repeat}; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        )
+        sys.stdout.flush()
+
+        ray.init(address="local", num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+
+        decode, psd, scenes, whisper = Best(), Best(), Best(), Best()
+        analysis = Best()
+        result = None
+        failure = None
+        for _ in range(args.repeat):
+            wall, found = timed(ffmpeg_decode, video)
+            decode.keep(wall, found)
+            wall, found = timed(pyscenedetect_scenes, video)
+            psd.keep(wall, found)
+            wall, found = timed(clipray_scenes, video, duration)
+            scenes.keep(wall, found)
+            if info.has_audio:
+                wall, (found, parts) = timed(plain_whisper, video)
+                whisper.keep(wall, found, parts)
+            try:
+                wall, res = clipray_analysis(video, args.window_s)
+            except Exception:  # report what broke, keep the baselines' figures
+                failure = traceback.format_exc()
+                continue
+            if wall < analysis.wall:
+                analysis.keep(wall, "")
+                result = res
+        ray.shutdown()
+
+    report(duration, info.has_audio, result, analysis, scenes, psd, whisper, decode)
+    if failure is not None:
+        print("clipray analysis error:\n" + failure, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
