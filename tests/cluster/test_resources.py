@@ -21,9 +21,12 @@ def test_env_overrides_one_stage_and_keeps_the_others(monkeypatch):
 
 def test_pool_arguments():
     fixed = actor_pool_args(StageResources(num_cpus=2, pool_size=3, batch_size=8))
-    assert fixed == {"num_cpus": 2, "num_gpus": 0, "batch_size": 8, "concurrency": 3}
+    assert {k: fixed[k] for k in ("num_cpus", "num_gpus", "batch_size")} == {
+        "num_cpus": 2, "num_gpus": 0, "batch_size": 8,
+    }  # fmt: skip
+    assert (fixed["compute"].min_size, fixed["compute"].max_size) == (3, 3)
     scaling = actor_pool_args(StageResources(pool_size=1, max_pool_size=4))
-    assert scaling["concurrency"] == (1, 4)
+    assert (scaling["compute"].min_size, scaling["compute"].max_size) == (1, 4)
     assert task_args(StageResources(num_cpus=0.5))["num_cpus"] == 0.5
     assert actor_options(StageResources(num_gpus=0.25)) == {"num_cpus": 1.0, "num_gpus": 0.25}
 

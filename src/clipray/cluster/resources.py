@@ -20,13 +20,16 @@ def task_args(res: StageResources) -> dict[str, Any]:
 def actor_pool_args(res: StageResources) -> dict[str, Any]:
     """``map_batches`` arguments for a model stage run by a pool of actors.
 
-    ``concurrency`` is a fixed pool of ``pool_size`` actors, or an autoscaling pool between
+    ``compute`` is a fixed pool of ``pool_size`` actors, or an autoscaling pool between
     ``pool_size`` and ``max_pool_size``.
     """
-    concurrency: int | tuple[int, int] = res.pool_size
+    from ray.data import ActorPoolStrategy
+
     if res.max_pool_size is not None and res.max_pool_size > res.pool_size:
-        concurrency = (res.pool_size, res.max_pool_size)
-    return {**task_args(res), "concurrency": concurrency}
+        compute = ActorPoolStrategy(min_size=res.pool_size, max_size=res.max_pool_size)
+    else:
+        compute = ActorPoolStrategy(size=res.pool_size)
+    return {**task_args(res), "compute": compute}
 
 
 def actor_options(res: StageResources) -> dict[str, Any]:

@@ -326,8 +326,11 @@ def build_analysis(videos: list[VideoRow], cfg: AnalyzeConfig, settings: Setting
     )
     audio, asr = settings.stage("audio"), settings.stage("asr")
     ds = ray.data.from_items(list(videos))
+    # Bookkeeping steps (planning, filtering, dropping frames) take a tenth of a CPU: they
+    # wait on I/O or copy bytes, and must never hold a core the decoder or a model needs.
+    light = 0.1
     # 1 video -> N windows (flat_map, a cheap task: one seek per keyframe boundary)
-    windows = ds.flat_map(plan_video, fn_kwargs={"window_s": cfg.window_s}, num_cpus=0.1)
+    windows = ds.flat_map(plan_video, fn_kwargs={"window_s": cfg.window_s}, num_cpus=light)
     # 1 window -> 1 decoded window: one decode, scene features, samples (task)
     decoded = windows.map(decode_row, fn_kwargs={"cfg": cfg}, num_cpus=decode.num_cpus)
     # windows -> windows + face detections (actor pool)
@@ -338,9 +341,9 @@ def build_analysis(videos: list[VideoRow], cfg: AnalyzeConfig, settings: Setting
         video = video.map_batches(EmbedStage, fn_constructor_kwargs={"cfg": cfg.embed},
                                   **actor_pool_args(embed))  # fmt: skip
     # 1 window -> 1 part for the merge (frames dropped)
-    video_parts = video.map(window_part, num_cpus=0.1)
+    video_parts = video.map(window_part, num_cpus=light)
     # 1 video -> M audio chunks cut at pauses (flat_map streaming one ffmpeg)
-    chunks = ds.filter(lambda r: bool(r["has_audio"]), num_cpus=0.1).flat_map(
+    chunks = ds.filter(lambda r: bool(r["has_audio"]), num_cpus=light).flat_map(
         audio_chunks, fn_kwargs={"cfg": cfg}, **{k: v for k, v in task_args(audio).items()
                                                  if k != "batch_size"}
     )  # fmt: skip
