@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     asr_model: str = "bundled:tiny.en"
     """faster-whisper weights: ``bundled:tiny.en`` (offline, from the ml extra), a local
     CTranslate2 model dir, or a model name fetched from the hub (``large-v3``)."""
+    asr_backend: Literal["faster-whisper", "whisperx"] = "faster-whisper"
+    """``faster-whisper`` runs in clipray's environment; ``whisperx`` (forced alignment,
+    diarization) runs its ASR actors in their own Ray runtime env (it pins torch 2.8)."""
+    whisperx_model: str = "large-v3"
+    """faster-whisper model name or local dir that the WhisperX backend loads."""
     face_weights: str = "bundled:nudenet-320n"
     """YOLO face weights: ``bundled:nudenet-320n`` (offline, from the ml extra) or a local
     ``.pt``/``.onnx`` file."""

@@ -28,6 +28,8 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = field(default_factory=tuple)
+    speaker: str | None = None
+    """Who speaks, where the ASR backend diarizes (WhisperX); None otherwise."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ import numpy as np
 from clipray.cluster.resources import actor_pool_args, task_args
 from clipray.config import Settings
 from clipray.models.asr import AsrConfig
+from clipray.models.asr_whisperx import WhisperXConfig
+from clipray.models.asr_whisperx import runtime_env as whisperx_runtime_env
 from clipray.models.embed import EmbedConfig
 from clipray.models.faces import FacesConfig
 from clipray.pipelines.stages.audio import (
@@ -66,6 +68,9 @@ class AnalyzeConfig:
     scenes: ScenesConfig = field(default_factory=ScenesConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
+    asr_backend: str = "faster-whisper"
+    """``faster-whisper`` (in process) or ``whisperx`` (its own Ray runtime env)."""
+    whisperx: WhisperXConfig = field(default_factory=WhisperXConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
@@ -88,6 +93,8 @@ def analyze_config(settings: Settings) -> AnalyzeConfig:
     return AnalyzeConfig(
         window_s=settings.analysis_window_s,
         asr=AsrConfig(model=settings.asr_model),
+        asr_backend=settings.asr_backend,
+        whisperx=WhisperXConfig(model=settings.whisperx_model),
         faces=FacesConfig(weights=settings.face_weights),
         embed=EmbedConfig(model_name=settings.clip_model, pretrained=settings.clip_pretrained),
         ffmpeg_bin=settings.ffmpeg_bin,
@@ -275,12 +282,17 @@ def audio_chunks(row: VideoRow, cfg: AnalyzeConfig) -> Iterator[dict[str, Any]]:
 
 
 class AsrStage:
-    """Actor: loads faster-whisper once; transcribes a batch of chunks together."""
+    """Actor: loads the ASR backend once; transcribes a batch of chunks together."""
 
-    def __init__(self, cfg: AsrConfig) -> None:
-        from clipray.models.asr import AsrModel
+    def __init__(self, cfg: AsrConfig | WhisperXConfig) -> None:
+        if isinstance(cfg, WhisperXConfig):  # runs in the WhisperX runtime env
+            from clipray.models.asr_whisperx import WhisperXModel
 
-        self.model = AsrModel.load(cfg)
+            self.model: Any = WhisperXModel.load(cfg)
+        else:
+            from clipray.models.asr import AsrModel
+
+            self.model = AsrModel.load(cfg)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results: list[ChunkResult] = [pickle.loads(b) for b in batch["part"]]
@@ -347,9 +359,16 @@ def build_analysis(videos: list[VideoRow], cfg: AnalyzeConfig, settings: Setting
         audio_chunks, fn_kwargs={"cfg": cfg}, **{k: v for k, v in task_args(audio).items()
                                                  if k != "batch_size"}
     )  # fmt: skip
-    # chunks -> transcribed chunks (actor pool)
-    audio_parts = chunks.map_batches(AsrStage, fn_constructor_kwargs={"cfg": cfg.asr},
-                                     batch_format="numpy", **actor_pool_args(asr))  # fmt: skip
+    # chunks -> transcribed chunks (actor pool; WhisperX in its own runtime env)
+    asr_kwargs: dict[str, Any] = {"fn_constructor_kwargs": {"cfg": cfg.asr}}
+    if cfg.asr_backend == "whisperx":
+        asr_kwargs = {
+            "fn_constructor_kwargs": {"cfg": cfg.whisperx},
+            "runtime_env": whisperx_runtime_env(cfg.whisperx),
+        }
+    audio_parts = chunks.map_batches(
+        AsrStage, batch_format="numpy", **asr_kwargs, **actor_pool_args(asr)
+    )
     return video_parts.union(audio_parts)
 
 
@@ -408,7 +427,8 @@ def merge_parts(
     transcript = None
     if video["has_audio"]:
         language = next((c.transcript.language for c in chunks if c.transcript), cfg.asr.language)
-        transcript = Transcript(language or "", cfg.asr.model, tuple(segments))
+        model = cfg.whisperx.model if cfg.asr_backend == "whisperx" else cfg.asr.model
+        transcript = Transcript(language or "", model, tuple(segments))
     rms = np.concatenate([c.rms for c in chunks]) if chunks else np.zeros(0, np.float32)
 
     embeds = [w.embeddings for w in windows if w.embeddings is not None]

@@ -73,7 +73,7 @@ def analysis_document(
         ],
         "transcript": {
             "language": tr.language if tr else None,
-            "model": cfg.asr.model,
+            "model": tr.model if tr else cfg.asr.model,
             "segments": [
                 {
                     "start": seg.start,
