@@ -94,6 +94,16 @@ def test_lifecycle_up_status_up_again_down(tmp_path):
         assert joined.returncode == 0, joined.stderr[-2000:]
         assert json.loads(joined.stdout.strip().splitlines()[-1]) == [st["ray"]["address"], 1.0]
 
+        # Bad input to the analysis is one line with the reason, and nothing is written.
+        missing = clipray(home, "analyze", str(tmp_path / "missing.mp4"))
+        assert missing.returncode == 1
+        assert "no such file" in missing.stderr
+        not_video = tmp_path / "notes.mp4"
+        not_video.write_text("not a video")
+        bad = clipray(home, "analyze", str(not_video))
+        assert bad.returncode == 1
+        assert "not a readable video" in bad.stderr
+
         doctor = clipray(home, "doctor", "--json")
         checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
         assert checks["s3"]["level"] == "ok"
@@ -153,6 +163,12 @@ def test_doctor_reports_an_unreachable_s3_with_the_fix(tmp_path):
     assert checks["s3"]["level"] == "fail"
     assert "unreachable" in checks["s3"]["detail"]
     assert "CLIPRAY_S3_ENDPOINT_URL" in checks["s3"]["fix"]
+
+
+def test_analyze_before_up_says_what_to_do(tmp_path):
+    res = clipray(tmp_path, "analyze", str(tmp_path / "x.mp4"))
+    assert res.returncode == 1
+    assert "clipray up" in res.stderr
 
 
 def test_doctor_says_how_to_start_the_embedded_s3_and_the_database(tmp_path):

@@ -274,7 +274,11 @@ def analyze(
     finally:
         db.dispose()
     if outcome.document is None:
-        err.print(f"[red]error:[/] analysis failed: {escape(outcome.error or '')}", highlight=False)
+        err.print(
+            f"[red]error:[/] analysis failed: {escape(outcome.error or '')}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1)
     doc = outcome.document
     if as_json:
@@ -327,5 +331,5 @@ def main() -> None:
     try:
         app()
     except errors as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
