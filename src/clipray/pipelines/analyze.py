@@ -25,7 +25,7 @@ import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -181,6 +181,23 @@ def _ids(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("source_id", "index", "total", "width", "height")}
 
 
+def _each_window(
+    batch: dict[str, np.ndarray], stage: str, fn: Callable[[WindowResult], dict[str, Any]]
+) -> dict[str, np.ndarray]:
+    """Apply a model to every healthy window of a batch that has samples; ``fn`` returns the
+    fields it sets, and its time is added to the window's timings under ``stage``."""
+    parts = []
+    for blob in batch["part"]:
+        res: WindowResult = pickle.loads(blob)
+        if res.error is None and res.samples is not None and len(res.samples):
+            t0 = time.perf_counter()
+            changes = fn(res)
+            timings = {**res.timings, stage: time.perf_counter() - t0}
+            res = replace(res, **changes, timings=timings)
+        parts.append(pickle.dumps(res))
+    return {**batch, "part": np.array(parts, dtype=object)}
+
+
 class FacesStage:
     """Actor: loads the face detector once; adds detections to each window."""
 
@@ -190,18 +207,11 @@ class FacesStage:
         self.detector = FaceDetector.load(cfg)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        parts = []
-        for blob in batch["part"]:
-            res: WindowResult = pickle.loads(blob)
-            if res.error is None and res.samples is not None and len(res.samples):
-                t0 = time.perf_counter()
-                faces = self.detector.detect(res.samples, times=res.sample_times.tolist())
-                timings = {**res.timings, "faces": time.perf_counter() - t0}
-                res = WindowResult(
-                    res.features, res.sample_times, faces, None, timings, samples=res.samples
-                )
-            parts.append(pickle.dumps(res))
-        return {**batch, "part": np.array(parts, dtype=object)}
+        return _each_window(
+            batch,
+            "faces",
+            lambda w: {"faces": self.detector.detect(w.samples, times=w.sample_times.tolist())},
+        )
 
 
 class EmbedStage:
@@ -213,25 +223,14 @@ class EmbedStage:
         self.model = EmbedModel.load(cfg)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        parts = []
-        for blob in batch["part"]:
-            res: WindowResult = pickle.loads(blob)
-            if res.error is None and res.samples is not None:
-                t0 = time.perf_counter()
-                vecs = self.model.embed_images(res.samples)
-                timings = {**res.timings, "embed": time.perf_counter() - t0}
-                res = WindowResult(
-                    res.features, res.sample_times, res.faces, vecs, timings, samples=res.samples
-                )
-            parts.append(pickle.dumps(res))
-        return {**batch, "part": np.array(parts, dtype=object)}
+        return _each_window(
+            batch, "embed", lambda w: {"embeddings": self.model.embed_images(w.samples)}
+        )
 
 
 def window_part(row: dict[str, Any]) -> PartRow:
     """Drop the sampled frames and hand the window to the merge."""
-    res: WindowResult = pickle.loads(row["part"])
-    slim = WindowResult(res.features, res.sample_times, res.faces, res.embeddings, res.timings,
-                        res.error)  # fmt: skip
+    slim = replace(pickle.loads(row["part"]), samples=None)
     return _row(row["source_id"], "window", int(row["index"]), int(row["total"]), slim)
 
 
