@@ -56,3 +56,14 @@ def test_offline_weights_are_reported_where_the_packages_put_them():
             assert checks[name].level == "ok"
             assert Path(checks[name].detail.split(" at ", 1)[1]).is_file()
     assert checks["clip weights"].level == "warn"
+
+
+def test_configured_weights_must_exist(tmp_path):
+    checks = {c.name: c for c in check_models(Settings(face_weights=str(tmp_path / "no.onnx")))}
+    assert checks["face weights"].level == "fail"
+    (tmp_path / "yes.onnx").write_bytes(b"x")
+    checks = {c.name: c for c in check_models(Settings(face_weights=str(tmp_path / "yes.onnx")))}
+    assert checks["face weights"].level == "ok"
+    checks = {c.name: c for c in check_models(Settings(asr_model="large-v3"))}
+    assert checks["asr weights"].level == "warn"
+    assert "hub" in checks["asr weights"].detail

@@ -181,7 +181,12 @@ OFFLINE_WEIGHTS = (
 def check_models(settings: Settings) -> list[Check]:
     """Which offline weights are installed; CLIP weights never ship in a package."""
     out: list[Check] = []
+    configured = {"asr weights": settings.asr_model, "face weights": settings.face_weights}
     for w in OFFLINE_WEIGHTS:
+        chosen = configured[w.name]
+        if not chosen.startswith("bundled:"):
+            out.append(_configured_weights(w.name, chosen))
+            continue
         path = _package_file(w.package, w.file)
         if path:
             out.append(Check(w.name, "ok", f"{w.what} at {path}"))
@@ -206,6 +211,17 @@ def check_models(settings: Settings) -> list[Check]:
     else:
         out.append(Check("clip weights", "ok", f"{settings.clip_model} {settings.clip_pretrained}"))
     return out
+
+
+def _configured_weights(name: str, value: str) -> Check:
+    """Weights named in config instead of the bundled ones: a path must exist; a bare name
+    is fetched from the model hub on first use (production machines reach it)."""
+    if "/" in value or value.endswith((".pt", ".onnx")):
+        if Path(value).expanduser().exists():
+            return Check(name, "ok", f"{value}")
+        return Check(name, "fail", f"{value} does not exist", "fix the configured weights path")
+    return Check(name, "warn", f"{value}: fetched from the model hub on first use",
+                 "pre-download it to a local dir where machines have no hub access")  # fmt: skip
 
 
 def check_gpu(_settings: Settings) -> list[Check]:
