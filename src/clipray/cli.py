@@ -58,8 +58,22 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    return ctx.obj["settings"]
+def _settings(ctx: typer.Context, workspace: str | None = None) -> Settings:
+    """The settings of this invocation; a command's own ``--workspace`` wins."""
+    settings: Settings = ctx.obj["settings"]
+    if workspace is None:
+        return settings
+    try:
+        check_slug(workspace)
+    except InvalidSlugError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--workspace") from exc
+    return settings.model_copy(update={"workspace": workspace})
+
+
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option("--workspace", "-w", help="Workspace to act in (overrides the global option)."),
+]
 
 
 def _version(value: bool) -> None:
@@ -245,6 +259,7 @@ def analyze(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the analysis as one JSON document.")
     ] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Analyse a video: scenes, speech with word timings, face tracks, audio energy, embeddings.
 
@@ -254,7 +269,7 @@ def analyze(
     from clipray.pipelines.ingest import ingest
     from clipray.pipelines.runner import AnalysisRunner
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, workspace)
     db, ictx = _analysis_context(settings)
     try:
         local = None if source.startswith("s3://") else Path(source).expanduser()
@@ -301,11 +316,12 @@ def batch(
     ctx: typer.Context,
     prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix/ holding the videos.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Analyse every video under a bucket prefix; failures are recorded, never fatal."""
     from clipray.pipelines.batch import BatchSummary, run_batch, summary_lines
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, workspace)
     _analysis_context(settings)[0].dispose()  # fail early when the services are not up
     summary: BatchSummary = run_batch(
         settings,

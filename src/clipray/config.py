@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     analysis_window_s: float = 60.0
     """Video seconds per analysis window (moved to the next keyframe): the unit of parallel
     work; results do not depend on it."""
+    analysis_sample_fps: float = 2.0
+    """Frames per second the face detector and the image embeddings see (scene detection
+    sees every frame)."""
     asr_model: str = "bundled:tiny.en"
     """faster-whisper weights: ``bundled:tiny.en`` (offline, from the ml extra), a local
     CTranslate2 model dir, or a model name fetched from the hub (``large-v3``)."""

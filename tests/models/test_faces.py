@@ -17,6 +17,7 @@ from clipray.models.faces import (  # noqa: E402
     face_class_ids,
     resolve_weights,
 )
+from clipray.pipelines.analyze import AnalyzeConfig
 from clipray.pipelines.stages.tracks import TrackerConfig, iou, link_tracks  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
@@ -27,7 +28,7 @@ OBAMA_BOX = (349.0, 142.0, 617.0, 409.0)
 
 MIN_OBAMA_IOU = 0.5
 MIN_TRACK_COVERAGE = 0.9
-SAMPLE_FPS = FacesConfig().sample_fps
+SAMPLE_FPS = AnalyzeConfig().sample_fps  # what the pipeline feeds the detector
 
 
 def sample_frames(path: Path, fps: float) -> tuple[np.ndarray, list[float]]:

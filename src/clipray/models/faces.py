@@ -92,9 +92,6 @@ class FacesConfig:
     the bundled label list, or the names stored in the weights."""
     max_det: int = 50
     """Most faces kept per frame: a crowd shot needs dozens, never hundreds."""
-    sample_fps: float = 2.0
-    """Frames per second the faces stage samples: a 1-hour video stays at 7,200 inferences and
-    a face on screen for one second is still seen twice."""
     batch_size: int = 16
     """Frames per ``predict`` call. The bundled ONNX was exported for batch 1, so ultralytics
     feeds it frame by frame anyway; ``.pt`` weights on a GPU gain from larger batches."""
