@@ -17,7 +17,7 @@ from clipray.models.faces import (  # noqa: E402
     face_class_ids,
     resolve_weights,
 )
-from clipray.pipelines.analyze import AnalyzeConfig
+from clipray.pipelines.analyze import AnalyzeConfig  # noqa: E402
 from clipray.pipelines.stages.tracks import TrackerConfig, iou, link_tracks  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
