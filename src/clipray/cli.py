@@ -275,7 +275,9 @@ def analyze(
         local = None if source.startswith("s3://") else Path(source).expanduser()
         with err.status("ingesting..."):
             item = ingest(ictx, source)
-        runner = AnalysisRunner(settings, ictx, analyze_config(settings), log_to_driver=not as_json)
+        runner = AnalysisRunner(
+            settings, ictx, analyze_config(settings), log_to_driver=not as_json, ray_progress=False
+        )
         cfg = runner.cfg
         expect = math.ceil(item.info.duration / cfg.window_s) + (
             math.ceil(item.info.duration / cfg.audio.chunk_s) if item.info.has_audio else 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,9 +132,11 @@ class AnalysisRunner:
         cfg: AnalyzeConfig,
         *,
         log_to_driver: bool = True,
+        ray_progress: bool = True,
     ) -> None:
         self.settings = settings
         self.log_to_driver = log_to_driver
+        self.ray_progress = ray_progress
         self.ctx = ctx
         self.cfg = cfg
         self.fingerprint = cfg.fingerprint()
@@ -182,6 +185,11 @@ class AnalysisRunner:
             sources[item.source.id] = item
         if videos:
             connect_ray(self.settings, log_to_driver=self.log_to_driver)
+            if not self.ray_progress:  # the caller shows its own progress
+                import ray
+
+                ray.data.DataContext.get_current().enable_progress_bars = False
+                logging.getLogger("ray.data").setLevel(logging.WARNING)
             ds = build_analysis(list(videos.values()), self.cfg, self.settings)
             for fin in collect(ds.iter_rows(), videos, self.cfg, progress):
                 item = sources[fin.source_id]
