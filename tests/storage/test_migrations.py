@@ -16,6 +16,7 @@ TABLES = {
     "jobs",
     "job_steps",
     "analyses",
+    "clips",
 }
 
 

@@ -5,8 +5,9 @@ import uuid
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from clipray.storage.orm import JobStatus, Role, SourceOrigin, StepStatus
+from clipray.storage.orm import Clip, ClipStatus, JobStatus, Role, SourceOrigin, StepStatus
 from clipray.storage.repos import (
+    ClipRepo,
     InvalidSlugError,
     JobRepo,
     SourceMeta,
@@ -114,3 +115,22 @@ def test_job_steps_count_attempts_and_record_outcomes(session):
     assert job.finished_at is not None
     assert JobRepo(session, uuid.uuid4().hex).get(job.id) is None  # other workspace
     assert [j.id for j in jobs.list(status=JobStatus.SUCCEEDED)] == [job.id]
+
+
+def test_clip_versions_count_up_and_a_spec_is_found_again(session):
+    ws, _ = WorkspaceRepo(session).ensure("ws-clips")
+    src = SourceRepo(session, ws.id).add(meta())
+    clips = ClipRepo(session, ws.id)
+
+    def clip(spec_hash: str) -> Clip:
+        return Clip(source_id=src.id, moment_id="m" * 32, status=ClipStatus.RENDERED,
+                    start_s=1.0, end_s=20.0, score=0.8, spec_hash=spec_hash)  # fmt: skip
+
+    first = clips.add(clip("a" * 64))
+    second = clips.add(clip("b" * 64))
+    assert (first.version, second.version) == (1, 2)
+    assert clips.find("m" * 32, "a" * 64).id == first.id
+    assert [c.version for c in clips.versions("m" * 32)] == [1, 2]
+    with pytest.raises(IntegrityError), session.begin_nested():
+        clips.add(clip("a" * 64))  # the same spec twice is one version, not two
+    assert ClipRepo(session, uuid.uuid4().hex).versions("m" * 32) == []

@@ -254,3 +254,46 @@ class Analysis(Base):
     """Counts and timings: scenes, words, tracks, embeddings, seconds per stage."""
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ClipStatus(enum.StrEnum):
+    RENDERED = "rendered"
+    FAILED = "failed"
+
+
+class Clip(Base):
+    """One rendered version of a chosen moment of a source.
+
+    ``moment_id`` names the moment (source and span); rendering it again with other
+    settings adds a version, rendering it with the same ``spec_hash`` reuses the row.
+    Files live on the app-owned clips bucket.
+    """
+
+    __tablename__ = "clips"
+    __table_args__ = (
+        UniqueConstraint("moment_id", "version", name="uq_clips_moment_version"),
+        UniqueConstraint("moment_id", "spec_hash", name="uq_clips_moment_spec"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    moment_id: Mapped[str] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[ClipStatus] = mapped_column(str_enum(ClipStatus, "clip_status"))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    render_spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    video_key: Mapped[str | None] = mapped_column(String(1024))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(1024))
+    fcpxml_key: Mapped[str | None] = mapped_column(String(1024))
+    edl_key: Mapped[str | None] = mapped_column(String(1024))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from clipray.storage.orm import (
     Analysis,
     AnalysisStatus,
+    Clip,
     Job,
     JobStatus,
     JobStep,
@@ -315,3 +316,47 @@ class AnalysisRepo:
         row.error = error
         self.s.flush()
         return row
+
+
+class ClipRepo:
+    def __init__(self, session: Session, workspace_id: str) -> None:
+        self.s = session
+        self.workspace_id = workspace_id
+
+    def find(self, moment_id: str, spec_hash: str) -> Clip | None:
+        """The version of a moment rendered with exactly this spec, if any."""
+        return self.s.scalar(
+            select(Clip).where(
+                Clip.workspace_id == self.workspace_id,
+                Clip.moment_id == moment_id,
+                Clip.spec_hash == spec_hash,
+            )
+        )
+
+    def versions(self, moment_id: str) -> Sequence[Clip]:
+        return self.s.scalars(
+            select(Clip)
+            .where(Clip.workspace_id == self.workspace_id, Clip.moment_id == moment_id)
+            .order_by(Clip.version)
+        ).all()
+
+    def add(self, clip: Clip) -> Clip:
+        """Store a new version of ``clip.moment_id`` (numbered after the existing ones)."""
+        clip.workspace_id = self.workspace_id
+        latest = self.s.scalar(
+            select(Clip.version)
+            .where(Clip.workspace_id == self.workspace_id, Clip.moment_id == clip.moment_id)
+            .order_by(Clip.version.desc())
+            .limit(1)
+        )
+        clip.version = (latest or 0) + 1
+        self.s.add(clip)
+        self.s.flush()
+        return clip
+
+    def for_source(self, source_id: str) -> Sequence[Clip]:
+        return self.s.scalars(
+            select(Clip)
+            .where(Clip.workspace_id == self.workspace_id, Clip.source_id == source_id)
+            .order_by(Clip.start_s, Clip.version)
+        ).all()
