@@ -57,6 +57,8 @@ def _default_stages() -> dict[str, StageResources]:
         "asr": StageResources(num_cpus=1, batch_size=4),
         "faces": StageResources(num_cpus=0.5, batch_size=1),
         "embed": StageResources(num_cpus=0.5, batch_size=1),
+        # One FFmpeg encode per clip; libx264 uses more than one thread when it can.
+        "render": StageResources(num_cpus=1, batch_size=1),
     }
 
 

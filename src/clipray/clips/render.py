@@ -50,9 +50,9 @@ class RenderSpec:
     start: float
     end: float
     aspect: str = "9:16"
-    crop_filter: str | None = None
-    """FFmpeg filter(s) placing the crop over time (from the reframe path), before scaling;
-    None: a centred crop of the target aspect."""
+    reframe_filter: str | None = None
+    """FFmpeg filters from source frames to output-size frames (the reframe path's crop
+    moving over time, then scale); None: a centred crop of the target aspect."""
     captions: str = "highlight_word"
     crf: int = 20
     preset: str = "veryfast"
@@ -103,9 +103,15 @@ def _escape_filter_path(path: Path) -> str:
 
 
 def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> str:
-    crop = spec.crop_filter or centred_crop(src_w, src_h, spec.aspect)
     w, h = spec.size
-    chain = [crop, f"scale={w}:{h}:flags=lanczos", "setsar=1"]
+    if spec.reframe_filter:
+        chain = [spec.reframe_filter]
+    else:
+        chain = [
+            centred_crop(src_w, src_h, spec.aspect),
+            f"scale={w}:{h}:flags=lanczos",
+            "setsar=1",
+        ]
     if ass is not None:
         chain.append(f"subtitles=filename={_escape_filter_path(ass)}")
     chain.append("format=yuv420p")

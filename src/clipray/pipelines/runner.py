@@ -152,7 +152,7 @@ class AnalysisRunner:
             return None  # the artifact was removed: analyse again
         return json.loads(self.media.read_bytes(row.artifact_key))
 
-    def _uri(self, item: Ingested, local: Path | None) -> str:
+    def worker_uri(self, item: Ingested, local: Path | None) -> str:
         """What workers open: the local file where the workers share this machine, else a
         presigned URL of the stored original (PyAV and ffmpeg read it with range requests)."""
         if local is not None and self.settings.ray_address is None:
@@ -176,7 +176,7 @@ class AnalysisRunner:
             info = item.info
             videos[item.source.id] = VideoRow(
                 source_id=item.source.id,
-                uri=self._uri(item, local),
+                uri=self.worker_uri(item, local),
                 duration=info.duration,
                 has_audio=info.has_audio,
                 width=info.width,
