@@ -337,6 +337,58 @@ def batch(
             out.print(line, highlight=False)
 
 
+@app.command()
+def run(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A video file or an s3://bucket/key URI.")],
+    max_clips: Annotated[int, typer.Option(min=1, max=50, help="Most clips to make.")] = 5,
+    min_duration: Annotated[float, typer.Option(min=1.0, help="Shortest clip, seconds.")] = 15.0,
+    max_duration: Annotated[float, typer.Option(min=1.0, help="Longest clip, seconds.")] = 60.0,
+    aspect: Annotated[str, typer.Option(help="9:16, 1:1 or 16:9.")] = "9:16",
+    captions: Annotated[
+        str, typer.Option(help="highlight_word, karaoke, pop_in or none.")
+    ] = "highlight_word",
+    out: Annotated[
+        Path | None, typer.Option(help="Also copy the clips' files into this directory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The main job: analyse (cached), pick the best moments, render them; print the clips."""
+    from clipray.clips.render import ASPECTS
+    from clipray.pipelines.clipjob import RunOptions, copy_out, run_main_job
+
+    if aspect not in ASPECTS:
+        raise typer.BadParameter(f"use one of {', '.join(ASPECTS)}", param_hint="--aspect")
+    if captions not in ("highlight_word", "karaoke", "pop_in", "none"):
+        raise typer.BadParameter(
+            "use highlight_word, karaoke, pop_in or none", param_hint="--captions"
+        )
+    if min_duration > max_duration:
+        raise typer.BadParameter("must not exceed --max-duration", param_hint="--min-duration")
+    settings = _settings(ctx, workspace)
+    opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions)
+    db, ictx = _analysis_context(settings)
+    try:
+        with err.status("starting") as status:
+            result = run_main_job(settings, ictx, source, opts, on_stage=status.update)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            result = copy_out(result, ictx.buckets, ictx.workspace_id, out)
+    finally:
+        db.dispose()
+    if as_json:
+        print(json.dumps(result.to_json()))
+        return
+    table = Table("#", "span", "score", "title", "video", title=f"clips of {result.source_id}")
+    for n, c in enumerate(result.clips, 1):
+        span = f"{c.start:7.1f}-{c.end:7.1f} s"
+        table.add_row(str(n), span, f"{c.score:.2f}", escape(c.title), c.files["video"] or "-")
+    Console(soft_wrap=True).print(table)
+    if not result.clips:
+        err.print("no moment met the duration bounds: try a lower --min-duration")
+
+
 def main() -> None:
     """Console entry point: user-facing failures become one line on stderr, exit code 1."""
     errors = USER_ERRORS

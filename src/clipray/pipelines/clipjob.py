@@ -1,0 +1,300 @@
+"""The main job: analyse (cached), pick the best moments, render them in parallel on Ray.
+
+Selection, reframing, captions and NLE exports are pure (``clips/``); this module plans one
+render per chosen moment, runs each as a Ray task (FFmpeg inside, files uploaded to the
+app-owned clips bucket from the worker), and records a ``clips`` row per rendered version.
+A moment already rendered with the same spec is reused, not rendered again.
+
+    >>> result = run_main_job(settings, ctx, "talk.mp4", RunOptions())   # doctest: +SKIP
+    >>> [c.title for c in result.clips]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from clipray import __version__
+from clipray.clips.captions import CaptionConfig, build_ass
+from clipray.clips.nle import NleClip, to_edl, to_fcpxml
+from clipray.clips.reframe import ReframeConfig, crop_path
+from clipray.clips.render import ASPECTS, RenderSpec, ffmpeg_version, render_clip
+from clipray.clips.select import Candidate, SelectConfig, select
+from clipray.cluster.resources import actor_options
+from clipray.cluster.services import connect_ray
+from clipray.config import Settings
+from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.ingest import IngestContext, Ingested, ingest
+from clipray.pipelines.runner import AnalysisRunner
+from clipray.storage.keys import object_key
+from clipray.storage.objects import Buckets
+from clipray.storage.orm import Clip, ClipStatus, new_id
+from clipray.storage.repos import ClipRepo
+
+CLIP_FILES = {"video": "clip.mp4", "thumbnail": "thumbnail.jpg", "fcpxml": "clip.fcpxml",
+              "edl": "clip.edl"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    max_clips: int = 5
+    min_duration: float = 15.0
+    max_duration: float = 60.0
+    aspect: str = "9:16"
+    captions: str = "highlight_word"
+
+
+@dataclass(frozen=True)
+class PlannedClip:
+    """Everything a render task needs; cheap to ship to a worker."""
+
+    moment: Candidate
+    spec: RenderSpec
+    spec_hash: str
+    ass: str | None
+    fcpxml: str
+    edl: str
+    thumbnail_at: float
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    id: str
+    moment_id: str
+    version: int
+    start: float
+    end: float
+    score: float
+    title: str
+    hashtags: tuple[str, ...]
+    reasons: tuple[str, ...]
+    files: dict[str, str]
+    """video, thumbnail, fcpxml, edl -> bucket URI (or local path after ``copy_out``)."""
+    render_spec: dict[str, Any]
+    reused: bool
+
+
+@dataclass(frozen=True)
+class JobResult:
+    source_id: str
+    clips: list[ClipResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "clips": [
+                {"id": c.id, "start": c.start, "end": c.end, "score": c.score, "title": c.title,
+                 "reasons": list(c.reasons), **c.files, "render_spec": c.render_spec}
+                for c in self.clips
+            ],
+        }  # fmt: skip
+
+
+def spec_hash(spec: RenderSpec) -> str:
+    return hashlib.sha256(json.dumps(spec.to_json(), sort_keys=True).encode()).hexdigest()
+
+
+def plan(
+    doc: dict[str, Any], item: Ingested, opts: RunOptions, versions: dict[str, str]
+) -> list[PlannedClip]:
+    """The clips to render for an analysis document (pure: no Ray, no I/O)."""
+    src = doc["source"]
+    moments = select(doc, SelectConfig(opts.max_clips, opts.min_duration, opts.max_duration))
+    cuts = [s["start"] for s in doc["scenes"] if s["kind"] == "cut"]
+    words = [w for seg in doc["transcript"]["segments"] for w in seg["words"]]
+    out_w, out_h = ASPECTS[opts.aspect]
+    planned = []
+    for m in moments:
+        path = crop_path(src["width"], src["height"], m.start, m.end, doc["faces"]["tracks"],
+                         cuts, ReframeConfig(aspect=opts.aspect))  # fmt: skip
+        spec = RenderSpec(
+            source_id=src["id"], start=m.start, end=m.end, aspect=opts.aspect,
+            reframe_filter=path.to_ffmpeg_filter(), captions=opts.captions, versions=versions,
+        )  # fmt: skip
+        ass = None
+        if opts.captions != "none":
+            ass = build_ass(words, m.start, m.end, out_w, out_h, CaptionConfig(style=opts.captions))
+        nle = NleClip(
+            name=m.title or m.id, source_name=Path(item.source.origin_uri).name or "source.mp4",
+            source_url=_media_url(item), source_duration=src["duration"],
+            fps=src["fps"] or 30.0, width=src["width"], height=src["height"],
+            has_audio=bool(src["has_audio"]), start=m.start, end=m.end,
+        )  # fmt: skip
+        planned.append(
+            PlannedClip(
+                m,
+                spec,
+                spec_hash(spec),
+                ass,
+                to_fcpxml(nle),
+                to_edl(nle, m.title),
+                thumbnail_at=_best_frame(doc, m),
+            )
+        )
+    return planned
+
+
+def _media_url(item: Ingested) -> str:
+    origin = item.source.origin_uri
+    if origin.startswith("s3://") or Path(origin).is_absolute():
+        return origin
+    return str(Path(origin).resolve())
+
+
+def _best_frame(doc: dict[str, Any], m: Candidate) -> float:
+    """Clip time of the best thumbnail: the most confident face in the span, else the middle."""
+    best, at = -1.0, (m.end - m.start) / 2
+    for track in doc["faces"]["tracks"]:
+        for d in track["detections"]:
+            if m.start <= d["t"] < m.end and d["score"] > best:
+                best, at = d["score"], d["t"] - m.start
+    return at
+
+
+def _render_task(
+    p: PlannedClip, source: str, src_size: tuple[int, int], has_audio: bool, settings: Settings,
+    workspace_id: str, clip_id: str,
+) -> dict[str, str]:  # fmt: skip
+    """One clip, on a Ray worker: render, then upload its four files to the clips bucket."""
+    from clipray.cluster.services import open_storage
+
+    store = open_storage(settings).clips.scoped(workspace_id)
+    with tempfile.TemporaryDirectory(prefix="clipray-render-") as tmp:
+        work = Path(tmp)
+        done = render_clip(p.spec, source, src_size, has_audio, work, p.ass, p.thumbnail_at,
+                           ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+        (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
+        (work / CLIP_FILES["edl"]).write_text(p.edl, encoding="utf-8")
+        files = {
+            "video": done.video,
+            "thumbnail": done.thumbnail,
+            "fcpxml": work / CLIP_FILES["fcpxml"],
+            "edl": work / CLIP_FILES["edl"],
+        }
+        types = {
+            "video": "video/mp4",
+            "thumbnail": "image/jpeg",
+            "fcpxml": "application/xml",
+            "edl": "text/plain",
+        }
+        keys = {}
+        for kind, path in files.items():
+            key = object_key(workspace_id, "clips", clip_id, CLIP_FILES[kind])
+            store.put_file(key, path, content_type=types[kind])
+            keys[kind] = key
+        return keys
+
+
+def render_all(
+    settings: Settings, ctx: IngestContext, item: Ingested, planned: list[PlannedClip],
+    source: str, progress: Callable[[], None] | None = None,
+) -> list[ClipResult]:  # fmt: skip
+    """Render what is not rendered yet, one Ray task per clip; record the clip rows."""
+    import ray
+
+    results: dict[str, ClipResult] = {}
+    todo: list[tuple[PlannedClip, str]] = []
+    with ctx.db.session() as s:
+        repo = ClipRepo(s, ctx.workspace_id)
+        for p in planned:
+            row = repo.find(p.moment.id, p.spec_hash)
+            if row is not None and row.status is ClipStatus.RENDERED:
+                results[p.moment.id] = _result(row, ctx.buckets, reused=True)
+            else:
+                todo.append((p, new_id()))
+    if todo:
+        connect_ray(settings)
+        task = ray.remote(_render_task).options(**actor_options(settings.stage("render")))
+        info = item.info
+        refs = {
+            task.remote(p, source, (info.width, info.height), info.has_audio, settings,
+                        ctx.workspace_id, cid): (p, cid)
+            for p, cid in todo
+        }  # fmt: skip
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            p, cid = refs[ready[0]]
+            try:
+                keys, error = ray.get(ready[0]), None
+            except Exception as exc:  # a failed render is recorded, the others go on
+                keys, error = {}, f"{type(exc).__name__}: {exc}"[-2000:]
+            with ctx.db.session() as s:
+                row = ClipRepo(s, ctx.workspace_id).add(_row(p, cid, item, keys, error))
+                results[p.moment.id] = _result(row, ctx.buckets, reused=False)
+            if progress:
+                progress()
+    return [results[p.moment.id] for p in planned]
+
+
+def _row(p: PlannedClip, cid: str, item: Ingested, keys: dict[str, str], error: str | None) -> Clip:
+    m = p.moment
+    return Clip(
+        id=cid, source_id=item.source.id, moment_id=m.id,
+        status=ClipStatus.FAILED if error else ClipStatus.RENDERED,
+        start_s=m.start, end_s=m.end, score=m.score, title=m.title[:200],
+        hashtags=list(m.hashtags), reasons=list(m.reasons), render_spec=p.spec.to_json(),
+        spec_hash=p.spec_hash, video_key=keys.get("video"), thumbnail_key=keys.get("thumbnail"),
+        fcpxml_key=keys.get("fcpxml"), edl_key=keys.get("edl"), error=error,
+    )  # fmt: skip
+
+
+def _result(row: Clip, buckets: Buckets, reused: bool) -> ClipResult:
+    bucket = buckets.clips.bucket
+    keys = {"video": row.video_key, "thumbnail": row.thumbnail_key, "fcpxml": row.fcpxml_key,
+            "edl": row.edl_key}  # fmt: skip
+    return ClipResult(
+        id=row.id, moment_id=row.moment_id, version=row.version, start=row.start_s,
+        end=row.end_s, score=row.score, title=row.title, hashtags=tuple(row.hashtags),
+        reasons=tuple(row.reasons),
+        files={k: f"s3://{bucket}/{v}" if v else "" for k, v in keys.items()},
+        render_spec=row.render_spec, reused=reused,
+    )  # fmt: skip
+
+
+def copy_out(result: JobResult, buckets: Buckets, workspace_id: str, out: Path) -> JobResult:
+    """Download each clip's files to ``out`` and point the result at the local copies."""
+    store = buckets.clips.scoped(workspace_id)
+    prefix = f"s3://{buckets.clips.bucket}/"
+    clips = []
+    for n, c in enumerate(result.clips, 1):
+        files = {}
+        for kind, uri in c.files.items():
+            if not uri:
+                files[kind] = ""
+                continue
+            name = f"{n:02d}-{c.moment_id[:8]}-v{c.version}{Path(uri).suffix}"
+            files[kind] = str(store.download(uri.removeprefix(prefix), out / name))
+        clips.append(replace(c, files=files))
+    return replace(result, clips=clips)
+
+
+def run_main_job(
+    settings: Settings,
+    ctx: IngestContext,
+    uri: str,
+    opts: RunOptions,
+    on_stage: Callable[[str], None] | None = None,
+) -> JobResult:
+    """Ingest, analyse (cached), select, render. Raises on a failed analysis."""
+    local = None if uri.startswith("s3://") else Path(uri).expanduser()
+    say = on_stage or (lambda _msg: None)
+    say("ingesting")
+    item = ingest(ctx, uri)
+    say("analysing")
+    runner = AnalysisRunner(settings, ctx, analyze_config(settings), ray_progress=False)
+    (outcome,) = runner.run([(item, local)])
+    if outcome.document is None:
+        raise RuntimeError(f"analysis failed: {outcome.error}")
+    versions = {"clipray": __version__, "ffmpeg": ffmpeg_version(settings.ffmpeg_bin),
+                "asr": settings.asr_model, "faces": settings.face_weights}  # fmt: skip
+    planned = plan(outcome.document, item, opts, versions)
+    say(f"rendering {len(planned)} clips")
+    source = runner.worker_uri(item, local)
+    clips = render_all(settings, ctx, item, planned, source)
+    return JobResult(item.source.id, clips)
