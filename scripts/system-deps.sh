@@ -2,6 +2,7 @@
 # System packages clipray needs, installed only when missing (Debian/Ubuntu, apt-get).
 #   ffmpeg      decoding, rendering, captions (Debian's build has libass)
 #   postgresql  server binaries for the PostgreSQL tests (pass "postgresql" as an argument)
+#   espeak-ng   speech for `clipray demo`'s sample video (pass "espeak-ng")
 set -euo pipefail
 
 need=()
@@ -10,7 +11,7 @@ python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 for extra in "$@"; do
   case "$extra" in
     postgresql) compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql) ;;
-    *) need+=("$extra") ;;
+    *) command -v "$extra" >/dev/null 2>&1 || need+=("$extra") ;;
   esac
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -356,7 +356,7 @@ def run(
 ) -> None:
     """The main job: analyse (cached), pick the best moments, render them; print the clips."""
     from clipray.clips.render import ASPECTS
-    from clipray.pipelines.clipjob import RunOptions, copy_out, run_main_job
+    from clipray.pipelines.clipjob import RunOptions
 
     if aspect not in ASPECTS:
         raise typer.BadParameter(f"use one of {', '.join(ASPECTS)}", param_hint="--aspect")
@@ -368,6 +368,14 @@ def run(
         raise typer.BadParameter("must not exceed --max-duration", param_hint="--min-duration")
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions)
+    _run_and_print(settings, source, opts, out, as_json)
+
+
+def _run_and_print(
+    settings: Settings, source: str, opts: Any, out: Path | None, as_json: bool
+) -> None:
+    from clipray.pipelines.clipjob import copy_out, run_main_job
+
     db, ictx = _analysis_context(settings)
     try:
         with err.status("starting") as status:
@@ -389,13 +397,37 @@ def run(
         err.print("no moment met the duration bounds: try a lower --min-duration")
 
 
+@app.command()
+def demo(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option(help="Also copy the clips' files into this directory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Make a sample video on the fly (espeak-ng speech over generated scenes) and run the
+    main job on it: two clips of 15-30 s."""
+    from clipray.pipelines.clipjob import RunOptions
+    from clipray.pipelines.demo import make_demo_video
+
+    settings = _settings(ctx)
+    sample = settings.home_dir / "samples" / "demo.mp4"
+    if not sample.exists():
+        with err.status("making the sample video"):
+            make_demo_video(sample, ffmpeg=settings.ffmpeg_bin)
+    err.print(f"sample: {sample}", highlight=False)
+    opts = RunOptions(max_clips=2, min_duration=15.0, max_duration=30.0)
+    _run_and_print(settings, str(sample), opts, out, as_json)
+
+
 def main() -> None:
     """Console entry point: user-facing failures become one line on stderr, exit code 1."""
     errors = USER_ERRORS
     try:
+        from clipray.pipelines.demo import DemoError
         from clipray.pipelines.ingest import IngestError
 
-        errors = (*errors, IngestError)
+        errors = (*errors, IngestError, DemoError)
     except ImportError:  # no ml extra: nothing can raise it
         pass
     try:

@@ -151,6 +151,15 @@ class Settings(BaseSettings):
     """open_clip weights: a pretrained tag (``laion2b_s34b_b79k``, from the hub) or a local
     checkpoint. Unset: no image embeddings, visual search is off."""
 
+    # --- clip ranking ---------------------------------------------------------------------
+    llm_base_url: str | None = None
+    """OpenAI-compatible chat-completions endpoint that re-ranks and retitles the chosen
+    moments (it cannot move them). Unset: the heuristic ranking alone."""
+    llm_model: str = "gpt-4o-mini"
+    """Model name sent to ``llm_base_url``."""
+    llm_api_key: SecretStr | None = None
+    """Bearer token for ``llm_base_url``."""
+
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from clipray import __version__
 from clipray.clips.captions import CaptionConfig, build_ass
+from clipray.clips.llm import LlmConfig, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
 from clipray.clips.render import ASPECTS, RenderSpec, ffmpeg_version, render_clip
@@ -100,11 +101,17 @@ def spec_hash(spec: RenderSpec) -> str:
 
 
 def plan(
-    doc: dict[str, Any], item: Ingested, opts: RunOptions, versions: dict[str, str]
+    doc: dict[str, Any],
+    item: Ingested,
+    opts: RunOptions,
+    versions: dict[str, str],
+    llm: LlmConfig | None = None,
 ) -> list[PlannedClip]:
-    """The clips to render for an analysis document (pure: no Ray, no I/O)."""
+    """The clips to render for an analysis document (no Ray; I/O only for the optional LLM)."""
     src = doc["source"]
     moments = select(doc, SelectConfig(opts.max_clips, opts.min_duration, opts.max_duration))
+    if llm is not None and llm.base_url:
+        moments = rerank(moments, llm)
     cuts = [s["start"] for s in doc["scenes"] if s["kind"] == "cut"]
     words = [w for seg in doc["transcript"]["segments"] for w in seg["words"]]
     out_w, out_h = ASPECTS[opts.aspect]
@@ -293,7 +300,13 @@ def run_main_job(
         raise RuntimeError(f"analysis failed: {outcome.error}")
     versions = {"clipray": __version__, "ffmpeg": ffmpeg_version(settings.ffmpeg_bin),
                 "asr": settings.asr_model, "faces": settings.face_weights}  # fmt: skip
-    planned = plan(outcome.document, item, opts, versions)
+    key = settings.llm_api_key
+    llm = LlmConfig(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=key.get_secret_value() if key else None,
+    )
+    planned = plan(outcome.document, item, opts, versions, llm)
     say(f"rendering {len(planned)} clips")
     source = runner.worker_uri(item, local)
     clips = render_all(settings, ctx, item, planned, source)
