@@ -77,6 +77,17 @@ def test_clips_are_portrait_within_bounds_and_apart(job):
         assert c.reasons
 
 
+def test_json_result_has_the_documented_shape(job):
+    _, first, *_ = job
+    doc = json.loads(json.dumps(first.to_json()))
+    assert set(doc) == {"source_id", "clips"}
+    keys = {"id", "start", "end", "score", "title", "reasons", "video", "thumbnail", "fcpxml",
+            "edl", "render_spec"}  # fmt: skip
+    for clip in doc["clips"]:
+        assert set(clip) == keys
+        assert clip["render_spec"]["aspect"] == "9:16"
+
+
 def test_the_same_spec_is_reused_and_other_settings_add_a_version(job):
     ctx, first, again, other, _ = job
     assert [c.id for c in again.clips] == [c.id for c in first.clips]
