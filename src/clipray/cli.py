@@ -379,7 +379,9 @@ def _run_and_print(
     db, ictx = _analysis_context(settings)
     try:
         with err.status("starting") as status:
-            result = run_main_job(settings, ictx, source, opts, on_stage=status.update)
+            result = run_main_job(
+                settings, ictx, source, opts, on_stage=status.update, log_to_driver=not as_json
+            )
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             result = copy_out(result, ictx.buckets, ictx.workspace_id, out)

@@ -199,7 +199,7 @@ def _render_task(
 
 def render_all(
     settings: Settings, ctx: IngestContext, item: Ingested, planned: list[PlannedClip],
-    source: str, progress: Callable[[], None] | None = None,
+    source: str, *, log_to_driver: bool = True,
 ) -> list[ClipResult]:  # fmt: skip
     """Render what is not rendered yet, one Ray task per clip; record the clip rows."""
     import ray
@@ -215,7 +215,7 @@ def render_all(
             else:
                 todo.append((p, new_id()))
     if todo:
-        connect_ray(settings)
+        connect_ray(settings, log_to_driver=log_to_driver)
         task = ray.remote(_render_task).options(**actor_options(settings.stage("render")))
         info = item.info
         refs = {
@@ -234,8 +234,6 @@ def render_all(
             with ctx.db.session() as s:
                 row = ClipRepo(s, ctx.workspace_id).add(_row(p, cid, item, keys, error))
                 results[p.moment.id] = _result(row, ctx.buckets, reused=False)
-            if progress:
-                progress()
     return [results[p.moment.id] for p in planned]
 
 
@@ -287,14 +285,21 @@ def run_main_job(
     uri: str,
     opts: RunOptions,
     on_stage: Callable[[str], None] | None = None,
+    *,
+    log_to_driver: bool = True,
 ) -> JobResult:
-    """Ingest, analyse (cached), select, render. Raises on a failed analysis."""
+    """Ingest, analyse (cached), select, render. Raises on a failed analysis.
+
+    ``log_to_driver=False`` keeps the workers' output off stdout (``--json``).
+    """
     local = None if uri.startswith("s3://") else Path(uri).expanduser()
     say = on_stage or (lambda _msg: None)
     say("ingesting")
     item = ingest(ctx, uri)
     say("analysing")
-    runner = AnalysisRunner(settings, ctx, analyze_config(settings), ray_progress=False)
+    runner = AnalysisRunner(
+        settings, ctx, analyze_config(settings), log_to_driver=log_to_driver, ray_progress=False
+    )
     (outcome,) = runner.run([(item, local)])
     if outcome.document is None:
         raise RuntimeError(f"analysis failed: {outcome.error}")
@@ -309,5 +314,5 @@ def run_main_job(
     planned = plan(outcome.document, item, opts, versions, llm)
     say(f"rendering {len(planned)} clips")
     source = runner.worker_uri(item, local)
-    clips = render_all(settings, ctx, item, planned, source)
+    clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)
     return JobResult(item.source.id, clips)
