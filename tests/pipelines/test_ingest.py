@@ -35,7 +35,8 @@ def test_a_video_is_probed_stored_and_recorded_once(ctx):
     assert abs(src.duration_s - 24.0) < 0.1
     assert (src.width, src.height) == (1280, 720)
     assert src.size_bytes == TESTVIDEO.stat().st_size
-    assert src.storage_key.startswith(f"{ctx.workspace_id}/sources/{src.id}/original.")
+    assert src.storage_key == f"{ctx.workspace_id}/sources/{src.id}/original.mp4"
+    assert src.container == "mov,mp4,m4a,3gp,3g2,mj2"
     head = ctx.buckets.media.scoped(ctx.workspace_id).head(src.storage_key)
     assert head is not None
     assert head.size == src.size_bytes

@@ -108,7 +108,7 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
     if existing is not None:
         return Ingested(existing, info, created=False)
 
-    container = _container_of(path)
+    container = info.container
     ext = _EXTENSIONS.get(container, "bin")
     source_id = new_id()
     key = object_key(ctx.workspace_id, "sources", source_id, f"original.{ext}")
@@ -157,10 +157,3 @@ def source_file(ctx: IngestContext, source: Source) -> Iterator[Path]:
         yield Path(tmp)
     finally:
         Path(tmp).unlink(missing_ok=True)
-
-
-def _container_of(path: Path) -> str:
-    import av
-
-    with av.open(str(path)) as container:
-        return str(container.format.name)

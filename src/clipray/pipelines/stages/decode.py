@@ -61,6 +61,8 @@ class VideoInfo:
     audio_codec: str | None
     start_time: float
     """Container start time; decoded timestamps are relative to it, as ffmpeg's outputs are."""
+    container: str = ""
+    """ffprobe's ``format_name``, e.g. ``mov,mp4,m4a,3gp,3g2,mj2``."""
 
     @property
     def is_vfr(self) -> bool:
@@ -102,6 +104,7 @@ def parse_probe(data: dict) -> VideoInfo:
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audio.get("codec_name", "")) if audio is not None else None,
         start_time=_float(fmt.get("start_time")),
+        container=str(fmt.get("format_name", "")),
     )
 
 
