@@ -64,6 +64,7 @@ def run_batch(
         ws = ensure_workspace(db, settings.workspace)
         ctx = IngestContext(buckets, db, ws.id, settings.ffprobe_bin)
         uris = list_videos(settings, prefix_uri)
+        position = {uri: i for i, uri in enumerate(uris)}
         with db.session() as s:
             jobs = JobRepo(s, ws.id)
             job = jobs.create("batch", {"prefix": prefix_uri, "videos": len(uris)})
@@ -75,7 +76,7 @@ def run_batch(
                 jobs = JobRepo(s, ws.id)
                 j = jobs.get(job.id)
                 assert j is not None
-                st = jobs.start_step(j, f"video-{uris.index(uri):05d}")
+                st = jobs.start_step(j, f"video-{position[uri]:05d}")
                 jobs.finish_step(st, status, error=error, detail={"uri": uri})
             if on_video:
                 on_video(uri, status.value if error is None else f"failed: {error}")

@@ -28,6 +28,7 @@ from clipray.pipelines.analyze import AnalysisResult, AnalyzeConfig, build_analy
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.schemas import VideoRow
 from clipray.storage.keys import object_key
+from clipray.storage.objects import ObjectNotFoundError
 from clipray.storage.orm import AnalysisStatus, Source
 from clipray.storage.repos import AnalysisRepo
 
@@ -148,9 +149,10 @@ class AnalysisRunner:
             row = AnalysisRepo(s, self.ctx.workspace_id).find(source.id, self.fingerprint)
         if row is None or row.status is not AnalysisStatus.SUCCEEDED or not row.artifact_key:
             return None
-        if self.media.head(row.artifact_key) is None:
+        try:
+            return json.loads(self.media.read_bytes(row.artifact_key))
+        except ObjectNotFoundError:
             return None  # the artifact was removed: analyse again
-        return json.loads(self.media.read_bytes(row.artifact_key))
 
     def worker_uri(self, item: Ingested, local: Path | None) -> str:
         """What workers open: the local file where the workers share this machine, else a
