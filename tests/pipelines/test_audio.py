@@ -51,7 +51,7 @@ def test_speech_pauses_are_quieter_than_speech():
     """LJSpeech sentences are joined with 0.3 s of silence: those hops are the quiet ones."""
     flac = MEDIA / "speech" / "ljspeech" / "ljspeech_LJ001-0001_0032.flac"
     if not flac.exists():
-        pytest.skip(f"shared media missing: {flac}")
+        pytest.fail(f"shared media missing: {flac}")
     raw = subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", str(flac), "-t", "60",
          "-ac", "1", "-ar", str(CFG.sample_rate), "-f", "f32le", "-"],

@@ -46,7 +46,7 @@ VIDEOS = ["testvideo.mp4", "fades.mp4", "goldeneye-vfr-drop3.mp4", "counter.mp4"
 def media(name: str) -> Path:
     path = PSD / name
     if not path.exists():
-        pytest.skip(f"shared media missing: {path}")
+        pytest.fail(f"shared media missing: {path}")
     return path
 
 
@@ -113,7 +113,7 @@ def test_probe_sees_audio_and_refuses_what_is_not_video(tmp_path):
     head = MEDIA / "talking_head" / "video_retalking" / "face_1.mp4"
     wav = MEDIA / "speech" / "whisper_jfk" / "jfk.wav"
     if not (head.exists() and wav.exists()):
-        pytest.skip("shared media missing")
+        pytest.fail("shared media missing")
     info = probe(head)
     assert info.has_audio
     assert info.audio_codec == "aac"
