@@ -22,7 +22,7 @@ from clipray.models.asr import (
     AsrConfig,
     AsrModel,
     load_audio,
-    plan_windows,
+    plan_whisper_windows,
     resolve_weights,
     snap_onsets,
     speech_onsets,
@@ -144,7 +144,7 @@ def test_config_rejects_bad_values() -> None:
     ],
 )
 def test_plan_windows(speech: list, windows: list) -> None:
-    assert plan_windows(speech, max_len=30, max_gap=5) == windows
+    assert plan_whisper_windows(speech, max_len=30, max_gap=5) == windows
 
 
 def test_split_sentences() -> None:

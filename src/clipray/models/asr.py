@@ -67,7 +67,7 @@ _VAD_FRAME = 512
 
 _HUB_REPO = re.compile(r"[\w.-]+/[\w.-]+")
 
-AudioChunk = tuple[np.ndarray, float]
+TimedSamples = tuple[np.ndarray, float]
 """``(samples, offset)``: 16 kHz mono float32 samples and where they start in the file (s)."""
 
 
@@ -165,7 +165,7 @@ def load_audio(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(decode_audio(str(path), sampling_rate=SAMPLE_RATE), np.float32)
 
 
-def plan_windows(
+def plan_whisper_windows(
     speech: Sequence[tuple[int, int]],
     max_len: int,
     max_gap: int,
@@ -217,7 +217,7 @@ class AsrModel:
         if cfg.vad_filter:
             from faster_whisper.vad import VadOptions
 
-            # Spans at most one window long, so plan_windows rarely has to cut speech.
+            # Spans at most one window long, so plan_whisper_windows rarely has to cut speech.
             self._vad_options = VadOptions(
                 max_speech_duration_s=_WINDOW_S, min_silence_duration_ms=_VAD_MIN_SILENCE_MS
             )
@@ -250,7 +250,7 @@ class AsrModel:
         """Transcribe one chunk; ``offset`` (s) is where it starts in its file."""
         return self.transcribe_batch([(audio, offset)])[0]
 
-    def transcribe_batch(self, chunks: Sequence[AudioChunk]) -> list[Transcript]:
+    def transcribe_batch(self, chunks: Sequence[TimedSamples]) -> list[Transcript]:
         """Transcribe several chunks, decoding their windows together.
 
         Args:
@@ -301,7 +301,7 @@ class AsrModel:
 
             spans = get_speech_timestamps(audio, self._vad_options, sampling_rate=SAMPLE_RATE)
             speech = [(s["start"], s["end"]) for s in spans]
-        planned = plan_windows(speech, max_len, int(_MAX_GAP_S * SAMPLE_RATE))
+        planned = plan_whisper_windows(speech, max_len, int(_MAX_GAP_S * SAMPLE_RATE))
         return [_Window(chunk, start, min(end, audio.size)) for start, end in planned]
 
     def _onsets(self, audio: np.ndarray) -> np.ndarray:
