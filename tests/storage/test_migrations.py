@@ -17,6 +17,9 @@ TABLES = {
     "job_steps",
     "analyses",
     "clips",
+    "refresh_tokens",
+    "api_tokens",
+    "rate_limit_hits",
 }
 
 
@@ -59,3 +62,54 @@ def test_migrations_match_the_orm(empty_db_url):
     finally:
         engine.dispose()
     assert diff == []
+
+
+def _check_refuses(url: str, table: str, sql: str) -> bool:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql))
+        return False
+    except sa.exc.IntegrityError:
+        return True
+    finally:
+        engine.dispose()
+
+
+def test_0004_remaps_old_job_states_and_checks_the_new_ones(empty_db_url):
+    """Jobs written before the state machine keep a meaning; the new CHECK holds."""
+    migrate.upgrade(empty_db_url, "0003")
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO workspaces (id, slug, name, created_at) VALUES ('w', 'w', 'w', "
+            "CURRENT_TIMESTAMP)"
+        ))
+        for n, status in enumerate(["queued", "running", "succeeded", "failed"]):
+            conn.execute(sa.text(
+                "INSERT INTO jobs (id, workspace_id, kind, status, params, progress, created_at, "
+                f"updated_at) VALUES ('j{n}', 'w', 'batch', '{status}', '{{}}', 0, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ))
+            conn.execute(sa.text(
+                "INSERT INTO job_steps (id, job_id, name, status, attempt, detail, created_at) "
+                f"VALUES ('s{n}', 'j{n}', 'analyze', 'succeeded', 1, '{{}}', CURRENT_TIMESTAMP)"
+            ))
+    engine.dispose()
+    migrate.upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        got = dict(conn.execute(sa.text("SELECT id, status FROM jobs")).all())
+    assert got == {"j0": "created", "j1": "analyzing", "j2": "completed", "j3": "failed"}
+    with engine.connect() as conn:  # rebuilding jobs must not cascade into its steps
+        assert conn.execute(sa.text("SELECT count(*) FROM job_steps")).scalar() == 4
+    engine.dispose()
+    assert _check_refuses(empty_db_url, "jobs", "UPDATE jobs SET status = 'queued'")
+    assert not _check_refuses(empty_db_url, "jobs", "UPDATE jobs SET status = 'review' "
+                              "WHERE id = 'j2'")
+    migrate.downgrade(empty_db_url, "0003")
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        got = dict(conn.execute(sa.text("SELECT id, status FROM jobs")).all())
+    engine.dispose()
+    assert got == {"j0": "queued", "j1": "running", "j2": "succeeded", "j3": "failed"}

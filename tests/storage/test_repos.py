@@ -95,15 +95,15 @@ def test_job_steps_count_attempts_and_record_outcomes(session):
     ws, _ = WorkspaceRepo(session).ensure("ws-jobs")
     jobs = JobRepo(session, ws.id)
     job = jobs.create("analyze", {"window_s": 300})
-    assert job.status is JobStatus.QUEUED
-    jobs.set_status(job, JobStatus.RUNNING)
+    assert job.status is JobStatus.CREATED
+    jobs.set_status(job, JobStatus.INGESTING)
     assert job.started_at is not None
 
     first = jobs.start_step(job, "decode")
     jobs.finish_step(first, StepStatus.FAILED, error="ffmpeg exited 1")
     second = jobs.start_step(job, "decode")
     jobs.finish_step(second, StepStatus.SUCCEEDED, detail={"frames": 720})
-    jobs.set_status(job, JobStatus.SUCCEEDED)
+    jobs.set_status(job, JobStatus.COMPLETED)
 
     steps = jobs.steps(job)
     assert [(s.name, s.attempt, s.status) for s in steps] == [
@@ -114,7 +114,7 @@ def test_job_steps_count_attempts_and_record_outcomes(session):
     assert steps[1].detail == {"frames": 720}
     assert job.finished_at is not None
     assert JobRepo(session, uuid.uuid4().hex).get(job.id) is None  # other workspace
-    assert [j.id for j in jobs.list(status=JobStatus.SUCCEEDED)] == [job.id]
+    assert [j.id for j in jobs.list(status=JobStatus.COMPLETED)] == [job.id]
 
 
 def test_clip_versions_count_up_and_a_spec_is_found_again(session):

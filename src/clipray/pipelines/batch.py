@@ -68,7 +68,7 @@ def run_batch(
         with db.session() as s:
             jobs = JobRepo(s, ws.id)
             job = jobs.create("batch", {"prefix": prefix_uri, "videos": len(uris)})
-            jobs.set_status(job, JobStatus.RUNNING)
+            jobs.set_status(job, JobStatus.ANALYZING)
         summary = BatchSummary(job.id)
 
         def step(uri: str, status: StepStatus, error: str | None = None) -> None:
@@ -114,7 +114,7 @@ def run_batch(
             failed = (
                 f"{len(summary.failed)} of {len(uris)} videos failed" if summary.failed else None
             )
-            jobs.set_status(j, JobStatus.SUCCEEDED, error=failed)
+            jobs.set_status(j, JobStatus.COMPLETED, error=failed)
         return summary
     finally:
         db.dispose()

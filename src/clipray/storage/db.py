@@ -17,13 +17,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
     """An engine with the per-backend settings clipray relies on.
 
     SQLite: foreign keys enforced, WAL so readers do not block the writer, a busy timeout
     so concurrent Ray workers wait instead of failing with "database is locked", and
     transactions begun by SQLAlchemy rather than the sqlite3 module, which otherwise breaks
     SAVEPOINTs (SQLAlchemy's documented recipe for pysqlite).
+
+    ``sqlite_foreign_keys=False`` is for migrations only: SQLite alters a table by rebuilding
+    it, and dropping the old copy with foreign keys on would cascade into the rows that
+    reference it (SQLite's documented ALTER TABLE procedure turns them off).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -35,7 +39,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
 

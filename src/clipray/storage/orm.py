@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     Float,
@@ -65,9 +66,15 @@ class SourceOrigin(enum.StrEnum):
 
 
 class JobStatus(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
+    """A job's state; ``clipray.jobs.machine`` says which transitions are legal."""
+
+    CREATED = "created"
+    INGESTING = "ingesting"
+    ANALYZING = "analyzing"
+    CLIPS_GENERATED = "clips_generated"
+    RENDERING = "rendering"
+    REVIEW = "review"
+    COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
@@ -105,6 +112,11 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    """argon2id hash; None for users that cannot log in (the CLI's local user)."""
+    personal_workspace_id: Mapped[str | None] = mapped_column(String(32))
+    """The workspace made at registration, where requests without X-Workspace-Id act.
+    No foreign key: users and workspaces would reference each other in a cycle."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -114,6 +126,11 @@ class Workspace(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
+    max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer)
+    """Quota: jobs running at once; None takes ``CLIPRAY_QUOTA_CONCURRENT_JOBS``."""
+    max_minutes_per_month: Mapped[int | None] = mapped_column(Integer)
+    """Quota: source minutes processed per calendar month (UTC); None takes
+    ``CLIPRAY_QUOTA_MINUTES_PER_MONTH``."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     members: Mapped[list[WorkspaceMember]] = relationship(
@@ -168,6 +185,9 @@ class Job(Base):
     """A unit of work a user asked for (analyse, render, export...), with its steps."""
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "idempotency_key", name="uq_jobs_workspace_idempotency"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(
@@ -179,11 +199,19 @@ class Job(Base):
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[JobStatus] = mapped_column(
-        str_enum(JobStatus, "job_status"), default=JobStatus.QUEUED, index=True
+        str_enum(JobStatus, "job_status"), default=JobStatus.CREATED, index=True
     )
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A paused job finishes the step it is in and starts no other until resumed."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    """Hash of the request that created the job: a reused Idempotency-Key with another
+    body is refused instead of silently returning a different job."""
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Retry backoff: the runner starts no step of this job before this time."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -257,6 +285,8 @@ class Analysis(Base):
 
 
 class ClipStatus(enum.StrEnum):
+    PENDING = "pending"
+    """Chosen and planned, not rendered yet."""
     RENDERED = "rendered"
     FAILED = "failed"
 
@@ -280,6 +310,10 @@ class Clip(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    """The job that chose this moment; None for clips made by ``clipray run``."""
     moment_id: Mapped[str] = mapped_column(String(32), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[ClipStatus] = mapped_column(str_enum(ClipStatus, "clip_status"))
@@ -287,13 +321,61 @@ class Clip(Base):
     end_s: Mapped[float] = mapped_column(Float)
     score: Mapped[float] = mapped_column(Float)
     title: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     render_spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     spec_hash: Mapped[str] = mapped_column(String(64))
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What a pending clip's render needs besides the spec (captions, NLE files, thumbnail
+    time), so that rendering resumes from the database after a crash."""
     video_key: Mapped[str | None] = mapped_column(String(1024))
     thumbnail_key: Mapped[str | None] = mapped_column(String(1024))
     fcpxml_key: Mapped[str | None] = mapped_column(String(1024))
     edl_key: Mapped[str | None] = mapped_column(String(1024))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RefreshToken(Base):
+    """One refresh token, stored as a hash. Refreshing rotates it: the old one is revoked and
+    points at its successor; presenting a revoked one revokes its whole family (theft)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A machine credential: acts as its user in one workspace, limited to its scopes."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateLimitHit(Base):
+    """Fixed-window request counters, shared by every Serve replica through the database."""
+
+    __tablename__ = "rate_limit_hits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -207,7 +207,7 @@ class JobRepo:
             params=params or {},
             source_id=source_id,
             created_by=created_by,
-            status=JobStatus.QUEUED,
+            status=JobStatus.CREATED,
         )
         self.s.add(job)
         self.s.flush()
@@ -227,9 +227,9 @@ class JobRepo:
     def set_status(self, job: Job, status: JobStatus, error: str | None = None) -> Job:
         job.status = status
         now = utcnow()
-        if status is JobStatus.RUNNING and job.started_at is None:
+        if status is not JobStatus.CREATED and job.started_at is None:
             job.started_at = now
-        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED):
             job.finished_at = now
         job.error = error
         self.s.flush()

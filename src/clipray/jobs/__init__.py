@@ -1,0 +1,1 @@
+"""Jobs: the pure state machine (``machine``) and the work each step does (``steps``)."""
