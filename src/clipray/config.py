@@ -59,6 +59,9 @@ def _default_stages() -> dict[str, StageResources]:
         "embed": StageResources(num_cpus=0.5, batch_size=1),
         # One FFmpeg encode per clip; libx264 uses more than one thread when it can.
         "render": StageResources(num_cpus=1, batch_size=1),
+        # A job step is a coordinator: it submits the analysis and render work above, which
+        # holds the CPUs. Reserving one here would deadlock a 2-CPU box.
+        "job_step": StageResources(num_cpus=0, batch_size=1),
     }
 
 
@@ -159,6 +162,42 @@ class Settings(BaseSettings):
     """Model name sent to ``llm_base_url``."""
     llm_api_key: SecretStr | None = None
     """Bearer token for ``llm_base_url``."""
+
+    # --- HTTP API and accounts --------------------------------------------------------------
+    serve_host: str = "127.0.0.1"
+    """Address ``clipray serve`` binds the HTTP API to (``0.0.0.0`` to expose it)."""
+    serve_port: int = 8000
+    """Port of the HTTP API."""
+    jwt_secret: SecretStr | None = None
+    """Key that signs access tokens (32+ bytes). Unset: generated once into
+    ``{home}/jwt-secret``; every replica and node must share it, so set it on a cluster."""
+    access_token_ttl_s: int = 900
+    """Lifetime of an access token; clients refresh with their refresh token."""
+    refresh_token_ttl_days: int = 30
+    """Lifetime of a refresh token (each refresh replaces it)."""
+    rate_limit_login_per_minute: int = 5
+    """Login attempts per client IP per minute, counted in the database (so across replicas)."""
+    rate_limit_register_per_hour: int = 3
+    """Registrations per client IP per hour."""
+    url_allowed_domains: tuple[str, ...] = ("youtube.com", "youtu.be", "twitch.tv", "vimeo.com")
+    """Hosts (and their subdomains) a job's ``source_url`` may point at."""
+    url_allow_private: bool = False
+    """Allow source URLs that resolve to private, loopback or link-local addresses. Never in
+    production: it opens the server's own network to anyone who can create a job."""
+    max_source_duration_s: float = 4 * 3600
+    """Longest video an upload or URL may be."""
+    max_source_width: int = 3840
+    """Largest long side of a video, in pixels (4K)."""
+    max_source_height: int = 2160
+    """Largest short side of a video, in pixels (4K)."""
+    quota_concurrent_jobs: int = 3
+    """Jobs a workspace may have in progress at once (a workspace row can override it)."""
+    quota_minutes_per_month: int = 600
+    """Source minutes a workspace may process per calendar month, UTC (overridable)."""
+    job_runner_concurrency: int = 2
+    """Jobs the job runner drives at once; their steps' Ray work spreads over the cluster."""
+    job_poll_interval_s: float = 0.5
+    """How often the job runner looks for work and for cancelled jobs."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

@@ -18,8 +18,8 @@ def test_healthz():
 @pytest.mark.parametrize(
     ("method", "path", "status", "code"),
     [
-        pytest.param("get", "/no-such-route", 404, "not_found", id="unknown-route"),
-        pytest.param("post", "/healthz", 405, "method_not_allowed", id="wrong-method"),
+        pytest.param("get", "/no-such-route", 404, "NOT_FOUND", id="unknown-route"),
+        pytest.param("post", "/healthz", 405, "METHOD_NOT_ALLOWED", id="wrong-method"),
     ],
 )
 def test_errors_have_one_json_shape(method, path, status, code):
@@ -51,6 +51,6 @@ def test_through_real_serve_over_http(ray_local):
         assert resp.json()["version"] == __version__
         missing = requests.get(f"http://127.0.0.1:{port}/nope", timeout=30)
         assert missing.status_code == 404
-        assert missing.json()["error"]["code"] == "not_found"
+        assert missing.json()["error"]["code"] == "NOT_FOUND"
     finally:
         serve.shutdown()

@@ -72,6 +72,14 @@ class RenderSpec:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RenderSpec:
+        """The spec ``to_json`` wrote (a stored clip's ``render_spec``)."""
+        fields = dict(data)
+        fields["loudness"] = LoudnessConfig(**fields.get("loudness", {}))
+        fields["versions"] = dict(fields.get("versions", {}))
+        return cls(**fields)
+
 
 @dataclass(frozen=True)
 class Rendered:

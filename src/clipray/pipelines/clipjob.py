@@ -163,7 +163,7 @@ def _best_frame(doc: dict[str, Any], m: Candidate) -> float:
     return at
 
 
-def _render_task(
+def render_and_upload(
     p: PlannedClip, source: str, src_size: tuple[int, int], has_audio: bool, settings: Settings,
     workspace_id: str, clip_id: str,
 ) -> dict[str, str]:  # fmt: skip
@@ -216,7 +216,7 @@ def render_all(
                 todo.append((p, new_id()))
     if todo:
         connect_ray(settings, log_to_driver=log_to_driver)
-        task = ray.remote(_render_task).options(**actor_options(settings.stage("render")))
+        task = ray.remote(render_and_upload).options(**actor_options(settings.stage("render")))
         info = item.info
         refs = {
             task.remote(p, source, (info.width, info.height), info.has_audio, settings,

@@ -116,10 +116,11 @@ def check_url(url: str, policy: UrlPolicy, resolve: Resolver | None = None) -> s
         resolve: ``(host, port) -> addresses``; defaults to :func:`socket.getaddrinfo`
             over all address families. Tests inject one to avoid real DNS.
     """
-    scheme, host, ip, port, normalised = _parse(url)
+    _, host, ip, port, normalised = _parse(url)
     if not _host_allowed(host, ip, policy.allowed_domains):
+        sites = ", ".join(policy.allowed_domains) or "none"
         raise UrlRefusedError(
-            "URL_DOMAIN_NOT_ALLOWED", f"{host} is not one of the allowed sites ({scheme} URL)"
+            "URL_DOMAIN_NOT_ALLOWED", f"{host} is not one of the allowed sites ({sites})"
         )
     _check_addresses(host, ip, port, policy, resolve)
     return normalised
@@ -131,7 +132,7 @@ def _parse(url: str) -> tuple[str, str, IPAddress | None, int, str]:
     m = _SCHEME_RE.match(url)
     scheme = m.group(1).lower() if m else ""
     if scheme not in _SCHEMES:
-        shown = f"{scheme}:" if scheme else "a URL without a scheme"
+        shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
         raise UrlRefusedError("URL_SCHEME_NOT_ALLOWED", f"{shown} is not allowed, only http(s)")
     if len(url) > _MAX_URL_LEN:
         raise UrlRefusedError("URL_INVALID", f"URL longer than {_MAX_URL_LEN} characters")
@@ -238,7 +239,7 @@ def _why_not_public(ip: IPAddress) -> str | None:
             return _why_not_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is not None and (why := _why_not_public(embedded)) is not None:
-            return f"{why} inside {ip}"
+            return f"{why}, tunnelled in IPv6"
         if ip.is_site_local:
             return "a site-local address"
     elif ip in _SHARED:
@@ -425,7 +426,8 @@ def _check_extracted(
 
 
 def _finished_file(done: dict[str, Any] | None, work: Path, policy: UrlPolicy, log: _Log) -> Path:
-    paths = [Path(d["filepath"]) for d in (done or {}).get("requested_downloads", [])]
+    downloads = (done or {}).get("requested_downloads") or []
+    paths = [Path(d["filepath"]) for d in downloads if d.get("filepath")]
     path = next((p for p in paths if p.is_file() and p.parent == work), None)
     if path is None:
         # yt-dlp's own max_filesize check (Content-Length known) only logs and skips the file.

@@ -1,11 +1,18 @@
-"""One JSON error shape for every HTTP error: ``{"error": {"code", "message", "detail"}}``.
+"""One JSON error shape for every HTTP error, validation errors included:
 
-``code`` is machine-readable and stable (``not_found``, ``validation_error``...);
-``message`` is for people; ``detail`` carries structured extras (the failing fields).
+    {"error": {"code": "JOB_NOT_FOUND", "message": "...", "trace_id": "...", "detail": ...}}
+
+``code`` is machine-readable and stable (upper snake case); ``message`` is for people;
+``trace_id`` is also sent as the ``X-Trace-Id`` header and names the request in the logs
+(a client's own ``X-Request-Id`` is used when it is a sane token); ``detail`` carries
+structured extras (the failing fields of a validation error) and is often absent.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,26 +20,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+log = logging.getLogger("clipray.api")
 _STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    503: "UNAVAILABLE",
 }
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class ErrorBody(BaseModel):
     code: str
     message: str
+    trace_id: str
     detail: Any | None = None
 
 
@@ -45,34 +56,87 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """Raise from a route to answer with ``status`` and a specific ``code``."""
 
-    def __init__(self, status: int, code: str, message: str, detail: Any | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        detail: Any | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.detail = status, code, message, detail
+        self.status, self.code, self.message = status, code, message
+        self.detail, self.headers = detail, headers
 
 
-def error_response(status: int, code: str, message: str, detail: Any | None = None) -> JSONResponse:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, detail=detail))
-    return JSONResponse(body.model_dump(), status_code=status)
+def not_found(kind: str, ident: str) -> ApiError:
+    """``JOB_NOT_FOUND`` and friends: the one way a missing record is reported."""
+    return ApiError(404, f"{kind.upper()}_NOT_FOUND", f"{kind} {ident} not found")
+
+
+def trace_id(request: Request) -> str:
+    return getattr(request.state, "trace_id", "") or uuid.uuid4().hex
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    detail: Any | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorBody(code=code, message=message, trace_id=trace_id(request), detail=detail)
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+class TraceMiddleware:
+    """Gives every request a trace id (``request.state.trace_id``, ``X-Trace-Id``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        tid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["trace_id"] = tid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-trace-id", tid.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_middleware(TraceMiddleware)
+
     @app.exception_handler(ApiError)
-    async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.detail)
+    async def _api_error(req: Request, exc: ApiError) -> JSONResponse:
+        return error_response(req, exc.status, exc.code, exc.message, exc.detail, exc.headers)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_req: Request, exc: HTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return error_response(exc.status_code, code, str(exc.detail))
+    async def _http_error(req: Request, exc: HTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+        return error_response(req, exc.status_code, code, str(exc.detail),
+                              headers=getattr(exc, "headers", None))  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(req: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+             "type": str(e.get("type", ""))}
             for e in exc.errors()
-        ]
-        return error_response(422, "validation_error", "the request is not valid", fields)
+        ]  # fmt: skip
+        return error_response(req, 422, "VALIDATION_ERROR", "the request is not valid", fields)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_req: Request, _exc: Exception) -> JSONResponse:
-        return error_response(500, "internal_error", "internal error")
+    async def _unexpected(req: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error (trace %s)", trace_id(req), exc_info=exc)
+        return error_response(req, 500, "INTERNAL_ERROR", "internal error")

@@ -115,10 +115,10 @@ def check_password_strength(password: str) -> str | None:
 
 # --- JWT access tokens -----------------------------------------------------------------
 
-TOKEN_EXPIRED: Final = "token_expired"  # noqa: S105 - a label, not a secret
+TOKEN_EXPIRED: Final = "TOKEN_EXPIRED"  # noqa: S105 - a label, not a secret
 """`InvalidTokenError.code` for a well-formed, correctly signed token past its ``exp``:
 the client should refresh and retry rather than log in again."""
-TOKEN_INVALID: Final = "token_invalid"  # noqa: S105 - a label, not a secret
+TOKEN_INVALID: Final = "TOKEN_INVALID"  # noqa: S105 - a label, not a secret
 """`InvalidTokenError.code` for everything else: bad signature, wrong algorithm, audience,
 issuer or type, missing claims, or not a JWT at all."""
 

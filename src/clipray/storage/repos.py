@@ -20,6 +20,7 @@ from clipray.storage.orm import (
     Analysis,
     AnalysisStatus,
     Clip,
+    ClipStatus,
     Job,
     JobStatus,
     JobStep,
@@ -353,6 +354,45 @@ class ClipRepo:
         self.s.add(clip)
         self.s.flush()
         return clip
+
+    def for_job(self, job_id: str) -> Sequence[Clip]:
+        return self.s.scalars(
+            select(Clip)
+            .where(Clip.workspace_id == self.workspace_id, Clip.job_id == job_id)
+            .order_by(Clip.start_s, Clip.version)
+        ).all()
+
+    def replace_pending(self, job_id: str, rows: Sequence[Clip]) -> list[Clip]:
+        """The job's chosen clips: earlier pending ones (an interrupted attempt) are replaced."""
+        for old in self.s.scalars(
+            select(Clip).where(
+                Clip.workspace_id == self.workspace_id,
+                Clip.job_id == job_id,
+                Clip.status == ClipStatus.PENDING,
+            )
+        ):
+            self.s.delete(old)
+        self.s.flush()
+        return [self.add(row) for row in rows]
+
+    def mark_rendered(self, clip_id: str, keys: dict[str, str], error: str | None) -> Clip | None:
+        """Record a render's outcome (its files' keys, or why it failed)."""
+        clip = self.get(clip_id)
+        if clip is None:
+            return None
+        clip.status = ClipStatus.FAILED if error else ClipStatus.RENDERED
+        clip.error = error
+        clip.video_key = keys.get("video")
+        clip.thumbnail_key = keys.get("thumbnail")
+        clip.fcpxml_key = keys.get("fcpxml")
+        clip.edl_key = keys.get("edl")
+        self.s.flush()
+        return clip
+
+    def get(self, clip_id: str) -> Clip | None:
+        return self.s.scalar(
+            select(Clip).where(Clip.workspace_id == self.workspace_id, Clip.id == clip_id)
+        )
 
     def for_source(self, source_id: str) -> Sequence[Clip]:
         return self.s.scalars(

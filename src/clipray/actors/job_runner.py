@@ -1,0 +1,314 @@
+"""The job runner: a named, detached Ray actor that drives every job through its states.
+
+The state lives in the database, never only here: the runner polls for jobs that have work
+to do, runs each step attempt as a Ray task (``jobs.steps.run_step``), records attempts,
+timings and errors, retries with backoff (``jobs.machine.STEP_POLICIES``), and cancels the
+Ray work of a job that was cancelled. When it starts (the first time, or after Ray restarts
+it because it died) it closes the step attempts that were running under its predecessor,
+and the jobs go on from the state they were in.
+
+    >>> runner = ensure_job_runner(settings)          # doctest: +SKIP
+    >>> ray.get(runner.status.remote())               # doctest: +SKIP
+    {'running': {...}, 'recovered': [...]}
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import ray
+from sqlalchemy import select
+
+from clipray.cluster.resources import actor_options
+from clipray.cluster.services import open_database
+from clipray.config import Settings
+from clipray.jobs.machine import (
+    STEP_POLICIES,
+    TERMINAL,
+    Event,
+    Step,
+    next_action,
+    transition,
+)
+from clipray.jobs.steps import StepError, run_step
+from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, utcnow
+from clipray.storage.repos import JobRepo
+
+RUNNER_NAME = "clipray-job-runner"
+RUNNER_NAMESPACE = "clipray"
+JOB_KIND = "clips"
+"""Jobs of this kind are the runner's; ``clipray batch`` records its own kind and drives it."""
+INTERRUPTED = "interrupted: the job runner stopped while this attempt ran"
+log = logging.getLogger("clipray.job_runner")
+
+
+@dataclass
+class _Attempt:
+    job_id: str
+    workspace_id: str
+    step: Step
+    step_id: str
+    ref: Any
+    started: float
+
+
+class _Metrics:
+    """Job and step counters and durations as Ray metrics (dashboard and Prometheus)."""
+
+    def __init__(self) -> None:
+        from ray.util.metrics import Counter, Gauge, Histogram
+
+        self.jobs = Counter("clipray_jobs_finished", "Jobs that reached a final or review state",
+                            tag_keys=("status",))  # fmt: skip
+        self.steps = Counter("clipray_job_steps", "Job step attempts by outcome",
+                             tag_keys=("step", "status"))  # fmt: skip
+        self.seconds = Histogram(
+            "clipray_job_step_seconds", "Duration of job step attempts",
+            boundaries=[1, 5, 15, 60, 300, 900, 3600], tag_keys=("step",),
+        )  # fmt: skip
+        self.running = Gauge("clipray_jobs_running", "Job steps running now")
+        self.counts: dict[str, int] = {}
+        """The same counts, readable from ``status()``."""
+
+    def step(self, step: Step, status: StepStatus, seconds: float) -> None:
+        self.steps.inc(tags={"step": step.value, "status": status.value})
+        self.seconds.observe(seconds, tags={"step": step.value})
+        key = f"step.{step.value}.{status.value}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def job(self, status: JobStatus) -> None:
+        self.jobs.inc(tags={"status": status.value})
+        key = f"job.{status.value}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
+class JobRunner:
+    """The runner's logic; :func:`ensure_job_runner` runs it as the detached actor."""
+
+    def __init__(self, settings: Settings, *, loop: bool = True) -> None:
+        self.settings = settings
+        self.db = open_database(settings)
+        self.running: dict[str, _Attempt] = {}
+        self.lock = threading.Lock()
+        self.metrics = _Metrics()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.recovered = self.recover()
+        self._thread: threading.Thread | None = None
+        if loop:
+            self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
+            self._thread.start()
+
+    # --- actor methods ---------------------------------------------------------------------
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll (the API calls it after a change)."""
+        self._wake.set()
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            running = {a.job_id: a.step.value for a in self.running.values()}
+        return {"running": running, "recovered": self.recovered, "counts": self.metrics.counts}
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    # --- the loop ------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a bad tick (database briefly away) must not end the loop
+                log.exception("job runner tick failed")
+            self._wake.wait(self.settings.job_poll_interval_s)
+            self._wake.clear()
+
+    def tick(self) -> None:
+        """One pass: finish what ended, cancel what was cancelled, start what can start."""
+        with self.lock:
+            self._reap()
+            self._cancel_cancelled()
+            self._start_new()
+            self.metrics.running.set(len(self.running))
+
+    def recover(self) -> list[str]:
+        """Close the attempts a previous runner left running; their jobs carry on."""
+        closed = []
+        with self.db.session() as s:
+            rows = s.execute(
+                select(JobStep, Job)
+                .join(Job, Job.id == JobStep.job_id)
+                .where(JobStep.status == StepStatus.RUNNING, Job.kind == JOB_KIND)
+            ).all()
+            for step, job in rows:
+                repo = JobRepo(s, job.workspace_id)
+                cancelled = job.status is JobStatus.CANCELLED
+                repo.finish_step(
+                    step, StepStatus.CANCELLED if cancelled else StepStatus.FAILED,
+                    error=None if cancelled else INTERRUPTED, detail={"interrupted": True},
+                )  # fmt: skip
+                closed.append(step.id)
+        if closed:
+            log.warning("closed %d step attempts interrupted by a runner restart", len(closed))
+        return closed
+
+    def _reap(self) -> None:
+        if not self.running:
+            return
+        refs = [a.ref for a in self.running.values()]
+        done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        done_ids = {r.hex() for r in done}
+        for job_id, att in list(self.running.items()):
+            if att.ref.hex() in done_ids:
+                del self.running[job_id]
+                self._finish(att)
+
+    def _finish(self, att: _Attempt) -> None:
+        seconds = time.monotonic() - att.started
+        error: BaseException | None = None
+        detail: dict[str, Any] = {}
+        try:
+            detail = ray.get(att.ref)
+        except ray.exceptions.TaskCancelledError as exc:
+            error = exc
+        except Exception as exc:
+            error = _cause(exc)
+        with self.db.session() as s:
+            repo = JobRepo(s, att.workspace_id)
+            job, step = repo.get(att.job_id), s.get(JobStep, att.step_id)
+            if job is None or step is None:
+                return
+            if job.status is JobStatus.CANCELLED or isinstance(
+                error, ray.exceptions.TaskCancelledError
+            ):
+                repo.finish_step(step, StepStatus.CANCELLED, error="cancelled")
+                self.metrics.step(att.step, StepStatus.CANCELLED, seconds)
+                return
+            if error is None:
+                detail = {**detail, "seconds": round(seconds, 3)}
+                repo.finish_step(step, StepStatus.SUCCEEDED, detail=detail)
+                self.metrics.step(att.step, StepStatus.SUCCEEDED, seconds)
+                self._move(repo, job, Event.STEP_SUCCEEDED)
+                return
+            message = f"{type(error).__name__}: {error}"[-2000:]
+            code = getattr(error, "code", "STEP_FAILED")
+            repo.finish_step(step, StepStatus.FAILED, error=message,
+                             detail={"code": code, "seconds": round(seconds, 3)})  # fmt: skip
+            self.metrics.step(att.step, StepStatus.FAILED, seconds)
+            failures = self._failures(s, job.id, att.step)
+            policy = STEP_POLICIES[att.step]
+            retryable = getattr(error, "retryable", True)
+            if policy.should_retry(failures, retryable=retryable):
+                job.not_before = utcnow() + timedelta(seconds=policy.delay(failures))
+                job.error = f"attempt {failures} failed, retrying: {message}"[:2000]
+            else:
+                self._move(repo, job, Event.STEP_FAILED, error=message)
+
+    @staticmethod
+    def _failures(s: Any, job_id: str, step: Step) -> int:
+        rows = s.scalars(
+            select(JobStep).where(JobStep.job_id == job_id, JobStep.name == step.value,
+                                  JobStep.status == StepStatus.FAILED)
+        ).all()  # fmt: skip
+        return sum(1 for r in rows if not (r.detail or {}).get("interrupted"))
+
+    def _move(self, repo: JobRepo, job: Job, event: Event, error: str | None = None) -> None:
+        new = transition(job.status, event)
+        repo.set_status(job, new, error=error)
+        job.progress = 1.0 if new in (JobStatus.REVIEW, JobStatus.COMPLETED) else job.progress
+        if new in TERMINAL or new is JobStatus.REVIEW:
+            self.metrics.job(new)
+
+    def _cancel_cancelled(self) -> None:
+        if not self.running:
+            return
+        with self.db.session() as s:
+            statuses = dict(
+                s.execute(select(Job.id, Job.status).where(Job.id.in_(list(self.running)))).all()
+            )
+        for job_id, att in list(self.running.items()):
+            if statuses.get(job_id, JobStatus.CANCELLED) in TERMINAL:
+                # force: a step's worker holds the analysis dataset and the render tasks it
+                # submitted; killing it takes them down with it (they are owned by it).
+                ray.cancel(att.ref, force=True, recursive=True)
+
+    def _start_new(self) -> None:
+        free = self.settings.job_runner_concurrency - len(self.running)
+        if free <= 0:
+            return
+        now = utcnow()
+        waiting = [s for s in JobStatus if s not in TERMINAL and s is not JobStatus.REVIEW]
+        with self.db.session() as s:
+            jobs = s.scalars(
+                select(Job)
+                .where(Job.kind == JOB_KIND, Job.status.in_(waiting), Job.paused.is_(False))
+                .order_by(Job.created_at)
+            ).all()
+            for job in jobs:
+                if free <= 0:
+                    break
+                if job.id in self.running or (job.not_before and _aware(job.not_before) > now):
+                    continue
+                repo = JobRepo(s, job.workspace_id)
+                action = next_action(job.status, paused=job.paused)
+                while isinstance(action, Event):  # hand waiting states on at once
+                    self._move(repo, job, action)
+                    action = next_action(job.status, paused=job.paused)
+                if action is None:
+                    continue
+                step = repo.start_step(job, action.value)
+                job.not_before = None
+                task = ray.remote(run_step).options(
+                    **actor_options(self.settings.stage("job_step")), max_retries=0,
+                    name=f"job-{job.id[:8]}-{action.value}",
+                )  # fmt: skip
+                ref = task.remote(self.settings, job.id, job.workspace_id, action.value)
+                self.running[job.id] = _Attempt(job.id, job.workspace_id, action, step.id, ref,
+                                                time.monotonic())  # fmt: skip
+                free -= 1
+
+
+def _aware(dt: Any) -> Any:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    from datetime import UTC
+
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The exception a Ray task raised, unwrapped from RayTaskError."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc
+
+
+JobRunnerActor = ray.remote(JobRunner)
+
+
+def ensure_job_runner(settings: Settings) -> Any:
+    """The runner actor, started if it is not running. Ray restarts it if it dies."""
+    return JobRunnerActor.options(
+        name=RUNNER_NAME,
+        namespace=RUNNER_NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+        max_restarts=-1,
+        max_concurrency=4,  # status/wake answer while the loop thread works
+        num_cpus=0,  # it only coordinates; its steps' tasks reserve what they use
+    ).remote(settings)
+
+
+def job_runner() -> Any | None:
+    """The running runner's handle, or None."""
+    try:
+        return ray.get_actor(RUNNER_NAME, namespace=RUNNER_NAMESPACE)
+    except ValueError:
+        return None
+
+
+__all__ = ["INTERRUPTED", "RUNNER_NAME", "JobRunner", "StepError", "ensure_job_runner",
+           "job_runner"]  # fmt: skip

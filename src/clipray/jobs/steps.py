@@ -1,0 +1,265 @@
+"""The work of each job step: ingest, analyze (and choose the clips), render.
+
+The job runner runs each attempt of a step as one Ray task (:func:`run_step`); the task
+reads the job from the database, submits its own Ray work (the analysis dataset, one render
+task per clip), writes what it produced, and returns a small summary for the step record.
+Every step can run again after a crash: ingest finds the stored bytes, the analysis is
+cached by fingerprint, choosing clips replaces the job's pending ones, and rendering renders
+only the clips still pending or failed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from clipray import __version__
+from clipray.clips.llm import LlmConfig
+from clipray.clips.render import ffmpeg_version
+from clipray.clips.select import Candidate
+from clipray.cluster.resources import actor_options
+from clipray.cluster.services import open_database, open_storage
+from clipray.config import Settings
+from clipray.jobs.machine import Step, progress
+from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.clipjob import PlannedClip, RunOptions, plan, render_and_upload
+from clipray.pipelines.fetch import DownloadError, UrlPolicy, UrlRefusedError, download
+from clipray.pipelines.ingest import IngestContext, Ingested, IngestError, ingest_path, local_copy
+from clipray.pipelines.runner import AnalysisRunner
+from clipray.pipelines.stages.decode import probe
+from clipray.pipelines.validate import MediaLimits, MediaRejectedError, validate_file
+from clipray.storage.db import Database
+from clipray.storage.orm import Clip, ClipStatus, Job, Source, SourceOrigin
+from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
+
+SOURCE_KINDS = ("id", "url", "key")
+
+
+class StepError(RuntimeError):
+    """A step failed; ``retryable`` says whether another attempt could succeed."""
+
+    def __init__(self, message: str, *, code: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.code, self.retryable = code, retryable
+
+    def __reduce__(self) -> Any:  # keyword-only arguments: Ray pickles raised exceptions
+        return _step_error, (str(self), self.code, self.retryable)
+
+
+def _step_error(message: str, code: str, retryable: bool) -> StepError:
+    return StepError(message, code=code, retryable=retryable)
+
+
+def url_policy(settings: Settings) -> UrlPolicy:
+    return UrlPolicy(
+        allowed_domains=settings.url_allowed_domains,
+        allow_private=settings.url_allow_private,
+        max_bytes=settings.max_upload_bytes,
+    )
+
+
+def media_limits(settings: Settings) -> MediaLimits:
+    return MediaLimits(
+        max_duration_s=settings.max_source_duration_s,
+        max_width=settings.max_source_width,
+        max_height=settings.max_source_height,
+    )
+
+
+class _Progress:
+    """Writes the job's progress, at most once a second (many replicas poll it)."""
+
+    def __init__(self, db: Database, job: Job) -> None:
+        self.db, self.job_id, self.ws, self.state = db, job.id, job.workspace_id, job.status
+        self.last = 0.0
+
+    def __call__(self, fraction: float, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 1.0:
+            return
+        self.last = now
+        with self.db.session() as s:
+            job = JobRepo(s, self.ws).get(self.job_id)
+            if job is not None and job.status is self.state:
+                job.progress = round(progress(self.state, fraction), 4)
+
+
+def run_step(settings: Settings, job_id: str, workspace_id: str, step: str) -> dict[str, Any]:
+    """One attempt of ``step`` of the job (runs as a Ray task). Returns the step's detail."""
+    db = open_database(settings)
+    try:
+        with db.session() as s:
+            job = JobRepo(s, workspace_id).get(job_id)
+            if job is None:
+                raise StepError(f"job {job_id} is gone", code="JOB_NOT_FOUND", retryable=False)
+        ctx = IngestContext(open_storage(settings), db, workspace_id, settings.ffprobe_bin)
+        report = _Progress(db, job)
+        fn: Callable[..., dict[str, Any]] = {
+            Step.INGEST: _ingest, Step.ANALYZE: _analyze, Step.RENDER: _render,
+        }[Step(step)]  # fmt: skip
+        detail = fn(settings, ctx, job, report)
+        report(1.0, force=True)
+        return detail
+    finally:
+        db.dispose()
+
+
+# --- ingest ------------------------------------------------------------------------------
+def _ingest(settings: Settings, ctx: IngestContext, job: Job, report: _Progress) -> dict[str, Any]:
+    src = job.params.get("source", {})
+    kind, value = src.get("kind"), src.get("value", "")
+    try:
+        if kind == "id":
+            with ctx.db.session() as s:
+                source = SourceRepo(s, ctx.workspace_id).get(value)
+            if source is None:
+                raise StepError(f"source {value} not found", code="SOURCE_NOT_FOUND",
+                                retryable=False)  # fmt: skip
+            item_id, created = source.id, False
+        elif kind == "key":
+            uri = f"s3://{ctx.buckets.media.bucket}/{value}"
+            with local_copy(uri, ctx.buckets) as (path, _origin):
+                validate_file(path, media_limits(settings), ffprobe=settings.ffprobe_bin,
+                              ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+                got = ingest_path(ctx, path, SourceOrigin.BUCKET, uri)
+            item_id, created = got.source.id, got.created
+        elif kind == "url":
+            with tempfile.TemporaryDirectory(prefix="clipray-fetch-") as tmp:
+                path = download(value, Path(tmp), url_policy(settings),
+                                progress=lambda f: report(0.8 * f))  # fmt: skip
+                validate_file(path, media_limits(settings), ffprobe=settings.ffprobe_bin,
+                              ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+                got = ingest_path(ctx, path, SourceOrigin.URL, value)
+            item_id, created = got.source.id, got.created
+        else:
+            raise StepError(f"unknown source kind {kind!r}", code="BAD_JOB", retryable=False)
+    except UrlRefusedError as exc:
+        raise StepError(str(exc), code=exc.code, retryable=False) from exc
+    except MediaRejectedError as exc:
+        raise StepError(str(exc), code=exc.code, retryable=False) from exc
+    except DownloadError as exc:
+        raise StepError(str(exc), code=exc.code,
+                        retryable=exc.code != "DOWNLOAD_TOO_LARGE") from exc  # fmt: skip
+    except IngestError as exc:
+        raise StepError(str(exc), code="INGEST_FAILED", retryable=False) from exc
+    with ctx.db.session() as s:
+        row = JobRepo(s, ctx.workspace_id).get(job.id)
+        assert row is not None
+        row.source_id = item_id
+    return {"source_id": item_id, "created": created}
+
+
+# --- analyze and choose ------------------------------------------------------------------
+def _source(ctx: IngestContext, job: Job) -> Source:
+    with ctx.db.session() as s:
+        row = JobRepo(s, ctx.workspace_id).get(job.id)
+        source_id = row.source_id if row else None
+        source = SourceRepo(s, ctx.workspace_id).get(source_id) if source_id else None
+    if source is None:
+        raise StepError("the job's source is gone", code="SOURCE_NOT_FOUND", retryable=False)
+    return source
+
+
+def job_moment_id(job_id: str, candidate_id: str) -> str:
+    """A moment id of this job's own: each job reviews its own clips, even of one source."""
+    import hashlib
+
+    return hashlib.blake2b(f"{job_id}|{candidate_id}".encode(), digest_size=16).hexdigest()
+
+
+def options_of(job: Job) -> RunOptions:
+    return RunOptions(**job.params.get("settings", {}))
+
+
+def _analyze(settings: Settings, ctx: IngestContext, job: Job, report: _Progress) -> dict[str, Any]:
+    source = _source(ctx, job)
+    media = ctx.buckets.media.scoped(ctx.workspace_id)
+    info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
+    item = Ingested(source, info, created=False)
+    runner = AnalysisRunner(settings, ctx, analyze_config(settings), log_to_driver=False,
+                            ray_progress=False)  # fmt: skip
+    parts = {"n": 0}
+
+    def on_part(_source_id: str, _what: str) -> None:
+        parts["n"] += 1
+        # Parts per video are not known up front: approach 90% and leave the rest to planning.
+        report(0.9 * (1 - 1 / (1 + parts["n"] / 4)))
+
+    (outcome,) = runner.run([(item, None)], on_part)
+    if outcome.document is None:
+        raise StepError(f"analysis failed: {outcome.error}", code="ANALYSIS_FAILED",
+                        retryable=True)  # fmt: skip
+    versions = {"clipray": __version__, "ffmpeg": ffmpeg_version(settings.ffmpeg_bin),
+                "asr": settings.asr_model, "faces": settings.face_weights}  # fmt: skip
+    key = settings.llm_api_key
+    llm = LlmConfig(base_url=settings.llm_base_url, model=settings.llm_model,
+                    api_key=key.get_secret_value() if key else None)  # fmt: skip
+    planned = plan(outcome.document, item, options_of(job), versions, llm)
+    rows = [_pending_row(job, source, p) for p in planned]
+    with ctx.db.session() as s:
+        ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
+    return {"cached": outcome.cached, "clips": len(rows)}
+
+
+def _pending_row(job: Job, source: Source, p: PlannedClip) -> Clip:
+    m = p.moment
+    return Clip(
+        source_id=source.id, job_id=job.id, moment_id=job_moment_id(job.id, m.id),
+        status=ClipStatus.PENDING, start_s=m.start, end_s=m.end, score=m.score,
+        title=m.title[:200], description=m.text, hashtags=list(m.hashtags),
+        reasons=list(m.reasons), render_spec=p.spec.to_json(), spec_hash=p.spec_hash,
+        plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at},
+    )  # fmt: skip
+
+
+def planned_of(row: Clip) -> PlannedClip:
+    """The render plan stored on a clip row."""
+    from clipray.clips.render import RenderSpec
+
+    extra = row.plan or {}
+    moment = Candidate(id=row.moment_id, start=row.start_s, end=row.end_s, text=row.description,
+                       title=row.title, hashtags=tuple(row.hashtags), score=row.score,
+                       reasons=tuple(row.reasons))  # fmt: skip
+    return PlannedClip(
+        moment, RenderSpec.from_json(row.render_spec), row.spec_hash, extra.get("ass"),
+        extra.get("fcpxml", ""), extra.get("edl", ""), float(extra.get("thumbnail_at", 0.0)),
+    )  # fmt: skip
+
+
+# --- render ------------------------------------------------------------------------------
+def _render(settings: Settings, ctx: IngestContext, job: Job, report: _Progress) -> dict[str, Any]:
+    import ray
+
+    source = _source(ctx, job)
+    with ctx.db.session() as s:
+        todo = [(planned_of(c), c.id) for c in ClipRepo(s, ctx.workspace_id).for_job(job.id)
+                if c.status is not ClipStatus.RENDERED]  # fmt: skip
+    if not todo:
+        return {"rendered": 0, "failed": 0}
+    uri = ctx.buckets.media.scoped(ctx.workspace_id).presign_get(
+        source.storage_key, expires_in=24 * 3600
+    )
+    size = (source.width or 0, source.height or 0)
+    has_audio = source.audio_codec is not None
+    task = ray.remote(render_and_upload).options(**actor_options(settings.stage("render")))
+    refs = {task.remote(p, uri, size, has_audio, settings, ctx.workspace_id, cid): cid
+            for p, cid in todo}  # fmt: skip
+    pending, failed = list(refs), 0
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        cid = refs[ready[0]]
+        try:
+            keys, error = ray.get(ready[0]), None
+        except Exception as exc:  # one failed render is recorded, the others go on
+            keys, error = {}, f"{type(exc).__name__}: {exc}"[-2000:]
+            failed += 1
+        with ctx.db.session() as s:
+            ClipRepo(s, ctx.workspace_id).mark_rendered(cid, keys, error)
+        report(1 - len(pending) / len(refs))
+    if failed == len(refs):
+        raise StepError(f"all {failed} clips failed to render", code="RENDER_FAILED",
+                        retryable=True)  # fmt: skip
+    return {"rendered": len(refs) - failed, "failed": failed}
