@@ -231,14 +231,33 @@ def planned_of(row: Clip) -> PlannedClip:
 
 # --- render ------------------------------------------------------------------------------
 def _render(settings: Settings, ctx: IngestContext, job: Job, report: _Progress) -> dict[str, Any]:
-    import ray
-
     source = _source(ctx, job)
     with ctx.db.session() as s:
-        todo = [(planned_of(c), c.id) for c in ClipRepo(s, ctx.workspace_id).for_job(job.id)
+        todo = [c.id for c in ClipRepo(s, ctx.workspace_id).for_job(job.id)
                 if c.status is not ClipStatus.RENDERED]  # fmt: skip
-    if not todo:
-        return {"rendered": 0, "failed": 0}
+    rendered, failed = render_clips(settings, ctx, source, todo, report)
+    if failed and not rendered:
+        raise StepError(f"all {failed} clips failed to render", code="RENDER_FAILED",
+                        retryable=True)  # fmt: skip
+    return {"rendered": rendered, "failed": failed}
+
+
+def render_clips(
+    settings: Settings,
+    ctx: IngestContext,
+    source: Source,
+    clip_ids: list[str],
+    report: Callable[[float], None] | None = None,
+) -> tuple[int, int]:
+    """Render planned clip rows, one Ray task each, recording each outcome as it lands.
+    Returns (rendered, failed)."""
+    import ray
+
+    if not clip_ids:
+        return 0, 0
+    with ctx.db.session() as s:
+        repo = ClipRepo(s, ctx.workspace_id)
+        todo = [(planned_of(c), c.id) for c in (repo.get(i) for i in clip_ids) if c is not None]
     uri = ctx.buckets.media.scoped(ctx.workspace_id).presign_get(
         source.storage_key, expires_in=24 * 3600
     )
@@ -258,8 +277,21 @@ def _render(settings: Settings, ctx: IngestContext, job: Job, report: _Progress)
             failed += 1
         with ctx.db.session() as s:
             ClipRepo(s, ctx.workspace_id).mark_rendered(cid, keys, error)
-        report(1 - len(pending) / len(refs))
-    if failed == len(refs):
-        raise StepError(f"all {failed} clips failed to render", code="RENDER_FAILED",
-                        retryable=True)  # fmt: skip
-    return {"rendered": len(refs) - failed, "failed": failed}
+        if report is not None:
+            report(1 - len(pending) / len(refs))
+    return len(refs) - failed, failed
+
+
+def rerender_task(settings: Settings, workspace_id: str, source_id: str, clip_id: str) -> bool:
+    """Ray task behind ``POST /api/clips/{id}/rerender``: render one planned version."""
+    db = open_database(settings)
+    try:
+        ctx = IngestContext(open_storage(settings), db, workspace_id, settings.ffprobe_bin)
+        with db.session() as s:
+            source = SourceRepo(s, workspace_id).get(source_id)
+        if source is None:
+            return False
+        rendered, _ = render_clips(settings, ctx, source, [clip_id])
+        return rendered == 1
+    finally:
+        db.dispose()

@@ -108,42 +108,39 @@ def plan(
     llm: LlmConfig | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis document (no Ray; I/O only for the optional LLM)."""
-    src = doc["source"]
     moments = select(doc, SelectConfig(opts.max_clips, opts.min_duration, opts.max_duration))
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm)
+    return [plan_moment(doc, item, m, opts, versions) for m in moments]
+
+
+def plan_moment(
+    doc: dict[str, Any], item: Ingested, m: Candidate, opts: RunOptions, versions: dict[str, str]
+) -> PlannedClip:
+    """The render plan of one moment (also used to re-render a clip with other settings)."""
+    src = doc["source"]
     cuts = [s["start"] for s in doc["scenes"] if s["kind"] == "cut"]
     words = [w for seg in doc["transcript"]["segments"] for w in seg["words"]]
     out_w, out_h = ASPECTS[opts.aspect]
-    planned = []
-    for m in moments:
-        path = crop_path(src["width"], src["height"], m.start, m.end, doc["faces"]["tracks"],
-                         cuts, ReframeConfig(aspect=opts.aspect))  # fmt: skip
-        spec = RenderSpec(
-            source_id=src["id"], start=m.start, end=m.end, aspect=opts.aspect,
-            reframe_filter=path.to_ffmpeg_filter(), captions=opts.captions, versions=versions,
-        )  # fmt: skip
-        ass = None
-        if opts.captions != "none":
-            ass = build_ass(words, m.start, m.end, out_w, out_h, CaptionConfig(style=opts.captions))
-        nle = NleClip(
-            name=m.title or m.id, source_name=Path(item.source.origin_uri).name or "source.mp4",
-            source_url=_media_url(item), source_duration=src["duration"],
-            fps=src["fps"] or 30.0, width=src["width"], height=src["height"],
-            has_audio=bool(src["has_audio"]), start=m.start, end=m.end,
-        )  # fmt: skip
-        planned.append(
-            PlannedClip(
-                m,
-                spec,
-                spec_hash(spec),
-                ass,
-                to_fcpxml(nle),
-                to_edl(nle, m.title),
-                thumbnail_at=_best_frame(doc, m),
-            )
-        )
-    return planned
+    path = crop_path(src["width"], src["height"], m.start, m.end, doc["faces"]["tracks"],
+                     cuts, ReframeConfig(aspect=opts.aspect))  # fmt: skip
+    spec = RenderSpec(
+        source_id=src["id"], start=m.start, end=m.end, aspect=opts.aspect,
+        reframe_filter=path.to_ffmpeg_filter(), captions=opts.captions, versions=versions,
+    )  # fmt: skip
+    ass = None
+    if opts.captions != "none":
+        ass = build_ass(words, m.start, m.end, out_w, out_h, CaptionConfig(style=opts.captions))
+    nle = NleClip(
+        name=m.title or m.id, source_name=Path(item.source.origin_uri).name or "source.mp4",
+        source_url=_media_url(item), source_duration=src["duration"],
+        fps=src["fps"] or 30.0, width=src["width"], height=src["height"],
+        has_audio=bool(src["has_audio"]), start=m.start, end=m.end,
+    )  # fmt: skip
+    return PlannedClip(
+        m, spec, spec_hash(spec), ass, to_fcpxml(nle), to_edl(nle, m.title),
+        thumbnail_at=_best_frame(doc, m),
+    )  # fmt: skip
 
 
 def _media_url(item: Ingested) -> str:

@@ -1,39 +1,56 @@
-"""The Ray Serve application: one FastAPI ingress deployment.
+"""The Ray Serve application: one FastAPI ingress deployment with a router per resource.
 
-Run it with ``serve run clipray.serve.app:app`` or ``serve deploy serve_config.yaml``.
-Routers per resource (jobs, clips, search) join ``api`` as their issues land.
+Run it with ``clipray serve`` (embedded services, local Ray, Serve on 127.0.0.1:8000),
+``serve run clipray.serve.app:app`` or ``serve deploy serve_config.yaml`` on a cluster.
+OpenAPI at ``/docs``. Tests drive :func:`create_api` with a TestClient, and the deployment
+once through real Serve.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
 from ray import serve
 
 from clipray import __version__
+from clipray.config import Settings
 from clipray.serve.errors import ErrorResponse, install_error_handlers
+from clipray.serve.routes import auth, clips, health, jobs, uploads, workspaces
 
 
-class Health(BaseModel):
+class Liveness(BaseModel):
     status: str
     version: str
 
 
-def create_api() -> FastAPI:
-    """The plain FastAPI app (tests drive it with a TestClient, Serve wraps it)."""
+def create_api(settings: Settings | None = None) -> FastAPI:
+    """The plain FastAPI app; ``settings`` None reads ``CLIPRAY_*`` on first use."""
     api = FastAPI(
         title="clipray",
         version=__version__,
         summary="Long videos in, short ranked clips out; every frame and word searchable.",
+        description=(
+            "Every error answers `{\"error\": {\"code\", \"message\", \"trace_id\"}}` with a "
+            "machine-readable `code`. Authenticate with `Authorization: Bearer <token>` (an "
+            "access token from /api/auth/login, or an API token); act in another workspace "
+            "with `X-Workspace-Id`."
+        ),
         responses={"default": {"model": ErrorResponse, "description": "Any error"}},
     )
+    api.state.settings = settings
+    api.state.services = None
     install_error_handlers(api)
 
     @api.get("/healthz", tags=["meta"])
-    def healthz() -> Health:
+    def healthz() -> Liveness:
         """Liveness of the ingress replica."""
-        return Health(status="ok", version=__version__)
+        return Liveness(status="ok", version=__version__)
 
+    for module in (auth, workspaces, uploads, jobs, clips, health):
+        api.include_router(module.router)
+    api.include_router(auth.tokens_router)
     return api
 
 
@@ -43,7 +60,19 @@ api = create_api()
 @serve.deployment(name="Ingress")
 @serve.ingress(api)
 class Ingress:
-    """HTTP ingress; model deployments are bound to it as handles when they exist."""
+    """HTTP ingress. It makes sure the job runner actor exists (idempotent: the runner is a
+    named detached actor), so ``serve run``/``serve deploy`` alone give a working system."""
+
+    def __init__(self, settings: Settings | None = None, start_runner: bool = True) -> None:
+        from clipray.config import get_settings
+
+        resolved = settings or get_settings()
+        api.state.settings = resolved
+        api.state.services = None
+        if start_runner:
+            from clipray.actors.job_runner import ensure_job_runner
+
+            self.runner: Any = ensure_job_runner(resolved)
 
 
 app = Ingress.bind()

@@ -1,1 +1,1 @@
-"""One FastAPI router per resource."""
+"""One router per resource; ``serve.app`` includes them all under ``/api``."""

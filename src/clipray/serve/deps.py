@@ -1,0 +1,213 @@
+"""What routes depend on: the services of the app, a database session, the caller.
+
+Routes declare ``session: SessionDep`` and ``who: Caller`` (``Annotated`` aliases) and ask
+``who.require(Action.CREATE_JOB)``; records are loaded with :func:`owned`, which answers
+404 for a missing record and 403 for another workspace's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from clipray.cluster.services import ServiceUnavailableError, open_database, open_storage
+from clipray.config import Settings, get_settings
+from clipray.serve.errors import ApiError, not_found
+from clipray.serve.permissions import Action, allowed, token_allows
+from clipray.serve.security import (
+    InvalidTokenError,
+    TokenConfig,
+    decode_access_token,
+    hash_token,
+    is_api_token,
+)
+from clipray.storage.accounts import ApiTokenRepo
+from clipray.storage.db import Database
+from clipray.storage.objects import Buckets
+from clipray.storage.orm import Role, User, utcnow
+from clipray.storage.repos import UserRepo, WorkspaceRepo
+
+T = TypeVar("T")
+
+
+def jwt_secret(settings: Settings) -> str:
+    """``CLIPRAY_JWT_SECRET``, else a secret generated once under ``{home}`` (0600)."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    path = settings.home_dir / "jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(f"{path}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # atomic; a concurrent replica's secret wins if it was first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+@dataclass
+class Services:
+    """The app's connections, opened on first use (a replica that only serves /healthz opens
+    nothing)."""
+
+    settings: Settings
+    _db: Database | None = None
+    _buckets: Buckets | None = None
+    _tokens: TokenConfig | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def db(self) -> Database:
+        with self._lock:
+            if self._db is None:
+                self._db = open_database(self.settings)
+            return self._db
+
+    @property
+    def buckets(self) -> Buckets:
+        with self._lock:
+            if self._buckets is None:
+                try:
+                    self._buckets = open_storage(self.settings)
+                except ServiceUnavailableError as exc:
+                    raise ApiError(503, "STORAGE_UNAVAILABLE", str(exc)) from exc
+            return self._buckets
+
+    @property
+    def tokens(self) -> TokenConfig:
+        with self._lock:
+            if self._tokens is None:
+                self._tokens = TokenConfig(
+                    secret=jwt_secret(self.settings), access_ttl_s=self.settings.access_token_ttl_s
+                )
+            return self._tokens
+
+
+def services(request: Request) -> Services:
+    state = request.app.state
+    if getattr(state, "services", None) is None:
+        state.services = Services(getattr(state, "settings", None) or get_settings())
+    return state.services
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def db_session(svc: ServicesDep) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back if it raises."""
+    with svc.db.session() as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, in which workspace, with which role (and scopes, for API tokens)."""
+
+    user: User
+    workspace_id: str
+    role: Role
+    scopes: frozenset[str] | None = None
+    """None for a person's access token; an API token's scopes otherwise."""
+
+    def can(self, action: Action) -> bool:
+        if not allowed(self.role, action):
+            return False
+        return self.scopes is None or token_allows(self.scopes, action)
+
+    def require(self, action: Action) -> None:
+        if not allowed(self.role, action):
+            message = f"a {self.role.value} of this workspace cannot {action.value}"
+            raise ApiError(403, "FORBIDDEN_ROLE", message)
+        if self.scopes is not None and not token_allows(self.scopes, action):
+            message = f"this API token's scopes do not allow {action.value}"
+            raise ApiError(403, "FORBIDDEN_SCOPE", message)
+
+
+def _unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticated_user(
+    svc: ServicesDep,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> tuple[User, Any]:
+    """The user behind the bearer credential, and the API token row if it is one."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("UNAUTHORIZED", "send 'Authorization: Bearer <token>'")
+    token = token.strip()
+    if is_api_token(token):
+        row = ApiTokenRepo(session).by_hash(hash_token(token))
+        if row is None:
+            raise _unauthorized("TOKEN_INVALID", "unknown or revoked API token")
+        row.last_used_at = utcnow()
+        user = UserRepo(session).get(row.user_id)
+        if user is None:
+            raise _unauthorized("TOKEN_INVALID", "the token's user is gone")
+        return user, row
+    try:
+        user_id = decode_access_token(svc.tokens, token)
+    except InvalidTokenError as exc:
+        raise _unauthorized(exc.code, str(exc)) from exc
+    user = UserRepo(session).get(user_id)
+    if user is None:
+        raise _unauthorized("TOKEN_INVALID", "the token's user is gone")
+    return user, None
+
+
+UserDep = Annotated[tuple[User, Any], Depends(authenticated_user)]
+
+
+def principal(
+    auth: UserDep,
+    session: SessionDep,
+    x_workspace_id: Annotated[str | None, Header()] = None,
+) -> Principal:
+    user, api_token = auth
+    if api_token is not None:
+        if x_workspace_id and x_workspace_id != api_token.workspace_id:
+            raise ApiError(403, "WORKSPACE_FORBIDDEN", "an API token acts in its own workspace")
+        workspace_id = api_token.workspace_id
+    else:
+        workspace_id = x_workspace_id or user.personal_workspace_id or ""
+    if not workspace_id:
+        raise ApiError(400, "WORKSPACE_REQUIRED", "name a workspace with X-Workspace-Id")
+    role = WorkspaceRepo(session).role_of(workspace_id, user.id)
+    if role is None:
+        raise ApiError(403, "WORKSPACE_FORBIDDEN", "you are not a member of that workspace")
+    scopes = frozenset(api_token.scopes) if api_token is not None else None
+    return Principal(user, workspace_id, role, scopes)
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def owned(session: Session, model: type[T], ident: str, who: Principal, kind: str) -> T:
+    """The record ``ident`` if it is in the caller's workspace: 404 missing, 403 elsewhere."""
+    row = session.get(model, ident)
+    if row is None:
+        raise not_found(kind, ident)
+    if row.workspace_id != who.workspace_id:  # type: ignore[attr-defined]
+        raise ApiError(403, "FORBIDDEN", f"this {kind} belongs to another workspace")
+    return row
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

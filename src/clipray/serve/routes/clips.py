@@ -1,0 +1,183 @@
+"""Clips: list (by job, by status), get, edit title and description, download, re-render
+with other settings (a new version), list versions, delete several at once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func, select
+
+from clipray.serve.deps import Caller, ServicesDep, SessionDep, owned
+from clipray.serve.errors import ApiError
+from clipray.serve.permissions import Action
+from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
+from clipray.storage.orm import Clip, ClipStatus, Job, Source
+from clipray.storage.repos import ClipRepo
+
+router = APIRouter(prefix="/api/clips", tags=["clips"])
+_FILES = {"video": ("video_key", "mp4"), "thumbnail": ("thumbnail_key", "jpg"),
+          "fcpxml": ("fcpxml_key", "fcpxml"), "edl": ("edl_key", "edl")}  # fmt: skip
+
+
+def clip_out(c: Clip) -> ClipOut:
+    return ClipOut(
+        id=c.id, job_id=c.job_id, source_id=c.source_id, moment_id=c.moment_id, start=c.start_s,
+        end=c.end_s, score=c.score, title=c.title, description=c.description,
+        hashtags=list(c.hashtags), reasons=list(c.reasons), status=c.status.value,
+        version=c.version, error=c.error, created_at=c.created_at,
+    )  # fmt: skip
+
+
+@router.get("")
+def list_clips(
+    who: Caller,
+    session: SessionDep,
+    job_id: str | None = None,
+    status: ClipStatus | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Page[ClipOut]:
+    """The workspace's clips, best first; ``job_id`` and ``status`` narrow the list."""
+    who.require(Action.READ)
+    if job_id is not None:
+        owned(session, Job, job_id, who, "job")
+    q = select(Clip).where(Clip.workspace_id == who.workspace_id)
+    if job_id is not None:
+        q = q.where(Clip.job_id == job_id)
+    if status is not None:
+        q = q.where(Clip.status == status)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(
+        q.order_by(Clip.score.desc(), Clip.id).limit(limit).offset((page - 1) * limit)
+    ).all()
+    return Page[ClipOut].of([clip_out(c) for c in rows], total, page, limit)
+
+
+@router.get("/{clip_id}")
+def get_clip(clip_id: str, who: Caller, session: SessionDep) -> ClipOut:
+    who.require(Action.READ)
+    return clip_out(owned(session, Clip, clip_id, who, "clip"))
+
+
+@router.patch("/{clip_id}")
+def patch_clip(clip_id: str, body: ClipPatch, who: Caller, session: SessionDep) -> ClipOut:
+    """Change the title or the description (the video is not touched)."""
+    who.require(Action.EDIT_CLIP)
+    clip = owned(session, Clip, clip_id, who, "clip")
+    if body.title is not None:
+        clip.title = body.title
+    if body.description is not None:
+        clip.description = body.description
+    session.flush()
+    return clip_out(clip)
+
+
+@router.get("/{clip_id}/versions")
+def clip_versions(clip_id: str, who: Caller, session: SessionDep) -> list[ClipOut]:
+    """Every rendered version of the clip's moment, oldest first."""
+    who.require(Action.READ)
+    clip = owned(session, Clip, clip_id, who, "clip")
+    return [clip_out(c) for c in ClipRepo(session, who.workspace_id).versions(clip.moment_id)]
+
+
+_REDIRECT = {302: {"description": "Redirect to a presigned URL of the file"}}
+
+
+@router.get("/{clip_id}/download", status_code=302, responses=_REDIRECT)
+def download_clip(
+    clip_id: str,
+    who: Caller,
+    session: SessionDep,
+    svc: ServicesDep,
+    file: Annotated[str, Query(pattern="^(video|thumbnail|fcpxml|edl)$")] = "video",
+) -> RedirectResponse:
+    """302 to a short-lived presigned URL of the clip's video (or thumbnail, FCPXML, EDL)."""
+    who.require(Action.READ)
+    clip = owned(session, Clip, clip_id, who, "clip")
+    attr, ext = _FILES[file]
+    key = getattr(clip, attr)
+    if clip.status is not ClipStatus.RENDERED or not key:
+        raise ApiError(409, "CLIP_NOT_READY", f"the clip is {clip.status.value}, not rendered")
+    stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in clip.title)[:60].strip()
+    name = f"{stem or 'clip'}-v{clip.version}.{ext}"
+    url = svc.buckets.clips.scoped(who.workspace_id).presign_get(key, download_name=name)
+    return RedirectResponse(url, status_code=302)
+
+
+@router.post("/{clip_id}/rerender", status_code=202)
+def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionDep,
+                  svc: ServicesDep) -> ClipOut:  # fmt: skip
+    """Render the clip's moment again with another aspect or caption style, as a new
+    version (the old one stays). The same settings again return the existing version."""
+    import ray
+
+    from clipray.clips.render import RenderSpec
+    from clipray.cluster.resources import actor_options
+    from clipray.jobs.steps import planned_of, rerender_task
+    from clipray.pipelines.analyze import analyze_config
+    from clipray.pipelines.clipjob import RunOptions, plan_moment
+    from clipray.pipelines.ingest import IngestContext, Ingested
+    from clipray.pipelines.runner import AnalysisRunner
+    from clipray.pipelines.stages.decode import probe
+
+    who.require(Action.EDIT_CLIP)
+    clip = owned(session, Clip, clip_id, who, "clip")
+    if clip.status is ClipStatus.PENDING:
+        raise ApiError(409, "CLIP_NOT_READY", "the clip is still being rendered")
+    spec = RenderSpec.from_json(clip.render_spec)
+    opts = RunOptions(aspect=body.aspect or spec.aspect, captions=body.captions or spec.captions)
+    source = owned(session, Source, clip.source_id, who, "source")
+    settings = svc.settings
+    ctx = IngestContext(svc.buckets, svc.db, who.workspace_id, settings.ffprobe_bin)
+    doc = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
+    if doc is None:
+        raise ApiError(409, "ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
+    media = svc.buckets.media.scoped(who.workspace_id)
+    info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
+    p = plan_moment(doc, Ingested(source, info, created=False), planned_of(clip).moment, opts,
+                    dict(spec.versions))  # fmt: skip
+    repo = ClipRepo(session, who.workspace_id)
+    existing = repo.find(clip.moment_id, p.spec_hash)
+    if existing is not None and existing.status is not ClipStatus.FAILED:
+        return clip_out(existing)
+    if existing is not None:
+        new = existing
+        new.status, new.error = ClipStatus.PENDING, None
+    else:
+        new = repo.add(Clip(
+            source_id=clip.source_id, job_id=clip.job_id, moment_id=clip.moment_id,
+            status=ClipStatus.PENDING, start_s=clip.start_s, end_s=clip.end_s, score=clip.score,
+            title=clip.title, description=clip.description, hashtags=list(clip.hashtags),
+            reasons=list(clip.reasons), render_spec=p.spec.to_json(), spec_hash=p.spec_hash,
+            plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at},
+        ))  # fmt: skip
+    session.commit()
+    # The render runs on the cluster; the new version turns rendered (or failed) when done.
+    task = ray.remote(rerender_task).options(**actor_options(settings.stage("job_step")))
+    task.remote(settings, who.workspace_id, source.id, new.id)
+    return clip_out(new)
+
+
+def _delete_files(svc: ServicesDep, workspace_id: str, clips: list[Clip]) -> None:
+    store = svc.buckets.clips.scoped(workspace_id)
+    for c in clips:
+        for attr, _ in _FILES.values():
+            key = getattr(c, attr)
+            if key:
+                store.delete(key)
+
+
+@router.post("/delete")
+def delete_clips(body: ClipIds, who: Caller, session: SessionDep, svc: ServicesDep) -> Deleted:
+    """Delete clips and their files, all or nothing: one id that is missing (404) or of
+    another workspace (403) deletes none."""
+    who.require(Action.DELETE_CLIP)
+    clips = [owned(session, Clip, i, who, "clip") for i in dict.fromkeys(body.ids)]
+    for c in clips:
+        session.delete(c)
+    session.commit()  # rows first: a file left by a failed delete is garbage, not a broken row
+    _delete_files(svc, who.workspace_id, clips)
+    return Deleted(deleted=len(clips))
+

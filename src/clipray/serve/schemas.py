@@ -1,0 +1,257 @@
+"""Request and response bodies of the HTTP API (separate from the ORM rows they map)."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from clipray.storage.orm import Role
+
+T = TypeVar("T")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
+Aspect = Literal["9:16", "1:1", "16:9"]
+CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "none"]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``data``, the ``total`` count, this ``page`` (from 1), ``pages``."""
+
+    data: list[T]
+    total: int
+    page: int
+    pages: int
+
+    @classmethod
+    def of(cls, data: list[Any], total: int, page: int, limit: int) -> Page[Any]:
+        return cls(data=data, total=total, page=page, pages=max(1, math.ceil(total / limit)))
+
+
+# --- accounts ----------------------------------------------------------------------------
+class Register(BaseModel):
+    email: str = Field(max_length=320, examples=["ada@example.com"])
+    password: str = Field(min_length=1, max_length=256)
+    name: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _email(self) -> Register:
+        if not EMAIL.match(self.email):
+            raise ValueError("email is not an address")
+        return self
+
+
+class Registered(BaseModel):
+    id: str
+    email: str
+    workspace_id: str
+
+
+class Login(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(max_length=200)
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
+    expires_in: int
+
+
+class Me(BaseModel):
+    id: str
+    email: str
+    name: str
+    workspace_id: str | None
+    role: Role
+
+
+class ApiTokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(default_factory=lambda: ["read"], max_length=10)
+
+
+class ApiTokenOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    workspace_id: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    token: str | None = None
+    """Only in the answer that creates it: store it, it is not shown again."""
+
+
+# --- workspaces --------------------------------------------------------------------------
+class WorkspaceIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class WorkspaceOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    role: Role
+
+
+class MemberIn(BaseModel):
+    email: str = Field(max_length=320)
+    role: Role
+
+
+class MemberPatch(BaseModel):
+    role: Role
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str
+    role: Role
+
+
+# --- uploads -----------------------------------------------------------------------------
+class PresignIn(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int = Field(gt=0)
+
+
+class PresignOut(BaseModel):
+    key: str
+    url: str
+    method: Literal["POST", "PUT"]
+    fields: dict[str, str]
+    headers: dict[str, str]
+    expires_in: int
+
+
+class ConfirmIn(BaseModel):
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class ConfirmOut(BaseModel):
+    source_id: str
+    duration: float
+    width: int
+    height: int
+
+
+# --- jobs --------------------------------------------------------------------------------
+class JobSettings(BaseModel):
+    """What the job makes; every field optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_clips: int = Field(default=5, ge=1, le=20)
+    min_duration: float = Field(default=15.0, ge=3.0, le=600.0)
+    max_duration: float = Field(default=60.0, ge=3.0, le=600.0)
+    aspect: Aspect = "9:16"
+    captions: CaptionStyle = "highlight_word"
+
+    @model_validator(mode="after")
+    def _durations(self) -> JobSettings:
+        if self.min_duration > self.max_duration:
+            raise ValueError("min_duration is above max_duration")
+        return self
+
+
+class JobCreate(BaseModel):
+    """Exactly one of ``source_id`` (an uploaded source), ``source_url``, ``source_key``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: str | None = Field(default=None, max_length=32)
+    source_url: str | None = Field(default=None, max_length=2048)
+    source_key: str | None = Field(default=None, max_length=1024)
+    settings: JobSettings = Field(default_factory=JobSettings)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobCreate:
+        given = [n for n in ("source_id", "source_url", "source_key") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of source_id, source_url, source_key")
+        return self
+
+
+class StepOut(BaseModel):
+    name: str
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    error: str | None
+    detail: dict[str, Any]
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str
+    paused: bool
+    progress: float
+    error: str | None
+    source_id: str | None
+    source: dict[str, str]
+    settings: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: list[StepOut] = Field(default_factory=list)
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: str
+
+
+# --- clips -------------------------------------------------------------------------------
+class ClipOut(BaseModel):
+    id: str
+    job_id: str | None
+    source_id: str
+    moment_id: str
+    start: float
+    end: float
+    score: float
+    title: str
+    description: str
+    hashtags: list[str]
+    reasons: list[str]
+    status: str
+    version: int
+    error: str | None
+    created_at: datetime
+
+
+class ClipPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class RerenderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    aspect: Aspect | None = None
+    captions: CaptionStyle | None = None
+
+
+class ClipIds(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=100)
+
+
+class Deleted(BaseModel):
+    deleted: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
