@@ -192,3 +192,43 @@ def session(migrated_db: Database) -> Iterator[Session]:
         s.close()
         outer.rollback()
         conn.close()
+
+
+# --- the HTTP API ------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def api_settings(settings: Settings, buckets: Buckets, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Settings:  # fmt: skip
+    """Settings of the API tests: their own migrated SQLite file, a fixed JWT secret, rate
+    limits out of the way (the rate-limit tests set their own), a fast runner poll."""
+    from pydantic import SecretStr
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
+    migrate.upgrade(url)
+    return settings.model_copy(
+        update={
+            "database_url": url,
+            "jwt_secret": SecretStr("test-secret-" + "x" * 40),
+            "rate_limit_login_per_minute": 10_000,
+            "rate_limit_register_per_hour": 10_000,
+            "job_poll_interval_s": 0.2,
+            "quota_concurrent_jobs": 100,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 s: two talking heads (a cut at 8 s) with the JFK speech over them."""
+    out = tmp_path_factory.mktemp("short-talk") / "short-talk.mp4"
+    fit = "scale=480:480,fps=25,setsar=1"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y",
+         "-i", str(MEDIA / "talking_head/sadtalker_hdtf/WDA_KatieHill_000.mp4"),
+         "-i", str(MEDIA / "talking_head/sadtalker_hdtf/WDA_AlexandriaOcasioCortez_000.mp4"),
+         "-i", str(MEDIA / "speech/whisper_jfk/jfk.flac"),
+         "-filter_complex", f"[0:v]{fit}[a];[1:v]{fit}[b];[a][b]concat=n=2:v=1:a=0[v]",
+         "-map", "[v]", "-map", "2:a", "-af", "apad", "-t", "16", "-c:v", "libx264",
+         "-preset", "veryfast", "-g", "50", "-c:a", "aac", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out

@@ -86,15 +86,22 @@ def test_0004_remaps_old_job_states_and_checks_the_new_ones(empty_db_url):
             "CURRENT_TIMESTAMP)"
         ))
         for n, status in enumerate(["queued", "running", "succeeded", "failed"]):
-            conn.execute(sa.text(
-                "INSERT INTO jobs (id, workspace_id, kind, status, params, progress, created_at, "
-                f"updated_at) VALUES ('j{n}', 'w', 'batch', '{status}', '{{}}', 0, "
-                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            ))
-            conn.execute(sa.text(
-                "INSERT INTO job_steps (id, job_id, name, status, attempt, detail, created_at) "
-                f"VALUES ('s{n}', 'j{n}', 'analyze', 'succeeded', 1, '{{}}', CURRENT_TIMESTAMP)"
-            ))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO jobs (id, workspace_id, kind, status, params, progress, "
+                    "created_at, updated_at) VALUES (:id, 'w', 'batch', :status, '{}', 0, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": f"j{n}", "status": status},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO job_steps (id, job_id, name, status, attempt, detail, "
+                    "created_at) VALUES (:id, :job, 'analyze', 'succeeded', 1, '{}', "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"id": f"s{n}", "job": f"j{n}"},
+            )
     engine.dispose()
     migrate.upgrade(empty_db_url)
     engine = make_engine(empty_db_url)
