@@ -150,7 +150,8 @@ class JobRunner:
                 cancelled = job.status is JobStatus.CANCELLED
                 repo.finish_step(
                     step, StepStatus.CANCELLED if cancelled else StepStatus.FAILED,
-                    error=None if cancelled else INTERRUPTED, detail={"interrupted": True},
+                    error=None if cancelled else INTERRUPTED,
+                    detail={**(step.detail or {}), "interrupted": True},
                 )  # fmt: skip
                 closed.append(step.id)
         if closed:
@@ -190,15 +191,15 @@ class JobRunner:
                 self.metrics.step(att.step, StepStatus.CANCELLED, seconds)
                 return
             if error is None:
-                detail = {**detail, "seconds": round(seconds, 3)}
+                detail = {**(step.detail or {}), **detail, "seconds": round(seconds, 3)}
                 repo.finish_step(step, StepStatus.SUCCEEDED, detail=detail)
                 self.metrics.step(att.step, StepStatus.SUCCEEDED, seconds)
                 self._move(repo, job, Event.STEP_SUCCEEDED)
                 return
             message = f"{type(error).__name__}: {error}"[-2000:]
             code = getattr(error, "code", "STEP_FAILED")
-            repo.finish_step(step, StepStatus.FAILED, error=message,
-                             detail={"code": code, "seconds": round(seconds, 3)})  # fmt: skip
+            detail = {**(step.detail or {}), "code": code, "seconds": round(seconds, 3)}
+            repo.finish_step(step, StepStatus.FAILED, error=message, detail=detail)
             self.metrics.step(att.step, StepStatus.FAILED, seconds)
             failures = self._failures(s, job.id, att.step)
             policy = STEP_POLICIES[att.step]
@@ -267,7 +268,7 @@ class JobRunner:
                     **actor_options(self.settings.stage("job_step")), max_retries=0,
                     name=f"job-{job.id[:8]}-{action.value}",
                 )  # fmt: skip
-                ref = task.remote(self.settings, job.id, job.workspace_id, action.value)
+                ref = task.remote(self.settings, job.id, job.workspace_id, action.value, step.id)
                 self.running[job.id] = _Attempt(job.id, job.workspace_id, action, step.id, ref,
                                                 time.monotonic())  # fmt: skip
                 free -= 1

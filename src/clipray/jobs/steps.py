@@ -32,7 +32,7 @@ from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
 from clipray.pipelines.validate import MediaLimits, MediaRejectedError, validate_file
 from clipray.storage.db import Database
-from clipray.storage.orm import Clip, ClipStatus, Job, Source, SourceOrigin
+from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, Source, SourceOrigin
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
 SOURCE_KINDS = ("id", "url", "key")
@@ -87,14 +87,23 @@ class _Progress:
                 job.progress = round(progress(self.state, fraction), 4)
 
 
-def run_step(settings: Settings, job_id: str, workspace_id: str, step: str) -> dict[str, Any]:
-    """One attempt of ``step`` of the job (runs as a Ray task). Returns the step's detail."""
+def run_step(
+    settings: Settings, job_id: str, workspace_id: str, step: str, step_id: str | None = None
+) -> dict[str, Any]:
+    """One attempt of ``step`` of the job (runs as a Ray task). Returns the step's detail.
+
+    The attempt's record first gets the worker's node and pid, so an operator can find the
+    process that runs it (and a test can see it gone after a cancel).
+    """
     db = open_database(settings)
     try:
         with db.session() as s:
             job = JobRepo(s, workspace_id).get(job_id)
             if job is None:
                 raise StepError(f"job {job_id} is gone", code="JOB_NOT_FOUND", retryable=False)
+            row = s.get(JobStep, step_id) if step_id else None
+            if row is not None:
+                row.detail = {**(row.detail or {}), **_worker()}
         ctx = IngestContext(open_storage(settings), db, workspace_id, settings.ffprobe_bin)
         report = _Progress(db, job)
         fn: Callable[..., dict[str, Any]] = {
@@ -105,6 +114,15 @@ def run_step(settings: Settings, job_id: str, workspace_id: str, step: str) -> d
         return detail
     finally:
         db.dispose()
+
+
+def _worker() -> dict[str, Any]:
+    import os
+
+    import ray
+
+    node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    return {"worker_pid": os.getpid(), "node_id": node}
 
 
 # --- ingest ------------------------------------------------------------------------------

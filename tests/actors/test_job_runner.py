@@ -1,0 +1,177 @@
+"""The job runner actor on a real local Ray: recovery after it is killed, cancel, retry,
+pause. Jobs are created through the HTTP API (TestClient) like a client would."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+import ray
+from fastapi.testclient import TestClient
+
+from clipray.actors.job_runner import INTERRUPTED, ensure_job_runner, job_runner
+from clipray.cluster.services import open_storage
+from clipray.serve.app import create_api
+from clipray.storage.db import Database
+from clipray.storage.keys import object_key
+from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, new_id
+from tests.apiclient import register, upload
+from tests.conftest import MEDIA
+
+pytestmark = pytest.mark.timeout(900)
+SETTINGS = {"max_clips": 1, "min_duration": 3.0, "max_duration": 10.0}
+
+
+@pytest.fixture(scope="module")
+def runner_settings(api_settings):
+    # One job at a time: two analyses would each want the 2 CPUs' model pools.
+    return api_settings.model_copy(update={"job_runner_concurrency": 1})
+
+
+@pytest.fixture(scope="module")
+def runner(runner_settings, ray_local):
+    handle = ensure_job_runner(runner_settings)
+    ray.get(handle.status.remote())
+    yield handle
+    ray.kill(job_runner() or handle, no_restart=True)
+
+
+@pytest.fixture(scope="module")
+def client(runner_settings, runner):
+    with TestClient(create_api(runner_settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def db(runner_settings):
+    database = Database(runner_settings.resolved_database_url)
+    yield database
+    database.dispose()
+
+
+def wait_for(db: Database, job_id: str, statuses: set[JobStatus], timeout: float = 600) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            job = s.get(Job, job_id)
+            if job is not None and job.status in statuses:
+                return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} never reached {statuses} (last: {job.status})")
+
+
+def steps(db: Database, job_id: str) -> list[tuple[str, int, StepStatus, str | None]]:
+    with db.session() as s:
+        rows = s.query(JobStep).filter(JobStep.job_id == job_id).order_by(JobStep.created_at)
+        return [(r.name, r.attempt, r.status, r.error) for r in rows]
+
+
+def worker_pid(db: Database, job_id: str) -> int | None:
+    with db.session() as s:
+        rows = s.query(JobStep).filter(JobStep.job_id == job_id).all()
+        pids = [r.detail.get("worker_pid") for r in rows if r.status is StepStatus.RUNNING]
+    return next((p for p in pids if p), None)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_killed_runner_is_restarted_and_the_job_completes(client, db, runner, short_talk):
+    acct = register(client, "recover")
+    sid = upload(client, acct, short_talk).json()["source_id"]
+    job_id = client.post("/api/jobs", headers=acct.headers,
+                         json={"source_id": sid, "settings": SETTINGS}).json()["id"]  # fmt: skip
+    wait_for(db, job_id, {JobStatus.ANALYZING}, timeout=120)
+    time.sleep(1.0)  # the analyze attempt is under way
+    ray.kill(runner, no_restart=False)  # Ray restarts it (max_restarts=-1)
+
+    done = wait_for(db, job_id, {JobStatus.REVIEW, JobStatus.FAILED}, timeout=600)
+    assert done.status is JobStatus.REVIEW, done.error
+    history = steps(db, job_id)
+    assert all(st is not StepStatus.RUNNING for _, _, st, _ in history)
+    analyze = [(n, a, st, e) for n, a, st, e in history if n == "analyze"]
+    assert analyze[0][2:] == (StepStatus.FAILED, INTERRUPTED)
+    assert analyze[-1][2] is StepStatus.SUCCEEDED
+    assert [n for n, _, st, _ in history if st is StepStatus.SUCCEEDED] == [
+        "ingest", "analyze", "render"]  # fmt: skip
+    restarted = job_runner()
+    assert restarted is not None
+    assert ray.get(restarted.status.remote())["recovered"]
+    clips = client.get(f"/api/clips?job_id={job_id}", headers=acct.headers).json()
+    assert clips["total"] == 1
+    assert clips["data"][0]["status"] == "rendered"
+
+
+def test_cancel_stops_the_running_work(client, db, runner, short_talk):
+    acct = register(client, "cancel")
+    sid = upload(client, acct, short_talk).json()["source_id"]
+    # other settings than the recovery test: the analysis is cached, selection is not
+    job_id = client.post("/api/jobs", headers=acct.headers,
+                         json={"source_id": sid, "settings": SETTINGS}).json()["id"]  # fmt: skip
+    wait_for(db, job_id, {JobStatus.ANALYZING}, timeout=120)
+    deadline = time.monotonic() + 30
+    while (pid := worker_pid(db, job_id)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid is not None and alive(pid)
+    resp = client.delete(f"/api/jobs/{job_id}", headers=acct.headers)
+    assert resp.json()["status"] == "cancelled"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        history = steps(db, job_id)
+        if all(st is not StepStatus.RUNNING for _, _, st, _ in history):
+            break
+        time.sleep(0.3)
+    assert history[-1][2] is StepStatus.CANCELLED
+    deadline = time.monotonic() + 30
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(pid), "the step's worker (and the analysis it drives) still runs"
+    time.sleep(2)  # nothing starts again
+    assert wait_for(db, job_id, {JobStatus.CANCELLED}, timeout=1).status is JobStatus.CANCELLED
+    assert len(steps(db, job_id)) == len(history)
+
+
+def test_a_failed_step_is_retried_from_where_it_failed(client, db, runner, runner_settings):
+    acct = register(client, "retry")
+    store = open_storage(runner_settings).media.scoped(acct.workspace_id)
+    key = object_key(acct.workspace_id, "sources", new_id(), "dropped.mp4")
+    store.put_bytes(key, b"not a video at all" * 100, content_type="video/mp4")
+    job_id = client.post("/api/jobs", headers=acct.headers,
+                         json={"source_key": key, "settings": SETTINGS}).json()["id"]  # fmt: skip
+    failed = wait_for(db, job_id, {JobStatus.FAILED}, timeout=120)
+    assert "MEDIA_NOT_A_VIDEO" in (failed.error or "") or "not" in (failed.error or "")
+    history = steps(db, job_id)
+    assert [(n, a, st) for n, a, st, _ in history] == [("ingest", 1, StepStatus.FAILED)]
+    job = client.get(f"/api/jobs/{job_id}", headers=acct.headers).json()
+    assert job["steps"][0]["detail"]["code"] == "MEDIA_NOT_A_VIDEO"  # not retried: bad input
+
+    # The object is replaced by a real video; retry runs ingest again (attempt 2).
+    store.put_file(key, MEDIA / "talking_head/sadtalker_hdtf/WDA_KatieHill_000.mp4")
+    assert client.post(f"/api/jobs/{job_id}/retry", headers=acct.headers
+                       ).json()["status"] == "ingesting"  # fmt: skip
+    wait_for(db, job_id, {JobStatus.ANALYZING, JobStatus.CLIPS_GENERATED, JobStatus.RENDERING,
+                          JobStatus.REVIEW}, timeout=120)  # fmt: skip
+    assert steps(db, job_id)[1][:3] == ("ingest", 2, StepStatus.SUCCEEDED)
+    client.delete(f"/api/jobs/{job_id}", headers=acct.headers)
+    wait_for(db, job_id, {JobStatus.CANCELLED, JobStatus.REVIEW}, timeout=60)
+
+
+def test_a_paused_job_starts_no_step_until_resumed(client, db, runner, short_talk):
+    acct = register(client, "pause")
+    sid = upload(client, acct, short_talk).json()["source_id"]
+    with db.session() as s:  # created paused, as if paused before the runner looked
+        job = Job(workspace_id=acct.workspace_id, kind="clips", source_id=sid, paused=True,
+                  created_by=acct.id, params={"source": {"kind": "id", "value": sid},
+                                              "settings": SETTINGS})  # fmt: skip
+        s.add(job)
+    time.sleep(2)
+    assert steps(db, job.id) == []
+    client.post(f"/api/jobs/{job.id}/resume", headers=acct.headers)
+    wait_for(db, job.id, {JobStatus.INGESTING, JobStatus.ANALYZING}, timeout=60)
+    client.delete(f"/api/jobs/{job.id}", headers=acct.headers)
+    wait_for(db, job.id, {JobStatus.CANCELLED}, timeout=60)
