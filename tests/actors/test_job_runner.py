@@ -117,7 +117,8 @@ def test_cancel_stops_the_running_work(client, db, runner, short_talk):
     deadline = time.monotonic() + 30
     while (pid := worker_pid(db, job_id)) is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert pid is not None and alive(pid)
+    assert pid is not None
+    assert alive(pid)
     resp = client.delete(f"/api/jobs/{job_id}", headers=acct.headers)
     assert resp.json()["status"] == "cancelled"
     deadline = time.monotonic() + 60
