@@ -3,6 +3,7 @@
 clipray up        # embedded S3, migrations, default workspace, local Ray head
 clipray status    # what runs, where
 clipray doctor    # is this machine ready? each line OK or the fix
+clipray serve     # the HTTP API on Ray Serve (127.0.0.1:8000), with the job runner
 clipray down      # stop what ``up`` started (data stays)
 """
 
@@ -133,6 +134,47 @@ def up(
         ray_word = "started" if report.ray_started else "running"
         dash = f", dashboard {report.dashboard_url}" if report.dashboard_url else ""
         out.print(f"[green]OK[/] Ray {ray_word} at {report.ray_address}{dash}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (CLIPRAY_SERVE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (CLIPRAY_SERVE_PORT).")] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Return once deployed; the API keeps running.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API on Ray Serve, with the job runner; OpenAPI docs at /docs.
+
+    Starts what `clipray up` starts first. Without --detach it waits; Ctrl-C removes the
+    API (the Ray head, the job runner and the data stay; `clipray down` stops them).
+    """
+    import time
+
+    from clipray.serve.launch import start_api, stop_api
+
+    settings = _settings(ctx)
+    update: dict[str, Any] = {}
+    if host:
+        update["serve_host"] = host
+    if port:
+        update["serve_port"] = port
+    settings = settings.model_copy(update=update) if update else settings
+    with out.status("starting the API..."):
+        served = start_api(settings)
+    out.print(f"[green]OK[/] API at {served.url}  (docs {served.docs_url})")
+    if served.up.dashboard_url:
+        out.print(f"[green]OK[/] Ray dashboard {served.up.dashboard_url}")
+    if detach:
+        return
+    out.print("Ctrl-C to stop the API")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        stop_api()
+        out.print("API stopped")
 
 
 @app.command()

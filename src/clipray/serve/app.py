@@ -65,10 +65,10 @@ class Ingress:
 
     def __init__(self, settings: Settings | None = None, start_runner: bool = True) -> None:
         from clipray.config import get_settings
+        from clipray.serve.deps import configure
 
         resolved = settings or get_settings()
-        api.state.settings = resolved
-        api.state.services = None
+        configure(resolved)
         if start_runner:
             from clipray.actors.job_runner import ensure_job_runner
 

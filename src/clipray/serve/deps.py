@@ -31,6 +31,7 @@ from clipray.serve.security import (
 )
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
+from clipray.storage.keys import is_id
 from clipray.storage.objects import Buckets
 from clipray.storage.orm import Role, User, utcnow
 from clipray.storage.repos import UserRepo, WorkspaceRepo
@@ -96,10 +97,22 @@ class Services:
             return self._tokens
 
 
+_configured: Settings | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Settings for the apps of this process that were not given their own (the Serve
+    replica: Serve ships the app to the replica as a copy, so the deployment's constructor
+    cannot reach the copy's ``state``; this module is imported, not copied)."""
+    global _configured
+    _configured = settings
+
+
 def services(request: Request) -> Services:
     state = request.app.state
     if getattr(state, "services", None) is None:
-        state.services = Services(getattr(state, "settings", None) or get_settings())
+        settings = getattr(state, "settings", None) or _configured or get_settings()
+        state.services = Services(settings)
     return state.services
 
 
@@ -189,7 +202,7 @@ def principal(
         workspace_id = x_workspace_id or user.personal_workspace_id or ""
     if not workspace_id:
         raise ApiError(400, "WORKSPACE_REQUIRED", "name a workspace with X-Workspace-Id")
-    role = WorkspaceRepo(session).role_of(workspace_id, user.id)
+    role = WorkspaceRepo(session).role_of(workspace_id, user.id) if is_id(workspace_id) else None
     if role is None:
         raise ApiError(403, "WORKSPACE_FORBIDDEN", "you are not a member of that workspace")
     scopes = frozenset(api_token.scopes) if api_token is not None else None
@@ -201,7 +214,7 @@ Caller = Annotated[Principal, Depends(principal)]
 
 def owned(session: Session, model: type[T], ident: str, who: Principal, kind: str) -> T:
     """The record ``ident`` if it is in the caller's workspace: 404 missing, 403 elsewhere."""
-    row = session.get(model, ident)
+    row = session.get(model, ident) if is_id(ident) else None
     if row is None:
         raise not_found(kind, ident)
     if row.workspace_id != who.workspace_id:  # type: ignore[attr-defined]

@@ -17,6 +17,28 @@ Aspect = Literal["9:16", "1:1", "16:9"]
 CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "none"]
 
 
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for v in value.values():
+            _no_nul(v)
+    if isinstance(value, list):
+        for v in value:
+            _no_nul(v)
+    return value
+
+
+class Body(BaseModel):
+    """A request body. NUL characters are refused everywhere: PostgreSQL cannot store them,
+    and no legitimate title, email or key holds one."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        return _no_nul(data)
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list: ``data``, the ``total`` count, this ``page`` (from 1), ``pages``."""
 
@@ -31,7 +53,7 @@ class Page(BaseModel, Generic[T]):
 
 
 # --- accounts ----------------------------------------------------------------------------
-class Register(BaseModel):
+class Register(Body):
     email: str = Field(max_length=320, examples=["ada@example.com"])
     password: str = Field(min_length=1, max_length=256)
     name: str = Field(default="", max_length=200)
@@ -49,12 +71,12 @@ class Registered(BaseModel):
     workspace_id: str
 
 
-class Login(BaseModel):
+class Login(Body):
     email: str = Field(max_length=320)
     password: str = Field(max_length=256)
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(Body):
     refresh_token: str = Field(max_length=200)
 
 
@@ -73,7 +95,7 @@ class Me(BaseModel):
     role: Role
 
 
-class ApiTokenIn(BaseModel):
+class ApiTokenIn(Body):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(default_factory=lambda: ["read"], max_length=10)
 
@@ -90,7 +112,7 @@ class ApiTokenOut(BaseModel):
 
 
 # --- workspaces --------------------------------------------------------------------------
-class WorkspaceIn(BaseModel):
+class WorkspaceIn(Body):
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -101,12 +123,12 @@ class WorkspaceOut(BaseModel):
     role: Role
 
 
-class MemberIn(BaseModel):
+class MemberIn(Body):
     email: str = Field(max_length=320)
     role: Role
 
 
-class MemberPatch(BaseModel):
+class MemberPatch(Body):
     role: Role
 
 
@@ -117,7 +139,7 @@ class MemberOut(BaseModel):
 
 
 # --- uploads -----------------------------------------------------------------------------
-class PresignIn(BaseModel):
+class PresignIn(Body):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(max_length=100)
     size: int = Field(gt=0)
@@ -132,7 +154,7 @@ class PresignOut(BaseModel):
     expires_in: int
 
 
-class ConfirmIn(BaseModel):
+class ConfirmIn(Body):
     key: str = Field(min_length=1, max_length=1024)
 
 
@@ -144,7 +166,7 @@ class ConfirmOut(BaseModel):
 
 
 # --- jobs --------------------------------------------------------------------------------
-class JobSettings(BaseModel):
+class JobSettings(Body):
     """What the job makes; every field optional."""
 
     model_config = ConfigDict(extra="forbid")
@@ -162,7 +184,7 @@ class JobSettings(BaseModel):
         return self
 
 
-class JobCreate(BaseModel):
+class JobCreate(Body):
     """Exactly one of ``source_id`` (an uploaded source), ``source_url``, ``source_key``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -230,21 +252,21 @@ class ClipOut(BaseModel):
     created_at: datetime
 
 
-class ClipPatch(BaseModel):
+class ClipPatch(Body):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
 
 
-class RerenderIn(BaseModel):
+class RerenderIn(Body):
     model_config = ConfigDict(extra="forbid")
 
     aspect: Aspect | None = None
     captions: CaptionStyle | None = None
 
 
-class ClipIds(BaseModel):
+class ClipIds(Body):
     ids: list[str] = Field(min_length=1, max_length=100)
 
 

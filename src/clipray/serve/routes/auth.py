@@ -31,6 +31,7 @@ from clipray.serve.security import (
     verify_password,
 )
 from clipray.storage.accounts import ApiTokenRepo, RateLimitRepo, RefreshTokenRepo, aware
+from clipray.storage.keys import is_id
 from clipray.storage.orm import Role, User, new_id, utcnow
 from clipray.storage.repos import UserRepo, WorkspaceRepo
 
@@ -173,7 +174,7 @@ def list_tokens(who: Caller, session: SessionDep) -> list[ApiTokenOut]:
 @tokens_router.delete("/{token_id}", status_code=204)
 def revoke_token(token_id: str, auth: UserDep, session: SessionDep) -> Response:
     user, _ = auth
-    row = ApiTokenRepo(session).get(token_id)
+    row = ApiTokenRepo(session).get(token_id) if is_id(token_id) else None
     if row is None or row.revoked_at is not None:
         raise ApiError(404, "TOKEN_NOT_FOUND", f"API token {token_id} not found")
     if row.user_id != user.id:

@@ -11,6 +11,7 @@ from clipray.serve.deps import Principal, SessionDep, UserDep
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action, can_assign, last_owner_violation
 from clipray.serve.schemas import MemberIn, MemberOut, MemberPatch, WorkspaceIn, WorkspaceOut
+from clipray.storage.keys import is_id
 from clipray.storage.orm import Role, User, Workspace, WorkspaceMember, new_id
 from clipray.storage.repos import UserRepo, WorkspaceRepo
 
@@ -21,7 +22,7 @@ def _in(session: Session, auth: tuple[User, object], workspace_id: str) -> Princ
     user, api_token = auth
     if api_token is not None and api_token.workspace_id != workspace_id:  # type: ignore[attr-defined]
         raise ApiError(403, "WORKSPACE_FORBIDDEN", "an API token acts in its own workspace")
-    if WorkspaceRepo(session).get(workspace_id) is None:
+    if not is_id(workspace_id) or WorkspaceRepo(session).get(workspace_id) is None:
         raise ApiError(404, "WORKSPACE_NOT_FOUND", f"workspace {workspace_id} not found")
     role = WorkspaceRepo(session).role_of(workspace_id, user.id)
     if role is None:
@@ -78,7 +79,7 @@ def _owners(session: Session, workspace_id: str) -> int:
 def _change(session: Session, who: Principal, user_id: str, new: Role | None) -> MemberOut | None:
     who.require(Action.MANAGE_MEMBERS)
     repo = WorkspaceRepo(session)
-    current = repo.role_of(who.workspace_id, user_id)
+    current = repo.role_of(who.workspace_id, user_id) if is_id(user_id) else None
     if current is None and new is None:
         raise ApiError(404, "MEMBER_NOT_FOUND", f"user {user_id} is not a member")
     reason = can_assign(who.role, current, new)
@@ -115,7 +116,7 @@ def add_member(workspace_id: str, body: MemberIn, auth: UserDep, session: Sessio
 def change_member(workspace_id: str, user_id: str, body: MemberPatch, auth: UserDep,
                   session: SessionDep) -> MemberOut:  # fmt: skip
     who = _in(session, auth, workspace_id)
-    if WorkspaceRepo(session).role_of(workspace_id, user_id) is None:
+    if not is_id(user_id) or WorkspaceRepo(session).role_of(workspace_id, user_id) is None:
         raise ApiError(404, "MEMBER_NOT_FOUND", f"user {user_id} is not a member")
     out = _change(session, who, user_id, body.role)
     assert out is not None

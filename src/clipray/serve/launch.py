@@ -1,0 +1,46 @@
+"""``clipray serve``: the embedded services, the local Ray head, the job runner and Serve.
+
+On a cluster the same app is deployed with ``serve deploy serve_config.yaml`` (or
+``serve run clipray.serve.app:app``); the ingress starts the job runner there itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clipray.cluster.services import UpReport, bring_up, connect_ray
+from clipray.config import Settings
+
+APP_NAME = "clipray"
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    docs_url: str
+    up: UpReport
+
+
+def start_api(settings: Settings) -> Served:
+    """Bring everything up and deploy the API on ``serve_host:serve_port``; returns at once
+    (the deployment lives on the Ray cluster, not in this process)."""
+    from ray import serve
+
+    from clipray.actors.job_runner import ensure_job_runner
+    from clipray.serve.app import Ingress
+
+    report = bring_up(settings)
+    connect_ray(settings, log_to_driver=False)
+    ensure_job_runner(settings)
+    serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
+    serve.run(Ingress.bind(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    host = "127.0.0.1" if settings.serve_host in ("0.0.0.0", "::") else settings.serve_host  # noqa: S104
+    url = f"http://{host}:{settings.serve_port}"
+    return Served(url, f"{url}/docs", report)
+
+
+def stop_api() -> None:
+    """Remove the API deployment (the Ray head, the job runner and the data stay)."""
+    from ray import serve
+
+    serve.delete(APP_NAME)

@@ -1,0 +1,173 @@
+"""The API through real Ray Serve over HTTP: a client's whole path from registering to a
+downloaded clip, then schemathesis fuzzing the OpenAPI schema of the running app."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+import ray
+import requests
+
+from clipray.actors.job_runner import job_runner
+from clipray.cluster.procs import free_ports
+from tests.apiclient import Account, register, upload
+
+pytestmark = pytest.mark.timeout(900)
+
+
+class Http:
+    """requests with a base URL, shaped like a TestClient for the shared helpers."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.s = requests.Session()
+
+    def __getattr__(self, method: str):  # get, post, patch, delete
+        call = getattr(self.s, method)
+        return lambda path, **kw: call(self.base + path, timeout=kw.pop("timeout", 60), **kw)
+
+
+@pytest.fixture(scope="module")
+def served(api_settings, ray_local) -> Iterator[Http]:
+    from ray import serve
+
+    from clipray.serve.app import Ingress
+
+    (port,) = free_ports(1)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        serve.run(Ingress.bind(api_settings), name="clipray", route_prefix="/")
+        yield Http(f"http://127.0.0.1:{port}")
+    finally:
+        serve.shutdown()
+        handle = job_runner()
+        if handle is not None:
+            ray.kill(handle, no_restart=True)
+
+
+def sse(resp: requests.Response) -> Iterator[tuple[str, dict]]:
+    event, data = "", []
+    for line in resp.iter_lines(decode_unicode=True):
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data.append(line.split(":", 1)[1].strip())
+        elif line == "" and event:
+            yield event, json.loads("".join(data))
+            event, data = "", []
+
+
+def test_health_through_serve(served):
+    resp = served.get("/api/health")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"status": "ok",
+                           "checks": {"database": "ok", "s3": "ok", "ray": "ok"}}  # fmt: skip
+
+
+def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
+    acct: Account = register(served, "e2e")
+    confirmed = upload(served, acct, short_talk)
+    assert confirmed.status_code == 200, confirmed.text
+    source = confirmed.json()
+    assert (source["width"], source["height"]) == (480, 480)
+
+    settings = {"max_clips": 1, "min_duration": 3.0, "max_duration": 10.0, "aspect": "9:16"}
+    body = {"source_id": source["source_id"], "settings": settings}
+    created = served.post("/api/jobs", headers=acct.headers, json=body)
+    assert created.status_code == 201, created.text
+    job_id = created.json()["id"]
+
+    statuses, steps = [], []
+    with served.get(f"/api/jobs/{job_id}/events", headers=acct.headers, stream=True,
+                    timeout=600) as resp:  # fmt: skip
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for event, data in sse(resp):
+            if event == "status" and (not statuses or statuses[-1] != data["status"]):
+                statuses.append(data["status"])
+            elif event == "step":
+                steps.append((data["name"], data["status"]))
+            elif event == "end":
+                break
+    assert statuses[-1] == "review", statuses
+    order = ["created", "ingesting", "analyzing", "clips_generated", "rendering", "review"]
+    assert [s for s in order if s in statuses] == statuses[statuses.index(statuses[0]):]
+    assert ("render", "succeeded") in steps
+
+    job = served.get(f"/api/jobs/{job_id}", headers=acct.headers).json()
+    assert [(s["name"], s["status"]) for s in job["steps"]] == [
+        ("ingest", "succeeded"), ("analyze", "succeeded"), ("render", "succeeded")]  # fmt: skip
+    assert all(s["duration_s"] is not None and s["duration_s"] >= 0 for s in job["steps"])
+    assert job["progress"] == 1.0
+
+    clips = served.get(f"/api/clips?job_id={job_id}", headers=acct.headers).json()
+    assert (clips["total"], clips["page"], clips["pages"]) == (1, 1, 1)
+    clip = clips["data"][0]
+    assert {"id", "job_id", "start", "end", "score", "title", "status", "version"} <= set(clip)
+    assert (clip["job_id"], clip["status"], clip["version"]) == (job_id, "rendered", 1)
+
+    redirect = served.get(f"/api/clips/{clip['id']}/download", headers=acct.headers,
+                          allow_redirects=False)  # fmt: skip
+    assert redirect.status_code == 302
+    video = requests.get(redirect.headers["location"], timeout=60)
+    assert video.status_code == 200
+    assert "attachment" in video.headers.get("content-disposition", "")
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video.content)
+    probe = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+         str(path)], capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    assert "mp4" in probe["format"]["format_name"]
+    assert abs(float(probe["format"]["duration"]) - (clip["end"] - clip["start"])) < 0.1
+    video_stream = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    assert (video_stream["width"], video_stream["height"]) == (1080, 1920)
+
+    # a second user in another workspace sees none of it
+    other = register(served, "e2e-other")
+    assert served.get(f"/api/jobs/{job_id}", headers=other.headers).status_code == 403
+    assert served.get(f"/api/clips/{clip['id']}", headers=other.headers).status_code == 403
+    assert served.get("/api/clips", headers=other.headers).json()["total"] == 0
+
+
+def test_fuzzing_the_openapi_schema_finds_no_5xx(served):
+    """schemathesis generates requests for every operation from the running app's schema,
+    signed in (so the routes past authentication are reached): none may answer 5xx, and
+    every error keeps the one shape."""
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+
+    acct = register(served, "fuzz")
+    headers = acct.headers
+    schema = schemathesis.openapi.from_url(f"{served.base}/openapi.json")
+    problems: list[str] = []
+    answered: set[str] = set()  # operations that answered 2xx to a signed-in request
+
+    def fuzz(op) -> None:
+        @given(case=op.as_strategy())
+        @hsettings(max_examples=15, deadline=None, database=None,
+                   suppress_health_check=list(HealthCheck))  # fmt: skip
+        def check(case) -> None:
+            resp = case.call(base_url=served.base, headers=headers, timeout=30)
+            where = f"{op.method.upper()} {op.path}"
+            if resp.status_code < 300:
+                answered.add(where)
+            if resp.status_code >= 500:
+                problems.append(f"{where}: {resp.status_code} {resp.text[:200]}")
+            elif resp.status_code >= 400:
+                body = resp.json()
+                error = body.get("error") if isinstance(body, dict) else None
+                if set(body) != {"error"} or not {"code", "message", "trace_id"} <= set(error):
+                    problems.append(f"{where}: error shape {body}")
+
+        check()
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for op in operations:
+        fuzz(op)
+    assert len(operations) >= 25
+    assert problems == []
+    # the credentials worked: authenticated routes were reached, not just refused with 401
+    assert {"GET /api/jobs", "GET /api/clips", "POST /api/workspaces"} <= answered
