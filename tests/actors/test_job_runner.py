@@ -101,7 +101,11 @@ def test_killed_runner_is_restarted_and_the_job_completes(client, db, runner, sh
         "ingest", "analyze", "render"]  # fmt: skip
     restarted = job_runner()
     assert restarted is not None
-    assert ray.get(restarted.status.remote())["recovered"]
+    status = ray.get(restarted.status.remote())
+    assert status["recovered"]
+    # what the restarted runner exported as Ray metrics, as it reads them back
+    assert status["counts"]["job.review"] == 1
+    assert status["counts"]["step.analyze.succeeded"] == 1
     clips = client.get(f"/api/clips?job_id={job_id}", headers=acct.headers).json()
     assert clips["total"] == 1
     assert clips["data"][0]["status"] == "rendered"

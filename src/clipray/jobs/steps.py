@@ -26,11 +26,12 @@ from clipray.config import Settings
 from clipray.jobs.machine import Step, progress
 from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import PlannedClip, RunOptions, plan, render_and_upload
-from clipray.pipelines.fetch import DownloadError, UrlPolicy, UrlRefusedError, download
+from clipray.pipelines.fetch import DownloadError, UrlRefusedError, download
 from clipray.pipelines.ingest import IngestContext, Ingested, IngestError, ingest_path, local_copy
+from clipray.pipelines.limits import media_limits, url_policy
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
-from clipray.pipelines.validate import MediaLimits, MediaRejectedError, validate_file
+from clipray.pipelines.validate import MediaRejectedError, validate_file
 from clipray.storage.db import Database
 from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, Source, SourceOrigin
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
@@ -51,22 +52,6 @@ class StepError(RuntimeError):
 
 def _step_error(message: str, code: str, retryable: bool) -> StepError:
     return StepError(message, code=code, retryable=retryable)
-
-
-def url_policy(settings: Settings) -> UrlPolicy:
-    return UrlPolicy(
-        allowed_domains=settings.url_allowed_domains,
-        allow_private=settings.url_allow_private,
-        max_bytes=settings.max_upload_bytes,
-    )
-
-
-def media_limits(settings: Settings) -> MediaLimits:
-    return MediaLimits(
-        max_duration_s=settings.max_source_duration_s,
-        max_width=settings.max_source_width,
-        max_height=settings.max_source_height,
-    )
 
 
 class _Progress:

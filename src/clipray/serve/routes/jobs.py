@@ -29,6 +29,7 @@ from clipray.jobs.machine import (
 )
 from clipray.jobs.quota import Limits, Usage, check_quota, month_start
 from clipray.pipelines.fetch import UrlRefusedError, check_url
+from clipray.pipelines.limits import url_policy
 from clipray.serve.deps import Caller, Principal, ServicesDep, SessionDep, owned
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
@@ -83,8 +84,6 @@ def _source_of(body: JobCreate, who: Principal, session: Session, svc: ServicesD
         source = owned(session, Source, body.source_id, who, "source")
         return {"kind": "id", "value": source.id}, source
     if body.source_url:
-        from clipray.jobs.steps import url_policy
-
         try:
             url = check_url(body.source_url, url_policy(svc.settings))
         except UrlRefusedError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from clipray.pipelines.ingest import IngestContext, IngestError, ingest_path
+from clipray.pipelines.limits import media_limits
 from clipray.pipelines.validate import MediaRejectedError, validate_file
 from clipray.serve.deps import Caller, ServicesDep
 from clipray.serve.errors import ApiError
@@ -60,8 +61,6 @@ def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
     if store.head(key) is None:
         raise ApiError(404, "UPLOAD_NOT_FOUND", "nothing was uploaded under this key")
     settings = svc.settings
-    from clipray.jobs.steps import media_limits
-
     ctx = IngestContext(svc.buckets, svc.db, who.workspace_id, settings.ffprobe_bin)
     try:
         with tempfile.TemporaryDirectory(prefix="clipray-upload-") as tmp:
