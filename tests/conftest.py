@@ -217,6 +217,14 @@ def api_settings(settings: Settings, buckets: Buckets, tmp_path_factory: pytest.
 
 
 @pytest.fixture(scope="session")
+def api_db(api_settings: Settings) -> Iterator[Database]:
+    """The API tests' database, for looking behind the API."""
+    database = Database(api_settings.resolved_database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
 def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 s: two talking heads (a cut at 8 s) with the JFK speech over them."""
     out = tmp_path_factory.mktemp("short-talk") / "short-talk.mp4"

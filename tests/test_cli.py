@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 
 from clipray import __version__
 from clipray.cluster.procs import free_ports
@@ -93,6 +94,19 @@ def test_lifecycle_up_status_up_again_down(tmp_path):
         )
         assert joined.returncode == 0, joined.stderr[-2000:]
         assert json.loads(joined.stdout.strip().splitlines()[-1]) == [st["ray"]["address"], 1.0]
+
+        # `serve` deploys the API on that head, with the job runner, and returns (--detach).
+        (port,) = free_ports(1)
+        served = clipray(home, "serve", "--detach", "--port", str(port))
+        assert served.returncode == 0, served.stdout + served.stderr
+        assert f"API at http://127.0.0.1:{port}" in served.stdout
+        health = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=30)
+        assert health.status_code == 200, health.text
+        assert health.json()["checks"] == {"database": "ok", "s3": "ok", "ray": "ok"}
+        account = {"email": "cli@example.com", "password": "a long password"}
+        reg = requests.post(f"http://127.0.0.1:{port}/api/auth/register", json=account, timeout=30)
+        assert reg.status_code == 201, reg.text
+        assert (home / "jwt-secret").stat().st_mode & 0o777 == 0o600
 
         # Bad input to the analysis is one line with the reason, and nothing is written.
         missing = clipray(home, "analyze", str(tmp_path / "missing.mp4"))

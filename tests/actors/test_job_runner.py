@@ -44,21 +44,27 @@ def client(runner_settings, runner):
 
 
 @pytest.fixture(scope="module")
-def db(runner_settings):
-    database = Database(runner_settings.resolved_database_url)
-    yield database
-    database.dispose()
+def db(api_db):
+    return api_db
+
+
+def poll(fn, timeout: float, every: float = 0.2):  # type: ignore[no-untyped-def]
+    """``fn()`` until it returns something truthy (returned), or the last value at timeout."""
+    deadline = time.monotonic() + timeout
+    while not (value := fn()) and time.monotonic() < deadline:
+        time.sleep(every)
+    return value
 
 
 def wait_for(db: Database, job_id: str, statuses: set[JobStatus], timeout: float = 600) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached() -> Job | None:
         with db.session() as s:
             job = s.get(Job, job_id)
-            if job is not None and job.status in statuses:
-                return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} never reached {statuses} (last: {job.status})")
+            return job if job is not None and job.status in statuses else None
+
+    job = poll(reached, timeout)
+    assert job is not None, f"job {job_id} never reached {statuses}"
+    return job
 
 
 def steps(db: Database, job_id: str) -> list[tuple[str, int, StepStatus, str | None]]:
@@ -118,24 +124,17 @@ def test_cancel_stops_the_running_work(client, db, runner, short_talk):
     job_id = client.post("/api/jobs", headers=acct.headers,
                          json={"source_id": sid, "settings": SETTINGS}).json()["id"]  # fmt: skip
     wait_for(db, job_id, {JobStatus.ANALYZING}, timeout=120)
-    deadline = time.monotonic() + 30
-    while (pid := worker_pid(db, job_id)) is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    pid = poll(lambda: worker_pid(db, job_id), 30)
     assert pid is not None
     assert alive(pid)
     resp = client.delete(f"/api/jobs/{job_id}", headers=acct.headers)
     assert resp.json()["status"] == "cancelled"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        history = steps(db, job_id)
-        if all(st is not StepStatus.RUNNING for _, _, st, _ in history):
-            break
-        time.sleep(0.3)
+    settled = lambda: all(st is not StepStatus.RUNNING for _, _, st, _ in steps(db, job_id))  # noqa: E731
+    assert poll(settled, 60)
+    history = steps(db, job_id)
     assert history[-1][2] is StepStatus.CANCELLED
-    deadline = time.monotonic() + 30
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not alive(pid), "the step's worker (and the analysis it drives) still runs"
+    gone = poll(lambda: not alive(pid), 30)
+    assert gone, "the step's worker (and the analysis it drives) still runs"
     time.sleep(2)  # nothing starts again
     assert wait_for(db, job_id, {JobStatus.CANCELLED}, timeout=1).status is JobStatus.CANCELLED
     assert len(steps(db, job_id)) == len(history)

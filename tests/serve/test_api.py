@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from clipray.serve.app import create_api
-from clipray.storage.db import Database
 from clipray.storage.orm import Clip, ClipStatus, RefreshToken, Source, Workspace, utcnow
 from tests.apiclient import Account, register, upload
 from tests.conftest import MEDIA
@@ -23,10 +22,8 @@ def client(api_settings):
 
 
 @pytest.fixture(scope="module")
-def db(api_settings):
-    database = Database(api_settings.resolved_database_url)
-    yield database
-    database.dispose()
+def db(api_db):
+    return api_db
 
 
 @pytest.fixture(scope="module")

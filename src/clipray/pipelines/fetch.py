@@ -353,9 +353,9 @@ def download(
         UrlRefusedError: The URL, or where it led, is not allowed.
         DownloadError: ``DOWNLOAD_TOO_LARGE`` past ``max_bytes``, ``DOWNLOAD_FAILED`` otherwise.
     """
-    import yt_dlp  # heavy import with many extractors; only download workers pay for it
-
     checked = check_url(url, policy, resolve)
+    import yt_dlp  # heavy (every extractor); only workers that really download pay for it
+
     dest_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest_dir))
     log = _Log()

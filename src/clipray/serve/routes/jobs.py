@@ -223,35 +223,31 @@ def _act(session: Session, job: Job, event: Event, code: str) -> None:
     repo.set_status(job, new, error="cancelled by the user" if event is Event.CANCEL else None)
 
 
-@router.delete("/{job_id}")
-def cancel_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
-    """Cancel the job; the Ray work of its running step is cancelled too."""
+def _control(job_id: str, who: Principal, session: Session, event: Event, code: str) -> JobOut:
     who.require(Action.EDIT_JOB)
     job = owned(session, Job, job_id, who, "job")
-    _act(session, job, Event.CANCEL, "JOB_NOT_CANCELLABLE")
+    _act(session, job, event, code)
     session.commit()
     _wake_runner()
     return job_out(session, job)
+
+
+@router.delete("/{job_id}")
+def cancel_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
+    """Cancel the job; the Ray work of its running step is cancelled too."""
+    return _control(job_id, who, session, Event.CANCEL, "JOB_NOT_CANCELLABLE")
 
 
 @router.post("/{job_id}/retry")
 def retry_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
     """Run a failed job again from the step that failed (finished steps are kept)."""
-    who.require(Action.EDIT_JOB)
-    job = owned(session, Job, job_id, who, "job")
-    _act(session, job, Event.RETRY, "JOB_NOT_RETRYABLE")
-    session.commit()
-    _wake_runner()
-    return job_out(session, job)
+    return _control(job_id, who, session, Event.RETRY, "JOB_NOT_RETRYABLE")
 
 
 @router.post("/{job_id}/complete")
 def complete_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
     """Close the review of a job."""
-    who.require(Action.EDIT_JOB)
-    job = owned(session, Job, job_id, who, "job")
-    _act(session, job, Event.COMPLETE, "JOB_NOT_IN_REVIEW")
-    return job_out(session, job)
+    return _control(job_id, who, session, Event.COMPLETE, "JOB_NOT_IN_REVIEW")
 
 
 @router.post("/{job_id}/pause")
