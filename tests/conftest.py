@@ -224,6 +224,27 @@ def api_db(api_settings: Settings) -> Iterator[Database]:
     database.dispose()
 
 
+def cancel_active_jobs(db: Database) -> None:
+    """Cancel every job still in progress: their step workers see it and exit, so that no
+    analysis outlives the test module that started it (the next one needs the CPUs)."""
+    import time
+
+    from sqlalchemy import update
+
+    from clipray.jobs.machine import TERMINAL
+    from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus
+
+    active = [s for s in JobStatus if s not in TERMINAL and s is not JobStatus.REVIEW]
+    with db.session() as s:
+        s.execute(update(Job).where(Job.status.in_(active)).values(status=JobStatus.CANCELLED))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            if not s.query(JobStep).filter(JobStep.status == StepStatus.RUNNING).count():
+                return
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 s: two talking heads (a cut at 8 s) with the JFK speech over them."""

@@ -17,7 +17,7 @@ from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, new_id
 from tests.apiclient import register, upload
-from tests.conftest import MEDIA
+from tests.conftest import MEDIA, cancel_active_jobs
 
 pytestmark = pytest.mark.timeout(900)
 SETTINGS = {"max_clips": 1, "min_duration": 3.0, "max_duration": 10.0}
@@ -30,10 +30,11 @@ def runner_settings(api_settings):
 
 
 @pytest.fixture(scope="module")
-def runner(runner_settings, ray_local):
+def runner(runner_settings, ray_local, api_db):
     handle = ensure_job_runner(runner_settings)
     ray.get(handle.status.remote())
     yield handle
+    cancel_active_jobs(api_db)
     ray.kill(job_runner() or handle, no_restart=True)
 
 
@@ -93,8 +94,12 @@ def test_killed_runner_is_restarted_and_the_job_completes(client, db, runner, sh
     job_id = client.post("/api/jobs", headers=acct.headers,
                          json={"source_id": sid, "settings": SETTINGS}).json()["id"]  # fmt: skip
     wait_for(db, job_id, {JobStatus.ANALYZING}, timeout=120)
-    time.sleep(1.0)  # the analyze attempt is under way
+    old_pid = poll(lambda: worker_pid(db, job_id), 30)  # the analyze attempt is under way
+    assert old_pid is not None
     ray.kill(runner, no_restart=False)  # Ray restarts it (max_restarts=-1)
+    # The new runner closes the orphaned attempt; its worker sees that and exits, so the
+    # old analysis does not compete with the new attempt.
+    assert poll(lambda: not alive(old_pid), 60), "the orphaned attempt still runs"
 
     done = wait_for(db, job_id, {JobStatus.REVIEW, JobStatus.FAILED}, timeout=600)
     assert done.status is JobStatus.REVIEW, done.error
@@ -179,3 +184,5 @@ def test_a_paused_job_starts_no_step_until_resumed(client, db, runner, short_tal
     wait_for(db, job.id, {JobStatus.INGESTING, JobStatus.ANALYZING}, timeout=60)
     client.delete(f"/api/jobs/{job.id}", headers=acct.headers)
     wait_for(db, job.id, {JobStatus.CANCELLED}, timeout=60)
+    settled = lambda: all(st is not StepStatus.RUNNING for _, _, st, _ in steps(db, job.id))  # noqa: E731
+    assert poll(settled, 60)

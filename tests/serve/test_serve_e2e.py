@@ -14,6 +14,7 @@ import requests
 from clipray.actors.job_runner import job_runner
 from clipray.cluster.procs import free_ports
 from tests.apiclient import Account, register, upload
+from tests.conftest import cancel_active_jobs
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -31,7 +32,7 @@ class Http:
 
 
 @pytest.fixture(scope="module")
-def served(api_settings, ray_local) -> Iterator[Http]:
+def served(api_settings, ray_local, api_db) -> Iterator[Http]:
     from ray import serve
 
     from clipray.serve.app import Ingress
@@ -42,6 +43,7 @@ def served(api_settings, ray_local) -> Iterator[Http]:
         serve.run(Ingress.bind(api_settings), name="clipray", route_prefix="/")
         yield Http(f"http://127.0.0.1:{port}")
     finally:
+        cancel_active_jobs(api_db)
         serve.shutdown()
         handle = job_runner()
         if handle is not None:

@@ -10,7 +10,10 @@ only the clips still pending or failed.
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,10 +36,20 @@ from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
 from clipray.pipelines.validate import MediaRejectedError, validate_file
 from clipray.storage.db import Database
-from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, Source, SourceOrigin
+from clipray.storage.orm import (
+    Clip,
+    ClipStatus,
+    Job,
+    JobStatus,
+    JobStep,
+    Source,
+    SourceOrigin,
+    StepStatus,
+)
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
 SOURCE_KINDS = ("id", "url", "key")
+log = logging.getLogger("clipray.jobs")
 
 
 class StepError(RuntimeError):
@@ -81,6 +94,7 @@ def run_step(
     process that runs it (and a test can see it gone after a cancel).
     """
     db = open_database(settings)
+    stop = threading.Event()
     try:
         with db.session() as s:
             job = JobRepo(s, workspace_id).get(job_id)
@@ -89,6 +103,9 @@ def run_step(
             row = s.get(JobStep, step_id) if step_id else None
             if row is not None:
                 row.detail = {**(row.detail or {}), **_worker()}
+        if step_id:
+            threading.Thread(target=_watchdog, args=(db, job_id, step_id, stop,
+                             settings.job_poll_interval_s), daemon=True).start()  # fmt: skip
         ctx = IngestContext(open_storage(settings), db, workspace_id, settings.ffprobe_bin)
         report = _Progress(db, job)
         fn: Callable[..., dict[str, Any]] = {
@@ -98,12 +115,36 @@ def run_step(
         report(1.0, force=True)
         return detail
     finally:
+        stop.set()
         db.dispose()
 
 
-def _worker() -> dict[str, Any]:
-    import os
+def _watchdog(db: Database, job_id: str, step_id: str, stop: threading.Event,
+              interval: float) -> None:  # fmt: skip
+    """End this worker when its attempt is no longer wanted: the job was cancelled, or a new
+    job runner closed the attempt as interrupted (the runner that started it died).
 
+    The database is the authority, not Ray's ownership: a task whose owner died can run on,
+    and a cancel must hold even when the runner that would call ``ray.cancel`` is gone.
+    Exiting the worker process also ends the analysis pools and render tasks it submitted,
+    which Ray ties to their owner.
+    """
+    every = max(interval * 4, 1.0)
+    while not stop.wait(every):
+        try:
+            with db.session() as s:
+                job, step = s.get(Job, job_id), s.get(JobStep, step_id)
+                wanted = (job is not None and step is not None
+                          and job.status is not JobStatus.CANCELLED
+                          and step.status is StepStatus.RUNNING)  # fmt: skip
+        except Exception as exc:  # the database is briefly away: keep working, ask again
+            log.warning("watchdog of step %s could not read the job: %s", step_id, exc)
+            continue
+        if not wanted and not stop.is_set():
+            os._exit(1)
+
+
+def _worker() -> dict[str, Any]:
     import ray
 
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None

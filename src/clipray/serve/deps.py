@@ -206,6 +206,9 @@ def principal(
     if role is None:
         raise ApiError(403, "WORKSPACE_FORBIDDEN", "you are not a member of that workspace")
     scopes = frozenset(api_token.scopes) if api_token is not None else None
+    # End the authentication's transaction here: the route's own work begins a new one,
+    # so a slow route (an upload's validation, an event stream) holds no lock meanwhile.
+    session.commit()
     return Principal(user, workspace_id, role, scopes)
 
 

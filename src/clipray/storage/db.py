@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
     """An engine with the per-backend settings clipray relies on.
 
-    SQLite: foreign keys enforced, WAL so readers do not block the writer, a busy timeout
-    so concurrent Ray workers wait instead of failing with "database is locked", and
-    transactions begun by SQLAlchemy rather than the sqlite3 module, which otherwise breaks
-    SAVEPOINTs (SQLAlchemy's documented recipe for pysqlite).
+    SQLite: foreign keys enforced, WAL, a busy timeout so concurrent Ray workers, replicas
+    and the job runner wait instead of failing with "database is locked", and transactions
+    begun by SQLAlchemy (``BEGIN IMMEDIATE``) rather than the sqlite3 module, which otherwise
+    breaks SAVEPOINTs (SQLAlchemy's documented recipe for pysqlite). SQLite is the embedded
+    single-box default; a deployment with several writers at scale uses PostgreSQL.
 
     ``sqlite_foreign_keys=False`` is for migrations only: SQLite alters a table by rebuilding
     it, and dropping the old copy with foreign keys on would cascade into the rows that
@@ -45,7 +46,11 @@ def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) ->
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock up front. A deferred transaction that reads and
+            # then writes fails at once with "database is locked" when another connection
+            # wrote in between (SQLite cannot upgrade a stale snapshot, and its busy timeout
+            # does not apply); taken up front, the lock is waited for instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -285,6 +285,7 @@ def job_events(job_id: str, request: Request, who: Caller, session: SessionDep,
     Every replica reads the database, so any replica can serve the stream."""
     who.require(Action.READ)
     owned(session, Job, job_id, who, "job")
+    session.commit()  # the stream polls in short sessions of its own; hold nothing open
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     stream = _events(svc, who.workspace_id, job_id, request)
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
