@@ -57,7 +57,10 @@ def create_api(settings: Settings | None = None) -> FastAPI:
 api = create_api()
 
 
-@serve.deployment(name="Ingress")
+# The ingress routes requests and reads the database; it must not hold the whole CPU that
+# Serve reserves by default, or on a 2-CPU box the analysis pools it starts could not be
+# placed. serve_config.yaml sets replicas and resources on a cluster.
+@serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.25})
 @serve.ingress(api)
 class Ingress:
     """HTTP ingress. It makes sure the job runner actor exists (idempotent: the runner is a
