@@ -31,6 +31,7 @@ def runner_settings(api_settings):
 
 @pytest.fixture(scope="module")
 def runner(runner_settings, ray_local, api_db):
+    cancel_active_jobs(api_db)  # this runner sees only this module's jobs
     handle = ensure_job_runner(runner_settings)
     ray.get(handle.status.remote())
     yield handle

@@ -12,13 +12,15 @@ from sqlalchemy import update
 from clipray.serve.app import create_api
 from clipray.storage.orm import Clip, ClipStatus, RefreshToken, Source, Workspace, utcnow
 from tests.apiclient import Account, register, upload
-from tests.conftest import MEDIA
+from tests.conftest import MEDIA, cancel_active_jobs
 
 
 @pytest.fixture(scope="module")
-def client(api_settings):
+def client(api_settings, api_db):
     with TestClient(create_api(api_settings)) as c:
         yield c
+    # No runner runs here; the jobs made here must not wait for the next module's runner.
+    cancel_active_jobs(api_db)
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ def served(api_settings, ray_local, api_db) -> Iterator[Http]:
 
     from clipray.serve.app import Ingress
 
+    cancel_active_jobs(api_db)  # the runner the ingress starts sees only this module's jobs
     (port,) = free_ports(1)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
