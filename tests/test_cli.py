@@ -106,6 +106,9 @@ def test_lifecycle_up_status_up_again_down(tmp_path):
         account = {"email": "cli@example.com", "password": "a long password"}
         reg = requests.post(f"http://127.0.0.1:{port}/api/auth/register", json=account, timeout=30)
         assert reg.status_code == 201, reg.text
+        login = requests.post(f"http://127.0.0.1:{port}/api/auth/login", json=account, timeout=30)
+        assert login.status_code == 200, login.text
+        # the signing key was generated on first use, readable by its owner only
         assert (home / "jwt-secret").stat().st_mode & 0o777 == 0o600
 
         # Bad input to the analysis is one line with the reason, and nothing is written.
