@@ -187,3 +187,31 @@ def test_a_paused_job_starts_no_step_until_resumed(client, db, runner, short_tal
     wait_for(db, job.id, {JobStatus.CANCELLED}, timeout=60)
     settled = lambda: all(st is not StepStatus.RUNNING for _, _, st, _ in steps(db, job.id))  # noqa: E731
     assert poll(settled, 60)
+
+
+def test_a_retryable_failure_is_retried_after_the_backoff(client, db, runner, runner_settings):
+    """The stored video vanishes after ingest: the analysis fails (retryable), is tried again
+    after the policy's backoff, and the job fails once the attempts are spent."""
+    from clipray.jobs.machine import STEP_POLICIES, Step
+    from clipray.storage.orm import Source
+
+    acct = register(client, "backoff")
+    sid = upload(client, acct, MEDIA / "talking_head/sadtalker_hdtf/WDA_KatieHill_000.mp4"
+                 ).json()["source_id"]  # fmt: skip
+    with db.session() as s:
+        key = s.get(Source, sid).storage_key
+    open_storage(runner_settings).media.scoped(acct.workspace_id).delete(key)
+    job_id = client.post("/api/jobs", headers=acct.headers,
+                         json={"source_id": sid, "settings": SETTINGS}).json()["id"]  # fmt: skip
+    failed = wait_for(db, job_id, {JobStatus.FAILED}, timeout=180)
+    with db.session() as s:
+        rows = (s.query(JobStep).filter(JobStep.job_id == job_id, JobStep.name == "analyze")
+                .order_by(JobStep.attempt).all())  # fmt: skip
+        attempts = [(r.attempt, r.status, r.started_at, r.finished_at) for r in rows]
+    policy = STEP_POLICIES[Step.ANALYZE]
+    assert [(a, st) for a, st, _, _ in attempts] == [
+        (n, StepStatus.FAILED) for n in range(1, policy.max_attempts + 1)]  # fmt: skip
+    # the second attempt waited at least the first backoff (less its jitter)
+    gap = (attempts[1][2] - attempts[0][3]).total_seconds()
+    assert gap >= policy.base_delay_s * (1 - policy.jitter) - 0.05
+    assert failed.error
