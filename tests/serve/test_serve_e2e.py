@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -126,6 +127,31 @@ def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
     assert abs(float(probe["format"]["duration"]) - (clip["end"] - clip["start"])) < 0.1
     video_stream = next(s for s in probe["streams"] if s["codec_type"] == "video")
     assert (video_stream["width"], video_stream["height"]) == (1080, 1920)
+
+    # re-render with another aspect: a new version beside the first, rendered on the cluster
+    again = served.post(f"/api/clips/{clip['id']}/rerender", headers=acct.headers,
+                        json={"aspect": "1:1"})  # fmt: skip
+    assert again.status_code == 202, again.text
+    v2 = again.json()
+    assert (v2["version"], v2["status"]) == (2, "pending")
+    deadline = time.monotonic() + 300
+    while v2["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(1)
+        v2 = served.get(f"/api/clips/{v2['id']}", headers=acct.headers).json()
+    assert v2["status"] == "rendered", v2
+    versions = served.get(f"/api/clips/{clip['id']}/versions", headers=acct.headers).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    same = served.post(f"/api/clips/{clip['id']}/rerender", headers=acct.headers,
+                       json={"aspect": "1:1"}).json()  # fmt: skip
+    assert same["id"] == v2["id"]  # the same settings again: the existing version
+    square = served.get(f"/api/clips/{v2['id']}/download", headers=acct.headers,
+                        allow_redirects=False).headers["location"]  # fmt: skip
+    (tmp_path / "square.mp4").write_bytes(requests.get(square, timeout=60).content)
+    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams"]
+    out = subprocess.run([*cmd, str(tmp_path / "square.mp4")], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    square_video = next(s for s in json.loads(out)["streams"] if s["codec_type"] == "video")
+    assert (square_video["width"], square_video["height"]) == (1080, 1080)
 
     # a second user in another workspace sees none of it
     other = register(served, "e2e-other")

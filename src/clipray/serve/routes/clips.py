@@ -129,6 +129,7 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     spec = RenderSpec.from_json(clip.render_spec)
     opts = RunOptions(aspect=body.aspect or spec.aspect, captions=body.captions or spec.captions)
     source = owned(session, Source, clip.source_id, who, "source")
+    session.commit()  # the analysis is read in sessions of its own: hold no lock meanwhile
     settings = svc.settings
     ctx = IngestContext(svc.buckets, svc.db, who.workspace_id, settings.ffprobe_bin)
     doc = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
