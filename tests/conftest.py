@@ -231,12 +231,11 @@ def cancel_active_jobs(db: Database) -> None:
 
     from sqlalchemy import update
 
-    from clipray.jobs.machine import TERMINAL
+    from clipray.jobs.machine import ACTIVE
     from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus
 
-    active = [s for s in JobStatus if s not in TERMINAL and s is not JobStatus.REVIEW]
     with db.session() as s:
-        s.execute(update(Job).where(Job.status.in_(active)).values(status=JobStatus.CANCELLED))
+        s.execute(update(Job).where(Job.status.in_(ACTIVE)).values(status=JobStatus.CANCELLED))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with db.session() as s:

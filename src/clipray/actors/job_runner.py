@@ -28,6 +28,8 @@ from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database
 from clipray.config import Settings
 from clipray.jobs.machine import (
+    ACTIVE,
+    JOB_KIND,
     STEP_POLICIES,
     TERMINAL,
     Event,
@@ -35,14 +37,12 @@ from clipray.jobs.machine import (
     next_action,
     transition,
 )
-from clipray.jobs.steps import StepError, run_step
-from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, utcnow
+from clipray.jobs.steps import run_step
+from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, as_utc, utcnow
 from clipray.storage.repos import JobRepo
 
 RUNNER_NAME = "clipray-job-runner"
 RUNNER_NAMESPACE = "clipray"
-JOB_KIND = "clips"
-"""Jobs of this kind are the runner's; ``clipray batch`` records its own kind and drives it."""
 INTERRUPTED = "interrupted: the job runner stopped while this attempt ran"
 log = logging.getLogger("clipray.job_runner")
 
@@ -55,6 +55,7 @@ class _Attempt:
     step_id: str
     ref: Any
     started: float
+    cancelled: bool = False
 
 
 class _Metrics:
@@ -222,7 +223,7 @@ class JobRunner:
         new = transition(job.status, event)
         repo.set_status(job, new, error=error)
         job.progress = 1.0 if new in (JobStatus.REVIEW, JobStatus.COMPLETED) else job.progress
-        if new in TERMINAL or new is JobStatus.REVIEW:
+        if new not in ACTIVE:
             self.metrics.job(new)
 
     def _cancel_cancelled(self) -> None:
@@ -232,28 +233,28 @@ class JobRunner:
             statuses = dict(
                 s.execute(select(Job.id, Job.status).where(Job.id.in_(list(self.running)))).all()
             )
-        for job_id, att in list(self.running.items()):
-            if statuses.get(job_id, JobStatus.CANCELLED) in TERMINAL:
+        for job_id, att in self.running.items():
+            if not att.cancelled and statuses.get(job_id, JobStatus.CANCELLED) in TERMINAL:
                 # force: a step's worker holds the analysis dataset and the render tasks it
                 # submitted; killing it takes them down with it (they are owned by it).
                 ray.cancel(att.ref, force=True, recursive=True)
+                att.cancelled = True
 
     def _start_new(self) -> None:
         free = self.settings.job_runner_concurrency - len(self.running)
         if free <= 0:
             return
         now = utcnow()
-        waiting = [s for s in JobStatus if s not in TERMINAL and s is not JobStatus.REVIEW]
         with self.db.session() as s:
             jobs = s.scalars(
                 select(Job)
-                .where(Job.kind == JOB_KIND, Job.status.in_(waiting), Job.paused.is_(False))
+                .where(Job.kind == JOB_KIND, Job.status.in_(ACTIVE), Job.paused.is_(False))
                 .order_by(Job.created_at)
             ).all()
             for job in jobs:
                 if free <= 0:
                     break
-                if job.id in self.running or (job.not_before and _aware(job.not_before) > now):
+                if job.id in self.running or (job.not_before and as_utc(job.not_before) > now):
                     continue
                 repo = JobRepo(s, job.workspace_id)
                 action = next_action(job.status, paused=job.paused)
@@ -272,13 +273,6 @@ class JobRunner:
                 self.running[job.id] = _Attempt(job.id, job.workspace_id, action, step.id, ref,
                                                 time.monotonic())  # fmt: skip
                 free -= 1
-
-
-def _aware(dt: Any) -> Any:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    from datetime import UTC
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -311,5 +305,4 @@ def job_runner() -> Any | None:
         return None
 
 
-__all__ = ["INTERRUPTED", "RUNNER_NAME", "JobRunner", "StepError", "ensure_job_runner",
-           "job_runner"]  # fmt: skip
+__all__ = ["INTERRUPTED", "RUNNER_NAME", "JobRunner", "ensure_job_runner", "job_runner"]

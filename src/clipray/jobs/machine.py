@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from clipray.storage.orm import JobStatus
 
 __all__ = [
+    "ACTIVE",
+    "JOB_KIND",
     "STEP_OF",
     "STEP_POLICIES",
     "TERMINAL",
@@ -59,7 +61,11 @@ class Event(enum.StrEnum):
     """The user is done reviewing."""
 
 
+JOB_KIND = "clips"
+"""The kind of the jobs this machine drives (``clipray batch`` records its own kind)."""
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+ACTIVE = frozenset(s for s in JobStatus if s not in TERMINAL and s is not JobStatus.REVIEW)
+"""States with work left: these count against the concurrency quota and may be paused."""
 STEP_OF = {
     JobStatus.INGESTING: Step.INGEST,
     JobStatus.ANALYZING: Step.ANALYZE,
@@ -120,7 +126,7 @@ def transition(state: JobStatus, event: Event, *, failed_step: Step | None = Non
 
 def next_action(state: JobStatus, *, paused: bool) -> Step | Event | None:
     """What the runner does with a job: run a step, hand it on (START), or nothing."""
-    if paused or state in TERMINAL or state is JobStatus.REVIEW:
+    if paused or state not in ACTIVE:
         return None
     if state in _WAITING:
         return Event.START
@@ -129,7 +135,7 @@ def next_action(state: JobStatus, *, paused: bool) -> Step | Event | None:
 
 def can_pause(state: JobStatus) -> bool:
     """Only a job that still has steps to run can be paused."""
-    return state not in TERMINAL and state is not JobStatus.REVIEW
+    return state in ACTIVE
 
 
 def progress(state: JobStatus, within_step: float = 0.0) -> float:

@@ -16,13 +16,6 @@ from sqlalchemy.orm import Session
 from clipray.storage.orm import ApiToken, RateLimitHit, RefreshToken, new_id, utcnow
 
 
-def aware(dt: datetime) -> datetime:
-    """SQLite returns naive datetimes; clipray writes UTC."""
-    from datetime import UTC
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 class RefreshTokenRepo:
     def __init__(self, session: Session) -> None:
         self.s = session

@@ -47,6 +47,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(dt: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite returns them naive; clipray writes UTC)."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
 class Role(enum.StrEnum):
     """A member's role in a workspace, from most to least powerful."""
 

@@ -30,9 +30,9 @@ from clipray.serve.security import (
     new_refresh_token,
     verify_password,
 )
-from clipray.storage.accounts import ApiTokenRepo, RateLimitRepo, RefreshTokenRepo, aware
+from clipray.storage.accounts import ApiTokenRepo, RateLimitRepo, RefreshTokenRepo
 from clipray.storage.keys import is_id
-from clipray.storage.orm import Role, User, new_id, utcnow
+from clipray.storage.orm import Role, User, as_utc, new_id, utcnow
 from clipray.storage.repos import UserRepo, WorkspaceRepo
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -113,7 +113,7 @@ def refresh(body: RefreshIn, svc: ServicesDep, session: SessionDep) -> Tokens:
         repo.revoke_family(row.family_id)
         session.commit()  # the revocation stands although the request fails
         raise ApiError(401, "TOKEN_REUSED", "this refresh token was already used; log in again")
-    if aware(row.expires_at) <= utcnow():
+    if as_utc(row.expires_at) <= utcnow():
         raise ApiError(401, "TOKEN_EXPIRED", "the refresh token expired; log in again")
     user = UserRepo(session).get(row.user_id)
     if user is None:

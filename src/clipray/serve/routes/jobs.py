@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clipray.jobs.machine import (
-    TERMINAL,
+    ACTIVE,
+    JOB_KIND,
     Event,
     InvalidTransitionError,
     Step,
@@ -39,10 +40,6 @@ from clipray.storage.orm import Job, JobStatus, JobStep, Source, StepStatus, Wor
 from clipray.storage.repos import JobRepo
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
-JOB_KIND = "clips"
-_ACTIVE = [s for s in JobStatus if s not in TERMINAL and s is not JobStatus.REVIEW]
-_QUIET = frozenset({*TERMINAL, JobStatus.REVIEW})
-"""States after which a job changes only when someone acts: the event stream ends there."""
 
 
 def job_out(session: Session, job: Job, *, steps: bool = True) -> JobOut:
@@ -111,7 +108,7 @@ def _enforce_quota(session: Session, who: Principal, svc: ServicesDep,
     now = utcnow()
     running = session.scalar(
         select(func.count()).select_from(Job).where(
-            Job.workspace_id == who.workspace_id, Job.kind == JOB_KIND, Job.status.in_(_ACTIVE))
+            Job.workspace_id == who.workspace_id, Job.kind == JOB_KIND, Job.status.in_(ACTIVE))
     ) or 0  # fmt: skip
     seconds = session.scalar(
         select(func.coalesce(func.sum(Source.duration_s), 0.0))
@@ -328,7 +325,7 @@ async def _events(svc: ServicesDep, workspace_id: str, job_id: str, request: Req
             yield _sse("status", {k: snap[k] for k in ("id", "status", "progress", "paused",
                                                        "error")}, n)  # fmt: skip
             idle = 0.0
-        if JobStatus(snap["status"]) in _QUIET:
+        if JobStatus(snap["status"]) not in ACTIVE:  # only a person moves it on now
             n += 1
             yield _sse("end", {"status": snap["status"]}, n)
             return
