@@ -10,6 +10,7 @@ only the clips still pending or failed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -22,13 +23,11 @@ from typing import Any
 from clipray import __version__
 from clipray.clips.llm import LlmConfig
 from clipray.clips.render import ffmpeg_version
-from clipray.clips.select import Candidate
-from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.jobs.machine import Step, progress
 from clipray.pipelines.analyze import analyze_config
-from clipray.pipelines.clipjob import PlannedClip, RunOptions, plan, render_and_upload
+from clipray.pipelines.clipjob import RunOptions, plan, planned_row, render_clips
 from clipray.pipelines.fetch import DownloadError, UrlRefusedError, download
 from clipray.pipelines.ingest import IngestContext, Ingested, IngestError, ingest_path, local_copy
 from clipray.pipelines.limits import media_limits, url_policy
@@ -37,7 +36,6 @@ from clipray.pipelines.stages.decode import probe
 from clipray.pipelines.validate import MediaRejectedError, validate_file
 from clipray.storage.db import Database
 from clipray.storage.orm import (
-    Clip,
     ClipStatus,
     Job,
     JobStatus,
@@ -209,8 +207,6 @@ def _source(ctx: IngestContext, job: Job) -> Source:
 
 def job_moment_id(job_id: str, candidate_id: str) -> str:
     """A moment id of this job's own: each job reviews its own clips, even of one source."""
-    import hashlib
-
     return hashlib.blake2b(f"{job_id}|{candidate_id}".encode(), digest_size=16).hexdigest()
 
 
@@ -242,35 +238,10 @@ def _analyze(settings: Settings, ctx: IngestContext, job: Job, report: _Progress
     llm = LlmConfig(base_url=settings.llm_base_url, model=settings.llm_model,
                     api_key=key.get_secret_value() if key else None)  # fmt: skip
     planned = plan(outcome.document, item, options_of(job), versions, llm)
-    rows = [_pending_row(job, source, p) for p in planned]
+    rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
     return {"cached": outcome.cached, "clips": len(rows)}
-
-
-def _pending_row(job: Job, source: Source, p: PlannedClip) -> Clip:
-    m = p.moment
-    return Clip(
-        source_id=source.id, job_id=job.id, moment_id=job_moment_id(job.id, m.id),
-        status=ClipStatus.PENDING, start_s=m.start, end_s=m.end, score=m.score,
-        title=m.title[:200], description=m.text, hashtags=list(m.hashtags),
-        reasons=list(m.reasons), render_spec=p.spec.to_json(), spec_hash=p.spec_hash,
-        plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at},
-    )  # fmt: skip
-
-
-def planned_of(row: Clip) -> PlannedClip:
-    """The render plan stored on a clip row."""
-    from clipray.clips.render import RenderSpec
-
-    extra = row.plan or {}
-    moment = Candidate(id=row.moment_id, start=row.start_s, end=row.end_s, text=row.description,
-                       title=row.title, hashtags=tuple(row.hashtags), score=row.score,
-                       reasons=tuple(row.reasons))  # fmt: skip
-    return PlannedClip(
-        moment, RenderSpec.from_json(row.render_spec), row.spec_hash, extra.get("ass"),
-        extra.get("fcpxml", ""), extra.get("edl", ""), float(extra.get("thumbnail_at", 0.0)),
-    )  # fmt: skip
 
 
 # --- render ------------------------------------------------------------------------------
@@ -284,46 +255,6 @@ def _render(settings: Settings, ctx: IngestContext, job: Job, report: _Progress)
         raise StepError(f"all {failed} clips failed to render", code="RENDER_FAILED",
                         retryable=True)  # fmt: skip
     return {"rendered": rendered, "failed": failed}
-
-
-def render_clips(
-    settings: Settings,
-    ctx: IngestContext,
-    source: Source,
-    clip_ids: list[str],
-    report: Callable[[float], None] | None = None,
-) -> tuple[int, int]:
-    """Render planned clip rows, one Ray task each, recording each outcome as it lands.
-    Returns (rendered, failed)."""
-    import ray
-
-    if not clip_ids:
-        return 0, 0
-    with ctx.db.session() as s:
-        repo = ClipRepo(s, ctx.workspace_id)
-        todo = [(planned_of(c), c.id) for c in (repo.get(i) for i in clip_ids) if c is not None]
-    uri = ctx.buckets.media.scoped(ctx.workspace_id).presign_get(
-        source.storage_key, expires_in=24 * 3600
-    )
-    size = (source.width or 0, source.height or 0)
-    has_audio = source.audio_codec is not None
-    task = ray.remote(render_and_upload).options(**actor_options(settings.stage("render")))
-    refs = {task.remote(p, uri, size, has_audio, settings, ctx.workspace_id, cid): cid
-            for p, cid in todo}  # fmt: skip
-    pending, failed = list(refs), 0
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        cid = refs[ready[0]]
-        try:
-            keys, error = ray.get(ready[0]), None
-        except Exception as exc:  # one failed render is recorded, the others go on
-            keys, error = {}, f"{type(exc).__name__}: {exc}"[-2000:]
-            failed += 1
-        with ctx.db.session() as s:
-            ClipRepo(s, ctx.workspace_id).mark_rendered(cid, keys, error)
-        if report is not None:
-            report(1 - len(pending) / len(refs))
-    return len(refs) - failed, failed
 
 
 def rerender_task(settings: Settings, workspace_id: str, source_id: str, clip_id: str) -> bool:

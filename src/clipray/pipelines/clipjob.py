@@ -34,7 +34,7 @@ from clipray.pipelines.ingest import IngestContext, Ingested, ingest
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.storage.keys import object_key
 from clipray.storage.objects import Buckets
-from clipray.storage.orm import Clip, ClipStatus, new_id
+from clipray.storage.orm import Clip, ClipStatus, Source
 from clipray.storage.repos import ClipRepo
 
 CLIP_FILES = {"video": "clip.mp4", "thumbnail": "thumbnail.jpg", "fcpxml": "clip.fcpxml",
@@ -198,52 +198,97 @@ def render_all(
     settings: Settings, ctx: IngestContext, item: Ingested, planned: list[PlannedClip],
     source: str, *, log_to_driver: bool = True,
 ) -> list[ClipResult]:  # fmt: skip
-    """Render what is not rendered yet, one Ray task per clip; record the clip rows."""
-    import ray
-
-    results: dict[str, ClipResult] = {}
-    todo: list[tuple[PlannedClip, str]] = []
+    """Record each planned clip (a moment already rendered with this spec is reused), then
+    render those not rendered yet, one Ray task each."""
+    ids: dict[str, str] = {}
+    todo: list[str] = []
     with ctx.db.session() as s:
         repo = ClipRepo(s, ctx.workspace_id)
         for p in planned:
             row = repo.find(p.moment.id, p.spec_hash)
-            if row is not None and row.status is ClipStatus.RENDERED:
-                results[p.moment.id] = _result(row, ctx.buckets, reused=True)
-            else:
-                todo.append((p, new_id()))
+            if row is None:
+                row = repo.add(planned_row(p, item.source.id, p.moment.id))
+            if row.status is not ClipStatus.RENDERED:
+                todo.append(row.id)
+            ids[p.moment.id] = row.id
     if todo:
         connect_ray(settings, log_to_driver=log_to_driver)
-        task = ray.remote(render_and_upload).options(**actor_options(settings.stage("render")))
-        info = item.info
-        refs = {
-            task.remote(p, source, (info.width, info.height), info.has_audio, settings,
-                        ctx.workspace_id, cid): (p, cid)
-            for p, cid in todo
-        }  # fmt: skip
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            p, cid = refs[ready[0]]
-            try:
-                keys, error = ray.get(ready[0]), None
-            except Exception as exc:  # a failed render is recorded, the others go on
-                keys, error = {}, f"{type(exc).__name__}: {exc}"[-2000:]
-            with ctx.db.session() as s:
-                row = ClipRepo(s, ctx.workspace_id).add(_row(p, cid, item, keys, error))
-                results[p.moment.id] = _result(row, ctx.buckets, reused=False)
-    return [results[p.moment.id] for p in planned]
+        render_clips(settings, ctx, item.source, todo, source_uri=source)
+    with ctx.db.session() as s:
+        repo = ClipRepo(s, ctx.workspace_id)
+        rows = {m: repo.get(cid) for m, cid in ids.items()}
+    return [_result(rows[p.moment.id], ctx.buckets, reused=ids[p.moment.id] not in todo)
+            for p in planned]  # fmt: skip
 
 
-def _row(p: PlannedClip, cid: str, item: Ingested, keys: dict[str, str], error: str | None) -> Clip:
+def planned_row(p: PlannedClip, source_id: str, moment_id: str, job_id: str | None = None
+                ) -> Clip:  # fmt: skip
+    """A pending clip row carrying everything its render needs, so that rendering can run
+    (or resume after a crash) from the database alone."""
     m = p.moment
     return Clip(
-        id=cid, source_id=item.source.id, moment_id=m.id,
-        status=ClipStatus.FAILED if error else ClipStatus.RENDERED,
-        start_s=m.start, end_s=m.end, score=m.score, title=m.title[:200],
+        source_id=source_id, job_id=job_id, moment_id=moment_id, status=ClipStatus.PENDING,
+        start_s=m.start, end_s=m.end, score=m.score, title=m.title[:200], description=m.text,
         hashtags=list(m.hashtags), reasons=list(m.reasons), render_spec=p.spec.to_json(),
-        spec_hash=p.spec_hash, video_key=keys.get("video"), thumbnail_key=keys.get("thumbnail"),
-        fcpxml_key=keys.get("fcpxml"), edl_key=keys.get("edl"), error=error,
+        spec_hash=p.spec_hash,
+        plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at},
     )  # fmt: skip
+
+
+def planned_of(row: Clip) -> PlannedClip:
+    """The render plan stored on a clip row (the inverse of :func:`planned_row`)."""
+    extra = row.plan or {}
+    moment = Candidate(id=row.moment_id, start=row.start_s, end=row.end_s, text=row.description,
+                       title=row.title, hashtags=tuple(row.hashtags), score=row.score,
+                       reasons=tuple(row.reasons))  # fmt: skip
+    return PlannedClip(
+        moment, RenderSpec.from_json(row.render_spec), row.spec_hash, extra.get("ass"),
+        extra.get("fcpxml", ""), extra.get("edl", ""), float(extra.get("thumbnail_at", 0.0)),
+    )  # fmt: skip
+
+
+def render_clips(
+    settings: Settings,
+    ctx: IngestContext,
+    source: Source,
+    clip_ids: list[str],
+    report: Callable[[float], None] | None = None,
+    *,
+    source_uri: str | None = None,
+) -> tuple[int, int]:
+    """Render planned clip rows, one Ray task each, recording each outcome as it lands.
+
+    ``source_uri`` is what the workers open (default: a presigned URL of the stored source).
+    Returns (rendered, failed).
+    """
+    import ray
+
+    with ctx.db.session() as s:
+        repo = ClipRepo(s, ctx.workspace_id)
+        todo = [(planned_of(c), c.id) for c in (repo.get(i) for i in clip_ids) if c is not None]
+    if not todo:
+        return 0, 0
+    uri = source_uri or ctx.buckets.media.scoped(ctx.workspace_id).presign_get(
+        source.storage_key, expires_in=24 * 3600
+    )
+    size = (source.width or 0, source.height or 0)
+    has_audio = source.audio_codec is not None
+    task = ray.remote(render_and_upload).options(**actor_options(settings.stage("render")))
+    refs = {task.remote(p, uri, size, has_audio, settings, ctx.workspace_id, cid): cid
+            for p, cid in todo}  # fmt: skip
+    pending, failed = list(refs), 0
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        try:
+            keys, error = ray.get(ready[0]), None
+        except Exception as exc:  # one failed render is recorded, the others go on
+            keys, error = {}, f"{type(exc).__name__}: {exc}"[-2000:]
+            failed += 1
+        with ctx.db.session() as s:
+            ClipRepo(s, ctx.workspace_id).mark_rendered(refs[ready[0]], keys, error)
+        if report is not None:
+            report(1 - len(pending) / len(refs))
+    return len(refs) - failed, failed
 
 
 def _result(row: Clip, buckets: Buckets, reused: bool) -> ClipResult:

@@ -115,9 +115,9 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
 
     from clipray.clips.render import RenderSpec
     from clipray.cluster.resources import actor_options
-    from clipray.jobs.steps import planned_of, rerender_task
+    from clipray.jobs.steps import rerender_task
     from clipray.pipelines.analyze import analyze_config
-    from clipray.pipelines.clipjob import RunOptions, plan_moment
+    from clipray.pipelines.clipjob import RunOptions, plan_moment, planned_of, planned_row
     from clipray.pipelines.ingest import IngestContext, Ingested
     from clipray.pipelines.runner import AnalysisRunner
     from clipray.pipelines.stages.decode import probe
@@ -147,13 +147,7 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
         new = existing
         new.status, new.error = ClipStatus.PENDING, None
     else:
-        new = repo.add(Clip(
-            source_id=clip.source_id, job_id=clip.job_id, moment_id=clip.moment_id,
-            status=ClipStatus.PENDING, start_s=clip.start_s, end_s=clip.end_s, score=clip.score,
-            title=clip.title, description=clip.description, hashtags=list(clip.hashtags),
-            reasons=list(clip.reasons), render_spec=p.spec.to_json(), spec_hash=p.spec_hash,
-            plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at},
-        ))  # fmt: skip
+        new = repo.add(planned_row(p, clip.source_id, clip.moment_id, clip.job_id))
     session.commit()
     # The render runs on the cluster; the new version turns rendered (or failed) when done.
     task = ray.remote(rerender_task).options(**actor_options(settings.stage("job_step")))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
@@ -14,7 +16,7 @@ from clipray.serve.schemas import Health
 router = APIRouter(tags=["meta"])
 
 
-def _check(fn) -> str:  # type: ignore[no-untyped-def]
+def _check(fn: Callable[[], None]) -> str:
     try:
         fn()
         return "ok"
