@@ -62,6 +62,10 @@ def _default_stages() -> dict[str, StageResources]:
         # A job step is a coordinator: it submits the analysis and render work above, which
         # holds the CPUs. Reserving one here would deadlock a 2-CPU box.
         "job_step": StageResources(num_cpus=0, batch_size=1),
+        # The all-intra proxy encode is one libx264 process per source; a stream-copy
+        # export is I/O bound, a quarter CPU lets several run beside the analysis.
+        "proxy": StageResources(num_cpus=1, batch_size=1),
+        "export": StageResources(num_cpus=0.25, batch_size=1),
     }
 
 
@@ -198,6 +202,12 @@ class Settings(BaseSettings):
     """Jobs the job runner drives at once; their steps' Ray work spreads over the cluster."""
     job_poll_interval_s: float = 0.5
     """How often the job runner looks for work and for cancelled jobs."""
+    export_concurrency: int = 2
+    """Proxy builds and clip exports the job runner keeps in flight at once (each is one
+    Ray task of ``export`` resources; a stream-copy export takes a second or two)."""
+    proxy_build_timeout_s: float = 3600.0
+    """A proxy build claimed longer ago than this is taken as dead and built again; also
+    how long an export waits for a proxy that another worker is building."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

@@ -20,6 +20,10 @@ TABLES = {
     "refresh_tokens",
     "api_tokens",
     "rate_limit_hits",
+    "clip_groups",
+    "virtual_clips",
+    "cut_edits",
+    "clip_exports",
 }
 
 

@@ -3,7 +3,9 @@
 The state lives in the database, never only here: the runner polls for jobs that have work
 to do, runs each step attempt as a Ray task (``jobs.steps.run_step``), records attempts,
 timings and errors, retries with backoff (``jobs.machine.STEP_POLICIES``), and cancels the
-Ray work of a job that was cancelled. When it starts (the first time, or after Ray restarts
+Ray work of a job that was cancelled. It also keeps the virtual clips' media moving: a
+proxy build per source that wants one, an export per approved clip (``pipelines.export``),
+each one Ray task. When it starts (the first time, or after Ray restarts
 it because it died) it closes the step attempts that were running under its predecessor,
 and the jobs go on from the state they were in.
 
@@ -38,8 +40,19 @@ from clipray.jobs.machine import (
     transition,
 )
 from clipray.jobs.steps import run_step
-from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, as_utc, utcnow
+from clipray.pipelines.export import build_proxy, export_clip
+from clipray.storage.orm import (
+    Job,
+    JobStatus,
+    JobStep,
+    ProxyStatus,
+    Source,
+    StepStatus,
+    as_utc,
+    utcnow,
+)
 from clipray.storage.repos import JobRepo
+from clipray.storage.vclips import pending_exports, requeue_running_exports, wanted_proxies
 
 RUNNER_NAME = "clipray-job-runner"
 RUNNER_NAMESPACE = "clipray"
@@ -73,6 +86,8 @@ class _Metrics:
             boundaries=[1, 5, 15, 60, 300, 900, 3600], tag_keys=("step",),
         )  # fmt: skip
         self.running = Gauge("clipray_jobs_running", "Job steps running now")
+        self.media = Counter("clipray_media_tasks", "Proxy builds and clip exports by outcome",
+                             tag_keys=("kind", "status"))  # fmt: skip
         self.counts: dict[str, int] = {}
         """The same counts, readable from ``status()``."""
 
@@ -80,6 +95,11 @@ class _Metrics:
         self.steps.inc(tags={"step": step.value, "status": status.value})
         self.seconds.observe(seconds, tags={"step": step.value})
         key = f"step.{step.value}.{status.value}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def media_task(self, kind: str, status: str) -> None:
+        self.media.inc(tags={"kind": kind, "status": status})
+        key = f"{kind}.{status}"
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def job(self, status: JobStatus) -> None:
@@ -95,6 +115,8 @@ class JobRunner:
         self.settings = settings
         self.db = open_database(settings)
         self.running: dict[str, _Attempt] = {}
+        self.media: dict[tuple[str, str], Any] = {}
+        """Proxy builds and exports in flight: ``("proxy", source_id)`` / ``("export", id)``."""
         self.lock = threading.Lock()
         self.metrics = _Metrics()
         self._wake = threading.Event()
@@ -113,7 +135,13 @@ class JobRunner:
     def status(self) -> dict[str, Any]:
         with self.lock:
             running = {a.job_id: a.step.value for a in self.running.values()}
-        return {"running": running, "recovered": self.recovered, "counts": self.metrics.counts}
+            media = [f"{kind}:{key}" for kind, key in self.media]
+        return {
+            "running": running,
+            "media": media,
+            "recovered": self.recovered,
+            "counts": self.metrics.counts,
+        }
 
     def stop(self) -> None:
         self._stop.set()
@@ -136,6 +164,8 @@ class JobRunner:
             self._cancel_cancelled()
             self._start_new()
             self.metrics.running.set(len(self.running))
+            self._reap_media()
+            self._start_media()
 
     def recover(self) -> list[str]:
         """Close the attempts a previous runner left running; their jobs carry on."""
@@ -155,8 +185,11 @@ class JobRunner:
                     detail={**(step.detail or {}), "interrupted": True},
                 )  # fmt: skip
                 closed.append(step.id)
+            requeued = requeue_running_exports(s)
         if closed:
             log.warning("closed %d step attempts interrupted by a runner restart", len(closed))
+        if requeued:
+            log.warning("queued %d exports interrupted by a runner restart again", requeued)
         return closed
 
     def _reap(self) -> None:
@@ -273,6 +306,54 @@ class JobRunner:
                 self.running[job.id] = _Attempt(job.id, job.workspace_id, action, step.id, ref,
                                                 time.monotonic())  # fmt: skip
                 free -= 1
+
+    # --- proxies and exports -----------------------------------------------------------------
+    def _reap_media(self) -> None:
+        if not self.media:
+            return
+        refs = list(self.media.values())
+        done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        done_ids = {r.hex() for r in done}
+        for (kind, key), ref in list(self.media.items()):
+            if ref.hex() not in done_ids:
+                continue
+            del self.media[(kind, key)]
+            try:
+                ray.get(ref)
+                self.metrics.media_task(kind, "done")
+            except Exception as exc:  # recorded on the row by the task itself
+                log.warning("%s %s failed: %s", kind, key, _cause(exc))
+                self.metrics.media_task(kind, "failed")
+
+    def _start_media(self) -> None:
+        free = self.settings.export_concurrency - len(self.media)
+        if free <= 0:
+            return
+        stale = utcnow() - timedelta(seconds=self.settings.proxy_build_timeout_s)
+        with self.db.session() as s:
+            proxies = wanted_proxies(s, stale, limit=free + len(self.media))
+            exports = pending_exports(s, limit=free + len(self.media))
+            ready = dict(s.execute(
+                select(Source.id, Source.proxy_status)
+                .where(Source.id.in_({e.source_id for e in exports}))
+            ).all())  # fmt: skip
+            todo = [("proxy", sid) for sid in proxies]
+            # An export starts once its source's proxy is ready; until then it waits queued
+            # (approving a clip made the proxy wanted, so the build above gets to it).
+            todo += [("export", e.id) for e in exports
+                     if ready.get(e.source_id) is ProxyStatus.READY]  # fmt: skip
+        fns = {"proxy": build_proxy, "export": export_clip}
+        for kind, key in todo:
+            if free <= 0:
+                break
+            if (kind, key) in self.media:
+                continue
+            task = ray.remote(fns[kind]).options(
+                **actor_options(self.settings.stage(kind)), max_retries=0,
+                name=f"{kind}-{key[:8]}",
+            )  # fmt: skip
+            self.media[(kind, key)] = task.remote(self.settings, key)
+            free -= 1
 
 
 def _cause(exc: BaseException) -> BaseException:

@@ -28,6 +28,7 @@ from clipray.config import Settings
 from clipray.jobs.machine import Step, progress
 from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import RunOptions, plan, planned_row, render_clips
+from clipray.pipelines.export import ensure_cover
 from clipray.pipelines.fetch import DownloadError, UrlRefusedError, download
 from clipray.pipelines.ingest import IngestContext, Ingested, IngestError, ingest_path, local_copy
 from clipray.pipelines.limits import media_limits, url_policy
@@ -241,7 +242,8 @@ def _analyze(settings: Settings, ctx: IngestContext, job: Job, report: _Progress
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
-    return {"cached": outcome.cached, "clips": len(rows)}
+    covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, outcome.document, info)
+    return {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
 
 
 # --- render ------------------------------------------------------------------------------

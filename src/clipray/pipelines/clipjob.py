@@ -30,6 +30,7 @@ from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.export import ensure_cover
 from clipray.pipelines.ingest import IngestContext, Ingested, ingest
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.storage.keys import object_key
@@ -354,6 +355,7 @@ def run_main_job(
         api_key=key.get_secret_value() if key else None,
     )
     planned = plan(outcome.document, item, opts, versions, llm)
+    ensure_cover(ctx.db, ctx.workspace_id, item.source.id, outcome.document, item.info)
     say(f"rendering {len(planned)} clips")
     source = runner.worker_uri(item, local)
     clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)

@@ -17,7 +17,7 @@ from ray import serve
 from clipray import __version__
 from clipray.config import Settings
 from clipray.serve.errors import ErrorResponse, install_error_handlers
-from clipray.serve.routes import auth, clips, health, jobs, uploads, workspaces
+from clipray.serve.routes import auth, clips, health, jobs, sources, uploads, workspaces
 
 
 class Liveness(BaseModel):
@@ -48,7 +48,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         """Liveness of the ingress replica."""
         return Liveness(status="ok", version=__version__)
 
-    for module in (auth, workspaces, uploads, jobs, clips, health):
+    for module in (auth, workspaces, uploads, jobs, clips, sources, health):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
     return api

@@ -227,3 +227,16 @@ def owned(session: Session, model: type[T], ident: str, who: Principal, kind: st
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def wake_runner() -> None:
+    """Tell the job runner to look now; it polls anyway, so a miss only costs latency."""
+    import ray
+
+    if not ray.is_initialized():
+        return
+    from clipray.actors.job_runner import job_runner
+
+    handle = job_runner()
+    if handle is not None:
+        handle.wake.remote()

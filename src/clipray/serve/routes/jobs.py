@@ -31,7 +31,7 @@ from clipray.jobs.machine import (
 from clipray.jobs.quota import Limits, Usage, check_quota, month_start
 from clipray.pipelines.fetch import UrlRefusedError, check_url
 from clipray.pipelines.limits import url_policy
-from clipray.serve.deps import Caller, Principal, ServicesDep, SessionDep, owned
+from clipray.serve.deps import Caller, Principal, ServicesDep, SessionDep, owned, wake_runner
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import JobCreate, JobCreated, JobOut, Page, StepOut
@@ -60,19 +60,6 @@ def _step_out(st: JobStep) -> StepOut:
     return StepOut(name=st.name, status=st.status.value, attempt=st.attempt,
                    started_at=st.started_at, finished_at=st.finished_at, duration_s=duration,
                    error=st.error, detail=st.detail or {})  # fmt: skip
-
-
-def _wake_runner() -> None:
-    """Tell the runner to look now; it polls anyway, so a miss only costs latency."""
-    import ray
-
-    if not ray.is_initialized():
-        return
-    from clipray.actors.job_runner import job_runner
-
-    handle = job_runner()
-    if handle is not None:
-        handle.wake.remote()
 
 
 def _source_of(body: JobCreate, who: Principal, session: Session, svc: ServicesDep
@@ -155,7 +142,7 @@ def create_job(
             raise
         return _replay(earlier, digest)
     session.commit()
-    _wake_runner()
+    wake_runner()
     return JobCreated(id=job.id, status=job.status.value)
 
 
@@ -225,7 +212,7 @@ def _control(job_id: str, who: Principal, session: Session, event: Event, code: 
     job = owned(session, Job, job_id, who, "job")
     _act(session, job, event, code)
     session.commit()
-    _wake_runner()
+    wake_runner()
     return job_out(session, job)
 
 
@@ -266,7 +253,7 @@ def resume_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
         raise ApiError(409, "JOB_NOT_PAUSED", "the job is not paused")
     job.paused = False
     session.commit()
-    _wake_runner()
+    wake_runner()
     return job_out(session, job)
 
 

@@ -1,0 +1,200 @@
+"""Virtual clips at the edges: the cover after analysis, the proxy, rolling exports.
+
+After analysis a source gets its cover (one virtual clip per scene, on the source's frame
+grid) and its proxy is wanted. The job runner keeps two queues moving, both in the
+database: a proxy build per source (:func:`build_proxy`, one Ray task, once: the all-intra
+H.264 proxy goes next to the source on the media bucket) and an export per approved clip
+(:func:`export_clip`, one Ray task per clip, started as soon as the clip is approved). Both
+claim their row first, so a second worker (a restarted runner, the CLI) never does the work
+twice at once, and both can run again after a crash: same key, same bytes.
+
+An export reads only the frames it needs from the proxy over a presigned URL (the proxy is
+written with its index first), cuts them by stream copy, and uploads the clip; the export
+row records whether copy was exact or the range had to be re-encoded.
+
+    >>> ensure_cover(db, workspace_id, source, analysis_doc, info)     # doctest: +SKIP
+    >>> build_proxy(settings, source.id)                               # doctest: +SKIP
+    >>> export_clip(settings, export_id)                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from clipray.clips.proxy import FrameGrid, ProxyError, export_range, make_proxy, probe_proxy
+from clipray.cluster.services import open_database, open_storage
+from clipray.config import Settings
+from clipray.pipelines.stages.decode import VideoInfo
+from clipray.storage.db import Database
+from clipray.storage.keys import object_key
+from clipray.storage.orm import (
+    ClipExport,
+    ExportStatus,
+    ProxyStatus,
+    Source,
+    VirtualClip,
+    utcnow,
+)
+from clipray.storage.vclips import CoverRepo, claim_export, claim_proxy, finish_export
+
+log = logging.getLogger("clipray.export")
+PROXY_NAME = "proxy.mp4"
+
+
+def proxy_key(source: Source) -> str:
+    return object_key(source.workspace_id, "sources", source.id, PROXY_NAME)
+
+
+def export_key(clip: VirtualClip) -> str:
+    return object_key(clip.workspace_id, "exports", clip.id, "clip.mp4")
+
+
+def source_grid(doc: dict[str, Any], info: VideoInfo) -> FrameGrid:
+    """The frame grid of a source's virtual clips: the rate its timestamps are laid out on
+    (the one scene detection numbers frames with), and as many frames as the analysis
+    decoded; a variable-rate source is numbered on its nominal rate over its duration."""
+    fps = Fraction(info.base_fps or info.fps).limit_denominator(1001)
+    scenes = doc.get("scenes") or []
+    decoded = int(scenes[-1]["end_frame"]) if scenes else 0
+    if info.is_vfr or decoded <= 0:
+        decoded = max(1, round(info.duration * fps))
+    return FrameGrid(fps=fps, frame_count=decoded)
+
+
+def ensure_cover(db: Database, workspace_id: str, source_id: str, doc: dict[str, Any],
+                 info: VideoInfo) -> bool:  # fmt: skip
+    """Create the source's virtual clips from its scene starts, once (the first analysis
+    decides; later ones keep the user's edits). Returns whether it created them."""
+    grid = source_grid(doc, info)
+    starts = [int(s["start_frame"]) for s in doc.get("scenes", []) if s.get("kind") != "start"]
+    with db.session() as s:
+        source = s.get(Source, source_id)
+        if source is None:
+            return False
+        rate = f"{grid.fps.numerator}/{grid.fps.denominator}"
+        return CoverRepo(s, workspace_id).create_cover(source, grid.frame_count, rate, starts)
+
+
+def grid_of(source: Source) -> FrameGrid:
+    if source.frame_count is None or not source.frame_rate:
+        raise ProxyError(f"source {source.id} has no frame grid yet (its analysis is pending)")
+    return FrameGrid(fps=Fraction(source.frame_rate), frame_count=source.frame_count)
+
+
+# --- proxy -------------------------------------------------------------------------------
+def build_proxy(settings: Settings, source_id: str) -> str | None:
+    """Build the source's proxy if it is wanted and nobody else is building it (Ray task).
+    Returns the proxy's key when it is ready, None when another worker holds the build."""
+    db = open_database(settings)
+    try:
+        stale = utcnow() - timedelta(seconds=settings.proxy_build_timeout_s)
+        with db.session() as s:
+            source = s.get(Source, source_id)
+            if source is None:
+                return None
+            if source.proxy_status is ProxyStatus.READY:
+                return source.proxy_key
+            if not claim_proxy(s, source_id, stale):
+                return None
+        try:
+            key = _make_proxy(settings, source)
+        except Exception as exc:
+            log.warning("proxy of source %s failed: %s", source_id, exc)
+            with db.session() as s:
+                row = s.get(Source, source_id)
+                if row is not None:
+                    row.proxy_status, row.proxy_error = ProxyStatus.FAILED, str(exc)[-2000:]
+            raise
+        with db.session() as s:
+            row = s.get(Source, source_id)
+            if row is not None:
+                row.proxy_status, row.proxy_key, row.proxy_error = ProxyStatus.READY, key, None
+        return key
+    finally:
+        db.dispose()
+
+
+def _make_proxy(settings: Settings, source: Source) -> str:
+    buckets = open_storage(settings)
+    media = buckets.media.scoped(source.workspace_id)
+    key = proxy_key(source)
+    with tempfile.TemporaryDirectory(prefix="clipray-proxy-") as tmp:
+        out = Path(tmp) / PROXY_NAME
+        make_proxy(media.presign_get(source.storage_key), out, grid_of(source),
+                   ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+        media.put_file(key, out, content_type="video/mp4")
+    return key
+
+
+def wait_for_proxy(settings: Settings, db: Database, source_id: str, timeout_s: float) -> str:
+    """The key of the source's ready proxy, building it here if nobody is (the CLI's path;
+    the job runner builds proxies as tasks of their own)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.session() as s:
+            source = s.get(Source, source_id)
+            if source is None:
+                raise ProxyError(f"source {source_id} is gone")
+            status, key, error = source.proxy_status, source.proxy_key, source.proxy_error
+            if status in (ProxyStatus.NONE, ProxyStatus.FAILED):
+                source.proxy_status = ProxyStatus.PENDING
+        if status is ProxyStatus.READY and key:
+            return key
+        if status is ProxyStatus.FAILED and error:
+            log.info("building the proxy of %s again after: %s", source_id, error)
+        key = build_proxy(settings, source_id)
+        if key:
+            return key
+        if time.monotonic() > deadline:
+            raise ProxyError(f"the proxy of source {source_id} is not ready after {timeout_s} s")
+        time.sleep(min(2.0, settings.job_poll_interval_s))
+
+
+# --- export ------------------------------------------------------------------------------
+def export_clip(settings: Settings, export_id: str) -> dict[str, Any] | None:
+    """Export one approved clip from its source's proxy (Ray task). Returns what was
+    recorded, or None when another worker holds this export or it is done already."""
+    db = open_database(settings)
+    try:
+        with db.session() as s:
+            attempt = claim_export(s, export_id)
+        if attempt is None:
+            return None
+        try:
+            values = _export(settings, db, export_id)
+        except Exception as exc:
+            log.warning("export %s failed: %s", export_id, exc)
+            with db.session() as s:
+                finish_export(s, export_id, attempt, status=ExportStatus.FAILED,
+                              error=str(exc)[-2000:])  # fmt: skip
+            raise
+        with db.session() as s:
+            finish_export(s, export_id, attempt, status=ExportStatus.DONE, error=None, **values)
+        return values
+    finally:
+        db.dispose()
+
+
+def _export(settings: Settings, db: Database, export_id: str) -> dict[str, Any]:
+    with db.session() as s:
+        export = s.get(ClipExport, export_id)
+        clip = s.get(VirtualClip, export.clip_id) if export else None
+        if export is None or clip is None:
+            raise ProxyError(f"export {export_id} or its clip is gone")
+        source_id, start, end = clip.source_id, clip.start_frame, clip.end_frame
+        key = export_key(clip)
+    proxy = wait_for_proxy(settings, db, source_id, settings.proxy_build_timeout_s)
+    media = open_storage(settings).media.scoped(export.workspace_id)
+    url = media.presign_get(proxy)
+    with tempfile.TemporaryDirectory(prefix="clipray-export-") as tmp:
+        out = Path(tmp) / "clip.mp4"
+        done = export_range(url, probe_proxy(url), start, end, out, ffmpeg=settings.ffmpeg_bin)
+        info = media.put_file(key, out, content_type="video/mp4")
+    return {"method": done.method, "frames": done.frames, "duration_s": done.duration_s,
+            "key": key, "size_bytes": info.size}  # fmt: skip
