@@ -129,10 +129,15 @@ class CoverRepo:
                 for c in clips]  # fmt: skip
 
     # --- editing -----------------------------------------------------------------------
+    @staticmethod
+    def _check_version(source: Source, expected: int | None) -> None:
+        """A stale edit is a conflict before anything else: the cut it names may be gone."""
+        if expected is not None and expected != source.cut_version:
+            raise CoverConflictError(expected, source.cut_version)
+
     def _bump(self, source: Source, expected: int | None) -> int:
         seen = source.cut_version
-        if expected is not None and expected != seen:
-            raise CoverConflictError(expected, seen)
+        self._check_version(source, expected)
         done = self.session.execute(
             update(Source)
             .where(Source.id == source.id, Source.cut_version == seen)
@@ -156,6 +161,7 @@ class CoverRepo:
     ) -> Applied:
         """Add, remove or move one cut. Raises :class:`CutError` (nothing changed) for an
         operation the cover does not allow, :class:`CoverConflictError` for a stale edit."""
+        self._check_version(source, expected_version)
         rows = self.live(source.id)
         if not rows:
             raise NoCoverError(f"source {source.id} has no clips yet")
@@ -173,6 +179,7 @@ class CoverRepo:
     def undo(self, source: Source, user_id: str | None, expected_version: int | None = None
              ) -> Applied:  # fmt: skip
         """Revert this user's last operation on the source that is not undone yet."""
+        self._check_version(source, expected_version)
         last = self.session.scalar(
             select(CutEdit)
             .where(
@@ -292,7 +299,9 @@ class CoverRepo:
 def claim_export(session: Session, export_id: str) -> int | None:
     """Take a pending export; returns the attempt number the claimant must record its
     outcome with, or None when another worker has it (or it is done)."""
-    row = session.get(ClipExport, export_id)
+    row = session.execute(
+        select(ClipExport.status, ClipExport.attempt).where(ClipExport.id == export_id)
+    ).first()
     if row is None or row.status is not ExportStatus.PENDING:
         return None
     attempt = row.attempt + 1
