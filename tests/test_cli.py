@@ -209,3 +209,65 @@ def test_a_bad_workspace_name_is_a_usage_error(tmp_path, slug):
     res = clipray(tmp_path, "--workspace", slug, "status")
     assert res.returncode == 2
     assert "--workspace" in res.stderr
+
+
+def test_cuts_and_review_from_the_cli(tmp_path, monkeypatch):
+    """The CLI edits a source's cut points and approves a clip, which it exports by stream
+    copy: the file has exactly the clip's frames."""
+    from clipray.cluster.services import ensure_workspace, open_database, open_storage
+    from clipray.config import Settings
+    from clipray.pipelines.ingest import IngestContext, ingest_path
+    from clipray.storage.orm import Source, SourceOrigin
+    from clipray.storage.vclips import CoverRepo
+    from tests.conftest import MEDIA
+
+    home = tmp_path / "home"
+    try:
+        up = clipray(home, "up", "--no-ray")
+        assert up.returncode == 0, up.stdout + up.stderr
+        # A source as the analysis leaves it: stored, with its cover (counter.mp4: 30 frames
+        # at 10 fps; one scene cut at frame 10).
+        monkeypatch.setenv("CLIPRAY_HOME", str(home))
+        settings = Settings()
+        db = open_database(settings)
+        ws = ensure_workspace(db, settings.workspace)
+        ctx = IngestContext(open_storage(settings), db, ws.id, settings.ffprobe_bin)
+        counter = MEDIA / "scene_cuts/pyscenedetect/counter.mp4"
+        sid = ingest_path(ctx, counter, SourceOrigin.LOCAL, counter.name).source.id
+        with db.session() as s:
+            CoverRepo(s, ws.id).create_cover(s.get(Source, sid), 30, "10/1", [10])
+        db.dispose()
+
+        listed = clipray(home, "sources", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [r["id"] for r in json.loads(listed.stdout)["sources"]] == [sid]
+        add = clipray(home, "cuts", "add", sid, "20", "--version", "0")
+        assert add.returncode == 0, add.stderr
+        assert "[10] -> [10, 20]" in add.stdout
+        stale = clipray(home, "cuts", "remove", sid, "20", "--version", "0")
+        assert stale.returncode == 1 and "changed" in stale.stderr
+        crossing = clipray(home, "cuts", "move", sid, "20", "5")
+        assert crossing.returncode == 1 and "cross" in crossing.stderr
+        cover = json.loads(clipray(home, "cuts", "list", sid, "--json").stdout)
+        assert [(c["start_frame"], c["end_frame"]) for c in cover["clips"]] == [
+            (0, 10), (10, 20), (20, 30)]  # fmt: skip
+        history = json.loads(clipray(home, "cuts", "history", sid, "--json").stdout)["edits"]
+        assert [(e["op"], e["frame"]) for e in history] == [("add", 20)]
+
+        middle = cover["clips"][1]["id"]
+        done = clipray(home, "review", middle, "approved", "--out", str(tmp_path / "out"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "exported 10 frames by copy" in done.stdout
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames",
+             "-of", "csv=p=0", str(tmp_path / "out" / f"{middle}.mp4")],
+            capture_output=True, text=True, check=True)  # fmt: skip
+        assert probe.stdout.strip() == "10"
+        bad = clipray(home, "review", middle, "maybe")
+        assert bad.returncode == 2
+
+        undo = clipray(home, "cuts", "undo", sid)
+        assert undo.returncode == 0, undo.stderr
+        assert "[10, 20] -> [10]" in undo.stdout
+    finally:
+        clipray(home, "down")
