@@ -245,9 +245,11 @@ def test_cuts_and_review_from_the_cli(tmp_path, monkeypatch):
         assert add.returncode == 0, add.stderr
         assert "[10] -> [10, 20]" in add.stdout
         stale = clipray(home, "cuts", "remove", sid, "20", "--version", "0")
-        assert stale.returncode == 1 and "changed" in stale.stderr
+        assert stale.returncode == 1
+        assert "changed" in stale.stderr
         crossing = clipray(home, "cuts", "move", sid, "20", "5")
-        assert crossing.returncode == 1 and "cross" in crossing.stderr
+        assert crossing.returncode == 1
+        assert "cross" in crossing.stderr
         cover = json.loads(clipray(home, "cuts", "list", sid, "--json").stdout)
         assert [(c["start_frame"], c["end_frame"]) for c in cover["clips"]] == [
             (0, 10), (10, 20), (20, 30)]  # fmt: skip

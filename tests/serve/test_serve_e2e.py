@@ -3,6 +3,7 @@ downloaded clip, then schemathesis fuzzing the OpenAPI schema of the running app
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
@@ -97,7 +98,7 @@ def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
                 break
     assert statuses[-1] == "review", statuses
     order = ["created", "ingesting", "analyzing", "clips_generated", "rendering", "review"]
-    assert [s for s in order if s in statuses] == statuses[statuses.index(statuses[0]):]
+    assert [s for s in order if s in statuses] == statuses[statuses.index(statuses[0]) :]
     assert ("render", "succeeded") in steps
 
     job = served.get(f"/api/jobs/{job_id}", headers=acct.headers).json()
@@ -153,11 +154,49 @@ def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
     square_video = next(s for s in json.loads(out)["streams"] if s["codec_type"] == "video")
     assert (square_video["width"], square_video["height"]) == (1080, 1080)
 
+    # the analysis made the source's virtual clips: its scenes, covering it exactly
+    sid = source["source_id"]
+    cover = served.get(f"/api/sources/{sid}/clips", headers=acct.headers).json()
+    assert (cover["frame_count"], cover["frame_rate"]) == (400, "25/1")
+    bounds = [(c["start_frame"], c["end_frame"]) for c in cover["clips"]]
+    assert bounds[0][0] == 0
+    assert bounds[-1][1] == 400
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert any(abs(start - 200) <= 2 for start, _ in bounds[1:])  # the cut at 8 s
+    # approving one exports it on the cluster: the runner builds the proxy, then the export
+    target = cover["clips"][-1]
+    approved = served.patch(f"/api/sources/{sid}/clips/{target['id']}", headers=acct.headers,
+                            json={"review": "approved"})  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    deadline = time.monotonic() + 300
+    export = approved.json()["export"]
+    while export["status"] in ("pending", "running") and time.monotonic() < deadline:
+        time.sleep(1)
+        export = served.get(f"/api/sources/{sid}/clips/{target['id']}",
+                            headers=acct.headers).json()["export"]  # fmt: skip
+    assert (export["status"], export["method"]) == ("done", "copy"), export
+    frames = target["end_frame"] - target["start_frame"]
+    assert export["frames"] == frames
+    assert export["duration_s"] == pytest.approx(frames / 25, abs=1e-3)
+    exported = served.get(f"/api/sources/{sid}/clips/{target['id']}/download",
+                          headers=acct.headers, allow_redirects=False)  # fmt: skip
+    assert exported.status_code == 302
+    (tmp_path / "export.mp4").write_bytes(requests.get(exported.headers["location"],
+                                                       timeout=60).content)  # fmt: skip
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_packets,duration", "-of", "json", str(tmp_path / "export.mp4")],
+        capture_output=True, text=True, check=True).stdout  # fmt: skip
+    stream = json.loads(out)["streams"][0]
+    assert int(stream["nb_read_packets"]) == frames
+    assert float(stream["duration"]) == pytest.approx(frames / 25, abs=1e-3)
+
     # a second user in another workspace sees none of it
     other = register(served, "e2e-other")
     assert served.get(f"/api/jobs/{job_id}", headers=other.headers).status_code == 403
     assert served.get(f"/api/clips/{clip['id']}", headers=other.headers).status_code == 403
     assert served.get("/api/clips", headers=other.headers).json()["total"] == 0
+    assert served.get(f"/api/sources/{sid}/clips", headers=other.headers).status_code == 403
 
 
 def test_fuzzing_the_openapi_schema_finds_no_5xx(served):

@@ -71,15 +71,21 @@ def test_the_cover_is_the_scene_clips_in_frames_and_seconds(client, alice, sourc
         (0, CUT, 0.0, 8.0), (CUT, FRAMES, 8.0, 16.0)]  # fmt: skip
     assert {c["review"] for c in body["clips"]} == {"pending_review"}
     src = client.get(f"/api/sources/{source_id}", headers=alice.headers).json()
-    assert src["proxy_status"] == "pending" and src["frame_count"] == FRAMES
+    assert src["proxy_status"] == "pending"
+    assert src["frame_count"] == FRAMES
 
 
 def test_add_move_remove_undo_and_the_audit_trail(client, alice, source_id):
     h = alice.headers
     cuts, v = _cuts(client, alice, source_id)
-    add = client.post(f"/api/sources/{source_id}/cuts", headers=h, json={"frame": 100, "version": v})
+    add = client.post(
+        f"/api/sources/{source_id}/cuts", headers=h, json={"frame": 100, "version": v}
+    )
     assert add.status_code == 201, add.text
-    assert [(c["start_frame"], c["end_frame"]) for c in add.json()["clips"]] == [(0, 100), (100, 200)]
+    assert [(c["start_frame"], c["end_frame"]) for c in add.json()["clips"]] == [
+        (0, 100),
+        (100, 200),
+    ]
     assert add.json()["edit"]["cuts_after"] == sorted([*cuts, 100])
     move = client.patch(f"/api/sources/{source_id}/cuts/100", headers=h,
                         json={"to": 120, "version": v + 1})  # fmt: skip
@@ -97,7 +103,8 @@ def test_add_move_remove_undo_and_the_audit_trail(client, alice, source_id):
     history = client.get(f"/api/sources/{source_id}/cuts/history?limit=6", headers=h).json()
     assert [e["op"] for e in history["data"]] == ["undo", "undo", "undo", "remove", "move", "add"]
     assert all(e["user_id"] == alice.id for e in history["data"])
-    assert history["data"][-1]["frame"] == 100 and history["data"][-2]["to"] == 120
+    assert history["data"][-1]["frame"] == 100
+    assert history["data"][-2]["to"] == 120
 
 
 @pytest.mark.parametrize(
@@ -143,7 +150,8 @@ def test_two_concurrent_moves_of_one_cut_one_wins_the_other_gets_409(client, ali
         t.join(timeout=30)
     assert sorted(results) == [200, 409]
     after, version = _cuts(client, alice, source_id)
-    assert version == v + 1 and after[0] in (CUT - 10, CUT + 10)
+    assert version == v + 1
+    assert after[0] in (CUT - 10, CUT + 10)
     _cover(client, alice, source_id)
     assert client.post(f"/api/sources/{source_id}/cuts/undo", headers=alice.headers,
                        json={"version": version}).status_code == 200  # fmt: skip
@@ -195,7 +203,9 @@ def test_an_approved_clip_is_exported_by_stream_copy_and_downloads(
 ):
     h = alice.headers
     v = _cuts(client, alice, source_id)[1]
-    resp = client.post(f"/api/sources/{source_id}/cuts", headers=h, json={"frame": 37, "version": v})
+    resp = client.post(
+        f"/api/sources/{source_id}/cuts", headers=h, json={"frame": 37, "version": v}
+    )
     clip = next(c for c in resp.json()["clips"] if c["start_frame"] == 37)
     url = f"/api/sources/{source_id}/clips/{clip['id']}"
     assert_error(client.get(f"{url}/download", headers=h, follow_redirects=False), 409,
@@ -206,14 +216,16 @@ def test_an_approved_clip_is_exported_by_stream_copy_and_downloads(
         export_id = s.scalar(select(ClipExport.id).where(ClipExport.clip_id == clip["id"]))
 
     done = export_clip(api_settings, export_id)  # what the runner's Ray task runs
-    assert done is not None and done["method"] == "copy"
+    assert done is not None
+    assert done["method"] == "copy"
     assert export_clip(api_settings, export_id) is None  # done already: nothing to claim
     with api_db.session() as s:
         assert s.get(Source, source_id).proxy_status is ProxyStatus.READY
 
     body = client.get(url, headers=h).json()
     frames = clip["end_frame"] - clip["start_frame"]
-    assert body["export"]["status"] == "done" and body["export"]["method"] == "copy"
+    assert body["export"]["status"] == "done"
+    assert body["export"]["method"] == "copy"
     assert body["export"]["frames"] == frames
     redirect = client.get(f"{url}/download", headers=h, follow_redirects=False)
     assert redirect.status_code == 302

@@ -160,7 +160,8 @@ def test_approving_queues_one_export_and_a_replaced_clip_cannot_be_reviewed(sess
     clip = repo.live(source.id)[0]
     first = repo.review(clip, ReviewStatus.APPROVED, user)
     again = repo.review(clip, ReviewStatus.APPROVED, user)
-    assert first is again and first.status is ExportStatus.PENDING
+    assert first is again
+    assert first.status is ExportStatus.PENDING
     count = session.scalar(select(func.count()).where(ClipExport.clip_id == clip.id))
     assert count == 1
     repo.apply(source, "add", user, frame=10)

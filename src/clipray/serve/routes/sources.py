@@ -13,7 +13,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -51,6 +51,7 @@ from clipray.storage.orm import (
 from clipray.storage.vclips import Applied, CoverConflictError, CoverRepo, NoCoverError
 
 router = APIRouter(prefix="/api/sources", tags=["sources"])
+Frame = Annotated[int, Path(ge=0, le=2**31 - 1, description="A cut point: a frame number.")]
 _CONFLICTS = {"UNDO_STALE", "NOTHING_TO_UNDO", "CLIP_REPLACED"}
 """Cut errors that depend on the cover's state rather than on the request: 409, not 422."""
 
@@ -266,7 +267,7 @@ def add_cut(source_id: str, body: CutIn, who: Caller, session: SessionDep) -> Ed
 
 
 @router.patch("/{source_id}/cuts/{frame}")
-def move_cut(source_id: str, frame: int, body: CutMove, who: Caller, session: SessionDep
+def move_cut(source_id: str, frame: Frame, body: CutMove, who: Caller, session: SessionDep
              ) -> EditDone:  # fmt: skip
     """Move the cut at ``frame`` to ``to``; it may not reach or cross a neighbouring cut."""
     who.require(Action.EDIT_CLIP)
@@ -280,7 +281,7 @@ def move_cut(source_id: str, frame: int, body: CutMove, who: Caller, session: Se
 @router.delete("/{source_id}/cuts/{frame}")
 def remove_cut(
     source_id: str,
-    frame: int,
+    frame: Frame,
     who: Caller,
     session: SessionDep,
     version: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
