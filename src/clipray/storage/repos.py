@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,14 @@ T = TypeVar("T")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LOCAL_USER_EMAIL = "local@clipray.invalid"
 """The user the CLI acts as on a machine without accounts (``.invalid`` never resolves)."""
+
+
+def fetch_page(session: Session, query: Select[Any], limit: int, offset: int,
+               *order: Any) -> tuple[list[Any], int]:  # fmt: skip
+    """One page of ``query`` in ``order``, and how many rows the whole query has."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
+    return list(rows), total
 
 
 class InvalidSlugError(ValueError):

@@ -36,6 +36,7 @@ from clipray.storage.orm import (
     new_id,
     utcnow,
 )
+from clipray.storage.repos import fetch_page
 
 
 class CoverConflictError(RuntimeError):
@@ -97,11 +98,7 @@ class CoverRepo:
         q = select(CutEdit).where(
             CutEdit.workspace_id == self.workspace_id, CutEdit.source_id == source_id
         )
-        total = self.session.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = self.session.scalars(
-            q.order_by(CutEdit.version.desc()).limit(limit).offset(offset)
-        ).all()
-        return list(rows), total
+        return fetch_page(self.session, q, limit, offset, CutEdit.version.desc())
 
     # --- creating ----------------------------------------------------------------------
     def create_cover(

@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clipray.serve.deps import Caller, ServicesDep, SessionDep, owned
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
 from clipray.storage.orm import Clip, ClipStatus, Job, Source
-from clipray.storage.repos import ClipRepo
+from clipray.storage.repos import ClipRepo, fetch_page
 
 router = APIRouter(prefix="/api/clips", tags=["clips"])
 _FILES = {"video": ("video_key", "mp4"), "thumbnail": ("thumbnail_key", "jpg"),
@@ -48,10 +48,7 @@ def list_clips(
         q = q.where(Clip.job_id == job_id)
     if status is not None:
         q = q.where(Clip.status == status)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(
-        q.order_by(Clip.score.desc(), Clip.id).limit(limit).offset((page - 1) * limit)
-    ).all()
+    rows, total = fetch_page(session, q, limit, (page - 1) * limit, Clip.score.desc(), Clip.id)
     return Page[ClipOut].of([clip_out(c) for c in rows], total, page, limit)
 
 
@@ -175,4 +172,3 @@ def delete_clips(body: ClipIds, who: Caller, session: SessionDep, svc: ServicesD
     session.commit()  # rows first: a file left by a failed delete is garbage, not a broken row
     _delete_files(svc, who.workspace_id, clips)
     return Deleted(deleted=len(clips))
-

@@ -37,7 +37,7 @@ from clipray.serve.permissions import Action
 from clipray.serve.schemas import JobCreate, JobCreated, JobOut, Page, StepOut
 from clipray.storage.keys import UnsafeKeyError, check_key
 from clipray.storage.orm import Job, JobStatus, JobStep, Source, StepStatus, Workspace, utcnow
-from clipray.storage.repos import JobRepo
+from clipray.storage.repos import JobRepo, fetch_page
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -172,10 +172,7 @@ def list_jobs(
     q = select(Job).where(Job.workspace_id == who.workspace_id, Job.kind == JOB_KIND)
     if status is not None:
         q = q.where(Job.status == status)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(
-        q.order_by(Job.created_at.desc(), Job.id).limit(limit).offset((page - 1) * limit)
-    ).all()
+    rows, total = fetch_page(session, q, limit, (page - 1) * limit, Job.created_at.desc(), Job.id)
     return Page[JobOut].of([job_out(session, j, steps=False) for j in rows], total, page, limit)
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clipray.clips.cuts import CutError
@@ -48,6 +48,7 @@ from clipray.storage.orm import (
     Source,
     VirtualClip,
 )
+from clipray.storage.repos import fetch_page
 from clipray.storage.vclips import Applied, CoverConflictError, CoverRepo, NoCoverError
 
 router = APIRouter(prefix="/api/sources", tags=["sources"])
@@ -149,10 +150,8 @@ def list_sources(
     """The workspace's source videos, newest first."""
     who.require(Action.READ)
     q = select(Source).where(Source.workspace_id == who.workspace_id)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(
-        q.order_by(Source.created_at.desc(), Source.id).limit(limit).offset((page - 1) * limit)
-    ).all()
+    rows, total = fetch_page(session, q, limit, (page - 1) * limit, Source.created_at.desc(),
+                             Source.id)  # fmt: skip
     return Page[SourceOut].of([source_out(s) for s in rows], total, page, limit)
 
 
