@@ -8,6 +8,8 @@ import threading
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from clipray.clips.cuts import CutError, VClip, validate
@@ -219,3 +221,45 @@ def test_concurrent_moves_of_one_cut_one_wins_one_conflicts(migrated_db: Databas
         _valid(repo, src)
         edits = s.scalar(select(func.count()).where(CutEdit.source_id == source_id))
         assert edits == 1
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    frames=st.integers(2, 400),
+    ops=st.lists(st.tuples(st.sampled_from(["add", "remove", "move", "undo"]),
+                           st.integers(0, 400), st.integers(0, 400)), max_size=15),
+)  # fmt: skip
+def test_any_sequence_through_the_database_keeps_a_valid_cover(session, frames, ops):
+    """Random operations through the repository: after each one the stored cover is valid;
+    a refused one leaves the rows and the version as they were; undo walks back exactly."""
+    repo, source, user, _ = _source(session, frames, starts=(frames // 2,))
+    covers = [_ids(repo, source)]
+    for op, a, b in ops:
+        before, version = _ids(repo, source), source.cut_version
+        cuts = [c[1] for c in before[1:]]
+        frame = cuts[a % len(cuts)] if cuts and op in ("remove", "move") else a % (frames + 1)
+        refusal = None
+        try:
+            if op == "undo":
+                repo.undo(source, user)
+            else:
+                repo.apply(source, op, user, frame=frame, to=b % (frames + 1))
+        except CutError as exc:
+            refusal = exc.reason
+        if refusal is not None:
+            assert refusal
+            assert _ids(repo, source) == before
+            assert source.cut_version == version
+            continue
+        _valid(repo, source)
+        assert source.cut_version == version + 1
+        if op == "undo":
+            covers.pop()
+            assert _ids(repo, source) == covers[-1]
+        else:
+            covers.append(_ids(repo, source))
+
+
+def _ids(repo: CoverRepo, source) -> list[tuple[str, int, int]]:
+    return [(c.id, c.start_frame, c.end_frame) for c in repo.live(source.id)]
