@@ -215,3 +215,39 @@ def test_a_retryable_failure_is_retried_after_the_backoff(client, db, runner, ru
     gap = (attempts[1][2] - attempts[0][3]).total_seconds()
     assert gap >= policy.base_delay_s * (1 - policy.jitter) - 0.05
     assert failed.error
+
+
+def test_an_export_cut_short_by_a_runner_restart_is_finished_by_the_next(client, db, runner,
+                                                                         short_talk):  # fmt: skip
+    """The runner builds the proxy and exports an approved clip; an export that was running
+    when the runner died is queued again by the restarted runner and done by stream copy."""
+    from clipray.storage.orm import ClipExport, ExportStatus, ReviewStatus, Source
+    from clipray.storage.vclips import CoverRepo, claim_export
+
+    acct = register(client, "export-recover")
+    sid = upload(client, acct, short_talk).json()["source_id"]
+    with db.session() as s:  # the cover the analysis makes (16 s at 25 fps, a cut at 8 s)
+        repo = CoverRepo(s, acct.workspace_id)
+        repo.create_cover(s.get(Source, sid), 400, "25/1", [200])
+        clip = repo.live(sid)[1]
+        export = repo.review(clip, ReviewStatus.APPROVED, acct.id)
+        s.flush()
+        assert claim_export(s, export.id) == 1  # a worker took it, then its runner died
+        export_id, frames = export.id, clip.end_frame - clip.start_frame
+    ray.kill(runner, no_restart=False)
+
+    def finished() -> ClipExport | None:
+        with db.session() as s:
+            row = s.get(ClipExport, export_id)
+            return row if row.status in (ExportStatus.DONE, ExportStatus.FAILED) else None
+
+    row = poll(finished, 300, every=0.5)
+    assert row is not None, "the export never finished"
+    assert (row.status, row.method, row.frames) == (ExportStatus.DONE, "copy", frames), row.error
+    assert row.attempt == 2
+    assert row.duration_s == pytest.approx(frames / 25, abs=1e-3)
+    with db.session() as s:
+        assert s.get(Source, sid).proxy_key is not None
+    counts = ray.get(job_runner().status.remote())["counts"]
+    assert counts["proxy.done"] >= 1
+    assert counts["export.done"] >= 1

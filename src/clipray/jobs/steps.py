@@ -242,7 +242,8 @@ def _analyze(settings: Settings, ctx: IngestContext, job: Job, report: _Progress
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
-    covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, outcome.document, info)
+    covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, outcome.document,
+                           media.presign_get(source.storage_key), settings.ffprobe_bin)  # fmt: skip
     return {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
 
 

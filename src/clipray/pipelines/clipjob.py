@@ -355,8 +355,9 @@ def run_main_job(
         api_key=key.get_secret_value() if key else None,
     )
     planned = plan(outcome.document, item, opts, versions, llm)
-    ensure_cover(ctx.db, ctx.workspace_id, item.source.id, outcome.document, item.info)
     say(f"rendering {len(planned)} clips")
     source = runner.worker_uri(item, local)
+    ensure_cover(ctx.db, ctx.workspace_id, item.source.id, outcome.document, source,
+                 settings.ffprobe_bin)  # fmt: skip
     clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)
     return JobResult(item.source.id, clips)

@@ -32,12 +32,12 @@ from clipray.clips.proxy import (
     ProxyError,
     ProxyInfo,
     export_range,
+    frame_grid,
     make_proxy,
     probe_proxy,
 )
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
-from clipray.pipelines.stages.decode import VideoInfo
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.orm import (
@@ -62,23 +62,17 @@ def export_key(clip: VirtualClip) -> str:
     return object_key(clip.workspace_id, "exports", clip.id, "clip.mp4")
 
 
-def source_grid(doc: dict[str, Any], info: VideoInfo) -> FrameGrid:
-    """The frame grid of a source's virtual clips: the rate its timestamps are laid out on
-    (the one scene detection numbers frames with), and as many frames as the analysis
-    decoded; a variable-rate source is numbered on its nominal rate over its duration."""
-    fps = Fraction(info.base_fps or info.fps).limit_denominator(1001)
-    scenes = doc.get("scenes") or []
-    decoded = int(scenes[-1]["end_frame"]) if scenes else 0
-    if info.is_vfr or decoded <= 0:
-        decoded = max(1, round(info.duration * fps))
-    return FrameGrid(fps=fps, frame_count=decoded)
-
-
 def ensure_cover(db: Database, workspace_id: str, source_id: str, doc: dict[str, Any],
-                 info: VideoInfo) -> bool:  # fmt: skip
+                 uri: str, ffprobe: str = "ffprobe") -> bool:  # fmt: skip
     """Create the source's virtual clips from its scene starts, once (the first analysis
-    decides; later ones keep the user's edits). Returns whether it created them."""
-    grid = source_grid(doc, info)
+    decides; later ones keep the user's edits). Returns whether it created them.
+
+    The grid is :func:`~clipray.clips.proxy.frame_grid` of the source at ``uri`` (its
+    header only; the analysis' own frame count stands in where the container has none):
+    the rate scene detection numbers frames with, so scene starts are grid frames."""
+    scenes = doc.get("scenes") or []
+    decoded = int(scenes[-1]["end_frame"]) if scenes else None
+    grid = frame_grid(uri, ffprobe, counted=decoded)
     starts = [int(s["start_frame"]) for s in doc.get("scenes", []) if s.get("kind") != "start"]
     with db.session() as s:
         source = s.get(Source, source_id)
