@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -491,18 +493,27 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _owned_source(s: Any, workspace_id: str, source_id: str) -> Any:
+@contextmanager
+def _covered_source(ctx: typer.Context, source_id: str) -> Iterator[tuple[Any, Any, str]]:
+    """One transaction on a source that has clips: its repository, the row, the user."""
     from clipray.storage.repos import SourceRepo
+    from clipray.storage.vclips import CoverRepo
 
-    source = SourceRepo(s, workspace_id).get(source_id)
-    if source is None:
-        raise _fail(f"no source {source_id} in this workspace (see `clipray sources`)")
-    if source.frame_count is None:
-        raise _fail(f"source {source_id} has no clips yet: analyse it first (`clipray run`)")
-    return source
+    db, ws, user = _cover_context(_settings(ctx))
+    try:
+        with db.session() as s:
+            source = SourceRepo(s, ws).get(source_id)
+            if source is None:
+                raise _fail(f"no source {source_id} in this workspace (see `clipray sources`)")
+            if source.frame_count is None:
+                raise _fail(f"source {source_id} has no clips yet: analyse it first "
+                            "(`clipray run`)")  # fmt: skip
+            yield CoverRepo(s, ws), source, user
+    finally:
+        db.dispose()
 
 
-def _clip_rows(s: Any, repo: Any, source: Any, rows: list[Any]) -> list[dict[str, Any]]:
+def _clip_rows(repo: Any, source: Any, rows: list[Any]) -> list[dict[str, Any]]:
     from fractions import Fraction
 
     rate = Fraction(source.frame_rate)
@@ -571,26 +582,17 @@ VersionOption = Annotated[
 def cuts_list(ctx: typer.Context, source_id: SourceArg,
               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:  # fmt: skip
     """The source's clips in frame order, covering it exactly."""
-    from clipray.storage.vclips import CoverRepo
-
-    db, ws, _ = _cover_context(_settings(ctx))
-    with db.session() as s:
-        source = _owned_source(s, ws, source_id)
-        repo = CoverRepo(s, ws)
-        clips = _clip_rows(s, repo, source, repo.live(source.id))
-        _print_cover(source, clips, as_json)
+    with _covered_source(ctx, source_id) as (repo, source, _):
+        _print_cover(source, _clip_rows(repo, source, repo.live(source.id)), as_json)
 
 
 def _cut(ctx: typer.Context, source_id: str, op: str, frame: int, to: int | None,
          version: int | None) -> None:  # fmt: skip
     from clipray.clips.cuts import CutError
-    from clipray.storage.vclips import CoverConflictError, CoverRepo
+    from clipray.storage.vclips import CoverConflictError
 
-    db, ws, user = _cover_context(_settings(ctx))
     try:
-        with db.session() as s:
-            source = _owned_source(s, ws, source_id)
-            repo = CoverRepo(s, ws)
+        with _covered_source(ctx, source_id) as (repo, source, user):
             if op == "undo":
                 done = repo.undo(source, user, expected_version=version)
             else:
@@ -634,12 +636,8 @@ def cuts_undo(ctx: typer.Context, source_id: SourceArg, version: VersionOption =
 def cuts_history(ctx: typer.Context, source_id: SourceArg,
                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:  # fmt: skip
     """The audit trail: who did which operation, the cuts before and after, when."""
-    from clipray.storage.vclips import CoverRepo
-
-    db, ws, _ = _cover_context(_settings(ctx))
-    with db.session() as s:
-        source = _owned_source(s, ws, source_id)
-        edits, _total = CoverRepo(s, ws).history(source.id, limit=1000)
+    with _covered_source(ctx, source_id) as (repo, source, _):
+        edits, _total = repo.history(source.id, limit=1000)
         rows = [{"version": e.version, "op": e.op, "frame": e.frame, "to": e.to_frame,
                  "user_id": e.user_id, "cuts_before": e.cuts_before, "cuts_after": e.cuts_after,
                  "at": e.created_at.isoformat()} for e in edits]  # fmt: skip
