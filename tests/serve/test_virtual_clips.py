@@ -186,6 +186,18 @@ def test_review_groups_and_scoping(client, alice, source_id):
     assert client.get(f"/api/sources/{source_id}/clips").status_code == 401
 
 
+def test_a_source_without_analysis_has_no_clips_yet(client, short_talk):
+    carol = register(client, "carol")
+    sid = upload(client, carol, short_talk).json()["source_id"]
+    listed = client.get("/api/sources", headers=carol.headers).json()
+    assert [(s["id"], s["frame_count"], s["proxy_status"]) for s in listed["data"]] == [
+        (sid, None, "none")]  # fmt: skip
+    assert_error(client.get(f"/api/sources/{sid}/clips", headers=carol.headers), 409,
+                 "CLIPS_NOT_READY")  # fmt: skip
+    assert_error(client.post(f"/api/sources/{sid}/cuts", headers=carol.headers,
+                             json={"frame": 5}), 409, "CLIPS_NOT_READY")  # fmt: skip
+
+
 def _frames(path: Path) -> tuple[int, float, float]:
     """Decoded video frames, video and audio stream durations (seconds)."""
     out = subprocess.run(

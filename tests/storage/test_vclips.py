@@ -28,6 +28,7 @@ from clipray.storage.vclips import (
     CoverConflictError,
     CoverRepo,
     claim_export,
+    fail_exports_without_proxy,
     finish_export,
     requeue_running_exports,
 )
@@ -263,3 +264,18 @@ def test_any_sequence_through_the_database_keeps_a_valid_cover(session, frames, 
 
 def _ids(repo: CoverRepo, source) -> list[tuple[str, int, int]]:
     return [(c.id, c.start_frame, c.end_frame) for c in repo.live(source.id)]
+
+
+def test_a_failed_proxy_fails_its_exports_and_approving_again_retries(session):
+    repo, source, user, _ = _source(session)
+    clip = repo.live(source.id)[0]
+    export = repo.review(clip, ReviewStatus.APPROVED, user)
+    source.proxy_status, source.proxy_error = ProxyStatus.FAILED, "ffmpeg: moov atom not found"
+    session.flush()
+    assert fail_exports_without_proxy(session) >= 1
+    session.refresh(export)
+    assert export.status is ExportStatus.FAILED
+    assert export.error == "the source's proxy could not be built: ffmpeg: moov atom not found"
+    again = repo.review(clip, ReviewStatus.APPROVED, user)
+    assert again.status is ExportStatus.PENDING
+    assert source.proxy_status is ProxyStatus.PENDING

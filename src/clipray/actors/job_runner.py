@@ -52,7 +52,12 @@ from clipray.storage.orm import (
     utcnow,
 )
 from clipray.storage.repos import JobRepo
-from clipray.storage.vclips import pending_exports, requeue_running_exports, wanted_proxies
+from clipray.storage.vclips import (
+    fail_exports_without_proxy,
+    pending_exports,
+    requeue_running_exports,
+    wanted_proxies,
+)
 
 RUNNER_NAME = "clipray-job-runner"
 RUNNER_NAMESPACE = "clipray"
@@ -331,6 +336,7 @@ class JobRunner:
             return
         stale = utcnow() - timedelta(seconds=self.settings.proxy_build_timeout_s)
         with self.db.session() as s:
+            fail_exports_without_proxy(s)
             proxies = wanted_proxies(s, stale, limit=free + len(self.media))
             exports = pending_exports(s, limit=free + len(self.media))
             ready = dict(s.execute(

@@ -262,8 +262,9 @@ class CoverRepo:
             elif export.status is ExportStatus.FAILED:
                 export.status, export.error = ExportStatus.PENDING, None
             source = self.session.get(Source, clip.source_id)
-            if source is not None and source.proxy_status in (ProxyStatus.NONE,):
-                source.proxy_status = ProxyStatus.PENDING
+            if source is not None and source.proxy_status in (ProxyStatus.NONE,
+                                                              ProxyStatus.FAILED):  # fmt: skip
+                source.proxy_status = ProxyStatus.PENDING  # a failed build is tried again
         self.session.flush()
         return export
 
@@ -330,6 +331,22 @@ def pending_exports(session: Session, limit: int) -> list[ClipExport]:
         select(ClipExport).where(ClipExport.status == ExportStatus.PENDING)
         .order_by(ClipExport.created_at, ClipExport.id).limit(limit)
     ))  # fmt: skip
+
+
+def fail_exports_without_proxy(session: Session) -> int:
+    """Pending exports of sources whose proxy build failed fail too, with its reason (they
+    would wait forever); approving the clip again retries the build and the export."""
+    failed = select(Source.id).where(Source.proxy_status == ProxyStatus.FAILED)
+    reason = select(Source.proxy_error).where(Source.id == ClipExport.source_id).scalar_subquery()
+    done = session.execute(
+        update(ClipExport)
+        .where(ClipExport.status == ExportStatus.PENDING, ClipExport.source_id.in_(failed))
+        .values(status=ExportStatus.FAILED, finished_at=utcnow(),
+                error=func.coalesce("the source's proxy could not be built: " + reason,
+                                    "the source's proxy could not be built"))
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def requeue_running_exports(session: Session) -> int:
