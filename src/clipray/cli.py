@@ -278,6 +278,17 @@ def doctor(
         raise typer.Exit(1)
 
 
+def _workspace_database(settings: Settings) -> tuple[Any, Any]:
+    """The services' database (refused unless migrated) and the CLI's workspace in it."""
+    db = open_database(settings)
+    if migrate.current_revision(settings.resolved_database_url) != migrate.head_revision():
+        db.dispose()
+        raise ServiceUnavailableError(
+            "the database is not at the latest migration: run `clipray up`"
+        )
+    return db, ensure_workspace(db, settings.workspace)
+
+
 def _analysis_context(settings: Settings) -> tuple[Any, Any]:
     """Database and buckets of the running services, in the CLI's workspace.
 
@@ -286,13 +297,7 @@ def _analysis_context(settings: Settings) -> tuple[Any, Any]:
     """
     from clipray.pipelines.ingest import IngestContext
 
-    db = open_database(settings)
-    if migrate.current_revision(settings.resolved_database_url) != migrate.head_revision():
-        db.dispose()
-        raise ServiceUnavailableError(
-            "the database is not at the latest migration: run `clipray up`"
-        )
-    ws = ensure_workspace(db, settings.workspace)
+    db, ws = _workspace_database(settings)
     return db, IngestContext(open_storage(settings), db, ws.id, settings.ffprobe_bin)
 
 
@@ -476,13 +481,7 @@ def _cover_context(settings: Settings) -> tuple[Any, str, str]:
     """Database, workspace id and the local user's id (who the audit trail names)."""
     from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo
 
-    db = open_database(settings)
-    if migrate.current_revision(settings.resolved_database_url) != migrate.head_revision():
-        db.dispose()
-        raise ServiceUnavailableError(
-            "the database is not at the latest migration: run `clipray up`"
-        )
-    ws = ensure_workspace(db, settings.workspace)
+    db, ws = _workspace_database(settings)
     with db.session() as s:
         user = UserRepo(s).ensure(LOCAL_USER_EMAIL, "local user")
         return db, ws.id, user.id
