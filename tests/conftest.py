@@ -43,7 +43,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         home=home,
         media_bucket=f"test-media-{suffix}",
-        clips_bucket=f"test-clips-{suffix}",
+        generated_bucket=f"test-clips-{suffix}",
         ray_num_cpus=2,
     )
 

@@ -271,5 +271,42 @@ def test_cuts_and_review_from_the_cli(tmp_path, monkeypatch):
         undo = clipray(home, "cuts", "undo", sid)
         assert undo.returncode == 0, undo.stderr
         assert "[10, 20] -> [10]" in undo.stdout
+
+        # generated clips: keep one, sweep a week and a day later, the other is purged
+        from datetime import timedelta
+
+        from clipray.storage.keys import object_key
+        from clipray.storage.orm import GeneratedClip, GeneratedStatus, new_id, utcnow
+
+        store = open_storage(settings).generated.scoped(ws.id)
+        made = []
+        db = open_database(settings)
+        for _ in range(2):
+            cand = new_id()
+            key = object_key(ws.id, "clips", cand, "clip.mp4")
+            store.put_bytes(key, b"x" * 100, "video/mp4")
+            with db.session() as s:
+                week = utcnow() + timedelta(days=7)
+                row = GeneratedClip(workspace_id=ws.id, candidate_id=cand, storage_key=key,
+                                    size_bytes=100, expires_at=week)  # fmt: skip
+                s.add(row)
+                s.flush()
+                made.append((row.id, key))
+        keep = clipray(home, "clips", "keep", made[0][0])
+        assert keep.returncode == 0, keep.stderr
+        assert "kept" in keep.stdout
+        assert clipray(home, "clips", "keep", new_id()).returncode == 1
+        later = (utcnow() + timedelta(days=8)).isoformat()
+        swept = clipray(home, "retention", "sweep", "--now", later, "--json")
+        assert swept.returncode == 0, swept.stderr
+        assert json.loads(swept.stdout)["purged"] == 1
+        with db.session() as s:
+            assert s.get(GeneratedClip, made[0][0]).status is GeneratedStatus.KEPT
+            assert s.get(GeneratedClip, made[1][0]).status is GeneratedStatus.PURGED
+        db.dispose()
+        assert store.head(made[0][1]) is not None
+        assert store.head(made[1][1]) is None
+        bad = clipray(home, "retention", "sweep", "--now", "next tuesday")
+        assert bad.returncode == 2
     finally:
         clipray(home, "down")

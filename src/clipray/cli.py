@@ -32,6 +32,7 @@ from clipray.cluster.services import (
     ServiceUnavailableError,
     bring_down,
     bring_up,
+    connect_ray,
     embedded_s3,
     ensure_workspace,
     local_ray_head,
@@ -136,6 +137,20 @@ def up(
         ray_word = "started" if report.ray_started else "running"
         dash = f", dashboard {report.dashboard_url}" if report.dashboard_url else ""
         out.print(f"[green]OK[/] Ray {ray_word} at {report.ray_address}{dash}")
+        _start_actors(settings)
+        out.print("[green]OK[/] job runner and retention keeper running")
+
+
+def _start_actors(settings: Settings) -> None:
+    import ray
+
+    from clipray.actors import ensure_actors
+
+    connect_ray(settings, log_to_driver=False)
+    try:
+        ray.get([a.status.remote() for a in ensure_actors(settings).values()], timeout=120)
+    finally:
+        ray.shutdown()  # the actors are detached: they stay with the head
 
 
 @app.command()
@@ -298,7 +313,7 @@ def _analysis_context(settings: Settings) -> tuple[Any, Any]:
     from clipray.pipelines.ingest import IngestContext
 
     db, ws = _workspace_database(settings)
-    return db, IngestContext(open_storage(settings), db, ws.id, settings.ffprobe_bin)
+    return db, IngestContext.of(settings, open_storage(settings), db, ws.id)
 
 
 @app.command()
@@ -701,14 +716,79 @@ def review(
         out.print(f"[green]OK[/] {dest}", highlight=False)
 
 
+# --- generated clips and retention --------------------------------------------------------
+retention_app = typer.Typer(help="Retention of generated clips on the app-owned bucket.",
+                            no_args_is_help=True)  # fmt: skip
+app.add_typer(retention_app, name="retention")
+clips_app = typer.Typer(help="Generated clips: keep one so that it never expires.",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(clips_app, name="clips")
+
+
+@retention_app.command("sweep")
+def retention_sweep(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Sweep as if it were this time (ISO-8601, e.g. 2026-12-01T00:00Z)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run one sweep now: purge expired generated clips, delete orphaned objects."""
+    from datetime import UTC, datetime
+
+    from clipray.actors.retention import RetentionKeeper
+
+    at = None
+    if now is not None:
+        try:
+            at = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise typer.BadParameter(f"not an ISO-8601 time: {now!r}", param_hint="--now") from exc
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    settings = _settings(ctx)
+    _workspace_database(settings)[0].dispose()  # refuse an unmigrated database first
+    report = RetentionKeeper(settings, loop=False).sweep(at)
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    if report["skipped"]:
+        out.print(f"[yellow]skipped[/]: {report['skipped']}")
+        return
+    out.print(f"[green]OK[/] swept at {report['now']}: {report['purged']} clips purged "
+              f"({report['freed_bytes']} bytes), {report['orphans']} orphaned objects "
+              f"deleted ({report['orphan_bytes']} bytes)", highlight=False)  # fmt: skip
+
+
+@clips_app.command("keep")
+def clips_keep(
+    ctx: typer.Context,
+    generated_id: Annotated[str, typer.Argument(help="Generated clip id.")],
+) -> None:
+    """Keep a generated clip: it will not expire."""
+    from clipray.storage.generated import GeneratedRepo
+    from clipray.storage.orm import utcnow
+
+    db, ws = _workspace_database(_settings(ctx))
+    with db.session() as s:
+        repo = GeneratedRepo(s, ws.id)
+        row = repo.get(generated_id)
+        if row is None or repo.gone(row, utcnow()):
+            raise _fail(f"no generated clip {generated_id} in this workspace (or it expired)")
+        repo.keep(row, utcnow())
+        status = row.status.value
+    out.print(f"[green]OK[/] {generated_id} is {status}: it will not expire")
+
+
 def main() -> None:
     """Console entry point: user-facing failures become one line on stderr, exit code 1."""
     errors = USER_ERRORS
     try:
+        from clipray.pipelines.clipjob import GenerationSkipped
         from clipray.pipelines.demo import DemoError
         from clipray.pipelines.ingest import IngestError
 
-        errors = (*errors, IngestError, DemoError)
+        errors = (*errors, IngestError, DemoError, GenerationSkipped)
     except ImportError:  # no ml extra: nothing can raise it
         pass
     try:

@@ -104,8 +104,9 @@ class Settings(BaseSettings):
     """Bucket addressing: ``path`` works everywhere, AWS prefers ``virtual``."""
     media_bucket: str = "clipray-media"
     """Bucket of workspace media: sources, analysis artifacts, exports."""
-    clips_bucket: str = "clipray-clips"
-    """App-owned bucket of generated clips: counts against no quota, expires by policy."""
+    generated_bucket: str = "clipray-clips"
+    """App-owned bucket of generated clips: counts against no quota, expires by policy.
+    Empty: no generated clips are stored (jobs still analyse, choose and go to review)."""
     multipart_threshold: int = 8 * MiB
     """Uploads larger than this go multipart."""
     multipart_chunk_size: int = 8 * MiB
@@ -198,6 +199,19 @@ class Settings(BaseSettings):
     """Jobs a workspace may have in progress at once (a workspace row can override it)."""
     quota_minutes_per_month: int = 600
     """Source minutes a workspace may process per calendar month, UTC (overridable)."""
+    quota_storage_bytes: int = 100 * 1024**3
+    """Bytes of its own source videos a workspace may hold (overridable per workspace).
+    Generated clips never count: they live on the app-owned bucket."""
+    generated_clip_retention_days: float = 7.0
+    """A generated clip is purged this long after it was made, unless kept or published."""
+    generated_clips_max_live: int = 500
+    """Live (available, not kept) generated clips a workspace may have; generation beyond
+    it is refused with ``GENERATED_CLIP_LIMIT`` until some expire or are deleted."""
+    retention_interval_s: float = 3600.0
+    """How often the retention actor sweeps expired generated clips."""
+    retention_orphan_grace_s: float = 3600.0
+    """An object under the generated prefix with no live row is deleted once it is older
+    than this (younger ones may belong to a render that has not recorded its row yet)."""
     job_runner_concurrency: int = 2
     """Jobs the job runner drives at once; their steps' Ray work spreads over the cluster."""
     job_poll_interval_s: float = 0.5

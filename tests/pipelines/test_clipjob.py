@@ -104,11 +104,119 @@ def test_the_same_spec_is_reused_and_other_settings_add_a_version(job):
 
 def test_files_are_on_the_app_owned_bucket(job, buckets):
     ctx, first, *_ = job
-    store = buckets.clips.scoped(ctx.workspace_id)
+    store = buckets.generated.scoped(ctx.workspace_id)
     for c in first.clips:
         for uri in c.files.values():
-            assert uri.startswith(f"s3://{buckets.clips.bucket}/{ctx.workspace_id}/clips/")
+            assert uri.startswith(f"s3://{buckets.generated.bucket}/{ctx.workspace_id}/clips/")
             assert store.head(uri.split("/", 3)[3]) is not None
+
+
+def _generated(ctx) -> list:
+    from sqlalchemy import select
+
+    from clipray.storage.orm import GeneratedClip
+
+    with ctx.db.session() as s:
+        q = select(GeneratedClip).where(GeneratedClip.workspace_id == ctx.workspace_id)
+        return list(s.scalars(q.order_by(GeneratedClip.created_at)))
+
+
+def test_each_rendered_clip_is_one_generated_clip_that_expires(job, buckets, settings):
+    from clipray.storage.orm import GeneratedKind, GeneratedStatus, as_utc, utcnow
+
+    ctx, first, _, other, _ = job
+    rows = {g.candidate_id: g for g in _generated(ctx)}
+    assert set(rows) == {c.id for c in [*first.clips, *other.clips]}
+    store = buckets.generated.scoped(ctx.workspace_id)
+    for c in first.clips:
+        g = rows[c.id]
+        assert (g.status, g.kind) == (GeneratedStatus.AVAILABLE, GeneratedKind.HEURISTIC)
+        assert g.storage_key == c.files["video"].split("/", 3)[3]
+        assert g.size_bytes == store.head(g.storage_key).size
+        assert g.duration_s == pytest.approx(c.end - c.start, abs=1e-3)
+        left = (as_utc(g.expires_at) - utcnow()).total_seconds() / 86400
+        assert (
+            settings.generated_clip_retention_days - 0.1
+            < left
+            <= settings.generated_clip_retention_days
+        )
+        with ctx.db.session() as s:
+            assert ClipRepo(s, ctx.workspace_id).get(c.id).generated_clip_id == g.id
+
+
+def test_generating_the_same_candidate_again_gives_one_row_and_one_object(job, buckets, settings):
+    from clipray.pipelines.clipjob import render_clips
+    from clipray.storage.orm import Source
+
+    ctx, first, *_ = job
+    clip = first.clips[0]
+    before = {g.candidate_id: g.id for g in _generated(ctx)}
+    with ctx.db.session() as s:
+        source = s.get(Source, first.source_id)
+    done = render_clips(settings, ctx, source, [clip.id])
+    assert (done.rendered, done.failed, done.skipped) == (1, 0, None)
+    after = _generated(ctx)
+    assert {g.candidate_id: g.id for g in after} == before
+    prefix = f"{ctx.workspace_id}/clips/{clip.id}/"
+    files = sorted(
+        o.key.rsplit("/", 1)[1] for o in buckets.generated.scoped(ctx.workspace_id).list(prefix)
+    )
+    assert files == ["clip.edl", "clip.fcpxml", "clip.mp4", "thumbnail.jpg"]
+
+
+def test_at_its_storage_quota_a_workspace_still_generates_and_keeps_its_sources(
+    job, buckets, settings, talk, tmp_path
+):
+    from sqlalchemy import select
+
+    from clipray.pipelines.ingest import StorageQuotaError, ingest
+    from clipray.storage.orm import Source, Workspace
+    from clipray.storage.repos import SourceRepo
+
+    ctx, *_ = job
+    with ctx.db.session() as s:
+        used = SourceRepo(s, ctx.workspace_id).stored_bytes()
+        s.get(Workspace, ctx.workspace_id).max_storage_bytes = used  # exactly at the quota
+        sources = [(r.id, r.storage_key, r.size_bytes) for r in s.scalars(
+            select(Source).where(Source.workspace_id == ctx.workspace_id))]  # fmt: skip
+    try:
+        other = tmp_path / "other.mp4"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(talk), "-t", "3",
+                        "-c", "copy", str(other)], check=True)  # fmt: skip
+        with pytest.raises(StorageQuotaError, match="would bring the workspace's sources"):
+            ingest(ctx, str(other))
+        generated_before = len(_generated(ctx))
+        square = run_main_job(settings, ctx, str(talk), RunOptions(2, 10.0, 30.0, aspect="1:1"))
+        assert square.clips
+        assert all(c.files["video"] for c in square.clips)
+        assert len(_generated(ctx)) == generated_before + len(square.clips)
+        with ctx.db.session() as s:
+            assert SourceRepo(s, ctx.workspace_id).stored_bytes() == used
+            after = [(r.id, r.storage_key, r.size_bytes) for r in s.scalars(
+                select(Source).where(Source.workspace_id == ctx.workspace_id))]  # fmt: skip
+        assert after == sources
+        media = buckets.media.scoped(ctx.workspace_id)
+        assert all(media.head(key).size == size for _, key, size in sources)
+    finally:
+        with ctx.db.session() as s:
+            s.get(Workspace, ctx.workspace_id).max_storage_bytes = None
+
+
+def test_at_the_live_cap_generation_is_refused_with_a_clear_error(job, settings, talk):
+    from clipray.storage.generated import GeneratedRepo
+
+    ctx, *_ = job
+    with ctx.db.session() as s:
+        live = GeneratedRepo(s, ctx.workspace_id).live_count()
+    capped = settings.model_copy(update={"generated_clips_max_live": live})
+    result = run_main_job(capped, ctx, str(talk), RunOptions(2, 10.0, 30.0, aspect="16:9"))
+    assert result.clips
+    with ctx.db.session() as s:
+        repo = ClipRepo(s, ctx.workspace_id)
+        rows = [repo.get(c.id) for c in result.clips]
+        assert all(r.status.value == "failed" for r in rows)
+        assert all(r.error.startswith("GENERATED_CLIP_LIMIT") for r in rows)
+        assert GeneratedRepo(s, ctx.workspace_id).live_count() == live
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

@@ -258,6 +258,45 @@ def test_an_oversized_upload_is_refused(client, alice, api_settings, short_talk)
                              json={"key": pre["key"]}), 404, "UPLOAD_NOT_FOUND")  # fmt: skip
 
 
+def test_the_storage_quota_counts_the_workspaces_sources(client, short_talk, db, tmp_path):
+    """At its quota a workspace cannot add a source: refused at presign (declared size) and
+    at confirm (real size), with nothing stored."""
+    carl = register(client, "quota")
+    first = upload(client, carl, short_talk)
+    assert first.status_code == 200, first.text
+    with db.session() as s:
+        used = s.get(Source, first.json()["source_id"]).size_bytes
+        s.get(Workspace, carl.workspace_id).max_storage_bytes = used + 10
+    body = {"filename": "b.mp4", "content_type": "video/mp4", "size": 11}
+    err = assert_error(client.post("/api/upload/presign", headers=carl.headers, json=body),
+                       413, "QUOTA_STORAGE")  # fmt: skip
+    assert f"of {used + 10} bytes" in err["message"]
+    # the quota shrank between presign and confirm: confirm refuses, nothing is kept
+    import subprocess
+
+    import requests
+
+    other = tmp_path / "other.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(short_talk), "-t", "2",
+                    "-c", "copy", str(other)], check=True)  # fmt: skip
+    with db.session() as s:
+        s.get(Workspace, carl.workspace_id).max_storage_bytes = None
+    body = {"filename": "o.mp4", "content_type": "video/mp4", "size": other.stat().st_size}
+    pre = client.post("/api/upload/presign", headers=carl.headers, json=body).json()
+    sent = requests.post(pre["url"], data=pre["fields"],
+                         files={"file": ("o.mp4", other.read_bytes())}, timeout=60)  # fmt: skip
+    assert sent.status_code in (200, 204)
+    with db.session() as s:
+        s.get(Workspace, carl.workspace_id).max_storage_bytes = used + 10
+    assert_error(client.post("/api/upload/confirm", headers=carl.headers,
+                             json={"key": pre["key"]}), 413, "QUOTA_STORAGE")  # fmt: skip
+    with db.session() as s:
+        count = s.query(Source).filter(Source.workspace_id == carl.workspace_id).count()
+    assert count == 1
+    assert client.post("/api/upload/confirm", headers=carl.headers,
+                       json={"key": pre["key"]}).status_code == 404  # the upload is gone
+
+
 def test_presign_refuses_a_non_video_type(client, alice):
     body = {"filename": "a.txt", "content_type": "text/plain", "size": 10}
     assert_error(client.post("/api/upload/presign", headers=alice.headers, json=body),

@@ -14,6 +14,7 @@ import ray
 import requests
 
 from clipray.actors.job_runner import job_runner
+from clipray.actors.retention import retention_keeper
 from clipray.cluster.procs import free_ports
 from tests.apiclient import Account, register, upload
 from tests.conftest import cancel_active_jobs
@@ -48,9 +49,9 @@ def served(api_settings, ray_local, api_db) -> Iterator[Http]:
     finally:
         cancel_active_jobs(api_db)
         serve.shutdown()
-        handle = job_runner()
-        if handle is not None:
-            ray.kill(handle, no_restart=True)
+        for handle in (job_runner(), retention_keeper()):  # the ingress started both
+            if handle is not None:
+                ray.kill(handle, no_restart=True)
 
 
 def sse(resp: requests.Response) -> Iterator[tuple[str, dict]]:

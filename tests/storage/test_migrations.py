@@ -24,6 +24,7 @@ TABLES = {
     "virtual_clips",
     "cut_edits",
     "clip_exports",
+    "generated_clips",
 }
 
 

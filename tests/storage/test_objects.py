@@ -179,9 +179,9 @@ def test_malicious_keys_are_refused_before_reaching_s3(media, ws, bad):
 
 def test_two_buckets_are_separate(buckets, ws):
     k = key(ws, "clip.mp4")
-    buckets.clips.scoped(ws).put_bytes(k, b"generated")
+    buckets.generated.scoped(ws).put_bytes(k, b"generated")
     assert buckets.media.scoped(ws).head(k) is None
-    assert buckets.clips.scoped(ws).read_bytes(k) == b"generated"
+    assert buckets.generated.scoped(ws).read_bytes(k) == b"generated"
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def test_concurrent_moves_of_one_cut_one_wins_one_conflicts(migrated_db: Databas
     outcomes: list[str] = []
 
     def move(who: str, to: int) -> None:
-        barrier.wait(timeout=10)
+        barrier.wait(timeout=60)
         try:
             with migrated_db.session() as s:
                 repo = CoverRepo(s, ws)
@@ -207,12 +207,14 @@ def test_concurrent_moves_of_one_cut_one_wins_one_conflicts(migrated_db: Databas
             outcomes.append("ok")
         except CoverConflictError:
             outcomes.append("conflict")
+        except Exception as exc:  # shown in the assertion below, rather than lost in a thread
+            outcomes.append(repr(exc))
 
     threads = [threading.Thread(target=move, args=(u, to)) for u, to in ((user, 90), (other, 110))]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=120)
     assert sorted(outcomes) == ["conflict", "ok"]
     with migrated_db.session() as s:
         repo = CoverRepo(s, ws)

@@ -26,6 +26,7 @@ from typing import Any
 import ray
 from sqlalchemy import select
 
+from clipray.actors import ensure_detached, named
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database
 from clipray.config import Settings
@@ -60,7 +61,6 @@ from clipray.storage.vclips import (
 )
 
 RUNNER_NAME = "clipray-job-runner"
-RUNNER_NAMESPACE = "clipray"
 INTERRUPTED = "interrupted: the job runner stopped while this attempt ran"
 log = logging.getLogger("clipray.job_runner")
 
@@ -373,23 +373,12 @@ JobRunnerActor = ray.remote(JobRunner)
 
 def ensure_job_runner(settings: Settings) -> Any:
     """The runner actor, started if it is not running. Ray restarts it if it dies."""
-    return JobRunnerActor.options(
-        name=RUNNER_NAME,
-        namespace=RUNNER_NAMESPACE,
-        lifetime="detached",
-        get_if_exists=True,
-        max_restarts=-1,
-        max_concurrency=4,  # status/wake answer while the loop thread works
-        num_cpus=0,  # it only coordinates; its steps' tasks reserve what they use
-    ).remote(settings)
+    return ensure_detached(JobRunnerActor, RUNNER_NAME, settings)
 
 
 def job_runner() -> Any | None:
     """The running runner's handle, or None."""
-    try:
-        return ray.get_actor(RUNNER_NAME, namespace=RUNNER_NAMESPACE)
-    except ValueError:
-        return None
+    return named(RUNNER_NAME)
 
 
 __all__ = ["INTERRUPTED", "RUNNER_NAME", "JobRunner", "ensure_job_runner", "job_runner"]

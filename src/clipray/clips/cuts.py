@@ -172,9 +172,7 @@ def undo(cover: Sequence[VClip], edit: Edit) -> Edit:
     created = set(edit.created)
     present = [c for c in cover if c in created]
     first = cover.index(present[0]) if present else -1
-    if len(present) != len(created) or tuple(cover[first : first + len(present)]) != tuple(
-        present
-    ):
+    if len(present) != len(created) or tuple(cover[first : first + len(present)]) != tuple(present):
         raise CutError("UNDO_STALE", "the cover changed since that operation; undo the later "
                        "ones first")  # fmt: skip
     new = [*cover[:first], *edit.archived, *cover[first + len(present) :]]

@@ -79,7 +79,7 @@ def check_s3(settings: Settings) -> list[Check]:
     )
     buckets = open_buckets(endpoint, settings)
     out: list[Check] = []
-    for store in (buckets.media, buckets.clips):
+    for store in buckets.stores:
         try:
             exists = store.bucket_exists()
         except Exception as exc:  # StorageError, or botocore's connection errors (no common base)

@@ -45,6 +45,19 @@ def next_month(now: datetime) -> datetime:
         month=start.month + 1)  # fmt: skip
 
 
+def check_storage(used_bytes: int, incoming_bytes: int, limit_bytes: int) -> QuotaExceeded | None:
+    """None when a new source of ``incoming_bytes`` fits the workspace's storage quota. Only
+    the workspace's own sources count: generated clips live on the app-owned bucket."""
+    if used_bytes + incoming_bytes <= limit_bytes:
+        return None
+    return QuotaExceeded(
+        "QUOTA_STORAGE",
+        f"this video ({incoming_bytes} bytes) would bring the workspace's sources to "
+        f"{used_bytes + incoming_bytes} of {limit_bytes} bytes; delete some sources first",
+        retry_after_s=0,
+    )
+
+
 def check_quota(usage: Usage, limits: Limits, now: datetime) -> QuotaExceeded | None:
     """None when a new job fits, else which limit it hits and when to retry."""
     if usage.running >= limits.concurrent_jobs:

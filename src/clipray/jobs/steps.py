@@ -30,12 +30,20 @@ from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import RunOptions, plan, planned_row, render_clips
 from clipray.pipelines.export import ensure_cover
 from clipray.pipelines.fetch import DownloadError, UrlRefusedError, download
-from clipray.pipelines.ingest import IngestContext, Ingested, IngestError, ingest_path, local_copy
+from clipray.pipelines.ingest import (
+    IngestContext,
+    Ingested,
+    IngestError,
+    StorageQuotaError,
+    ingest_path,
+    local_copy,
+)
 from clipray.pipelines.limits import media_limits, url_policy
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
 from clipray.pipelines.validate import MediaRejectedError, validate_file
 from clipray.storage.db import Database
+from clipray.storage.generated import GeneratedLimitError
 from clipray.storage.orm import (
     ClipStatus,
     Job,
@@ -105,7 +113,7 @@ def run_step(
         if step_id:
             threading.Thread(target=_watchdog, args=(db, job_id, step_id, stop,
                              settings.job_poll_interval_s), daemon=True).start()  # fmt: skip
-        ctx = IngestContext(open_storage(settings), db, workspace_id, settings.ffprobe_bin)
+        ctx = IngestContext.of(settings, open_storage(settings), db, workspace_id)
         report = _Progress(db, job)
         fn: Callable[..., dict[str, Any]] = {
             Step.INGEST: _ingest, Step.ANALYZE: _analyze, Step.RENDER: _render,
@@ -186,6 +194,8 @@ def _ingest(settings: Settings, ctx: IngestContext, job: Job, report: _Progress)
     except DownloadError as exc:
         raise StepError(str(exc), code=exc.code,
                         retryable=exc.code != "DOWNLOAD_TOO_LARGE") from exc  # fmt: skip
+    except StorageQuotaError as exc:
+        raise StepError(str(exc), code=exc.code, retryable=False) from exc
     except IngestError as exc:
         raise StepError(str(exc), code="INGEST_FAILED", retryable=False) from exc
     with ctx.db.session() as s:
@@ -253,23 +263,31 @@ def _render(settings: Settings, ctx: IngestContext, job: Job, report: _Progress)
     with ctx.db.session() as s:
         todo = [c.id for c in ClipRepo(s, ctx.workspace_id).for_job(job.id)
                 if c.status is not ClipStatus.RENDERED]  # fmt: skip
-    rendered, failed = render_clips(settings, ctx, source, todo, report)
-    if failed and not rendered:
-        raise StepError(f"all {failed} clips failed to render", code="RENDER_FAILED",
+    done = render_clips(settings, ctx, source, todo, report)
+    if done.skipped is not None:  # the job goes on to review; the step says why
+        log.warning("job %s: %s", job.id, done.skipped)
+        return {"rendered": 0, "generated": f"skipped: {done.skipped}"}
+    if done.limited and not done.rendered and not done.failed:
+        raise StepError(
+            f"the workspace is at its limit of {settings.generated_clips_max_live} live "
+            "generated clips: keep or delete some, or wait for them to expire, then retry",
+            code=GeneratedLimitError.code, retryable=False,
+        )  # fmt: skip
+    if done.failed and not done.rendered:
+        raise StepError(f"all {done.failed} clips failed to render", code="RENDER_FAILED",
                         retryable=True)  # fmt: skip
-    return {"rendered": rendered, "failed": failed}
+    return {"rendered": done.rendered, "failed": done.failed, "limited": done.limited}
 
 
 def rerender_task(settings: Settings, workspace_id: str, source_id: str, clip_id: str) -> bool:
     """Ray task behind ``POST /api/clips/{id}/rerender``: render one planned version."""
     db = open_database(settings)
     try:
-        ctx = IngestContext(open_storage(settings), db, workspace_id, settings.ffprobe_bin)
+        ctx = IngestContext.of(settings, open_storage(settings), db, workspace_id)
         with db.session() as s:
             source = SourceRepo(s, workspace_id).get(source_id)
         if source is None:
             return False
-        rendered, _ = render_clips(settings, ctx, source, [clip_id])
-        return rendered == 1
+        return render_clips(settings, ctx, source, [clip_id]).rendered == 1
     finally:
         db.dispose()

@@ -62,7 +62,7 @@ def run_batch(
     try:
         buckets = open_storage(settings)
         ws = ensure_workspace(db, settings.workspace)
-        ctx = IngestContext(buckets, db, ws.id, settings.ffprobe_bin)
+        ctx = IngestContext.of(settings, buckets, db, ws.id)
         uris = list_videos(settings, prefix_uri)
         position = {uri: i for i, uri in enumerate(uris)}
         with db.session() as s:

@@ -33,9 +33,10 @@ from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.export import ensure_cover
 from clipray.pipelines.ingest import IngestContext, Ingested, ingest
 from clipray.pipelines.runner import AnalysisRunner
+from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
 from clipray.storage.keys import object_key
-from clipray.storage.objects import Buckets
-from clipray.storage.orm import Clip, ClipStatus, Source
+from clipray.storage.objects import NO_GENERATED_BUCKET, Buckets
+from clipray.storage.orm import Clip, ClipStatus, GeneratedKind, Source, utcnow
 from clipray.storage.repos import ClipRepo
 
 CLIP_FILES = {"video": "clip.mp4", "thumbnail": "thumbnail.jpg", "fcpxml": "clip.fcpxml",
@@ -164,11 +165,15 @@ def _best_frame(doc: dict[str, Any], m: Candidate) -> float:
 def render_and_upload(
     p: PlannedClip, source: str, src_size: tuple[int, int], has_audio: bool, settings: Settings,
     workspace_id: str, clip_id: str,
-) -> dict[str, str]:  # fmt: skip
-    """One clip, on a Ray worker: render, then upload its four files to the clips bucket."""
+) -> tuple[dict[str, str], int]:  # fmt: skip
+    """One clip, on a Ray worker: render, then upload its four files to the app-owned bucket.
+    Returns their keys and the video's size."""
     from clipray.cluster.services import open_storage
 
-    store = open_storage(settings).clips.scoped(workspace_id)
+    generated = open_storage(settings).generated
+    if generated is None:
+        raise GenerationSkipped(NO_GENERATED_BUCKET)
+    store = generated.scoped(workspace_id)
     with tempfile.TemporaryDirectory(prefix="clipray-render-") as tmp:
         work = Path(tmp)
         done = render_clip(p.spec, source, src_size, has_audio, work, p.ass, p.thumbnail_at,
@@ -187,12 +192,13 @@ def render_and_upload(
             "fcpxml": "application/xml",
             "edl": "text/plain",
         }
-        keys = {}
+        keys, size = {}, 0
         for kind, path in files.items():
             key = object_key(workspace_id, "clips", clip_id, CLIP_FILES[kind])
-            store.put_file(key, path, content_type=types[kind])
+            info = store.put_file(key, path, content_type=types[kind])
             keys[kind] = key
-        return keys
+            size = info.size if kind == "video" else size
+        return keys, size
 
 
 def render_all(
@@ -214,7 +220,9 @@ def render_all(
             ids[p.moment.id] = row.id
     if todo:
         connect_ray(settings, log_to_driver=log_to_driver)
-        render_clips(settings, ctx, item.source, todo, source_uri=source)
+        done = render_clips(settings, ctx, item.source, todo, source_uri=source)
+        if done.skipped is not None:
+            raise GenerationSkipped(done.skipped)
     with ctx.db.session() as s:
         repo = ClipRepo(s, ctx.workspace_id)
         rows = {m: repo.get(cid) for m, cid in ids.items()}
@@ -248,6 +256,20 @@ def planned_of(row: Clip) -> PlannedClip:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class RenderOutcome:
+    rendered: int = 0
+    failed: int = 0
+    limited: int = 0
+    """Clips not generated because the workspace is at its live generated-clip cap."""
+    skipped: str | None = None
+    """Why nothing was generated at all (no reachable app-owned bucket)."""
+
+
+class GenerationSkipped(RuntimeError):
+    """Generated clips cannot be stored: no app-owned bucket, or it is unreachable."""
+
+
 def render_clips(
     settings: Settings,
     ctx: IngestContext,
@@ -256,19 +278,41 @@ def render_clips(
     report: Callable[[float], None] | None = None,
     *,
     source_uri: str | None = None,
-) -> tuple[int, int]:
-    """Render planned clip rows, one Ray task each, recording each outcome as it lands.
+) -> RenderOutcome:
+    """Render planned clip rows, one Ray task each, recording each outcome as it lands:
+    the clip row and its generated clip (upserted on the clip, so a retry reuses it).
 
-    ``source_uri`` is what the workers open (default: a presigned URL of the stored source).
-    Returns (rendered, failed).
+    Nothing is rendered when the app-owned bucket cannot take the files (``skipped`` says
+    why), and no more than the workspace's live cap allows (the rest fail with
+    ``GENERATED_CLIP_LIMIT``). ``source_uri`` is what the workers open (default: a
+    presigned URL of the stored source).
     """
     import ray
 
+    skipped = ctx.buckets.generation_problem()
+    if skipped is not None:
+        return RenderOutcome(skipped=skipped)
+    cap = settings.generated_clips_max_live
     with ctx.db.session() as s:
         repo = ClipRepo(s, ctx.workspace_id)
-        todo = [(planned_of(c), c.id) for c in (repo.get(i) for i in clip_ids) if c is not None]
+        rows = [c for c in (repo.get(i) for i in clip_ids) if c is not None]
+        generated = GeneratedRepo(s, ctx.workspace_id)
+        # A clip whose generated row is live renders in place: it takes no new slot.
+        live_now = generated.live_count()
+        room = max(0, cap - live_now)
+        todo, refused = [], []
+        for c in rows:
+            live = c.generated_clip_id is not None
+            if live or room > 0:
+                todo.append((planned_of(c), c.id))
+                room -= 0 if live else 1
+            else:
+                refused.append(c)
+        for c in refused:
+            c.status = ClipStatus.FAILED
+            c.error = f"{GeneratedLimitError.code}: {GeneratedLimitError(live_now, cap)}"
     if not todo:
-        return 0, 0
+        return RenderOutcome(limited=len(refused))
     uri = source_uri or ctx.buckets.media.scoped(ctx.workspace_id).presign_get(
         source.storage_key, expires_in=24 * 3600
     )
@@ -281,19 +325,44 @@ def render_clips(
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
         try:
-            keys, error = ray.get(ready[0]), None
+            (keys, size), error = ray.get(ready[0]), None
         except Exception as exc:  # one failed render is recorded, the others go on
-            keys, error = {}, f"{type(exc).__name__}: {exc}"[-2000:]
+            keys, size, error = {}, 0, f"{type(exc).__name__}: {exc}"[-2000:]
+        if not _record(settings, ctx, refs[ready[0]], keys, size, error):
             failed += 1
-        with ctx.db.session() as s:
-            ClipRepo(s, ctx.workspace_id).mark_rendered(refs[ready[0]], keys, error)
         if report is not None:
             report(1 - len(pending) / len(refs))
-    return len(refs) - failed, failed
+    return RenderOutcome(rendered=len(refs) - failed, failed=failed, limited=len(refused))
+
+
+def _record(settings: Settings, ctx: IngestContext, clip_id: str, keys: dict[str, str],
+            size: int, error: str | None) -> bool:  # fmt: skip
+    """Store one render's outcome; True when the clip and its generated row are recorded."""
+    replaced = None
+    with ctx.db.session() as s:
+        clip = ClipRepo(s, ctx.workspace_id).mark_rendered(clip_id, keys, error)
+        if clip is not None and error is None:
+            kind = GeneratedKind.LLM_RANKED if settings.llm_base_url else GeneratedKind.HEURISTIC
+            try:
+                _, replaced = GeneratedRepo(s, ctx.workspace_id).record(
+                    clip, size, kind, utcnow(), settings.generated_clip_retention_days,
+                    settings.generated_clips_max_live,
+                )  # fmt: skip
+            except GeneratedLimitError as exc:  # another render took the last slot
+                clip.status, clip.error = ClipStatus.FAILED, f"{exc.code}: {exc}"
+                clip.video_key = clip.thumbnail_key = clip.fcpxml_key = clip.edl_key = None
+                error = str(exc)
+    store = ctx.buckets.generated.scoped(ctx.workspace_id)  # type: ignore[union-attr]
+    if replaced:
+        store.delete(replaced)  # a replaced object is deleted, never left behind
+    if error is not None and keys:
+        for key in keys.values():
+            store.delete(key)
+    return error is None
 
 
 def _result(row: Clip, buckets: Buckets, reused: bool) -> ClipResult:
-    bucket = buckets.clips.bucket
+    bucket = buckets.generated.bucket
     keys = {"video": row.video_key, "thumbnail": row.thumbnail_key, "fcpxml": row.fcpxml_key,
             "edl": row.edl_key}  # fmt: skip
     return ClipResult(
@@ -307,8 +376,8 @@ def _result(row: Clip, buckets: Buckets, reused: bool) -> ClipResult:
 
 def copy_out(result: JobResult, buckets: Buckets, workspace_id: str, out: Path) -> JobResult:
     """Download each clip's files to ``out`` and point the result at the local copies."""
-    store = buckets.clips.scoped(workspace_id)
-    prefix = f"s3://{buckets.clips.bucket}/"
+    store = buckets.generated.scoped(workspace_id)
+    prefix = f"s3://{buckets.generated.bucket}/"
     clips = []
     for n, c in enumerate(result.clips, 1):
         files = {}

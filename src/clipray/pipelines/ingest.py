@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from clipray.config import Settings
+from clipray.jobs.quota import check_storage
 from clipray.pipelines.stages.decode import ProbeError, VideoInfo, probe
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.objects import Buckets, ObjectNotFoundError, ObjectStore, StorageError
-from clipray.storage.orm import Source, SourceOrigin, new_id
+from clipray.storage.orm import Source, SourceOrigin, Workspace, new_id
 from clipray.storage.repos import SourceMeta, SourceRepo
 
 # Container extension for the stored original: chosen by clipray, never the user's name.
@@ -44,6 +46,20 @@ class IngestContext:
     db: Database
     workspace_id: str
     ffprobe_bin: str = "ffprobe"
+    quota_storage_bytes: int | None = None
+    """Bytes of sources the workspace may hold unless it has its own limit; None: no limit."""
+
+    @classmethod
+    def of(cls, settings: Settings, buckets: Buckets, db: Database, workspace_id: str
+           ) -> IngestContext:  # fmt: skip
+        """The context with the configured ffprobe and storage quota."""
+        return cls(buckets, db, workspace_id, settings.ffprobe_bin, settings.quota_storage_bytes)
+
+
+class StorageQuotaError(IngestError):
+    """A new source would take the workspace over its storage quota."""
+
+    code = "QUOTA_STORAGE"
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,7 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
     if existing is not None:
         return Ingested(existing, info, created=False)
 
+    check_storage_for(ctx, path.stat().st_size)
     container = info.container
     ext = _EXTENSIONS.get(container, "bin")
     source_id = new_id()
@@ -135,6 +152,26 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
         media.delete(key)  # no orphaned object
         raise
     return Ingested(source, info, created=True)
+
+
+def storage_limit(ctx: IngestContext) -> int | None:
+    """The workspace's own storage limit, else the context's default (None: unlimited)."""
+    with ctx.db.session() as s:
+        ws = s.get(Workspace, ctx.workspace_id)
+        own = ws.max_storage_bytes if ws is not None else None
+    return own if own is not None else ctx.quota_storage_bytes
+
+
+def check_storage_for(ctx: IngestContext, incoming: int) -> None:
+    """Raise :class:`StorageQuotaError` if ``incoming`` more bytes of sources do not fit."""
+    limit = storage_limit(ctx)
+    if limit is None:
+        return
+    with ctx.db.session() as s:
+        used = SourceRepo(s, ctx.workspace_id).stored_bytes()
+    over = check_storage(used, incoming, limit)
+    if over is not None:
+        raise StorageQuotaError(over.message)
 
 
 def ingest(ctx: IngestContext, uri: str) -> Ingested:

@@ -17,7 +17,16 @@ from ray import serve
 from clipray import __version__
 from clipray.config import Settings
 from clipray.serve.errors import ErrorResponse, install_error_handlers
-from clipray.serve.routes import auth, clips, health, jobs, sources, uploads, workspaces
+from clipray.serve.routes import (
+    auth,
+    clips,
+    generated,
+    health,
+    jobs,
+    sources,
+    uploads,
+    workspaces,
+)
 
 
 class Liveness(BaseModel):
@@ -32,7 +41,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Long videos in, short ranked clips out; every frame and word searchable.",
         description=(
-            "Every error answers `{\"error\": {\"code\", \"message\", \"trace_id\"}}` with a "
+            'Every error answers `{"error": {"code", "message", "trace_id"}}` with a '
             "machine-readable `code`. Authenticate with `Authorization: Bearer <token>` (an "
             "access token from /api/auth/login, or an API token); act in another workspace "
             "with `X-Workspace-Id`."
@@ -48,7 +57,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         """Liveness of the ingress replica."""
         return Liveness(status="ok", version=__version__)
 
-    for module in (auth, workspaces, uploads, jobs, clips, sources, health):
+    for module in (auth, workspaces, uploads, jobs, clips, generated, sources, health):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
     return api
@@ -63,8 +72,8 @@ api = create_api()
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.25})
 @serve.ingress(api)
 class Ingress:
-    """HTTP ingress. It makes sure the job runner actor exists (idempotent: the runner is a
-    named detached actor), so ``serve run``/``serve deploy`` alone give a working system."""
+    """HTTP ingress. It makes sure the job runner and the retention keeper exist (idempotent:
+    named detached actors), so ``serve run``/``serve deploy`` alone give a working system."""
 
     def __init__(self, settings: Settings | None = None, start_runner: bool = True) -> None:
         from clipray.config import get_settings
@@ -73,9 +82,9 @@ class Ingress:
         resolved = settings or get_settings()
         configure(resolved)
         if start_runner:
-            from clipray.actors.job_runner import ensure_job_runner
+            from clipray.actors import ensure_actors
 
-            self.runner: Any = ensure_job_runner(resolved)
+            self.actors: dict[str, Any] = ensure_actors(resolved)
 
 
 app = Ingress.bind()

@@ -26,12 +26,12 @@ def start_api(settings: Settings) -> Served:
     (the deployment lives on the Ray cluster, not in this process)."""
     from ray import serve
 
-    from clipray.actors.job_runner import ensure_job_runner
+    from clipray.actors import ensure_actors
     from clipray.serve.app import Ingress
 
     report = bring_up(settings)
     connect_ray(settings, log_to_driver=False)
-    ensure_job_runner(settings)
+    ensure_actors(settings)
     serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
     serve.run(Ingress.bind(settings), name=APP_NAME, route_prefix="/", blocking=False)
     host = "127.0.0.1" if settings.serve_host in ("0.0.0.0", "::") else settings.serve_host  # noqa: S104

@@ -432,3 +432,22 @@ class GroupOut(BaseModel):
     hashtags: list[str]
     clips: list[str]
     created_at: datetime
+
+
+# --- generated clips ---------------------------------------------------------------------
+class GeneratedClipOut(BaseModel):
+    id: str
+    source_id: str | None
+    candidate_id: str
+    """The rendered clip (``/api/clips/{id}``) or highlight reel it was generated from."""
+    kind: Literal["heuristic", "llm-ranked", "highlight-reel"]
+    status: Literal["available", "kept", "published", "purged"]
+    title: str
+    size_bytes: int
+    duration_s: float
+    expires_at: datetime | None
+    expires_in_days: float | None
+    """Days until it is purged; None for a kept or published clip (it never expires)."""
+    kept_at: datetime | None
+    published_at: datetime | None
+    created_at: datetime

@@ -27,7 +27,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from clipray.storage.keys import check_key
+from clipray.storage.keys import UnsafeKeyError, check_key
 
 if TYPE_CHECKING:
     from clipray.config import Settings
@@ -247,9 +247,17 @@ class ObjectStore:
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` (a key prefix inside a workspace), in key order."""
         prefix = self._key(prefix)
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
-        )
+        return self._objects(f"list {self.bucket}/{prefix}", Prefix=prefix)
+
+    def list_all(self) -> Iterator[ObjectInfo]:
+        """Every object of the bucket, across workspaces: for the retention actor's
+        reconciliation, which owns the app bucket (refused on a workspace-scoped store)."""
+        if self.workspace_id is not None:
+            raise UnsafeKeyError("a workspace-scoped store cannot list the whole bucket")
+        return self._objects(f"list {self.bucket}")
+
+    def _objects(self, what: str, **params: str) -> Iterator[ObjectInfo]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, **params)
         try:
             for page in pages:
                 for obj in page.get("Contents", []):
@@ -260,7 +268,7 @@ class ObjectStore:
                         last_modified=obj.get("LastModified"),
                     )
         except ClientError as exc:
-            raise StorageError(f"list {self.bucket}/{prefix}: {exc}") from exc
+            raise StorageError(f"{what}: {exc}") from exc
 
     # --- deletes --------------------------------------------------------------------------
     def delete(self, key: str) -> None:
@@ -352,18 +360,42 @@ class ObjectStore:
             raise StorageError(f"{self.bucket}: {exc}") from exc
 
 
+NO_GENERATED_BUCKET = (
+    "no app-owned bucket is configured (CLIPRAY_GENERATED_BUCKET), so no generated clip was stored"
+)
+
+
 @dataclass(frozen=True)
 class Buckets:
     """The two buckets clipray writes to."""
 
     media: ObjectStore
     """Workspace media: sources, analysis artifacts, exports."""
-    clips: ObjectStore
-    """App-owned generated clips: ephemeral, purged by the retention actor."""
+    generated: ObjectStore | None
+    """App-owned generated clips: ephemeral, purged by the retention actor. None where no
+    bucket is configured (``CLIPRAY_GENERATED_BUCKET`` empty): generation is skipped."""
+
+    @property
+    def stores(self) -> list[ObjectStore]:
+        return [s for s in (self.media, self.generated) if s is not None]
+
+    def generation_problem(self) -> str | None:
+        """Why generated clips cannot be stored now (no bucket configured, or it is missing
+        or unreachable), or None when they can."""
+        if self.generated is None:
+            return NO_GENERATED_BUCKET
+        try:
+            if self.generated.bucket_exists():
+                return None
+            problem = "does not exist"
+        except Exception as exc:  # StorageError, or botocore's connection errors
+            problem = f"is not reachable ({str(exc).splitlines()[0][:200]})"
+        name = self.generated.bucket
+        return f"the app-owned bucket {name} {problem}, so no generated clip was stored"
 
     def ensure(self) -> list[str]:
         """Create missing buckets; returns the names created."""
-        return [s.bucket for s in (self.media, self.clips) if s.ensure_bucket()]
+        return [s.bucket for s in self.stores if s.ensure_bucket()]
 
 
 def open_buckets(endpoint: S3Endpoint, settings: Settings) -> Buckets:
@@ -379,7 +411,8 @@ def open_buckets(endpoint: S3Endpoint, settings: Settings) -> Buckets:
             client, bucket, transfer=transfer, presign_expiry_s=settings.presign_expiry_s
         )
 
-    return Buckets(media=store(settings.media_bucket), clips=store(settings.clips_bucket))
+    generated = store(settings.generated_bucket) if settings.generated_bucket else None
+    return Buckets(media=store(settings.media_bucket), generated=generated)
 
 
 def _code(exc: ClientError) -> str:

@@ -134,6 +134,9 @@ class Workspace(Base):
     max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer)
     """Quota: jobs running at once; None takes ``CLIPRAY_QUOTA_CONCURRENT_JOBS``."""
     max_minutes_per_month: Mapped[int | None] = mapped_column(Integer)
+    max_storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    """Bytes of the workspace's own sources it may hold (None: the configured default).
+    Generated clips are not counted: they live on the app-owned bucket."""
     """Quota: source minutes processed per calendar month (UTC); None takes
     ``CLIPRAY_QUOTA_MINUTES_PER_MONTH``."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -367,6 +370,11 @@ class Clip(Base):
     edl_key: Mapped[str | None] = mapped_column(String(1024))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    generated_clip_id: Mapped[str | None] = mapped_column(
+        ForeignKey("generated_clips.id", ondelete="SET NULL")
+    )
+    """The generated clip its render stored; cleared when retention purges it, so the
+    moment can be rendered again."""
 
 
 class ReviewStatus(enum.StrEnum):
@@ -492,6 +500,58 @@ class ClipExport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class GeneratedKind(enum.StrEnum):
+    HEURISTIC = "heuristic"
+    LLM_RANKED = "llm-ranked"
+    HIGHLIGHT_REEL = "highlight-reel"
+
+
+class GeneratedStatus(enum.StrEnum):
+    AVAILABLE = "available"
+    """Ephemeral: purged once ``expires_at`` passes."""
+    KEPT = "kept"
+    PUBLISHED = "published"
+    PURGED = "purged"
+    """Its object is deleted; the row stays as the record (and for the candidate's upsert)."""
+
+
+class GeneratedClip(Base):
+    """A clip clipray generated: product output on the app-owned bucket, not the user's
+    archive. It counts against no storage quota and expires unless kept or published.
+    One row per candidate it came from (upserted, so a retried render reuses it)."""
+
+    __tablename__ = "generated_clips"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="SET NULL"), index=True
+    )
+    candidate_id: Mapped[str] = mapped_column(String(64), unique=True)
+    """What it was generated from: a rendered moment (a ``clips`` row) or a highlight reel."""
+    kind: Mapped[GeneratedKind] = mapped_column(
+        str_enum(GeneratedKind, "generated_kind"), default=GeneratedKind.HEURISTIC
+    )
+    status: Mapped[GeneratedStatus] = mapped_column(
+        str_enum(GeneratedStatus, "generated_status"), default=GeneratedStatus.AVAILABLE
+    )
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    """The video on the app-owned bucket; its sibling files (thumbnail, NLE) share the prefix."""
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    kept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
 
 class RefreshToken(Base):

@@ -183,6 +183,13 @@ class SourceRepo:
             select(Source).where(Source.id == source_id, Source.workspace_id == self.workspace_id)
         )
 
+    def stored_bytes(self) -> int:
+        """Bytes of the workspace's sources: what its storage quota counts."""
+        return int(self.s.scalar(
+            select(func.coalesce(func.sum(Source.size_bytes), 0))
+            .where(Source.workspace_id == self.workspace_id)
+        ) or 0)  # fmt: skip
+
     def by_sha256(self, sha256: str) -> Source | None:
         return self.s.scalar(
             select(Source).where(Source.sha256 == sha256, Source.workspace_id == self.workspace_id)

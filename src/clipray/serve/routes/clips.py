@@ -13,7 +13,8 @@ from clipray.serve.deps import Caller, ServicesDep, SessionDep, owned
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
-from clipray.storage.orm import Clip, ClipStatus, Job, Source
+from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
+from clipray.storage.orm import Clip, ClipStatus, Job, Source, utcnow
 from clipray.storage.repos import ClipRepo, fetch_page
 
 router = APIRouter(prefix="/api/clips", tags=["clips"])
@@ -95,11 +96,14 @@ def download_clip(
     clip = owned(session, Clip, clip_id, who, "clip")
     attr, ext = _FILES[file]
     key = getattr(clip, attr)
+    if svc.buckets.generated is None:
+        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE",
+                       "no app-owned bucket is configured for generated clips")  # fmt: skip
     if clip.status is not ClipStatus.RENDERED or not key:
         raise ApiError(409, "CLIP_NOT_READY", f"the clip is {clip.status.value}, not rendered")
     stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in clip.title)[:60].strip()
     name = f"{stem or 'clip'}-v{clip.version}.{ext}"
-    url = svc.buckets.clips.scoped(who.workspace_id).presign_get(key, download_name=name)
+    url = svc.buckets.generated.scoped(who.workspace_id).presign_get(key, download_name=name)
     return RedirectResponse(url, status_code=302)
 
 
@@ -114,7 +118,12 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     from clipray.cluster.resources import actor_options
     from clipray.jobs.steps import rerender_task
     from clipray.pipelines.analyze import analyze_config
-    from clipray.pipelines.clipjob import RunOptions, plan_moment, planned_of, planned_row
+    from clipray.pipelines.clipjob import (
+        RunOptions,
+        plan_moment,
+        planned_of,
+        planned_row,
+    )
     from clipray.pipelines.ingest import IngestContext, Ingested
     from clipray.pipelines.runner import AnalysisRunner
     from clipray.pipelines.stages.decode import probe
@@ -128,7 +137,7 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     source = owned(session, Source, clip.source_id, who, "source")
     session.commit()  # the analysis is read in sessions of its own: hold no lock meanwhile
     settings = svc.settings
-    ctx = IngestContext(svc.buckets, svc.db, who.workspace_id, settings.ffprobe_bin)
+    ctx = IngestContext.of(settings, svc.buckets, svc.db, who.workspace_id)
     doc = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if doc is None:
         raise ApiError(409, "ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
@@ -140,6 +149,13 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     existing = repo.find(clip.moment_id, p.spec_hash)
     if existing is not None and existing.status is not ClipStatus.FAILED:
         return clip_out(existing)
+    unavailable = svc.buckets.generation_problem()
+    if unavailable is not None:
+        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE", unavailable)
+    if GeneratedRepo(session, who.workspace_id).capacity(settings.generated_clips_max_live) < 1:
+        live = GeneratedRepo(session, who.workspace_id).live_count()
+        error = GeneratedLimitError(live, settings.generated_clips_max_live)
+        raise ApiError(409, error.code, str(error))
     if existing is not None:
         new = existing
         new.status, new.error = ClipStatus.PENDING, None
@@ -153,7 +169,9 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
 
 
 def _delete_files(svc: ServicesDep, workspace_id: str, clips: list[Clip]) -> None:
-    store = svc.buckets.clips.scoped(workspace_id)
+    if svc.buckets.generated is None:
+        return
+    store = svc.buckets.generated.scoped(workspace_id)
     for c in clips:
         for attr, _ in _FILES.values():
             key = getattr(c, attr)
@@ -167,6 +185,7 @@ def delete_clips(body: ClipIds, who: Caller, session: SessionDep, svc: ServicesD
     another workspace (403) deletes none."""
     who.require(Action.DELETE_CLIP)
     clips = [owned(session, Clip, i, who, "clip") for i in dict.fromkeys(body.ids)]
+    GeneratedRepo(session, who.workspace_id).purge_for_clips([c.id for c in clips], utcnow())
     for c in clips:
         session.delete(c)
     session.commit()  # rows first: a file left by a failed delete is garbage, not a broken row

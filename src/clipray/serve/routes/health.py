@@ -1,5 +1,6 @@
 """Health: liveness of the replica (``/healthz``) and readiness of what it needs
-(``/api/health``: database, S3, Ray and the job runner)."""
+(``/api/health``: database, S3, Ray and the job runner; "degraded" when only the app-owned
+bucket of generated clips is missing)."""
 
 from __future__ import annotations
 
@@ -37,20 +38,29 @@ def _ray() -> None:
 
 @router.get("/api/health", responses={503: {"description": "A dependency is down"}})
 def health(svc: ServicesDep, request: Request) -> Health:
-    """Database, S3 (both buckets), Ray and the job runner; 503 when one is down."""
+    """Database, the media bucket, Ray and the job runner: 503 when one is down. Without the
+    app-owned bucket of generated clips the answer is 200 ``degraded``: jobs still run."""
 
     def db() -> None:
         with svc.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def s3() -> None:
-        for store in (svc.buckets.media, svc.buckets.clips):
-            if not store.bucket_exists():
-                raise RuntimeError(f"bucket {store.bucket} is missing")
+        if not svc.buckets.media.bucket_exists():
+            raise RuntimeError(f"bucket {svc.buckets.media.bucket} is missing")
+
+    def generated() -> None:
+        problem = svc.buckets.generation_problem()
+        if problem is not None:
+            raise RuntimeError(problem)
 
     checks = {"database": _check(db), "s3": _check(s3), "ray": _check(_ray)}
     if all(v == "ok" for v in checks.values()):
-        return Health(status="ok", checks=checks)
+        # Without the app-owned bucket jobs still run (nothing is generated): degraded.
+        checks["generated_clips"] = _check(generated)
+        ok = checks["generated_clips"] == "ok"
+        return Health(status="ok" if ok else "degraded", checks=checks if not ok else {
+            k: v for k, v in checks.items() if k != "generated_clips"})  # fmt: skip
     return error_response(  # type: ignore[return-value]
         request, 503, "UNHEALTHY", f"clipray {__version__}: a dependency is down", checks
     )

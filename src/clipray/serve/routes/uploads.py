@@ -8,7 +8,13 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clipray.pipelines.ingest import IngestContext, IngestError, ingest_path
+from clipray.pipelines.ingest import (
+    IngestContext,
+    IngestError,
+    StorageQuotaError,
+    check_storage_for,
+    ingest_path,
+)
 from clipray.pipelines.limits import media_limits
 from clipray.pipelines.validate import MediaRejectedError, validate_file
 from clipray.serve.deps import Caller, ServicesDep
@@ -36,6 +42,11 @@ def presign(body: PresignIn, who: Caller, svc: ServicesDep) -> PresignOut:
     if body.content_type not in settings.upload_content_types:
         raise ApiError(415, "UPLOAD_TYPE_NOT_ALLOWED", f"content type {body.content_type!r} "
                        f"is not one of {', '.join(settings.upload_content_types)}")  # fmt: skip
+    ctx = IngestContext.of(settings, svc.buckets, svc.db, who.workspace_id)
+    try:
+        check_storage_for(ctx, body.size)  # the declared size; confirm checks the real one
+    except StorageQuotaError as exc:
+        raise ApiError(413, exc.code, str(exc)) from exc
     ext = _EXT.get(body.content_type, "bin")
     key = object_key(who.workspace_id, "uploads", new_id(), f"upload.{ext}")
     store = svc.buckets.media.scoped(who.workspace_id)
@@ -61,7 +72,7 @@ def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
     if store.head(key) is None:
         raise ApiError(404, "UPLOAD_NOT_FOUND", "nothing was uploaded under this key")
     settings = svc.settings
-    ctx = IngestContext(svc.buckets, svc.db, who.workspace_id, settings.ffprobe_bin)
+    ctx = IngestContext.of(settings, svc.buckets, svc.db, who.workspace_id)
     try:
         with tempfile.TemporaryDirectory(prefix="clipray-upload-") as tmp:
             path = Path(tmp) / Path(key).name
@@ -75,6 +86,8 @@ def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
                 got = ingest_path(ctx, path, SourceOrigin.UPLOAD, f"upload:{key}")
             except MediaRejectedError as exc:
                 raise ApiError(422, exc.code, str(exc)) from exc
+            except StorageQuotaError as exc:
+                raise ApiError(413, exc.code, str(exc)) from exc
             except IngestError as exc:
                 raise ApiError(422, "MEDIA_NOT_A_VIDEO", str(exc)) from exc
     finally:

@@ -1,0 +1,157 @@
+"""The retention keeper: a named, detached Ray actor that purges expired generated clips.
+
+It owns the app-owned bucket's lifecycle. Every ``retention_interval_s`` it sweeps: each
+available clip whose ``expires_at`` has passed loses its objects first (the video and its
+sibling files), then its row is marked purged and its candidate's link cleared, one row at
+a time. Kept and published clips are never touched. A reconciliation pass then deletes
+objects under the generated prefix that no live row owns and that are older than the grace
+period: what a crash between an upload and its row, or between a delete and its row, left.
+
+Killing it at any point loses nothing: objects are deleted before their row changes, and
+deleting a missing object is not an error, so the next sweep finishes what the last one
+started. Ray restarts it (``max_restarts=-1``). Counts and freed bytes are Ray metrics.
+
+    >>> keeper = ensure_retention_keeper(settings)                   # doctest: +SKIP
+    >>> ray.get(keeper.sweep.remote("2026-12-01T00:00:00+00:00"))    # doctest: +SKIP
+    {'purged': 3, 'freed_bytes': 12345678, 'orphans': 0, ...}
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import ray
+
+from clipray.actors import ensure_detached, named
+from clipray.clips.retention import StoredObject, generated_prefix, orphans
+from clipray.cluster.services import open_database, open_storage
+from clipray.config import Settings
+from clipray.storage.generated import due, live_keys, mark_purged
+from clipray.storage.orm import utcnow
+
+KEEPER_NAME = "clipray-retention"
+BATCH = 100
+"""Rows read per query while sweeping: a large backlog is purged in bounded transactions."""
+log = logging.getLogger("clipray.retention")
+
+
+@dataclass
+class SweepReport:
+    now: str
+    purged: int = 0
+    freed_bytes: int = 0
+    orphans: int = 0
+    orphan_bytes: int = 0
+    skipped: str | None = None
+    """Why nothing was swept (no app-owned bucket configured)."""
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        from ray.util.metrics import Counter
+
+        self.purged = Counter("clipray_retention_purged", "Generated clips purged")
+        self.freed = Counter("clipray_retention_freed_bytes", "Bytes freed on the app bucket")
+        self.orphans = Counter("clipray_retention_orphans", "Orphaned objects deleted")
+
+    def record(self, report: SweepReport) -> None:
+        for counter, value in ((self.purged, report.purged), (self.orphans, report.orphans),
+                               (self.freed, report.freed_bytes + report.orphan_bytes)):  # fmt: skip
+            if value:
+                counter.inc(value)
+
+
+class RetentionKeeper:
+    """The sweep; :func:`ensure_retention_keeper` runs it as the detached actor."""
+
+    def __init__(self, settings: Settings, *, loop: bool = True) -> None:
+        self.settings = settings
+        self.db = open_database(settings)
+        self.lock = threading.Lock()
+        self.last: SweepReport | None = None
+        self.metrics = _Metrics() if ray.is_initialized() else None
+        """Ray metrics where this runs in Ray (the actor); ``clipray retention sweep`` by
+        hand runs it in the CLI's process, which exports none."""
+        self._stop = threading.Event()
+        if loop:
+            threading.Thread(target=self._loop, name="retention", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.retention_interval_s):
+            try:
+                self.sweep()
+            except Exception:  # the bucket or the database briefly away: next interval
+                log.exception("retention sweep failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def status(self) -> dict[str, Any]:
+        return {"last": asdict(self.last) if self.last else None}
+
+    def sweep(self, now: str | datetime | None = None) -> dict[str, Any]:
+        """One sweep at ``now`` (ISO-8601 or a datetime; default the current time)."""
+        at = datetime.fromisoformat(now) if isinstance(now, str) else now or utcnow()
+        with self.lock:  # the loop and a manual sweep never interleave
+            report = self._sweep(at)
+        self.last = report
+        return asdict(report)
+
+    def _sweep(self, now: datetime) -> SweepReport:
+        report = SweepReport(now=now.isoformat())
+        store = open_storage(self.settings).generated
+        if store is None:
+            report.skipped = "no app-owned bucket is configured (CLIPRAY_GENERATED_BUCKET)"
+            return report
+        while True:
+            with self.db.session() as s:
+                batch = [(r.id, r.workspace_id, r.storage_key) for r in due(s, now, BATCH)]
+            if not batch:
+                break
+            for row_id, workspace_id, key in batch:
+                prefix = generated_prefix(key)
+                scoped = store.scoped(workspace_id)
+                objects = list(scoped.list(prefix)) if prefix else []
+                # Objects first: a crash after this leaves a row that the next sweep purges.
+                if prefix:
+                    scoped.delete_prefix(prefix)
+                else:
+                    scoped.delete(key)
+                with self.db.session() as s:
+                    purged = mark_purged(s, row_id, now)
+                if purged:
+                    freed = sum(o.size for o in objects)
+                    report.purged += 1
+                    report.freed_bytes += freed
+        self._reconcile(store, now, report)
+        if self.metrics is not None:
+            self.metrics.record(report)
+        log.info("retention sweep at %s: %s", now.isoformat(), report)
+        return report
+
+    def _reconcile(self, store: Any, now: datetime, report: SweepReport) -> None:
+        with self.db.session() as s:
+            live = {p for k in live_keys(s) if (p := generated_prefix(k))}
+        found = [StoredObject(o.key, o.size, o.last_modified) for o in store.list_all()]
+        grace = timedelta(seconds=self.settings.retention_orphan_grace_s)
+        for obj in orphans(found, live, now, grace):
+            store.scoped(obj.key.split("/", 1)[0]).delete(obj.key)
+            report.orphans += 1
+            report.orphan_bytes += obj.size
+
+
+RetentionKeeperActor = ray.remote(RetentionKeeper)
+
+
+def ensure_retention_keeper(settings: Settings) -> Any:
+    """The keeper actor, started if it is not running. Ray restarts it if it dies."""
+    return ensure_detached(RetentionKeeperActor, KEEPER_NAME, settings)
+
+
+def retention_keeper() -> Any | None:
+    """The running keeper's handle, or None."""
+    return named(KEEPER_NAME)
