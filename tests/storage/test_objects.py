@@ -77,7 +77,7 @@ def test_list_by_prefix_and_delete(media, ws):
     media.delete(keys[0])
     assert media.head(keys[0]) is None
     media.delete(keys[0])  # deleting twice is fine
-    assert media.delete_prefix(prefix) == 2
+    assert len(media.delete_prefix(prefix)) == 2
     assert list(media.list(prefix)) == []
     assert media.head(other) is not None
 

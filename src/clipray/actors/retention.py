@@ -31,6 +31,7 @@ from clipray.clips.retention import StoredObject, generated_prefix, orphans
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.storage.generated import due, live_keys, mark_purged
+from clipray.storage.objects import NO_GENERATED_BUCKET
 from clipray.storage.orm import utcnow
 
 KEEPER_NAME = "clipray-retention"
@@ -105,7 +106,7 @@ class RetentionKeeper:
         report = SweepReport(now=now.isoformat())
         store = open_storage(self.settings).generated
         if store is None:
-            report.skipped = "no app-owned bucket is configured (CLIPRAY_GENERATED_BUCKET)"
+            report.skipped = NO_GENERATED_BUCKET
             return report
         while True:
             with self.db.session() as s:
@@ -115,11 +116,9 @@ class RetentionKeeper:
             for row_id, workspace_id, key in batch:
                 prefix = generated_prefix(key)
                 scoped = store.scoped(workspace_id)
-                objects = list(scoped.list(prefix)) if prefix else []
                 # Objects first: a crash after this leaves a row that the next sweep purges.
-                if prefix:
-                    scoped.delete_prefix(prefix)
-                else:
+                objects = scoped.delete_prefix(prefix) if prefix else []
+                if not prefix:
                     scoped.delete(key)
                 with self.db.session() as s:
                     purged = mark_purged(s, row_id, now)

@@ -106,6 +106,14 @@ def content_disposition(download_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(base, safe='')}"
 
 
+def download_name(title: str, suffix: str) -> str:
+    """The file name a download is saved under: the title (without path separators, at most
+    60 characters, ``clip`` when empty) and ``suffix``; :func:`content_disposition` makes
+    it safe for the header."""
+    stem = title.replace("/", "_").replace("\\", "_").strip()[:60].strip()
+    return f"{stem or 'clip'}{suffix}"
+
+
 class ObjectStore:
     """One bucket, optionally scoped to one workspace."""
 
@@ -276,9 +284,10 @@ class ObjectStore:
         key = self._key(key)
         self._call(self.client.delete_object, Bucket=self.bucket, Key=key)
 
-    def delete_prefix(self, prefix: str) -> int:
-        """Delete everything under ``prefix``, 1000 keys a request. Returns how many."""
-        keys = [o.key for o in self.list(prefix)]
+    def delete_prefix(self, prefix: str) -> list[ObjectInfo]:
+        """Delete everything under ``prefix``, 1000 keys a request. Returns what it deleted."""
+        found = list(self.list(prefix))
+        keys = [o.key for o in found]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             resp = self._call(
@@ -288,7 +297,7 @@ class ObjectStore:
             )
             if resp.get("Errors"):
                 raise StorageError(f"delete under {prefix}: {resp['Errors'][:3]}")
-        return len(keys)
+        return found
 
     # --- presigning -----------------------------------------------------------------------
     def presign_get(
@@ -360,9 +369,7 @@ class ObjectStore:
             raise StorageError(f"{self.bucket}: {exc}") from exc
 
 
-NO_GENERATED_BUCKET = (
-    "no app-owned bucket is configured (CLIPRAY_GENERATED_BUCKET), so no generated clip was stored"
-)
+NO_GENERATED_BUCKET = "no app-owned bucket is configured (CLIPRAY_GENERATED_BUCKET)"
 
 
 @dataclass(frozen=True)
@@ -383,7 +390,7 @@ class Buckets:
         """Why generated clips cannot be stored now (no bucket configured, or it is missing
         or unreachable), or None when they can."""
         if self.generated is None:
-            return NO_GENERATED_BUCKET
+            return f"{NO_GENERATED_BUCKET}, so no generated clip was stored"
         try:
             if self.generated.bucket_exists():
                 return None
