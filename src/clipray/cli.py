@@ -528,16 +528,17 @@ def _covered_source(ctx: typer.Context, source_id: str) -> Iterator[tuple[Any, A
 
 
 def _clip_rows(repo: Any, source: Any, rows: list[Any]) -> list[dict[str, Any]]:
-    from fractions import Fraction
+    from clipray.pipelines.export import grid_of
 
-    rate = Fraction(source.frame_rate)
+    grid = grid_of(source)
+    exports = repo.exports_of([r.id for r in rows])
     result = []
     for r in rows:
-        export = repo.export_of(r.id)
+        export = exports.get(r.id)
         result.append({
             "id": r.id, "start_frame": r.start_frame, "end_frame": r.end_frame,
-            "start": round(float(r.start_frame / rate), 3),
-            "end": round(float(r.end_frame / rate), 3),
+            "start": round(grid.time_of(r.start_frame), 3),
+            "end": round(grid.time_of(r.end_frame), 3),
             "review": r.review.value, "title": r.title, "group_id": r.group_id,
             "export": None if export is None else {"status": export.status.value,
                                                     "method": export.method, "key": export.key},

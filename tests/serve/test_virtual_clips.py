@@ -71,7 +71,7 @@ def test_the_cover_is_the_scene_clips_in_frames_and_seconds(client, alice, sourc
         (0, CUT, 0.0, 8.0), (CUT, FRAMES, 8.0, 16.0)]  # fmt: skip
     assert {c["review"] for c in body["clips"]} == {"pending_review"}
     src = client.get(f"/api/sources/{source_id}", headers=alice.headers).json()
-    assert src["proxy_status"] == "pending"
+    assert src["proxy_status"] == "none"  # built when the first clip is approved
     assert src["frame_count"] == FRAMES
 
 

@@ -62,7 +62,7 @@ def _valid(repo: CoverRepo, source) -> None:
 def test_the_first_cover_follows_the_scene_starts_and_is_made_once(session):
     repo, source, _, _ = _source(session)
     assert _bounds(repo, source) == [(0, 100), (100, 200), (200, 300)]
-    assert source.proxy_status is ProxyStatus.PENDING
+    assert source.proxy_status is ProxyStatus.NONE  # built on the first approval, not now
     assert not repo.create_cover(source, FRAMES, "30/1", [50])
     assert _bounds(repo, source) == [(0, 100), (100, 200), (200, 300)]
 
@@ -161,7 +161,10 @@ def test_undo_is_per_user_and_refuses_when_others_changed_those_clips(session):
 def test_approving_queues_one_export_and_a_replaced_clip_cannot_be_reviewed(session):
     repo, source, user, _ = _source(session)
     clip = repo.live(source.id)[0]
+    repo.review(repo.live(source.id)[1], ReviewStatus.SKIPPED, user)
+    assert source.proxy_status is ProxyStatus.NONE
     first = repo.review(clip, ReviewStatus.APPROVED, user)
+    assert source.proxy_status is ProxyStatus.PENDING  # the first approval wants the proxy
     again = repo.review(clip, ReviewStatus.APPROVED, user)
     assert first is again
     assert first.status is ExportStatus.PENDING

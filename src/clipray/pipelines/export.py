@@ -1,12 +1,13 @@
 """Virtual clips at the edges: the cover after analysis, the proxy, rolling exports.
 
 After analysis a source gets its cover (one virtual clip per scene, on the source's frame
-grid) and its proxy is wanted. The job runner keeps two queues moving, both in the
-database: a proxy build per source (:func:`build_proxy`, one Ray task, once: the all-intra
-H.264 proxy goes next to the source on the media bucket) and an export per approved clip
-(:func:`export_clip`, one Ray task per clip, started as soon as the clip is approved). Both
-claim their row first, so a second worker (a restarted runner, the CLI) never does the work
-twice at once, and both can run again after a crash: same key, same bytes.
+grid); approving its first clip makes its proxy wanted. The job runner keeps two queues
+moving, both in the database: a proxy build per source (:func:`build_proxy`, one Ray task,
+once: the all-intra H.264 proxy goes next to the source on the media bucket) and an export
+per approved clip (:func:`export_clip`, one Ray task per clip, started as soon as the clip
+is approved). Both claim their row first, so a second worker (a restarted runner, the CLI)
+never does the work twice at once, and both can run again after a crash: same key, same
+bytes.
 
 An export reads only the frames it needs from the proxy over a presigned URL (the proxy is
 written with its index first), cuts them by stream copy, and uploads the clip; the export
@@ -186,27 +187,23 @@ def _export(settings: Settings, db: Database, export_id: str) -> dict[str, Any]:
     with db.session() as s:
         export = s.get(ClipExport, export_id)
         clip = s.get(VirtualClip, export.clip_id) if export else None
-        if export is None or clip is None:
-            raise ProxyError(f"export {export_id} or its clip is gone")
-        source_id, start, end = clip.source_id, clip.start_frame, clip.end_frame
-        key, workspace_id = export_key(clip), clip.workspace_id
-    proxy = wait_for_proxy(settings, db, source_id, settings.proxy_build_timeout_s)
-    with db.session() as s:
-        source = s.get(Source, source_id)
-        if source is None:
-            raise ProxyError(f"source {source_id} is gone")
+        source = s.get(Source, clip.source_id) if clip else None
+        if export is None or clip is None or source is None:
+            raise ProxyError(f"export {export_id}, its clip or its source is gone")
+        start, end, key = clip.start_frame, clip.end_frame, export_key(clip)
         grid = grid_of(source)
         # What the build checked (all-intra, every frame of the grid): probing the proxy
         # again would read all of its packets over the network.
-        info = ProxyInfo(frame_count=grid.frame_count, fps=grid.fps, width=source.width or 0,
-                         height=source.height or 0, has_audio=source.audio_codec is not None,
-                         all_intra=True)  # fmt: skip
-    media = open_storage(settings).media.scoped(workspace_id)
-    url = media.presign_get(proxy)
+        proxy_info = ProxyInfo(
+            frame_count=grid.frame_count, fps=grid.fps, width=source.width or 0,
+            height=source.height or 0, has_audio=source.audio_codec is not None, all_intra=True,
+        )  # fmt: skip
+    proxy = wait_for_proxy(settings, db, source.id, settings.proxy_build_timeout_s)
+    media = open_storage(settings).media.scoped(source.workspace_id)
     with tempfile.TemporaryDirectory(prefix="clipray-export-") as tmp:
         out = Path(tmp) / "clip.mp4"
-        done = export_range(url, info, start, end, out, ffmpeg=settings.ffmpeg_bin,
-                            ffprobe=settings.ffprobe_bin)  # fmt: skip
-        info = media.put_file(key, out, content_type="video/mp4")
+        done = export_range(media.presign_get(proxy), proxy_info, start, end, out,
+                            ffmpeg=settings.ffmpeg_bin, ffprobe=settings.ffprobe_bin)  # fmt: skip
+        stored = media.put_file(key, out, content_type="video/mp4")
     return {"method": done.method, "frames": done.frames, "duration_s": done.duration_s,
-            "key": key, "size_bytes": info.size}  # fmt: skip
+            "key": key, "size_bytes": stored.size}  # fmt: skip

@@ -106,14 +106,13 @@ class CoverRepo:
     ) -> bool:
         """The first cover of an analysed source, one clip per scene. Idempotent: a source
         that has a cover keeps it (its edits are the user's). Returns whether it created one.
-        The proxy is wanted from now on (``proxy_status`` pending, for the job runner)."""
+        No proxy yet: it is built when the first clip is approved (:meth:`review`), so a
+        source nobody reviews costs no all-intra encode and no bucket space."""
         exists = self.session.scalar(select(func.count()).where(VirtualClip.source_id == source.id))
         if exists:
             return False
         cover = cuts.initial_cover(frame_count, scene_starts, ids=new_id)
         source.frame_count, source.frame_rate = frame_count, frame_rate
-        if source.proxy_status in (ProxyStatus.NONE, ProxyStatus.FAILED):
-            source.proxy_status, source.proxy_error = ProxyStatus.PENDING, None
         self.session.add_all(self._rows(source, cover))
         self.session.flush()
         return True
@@ -132,9 +131,10 @@ class CoverRepo:
         if expected is not None and expected != source.cut_version:
             raise CoverConflictError(expected, source.cut_version)
 
-    def _bump(self, source: Source, expected: int | None) -> int:
+    def _bump(self, source: Source) -> int:
+        """Take the next version, if nobody took it since this transaction read the source
+        (on PostgreSQL the loser of a race waits here for the winner's row lock)."""
         seen = source.cut_version
-        self._check_version(source, expected)
         done = self.session.execute(
             update(Source)
             .where(Source.id == source.id, Source.cut_version == seen)
@@ -142,7 +142,7 @@ class CoverRepo:
             .execution_options(synchronize_session=False)
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
-            raise CoverConflictError(seen if expected is None else expected, None)
+            raise CoverConflictError(seen, None)
         source.cut_version = seen + 1
         return seen + 1
 
@@ -171,7 +171,7 @@ class CoverRepo:
             if to is None:
                 raise CutError("CUT_TARGET_MISSING", "a move needs the frame to move the cut to")
             edit = cuts.move_cut(cover, frame, to, ids=new_id)
-        return self._commit(source, rows, edit, user_id, expected_version, frame=frame, to=to)
+        return self._commit(source, rows, edit, user_id, frame=frame, to=to)
 
     def undo(self, source: Source, user_id: str | None, expected_version: int | None = None
              ) -> Applied:  # fmt: skip
@@ -198,7 +198,8 @@ class CoverRepo:
         before = Edit(last.op, (), tuple(_vclip(by_id[i]) for i in last.created_ids),  # type: ignore[arg-type]
                       tuple(_vclip(by_id[i]) for i in last.archived_ids), (), ())  # fmt: skip
         edit = cuts.undo([_vclip(r) for r in rows], before)
-        applied = self._commit(source, rows, edit, user_id, expected_version, undo_of=last)
+        revived = [by_id[i] for i in last.archived_ids]
+        applied = self._commit(source, rows, edit, user_id, undo_of=last, revived=revived)
         last.undone = True
         return applied
 
@@ -208,26 +209,24 @@ class CoverRepo:
         rows: list[VirtualClip],
         edit: Edit,
         user_id: str | None,
-        expected_version: int | None,
         *,
         frame: int | None = None,
         to: int | None = None,
         undo_of: CutEdit | None = None,
+        revived: list[VirtualClip] | None = None,
     ) -> Applied:
-        version = self._bump(source, expected_version)
+        version = self._bump(source)
         archived_ids = {c.id for c in edit.archived}
         archived = [r for r in rows if r.id in archived_ids]
         for r in archived:
             r.live = False
-        if undo_of is None:
+        if revived is None:
             groups = {r.group_id for r in archived}
             group = groups.pop() if len(groups) == 1 else None
             created = self._rows(source, edit.created, group)
             self.session.add_all(created)
         else:  # the clips the undone operation replaced come back as they were
-            created = list(self.session.scalars(
-                select(VirtualClip).where(VirtualClip.id.in_([c.id for c in edit.created]))
-            ))  # fmt: skip
+            created = revived
             for r in created:
                 r.live = True
         audit = CutEdit(
@@ -269,7 +268,14 @@ class CoverRepo:
         return export
 
     def export_of(self, clip_id: str) -> ClipExport | None:
-        return self.session.scalar(select(ClipExport).where(ClipExport.clip_id == clip_id))
+        return self.exports_of([clip_id]).get(clip_id)
+
+    def exports_of(self, clip_ids: Sequence[str]) -> dict[str, ClipExport]:
+        """The exports of these clips, by clip id, in one query."""
+        if not clip_ids:
+            return {}
+        rows = self.session.scalars(select(ClipExport).where(ClipExport.clip_id.in_(clip_ids)))
+        return {e.clip_id: e for e in rows}
 
     def groups(self, source_id: str) -> list[ClipGroup]:
         return list(self.session.scalars(
