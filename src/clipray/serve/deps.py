@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
 from clipray.cluster.services import ServiceUnavailableError, open_database, open_storage
@@ -32,7 +32,7 @@ from clipray.serve.security import (
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
 from clipray.storage.keys import is_id
-from clipray.storage.objects import Buckets
+from clipray.storage.objects import Buckets, ObjectStore
 from clipray.storage.orm import Role, User, utcnow
 from clipray.storage.repos import UserRepo, WorkspaceRepo
 
@@ -227,6 +227,18 @@ def owned(session: Session, model: type[T], ident: str, who: Principal, kind: st
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def generated_store(svc: Services, workspace_id: str) -> ObjectStore:
+    """The workspace's view of the app-owned bucket; 503 when none is configured."""
+    if svc.buckets.generated is None:
+        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE",
+                       "no app-owned bucket is configured for generated clips")  # fmt: skip
+    return svc.buckets.generated.scoped(workspace_id)
+
+
+PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
+PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 
 
 def wake_runner() -> None:

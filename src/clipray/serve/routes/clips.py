@@ -9,11 +9,20 @@ from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from clipray.serve.deps import Caller, ServicesDep, SessionDep, owned
+from clipray.serve.deps import (
+    Caller,
+    PageNo,
+    PageSize,
+    ServicesDep,
+    SessionDep,
+    generated_store,
+    owned,
+)
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
+from clipray.storage.objects import download_name
 from clipray.storage.orm import Clip, ClipStatus, Job, Source, utcnow
 from clipray.storage.repos import ClipRepo, fetch_page
 
@@ -37,8 +46,8 @@ def list_clips(
     session: SessionDep,
     job_id: str | None = None,
     status: ClipStatus | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: PageNo = 1,
+    limit: PageSize = 20,
 ) -> Page[ClipOut]:
     """The workspace's clips, best first; ``job_id`` and ``status`` narrow the list."""
     who.require(Action.READ)
@@ -96,14 +105,11 @@ def download_clip(
     clip = owned(session, Clip, clip_id, who, "clip")
     attr, ext = _FILES[file]
     key = getattr(clip, attr)
-    if svc.buckets.generated is None:
-        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE",
-                       "no app-owned bucket is configured for generated clips")  # fmt: skip
+    store = generated_store(svc, who.workspace_id)
     if clip.status is not ClipStatus.RENDERED or not key:
         raise ApiError(409, "CLIP_NOT_READY", f"the clip is {clip.status.value}, not rendered")
-    stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in clip.title)[:60].strip()
-    name = f"{stem or 'clip'}-v{clip.version}.{ext}"
-    url = svc.buckets.generated.scoped(who.workspace_id).presign_get(key, download_name=name)
+    name = download_name(clip.title, f"-v{clip.version}.{ext}")
+    url = store.presign_get(key, download_name=name)
     return RedirectResponse(url, status_code=302)
 
 

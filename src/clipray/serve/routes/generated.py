@@ -7,17 +7,24 @@ one redirects to a short-lived presigned URL. A purged or expired clip is gone: 
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from clipray.clips.retention import expires_in_days
-from clipray.serve.deps import Caller, ServicesDep, SessionDep, owned
-from clipray.serve.errors import ApiError, not_found
+from clipray.serve.deps import (
+    Caller,
+    PageNo,
+    PageSize,
+    ServicesDep,
+    SessionDep,
+    generated_store,
+    owned,
+)
+from clipray.serve.errors import not_found
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import GeneratedClipOut, Page
 from clipray.storage.generated import GeneratedRepo
+from clipray.storage.objects import download_name
 from clipray.storage.orm import GeneratedClip, GeneratedStatus, as_utc, utcnow
 
 router = APIRouter(prefix="/api/generated-clips", tags=["generated clips"])
@@ -47,8 +54,8 @@ def list_generated(
     who: Caller,
     session: SessionDep,
     status: GeneratedStatus | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: PageNo = 1,
+    limit: PageSize = 20,
 ) -> Page[GeneratedClipOut]:
     """The workspace's generated clips, newest first (purged ones only with ``status``)."""
     who.require(Action.READ)
@@ -67,14 +74,8 @@ def _redirect(session: SessionDep, svc: ServicesDep, who: Caller, generated_id: 
               attachment: bool) -> RedirectResponse:  # fmt: skip
     who.require(Action.READ)
     row = _live(session, generated_id, who)
-    if svc.buckets.generated is None:
-        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE",
-                       "no app-owned bucket is configured for generated clips")  # fmt: skip
-    name = None
-    if attachment:
-        stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in row.title)[:60]
-        name = f"{stem.strip() or 'clip'}.mp4"
-    store = svc.buckets.generated.scoped(who.workspace_id)
+    store = generated_store(svc, who.workspace_id)
+    name = download_name(row.title, ".mp4") if attachment else None
     return RedirectResponse(store.presign_get(row.storage_key, download_name=name), 302)
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,16 @@ from clipray.jobs.machine import (
 from clipray.jobs.quota import Limits, Usage, check_quota, month_start
 from clipray.pipelines.fetch import UrlRefusedError, check_url
 from clipray.pipelines.limits import url_policy
-from clipray.serve.deps import Caller, Principal, ServicesDep, SessionDep, owned, wake_runner
+from clipray.serve.deps import (
+    Caller,
+    PageNo,
+    PageSize,
+    Principal,
+    ServicesDep,
+    SessionDep,
+    owned,
+    wake_runner,
+)
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import JobCreate, JobCreated, JobOut, Page, StepOut
@@ -163,8 +172,8 @@ def _replay(job: Job, digest: str) -> JobCreated:
 def list_jobs(
     who: Caller,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: PageNo = 1,
+    limit: PageSize = 20,
     status: JobStatus | None = None,
 ) -> Page[JobOut]:
     """The workspace's jobs, newest first."""

@@ -10,7 +10,7 @@ copy from the source's all-intra proxy, in the background.
 
 from __future__ import annotations
 
-from fractions import Fraction
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -19,7 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clipray.clips.cuts import CutError
-from clipray.serve.deps import Caller, Principal, ServicesDep, SessionDep, owned, wake_runner
+from clipray.pipelines.export import grid_of
+from clipray.serve.deps import (
+    Caller,
+    PageNo,
+    PageSize,
+    Principal,
+    ServicesDep,
+    SessionDep,
+    owned,
+    wake_runner,
+)
 from clipray.serve.errors import ApiError, not_found
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import (
@@ -39,6 +49,7 @@ from clipray.serve.schemas import (
     VirtualClipOut,
     VirtualClipPatch,
 )
+from clipray.storage.objects import download_name
 from clipray.storage.orm import (
     ClipExport,
     ClipGroup,
@@ -75,18 +86,16 @@ def _export_out(e: ClipExport | None) -> ExportOut | None:
 
 
 def _clips_out(session: Session, source: Source, rows: list[VirtualClip]) -> list[VirtualClipOut]:
-    rate = Fraction(source.frame_rate or "1")
-    exports = {e.clip_id: e for e in session.scalars(
-        select(ClipExport).where(ClipExport.clip_id.in_([r.id for r in rows]))
-    )} if rows else {}  # fmt: skip
+    grid = grid_of(source)
+    exports = CoverRepo(session, source.workspace_id).exports_of([r.id for r in rows])
     return [
         VirtualClipOut(
             id=r.id,
             source_id=r.source_id,
             start_frame=r.start_frame,
             end_frame=r.end_frame,
-            start=round(float(r.start_frame / rate), 6),
-            end=round(float(r.end_frame / rate), 6),
+            start=round(grid.time_of(r.start_frame), 6),
+            end=round(grid.time_of(r.end_frame), 6),
             live=r.live,
             review=r.review.value,
             group_id=r.group_id,
@@ -123,10 +132,10 @@ def _clip(session: Session, source: Source, clip_id: str, who: Principal) -> Vir
     return clip
 
 
-def _edit(session: Session, source: Source, who: Principal, run: object) -> EditDone:
+def _edit(session: Session, source: Source, run: Callable[[], Applied]) -> EditDone:
     """Run one cut operation, translating the algebra's and the lock's refusals."""
     try:
-        applied: Applied = run()  # type: ignore[operator]
+        applied = run()
     except CoverConflictError as exc:
         detail = {"expected": exc.expected, "current": exc.actual}
         raise ApiError(409, "CUT_VERSION_CONFLICT", str(exc), detail=detail) from exc
@@ -144,8 +153,8 @@ def _edit(session: Session, source: Source, who: Principal, run: object) -> Edit
 def list_sources(
     who: Caller,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: PageNo = 1,
+    limit: PageSize = 20,
 ) -> Page[SourceOut]:
     """The workspace's source videos, newest first."""
     who.require(Action.READ)
@@ -237,8 +246,7 @@ def download_virtual_clip(source_id: str, clip_id: str, who: Caller, session: Se
     if export is None or export.status is not ExportStatus.DONE or not export.key:
         state = export.status.value if export else "not exported (approve it first)"
         raise ApiError(409, "EXPORT_NOT_READY", f"the clip's export is {state}")
-    stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in clip.title)[:60].strip()
-    name = f"{stem or 'clip'}-{clip.start_frame}-{clip.end_frame}.mp4"
+    name = download_name(clip.title, f"-{clip.start_frame}-{clip.end_frame}.mp4")
     url = svc.buckets.media.scoped(who.workspace_id).presign_get(export.key, download_name=name)
     return RedirectResponse(url, status_code=302)
 
@@ -261,7 +269,7 @@ def add_cut(source_id: str, body: CutIn, who: Caller, session: SessionDep) -> Ed
     who.require(Action.EDIT_CLIP)
     source = _covered(session, source_id, who)
     repo = CoverRepo(session, who.workspace_id)
-    return _edit(session, source, who, lambda: repo.apply(
+    return _edit(session, source, lambda: repo.apply(
         source, "add", who.user.id, frame=body.frame, expected_version=body.version))  # fmt: skip
 
 
@@ -272,7 +280,7 @@ def move_cut(source_id: str, frame: Frame, body: CutMove, who: Caller, session: 
     who.require(Action.EDIT_CLIP)
     source = _covered(session, source_id, who)
     repo = CoverRepo(session, who.workspace_id)
-    return _edit(session, source, who, lambda: repo.apply(
+    return _edit(session, source, lambda: repo.apply(
         source, "move", who.user.id, frame=frame, to=body.to,
         expected_version=body.version))  # fmt: skip
 
@@ -289,7 +297,7 @@ def remove_cut(
     who.require(Action.EDIT_CLIP)
     source = _covered(session, source_id, who)
     repo = CoverRepo(session, who.workspace_id)
-    return _edit(session, source, who, lambda: repo.apply(
+    return _edit(session, source, lambda: repo.apply(
         source, "remove", who.user.id, frame=frame, expected_version=version))  # fmt: skip
 
 
@@ -301,7 +309,7 @@ def undo_cut(source_id: str, body: UndoIn, who: Caller, session: SessionDep) -> 
     who.require(Action.EDIT_CLIP)
     source = _covered(session, source_id, who)
     repo = CoverRepo(session, who.workspace_id)
-    return _edit(session, source, who,
+    return _edit(session, source,
                  lambda: repo.undo(source, who.user.id, expected_version=body.version))  # fmt: skip
 
 
@@ -310,8 +318,8 @@ def cut_history(
     source_id: str,
     who: Caller,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    page: PageNo = 1,
+    limit: PageSize = 50,
 ) -> Page[EditOut]:
     """The audit trail: who did which operation, the cut points before and after, when."""
     who.require(Action.READ)
