@@ -102,7 +102,8 @@ def test_lifecycle_up_status_up_again_down(tmp_path):
         assert f"API at http://127.0.0.1:{port}" in served.stdout
         health = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=30)
         assert health.status_code == 200, health.text
-        assert health.json()["checks"] == {"database": "ok", "s3": "ok", "ray": "ok"}
+        assert health.json()["checks"] == {"database": "ok", "s3": "ok", "ray": "ok",
+                                           "generated_clips": "ok"}  # fmt: skip
         account = {"email": "cli@example.com", "password": "a long password"}
         reg = requests.post(f"http://127.0.0.1:{port}/api/auth/register", json=account, timeout=30)
         assert reg.status_code == 201, reg.text

@@ -60,6 +60,10 @@ def test_a_job_reaches_review_and_its_step_says_why_nothing_was_generated(
         job = client.get(f"/api/jobs/{job_id}", headers=acct.headers).json()
         assert [s["status"] for s in job["steps"]] == ["succeeded"] * 3
         assert client.get("/api/generated-clips", headers=acct.headers).json()["total"] == 0
+        health = client.get("/api/health")
+        assert health.status_code == 200, health.text  # degraded, not down
+        assert health.json()["status"] == "degraded"
+        assert "does not exist" in health.json()["checks"]["generated_clips"]
         # the rest of the product works: the job's virtual clips are there to review
         cover = client.get(f"/api/sources/{sid}/clips", headers=acct.headers)
         assert cover.status_code == 200, cover.text

@@ -69,8 +69,8 @@ def sse(resp: requests.Response) -> Iterator[tuple[str, dict]]:
 def test_health_through_serve(served):
     resp = served.get("/api/health")
     assert resp.status_code == 200, resp.text
-    assert resp.json() == {"status": "ok",
-                           "checks": {"database": "ok", "s3": "ok", "ray": "ok"}}  # fmt: skip
+    checks = {"database": "ok", "s3": "ok", "ray": "ok", "generated_clips": "ok"}
+    assert resp.json() == {"status": "ok", "checks": checks}
 
 
 def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
