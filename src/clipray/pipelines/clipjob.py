@@ -316,10 +316,10 @@ def render_clips(
     uri = source_uri or ctx.buckets.media.scoped(ctx.workspace_id).presign_get(
         source.storage_key, expires_in=24 * 3600
     )
-    size = (source.width or 0, source.height or 0)
+    dims = (source.width or 0, source.height or 0)
     has_audio = source.audio_codec is not None
     task = ray.remote(render_and_upload).options(**actor_options(settings.stage("render")))
-    refs = {task.remote(p, uri, size, has_audio, settings, ctx.workspace_id, cid): cid
+    refs = {task.remote(p, uri, dims, has_audio, settings, ctx.workspace_id, cid): cid
             for p, cid in todo}  # fmt: skip
     pending, failed = list(refs), 0
     while pending:
@@ -362,7 +362,7 @@ def _record(settings: Settings, ctx: IngestContext, clip_id: str, keys: dict[str
 
 
 def _result(row: Clip, buckets: Buckets, reused: bool) -> ClipResult:
-    bucket = buckets.generated.bucket
+    bucket = buckets.generated.bucket if buckets.generated is not None else ""
     keys = {"video": row.video_key, "thumbnail": row.thumbnail_key, "fcpxml": row.fcpxml_key,
             "edl": row.edl_key}  # fmt: skip
     return ClipResult(
