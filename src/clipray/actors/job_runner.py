@@ -336,13 +336,14 @@ class JobRunner:
             return
         stale = utcnow() - timedelta(seconds=self.settings.proxy_build_timeout_s)
         with self.db.session() as s:
-            fail_exports_without_proxy(s)
             proxies = wanted_proxies(s, stale, limit=free + len(self.media))
             exports = pending_exports(s, limit=free + len(self.media))
             ready = dict(s.execute(
                 select(Source.id, Source.proxy_status)
                 .where(Source.id.in_({e.source_id for e in exports}))
-            ).all())  # fmt: skip
+            ).all()) if exports else {}  # fmt: skip
+            if ProxyStatus.FAILED in ready.values():  # a write only when there is one to do
+                fail_exports_without_proxy(s)
             todo = [("proxy", sid) for sid in proxies]
             # An export starts once its source's proxy is ready; until then it waits queued
             # (approving a clip made the proxy wanted, so the build above gets to it).

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from clipray.clips import cuts
@@ -365,29 +365,25 @@ def requeue_running_exports(session: Session) -> int:
     return int(done.rowcount)  # type: ignore[attr-defined]
 
 
+def _proxy_wanted(stale_before: datetime) -> ColumnElement[bool]:
+    """A build is due: wanted (pending), or its builder's claim is older than
+    ``stale_before`` (that worker died)."""
+    return (Source.proxy_status == ProxyStatus.PENDING) | (
+        (Source.proxy_status == ProxyStatus.BUILDING) & (Source.proxy_claimed_at < stale_before)
+    )
+
+
 def claim_proxy(session: Session, source_id: str, stale_before: datetime) -> bool:
-    """Take a source's proxy build: it is wanted (pending), or its builder's claim is older
-    than ``stale_before`` (that worker died)."""
+    """Take a source's proxy build if it is due; False when another worker holds it."""
     done = session.execute(
         update(Source)
-        .where(
-            Source.id == source_id,
-            (Source.proxy_status == ProxyStatus.PENDING)
-            | ((Source.proxy_status == ProxyStatus.BUILDING)
-               & (Source.proxy_claimed_at < stale_before)),
-        )
+        .where(Source.id == source_id, _proxy_wanted(stale_before))
         .values(proxy_status=ProxyStatus.BUILDING, proxy_claimed_at=utcnow(), proxy_error=None)
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     return done.rowcount == 1  # type: ignore[attr-defined]
 
 
 def wanted_proxies(session: Session, stale_before: datetime, limit: int) -> list[str]:
     """Sources whose proxy should be built now."""
-    return list(session.scalars(
-        select(Source.id).where(
-            (Source.proxy_status == ProxyStatus.PENDING)
-            | ((Source.proxy_status == ProxyStatus.BUILDING)
-               & (Source.proxy_claimed_at < stale_before))
-        ).limit(limit)
-    ))  # fmt: skip
+    return list(session.scalars(select(Source.id).where(_proxy_wanted(stale_before)).limit(limit)))
