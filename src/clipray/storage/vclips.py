@@ -21,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from clipray.clips import cuts
 from clipray.clips.cuts import CutError, Edit, VClip
@@ -125,9 +126,17 @@ class CoverRepo:
                 for c in clips]  # fmt: skip
 
     # --- editing -----------------------------------------------------------------------
-    @staticmethod
-    def _check_version(source: Source, expected: int | None) -> None:
-        """A stale edit is a conflict before anything else: the cut it names may be gone."""
+    def _check_version(self, source: Source, expected: int | None) -> None:
+        """Lock the source's row for this edit and read its version: a stale edit is a
+        conflict before anything else (the cut it names may be gone). Without the lock, on
+        PostgreSQL a loser could read the old version and then the winner's clips, and be
+        refused for a missing cut instead of the conflict (SQLite serialises writers and
+        reads one snapshot, and ignores the lock)."""
+        current = self.session.scalar(
+            select(Source.cut_version).where(Source.id == source.id).with_for_update()
+        )
+        if current is not None:  # what the row holds now, without marking the row changed
+            set_committed_value(source, "cut_version", current)
         if expected is not None and expected != source.cut_version:
             raise CoverConflictError(expected, source.cut_version)
 
