@@ -1,0 +1,84 @@
+"""Search ranking: reciprocal rank fusion, grouping hits into moments, pages."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clipray.storage.ranking import Hit, fuse, group_moments, paginate
+
+
+def test_fusion_rewards_agreement_across_lists():
+    fused = fuse([["a", "b"], ["b", "c"]])
+    assert [item for item, _ in fused] == ["b", "a", "c"]
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[1][1] == pytest.approx(1 / 61)
+    # second in both lists beats first in one and third in the other
+    assert [i for i, _ in fuse([["p", "q", "r"], ["q", "s", "p"]])][:2] == ["q", "p"]
+
+
+def test_fusion_counts_an_item_once_per_list_and_keeps_first_seen_order_on_ties():
+    assert fuse([["x", "x", "y"]]) == [("x", 1 / 61), ("y", 1 / 63)]
+    assert [i for i, _ in fuse([["p"], ["q"]])] == ["p", "q"]
+    assert fuse([]) == []
+
+
+def h(src: str, start: float, end: float, score: float, mode: str = "transcript", **kw) -> Hit:
+    return Hit(source_id=src, start=start, end=end, score=score, mode=mode, **kw)
+
+
+def test_neighbouring_hits_merge_into_one_moment_per_span():
+    hits = [
+        h("s1", 10.0, 12.0, 0.5, text="we choose"),
+        h("s1", 13.0, 13.0, 0.9, mode="visual", thumbnail_key="t/13.jpg"),
+        h("s1", 30.0, 31.0, 0.7, text="to go to the moon"),
+        h("s2", 11.0, 12.0, 0.6, text="other video"),
+    ]
+    moments = group_moments(hits, gap_s=2.0)
+    assert [(m.source_id, m.start, m.end, m.score) for m in moments] == [
+        ("s1", 10.0, 13.0, 0.9), ("s1", 30.0, 31.0, 0.7), ("s2", 11.0, 12.0, 0.6)]  # fmt: skip
+    first = moments[0]
+    assert (first.modes, first.thumbnail_key, first.text) == (("transcript", "visual"),
+                                                              "t/13.jpg", "we choose")  # fmt: skip
+
+
+def test_padding_never_goes_below_zero():
+    (m,) = group_moments([h("s", 0.5, 1.0, 1.0)], pad_s=1.0)
+    assert (m.start, m.end) == (0.0, 2.0)
+
+
+HITS = st.lists(
+    st.builds(
+        lambda s, a, d, sc: Hit(source_id=s, start=a, end=a + d, score=sc, mode="transcript"),
+        st.sampled_from(["s1", "s2", "s3"]), st.floats(0, 500), st.floats(0, 20),
+        st.floats(0, 1),
+    ),
+    min_size=1, max_size=60,
+)  # fmt: skip
+
+
+@given(hits=HITS, gap=st.floats(0, 10))
+def test_moments_are_disjoint_and_hold_every_hit_once(hits, gap):
+    moments = group_moments(hits, gap_s=gap)
+    for src in {m.source_id for m in moments}:
+        spans = sorted((m.start, m.end) for m in moments if m.source_id == src)
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start - end > gap  # further apart than the gap, or they would have merged
+    held = [hit for m in moments for hit in m.hits]
+    assert sorted(held, key=id) == sorted(hits, key=id)
+    for m in moments:
+        assert all(m.start <= x.start and x.end <= m.end for x in m.hits)
+        assert m.score == max(x.score for x in m.hits)
+    assert [m.score for m in moments] == sorted((m.score for m in moments), reverse=True)
+
+
+def test_pages():
+    assert paginate(list(range(5)), 1, 2) == ([0, 1], 3)
+    assert paginate(list(range(5)), 3, 2) == ([4], 3)
+    assert paginate([], 1, 10) == ([], 1)
+    assert paginate(list(range(5)), 9, 2) == ([], 3)
+    with pytest.raises(ValueError, match="start at 1"):
+        paginate([1], 0, 10)
