@@ -66,6 +66,11 @@ def _default_stages() -> dict[str, StageResources]:
         # export is I/O bound, a quarter CPU lets several run beside the analysis.
         "proxy": StageResources(num_cpus=1, batch_size=1),
         "export": StageResources(num_cpus=0.25, batch_size=1),
+        # Sentence embeddings of transcript segments: MiniLM is small (22M parameters), a
+        # batch of 64 segments takes a fraction of a second on one CPU.
+        "text_embed": StageResources(num_cpus=0.5, batch_size=64),
+        # A highlight reel re-encodes each part (libx264) and concatenates by copy.
+        "reel": StageResources(num_cpus=1, batch_size=1),
     }
 
 
@@ -158,6 +163,26 @@ class Settings(BaseSettings):
     clip_pretrained: str | None = None
     """open_clip weights: a pretrained tag (``laion2b_s34b_b79k``, from the hub) or a local
     checkpoint. Unset: no image embeddings, visual search is off."""
+
+    text_embed_model: str = "bundled:all-MiniLM-L6-v2"
+    """Sentence embeddings of the transcript and of search queries:
+    ``bundled:all-MiniLM-L6-v2`` (offline, from the ml extra), a local sentence-transformers
+    directory, or a hub repo id."""
+
+    # --- search ---------------------------------------------------------------------------
+    index_uri: str | None = None
+    """Where the search index (LanceDB) lives: ``s3://bucket/prefix`` on a cluster (signed
+    with the S3 endpoint and keys above). Unset: ``{home}/index``, a local directory, which
+    only workers on this machine can write."""
+    index_ann_min_rows: int = 100_000
+    """A table gets an approximate (ANN) index once it holds this many rows; below that,
+    exact search is fast enough and always exact."""
+    search_moment_gap_s: float = 2.0
+    """Hits of one source closer than this are merged into one moment."""
+    highlight_max_parts: int = 50
+    """Most moments one highlight reel may join."""
+    highlight_max_duration_s: float = 600.0
+    """Longest highlight reel, in seconds (the sum of its moments)."""
 
     # --- clip ranking ---------------------------------------------------------------------
     llm_base_url: str | None = None

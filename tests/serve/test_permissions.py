@@ -35,6 +35,7 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.MANAGE_TOKENS:      (True,  True,  True,  False),
     Action.MANAGE_MEMBERS:     (True,  True,  False, False),
     Action.PUBLISH:            (True,  True,  False, False),
+    Action.DELETE_SOURCE:      (True,  True,  False, False),
     Action.DELETE_WORKSPACE:   (True,  False, False, False),
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
 }  # fmt: skip
@@ -155,7 +156,7 @@ def test_last_owner_violation(owners_after, refused):
 def test_scope_table():
     expected = {
         "read": {Action.READ},
-        "jobs:write": {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD},
+        "jobs:write": {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE},
         "clips:write": {Action.EDIT_CLIP, Action.DELETE_CLIP},
         "publish": {Action.PUBLISH},
     }

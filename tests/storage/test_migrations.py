@@ -25,6 +25,7 @@ TABLES = {
     "cut_edits",
     "clip_exports",
     "generated_clips",
+    "highlight_reels",
 }
 
 

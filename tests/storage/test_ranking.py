@@ -45,6 +45,16 @@ def test_neighbouring_hits_merge_into_one_moment_per_span():
                                                               "t/13.jpg", "we choose")  # fmt: skip
 
 
+def test_a_contiguous_transcript_is_not_joined_into_one_moment():
+    """Ten back-to-back sentences, all hits: moments stay within the span limit, around the
+    best hits, instead of one moment of the whole talk."""
+    hits = [h("s", 5.0 * i, 5.0 * i + 4.7, score=1.0 - abs(i - 6) / 10) for i in range(10)]
+    moments = group_moments(hits, gap_s=2.0, max_span_s=12.0)
+    assert moments[0].start == 30.0 - 5.0 and moments[0].end <= 30.0 + 12.0
+    assert all(m.end - m.start <= 12.0 for m in moments)
+    assert len(moments) >= 4
+
+
 def test_padding_never_goes_below_zero():
     (m,) = group_moments([h("s", 0.5, 1.0, 1.0)], pad_s=1.0)
     assert (m.start, m.end) == (0.0, 2.0)
@@ -60,19 +70,25 @@ HITS = st.lists(
 )  # fmt: skip
 
 
-@given(hits=HITS, gap=st.floats(0, 10))
-def test_moments_are_disjoint_and_hold_every_hit_once(hits, gap):
-    moments = group_moments(hits, gap_s=gap)
+@given(hits=HITS, gap=st.floats(0, 10), span=st.floats(0, 60))
+def test_moments_are_disjoint_bounded_and_cover_every_hit(hits, gap, span):
+    moments = group_moments(hits, gap_s=gap, max_span_s=span)
     for src in {m.source_id for m in moments}:
         spans = sorted((m.start, m.end) for m in moments if m.source_id == src)
         for (_, end), (start, _) in itertools.pairwise(spans):
-            assert start - end > gap  # further apart than the gap, or they would have merged
+            assert start > end  # no two moments of a source overlap
     held = [hit for m in moments for hit in m.hits]
-    assert sorted(held, key=id) == sorted(hits, key=id)
+    assert len({id(x) for x in held}) == len(held)  # no hit in two moments
+    for x in hits:  # a hit left out is inside a moment that holds a hit at least as good
+        if all(x is not y for y in held):
+            assert any(m.source_id == x.source_id and x.start <= m.end and m.start <= x.end
+                       and m.score >= x.score for m in moments)  # fmt: skip
     for m in moments:
         assert all(m.start <= x.start and x.end <= m.end for x in m.hits)
+        assert m.end - m.start <= max(span, max(x.end - x.start for x in m.hits))
         assert m.score == max(x.score for x in m.hits)
     assert [m.score for m in moments] == sorted((m.score for m in moments), reverse=True)
+    assert max(x.score for x in hits) == moments[0].score
 
 
 def test_pages():

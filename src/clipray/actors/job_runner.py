@@ -4,8 +4,9 @@ The state lives in the database, never only here: the runner polls for jobs that
 to do, runs each step attempt as a Ray task (``jobs.steps.run_step``), records attempts,
 timings and errors, retries with backoff (``jobs.machine.STEP_POLICIES``), and cancels the
 Ray work of a job that was cancelled. It also keeps the virtual clips' media moving: a
-proxy build per source that wants one, an export per approved clip (``pipelines.export``),
-each one Ray task. When it starts (the first time, or after Ray restarts
+proxy build per source that wants one, an export per approved clip (``pipelines.export``)
+and each highlight reel asked for (``pipelines.highlights``), each one Ray task. When it
+starts (the first time, or after Ray restarts
 it because it died) it closes the step attempts that were running under its predecessor,
 and the jobs go on from the state they were in.
 
@@ -42,7 +43,10 @@ from clipray.jobs.machine import (
 )
 from clipray.jobs.steps import run_step
 from clipray.pipelines.export import build_proxy, export_clip
+from clipray.pipelines.highlights import make_highlight
+from clipray.storage import claims
 from clipray.storage.orm import (
+    HighlightReel,
     Job,
     JobStatus,
     JobStep,
@@ -190,11 +194,12 @@ class JobRunner:
                     detail={**(step.detail or {}), "interrupted": True},
                 )  # fmt: skip
                 closed.append(step.id)
-            requeued = requeue_running_exports(s)
+            requeued = requeue_running_exports(s) + claims.requeue_running(s, HighlightReel)
         if closed:
             log.warning("closed %d step attempts interrupted by a runner restart", len(closed))
         if requeued:
-            log.warning("queued %d exports interrupted by a runner restart again", requeued)
+            log.warning("queued %d exports and reels interrupted by a runner restart again",
+                        requeued)  # fmt: skip
         return closed
 
     def _reap(self) -> None:
@@ -349,7 +354,9 @@ class JobRunner:
             # (approving a clip made the proxy wanted, so the build above gets to it).
             todo += [("export", e.id) for e in exports
                      if ready.get(e.source_id) is ProxyStatus.READY]  # fmt: skip
-        fns = {"proxy": build_proxy, "export": export_clip}
+            reels = claims.pending(s, HighlightReel, free + len(self.media))
+            todo += [("reel", r.id) for r in reels]
+        fns = {"proxy": build_proxy, "export": export_clip, "reel": make_highlight}
         for kind, key in todo:
             if free <= 0:
                 break

@@ -198,11 +198,19 @@ def render_clip(
     thumb = workdir / "thumbnail.jpg"
     at = min(max(thumbnail_at if thumbnail_at is not None else spec.duration / 2, 0.0),
              max(spec.duration - 0.1, 0.0))  # fmt: skip
+    still(ffmpeg, str(video), at, thumb)
+    return Rendered(video, thumb, measured or {})
+
+
+def still(ffmpeg: str, source: str, at: float, out: Path, width: int | None = None) -> Path:
+    """One frame of ``source`` (a path or URL) at ``at`` seconds as a JPEG, scaled to
+    ``width`` (height kept in proportion, even) when given."""
+    scale = ["-vf", f"scale={width}:-2"] if width else []
     proc = subprocess.run(
-        [ffmpeg, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}", "-i", str(video),
-         "-frames:v", "1", "-q:v", "3", str(thumb)],
+        [ffmpeg, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}", "-i", source,
+         "-frames:v", "1", *scale, "-q:v", "3", str(out)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not out.is_file():
         raise RenderError(f"thumbnail failed: {proc.stderr[-400:]}")
-    return Rendered(video, thumb, measured or {})
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from clipray.cluster.embedded_s3 import EmbeddedS3
 from clipray.cluster.ray_head import LocalRayHead, local_ray_env
@@ -17,6 +18,9 @@ from clipray.storage.db import Database
 from clipray.storage.objects import Buckets, S3Endpoint, open_buckets
 from clipray.storage.orm import Role, Workspace
 from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo, WorkspaceRepo
+
+if TYPE_CHECKING:  # lancedb loads on first use of the index, not with every CLI command
+    from clipray.storage.index import IndexConfig, SearchIndex
 
 
 class ServiceUnavailableError(RuntimeError):
@@ -54,6 +58,32 @@ def resolve_s3(settings: Settings) -> S3Endpoint:
 
 def open_storage(settings: Settings) -> Buckets:
     return open_buckets(resolve_s3(settings), settings)
+
+
+def index_config(settings: Settings) -> IndexConfig:
+    """Where the index lives: ``CLIPRAY_INDEX_URI`` (``s3://`` signed with the S3 settings),
+    or ``{home}/index``."""
+    from clipray.storage.index import IndexConfig
+
+    uri = settings.index_uri or str(settings.home_dir / "index")
+    options = None
+    if uri.startswith("s3://"):
+        ep = resolve_s3(settings)
+        virtual = str(ep.addressing_style == "virtual").lower()
+        options = {"region": ep.region, "virtual_hosted_style_request": virtual}
+        if ep.url:
+            options |= {"endpoint": ep.url, "allow_http": str(ep.url.startswith("http:")).lower()}
+        if ep.access_key_id and ep.secret_access_key:
+            options |= {"access_key_id": ep.access_key_id,
+                        "secret_access_key": ep.secret_access_key}  # fmt: skip
+    return IndexConfig(uri=uri, storage_options=options, ann_min_rows=settings.index_ann_min_rows)
+
+
+def open_index(settings: Settings) -> SearchIndex:
+    """The search index (LanceDB); tables open on first use."""
+    from clipray.storage.index import SearchIndex
+
+    return SearchIndex(index_config(settings))
 
 
 def open_database(settings: Settings) -> Database:

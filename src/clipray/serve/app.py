@@ -13,16 +13,20 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 from ray import serve
+from ray.serve.handle import DeploymentHandle
 
 from clipray import __version__
 from clipray.config import Settings
+from clipray.serve.encoders import QueryEncoderDeployment
 from clipray.serve.errors import ErrorResponse, install_error_handlers
 from clipray.serve.routes import (
     auth,
     clips,
     generated,
     health,
+    highlights,
     jobs,
+    search,
     sources,
     uploads,
     workspaces,
@@ -57,7 +61,18 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         """Liveness of the ingress replica."""
         return Liveness(status="ok", version=__version__)
 
-    for module in (auth, workspaces, uploads, jobs, clips, generated, sources, health):
+    for module in (
+        auth,
+        workspaces,
+        uploads,
+        jobs,
+        clips,
+        generated,
+        sources,
+        search,
+        highlights,
+        health,
+    ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
     return api
@@ -72,19 +87,26 @@ api = create_api()
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.25})
 @serve.ingress(api)
 class Ingress:
-    """HTTP ingress. It makes sure the job runner and the retention keeper exist (idempotent:
+    """HTTP ingress; searches encode their query through the ``encoders`` deployment's
+    handle. It makes sure the job runner and the retention keeper exist (idempotent:
     named detached actors), so ``serve run``/``serve deploy`` alone give a working system."""
 
-    def __init__(self, settings: Settings | None = None, start_runner: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        start_runner: bool = True,
+        encoders: DeploymentHandle | None = None,
+    ) -> None:
         from clipray.config import get_settings
         from clipray.serve.deps import configure
+        from clipray.serve.encoders import HandleEncoders
 
         resolved = settings or get_settings()
-        configure(resolved)
+        configure(resolved, HandleEncoders(encoders) if encoders is not None else None)
         if start_runner:
             from clipray.actors import ensure_actors
 
             self.actors: dict[str, Any] = ensure_actors(resolved)
 
 
-app = Ingress.bind()
+app = Ingress.bind(encoders=QueryEncoderDeployment.bind())

@@ -13,13 +13,19 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
-from clipray.cluster.services import ServiceUnavailableError, open_database, open_storage
+from clipray.cluster.services import (
+    ServiceUnavailableError,
+    open_database,
+    open_index,
+    open_storage,
+)
 from clipray.config import Settings, get_settings
+from clipray.serve.encoders import Encoders, LocalEncoders
 from clipray.serve.errors import ApiError, not_found
 from clipray.serve.permissions import Action, allowed, token_allows
 from clipray.serve.security import (
@@ -35,6 +41,9 @@ from clipray.storage.keys import is_id
 from clipray.storage.objects import Buckets, ObjectStore
 from clipray.storage.orm import Role, User, utcnow
 from clipray.storage.repos import UserRepo, WorkspaceRepo
+
+if TYPE_CHECKING:
+    from clipray.storage.index import SearchIndex
 
 T = TypeVar("T")
 
@@ -68,6 +77,8 @@ class Services:
     _db: Database | None = None
     _buckets: Buckets | None = None
     _tokens: TokenConfig | None = None
+    _index: SearchIndex | None = None
+    _encoders: Encoders | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -88,6 +99,21 @@ class Services:
             return self._buckets
 
     @property
+    def index(self) -> SearchIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = open_index(self.settings)
+            return self._index
+
+    @property
+    def encoders(self) -> Encoders:
+        """The Serve encoder deployment's handle when there is one, else in process."""
+        with self._lock:
+            if self._encoders is None:
+                self._encoders = _encoders or LocalEncoders(self.settings)
+            return self._encoders
+
+    @property
     def tokens(self) -> TokenConfig:
         with self._lock:
             if self._tokens is None:
@@ -98,14 +124,17 @@ class Services:
 
 
 _configured: Settings | None = None
+_encoders: Encoders | None = None
 
 
-def configure(settings: Settings) -> None:
-    """Settings for the apps of this process that were not given their own (the Serve
-    replica: Serve ships the app to the replica as a copy, so the deployment's constructor
-    cannot reach the copy's ``state``; this module is imported, not copied)."""
-    global _configured
+def configure(settings: Settings, encoders: Encoders | None = None) -> None:
+    """Settings (and the query encoders' handle) for the apps of this process that were not
+    given their own (the Serve replica: Serve ships the app to the replica as a copy, so
+    the deployment's constructor cannot reach the copy's ``state``; this module is
+    imported, not copied)."""
+    global _configured, _encoders
     _configured = settings
+    _encoders = encoders
 
 
 def services(request: Request) -> Services:

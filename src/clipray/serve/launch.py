@@ -28,12 +28,14 @@ def start_api(settings: Settings) -> Served:
 
     from clipray.actors import ensure_actors
     from clipray.serve.app import Ingress
+    from clipray.serve.encoders import QueryEncoderDeployment
 
     report = bring_up(settings)
     connect_ray(settings, log_to_driver=False)
     ensure_actors(settings)
     serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
-    serve.run(Ingress.bind(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    app = Ingress.bind(settings, encoders=QueryEncoderDeployment.bind(settings))
+    serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
     host = "127.0.0.1" if settings.serve_host in ("0.0.0.0", "::") else settings.serve_host  # noqa: S104
     url = f"http://{host}:{settings.serve_port}"
     return Served(url, f"{url}/docs", report)

@@ -49,6 +49,8 @@ class Action(enum.StrEnum):
     """Cancel, retry, pause or resume a job."""
     EDIT_CLIP = "edit_clip"
     DELETE_CLIP = "delete_clip"
+    DELETE_SOURCE = "delete_source"
+    """Delete a source video with its files, clips and search rows."""
     UPLOAD = "upload"
     MANAGE_MEMBERS = "manage_members"
     PUBLISH = "publish"
@@ -76,6 +78,9 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.MANAGE_MEMBERS: Role.ADMIN,
         # Publishing posts to outside accounts in the workspace's name, hence above editor.
         Action.PUBLISH: Role.ADMIN,
+        # A source is the workspace's own archive, not product output: removing it is not
+        # undoable, hence above editor.
+        Action.DELETE_SOURCE: Role.ADMIN,
         Action.DELETE_WORKSPACE: Role.OWNER,
         Action.TRANSFER_OWNERSHIP: Role.OWNER,
     }
@@ -144,7 +149,9 @@ or give away the workspace."""
 SCOPES: Final[Mapping[str, frozenset[Action]]] = MappingProxyType(
     {
         "read": frozenset({Action.READ}),
-        "jobs:write": frozenset({Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD}),
+        "jobs:write": frozenset(
+            {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE}
+        ),
         "clips:write": frozenset({Action.EDIT_CLIP, Action.DELETE_CLIP}),
         "publish": frozenset({Action.PUBLISH}),
     }

@@ -11,6 +11,7 @@ workspace); everything a user reaches goes through :class:`GeneratedRepo`, scope
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -41,6 +42,20 @@ class GeneratedLimitError(RuntimeError):
         self.live, self.cap = live, cap
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One generated file to record: what it came from, where it is, what it is."""
+
+    candidate_id: str
+    """A rendered clip's id, or a highlight reel's."""
+    source_id: str | None
+    storage_key: str
+    size_bytes: int
+    duration_s: float
+    title: str
+    kind: GeneratedKind
+
+
 class GeneratedRepo:
     def __init__(self, session: Session, workspace_id: str) -> None:
         self.s = session
@@ -68,15 +83,27 @@ class GeneratedRepo:
         self, clip: Clip, size_bytes: int, kind: GeneratedKind, now: datetime,
         retention_days: float, cap: int,
     ) -> tuple[GeneratedClip, str | None]:  # fmt: skip
-        """Upsert the generated clip of a rendered ``clip`` and link it.
+        """Upsert the generated clip of a rendered ``clip`` and link it (see :meth:`upsert`)."""
+        assert clip.video_key is not None, "record a rendered clip"
+        row, replaced = self.upsert(
+            Generation(clip.id, clip.source_id, clip.video_key, size_bytes,
+                       round(clip.end_s - clip.start_s, 3), clip.title, kind),
+            now, retention_days, cap,
+        )  # fmt: skip
+        clip.generated_clip_id = row.id
+        self.s.flush()
+        return row, replaced
+
+    def upsert(self, gen: Generation, now: datetime, retention_days: float, cap: int
+               ) -> tuple[GeneratedClip, str | None]:  # fmt: skip
+        """Upsert the generated clip of ``gen.candidate_id``.
 
         A new generation (no row yet, or the old one purged) must fit under ``cap``
         (:class:`GeneratedLimitError` otherwise) and expires ``retention_days`` from now; a
         kept or published clip stays so. Returns the row and the key of an object it
         replaced (a different key than before), which the caller deletes.
         """
-        assert clip.video_key is not None, "record a rendered clip"
-        existing = self.by_candidate(clip.id)
+        existing = self.by_candidate(gen.candidate_id)
         fresh = existing is None or existing.status is GeneratedStatus.PURGED
         if fresh:
             live = self.live_count()
@@ -84,23 +111,21 @@ class GeneratedRepo:
                 raise GeneratedLimitError(live, cap)
 
         def create() -> GeneratedClip:
-            row = GeneratedClip(workspace_id=self.workspace_id, candidate_id=clip.id,
-                                storage_key=clip.video_key)  # fmt: skip
+            row = GeneratedClip(workspace_id=self.workspace_id, candidate_id=gen.candidate_id,
+                                storage_key=gen.storage_key)  # fmt: skip
             self.s.add(row)
             self.s.flush()
             return row
 
-        row, _ = get_or_create(self.s, lambda: self.by_candidate(clip.id), create)
+        row, _ = get_or_create(self.s, lambda: self.by_candidate(gen.candidate_id), create)
         replaced = None
-        if row.status is not GeneratedStatus.PURGED and row.storage_key != clip.video_key:
+        if row.status is not GeneratedStatus.PURGED and row.storage_key != gen.storage_key:
             replaced = row.storage_key
-        row.source_id, row.storage_key, row.kind = clip.source_id, clip.video_key, kind
-        row.size_bytes, row.duration_s = size_bytes, round(clip.end_s - clip.start_s, 3)
-        row.title = clip.title
+        row.source_id, row.storage_key, row.kind = gen.source_id, gen.storage_key, gen.kind
+        row.size_bytes, row.duration_s, row.title = gen.size_bytes, gen.duration_s, gen.title
         if row.status in (GeneratedStatus.AVAILABLE, GeneratedStatus.PURGED):
             row.status, row.purged_at = GeneratedStatus.AVAILABLE, None
             row.expires_at = expiry(now, retention_days)
-        clip.generated_clip_id = row.id
         self.s.flush()
         return row, replaced
 

@@ -90,3 +90,9 @@ def check_key(key: str, workspace_id: str | None = None) -> str:
     if workspace_id is not None and parts[0] != workspace_id:
         raise UnsafeKeyError(f"key {key!r} belongs to another workspace")
     return key
+
+
+def thumbnail_key(workspace_id: str, source_id: str, t: float) -> str:
+    """The key of a source's frame thumbnail at ``t`` seconds (to the millisecond): search
+    hits name it, and the thumbnail route renders it on first request."""
+    return object_key(workspace_id, "sources", source_id, f"thumb-{round(t * 1000):09d}.jpg")

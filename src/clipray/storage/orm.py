@@ -554,6 +554,38 @@ class GeneratedClip(Base):
     )
 
 
+class HighlightReel(Base):
+    """A highlight reel asked for: its moments in order, and the work that makes it (one
+    Ray task, driven by the job runner and claimed with an attempt number like an export).
+    The reel itself is a generated clip (kind ``highlight-reel``), so retention applies."""
+
+    __tablename__ = "highlight_reels"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"moments": [{"source_id", "start", "end"}, ...], "height": int | None}``."""
+    status: Mapped[ExportStatus] = mapped_column(
+        str_enum(ExportStatus, "reel_status"), default=ExportStatus.PENDING, index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped by each claim; only the latest claimant may record the outcome."""
+    generated_clip_id: Mapped[str | None] = mapped_column(
+        ForeignKey("generated_clips.id", ondelete="SET NULL")
+    )
+    method: Mapped[str | None] = mapped_column(String(16))
+    """How the parts were joined: ``copy`` (concat by stream copy) or ``reencode``."""
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class RefreshToken(Base):
     """One refresh token, stored as a hash. Refreshing rotates it: the old one is revoked and
     points at its successor; presenting a revoked one revokes its whole family (theft)."""

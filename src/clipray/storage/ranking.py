@@ -70,31 +70,39 @@ class Moment:
     hits: tuple[Hit, ...] = field(default=(), repr=False)
 
 
-def group_moments(hits: Sequence[Hit], gap_s: float = 2.0, pad_s: float = 0.0) -> list[Moment]:
-    """Merge hits of the same source whose spans overlap or lie within ``gap_s`` of each
-    other; each moment spans its hits (widened by ``pad_s``, never below 0). Best first.
+def group_moments(
+    hits: Sequence[Hit], gap_s: float = 2.0, max_span_s: float = 30.0, pad_s: float = 0.0
+) -> list[Moment]:
+    """Group hits (best first) into moments: each hit, in rank order, joins the best moment
+    of its source within ``gap_s`` of it, as long as that moment stays within ``max_span_s``
+    and clear of the source's other moments; else it starts a moment of its own, or, where
+    it overlaps one it cannot join, it is already shown and is dropped. Best first.
 
-    Within a source the moments are disjoint, and every hit lies in exactly one of them.
+    Rank order, not time order, is what keeps moments short: in a transcript every segment
+    is within a second of the next, so merging by time alone would join a whole talk into
+    one moment around a single good hit. Moments of one source never overlap (before
+    ``pad_s`` widens them, never below 0).
     """
-    by_source: dict[str, list[Hit]] = {}
-    for h in hits:
-        by_source.setdefault(h.source_id, []).append(h)
-    moments: list[Moment] = []
-    for source_id, group in by_source.items():
-        group.sort(key=lambda h: (h.start, h.end))
-        run: list[Hit] = [group[0]]
-        end = group[0].end
-        for h in group[1:]:
-            if h.start - end <= gap_s:
-                run.append(h)
-                end = max(end, h.end)
-            else:
-                moments.append(_moment(source_id, run, pad_s))
-                run, end = [h], h.end
-        moments.append(_moment(source_id, run, pad_s))
-    # Padding could make neighbours touch again; they were more than gap_s apart, so only a
-    # pad above gap_s / 2 overlaps them, and that is the caller's choice to make.
-    return sorted(moments, key=lambda m: (-m.score, m.source_id, m.start))
+    runs: list[list[Hit]] = []
+    spans: list[list[float]] = []  # [lo, hi] of each run
+    for hit in sorted(hits, key=lambda x: -x.score):  # stable: ties keep the given order
+        mine = [i for i, r in enumerate(runs) if r[0].source_id == hit.source_id]
+        near = [i for i in mine
+                if hit.start - spans[i][1] <= gap_s and spans[i][0] - hit.end <= gap_s]  # fmt: skip
+        if near:
+            i = near[0]  # runs are made in score order: the first is the best
+            lo, hi = min(spans[i][0], hit.start), max(spans[i][1], hit.end)
+            clear = all(j == i or hi < spans[j][0] or spans[j][1] < lo for j in mine)
+            if hi - lo <= max_span_s and clear:
+                runs[i].append(hit)
+                spans[i] = [lo, hi]
+                continue
+        if any(hit.start <= spans[j][1] and spans[j][0] <= hit.end for j in mine):
+            continue  # inside a better moment already
+        runs.append([hit])
+        spans.append([hit.start, hit.end])
+    moments = [_moment(run[0].source_id, run, pad_s) for run in runs]
+    return sorted(moments, key=lambda m: -m.score)  # stable: ties stay in rank order
 
 
 def _moment(source_id: str, run: list[Hit], pad_s: float) -> Moment:

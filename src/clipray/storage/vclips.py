@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from clipray.clips import cuts
 from clipray.clips.cuts import CutError, Edit, VClip
+from clipray.storage import claims
 from clipray.storage.orm import (
     ClipExport,
     ClipGroup,
@@ -310,42 +311,19 @@ class CoverRepo:
 
 # --- the export queue, workspace-independent: the job runner serves every workspace -------
 def claim_export(session: Session, export_id: str) -> int | None:
-    """Take a pending export; returns the attempt number the claimant must record its
-    outcome with, or None when another worker has it (or it is done)."""
-    row = session.execute(
-        select(ClipExport.status, ClipExport.attempt).where(ClipExport.id == export_id)
-    ).first()
-    if row is None or row.status is not ExportStatus.PENDING:
-        return None
-    attempt = row.attempt + 1
-    done = session.execute(
-        update(ClipExport)
-        .where(ClipExport.id == export_id, ClipExport.status == ExportStatus.PENDING,
-               ClipExport.attempt == row.attempt)
-        .values(status=ExportStatus.RUNNING, attempt=attempt, started_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
-    return attempt if done.rowcount == 1 else None  # type: ignore[attr-defined]
+    """Take a pending export (see :func:`clipray.storage.claims.claim`)."""
+    return claims.claim(session, ClipExport, export_id)
 
 
 def finish_export(session: Session, export_id: str, attempt: int, **values: object) -> bool:
     """Record an outcome (``status``, ``method``, ``key`` ...) if ``attempt`` still holds the
     export; False when a later claim took it over."""
-    done = session.execute(
-        update(ClipExport)
-        .where(ClipExport.id == export_id, ClipExport.attempt == attempt)
-        .values(finished_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    return done.rowcount == 1  # type: ignore[attr-defined]
+    return claims.finish(session, ClipExport, export_id, attempt, **values)
 
 
 def pending_exports(session: Session, limit: int) -> list[ClipExport]:
     """Exports waiting for a worker, oldest first."""
-    return list(session.scalars(
-        select(ClipExport).where(ClipExport.status == ExportStatus.PENDING)
-        .order_by(ClipExport.created_at, ClipExport.id).limit(limit)
-    ))  # fmt: skip
+    return claims.pending(session, ClipExport, limit)
 
 
 def fail_exports_without_proxy(session: Session) -> int:
@@ -367,11 +345,7 @@ def fail_exports_without_proxy(session: Session) -> int:
 def requeue_running_exports(session: Session) -> int:
     """After a runner restart: exports left running go back to pending (exporting again is
     safe: same key, same bytes; the newer claim wins)."""
-    done = session.execute(
-        update(ClipExport).where(ClipExport.status == ExportStatus.RUNNING)
-        .values(status=ExportStatus.PENDING).execution_options(synchronize_session=False)
-    )  # fmt: skip
-    return int(done.rowcount)  # type: ignore[attr-defined]
+    return claims.requeue_running(session, ClipExport)
 
 
 def _proxy_wanted(stale_before: datetime) -> ColumnElement[bool]:

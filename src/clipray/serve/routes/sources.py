@@ -10,7 +10,9 @@ copy from the source's all-intra proxy, in the background.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -19,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clipray.clips.cuts import CutError
+from clipray.clips.render import RenderError, still
+from clipray.pipelines import ingest
 from clipray.pipelines.export import grid_of
 from clipray.serve.deps import (
     Caller,
@@ -49,6 +53,7 @@ from clipray.serve.schemas import (
     VirtualClipOut,
     VirtualClipPatch,
 )
+from clipray.storage.keys import thumbnail_key
 from clipray.storage.objects import download_name
 from clipray.storage.orm import (
     ClipExport,
@@ -66,6 +71,10 @@ router = APIRouter(prefix="/api/sources", tags=["sources"])
 Frame = Annotated[int, Path(ge=0, le=2**31 - 1, description="A cut point: a frame number.")]
 _CONFLICTS = {"UNDO_STALE", "NOTHING_TO_UNDO", "CLIP_REPLACED"}
 """Cut errors that depend on the cover's state rather than on the request: 409, not 422."""
+
+
+THUMB_WIDTH = 320
+"""Pixels across a search result's thumbnail: a grid of results, not a poster."""
 
 
 def source_out(s: Source) -> SourceOut:
@@ -168,6 +177,46 @@ def list_sources(
 def get_source(source_id: str, who: Caller, session: SessionDep) -> SourceOut:
     who.require(Action.READ)
     return source_out(owned(session, Source, source_id, who, "source"))
+
+
+@router.delete("/{source_id}", status_code=204)
+def delete_source(source_id: str, who: Caller, svc: ServicesDep) -> None:
+    """Delete the source, its files, its search rows and its clips. 409 ``SOURCE_BUSY``
+    while a job still works on it. Generated clips stay until they expire."""
+    who.require(Action.DELETE_SOURCE)
+    with svc.db.session() as s:
+        owned(s, Source, source_id, who, "source")
+    try:
+        ingest.delete_source(svc.db, svc.buckets, svc.index, who.workspace_id, source_id)
+    except ingest.SourceBusyError as exc:
+        raise ApiError(409, exc.code, str(exc)) from exc
+
+
+@router.get("/{source_id}/thumbnail", status_code=302,
+            responses={302: {"description": "Redirect to a presigned URL of a JPEG"}})  # fmt: skip
+def source_thumbnail(
+    source_id: str,
+    who: Caller,
+    session: SessionDep,
+    svc: ServicesDep,
+    t: Annotated[float, Query(ge=0, le=86_400, description="Seconds into the source.")] = 0.0,
+) -> RedirectResponse:
+    """A frame of the source at ``t`` (search results point here), made on first request
+    and kept on the bucket beside the source."""
+    who.require(Action.READ)
+    source = owned(session, Source, source_id, who, "source")
+    at = min(t, max(source.duration_s - 0.05, 0.0))
+    store = svc.buckets.media.scoped(who.workspace_id)
+    key = thumbnail_key(who.workspace_id, source.id, at)
+    if store.head(key) is None:
+        with tempfile.TemporaryDirectory(prefix="clipray-thumb-") as tmp:
+            try:
+                jpeg = still(svc.settings.ffmpeg_bin, store.presign_get(source.storage_key), at,
+                             FilePath(tmp) / "thumb.jpg", width=THUMB_WIDTH)  # fmt: skip
+            except RenderError as exc:
+                raise ApiError(502, "THUMBNAIL_FAILED", str(exc)) from exc
+            store.put_file(key, jpeg, content_type="image/jpeg")
+    return RedirectResponse(store.presign_get(key), status_code=302)
 
 
 # --- the cover and review ---------------------------------------------------------------

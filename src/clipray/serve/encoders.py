@@ -1,0 +1,107 @@
+"""The query encoders as their own Serve deployment, with request batching.
+
+The ingress holds a ``DeploymentHandle`` to it (``Ingress.bind(encoders=...)``): the models
+load once per encoder replica instead of once per ingress replica, scale on their own (and
+onto GPUs) through ``serve_config.yaml``, and concurrent searches are encoded in one batch
+(``@serve.batch``). Without Serve (tests with a TestClient, ``create_api``) the same
+interface runs the encoders in process.
+
+    >>> vec = await encoders.sentence("a speech about the moon")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Protocol
+
+import numpy as np
+from ray import serve
+
+from clipray.config import Settings
+from clipray.models.query import QueryEncoders
+
+BATCH = {"max_batch_size": 32, "batch_wait_timeout_s": 0.005}
+"""Up to 32 queries per forward pass, waiting at most 5 ms for them to gather: a query
+costs a few ms on a CPU, so a longer wait would cost more than the batch saves."""
+
+
+class Encoders(Protocol):
+    """What the search route needs: one query in, its vector out."""
+
+    async def visual_available(self) -> bool:
+        """Whether CLIP weights are configured (else visual search is unavailable)."""
+        ...
+
+    async def sentence(self, text: str) -> np.ndarray: ...
+
+    async def clip_text(self, text: str) -> np.ndarray | None:
+        """None: no CLIP weights (visual search unavailable)."""
+        ...
+
+
+@serve.deployment(name="QueryEncoders", ray_actor_options={"num_cpus": 0.25},
+                  max_ongoing_requests=64)  # fmt: skip
+class QueryEncoderDeployment:
+    """Sentence and CLIP text encoders of search queries, batched across requests."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        from clipray.config import get_settings
+
+        self.enc = QueryEncoders.from_settings(settings or get_settings())
+
+    def visual_available(self) -> bool:
+        return self.enc.visual_available
+
+    @serve.batch(**BATCH)
+    async def sentence(self, texts: list[str]) -> list[np.ndarray]:
+        return list(await asyncio.to_thread(self.enc.sentences, texts))
+
+    @serve.batch(**BATCH)
+    async def clip_text(self, texts: list[str]) -> list[np.ndarray | None]:
+        if not self.enc.visual_available:
+            return [None] * len(texts)
+        return list(await asyncio.to_thread(self.enc.clip_texts, texts))
+
+
+class HandleEncoders:
+    """:class:`Encoders` through a handle to :class:`QueryEncoderDeployment`."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    async def visual_available(self) -> bool:
+        return await self.handle.visual_available.remote()
+
+    async def sentence(self, text: str) -> np.ndarray:
+        return await self.handle.sentence.remote(text)
+
+    async def clip_text(self, text: str) -> np.ndarray | None:
+        return await self.handle.clip_text.remote(text)
+
+
+class LocalEncoders:
+    """:class:`Encoders` in this process, loaded on the first query."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._enc: QueryEncoders | None = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> QueryEncoders:
+        with self._lock:
+            if self._enc is None:
+                self._enc = QueryEncoders.from_settings(self.settings)
+            return self._enc
+
+    async def visual_available(self) -> bool:
+        return (await asyncio.to_thread(self._loaded)).visual_available
+
+    async def sentence(self, text: str) -> np.ndarray:
+        return (await asyncio.to_thread(lambda: self._loaded().sentences([text])))[0]
+
+    async def clip_text(self, text: str) -> np.ndarray | None:
+        enc = await asyncio.to_thread(self._loaded)
+        if not enc.visual_available:
+            return None
+        return (await asyncio.to_thread(enc.clip_texts, [text]))[0]
