@@ -40,9 +40,8 @@ def client(api_settings, api_db):
 def _indexed(settings, buckets, db, acct: Account, path: Path) -> str:
     """A real source of ``acct``'s workspace with the JFK words indexed over it."""
     item = ingest(IngestContext(buckets, db, acct.workspace_id), str(path))
-    todo = SourceToIndex.of(acct.workspace_id, item.source.id,
-                            {"transcript": {"segments": [{"start": a, "end": b, "text": t}
-                                                         for a, b, t in JFK]}}, None, None)  # fmt: skip
+    doc = {"transcript": {"segments": [{"start": a, "end": b, "text": t} for a, b, t in JFK]}}
+    todo = SourceToIndex.of(acct.workspace_id, item.source.id, doc, None, None)
     assert index_sources(settings, [todo]) == {item.source.id: None}
     return item.source.id
 
@@ -80,7 +79,7 @@ def test_results_have_the_documented_shape_and_stay_in_the_workspace(client, wor
 
 
 def test_scope_errors(client, world):
-    alice, bob, a_talk, _, b_talk = world
+    alice, _, _, _, b_talk = world
     assert_error(_search(client, alice, query="country", source_id=b_talk), 403, "FORBIDDEN")
     assert_error(_search(client, alice, query="country", job_id="0" * 32), 404, "JOB_NOT_FOUND")
     assert_error(client.post("/api/search", json={"query": "country"}), 401, "UNAUTHORIZED")

@@ -8,6 +8,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import ray
@@ -39,12 +40,14 @@ def served(api_settings, ray_local, api_db) -> Iterator[Http]:
     from ray import serve
 
     from clipray.serve.app import Ingress
+    from clipray.serve.encoders import QueryEncoderDeployment
 
     cancel_active_jobs(api_db)  # the runner the ingress starts sees only this module's jobs
     (port,) = free_ports(1)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
-        serve.run(Ingress.bind(api_settings), name="clipray", route_prefix="/")
+        app = Ingress.bind(api_settings, encoders=QueryEncoderDeployment.bind(api_settings))
+        serve.run(app, name="clipray", route_prefix="/")
         yield Http(f"http://127.0.0.1:{port}")
     finally:
         cancel_active_jobs(api_db)
@@ -192,8 +195,35 @@ def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
     assert int(stream["nb_read_packets"]) == frames
     assert float(stream["duration"]) == pytest.approx(frames / 25, abs=1e-3)
 
+    # the job's analysis indexed what was said: concurrent searches through the encoder
+    # deployment (one batch) all find it, with the job that made it
+    query = {"query": "ask what you can do for your country", "mode": "transcript", "limit": 3}
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: served.post("/api/search", headers=acct.headers,
+                                                      json=query), range(6)))  # fmt: skip
+    assert all(a.status_code == 200 for a in answers), answers[0].text
+    top = answers[0].json()["results"][0]
+    assert (top["source_id"], top["job_id"]) == (sid, job_id)
+    assert top["start"] < 11.0
+    assert "country" in top["text"].lower()
+    assert all(a.json() == answers[0].json() for a in answers)
+    # a highlight reel of two of its moments, made by the job runner on the cluster
+    reel = served.post("/api/highlights/export", headers=acct.headers, json={"moments": [
+        {"source_id": sid, "start": 1.0, "end": 3.0}, {"source_id": sid, "start": 9.0, "end": 12.0}
+    ]})  # fmt: skip
+    assert reel.status_code == 202, reel.text
+    deadline = time.monotonic() + 300
+    state = reel.json()
+    while state["status"] in ("pending", "running") and time.monotonic() < deadline:
+        time.sleep(1)
+        state = served.get(f"/api/highlights/jobs/{state['id']}", headers=acct.headers).json()
+    assert state["status"] == "succeeded", state
+    assert state["duration_s"] == pytest.approx(5.0, abs=0.1)
+    assert requests.get(state["url"], timeout=60).content[4:8] == b"ftyp"
+
     # a second user in another workspace sees none of it
     other = register(served, "e2e-other")
+    assert served.post("/api/search", headers=other.headers, json=query).json()["results"] == []
     assert served.get(f"/api/jobs/{job_id}", headers=other.headers).status_code == 403
     assert served.get(f"/api/clips/{clip['id']}", headers=other.headers).status_code == 403
     assert served.get("/api/clips", headers=other.headers).json()["total"] == 0

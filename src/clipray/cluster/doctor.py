@@ -164,6 +164,12 @@ def _bundled_faces(value: str) -> str:
     return str(resolve_weights(value)[0])
 
 
+def _bundled_text(value: str) -> str:
+    from clipray.models.text_embed import resolve_weights
+
+    return resolve_weights(value)
+
+
 def check_models(settings: Settings) -> list[Check]:
     """Whether the configured weights are at hand; CLIP weights never ship in a package.
 
@@ -174,7 +180,9 @@ def check_models(settings: Settings) -> list[Check]:
     models = (
         ("asr weights", settings.asr_model, _bundled_asr, "speech is not transcribed"),
         ("face weights", settings.face_weights, _bundled_faces, "reframing stays centred"),
-    )
+        ("text embedding weights", settings.text_embed_model, _bundled_text,
+         "the transcript is not searchable"),
+    )  # fmt: skip
     for name, value, resolve, without in models:
         if not value.startswith("bundled:"):
             out.append(_configured_weights(name, value))
