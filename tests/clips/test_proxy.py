@@ -33,7 +33,7 @@ JFK = MEDIA / "speech" / "whisper_jfk" / "jfk.wav"  # 11 s, 16 kHz mono
 SIZE = (192, 108)
 
 
-def _ffmpeg(*args: str | Path) -> None:
+def write_mp4(*args: str | Path) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
 
 
@@ -94,7 +94,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ProxyInfo]:
 def talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """counter at 320x180 with the JFK speech under it (16 kHz: the proxy resamples)."""
     out = tmp_path_factory.mktemp("talk") / "talk.mp4"
-    _ffmpeg("-i", COUNTER, "-i", JFK, "-map", "0:v", "-map", "1:a", "-vf", "scale=320:180",
+    write_mp4("-i", COUNTER, "-i", JFK, "-map", "0:v", "-map", "1:a", "-vf", "scale=320:180",
             "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", out)  # fmt: skip
     return out
 
@@ -160,7 +160,7 @@ def test_export_keeps_the_audio_with_its_frames(talk, tmp_path):
 
 def test_export_from_a_long_gop_file_reencodes_exactly(source_frames, tmp_path):
     normal = tmp_path / "normal.mp4"
-    _ffmpeg("-i", COUNTER, "-vf", "scale=320:180", "-c:v", "libx264", "-preset", "ultrafast",
+    write_mp4("-i", COUNTER, "-vf", "scale=320:180", "-c:v", "libx264", "-preset", "ultrafast",
             "-g", "250", normal)  # fmt: skip
     info = probe_proxy(normal)
     assert (info.all_intra, info.frame_count, info.fps) == (False, 30, 10)
@@ -205,7 +205,7 @@ def test_variable_frame_rate_source_is_put_on_its_timestamp_grid(tmp_path):
     kept as they are (``-fps_mode passthrough``), keep the test fast."""
     assert frame_grid(VFR) == FrameGrid(Fraction(24000, 1001), 239)  # 9.968 s of slots
     vfr = tmp_path / "vfr.mp4"
-    _ffmpeg("-i", VFR, "-t", "4", "-vf", "scale=320:136", "-fps_mode", "passthrough",
+    write_mp4("-i", VFR, "-t", "4", "-vf", "scale=320:136", "-fps_mode", "passthrough",
             "-c:v", "libx264", "-preset", "ultrafast", vfr)  # fmt: skip
     grid = frame_grid(vfr)
     assert grid.fps == Fraction(24000, 1001)

@@ -134,20 +134,20 @@ class _Source:
 
 
 # --- probing -----------------------------------------------------------------------------
-def _run(cmd: list[str], what: str) -> str:
+def run_tool(cmd: list[str], what: str) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ProxyError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
     return proc.stdout
 
 
-def _probe(path: str | Path, ffprobe: str, *extra: str) -> dict[str, Any]:
+def probe_streams(path: str | Path, ffprobe: str, *extra: str) -> dict[str, Any]:
     entries = (
         "stream=index,codec_type,width,height,r_frame_rate,avg_frame_rate,nb_frames,"
         "nb_read_packets,duration,start_time:format=start_time,duration"
     )
     cmd = [ffprobe, "-v", "error", *extra, "-show_entries", entries, "-of", "json", str(path)]
-    data = json.loads(_run(cmd, f"ffprobe {path}"))
+    data = json.loads(run_tool(cmd, f"ffprobe {path}"))
     if not any(s.get("codec_type") == "video" for s in data.get("streams", [])):
         raise ProxyError(f"{path}: no video stream")
     return data
@@ -167,7 +167,7 @@ def _rate(text: str | None) -> Fraction:
     return Fraction(int(num), int(den)) if den and int(den) else Fraction(0)
 
 
-def _seconds(value: object) -> float | None:
+def seconds_or_none(value: object) -> float | None:
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -175,9 +175,9 @@ def _seconds(value: object) -> float | None:
 
 
 def _source(path: str | Path, ffprobe: str) -> _Source:
-    data = _probe(path, ffprobe)
-    start = _seconds(_video(data).get("start_time")) or 0.0
-    origin = _seconds(data.get("format", {}).get("start_time")) or 0.0
+    data = probe_streams(path, ffprobe)
+    start = seconds_or_none(_video(data).get("start_time")) or 0.0
+    origin = seconds_or_none(data.get("format", {}).get("start_time")) or 0.0
     return _Source(_has_audio(data), max(0.0, start - origin))
 
 
@@ -192,7 +192,7 @@ def frame_grid(path: str | Path, ffprobe: str = "ffprobe", *, counted: int | Non
     ``counted`` is a constant-rate source's frame count known already (the analysis decoded
     every frame), used where the container stores none instead of reading it all again.
     """
-    data = _probe(path, ffprobe)
+    data = probe_streams(path, ffprobe)
     video = _video(data)
     rate, avg = _rate(video.get("r_frame_rate")), _rate(video.get("avg_frame_rate"))
     if not rate or (avg and rate > MAX_RATE_RATIO * avg):
@@ -200,7 +200,9 @@ def frame_grid(path: str | Path, ffprobe: str = "ffprobe", *, counted: int | Non
     if not rate:
         raise ProxyError(f"{path}: ffprobe knows no frame rate")
     if avg and abs(avg - rate) > rate / 1000:  # variable frame rate
-        duration = _seconds(video.get("duration")) or _seconds(data["format"].get("duration"))
+        duration = seconds_or_none(video.get("duration")) or seconds_or_none(
+            data["format"].get("duration")
+        )
         if duration is None:
             raise ProxyError(f"{path}: ffprobe knows no duration")
         return FrameGrid(rate, round(duration * rate))
@@ -208,7 +210,7 @@ def frame_grid(path: str | Path, ffprobe: str = "ffprobe", *, counted: int | Non
     if not str(count).isdigit() and counted:
         count = counted
     if not str(count).isdigit():
-        count = _video(_probe(path, ffprobe, "-count_packets", "-select_streams", "v:0"))
+        count = _video(probe_streams(path, ffprobe, "-count_packets", "-select_streams", "v:0"))
         count = count.get("nb_read_packets")
     return FrameGrid(rate, int(count))
 
@@ -219,11 +221,11 @@ def probe_proxy(path: str | Path, ffprobe: str = "ffprobe") -> ProxyInfo:
     ``all_intra`` comes from the packet flags of the video stream (demuxed, not decoded):
     one pass over the file's bytes, seconds for an hour of proxy in the page cache.
     """
-    data = _probe(path, ffprobe)
+    data = probe_streams(path, ffprobe)
     video = _video(data)
     cmd = [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=flags",
            "-of", "csv=p=0", str(path)]  # fmt: skip
-    flags = _run(cmd, f"ffprobe {path}").split()
+    flags = run_tool(cmd, f"ffprobe {path}").split()
     return ProxyInfo(
         frame_count=len(flags),
         fps=_rate(video.get("r_frame_rate")),
@@ -269,14 +271,14 @@ def _grid_input(src: str | Path, source: _Source, grid: FrameGrid, start: int, c
     return [*args, "-map", "0:a:0", "-af", audio] if source.has_audio else args
 
 
-def _partial(out: Path) -> Path:
+def partial_path(out: Path) -> Path:
     """A temporary name beside ``out`` (same filesystem, so the rename is atomic)."""
     return out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
 
 
-def _ffmpeg(ffmpeg: str, args: list[str], out: Path, what: str) -> None:
+def write_mp4(ffmpeg: str, args: list[str], out: Path, what: str) -> None:
     """Run ffmpeg writing an MP4 (moov first: clips are streamed) to ``out``."""
-    _run([ffmpeg, "-nostdin", "-v", "error", "-y", *args, "-movflags", "+faststart",
+    run_tool([ffmpeg, "-nostdin", "-v", "error", "-y", *args, "-movflags", "+faststart",
           "-f", "mp4", str(out)], what)  # fmt: skip
 
 
@@ -286,9 +288,9 @@ def _exact(path: Path, count: int, fps: Fraction, ffprobe: str) -> bool:
     start, changes the first timestamp or the duration even where the count is right."""
     cmd = [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
            "stream=nb_frames,start_time,duration", "-of", "json", str(path)]  # fmt: skip
-    streams = json.loads(_run(cmd, f"ffprobe {path}")).get("streams") or [{}]
-    frames, start = streams[0].get("nb_frames"), _seconds(streams[0].get("start_time"))
-    duration, tolerance = _seconds(streams[0].get("duration")), 0.25 / float(fps)
+    streams = json.loads(run_tool(cmd, f"ffprobe {path}")).get("streams") or [{}]
+    frames, start = streams[0].get("nb_frames"), seconds_or_none(streams[0].get("start_time"))
+    duration, tolerance = seconds_or_none(streams[0].get("duration")), 0.25 / float(fps)
     return (
         str(frames) == str(count)
         and start is not None
@@ -315,9 +317,9 @@ def make_proxy(src: str | Path, out: str | Path, grid: FrameGrid, spec: ProxySpe
     args += ["-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf), "-g", "1",
              "-bf", "0", "-pix_fmt", "yuv420p", "-c:a", "aac",
              "-b:a", spec.audio_bitrate]  # fmt: skip
-    tmp = _partial(out)
+    tmp = partial_path(out)
     try:
-        _ffmpeg(ffmpeg, args, tmp, f"proxy of {src}")
+        write_mp4(ffmpeg, args, tmp, f"proxy of {src}")
         info = probe_proxy(tmp, ffprobe)
         if info.frame_count != grid.frame_count or not info.all_intra:
             raise ProxyError(f"proxy of {src}: {info} does not match {grid}")
@@ -349,9 +351,9 @@ def reencode_range(src: str | Path, grid: FrameGrid, start: int, end: int, out: 
         args = _grid_input(src, source, grid, start, count, seek)
         args += ["-c:v", "libx264", "-crf", str(CLIP_CRF), "-pix_fmt", "yuv420p",
                  "-c:a", "aac", "-b:a", ProxySpec().audio_bitrate]  # fmt: skip
-        tmp = _partial(out)
+        tmp = partial_path(out)
         try:
-            _ffmpeg(ffmpeg, args, tmp, what)
+            write_mp4(ffmpeg, args, tmp, what)
             if _exact(tmp, count, grid.fps, ffprobe):
                 os.replace(tmp, out)
                 return Exported("reencode", count, grid.time_of(count))
@@ -395,9 +397,9 @@ def export_range(proxy: str | Path, info: ProxyInfo, start: int, end: int, out: 
     args = ["-seek_timestamp", "1", "-ss", f"{seek_us / 10**6:.6f}", "-i", str(proxy),
             "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
             "-t", f"{stop_us / 10**6:.6f}"]  # fmt: skip
-    tmp = _partial(out)
+    tmp = partial_path(out)
     try:
-        _ffmpeg(ffmpeg, args, tmp, f"copy of frames [{start}, {end}) of {proxy}")
+        write_mp4(ffmpeg, args, tmp, f"copy of frames [{start}, {end}) of {proxy}")
         if _exact(tmp, count, info.fps, ffprobe):
             os.replace(tmp, out)
             return Exported("copy", count, info.grid.time_of(count))
