@@ -938,19 +938,19 @@ def reel(
                                 settings.highlight_max_duration_s)  # fmt: skip
         except ReelRequestError as exc:
             raise _fail(f"{exc.code}: {exc}") from exc
-    row = record_reel(db, cover_ws, planned, title, height, user)
+        reel_id = record_reel(s, cover_ws, planned, title, height, user).id
     connect_ray(settings, log_to_driver=False)
     task = ray.remote(make_highlight).options(**actor_options(settings.stage("reel")))
     with err.status(f"making the reel of {len(planned)} moments"):
-        ray.get(task.remote(settings, row.id))
+        ray.get(task.remote(settings, reel_id))
         while True:  # "skipped": a running job runner took it first; wait for its outcome
             with db.session() as s:
-                state = s.scalar(select(HighlightReel.status).where(HighlightReel.id == row.id))
+                state = s.scalar(select(HighlightReel.status).where(HighlightReel.id == reel_id))
             if state not in (ExportStatus.PENDING, ExportStatus.RUNNING):
                 break
             time.sleep(0.5)
     with db.session() as s:
-        done = s.get(HighlightReel, row.id)
+        done = s.get(HighlightReel, reel_id)
         assert done is not None
         result = {"id": done.id, "status": done.status.value, "error": done.error,
                   "generated_clip_id": done.generated_clip_id, "method": done.method,

@@ -6,9 +6,9 @@ it may see); the API and the CLI record a ``highlight_reels`` row; the job runne
 the parts are joined by stream copy (:mod:`clipray.clips.reel`), and the reel is stored as
 a generated clip of kind ``highlight-reel`` on the app-owned bucket, so retention applies.
 
-    >>> moments = plan_reel([("src", 10.0, 14.5)], {"src": source}, settings)  # doctest: +SKIP
-    >>> reel_id = record_reel(db, workspace_id, moments, "best of", None, user_id)  # doctest: +SKIP
-    >>> make_highlight(settings, reel_id)                                      # doctest: +SKIP
+    >>> moments = plan_reel([("src", 10.0, 14.5)], {"src": source}, 50, 600.0)  # doctest: +SKIP
+    >>> reel = record_reel(session, ws, moments, "best of", None, user_id)  # doctest: +SKIP
+    >>> make_highlight(settings, reel.id)                                      # doctest: +SKIP
     'done'
 """
 
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clipray.clips.reel import ReelFormat, ReelPart, common_format, make_reel
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.storage import claims
-from clipray.storage.db import Database
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo, Generation
 from clipray.storage.keys import object_key
 from clipray.storage.orm import ExportStatus, GeneratedKind, HighlightReel, Source, utcnow
@@ -106,19 +106,17 @@ def reel_format(sources: Sequence[Source], height: int | None) -> ReelFormat:
     return ReelFormat(width=w, height=h, fps=fps)
 
 
-def record_reel(db: Database, workspace_id: str, moments: Sequence[PlannedMoment], title: str,
-                height: int | None, user_id: str | None) -> HighlightReel:  # fmt: skip
-    """Queue a reel (the job runner picks it up)."""
-    with db.session() as s:
-        row = HighlightReel(
-            workspace_id=workspace_id, created_by=user_id, title=title,
-            spec={"moments": [{"source_id": m.source_id, "start": m.start, "end": m.end}
-                              for m in moments], "height": height},
-        )  # fmt: skip
-        s.add(row)
-        s.flush()
-        s.expunge(row)
-        return row
+def record_reel(session: Session, workspace_id: str, moments: Sequence[PlannedMoment],
+                title: str, height: int | None, user_id: str | None) -> HighlightReel:  # fmt: skip
+    """Queue a reel (the job runner picks it up once the transaction commits)."""
+    row = HighlightReel(
+        workspace_id=workspace_id, created_by=user_id, title=title,
+        spec={"moments": [{"source_id": m.source_id, "start": m.start, "end": m.end}
+                          for m in moments], "height": height},
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
 
 
 def make_highlight(settings: Settings, reel_id: str) -> str:

@@ -57,9 +57,11 @@ def export_highlights(body: HighlightIn, who: Caller, session: SessionDep,
                             s.highlight_max_parts, s.highlight_max_duration_s)  # fmt: skip
     except ReelRequestError as exc:
         raise ApiError(404 if exc.code == "SOURCE_NOT_FOUND" else 422, exc.code, str(exc)) from exc
-    row = record_reel(svc.db, who.workspace_id, planned, body.title, body.height, who.user.id)
+    row = record_reel(session, who.workspace_id, planned, body.title, body.height, who.user.id)
+    out = reel_out(row, None)
+    session.commit()  # before the runner is woken: it must see the reel
     wake_runner()
-    return reel_out(row, None)
+    return out
 
 
 @router.get("/jobs/{reel_id}")
