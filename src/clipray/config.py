@@ -47,16 +47,18 @@ class StageResources(BaseModel):
 
 def _default_stages() -> dict[str, StageResources]:
     # Sized so that the whole analysis fits the smallest supported box (2 CPUs, no GPU):
-    # the model pools hold 1.5 CPUs (2 with embeddings) and the decode/audio tasks share the
-    # rest; pools that took whole CPUs would starve the tasks that feed them. A window or an
+    # the model pools hold 1.25 CPUs (1.5 with image embeddings) and the decode/audio tasks
+    # share the rest; pools that took whole CPUs would starve the tasks that feed them (with
+    # faces and embeddings at 0.5 each, the three pools held both CPUs and no window was
+    # ever decoded). Faces and embeddings see 2 frames a second: a quarter CPU keeps up. A window or an
     # audio chunk is one row, so batches are small. On a GPU cluster raise pool_size and set
     # num_gpus per model stage (CLIPRAY_STAGES__ASR__NUM_GPUS=0.5 ...).
     return {
         "decode": StageResources(num_cpus=0.5, batch_size=1),
         "audio": StageResources(num_cpus=0.25, batch_size=1),
         "asr": StageResources(num_cpus=1, batch_size=4),
-        "faces": StageResources(num_cpus=0.5, batch_size=1),
-        "embed": StageResources(num_cpus=0.5, batch_size=1),
+        "faces": StageResources(num_cpus=0.25, batch_size=1),
+        "embed": StageResources(num_cpus=0.25, batch_size=1),
         # One FFmpeg encode per clip; libx264 uses more than one thread when it can.
         "render": StageResources(num_cpus=1, batch_size=1),
         # A job step is a coordinator: it submits the analysis and render work above, which
