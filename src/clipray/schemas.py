@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 
+class CodedError(ValueError):
+    """A refusal with a machine-readable ``code`` (the API's error code) and a message for
+    people; each module subclasses it for its own refusals."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class Word:
     """One recognised word; ``word`` keeps its leading space as the ASR model emits it."""

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from clipray.clips.reel import ReelFormat, ReelPart, common_format, make_reel
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
+from clipray.schemas import CodedError
 from clipray.storage import claims
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo, Generation
 from clipray.storage.keys import object_key
@@ -38,12 +39,8 @@ MAX_REEL_HEIGHT = 1080
 """A reel is for posting: no taller than 1080p whatever its sources are."""
 
 
-class ReelRequestError(ValueError):
+class ReelRequestError(CodedError):
     """A reel that cannot be made as asked; ``code`` is the API's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from clipray.schemas import CodedError
+
 __all__ = [
     "API_TOKEN_PREFIX",
     "REFRESH_TOKEN_PREFIX",
@@ -129,12 +131,8 @@ _REQUIRED_CLAIMS: Final = ("sub", "iat", "exp", "iss", "aud", "jti", "typ")
 _MIN_SECRET_BYTES: Final = 32
 
 
-class InvalidTokenError(ValueError):
+class InvalidTokenError(CodedError):
     """An access token was refused; ``code`` tells the client whether refreshing can help."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clipray.schemas import CodedError
 from clipray.storage.index import SearchIndex
 from clipray.storage.orm import Job
 from clipray.storage.ranking import Hit, Moment, fuse, group_moments, paginate
@@ -32,12 +33,8 @@ MAX_SPAN_S = 30.0
 transcript from merging into one moment."""
 
 
-class SearchError(ValueError):
+class SearchError(CodedError):
     """A query the index cannot answer; ``code`` is the API's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
