@@ -51,8 +51,8 @@ def _default_stages() -> dict[str, StageResources]:
     # share the rest; pools that took whole CPUs would starve the tasks that feed them (with
     # faces and embeddings at 0.5 each, the three pools held both CPUs and no window was
     # ever decoded). Faces and embeddings see 2 frames a second: a quarter CPU keeps up. A
-    # window or an audio chunk is one row, so batches are small. On a GPU cluster raise pool_size and set
-    # num_gpus per model stage (CLIPRAY_STAGES__ASR__NUM_GPUS=0.5 ...).
+    # window or an audio chunk is one row, so batches are small. On a GPU cluster raise
+    # pool_size and set num_gpus per model stage (CLIPRAY_STAGES__ASR__NUM_GPUS=0.5 ...).
     return {
         "decode": StageResources(num_cpus=0.5, batch_size=1),
         "audio": StageResources(num_cpus=0.25, batch_size=1),
