@@ -1,0 +1,613 @@
+"""The search index: every frame and every transcript segment of every source, on LanceDB.
+
+Two tables in one LanceDB database, a local directory (embedded mode) or ``s3://bucket/prefix``
+on an S3-compatible server:
+
+- ``frames``: one row per sampled frame, its image embedding (CLIP) and thumbnail key;
+- ``segments``: one row per transcript segment, its text (BM25) and text embedding.
+
+Vectors are unit length and compared by cosine distance; a hit's score is ``1 - distance``
+for vector searches (higher is better) and the BM25 score for text.
+
+Every query carries its workspace as a LanceDB *prefilter*: the rows of other workspaces are
+removed before the nearest neighbours (or the best BM25 matches) are chosen, never after, so a
+workspace can neither see another's rows nor be starved of its own results by closer rows of
+another. Small tables are searched exactly (flat); once a table reaches
+:attr:`IndexConfig.ann_min_rows` rows, :meth:`SearchIndex.maybe_optimize` builds an approximate
+(ANN) index on it.
+
+    >>> index = SearchIndex(IndexConfig(uri="/tmp/clipray-index"))  # doctest: +SKIP
+    >>> index.replace_source(ws, src, frames=[FrameRow(ws, src, 12.0, vec, "thumbs/12.jpg")],
+    ...                      segments=None)  # doctest: +SKIP
+    >>> index.frames(ws, query_vec, limit=20)  # doctest: +SKIP
+    [Hit(source_id=src, start=12.0, end=12.0, score=0.31, mode='visual', ...)]
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS, Bitmap, BTree, HnswSq, IvfPq
+from lancedb.query import MatchQuery
+
+from clipray.storage.ranking import Hit
+
+FRAMES = "frames"
+SEGMENTS = "segments"
+TABLES = (FRAMES, SEGMENTS)
+VECTOR = "vector"
+TEXT = "text"
+WORKSPACE = "workspace_id"
+SOURCE = "source_id"
+DISTANCE = "_distance"
+BM25 = "_score"
+METRIC = "cosine"
+"""Embeddings are compared by angle; the ANN index must be trained with the metric it is
+queried with, so this one constant serves both."""
+
+ANN_KINDS = ("IVF_HNSW_SQ", "IVF_PQ")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+"""What a workspace or source id may look like (ours are 32 hex chars). Ids are spliced into
+LanceDB's SQL filters, so anything that could close a string literal is refused outright."""
+
+
+def frames_schema(dim: int) -> pa.Schema:
+    """The ``frames`` table: one row per sampled frame of a source."""
+    return pa.schema(
+        [
+            pa.field(WORKSPACE, pa.string(), nullable=False),
+            pa.field(SOURCE, pa.string(), nullable=False),
+            pa.field("t", pa.float64(), nullable=False),
+            pa.field(VECTOR, pa.list_(pa.float32(), dim), nullable=False),
+            pa.field("thumbnail_key", pa.string(), nullable=False),
+        ]
+    )
+
+
+def segments_schema(dim: int) -> pa.Schema:
+    """The ``segments`` table: one row per transcript segment of a source."""
+    return pa.schema(
+        [
+            pa.field(WORKSPACE, pa.string(), nullable=False),
+            pa.field(SOURCE, pa.string(), nullable=False),
+            pa.field("start", pa.float64(), nullable=False),
+            pa.field("end", pa.float64(), nullable=False),
+            pa.field(TEXT, pa.string(), nullable=False),
+            pa.field(VECTOR, pa.list_(pa.float32(), dim), nullable=False),
+        ]
+    )
+
+
+_SCHEMAS = {FRAMES: frames_schema, SEGMENTS: segments_schema}
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where the index lives and how it searches. Defaults measured with ``bench/search.py``
+    (1M frames of 512-d in 20 workspaces, 2 CPU cores)."""
+
+    uri: str
+    """A local directory (embedded mode) or ``s3://bucket/prefix``."""
+    storage_options: dict[str, str] | None = None
+    """Passed to LanceDB for object stores: ``aws_endpoint``, ``aws_access_key_id``,
+    ``aws_secret_access_key``, ``aws_region``, ``allow_http`` for a local S3 server."""
+    ann_min_rows: int = 10_000
+    """A table gets an approximate index once it holds this many rows; below, every search is
+    exact (flat). A flat search reads every vector that passes the prefilter, so its worst case
+    is one workspace owning the whole table: on 2 cores that measured p50/p95 17/24 ms at 10k
+    rows of 512-d, 63/77 ms at 20k, 164/189 ms at 50k and 311/367 ms at 100k, past the 50 ms
+    budget from ~15k. Building the index at 10k rows takes ~1 s, so there is no reason to wait
+    longer; below it, results are exact and there is no index to maintain."""
+    ann_kind: str = "IVF_HNSW_SQ"
+    """``IVF_HNSW_SQ`` (default) or ``IVF_PQ``. Both met the bench's targets at 1M rows; HNSW
+    over 8-bit scalar-quantised vectors builds in about half the time on 2 cores (its graphs
+    are per partition, so partitions build in parallel) and needs no re-read of full vectors,
+    which on S3 is one more round of requests per query; PQ's 512-d codes are too coarse to
+    order the close frames of one shot without ``refine_factor`` (recall@10 0.88 without, 1.0
+    with), but its index is 16x smaller in memory (32 bytes a row against 512)."""
+    partition_rows: int | None = None
+    """Rows per IVF partition when an ANN index is built (the partition count follows the
+    table's size); ``None``: ``PARTITION_ROWS[ann_kind]``."""
+    nprobes: int = 8
+    """IVF partitions searched per query, those with the nearest centroids. At 1M rows (31
+    partitions of ~32k) the bench measured recall@10 0.975 / 0.994 / 0.999 and p95 16 / 20 /
+    26 ms for 3 / 5 / 8: 8 keeps recall a margin above 0.95 for queries less kind than the
+    bench's. Where the probed partitions hold fewer than ``limit`` rows of the workspace (a
+    small one), the query is answered by an exact search instead, so it still gets its hits."""
+    refine_factor: int | None = None
+    """Fetch ``limit * refine_factor`` candidates from the index and re-rank them by exact
+    distance, reading their full vectors; 0 turns it off; ``None``: ``REFINE_FACTOR[ann_kind]``.
+    """
+    ef: int = 200
+    """HNSW candidates kept per graph searched (at least ``limit``). Lance's default, 1.5x the
+    limit, loses whole shots on clustered frames when the prefilter keeps most rows (one large
+    workspace): at 100k rows in one workspace recall@10 was 0.89 (some queries 0.0) with it,
+    0.98 with 60, 0.998 with 200, at the same latency; a selective prefilter already makes
+    the search walk further, so 20 workspaces gained little from it."""
+    ef_construction: int = 150
+    """HNSW candidates per insertion. Half of Lance's default 300 halves the build (47 s
+    instead of 137 s at 200k rows on 2 cores) with recall@10 still above 0.97 on the bench;
+    150 is the bottom of the range Lance's docs recommend (150 to 300)."""
+    unindexed_max_rows: int = 10_000
+    """Rows added since the indices were built are searched by a flat scan (of the workspace's
+    share of them) until this many accumulate; then :meth:`SearchIndex.maybe_optimize` merges
+    them in. Merging also compacts the table's small files, rewriting them, so doing it for
+    every source would rewrite the growing tail of the table each time; 10k rows are about
+    three hours of video at one frame a second, and flat-scanning them adds at worst ~20 ms
+    (all of them one workspace's; see ``ann_min_rows``)."""
+    read_consistency_s: float | None = 2.0
+    """How stale a table handle may be before a read looks for newer versions written by other
+    processes (pipeline workers write, Serve replicas read). 0 checks on every query, one more
+    object-store request each; ``None`` never checks. A source becomes searchable minutes after
+    upload, so two more seconds go unnoticed."""
+
+
+PARTITION_ROWS = {"IVF_HNSW_SQ": 32_768, "IVF_PQ": 8_192}
+"""Default rows per IVF partition of a new ANN index. HNSW: one graph per partition; with the
+workspace prefilter a graph search must walk past the other workspaces' nodes, so smaller
+graphs searched a few at a time beat Lance's default of one graph per ~1M rows (at 1M rows in
+20 workspaces: p95 70 ms for one graph, ~25 ms for 32 of them). PQ: Lance's own default."""
+REFINE_FACTOR = {"IVF_HNSW_SQ": 0, "IVF_PQ": 5}
+"""Default ``refine_factor`` per index kind. PQ's 512-d codes (32 bytes) cannot order the close
+frames of one shot: recall@10 0.88 without re-ranking, 1.0 with 5x candidates. 8-bit SQ can:
+re-ranking raised recall@10 from 0.999 to 1.0 at +6 ms p50 (reading 50 full vectors), and on
+S3 it would be one more round of requests per query."""
+REBUILD_GROWTH = 4
+"""An ANN index is rebuilt once the table holds this many times the rows its partitions
+were sized for: new rows join existing partitions, which otherwise grow without bound."""
+
+
+class IndexUnavailableError(RuntimeError):
+    """The index cannot answer: the database is unreachable, or a table was built for vectors
+    of another dimension (a different embedding model) and must be rebuilt."""
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    """One sampled frame of a source and its image embedding."""
+
+    workspace_id: str
+    source_id: str
+    t: float
+    """Seconds from the start of the source."""
+    vector: np.ndarray
+    thumbnail_key: str
+    """Object key of the frame's thumbnail, shown with the hit."""
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One transcript segment of a source and its text embedding."""
+
+    workspace_id: str
+    source_id: str
+    start: float
+    end: float
+    text: str
+    vector: np.ndarray
+
+
+class SearchIndex:
+    """The two tables behind search. Connects on first use, so it is cheap to build on a Ray
+    driver and to pickle into tasks (the connection is not pickled); safe to share between
+    threads."""
+
+    def __init__(self, cfg: IndexConfig) -> None:
+        if cfg.ann_kind not in ANN_KINDS:
+            raise ValueError(f"ann_kind must be one of {ANN_KINDS}, not {cfg.ann_kind!r}")
+        self.cfg = cfg
+        self._lock = threading.Lock()
+        self._db: Any = None
+        self._tables: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"cfg": self.cfg}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["cfg"])  # type: ignore[misc]
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def replace_source(
+        self,
+        workspace_id: str,
+        source_id: str,
+        frames: Sequence[FrameRow] | None,
+        segments: Sequence[SegmentRow] | None,
+    ) -> None:
+        """Re-index one source: its old rows in a table are deleted, then the new ones added,
+        so running it twice leaves one copy. ``None`` leaves that table alone; an empty
+        sequence only deletes. Indices are then brought up to date (:meth:`maybe_optimize`).
+
+        Delete and add are two commits: between them (milliseconds) a search sees neither the
+        old nor the new rows of this source; a crash between them leaves it unindexed until
+        the step is run again, which is safe because it is idempotent.
+        """
+        _check_id(workspace_id, "workspace_id")
+        _check_id(source_id, "source_id")
+        for name, rows in ((FRAMES, frames), (SEGMENTS, segments)):
+            if rows is None:
+                continue
+            foreign = [
+                r for r in rows if (r.workspace_id, r.source_id) != (workspace_id, source_id)
+            ]
+            if foreign:
+                raise ValueError(
+                    f"replace_source({workspace_id!r}, {source_id!r}) got {len(foreign)} "
+                    f"{name} rows of another source, e.g. {foreign[0].source_id!r}"
+                )
+            table = self._open(name)
+            if table is not None:
+                table.delete(_source_filter(workspace_id, source_id))
+            if rows:
+                self._add(name, rows)
+        self.maybe_optimize()
+
+    def add_frames(self, rows: Sequence[FrameRow] | pa.Table) -> None:
+        """Append frames (no delete, no index maintenance): the bulk path for loaders and the
+        benchmark. A pyarrow table with the ``frames`` columns skips the per-row conversion."""
+        self._add(FRAMES, rows)
+
+    def add_segments(self, rows: Sequence[SegmentRow] | pa.Table) -> None:
+        """Append transcript segments; see :meth:`add_frames`."""
+        self._add(SEGMENTS, rows)
+
+    def delete_source(self, workspace_id: str, source_id: str) -> None:
+        """Remove a source's rows from both tables (the source was deleted)."""
+        where = _source_filter(workspace_id, source_id)
+        for name in TABLES:
+            table = self._open(name)
+            if table is not None:
+                table.delete(where)
+
+    def maybe_optimize(self) -> None:
+        """Bring each table's indices up to date. Scalar indices on the two id columns (what
+        the prefilter and deletes look up) and the BM25 index on ``segments.text`` are built
+        at any size; the ANN index once a table has ``ann_min_rows`` rows, and again once the
+        table outgrew its partitions (``REBUILD_GROWTH``). Rows added since are merged into
+        the indices (Lance's ``optimize``, which also compacts small files) once there are
+        ``unindexed_max_rows`` of them; until then searches find them by a flat scan.
+        """
+        for name in TABLES:
+            table = self._open(name)
+            if table is None:
+                continue
+            indexed = {tuple(ix.columns): ix for ix in table.list_indices()}
+            unindexed = max((ix.num_unindexed_rows or 0 for ix in indexed.values()), default=0)
+            if unindexed >= self.cfg.unindexed_max_rows:
+                table.optimize()
+            # The prefilter's lookup: a bitmap per workspace hands over its rows at once, where
+            # a B-tree compares every matching key (24 ms against 0.4 ms for a workspace of
+            # 1M rows). A source's rows are few among many: a B-tree suits them.
+            if (WORKSPACE,) not in indexed:
+                table.create_index(WORKSPACE, config=Bitmap())
+            if (SOURCE,) not in indexed:
+                table.create_index(SOURCE, config=BTree())
+            if name == SEGMENTS and (TEXT,) not in indexed:
+                # English stemming and stop words: "landing" finds "landed", and "the" alone
+                # matches nothing rather than everything.
+                table.create_index(TEXT, config=FTS(language="English", stem=True))
+            rows = table.count_rows()
+            ann = indexed.get((VECTOR,))
+            if rows >= self.cfg.ann_min_rows and (ann is None or self._outgrown(ann.name, rows)):
+                built = self._build_ann(table, rows)
+                if ann is not None and ann.name != built:
+                    # Dropped only now: until the new index exists, queries use the old one.
+                    table.drop_index(ann.name)
+
+    def _partition_rows(self) -> int:
+        return self.cfg.partition_rows or PARTITION_ROWS[self.cfg.ann_kind]
+
+    def _build_ann(self, table: Any, rows: int) -> str:
+        parts = max(1, round(rows / self._partition_rows()))
+        if self.cfg.ann_kind == "IVF_PQ":
+            config: HnswSq | IvfPq = IvfPq(distance_type=METRIC, num_partitions=parts)
+        else:
+            config = HnswSq(
+                distance_type=METRIC,
+                num_partitions=parts,
+                ef_construction=self.cfg.ef_construction,
+            )
+        # Lance keeps no partition count that we could read back: the index's name does.
+        name = f"{VECTOR}_ivf{parts}"
+        table.create_index(VECTOR, config=config, name=name, replace=True)
+        return name
+
+    def _outgrown(self, index_name: str, rows: int) -> bool:
+        """Whether the table holds ``REBUILD_GROWTH`` times the rows the ANN index's
+        partitions were sized for (an index named otherwise was built elsewhere: kept)."""
+        found = re.fullmatch(rf"{VECTOR}_ivf(\d+)", index_name)
+        if found is None:
+            return False
+        return rows > REBUILD_GROWTH * int(found[1]) * self._partition_rows()
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def frames(
+        self,
+        workspace_id: str,
+        vector: np.ndarray,
+        limit: int,
+        source_ids: Sequence[str] | None = None,
+        exact: bool = False,
+    ) -> list[Hit]:
+        """The workspace's frames nearest to an image-space ``vector``, best first.
+        ``exact`` skips the ANN index (ground truth for recall, or a small workspace)."""
+        table = self._searchable(FRAMES, workspace_id, limit, source_ids)
+        if table is None:
+            return []
+        columns = [SOURCE, "t", "thumbnail_key"]
+        rows = self._nearest(table, workspace_id, vector, limit, source_ids, exact, columns)
+        cols = rows.to_pydict()
+        return [
+            Hit(source_id=s, start=t, end=t, score=1.0 - d, mode="visual", thumbnail_key=k)
+            for s, t, k, d in zip(
+                cols[SOURCE], cols["t"], cols["thumbnail_key"], cols[DISTANCE], strict=True
+            )
+        ]
+
+    def segments_by_vector(
+        self,
+        workspace_id: str,
+        vector: np.ndarray,
+        limit: int,
+        source_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """The workspace's transcript segments nearest to a text-space ``vector``."""
+        table = self._searchable(SEGMENTS, workspace_id, limit, source_ids)
+        if table is None:
+            return []
+        columns = [SOURCE, "start", "end", TEXT]
+        rows = self._nearest(table, workspace_id, vector, limit, source_ids, False, columns)
+        return _segment_hits(rows, [1.0 - d for d in rows[DISTANCE].to_pylist()])
+
+    def segments_by_text(
+        self,
+        workspace_id: str,
+        query: str,
+        limit: int,
+        source_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """The workspace's transcript segments that best match ``query`` by BM25.
+
+        The query is matched as plain words (any of them), never parsed as query syntax, so
+        user input cannot change the search. BM25's document frequencies are those of the
+        whole table, not of the workspace: scores (never which rows match) depend a little on
+        other workspaces' transcripts.
+        """
+        table = self._searchable(SEGMENTS, workspace_id, limit, source_ids)
+        if table is None or not query.strip():
+            return []
+        rows = (
+            table.search(MatchQuery(query, TEXT), query_type="fts")
+            # The FTS path prefilters too (Lance applies the mask inside the BM25 top-k);
+            # tests/storage/test_index.py proves a post-filter would starve the workspace.
+            .where(_where(workspace_id, source_ids), prefilter=True)
+            .select([SOURCE, "start", "end", TEXT, BM25])
+            .limit(limit)
+            .to_arrow()
+        )
+        return _segment_hits(rows, rows[BM25].to_pylist())
+
+    def count(self, table: str, workspace_id: str | None = None) -> int:
+        """Rows in ``table`` (``frames`` or ``segments``), of one workspace or all; 0 when the
+        table does not exist yet."""
+        if table not in TABLES:
+            raise ValueError(f"no table {table!r}; the index has {TABLES}")
+        t = self._open(table)
+        if t is None:
+            return 0
+        if workspace_id is None:
+            return t.count_rows()
+        _check_id(workspace_id, "workspace_id")
+        return t.count_rows(_where(workspace_id, None))
+
+    def has_source(self, workspace_id: str, source_id: str) -> bool:
+        """Whether any table holds rows of this source (an analysis indexed it)."""
+        _check_id(workspace_id, "workspace_id")
+        _check_id(source_id, "source_id")
+        for table in TABLES:
+            t = self._open(table)
+            if t is not None and t.count_rows(_where(workspace_id, [source_id])) > 0:
+                return True
+        return False
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        with self._lock:
+            if self._db is None:
+                interval = self.cfg.read_consistency_s
+                try:
+                    self._db = lancedb.connect(
+                        self.cfg.uri,
+                        storage_options=self.cfg.storage_options,
+                        read_consistency_interval=(
+                            None if interval is None else timedelta(seconds=interval)
+                        ),
+                    )
+                except Exception as e:
+                    raise IndexUnavailableError(
+                        f"cannot open the search index at {self.cfg.uri}: {e}"
+                    ) from e
+            return self._db
+
+    def _open(self, name: str) -> Any | None:
+        """The table, or ``None`` when nothing was written to it yet. A missing table is not
+        remembered: another process may create it at any time."""
+        table = self._tables.get(name)
+        if table is not None:
+            return table
+        db = self._connect()
+        try:
+            if name not in db.list_tables().tables:
+                return None
+            table = db.open_table(name)
+        except Exception as e:
+            raise IndexUnavailableError(
+                f"cannot open table {name!r} of the search index at {self.cfg.uri}: {e}"
+            ) from e
+        with self._lock:
+            return self._tables.setdefault(name, table)
+
+    def _add(self, name: str, rows: Sequence[FrameRow] | Sequence[SegmentRow] | pa.Table) -> None:
+        data = _to_arrow(name, rows)
+        if data.num_rows == 0:
+            return
+        dim = data.schema.field(VECTOR).type.list_size
+        table = self._open(name)
+        if table is None:
+            # exist_ok: two workers indexing their first sources race to create the table.
+            db = self._connect()
+            table = db.create_table(name, schema=_SCHEMAS[name](dim), exist_ok=True)
+            with self._lock:
+                table = self._tables.setdefault(name, table)
+        _check_dim(name, table, dim)
+        table.add(data)
+
+    def _searchable(
+        self, name: str, workspace_id: str, limit: int, source_ids: Sequence[str] | None
+    ) -> Any | None:
+        """The table to search, or ``None`` when there is nothing to find."""
+        _check_id(workspace_id, "workspace_id")
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if source_ids is not None:
+            for s in source_ids:
+                _check_id(s, "source_id")
+            if not source_ids:
+                return None
+        return self._open(name)
+
+    def _nearest(
+        self,
+        table: Any,
+        workspace_id: str,
+        vector: np.ndarray,
+        limit: int,
+        source_ids: Sequence[str] | None,
+        exact: bool,
+        columns: list[str],
+    ) -> pa.Table:
+        v = np.asarray(vector, dtype=np.float32)
+        if v.ndim != 1 or not np.isfinite(v).all() or not v.any():
+            raise ValueError(f"a query vector is one finite, nonzero vector, got shape {v.shape}")
+        _check_dim(table.name, table, v.shape[0])
+        q = (
+            table.search(v, vector_column_name=VECTOR)
+            .distance_type(METRIC)
+            .where(_where(workspace_id, source_ids), prefilter=True)
+            .select([*columns, DISTANCE])
+            .limit(limit)
+        )
+        if exact:
+            return q.bypass_vector_index().to_arrow()
+        # nprobes sets both of Lance's bounds: with a higher maximum, Lance 0.40 searches that
+        # many partitions every time, not only when the first ones fell short (lance#5637).
+        q = q.nprobes(self.cfg.nprobes)
+        if self.cfg.ann_kind == "IVF_HNSW_SQ":
+            q = q.ef(max(self.cfg.ef, limit))
+        refine = self.cfg.refine_factor
+        if refine is None:
+            refine = REFINE_FACTOR[self.cfg.ann_kind]
+        if refine:
+            q = q.refine_factor(refine)
+        rows = q.to_arrow()
+        if rows.num_rows < limit:
+            # The probed partitions held fewer than ``limit`` of the workspace's rows (or of
+            # ``source_ids``'): so few rows pass the prefilter that a flat scan of them is
+            # cheap, and it finds them wherever they lie.
+            return self._nearest(table, workspace_id, v, limit, source_ids, True, columns)
+        return rows
+
+
+def _check_id(value: str, what: str) -> None:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValueError(f"{what} must match {_ID.pattern}, got {value!r}")
+
+
+def _where(workspace_id: str, source_ids: Sequence[str] | None) -> str:
+    """The prefilter. Ids were checked against ``_ID``, so quoting them cannot break out."""
+    where = f"{WORKSPACE} = '{workspace_id}'"
+    if source_ids is not None:
+        quoted = ", ".join(f"'{s}'" for s in source_ids)
+        where += f" AND {SOURCE} IN ({quoted})"
+    return where
+
+
+def _source_filter(workspace_id: str, source_id: str) -> str:
+    _check_id(workspace_id, "workspace_id")
+    _check_id(source_id, "source_id")
+    return f"{WORKSPACE} = '{workspace_id}' AND {SOURCE} = '{source_id}'"
+
+
+def _check_dim(name: str, table: Any, dim: int) -> None:
+    have = table.schema.field(VECTOR).type.list_size
+    if dim != have:
+        raise IndexUnavailableError(
+            f"the {name} table holds {have}-d vectors, got {dim}-d: the embedding model "
+            f"changed; re-embed with the model the index was built with, or rebuild the table"
+        )
+
+
+def _to_arrow(name: str, rows: Sequence[FrameRow] | Sequence[SegmentRow] | pa.Table) -> pa.Table:
+    """Rows as an arrow table of the table's schema, checked: ids, one dimension, finite and
+    nonzero vectors (cosine distance is undefined for a zero vector)."""
+    if isinstance(rows, pa.Table):
+        if VECTOR not in rows.schema.names or not pa.types.is_fixed_size_list(
+            rows.schema.field(VECTOR).type
+        ):
+            raise ValueError(f"{name}: the {VECTOR} column must be a fixed-size list of float32")
+        dim = rows.schema.field(VECTOR).type.list_size
+        schema = _SCHEMAS[name](dim)
+        try:
+            data = rows.select(schema.names).cast(schema)
+        except (KeyError, pa.ArrowInvalid, ValueError) as e:
+            raise ValueError(f"{name}: rows do not fit the schema {schema}: {e}") from e
+        flat = data.column(VECTOR).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        vectors = flat.reshape(-1, dim) if dim else flat.reshape(0, 0)
+        ids = set(data.column(WORKSPACE).unique().to_pylist())
+        ids |= set(data.column(SOURCE).unique().to_pylist())
+    else:
+        if not rows:
+            return _SCHEMAS[name](0).empty_table()
+        try:
+            vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in rows])
+        except ValueError as e:
+            raise ValueError(f"{name}: vectors of different lengths in one batch: {e}") from e
+        if vectors.ndim != 2:
+            raise ValueError(f"{name}: each vector must be one-dimensional")
+        schema = _SCHEMAS[name](vectors.shape[1])
+        vec = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+        if name == FRAMES:
+            cols: dict[str, Any] = {"t": [float(r.t) for r in rows]}
+            cols["thumbnail_key"] = [r.thumbnail_key for r in rows]
+        else:
+            cols = {"start": [float(r.start) for r in rows], "end": [float(r.end) for r in rows]}
+            cols[TEXT] = [r.text for r in rows]
+        cols |= {WORKSPACE: [r.workspace_id for r in rows], SOURCE: [r.source_id for r in rows]}
+        data = pa.table({**cols, VECTOR: vec}).select(schema.names).cast(schema)
+        ids = {r.workspace_id for r in rows} | {r.source_id for r in rows}
+    for i in ids:
+        _check_id(i, "an id")
+    if vectors.size and (not np.isfinite(vectors).all() or not vectors.any(axis=1).all()):
+        raise ValueError(f"{name}: vectors must be finite and nonzero")
+    return data
+
+
+def _segment_hits(rows: pa.Table, scores: list[float]) -> list[Hit]:
+    cols = rows.select([SOURCE, "start", "end", TEXT]).to_pydict()
+    return [
+        Hit(source_id=s, start=a, end=b, score=score, mode="transcript", text=x)
+        for s, a, b, x, score in zip(
+            cols[SOURCE], cols["start"], cols["end"], cols[TEXT], scores, strict=True
+        )
+    ]
