@@ -18,9 +18,17 @@ Targets: p95 of (a) under 50 ms on 2 cores, recall@10 >= 0.95. With ``--dir`` th
 its index are kept and reused by the next run (same ``--rows``), to tune query options.
 
 Measured (2 CPU cores, local disk, lancedb 0.40.0, defaults: IVF_HNSW_SQ, 31 partitions of
-~32k rows, nprobes 20 minimum, refine_factor 5):
+~32k rows, nprobes 8, ef 200, no refine):
 
-    TODO
+    1,000,000 rows in 20 workspaces (~50k each); index built in 146 s
+    (a) ANN    p50 22.1 ms   p95 32.5 ms
+    (b) exact  p50 60.9 ms   p95 94.9 ms      ratio (b)/(a): p50 2.8x, p95 2.9x
+    recall@10 of (a) against (b): mean 0.998
+
+    1,000,000 rows in 1 workspace (the prefilter keeps every row)
+    (a) ANN    p50 18.6 ms   p95 78.3 ms
+    (b) exact  p50 3242 ms   p95 3781 ms      ratio (b)/(a): p50 174x, p95 48x
+    recall@10 of (a) against (b): mean 0.990
 """
 
 from __future__ import annotations
