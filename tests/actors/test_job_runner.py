@@ -248,6 +248,11 @@ def test_an_export_cut_short_by_a_runner_restart_is_finished_by_the_next(client,
     assert row.duration_s == pytest.approx(frames / 25, abs=1e-3)
     with db.session() as s:
         assert s.get(Source, sid).proxy_key is not None
-    counts = ray.get(job_runner().status.remote())["counts"]
+    # The task records its row before the runner reaps it: the counts follow a tick later.
+    def counted() -> dict | None:
+        counts = ray.get(job_runner().status.remote())["counts"]
+        return counts if counts.get("export.done", 0) >= 1 else None
+
+    counts = poll(counted, 60, every=0.5)
+    assert counts is not None, "the runner never counted the export"
     assert counts["proxy.done"] >= 1
-    assert counts["export.done"] >= 1
