@@ -19,6 +19,8 @@ from clipray.storage.index import (
 
 DIM = 32
 WS_A, WS_B = "a" * 32, "b" * 32
+LANCE_TYPE = {"IVF_HNSW_SQ": "IvfHnswSq", "IVF_PQ": "IvfPq"}
+"""Our ``ann_kind`` -> the index type LanceDB lists."""
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -79,19 +81,23 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(params=[False, True], ids=["flat", "ann-index"])
+@pytest.fixture(params=[None, "IVF_PQ", "IVF_HNSW_SQ"], ids=["flat", "ivf-pq", "ivf-hnsw-sq"])
 def twins(request, tmp_path, rng) -> SearchIndex:
     """Workspaces A and B with identical rows (vectors, times, text); only their source ids
     tell them apart in hits. Searched flat, or through ANN indices on both tables."""
-    index = SearchIndex(
-        IndexConfig(uri=str(tmp_path / "i"), ann_min_rows=8 if request.param else 10**9)
-    )
-    fv, sv = unit(rng.standard_normal((50, DIM))), unit(rng.standard_normal((4, DIM)))
+    kind = request.param
+    cfg = IndexConfig(uri=str(tmp_path / "i"), ann_min_rows=10**9)
+    if kind:  # PQ trains 256 centroids a code: 300 rows a workspace are enough
+        cfg = IndexConfig(uri=cfg.uri, ann_min_rows=600, ann_kind=kind)
+    index = SearchIndex(cfg)
+    fv, sv = clustered(300, rng), clustered(300, rng)
+    texts = [f"{TEXTS[i % 4]} {i}" for i in range(300)]
     for ws, src in ((WS_A, "a-src"), (WS_B, "b-src")):
         index.add_frames(frame_rows(ws, src, fv))
-        index.add_segments(segment_rows(ws, src, TEXTS, sv))
+        index.add_segments(segment_rows(ws, src, texts, sv))
     index.maybe_optimize()
-    assert (("vector",) in indices(str(tmp_path / "i"), "segments")) is request.param
+    for table in ("frames", "segments"):
+        assert indices(cfg.uri, table).get(("vector",)) == (kind and LANCE_TYPE[kind])
     return index
 
 
@@ -108,22 +114,25 @@ def test_a_workspace_only_ever_sees_its_own_rows(twins, rng, mode):
             hits = getattr(twins, mode)(ws, query, limit=20 if mode == "frames" else 3)
             assert len(hits) == (20 if mode == "frames" else 3)
             assert {h.source_id for h in hits} == {own}
-    assert twins.count("frames", WS_A) == twins.count("frames", WS_B) == 50
-    assert twins.count("frames") == 100
+    assert twins.count("frames", WS_A) == twins.count("frames", WS_B) == 300
+    assert twins.count("frames") == 600
 
 
-@pytest.mark.parametrize("ann", [False, True], ids=["flat", "ann-index"])
-def test_another_workspaces_closer_rows_do_not_starve_a_workspace(tmp_path, rng, ann):
+@pytest.mark.parametrize("kind", [None, "IVF_PQ", "IVF_HNSW_SQ"])
+def test_another_workspaces_closer_rows_do_not_starve_a_workspace(tmp_path, rng, kind):
     """B holds 3,000 frames much closer to the query than any of A's 30: a post-filter would
     take B's top rows and throw them all away. A prefilter gives A its own top 10, in order."""
-    index = SearchIndex(IndexConfig(uri=str(tmp_path / "i"), ann_min_rows=1_000 if ann else 10**9))
+    cfg = IndexConfig(uri=str(tmp_path / "i"), ann_min_rows=10**9)
+    if kind:
+        cfg = IndexConfig(uri=cfg.uri, ann_min_rows=1_000, ann_kind=kind)
+    index = SearchIndex(cfg)
     query = unit(rng.standard_normal(DIM))
     near = unit(query + 0.05 * rng.standard_normal((3_000, DIM)))
     far = unit(query + 0.6 * rng.standard_normal((30, DIM)))
     index.add_frames(frame_rows(WS_B, "b-src", near))
     index.add_frames(frame_rows(WS_A, "a-src", far))
     index.maybe_optimize()
-    assert (("vector",) in indices(str(tmp_path / "i"), "frames")) is ann
+    assert indices(cfg.uri, "frames").get(("vector",)) == (kind and LANCE_TYPE[kind])
 
     hits = index.frames(WS_A, query, limit=10)
     expected = np.argsort(-(far @ query))[:10]
@@ -214,8 +223,9 @@ def test_the_ann_index_is_built_at_its_threshold_and_recalls_the_exact_top_10(tm
     index.add_frames(frame_rows(WS_A, "s2", vectors[1_999:]))
     index.maybe_optimize()
     built = indices(uri, "frames")
-    assert built[("vector",)] == {"IVF_HNSW_SQ": "IvfHnswSq", "IVF_PQ": "IvfPq"}[kind]
+    assert built[("vector",)] == LANCE_TYPE[kind]
 
+    index.prewarm()  # loads the indices; a hint Lance may ignore, never an error
     # queries near stored frames, as a frame of the same shot would be
     near = vectors[rng.choice(2_000, 50)] + 0.3 / np.sqrt(dim) * rng.standard_normal((50, dim))
     recalls = []
@@ -232,7 +242,7 @@ def test_segments_get_a_bm25_and_an_ann_index_and_new_rows_are_merged_in(tmp_pat
     texts = [f"segment {i} {TEXTS[i % 4]}" for i in range(500)]
     index.replace_source(WS_A, "s1", None, segment_rows(WS_A, "s1", texts, clustered(500, rng)))
     built = indices(uri, "segments")
-    assert (built[("text",)], built[("vector",)]) == ("FTS", "IvfHnswSq")
+    assert (built[("text",)], built[("vector",)]) == ("FTS", LANCE_TYPE[index.cfg.ann_kind])
 
     def unindexed() -> int:
         t = lancedb.connect(uri).open_table("segments")

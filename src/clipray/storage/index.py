@@ -53,7 +53,7 @@ METRIC = "cosine"
 """Embeddings are compared by angle; the ANN index must be trained with the metric it is
 queried with, so this one constant serves both."""
 
-ANN_KINDS = ("IVF_HNSW_SQ", "IVF_PQ")
+ANN_KINDS = ("IVF_PQ", "IVF_HNSW_SQ")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 """What a workspace or source id may look like (ours are 32 hex chars). Ids are spliced into
 LanceDB's SQL filters, so anything that could close a string literal is refused outright."""
@@ -104,38 +104,41 @@ class IndexConfig:
     exact (flat). A flat search reads every vector that passes the prefilter, so its worst case
     is one workspace owning the whole table: on 2 cores that measured p50/p95 17/24 ms at 10k
     rows of 512-d, 63/77 ms at 20k, 164/189 ms at 50k and 311/367 ms at 100k, past the 50 ms
-    budget from ~15k. Building the index at 10k rows takes ~1 s, so there is no reason to wait
-    longer; below it, results are exact and there is no index to maintain."""
-    ann_kind: str = "IVF_HNSW_SQ"
-    """``IVF_HNSW_SQ`` (default) or ``IVF_PQ``. Both met the bench's targets at 1M rows; HNSW
-    over 8-bit scalar-quantised vectors builds in about half the time on 2 cores (its graphs
-    are per partition, so partitions build in parallel) and needs no re-read of full vectors,
-    which on S3 is one more round of requests per query; PQ's 512-d codes are too coarse to
-    order the close frames of one shot without ``refine_factor`` (recall@10 0.88 without, 1.0
-    with), but its index is 16x smaller in memory (32 bytes a row against 512)."""
+    budget from ~15k. Building the index at 10k rows takes ~6 s (IVF_PQ), so there is no
+    reason to wait longer; below it, results are exact and there is no index to maintain."""
+    ann_kind: str = "IVF_PQ"
+    """``IVF_PQ`` (default) or ``IVF_HNSW_SQ``. Both met the bench's targets (1M rows of 512-d,
+    2 cores, defaults of each). In 20 workspaces IVF_PQ answered in p50/p95 11.5/21 ms with
+    recall@10 1.000, IVF_HNSW_SQ in 22/33 ms with 0.998; in one workspace of 1M rows, 24/42 ms
+    and 0.988 against 19/78 ms and 0.990. PQ keeps 32 bytes a row in memory against ~700 for
+    HNSW-SQ (512 of codes plus the graph), so a Serve replica caches 20x the rows. Its costs:
+    the build is slower (268 s against 146 s at 1M rows), and ``refine_factor`` re-reads the
+    full vectors of 50 candidates a query (one round of reads; on S3, of requests)."""
     partition_rows: int | None = None
     """Rows per IVF partition when an ANN index is built (the partition count follows the
     table's size); ``None``: ``PARTITION_ROWS[ann_kind]``."""
     nprobes: int = 8
-    """IVF partitions searched per query, those with the nearest centroids. At 1M rows (31
-    partitions of ~32k) the bench measured recall@10 0.975 / 0.994 / 0.999 and p95 16 / 20 /
-    26 ms for 3 / 5 / 8: 8 keeps recall a margin above 0.95 for queries less kind than the
-    bench's. Where the probed partitions hold fewer than ``limit`` rows of the workspace (a
-    small one), the query is answered by an exact search instead, so it still gets its hits."""
+    """IVF partitions searched per query, those with the nearest centroids. At 1M rows in 20
+    workspaces, IVF_PQ (122 partitions) measured recall@10 0.997 / 1.000 / 1.000 and p95 13 /
+    18 / 25 ms for 4 / 8 / 16 probes; IVF_HNSW_SQ (31 partitions) 0.975 / 0.994 / 0.999 at
+    p95 16 / 20 / 26 ms for 3 / 5 / 8. 8 keeps recall a margin above 0.95 for queries less
+    kind than the bench's. Where the probed partitions hold fewer than ``limit`` rows of the
+    workspace (a small one), the query is answered by an exact search instead, so it still
+    gets all its hits."""
     refine_factor: int | None = None
     """Fetch ``limit * refine_factor`` candidates from the index and re-rank them by exact
     distance, reading their full vectors; 0 turns it off; ``None``: ``REFINE_FACTOR[ann_kind]``.
     """
     ef: int = 200
-    """HNSW candidates kept per graph searched (at least ``limit``). Lance's default, 1.5x the
-    limit, loses whole shots on clustered frames when the prefilter keeps most rows (one large
-    workspace): at 100k rows in one workspace recall@10 was 0.89 (some queries 0.0) with it,
-    0.98 with 60, 0.998 with 200, at the same latency; a selective prefilter already makes
-    the search walk further, so 20 workspaces gained little from it."""
+    """IVF_HNSW_SQ only: candidates kept per graph searched (at least ``limit``). Lance's
+    default, 1.5x the limit, loses whole shots on clustered frames when the prefilter keeps
+    most rows (one large workspace): at 100k rows in one workspace recall@10 was 0.89 (some
+    queries 0.0) with it, 0.98 with 60, 0.998 with 200, at the same latency; a selective
+    prefilter already makes the search walk further, so 20 workspaces gained little."""
     ef_construction: int = 150
-    """HNSW candidates per insertion. Half of Lance's default 300 halves the build (47 s
-    instead of 137 s at 200k rows on 2 cores) with recall@10 still above 0.97 on the bench;
-    150 is the bottom of the range Lance's docs recommend (150 to 300)."""
+    """IVF_HNSW_SQ only: candidates per insertion. Half of Lance's default 300 halves the
+    build (47 s instead of 137 s at 200k rows on 2 cores) with recall@10 still above 0.97 on
+    the bench; 150 is the bottom of the range Lance's docs recommend (150 to 300)."""
     unindexed_max_rows: int = 10_000
     """Rows added since the indices were built are searched by a flat scan (of the workspace's
     share of them) until this many accumulate; then :meth:`SearchIndex.maybe_optimize` merges
@@ -151,15 +154,15 @@ class IndexConfig:
 
 
 PARTITION_ROWS = {"IVF_HNSW_SQ": 32_768, "IVF_PQ": 8_192}
-"""Default rows per IVF partition of a new ANN index. HNSW: one graph per partition; with the
-workspace prefilter a graph search must walk past the other workspaces' nodes, so smaller
-graphs searched a few at a time beat Lance's default of one graph per ~1M rows (at 1M rows in
-20 workspaces: p95 70 ms for one graph, ~25 ms for 32 of them). PQ: Lance's own default."""
+"""Default rows per IVF partition of a new ANN index. PQ: Lance's own default. HNSW: one graph
+per partition; with the workspace prefilter a graph search walks past the other workspaces'
+nodes, so small graphs searched a few at a time beat Lance's default of one graph per ~1M
+rows (at 1M rows in 20 workspaces: p95 70 ms for one graph, 33 ms for 8 of 31)."""
 REFINE_FACTOR = {"IVF_HNSW_SQ": 0, "IVF_PQ": 5}
 """Default ``refine_factor`` per index kind. PQ's 512-d codes (32 bytes) cannot order the close
-frames of one shot: recall@10 0.88 without re-ranking, 1.0 with 5x candidates. 8-bit SQ can:
-re-ranking raised recall@10 from 0.999 to 1.0 at +6 ms p50 (reading 50 full vectors), and on
-S3 it would be one more round of requests per query."""
+frames of one shot: at 1M rows recall@10 was 0.876 without re-ranking, 0.998 with 2x the
+candidates, 1.000 with 5x, for 2 ms more at p50 than 2x. 8-bit SQ can: re-ranking raised its
+recall@10 from 0.999 to 1.0 for 6 ms more at p50, not worth a round of reads."""
 REBUILD_GROWTH = 4
 """An ANN index is rebuilt once the table holds this many times the rows its partitions
 were sized for: new rows join existing partitions, which otherwise grow without bound."""
@@ -302,6 +305,16 @@ class SearchIndex:
                 if ann is not None and ann.name != built:
                     # Dropped only now: until the new index exists, queries use the old one.
                     table.drop_index(ann.name)
+
+    def prewarm(self) -> None:
+        """Load every index into memory now, for a Serve replica to call as it starts: an IVF
+        partition is otherwise read on the first query that probes it, and those queries pay
+        tens of milliseconds each (at 1M rows, 31 partitions of ~16 MB)."""
+        for name in TABLES:
+            table = self._open(name)
+            if table is not None:
+                for ix in table.list_indices():
+                    table.prewarm_index(ix.name)
 
     def _partition_rows(self) -> int:
         return self.cfg.partition_rows or PARTITION_ROWS[self.cfg.ann_kind]
