@@ -108,12 +108,13 @@ class IndexConfig:
     reason to wait longer; below it, results are exact and there is no index to maintain."""
     ann_kind: str = "IVF_PQ"
     """``IVF_PQ`` (default) or ``IVF_HNSW_SQ``. Both met the bench's targets (1M rows of 512-d,
-    2 cores, defaults of each). In 20 workspaces IVF_PQ answered in p50/p95 11.5/21 ms with
-    recall@10 1.000, IVF_HNSW_SQ in 22/33 ms with 0.998; in one workspace of 1M rows, 24/42 ms
-    and 0.988 against 19/78 ms and 0.990. PQ keeps 32 bytes a row in memory against ~700 for
-    HNSW-SQ (512 of codes plus the graph), so a Serve replica caches 20x the rows. Its costs:
-    the build is slower (268 s against 146 s at 1M rows), and ``refine_factor`` re-reads the
-    full vectors of 50 candidates a query (one round of reads; on S3, of requests)."""
+    2 cores, defaults of each). In 20 workspaces IVF_PQ answered in p50 12-20 ms, p95 18-40 ms
+    over three runs, recall@10 0.999-1.000; IVF_HNSW_SQ in 22/33 ms, 0.998. In one workspace of
+    1M rows: 24/42 ms and 0.988 against 19/78 ms and 0.990. PQ keeps 32 bytes a row in memory
+    against ~700 for HNSW-SQ (512 of codes plus the graph), so a Serve replica caches 20x the
+    rows. Its costs: a slower build (270-290 s against 146 s at 1M rows), and
+    ``refine_factor`` re-reads the full vectors of 50 candidates a query (one round of reads;
+    on S3, of requests)."""
     partition_rows: int | None = None
     """Rows per IVF partition when an ANN index is built (the partition count follows the
     table's size); ``None``: ``PARTITION_ROWS[ann_kind]``."""
@@ -161,7 +162,7 @@ rows (at 1M rows in 20 workspaces: p95 70 ms for one graph, 33 ms for 8 of 31)."
 REFINE_FACTOR = {"IVF_HNSW_SQ": 0, "IVF_PQ": 5}
 """Default ``refine_factor`` per index kind. PQ's 512-d codes (32 bytes) cannot order the close
 frames of one shot: at 1M rows recall@10 was 0.876 without re-ranking, 0.998 with 2x the
-candidates, 1.000 with 5x, for 2 ms more at p50 than 2x. 8-bit SQ can: re-ranking raised its
+candidates, 1.000 with 5x, for ~1.5 ms more at p50 than 2x. 8-bit SQ can: re-ranking raised its
 recall@10 from 0.999 to 1.0 for 6 ms more at p50, not worth a round of reads."""
 REBUILD_GROWTH = 4
 """An ANN index is rebuilt once the table holds this many times the rows its partitions
