@@ -927,9 +927,10 @@ def reel(
     settings = _settings(ctx)
     db, cover_ws, user = _cover_context(settings)
     wanted = [_moment(m) for m in moments]
-    problem = open_storage(settings).generation_problem()
-    if problem:
-        raise _fail(problem)
+    buckets = open_storage(settings)
+    problem = buckets.generation_problem()
+    if problem or buckets.generated is None:
+        raise _fail(problem or "no app-owned bucket is configured")
     with db.session() as s:
         found = {sid: s.get(Source, sid) for sid, _, _ in wanted}
         sources = {k: v for k, v in found.items() if v is not None and v.workspace_id == cover_ws}
@@ -964,9 +965,7 @@ def reel(
     if result["status"] != "done":
         raise _fail(f"the reel failed: {result['error']}")
     if output is not None and key:
-        store = open_storage(settings).generated
-        assert store is not None
-        store.scoped(cover_ws).download(key, output)
+        buckets.generated.scoped(cover_ws).download(key, output)
         result["file"] = str(output)
     if as_json:
         out.print_json(json.dumps(result))

@@ -15,7 +15,7 @@ harmless):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -88,17 +88,50 @@ def build_segment_embeddings(rows: list[dict[str, Any]], cfg: TextEmbedConfig,
     )  # fmt: skip
 
 
+def frame_rows(s: SourceToIndex) -> list[FrameRow] | None:
+    """The source's frame rows; None when the analysis made no image embeddings."""
+    if s.frame_vectors is None:
+        return None
+    return [FrameRow(s.workspace_id, s.source_id, float(t), v,
+                     thumbnail_key(s.workspace_id, s.source_id, float(t)))
+            for t, v in zip(s.frame_times, s.frame_vectors, strict=True)]  # fmt: skip
+
+
+def _replace(index: SearchIndex, s: SourceToIndex, frames: list[FrameRow] | None,
+             segments: list[SegmentRow] | None) -> str | None:  # fmt: skip
+    try:
+        index.replace_source(s.workspace_id, s.source_id, frames, segments)
+        return None
+    except Exception as exc:
+        log.warning("search index of %s: %s", s.source_id, exc)
+        return f"index: {type(exc).__name__}: {exc}"
+
+
+def index_frames(index: SearchIndex, s: SourceToIndex) -> tuple[SourceToIndex, str | None]:
+    """Write a source's frames now (they need no model) and hand back the source without its
+    vectors, so that a batch of thousands of videos never holds every video's frame
+    embeddings until its transcripts are embedded; with the reason, if any, they failed."""
+    frames = frame_rows(s)
+    problem = None if frames is None else _replace(index, s, frames, None)
+    return replace(s, frame_vectors=None, frame_times=np.zeros(0)), problem
+
+
 def index_sources(settings: Settings, sources: list[SourceToIndex],
                   index: SearchIndex | None = None) -> dict[str, str | None]:  # fmt: skip
-    """Index ``sources`` (replacing their earlier rows); per source id, None or the reason it
+    """Index ``sources`` (replacing their earlier rows): frames as they come, transcript
+    segments embedded together in one Ray Data pass. Per source id, None or the reason it
     could not be indexed. A failure leaves the source's earlier rows as they were."""
-    outcome: dict[str, str | None] = {}
     if not sources:
-        return outcome
+        return {}
     index = index or open_index(settings)
+    outcome: dict[str, str | None] = {}
+    slim = []
+    for s in sources:
+        rest, outcome[s.source_id] = index_frames(index, s)
+        slim.append(rest)
     rows = [
         {"key": f"{s.source_id}:{i}", "source_id": s.source_id, "start": a, "end": b, "text": t}
-        for s in sources
+        for s in slim
         for i, (a, b, t) in enumerate(s.segments)
     ]
     vectors: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -110,23 +143,13 @@ def index_sources(settings: Settings, sources: list[SourceToIndex],
                 for key, vec in zip(batch["key"], batch["vector"], strict=True):
                     sid, i = str(key).split(":")
                     vectors.setdefault(sid, []).append((int(i), np.asarray(vec, np.float32)))
-        except Exception as exc:  # no text model: nothing of these sources is indexed
+        except Exception as exc:  # no text model: no transcript of these sources is indexed
             reason = f"text embeddings: {type(exc).__name__}: {exc}"
             log.warning("search index: %s", reason)
-            return {s.source_id: reason for s in sources}
-    for s in sources:
+            return {s.source_id: outcome[s.source_id] or reason for s in slim}
+    for s in slim:
         by_i = dict(vectors.get(s.source_id, []))
         segments = [SegmentRow(s.workspace_id, s.source_id, a, b, text, by_i[i])
                     for i, (a, b, text) in enumerate(s.segments)]  # fmt: skip
-        frames = None
-        if s.frame_vectors is not None:
-            frames = [FrameRow(s.workspace_id, s.source_id, float(t), v,
-                               thumbnail_key(s.workspace_id, s.source_id, float(t)))
-                      for t, v in zip(s.frame_times, s.frame_vectors, strict=True)]  # fmt: skip
-        try:
-            index.replace_source(s.workspace_id, s.source_id, frames, segments)
-            outcome[s.source_id] = None
-        except Exception as exc:
-            outcome[s.source_id] = f"index: {type(exc).__name__}: {exc}"
-            log.warning("search index of %s: %s", s.source_id, outcome[s.source_id])
+        outcome[s.source_id] = outcome[s.source_id] or _replace(index, s, None, segments)
     return outcome

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from clipray.cluster.services import connect_ray
+from clipray.cluster.services import connect_ray, open_index
 from clipray.config import Settings
 from clipray.pipelines.analyze import AnalysisResult, AnalyzeConfig, build_analysis, collect
-from clipray.pipelines.index import SourceToIndex, index_sources, open_index
+from clipray.pipelines.index import SourceToIndex, index_frames, index_sources
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.schemas import VideoRow
 from clipray.storage.keys import object_key
@@ -172,6 +172,7 @@ class AnalysisRunner:
         """Analyse what is not cached yet; one outcome per item, in order."""
         outcomes: dict[str, Outcome] = {}
         to_index: list[SourceToIndex] = []
+        frame_problems: dict[str, str | None] = {}
         videos: dict[str, VideoRow] = {}
         sources: dict[str, Ingested] = {}
         for item, local in items:
@@ -197,6 +198,7 @@ class AnalysisRunner:
                 ray.data.DataContext.get_current().enable_progress_bars = False
                 logging.getLogger("ray.data").setLevel(logging.WARNING)
             ds = build_analysis(list(videos.values()), self.cfg, self.settings)
+            index = open_index(self.settings)
             for fin in collect(ds.iter_rows(), videos, self.cfg, progress):
                 item = sources[fin.source_id]
                 if fin.result is None:
@@ -205,12 +207,16 @@ class AnalysisRunner:
                     continue
                 doc = self._store(item, fin.result)
                 outcomes[fin.source_id] = Outcome(fin.source_id, doc)
-                to_index.append(SourceToIndex.of(
+                # Frames go to the index now; transcripts wait to be embedded in one pass.
+                rest, problem = index_frames(index, SourceToIndex.of(
                     self.ctx.workspace_id, fin.source_id, doc, fin.result.embeddings,
                     fin.result.embedding_times,
                 ))  # fmt: skip
+                to_index.append(rest)
+                frame_problems[fin.source_id] = problem
         to_index += self._unindexed([o for o in outcomes.values() if o.cached])
         for sid, problem in index_sources(self.settings, to_index).items():
+            problem = frame_problems.get(sid) or problem
             outcomes[sid] = replace(outcomes[sid], index_error=problem)
         return [outcomes[item.source.id] for item, _ in items]
 

@@ -69,9 +69,14 @@ class HandleEncoders:
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
+        self._visual: bool | None = None
 
     async def visual_available(self) -> bool:
-        return await self.handle.visual_available.remote()
+        """Asked once: the deployment's weights are fixed for its life, and every search
+        needs the answer (a round trip per request would be pure overhead)."""
+        if self._visual is None:
+            self._visual = bool(await self.handle.visual_available.remote())
+        return self._visual
 
     async def sentence(self, text: str) -> np.ndarray:
         return await self.handle.sentence.remote(text)

@@ -70,9 +70,11 @@ class GeneratedRepo:
             )
         ) or 0  # fmt: skip
 
-    def capacity(self, cap: int) -> int:
-        """How many more clips may be generated now."""
-        return max(0, cap - self.live_count())
+    def require_room(self, cap: int) -> None:
+        """Raise :class:`GeneratedLimitError` when no more clips may be generated now."""
+        live = self.live_count()
+        if live >= cap:
+            raise GeneratedLimitError(live, cap)
 
     def by_candidate(self, candidate_id: str) -> GeneratedClip | None:
         return self.s.scalar(
@@ -106,9 +108,7 @@ class GeneratedRepo:
         existing = self.by_candidate(gen.candidate_id)
         fresh = existing is None or existing.status is GeneratedStatus.PURGED
         if fresh:
-            live = self.live_count()
-            if live >= cap:
-                raise GeneratedLimitError(live, cap)
+            self.require_room(cap)
 
         def create() -> GeneratedClip:
             row = GeneratedClip(workspace_id=self.workspace_id, candidate_id=gen.candidate_id,

@@ -308,7 +308,8 @@ class SearchIndex:
                     table.drop_index(ann.name)
 
     def prewarm(self) -> None:
-        """Load every index into memory now, for a Serve replica to call as it starts: an IVF
+        """Load every index into memory now (the benchmark does, before timing; a long-lived
+        reader could at start-up; nothing in the app calls it yet): an IVF
         partition is otherwise read on the first query that probes it, and those queries pay
         tens of milliseconds each (at 1M rows, 31 partitions of ~16 MB)."""
         for name in TABLES:

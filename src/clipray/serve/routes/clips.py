@@ -17,11 +17,12 @@ from clipray.serve.deps import (
     SessionDep,
     generated_store,
     owned,
+    require_generation,
 )
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
-from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
+from clipray.storage.generated import GeneratedRepo
 from clipray.storage.objects import download_name
 from clipray.storage.orm import Clip, ClipStatus, Job, Source, utcnow
 from clipray.storage.repos import ClipRepo, fetch_page
@@ -155,13 +156,7 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     existing = repo.find(clip.moment_id, p.spec_hash)
     if existing is not None and existing.status is not ClipStatus.FAILED:
         return clip_out(existing)
-    unavailable = svc.buckets.generation_problem()
-    if unavailable is not None:
-        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE", unavailable)
-    if GeneratedRepo(session, who.workspace_id).capacity(settings.generated_clips_max_live) < 1:
-        live = GeneratedRepo(session, who.workspace_id).live_count()
-        error = GeneratedLimitError(live, settings.generated_clips_max_live)
-        raise ApiError(409, error.code, str(error))
+    require_generation(svc, session, who.workspace_id)
     if existing is not None:
         new = existing
         new.status, new.error = ClipStatus.PENDING, None

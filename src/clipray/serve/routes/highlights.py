@@ -13,11 +13,18 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from clipray.pipelines.highlights import ReelRequestError, plan_reel, record_reel
-from clipray.serve.deps import Caller, ServicesDep, SessionDep, owned, wake_runner
+from clipray.serve.deps import (
+    Caller,
+    ServicesDep,
+    SessionDep,
+    owned,
+    require_generation,
+    wake_runner,
+)
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import HighlightIn, HighlightJobOut, MomentIn
-from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
+from clipray.storage.generated import GeneratedRepo
 from clipray.storage.orm import ExportStatus, HighlightReel, Source, utcnow
 
 router = APIRouter(prefix="/api/highlights", tags=["highlights"])
@@ -41,13 +48,8 @@ def export_highlights(body: HighlightIn, who: Caller, session: SessionDep,
     422 ``MOMENT_OUT_OF_RANGE`` / ``REEL_TOO_MANY_PARTS`` / ``REEL_TOO_LONG``, 409
     ``GENERATED_CLIP_LIMIT``, 503 ``GENERATED_STORAGE_UNAVAILABLE``."""
     who.require(Action.CREATE_JOB)
-    problem = svc.buckets.generation_problem()
-    if problem:
-        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE", problem)
+    require_generation(svc, session, who.workspace_id)  # now, not after the encode
     s = svc.settings
-    if GeneratedRepo(session, who.workspace_id).capacity(s.generated_clips_max_live) <= 0:
-        exc = GeneratedLimitError(s.generated_clips_max_live, s.generated_clips_max_live)
-        raise ApiError(409, exc.code, str(exc))
     ids = {m.source_id for m in body.moments}
     sources = {src.id: src for src in session.scalars(
         select(Source).where(Source.id.in_(ids), Source.workspace_id == who.workspace_id)
