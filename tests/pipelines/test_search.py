@@ -214,3 +214,22 @@ def test_a_frame_finds_its_own_scene_through_open_clip(migrated, buckets, ray_lo
         assert lo - 0.5 <= hit.start <= hi + 0.5, (at, hit.start)
         assert hit.score > 0.99  # its own frame, through the same network
     db.dispose()
+
+
+def test_a_cached_analysis_whose_rows_were_lost_is_indexed_again(migrated, buckets, ray_local,
+                                                                 short_talk):  # fmt: skip
+    db = open_database(migrated)
+    ws = ensure_workspace(db, f"reindex-{uuid.uuid4().hex[:6]}")
+    ctx = IngestContext(buckets, db, ws.id)
+    runner = AnalysisRunner(migrated, ctx, analyze_config(migrated))
+    item = ingest(ctx, str(short_talk))
+    (first,) = runner.run([(item, short_talk)])
+    index = open_index(migrated)
+    assert index.has_source(ws.id, item.source.id)
+    index.delete_source(ws.id, item.source.id)  # the index lost them; the analysis is kept
+    (again,) = runner.run([(ingest(ctx, str(short_talk)), short_talk)])
+    assert again.cached
+    assert again.index_error is None
+    assert index.has_source(ws.id, item.source.id)
+    assert first.error is None
+    db.dispose()

@@ -26,7 +26,7 @@ from clipray.cluster.services import connect_ray, open_index
 from clipray.config import Settings
 from clipray.pipelines.analyze import AnalysisResult, AnalyzeConfig, build_analysis, collect
 from clipray.pipelines.index import SourceToIndex, index_frames, index_sources
-from clipray.pipelines.ingest import IngestContext, Ingested
+from clipray.pipelines.ingest import IngestContext, Ingested, parse_s3_uri
 from clipray.schemas import VideoRow
 from clipray.storage.keys import object_key
 from clipray.storage.objects import ObjectNotFoundError
@@ -233,7 +233,7 @@ class AnalysisRunner:
             vectors = times = None
             emb = o.document.get("embeddings")
             if emb:
-                key = emb["uri"].split("/", 3)[3]
+                key = parse_s3_uri(emb["uri"])[1]
                 with np.load(io.BytesIO(self.media.read_bytes(key))) as npz:
                     vectors, times = npz["vectors"], npz["times"]
             todo.append(SourceToIndex.of(self.ctx.workspace_id, o.source_id, o.document,
