@@ -65,9 +65,10 @@ async def search(body: SearchIn, who: Caller, svc: ServicesDep) -> SearchOut:
     sources = await run_in_threadpool(_scope, svc, who, body)
     enc = svc.encoders
     available = await enc.visual_available()
-    sentence = await enc.sentence(body.query) if body.mode != "visual" else None
+    asked = bool(body.query.strip())  # a blank query is refused below, without encoding it
+    sentence = await enc.sentence(body.query) if asked and body.mode != "visual" else None
     visual = None
-    if available and body.mode != "transcript" and body.query.strip():
+    if asked and available and body.mode != "transcript":
         visual = await enc.clip_text(body.query)
     q = Query(body.query, body.mode, sources, body.limit, body.page)
     try:
