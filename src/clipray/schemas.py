@@ -9,14 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-
-class CodedError(ValueError):
-    """A refusal with a machine-readable ``code`` (the API's error code) and a message for
-    people; each module subclasses it for its own refusals."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+from clipray.domain.errors import CodedError  # noqa: F401  (re-exported: the refusal base)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import enum
 import random
 from dataclasses import dataclass
 
-from clipray.storage.orm import JobStatus
+from clipray.domain.enums import JobStatus
 
 __all__ = [
     "ACTIVE",

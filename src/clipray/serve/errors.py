@@ -22,6 +22,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clipray.domain.errors import CodedError
+from clipray.domain.errors import not_found as domain_not_found
+
 log = logging.getLogger("clipray.api")
 _STATUS_CODES = {
     400: "BAD_REQUEST",
@@ -53,8 +56,11 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ApiError(Exception):
-    """Raise from a route to answer with ``status`` and a specific ``code``."""
+class ApiError(CodedError):
+    """A refusal raised by the HTTP layer itself, status first (``ApiError(404, code, msg)``).
+
+    Everything else raises a `CodedError` subclass from ``clipray.domain``; the one handler
+    below answers both."""
 
     def __init__(
         self,
@@ -64,14 +70,12 @@ class ApiError(Exception):
         detail: Any | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.detail, self.headers = detail, headers
+        super().__init__(code, message, status=status, detail=detail, headers=headers)
 
 
-def not_found(kind: str, ident: str) -> ApiError:
+def not_found(kind: str, ident: str) -> CodedError:
     """``JOB_NOT_FOUND`` and friends: the one way a missing record is reported."""
-    return ApiError(404, f"{kind.upper()}_NOT_FOUND", f"{kind} {ident} not found")
+    return domain_not_found(kind, ident)
 
 
 def trace_id(request: Request) -> str:
@@ -117,9 +121,13 @@ class TraceMiddleware:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(TraceMiddleware)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(req: Request, exc: ApiError) -> JSONResponse:
-        return error_response(req, exc.status, exc.code, exc.message, exc.detail, exc.headers)
+    @app.exception_handler(CodedError)
+    async def _coded_error(req: Request, exc: CodedError) -> JSONResponse:
+        """Every refusal, whichever layer raised it: its own status, code and headers."""
+        if exc.status >= 500:
+            log.warning("%s (trace %s): %s", exc.code, trace_id(req), exc.message)
+        return error_response(req, exc.status, exc.code, exc.message, exc.detail,
+                              exc.headers or None)  # fmt: skip
 
     @app.exception_handler(HTTPException)
     async def _http_error(req: Request, exc: HTTPException) -> JSONResponse:

@@ -7,7 +7,7 @@ turn a refusal into a 403.
 Usage::
 
     from clipray.serve.permissions import Action, allowed, allowed_with_token, parse_scopes
-    from clipray.storage.orm import Role
+    from clipray.domain.enums import Role
 
     allowed(Role.EDITOR, Action.UPLOAD)           # True
     allowed(Role.EDITOR, Action.MANAGE_MEMBERS)   # False
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
-from clipray.storage.orm import Role
+from clipray.domain.enums import Role
 
 __all__ = [
     "MACHINE_FORBIDDEN",

@@ -8,8 +8,7 @@ pipeline vocabulary in ``schemas.py``. Every change to this file ships with a mi
 from __future__ import annotations
 
 import enum
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +27,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The vocabulary lives in clipray.domain; re-exported for storage's callers.
+from clipray.domain.enums import (
+    AnalysisStatus,
+    ClipStatus,
+    ExportStatus,
+    GeneratedKind,
+    GeneratedStatus,
+    JobStatus,
+    ProxyStatus,
+    ReviewStatus,
+    Role,
+    SourceOrigin,
+    StepStatus,
+)
+from clipray.domain.ids import new_id
+from clipray.domain.time import as_utc, utcnow  # noqa: F401
+
 # Stable constraint names, so that migrations can drop and alter them on every backend.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,61 +52,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def new_id() -> str:
-    """A fresh record id: 32 lowercase hex chars, safe inside object keys."""
-    return uuid.uuid4().hex
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(dt: datetime) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite returns them naive; clipray writes UTC)."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-class Role(enum.StrEnum):
-    """A member's role in a workspace, from most to least powerful."""
-
-    OWNER = "owner"
-    ADMIN = "admin"
-    EDITOR = "editor"
-    VIEWER = "viewer"
-
-
-class SourceOrigin(enum.StrEnum):
-    """Where a source video came from."""
-
-    LOCAL = "local"
-    URL = "url"
-    UPLOAD = "upload"
-    BUCKET = "bucket"
-
-
-class JobStatus(enum.StrEnum):
-    """A job's state; ``clipray.jobs.machine`` says which transitions are legal."""
-
-    CREATED = "created"
-    INGESTING = "ingesting"
-    ANALYZING = "analyzing"
-    CLIPS_GENERATED = "clips_generated"
-    RENDERING = "rendering"
-    REVIEW = "review"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class StepStatus(enum.StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
 
 
 def str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
@@ -159,17 +120,6 @@ class WorkspaceMember(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     workspace: Mapped[Workspace] = relationship(back_populates="members")
-
-
-class ProxyStatus(enum.StrEnum):
-    """The all-intra proxy of a source, which virtual clips are exported from."""
-
-    NONE = "none"
-    PENDING = "pending"
-    """Wanted: the job runner starts a build."""
-    BUILDING = "building"
-    READY = "ready"
-    FAILED = "failed"
 
 
 class Source(Base):
@@ -286,11 +236,6 @@ class JobStep(Base):
     job: Mapped[Job] = relationship(back_populates="steps")
 
 
-class AnalysisStatus(enum.StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class Analysis(Base):
     """The analysis of one source under one configuration; its artifacts live on the bucket.
 
@@ -317,13 +262,6 @@ class Analysis(Base):
     """Counts and timings: scenes, words, tracks, embeddings, seconds per stage."""
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class ClipStatus(enum.StrEnum):
-    PENDING = "pending"
-    """Chosen and planned, not rendered yet."""
-    RENDERED = "rendered"
-    FAILED = "failed"
 
 
 class Clip(Base):
@@ -375,16 +313,6 @@ class Clip(Base):
     )
     """The generated clip its render stored; cleared when retention purges it, so the
     moment can be rendered again."""
-
-
-class ReviewStatus(enum.StrEnum):
-    """Where a virtual clip stands in review."""
-
-    PENDING_REVIEW = "pending_review"
-    APPROVED = "approved"
-    """Approved clips are exported (one export per clip, as soon as it is approved)."""
-    SKIPPED = "skipped"
-    ARCHIVED = "archived"
 
 
 class ClipGroup(Base):
@@ -464,13 +392,6 @@ class CutEdit(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class ExportStatus(enum.StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
 class ClipExport(Base):
     """The file of one approved virtual clip. A clip's frames never change (edits make new
     clips), so one export per clip is all there is: exporting again reuses it."""
@@ -500,21 +421,6 @@ class ClipExport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class GeneratedKind(enum.StrEnum):
-    HEURISTIC = "heuristic"
-    LLM_RANKED = "llm-ranked"
-    HIGHLIGHT_REEL = "highlight-reel"
-
-
-class GeneratedStatus(enum.StrEnum):
-    AVAILABLE = "available"
-    """Ephemeral: purged once ``expires_at`` passes."""
-    KEPT = "kept"
-    PUBLISHED = "published"
-    PURGED = "purged"
-    """Its object is deleted; the row stays as the record (and for the candidate's upsert)."""
 
 
 class GeneratedClip(Base):
