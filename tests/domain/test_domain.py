@@ -51,7 +51,7 @@ def test_dependency_missing_is_503_with_the_fix() -> None:
     ],
 )
 def test_errors_survive_pickling_as_ray_sends_them(exc: CodedError) -> None:
-    back = pickle.loads(pickle.dumps(exc))
+    back = pickle.loads(pickle.dumps(exc))  # noqa: S301  (our own bytes, as Ray does)
     assert type(back) is type(exc)
     assert (back.code, back.message, back.status, back.retryable, back.detail, back.headers) == (
         exc.code, exc.message, exc.status, exc.retryable, exc.detail, exc.headers)  # fmt: skip
