@@ -16,8 +16,9 @@ import pytest
 from clipray.cluster.services import ensure_workspace, open_database, open_index
 from clipray.models.query import QueryEncoders
 from clipray.pipelines.analyze import analyze_config
-from clipray.pipelines.ingest import IngestContext, delete_source, ingest
+from clipray.pipelines.ingest import IngestContext, ingest
 from clipray.pipelines.runner import AnalysisRunner
+from clipray.services.sources import delete as delete_source
 from clipray.storage import migrate
 from clipray.storage.search import MAX_SPAN_S, Query, QueryVectors, SearchError, run_search
 

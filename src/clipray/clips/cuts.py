@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
 
+from clipray.domain.errors import CodedError
+
 IdFactory = Callable[[], str]
 Op = Literal["add", "remove", "move"]
 
@@ -53,13 +55,17 @@ class Edit:
     frames_after: tuple[int, ...]
 
 
-class CutError(ValueError):
+CONFLICTS = frozenset({"UNDO_STALE", "NOTHING_TO_UNDO", "CLIP_REPLACED"})
+"""Refusals that depend on the cover's state, not on the request: 409 rather than 422."""
+
+
+class CutError(CodedError):
     """An operation the cover does not allow; nothing changed. ``reason`` is for people,
-    ``code`` for machines."""
+    ``code`` for machines; 409 when the cover's state refuses it, 422 when the request does."""
 
     def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
+        super().__init__(code, reason, status=409 if code in CONFLICTS else 422)
+        self.reason = reason
 
 
 def cuts_of(cover: Sequence[VClip]) -> tuple[int, ...]:

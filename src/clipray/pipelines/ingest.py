@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from clipray.config import Settings
@@ -29,9 +28,6 @@ from clipray.storage.keys import object_key
 from clipray.storage.objects import Buckets, ObjectNotFoundError, ObjectStore, StorageError
 from clipray.storage.orm import Source, SourceOrigin, Workspace, new_id
 from clipray.storage.repos import SourceMeta, SourceRepo
-
-if TYPE_CHECKING:
-    from clipray.storage.index import SearchIndex
 
 # Container extension for the stored original: chosen by clipray, never the user's name.
 _EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "avi": "avi"}
@@ -199,52 +195,3 @@ def source_file(ctx: IngestContext, source: Source) -> Iterator[Path]:
     finally:
         Path(tmp).unlink(missing_ok=True)
 
-
-class SourceBusyError(RuntimeError):
-    """A job still works on the source: deleting it now would pull the video from under it."""
-
-    code = "SOURCE_BUSY"
-
-
-@dataclass(frozen=True)
-class DeletedSource:
-    source_id: str
-    objects: int
-    bytes: int
-
-
-def delete_source(db: Database, buckets: Buckets, index: SearchIndex, workspace_id: str,
-                  source_id: str) -> DeletedSource:  # fmt: skip
-    """Delete a source with everything derived from it: its search rows, its objects (the
-    original, proxy, thumbnails, analysis artifacts, exports of its clips) and its records
-    (cascading to clips, cuts, analyses). The row goes last, so a failure half-way leaves
-    it in place and deleting again finishes the job. Generated clips stay until their
-    retention runs out (they are product output, not the source's files).
-
-    Raises:
-        SourceBusyError: a job that is not finished works on the source.
-    """
-    from sqlalchemy import select
-
-    from clipray.jobs.machine import ACTIVE
-    from clipray.storage.orm import Job, VirtualClip
-
-    with db.session() as s:
-        busy = s.scalar(select(Job.id).where(Job.source_id == source_id,
-                                             Job.status.in_(ACTIVE)).limit(1))  # fmt: skip
-        if busy:
-            raise SourceBusyError(f"job {busy} still works on this source: cancel it first")
-        clip_ids = list(s.scalars(select(VirtualClip.id).where(VirtualClip.source_id == source_id)))
-    index.delete_source(workspace_id, source_id)
-    media = buckets.media.scoped(workspace_id)
-    gone = [
-        *media.delete_prefix(object_key(workspace_id, "sources", source_id) + "/"),
-        *media.delete_prefix(object_key(workspace_id, "analysis", source_id) + "/"),
-    ]
-    for clip_id in clip_ids:
-        gone += media.delete_prefix(object_key(workspace_id, "exports", clip_id) + "/")
-    with db.session() as s:
-        row = s.get(Source, source_id)
-        if row is not None:
-            s.delete(row)
-    return DeletedSource(source_id, len(gone), sum(o.size for o in gone))

@@ -26,7 +26,7 @@ from clipray.cluster.services import (
 )
 from clipray.config import Settings, get_settings
 from clipray.serve.encoders import Encoders, LocalEncoders
-from clipray.serve.errors import ApiError, not_found
+from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action, allowed, token_allows
 from clipray.serve.security import (
     InvalidTokenError,
@@ -35,6 +35,7 @@ from clipray.serve.security import (
     hash_token,
     is_api_token,
 )
+from clipray.services import generated, records
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
@@ -247,12 +248,7 @@ Caller = Annotated[Principal, Depends(principal)]
 
 def owned(session: Session, model: type[T], ident: str, who: Principal, kind: str) -> T:
     """The record ``ident`` if it is in the caller's workspace: 404 missing, 403 elsewhere."""
-    row = session.get(model, ident) if is_id(ident) else None
-    if row is None:
-        raise not_found(kind, ident)
-    if row.workspace_id != who.workspace_id:  # type: ignore[attr-defined]
-        raise ApiError(403, "FORBIDDEN", f"this {kind} belongs to another workspace")
-    return row
+    return records.owned(session, model, ident, who.workspace_id, kind)
 
 
 def client_ip(request: Request) -> str:
@@ -261,10 +257,7 @@ def client_ip(request: Request) -> str:
 
 def generated_store(svc: Services, workspace_id: str) -> ObjectStore:
     """The workspace's view of the app-owned bucket; 503 when none is configured."""
-    if svc.buckets.generated is None:
-        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE",
-                       "no app-owned bucket is configured for generated clips")  # fmt: skip
-    return svc.buckets.generated.scoped(workspace_id)
+    return generated.store(svc.buckets, workspace_id)
 
 
 def require_generation(svc: Services, session: Session, workspace_id: str) -> None:

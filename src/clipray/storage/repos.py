@@ -8,7 +8,7 @@ workspace is simply not found.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -203,6 +203,17 @@ class SourceRepo:
             .limit(limit)
             .offset(offset)
         ).all()
+
+    def page(self, limit: int, offset: int) -> tuple[list[Source], int]:
+        """One page of the workspace's sources, newest first, and how many there are."""
+        q = select(Source).where(Source.workspace_id == self.workspace_id)
+        return fetch_page(self.s, q, limit, offset, Source.created_at.desc(), Source.id)
+
+    def working_job(self, source_id: str, active: Collection[JobStatus]) -> str | None:
+        """The id of a job in one of the ``active`` states that works on the source."""
+        return self.s.scalar(
+            select(Job.id).where(Job.source_id == source_id, Job.status.in_(active)).limit(1)
+        )
 
 
 class JobRepo:

@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from clipray.clips import cuts
 from clipray.clips.cuts import CutError, Edit, VClip
+from clipray.domain.errors import Conflict
 from clipray.storage import claims
 from clipray.storage.orm import (
     ClipExport,
@@ -41,19 +42,26 @@ from clipray.storage.orm import (
 from clipray.storage.repos import fetch_page
 
 
-class CoverConflictError(RuntimeError):
-    """The cover changed since the caller looked (another edit landed first)."""
+class CoverConflictError(Conflict):
+    """The cover changed since the caller looked (another edit landed first): 409
+    ``CUT_VERSION_CONFLICT``, with both versions in ``detail``."""
 
     def __init__(self, expected: int, actual: int | None) -> None:
         super().__init__(
+            "CUT_VERSION_CONFLICT",
             f"the source's cut points changed (version {actual}, you edited version {expected}); "
-            "reload them and try again"
+            "reload them and try again",
+            detail={"expected": expected, "current": actual},
         )
         self.expected, self.actual = expected, actual
 
 
-class NoCoverError(LookupError):
-    """The source has no virtual clips yet (its analysis has not finished)."""
+class NoCoverError(Conflict):
+    """The source has no virtual clips yet (its analysis has not finished): 409
+    ``CLIPS_NOT_READY``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("CLIPS_NOT_READY", message)
 
 
 @dataclass(frozen=True)
@@ -307,6 +315,20 @@ class CoverRepo:
     def group(self, group_id: str) -> ClipGroup | None:
         row = self.session.get(ClipGroup, group_id)
         return row if row is not None and row.workspace_id == self.workspace_id else None
+
+    def members(self, group_id: str) -> list[str]:
+        """The ids of a group's live clips, in frame order (replaced clips leave it)."""
+        return list(self.session.scalars(
+            select(VirtualClip.id)
+            .where(VirtualClip.group_id == group_id, VirtualClip.live.is_(True))
+            .order_by(VirtualClip.start_frame)
+        ))  # fmt: skip
+
+    def clip_ids(self, source_id: str) -> list[str]:
+        """Every clip of the source, replaced ones included (their exports are its files)."""
+        return list(self.session.scalars(
+            select(VirtualClip.id).where(VirtualClip.source_id == source_id)
+        ))  # fmt: skip
 
 
 # --- the export queue, workspace-independent: the job runner serves every workspace -------

@@ -11,20 +11,10 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from clipray.clips.retention import expires_in_days
-from clipray.serve.deps import (
-    Caller,
-    PageNo,
-    PageSize,
-    ServicesDep,
-    SessionDep,
-    generated_store,
-    owned,
-)
-from clipray.serve.errors import not_found
+from clipray.serve.deps import Caller, PageNo, PageSize, ServicesDep
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import GeneratedClipOut, Page
-from clipray.storage.generated import GeneratedRepo
-from clipray.storage.objects import download_name
+from clipray.services import generated
 from clipray.storage.orm import GeneratedClip, GeneratedStatus, as_utc, utcnow
 
 router = APIRouter(prefix="/api/generated-clips", tags=["generated clips"])
@@ -41,62 +31,44 @@ def generated_out(g: GeneratedClip) -> GeneratedClipOut:
     )  # fmt: skip
 
 
-def _live(session: SessionDep, generated_id: str, who: Caller) -> GeneratedClip:
-    """The clip if it still exists: purged, or expired and waiting for the sweep, is 404."""
-    row = owned(session, GeneratedClip, generated_id, who, "generated_clip")
-    if GeneratedRepo.gone(row, utcnow()):
-        raise not_found("generated_clip", generated_id)
-    return row
-
-
 @router.get("")
 def list_generated(
     who: Caller,
-    session: SessionDep,
+    svc: ServicesDep,
     status: GeneratedStatus | None = None,
     page: PageNo = 1,
     limit: PageSize = 20,
 ) -> Page[GeneratedClipOut]:
     """The workspace's generated clips, newest first (purged ones only with ``status``)."""
     who.require(Action.READ)
-    rows, total = GeneratedRepo(session, who.workspace_id).page(limit, (page - 1) * limit,
-                                                                status)  # fmt: skip
+    rows, total = generated.page(svc.db, who.workspace_id, limit, (page - 1) * limit, status)
     return Page[GeneratedClipOut].of([generated_out(g) for g in rows], total, page, limit)
 
 
 @router.get("/{generated_id}")
-def get_generated(generated_id: str, who: Caller, session: SessionDep) -> GeneratedClipOut:
+def get_generated(generated_id: str, who: Caller, svc: ServicesDep) -> GeneratedClipOut:
     who.require(Action.READ)
-    return generated_out(_live(session, generated_id, who))
-
-
-def _redirect(session: SessionDep, svc: ServicesDep, who: Caller, generated_id: str,
-              attachment: bool) -> RedirectResponse:  # fmt: skip
-    who.require(Action.READ)
-    row = _live(session, generated_id, who)
-    store = generated_store(svc, who.workspace_id)
-    name = download_name(row.title, ".mp4") if attachment else None
-    return RedirectResponse(store.presign_get(row.storage_key, download_name=name), 302)
+    return generated_out(generated.get(svc.db, who.workspace_id, generated_id))
 
 
 @router.get("/{generated_id}/watch", status_code=302, responses=_REDIRECT)
-def watch_generated(generated_id: str, who: Caller, session: SessionDep, svc: ServicesDep
-                    ) -> RedirectResponse:  # fmt: skip
+def watch_generated(generated_id: str, who: Caller, svc: ServicesDep) -> RedirectResponse:
     """302 to a short-lived presigned URL that plays the clip in a browser."""
-    return _redirect(session, svc, who, generated_id, attachment=False)
+    who.require(Action.READ)
+    url = generated.url(svc.db, svc.buckets, who.workspace_id, generated_id, attachment=False)
+    return RedirectResponse(url, 302)
 
 
 @router.get("/{generated_id}/download", status_code=302, responses=_REDIRECT)
-def download_generated(generated_id: str, who: Caller, session: SessionDep, svc: ServicesDep
-                       ) -> RedirectResponse:  # fmt: skip
+def download_generated(generated_id: str, who: Caller, svc: ServicesDep) -> RedirectResponse:
     """302 to a short-lived presigned URL that saves the clip under its title."""
-    return _redirect(session, svc, who, generated_id, attachment=True)
+    who.require(Action.READ)
+    url = generated.url(svc.db, svc.buckets, who.workspace_id, generated_id, attachment=True)
+    return RedirectResponse(url, 302)
 
 
 @router.post("/{generated_id}/keep")
-def keep_generated(generated_id: str, who: Caller, session: SessionDep) -> GeneratedClipOut:
+def keep_generated(generated_id: str, who: Caller, svc: ServicesDep) -> GeneratedClipOut:
     """Keep the clip: it no longer expires (it still counts against no storage quota)."""
     who.require(Action.EDIT_CLIP)
-    row = GeneratedRepo.keep(_live(session, generated_id, who), utcnow())
-    session.flush()
-    return generated_out(row)
+    return generated_out(generated.keep(svc.db, who.workspace_id, generated_id))
