@@ -249,3 +249,45 @@ def test_an_approved_clip_is_exported_by_stream_copy_and_downloads(
     assert n == frames
     assert video_s == pytest.approx(frames / 25, abs=1e-3)
     assert audio_s == pytest.approx(video_s, abs=0.05)
+
+
+def test_a_source_is_deleted_with_its_files_unless_a_job_works_on_it(
+    client, short_talk, api_db, buckets
+):
+    """409 ``SOURCE_BUSY`` while a job works on the source, and nothing is gone; once the
+    job ended, the video, the exports of its clips and the row go; 403 for another
+    workspace, 404 afterwards."""
+    from clipray.storage.keys import object_key
+    from clipray.storage.orm import Job, JobStatus
+    from clipray.storage.repos import JobRepo
+
+    dave = register(client, "dave")
+    ws = dave.workspace_id
+    sid = upload(client, dave, short_talk).json()["source_id"]
+    with api_db.session() as s:
+        source = s.get(Source, sid)
+        CoverRepo(s, ws).create_cover(source, FRAMES, RATE, [CUT])
+        video_key = source.storage_key
+        job_id = JobRepo(s, ws).create("main", source_id=sid, created_by=dave.id).id
+        clip_id = CoverRepo(s, ws).live(sid)[0].id
+    media = buckets.media.scoped(ws)
+    export_key = object_key(ws, "exports", clip_id, "clip.mp4")
+    media.put_bytes(export_key, b"\0" * 64, "video/mp4")
+    url = f"/api/sources/{sid}"
+
+    busy = client.delete(url, headers=dave.headers)
+    assert_error(busy, 409, "SOURCE_BUSY")
+    assert job_id in busy.json()["error"]["message"]
+    assert client.get(url, headers=dave.headers).status_code == 200
+    assert media.head(video_key) is not None
+    assert media.head(export_key) is not None
+
+    with api_db.session() as s:
+        s.get(Job, job_id).status = JobStatus.CANCELLED
+    assert_error(client.delete(url, headers=register(client, "erin").headers), 403, "FORBIDDEN")
+    assert client.delete(url, headers=dave.headers).status_code == 204
+    assert_error(client.get(url, headers=dave.headers), 404, "SOURCE_NOT_FOUND")
+    assert media.head(video_key) is None
+    assert media.head(export_key) is None
+    with api_db.session() as s:
+        assert CoverRepo(s, ws).clip_ids(sid) == []
