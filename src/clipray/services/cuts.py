@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from clipray.clips.cuts import Op
 from clipray.domain.errors import not_found
 from clipray.pipelines.export import grid_of
 from clipray.services.records import owned
 from clipray.storage.db import Database
 from clipray.storage.orm import ClipExport, CutEdit, ReviewStatus, Source, VirtualClip
-from clipray.storage.vclips import Applied, CoverRepo, NoCoverError
+from clipray.storage.vclips import CoverRepo, NoCoverError
 
 
 @dataclass(frozen=True)
@@ -130,28 +131,28 @@ def history(db: Database, workspace_id: str, source_id: str, limit: int, offset:
 def add(db: Database, workspace_id: str, source_id: str, user_id: str | None, frame: int,
         version: int | None = None) -> EditResult:  # fmt: skip
     """Cut at ``frame``: the clip holding it splits in two (``frame`` starts the second)."""
-    with db.session() as s:
-        source = covered(s, workspace_id, source_id)
-        return _done(s, source, CoverRepo(s, workspace_id).apply(
-            source, "add", user_id, frame=frame, expected_version=version))  # fmt: skip
+    return _apply(db, workspace_id, source_id, user_id, "add", frame, None, version)
 
 
 def move(db: Database, workspace_id: str, source_id: str, user_id: str | None, frame: int,
          to: int, version: int | None = None) -> EditResult:  # fmt: skip
     """Move the cut at ``frame`` to ``to``; it may not reach or cross a neighbouring cut."""
-    with db.session() as s:
-        source = covered(s, workspace_id, source_id)
-        return _done(s, source, CoverRepo(s, workspace_id).apply(
-            source, "move", user_id, frame=frame, to=to, expected_version=version))  # fmt: skip
+    return _apply(db, workspace_id, source_id, user_id, "move", frame, to, version)
 
 
 def remove(db: Database, workspace_id: str, source_id: str, user_id: str | None, frame: int,
            version: int | None = None) -> EditResult:  # fmt: skip
     """Remove the cut at ``frame``: the two clips that meet there merge into one."""
+    return _apply(db, workspace_id, source_id, user_id, "remove", frame, None, version)
+
+
+def _apply(db: Database, workspace_id: str, source_id: str, user_id: str | None, op: Op,
+           frame: int, to: int | None, version: int | None) -> EditResult:  # fmt: skip
     with db.session() as s:
         source = covered(s, workspace_id, source_id)
-        return _done(s, source, CoverRepo(s, workspace_id).apply(
-            source, "remove", user_id, frame=frame, expected_version=version))  # fmt: skip
+        applied = CoverRepo(s, workspace_id).apply(source, op, user_id, frame=frame, to=to,
+                                                   expected_version=version)  # fmt: skip
+        return EditResult(applied.edit, views(s, source, applied.created))
 
 
 def undo(db: Database, workspace_id: str, source_id: str, user_id: str | None,
@@ -160,9 +161,5 @@ def undo(db: Database, workspace_id: str, source_id: str, user_id: str | None,
     replaced come back as they were (same ids, same review)."""
     with db.session() as s:
         source = covered(s, workspace_id, source_id)
-        return _done(s, source, CoverRepo(s, workspace_id).undo(
-            source, user_id, expected_version=version))  # fmt: skip
-
-
-def _done(session: Session, source: Source, applied: Applied) -> EditResult:
-    return EditResult(applied.edit, views(session, source, applied.created))
+        applied = CoverRepo(s, workspace_id).undo(source, user_id, expected_version=version)
+        return EditResult(applied.edit, views(s, source, applied.created))
