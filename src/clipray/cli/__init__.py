@@ -22,6 +22,7 @@ from rich.markup import escape
 from clipray import __version__
 from clipray.cli.common import USER_ERRORS, app, err, out
 from clipray.config import get_settings
+from clipray.schemas import CodedError
 from clipray.storage.repos import InvalidSlugError, check_slug
 
 # isort: off
@@ -65,7 +66,9 @@ def main_options(
 
 
 def main() -> None:
-    """Console entry point: user-facing failures become one line on stderr, exit code 1."""
+    """Console entry point: user-facing failures become one line on stderr, exit code 1;
+    a refusal (:class:`~clipray.schemas.CodedError`) escaping any command is printed here
+    as ``error: CODE: message``, exit code 2, so that commands need not catch it."""
     errors = USER_ERRORS
     try:
         from clipray.pipelines.clipjob import GenerationSkipped
@@ -80,3 +83,7 @@ def main() -> None:
     except errors as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    except CodedError as exc:  # a refusal: its machine-readable code, then why
+        err.print(f"[red]error:[/] {escape(exc.code)}: {escape(str(exc))}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+        sys.exit(2)

@@ -58,7 +58,6 @@ def search(
         MODES,
         Query,
         QueryVectors,
-        SearchError,
         latest_jobs,
         restrict,
         result_dict,
@@ -87,12 +86,9 @@ def search(
         elif query.strip():
             visual = enc.clip_texts([query])[0]
     sentence = enc.sentences([query])[0] if mode != "visual" and query.strip() else None
-    try:
-        q = Query(query, mode, restrict(source, job_source), limit, page)  # type: ignore[arg-type]
-        res = run_search(open_index(settings), ws.id, q, QueryVectors(sentence, visual),
-                         settings.search_moment_gap_s)  # fmt: skip
-    except SearchError as exc:
-        raise _fail(f"{exc.code}: {exc}") from exc
+    q = Query(query, mode, restrict(source, job_source), limit, page)  # type: ignore[arg-type]
+    res = run_search(open_index(settings), ws.id, q, QueryVectors(sentence, visual),
+                     settings.search_moment_gap_s)  # fmt: skip
     with db.session() as s:
         jobs = latest_jobs(s, ws.id, {m.source_id for m in res.moments})
     results = [result_dict(m, jobs.get(m.source_id)) for m in res.moments]
@@ -164,7 +160,6 @@ def reel(
 
     from clipray.cluster.resources import actor_options
     from clipray.pipelines.highlights import (
-        ReelRequestError,
         make_highlight,
         plan_reel,
         record_reel,
@@ -181,11 +176,8 @@ def reel(
     with db.session() as s:
         found = {sid: s.get(Source, sid) for sid, _, _ in wanted}
         sources = {k: v for k, v in found.items() if v is not None and v.workspace_id == cover_ws}
-        try:
-            planned = plan_reel(wanted, sources, settings.highlight_max_parts,
-                                settings.highlight_max_duration_s)  # fmt: skip
-        except ReelRequestError as exc:
-            raise _fail(f"{exc.code}: {exc}") from exc
+        planned = plan_reel(wanted, sources, settings.highlight_max_parts,
+                            settings.highlight_max_duration_s)  # fmt: skip
         reel_id = record_reel(s, cover_ws, planned, title, height, user).id
     connect_ray(settings, log_to_driver=False)
     task = ray.remote(make_highlight).options(**actor_options(settings.stage("reel")))
