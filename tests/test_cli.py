@@ -246,11 +246,11 @@ def test_cuts_and_review_from_the_cli(tmp_path, monkeypatch):
         assert add.returncode == 0, add.stderr
         assert "[10] -> [10, 20]" in add.stdout
         stale = clipray(home, "cuts", "remove", sid, "20", "--version", "0")
-        assert stale.returncode == 1
-        assert "changed" in stale.stderr
+        assert stale.returncode == 2
+        assert "error: CUT_VERSION_CONFLICT: the source's cut points changed" in stale.stderr
         crossing = clipray(home, "cuts", "move", sid, "20", "5")
-        assert crossing.returncode == 1
-        assert "cross" in crossing.stderr
+        assert crossing.returncode == 2
+        assert "error: CUT_WOULD_CROSS:" in crossing.stderr
         cover = json.loads(clipray(home, "cuts", "list", sid, "--json").stdout)
         assert [(c["start_frame"], c["end_frame"]) for c in cover["clips"]] == [
             (0, 10), (10, 20), (20, 30)]  # fmt: skip
@@ -296,7 +296,7 @@ def test_cuts_and_review_from_the_cli(tmp_path, monkeypatch):
         keep = clipray(home, "clips", "keep", made[0][0])
         assert keep.returncode == 0, keep.stderr
         assert "kept" in keep.stdout
-        assert clipray(home, "clips", "keep", new_id()).returncode == 1
+        assert clipray(home, "clips", "keep", new_id()).returncode == 2
         later = (utcnow() + timedelta(days=8)).isoformat()
         swept = clipray(home, "retention", "sweep", "--now", later, "--json")
         assert swept.returncode == 0, swept.stderr
@@ -335,8 +335,103 @@ def test_a_coded_refusal_is_one_line_with_its_code_and_exit_code_2(tmp_path, mon
         with db.session() as s:
             assert s.query(HighlightReel).count() == 0
         db.dispose()
-        uncoded = clipray(home, "clips", "keep", missing)
+        gone = clipray(home, "clips", "keep", missing)
+        assert gone.returncode == 2
+        assert gone.stderr.strip() == (f"error: GENERATED_CLIP_NOT_FOUND: generated_clip "
+                                       f"{missing} not found")  # fmt: skip
+        uncoded = clipray(tmp_path / "bare", "sources")
         assert uncoded.returncode == 1
-        assert uncoded.stderr.startswith(f"error: no generated clip {missing}")
+        assert uncoded.stderr.startswith("error: the database is not at the latest migration")
     finally:
         clipray(home, "down")
+
+
+def test_the_cli_and_the_api_make_the_same_cut_edits(tmp_path, api_settings, api_db, buckets,
+                                                     short_talk):  # fmt: skip
+    """Both doors call one service: on one source, an edit made by the CLI is what the API
+    shows and the API's edit is what the CLI shows, with the same audit rows, and a refusal
+    has the same code and message at both (409/422 over HTTP, exit 2 on the command line)."""
+    from fastapi.testclient import TestClient
+
+    from clipray.cluster.services import ensure_workspace
+    from clipray.pipelines.ingest import IngestContext, ingest_path
+    from clipray.serve.app import create_api
+    from clipray.storage.orm import Role, Source, SourceOrigin
+    from clipray.storage.repos import WorkspaceRepo
+    from clipray.storage.vclips import CoverRepo
+    from tests.apiclient import register
+
+    slug = "both-doors"
+    ws = ensure_workspace(api_db, slug)  # the CLI's workspace; alice edits it as a member
+    ctx = IngestContext(buckets, api_db, ws.id, api_settings.ffprobe_bin)
+    sid = ingest_path(ctx, short_talk, SourceOrigin.LOCAL, short_talk.name).source.id
+    with api_db.session() as s:
+        CoverRepo(s, ws.id).create_cover(s.get(Source, sid), 400, "25/1", [200])
+    env = {"CLIPRAY_DATABASE_URL": api_settings.resolved_database_url, "CLIPRAY_WORKSPACE": slug}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return clipray(tmp_path / "home", *args, env=env, timeout=120)
+
+    def cli_json(*args: str) -> dict:
+        res = cli(*args, "--json")
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    with TestClient(create_api(api_settings)) as client:
+        alice = register(client, "alice")
+        with api_db.session() as s:
+            WorkspaceRepo(s).add_member(ws.id, alice.id, Role.EDITOR)
+        h = {**alice.headers, "X-Workspace-Id": ws.id}
+        api = f"/api/sources/{sid}"
+
+        def api_cover() -> list[tuple[str, int, int, str]]:
+            body = client.get(f"{api}/clips", headers=h).json()
+            return [(c["id"], c["start_frame"], c["end_frame"], c["review"]) for c in body["clips"]]
+
+        def cli_cover() -> list[tuple[str, int, int, str]]:
+            body = cli_json("cuts", "list", sid)
+            return [(c["id"], c["start_frame"], c["end_frame"], c["review"]) for c in body["clips"]]
+
+        added = cli("cuts", "add", sid, "100", "--version", "0")
+        assert added.returncode == 0, added.stderr
+        assert "[200] -> [100, 200] (version 1)" in added.stdout
+        assert api_cover() == cli_cover()
+        assert [(a, b) for _, a, b, _ in api_cover()] == [(0, 100), (100, 200), (200, 400)]
+
+        moved = client.patch(f"{api}/cuts/100", headers=h, json={"to": 150, "version": 1})
+        assert moved.status_code == 200, moved.text
+        assert cli_cover() == api_cover()
+        assert [(a, b) for _, a, b, _ in cli_cover()] == [(0, 150), (150, 200), (200, 400)]
+
+        # one audit trail, whoever edited: the CLI's rows are the API's rows
+        cli_edits = cli_json("cuts", "history", sid)["edits"]
+        api_edits = client.get(f"{api}/cuts/history", headers=h).json()["data"]
+        assert [(e["version"], e["op"], e["frame"], e["to"], e["user_id"], e["cuts_before"],
+                 e["cuts_after"]) for e in cli_edits] == [
+            (e["version"], e["op"], e["frame"], e["to"], e["user_id"], e["cuts_before"],
+             e["cuts_after"]) for e in api_edits]  # fmt: skip
+        assert [e["user_id"] == alice.id for e in api_edits] == [True, False]
+
+        # the same refusals: a stale version, a cut that would cross another
+        for args, (method, path, body) in [
+            (("add", "120", "--version", "1"), ("post", "cuts", {"frame": 120, "version": 1})),
+            (("move", "150", "250"), ("patch", "cuts/150", {"to": 250})),
+            (("remove", "7"), ("delete", "cuts/7", None)),
+        ]:
+            before = api_cover()
+            kwargs = {"json": body} if body is not None else {}
+            resp = getattr(client, method)(f"{api}/{path}", headers=h, **kwargs)
+            refused = cli("cuts", args[0], sid, *args[1:])
+            error = resp.json()["error"]
+            assert resp.status_code in (409, 422)
+            assert refused.returncode == 2, refused.stdout + refused.stderr
+            assert f"{error['code']}: {error['message']}" in refused.stderr
+            assert api_cover() == before == cli_cover()
+
+        # undo is per user: the CLI's undo reverts the CLI's add, which the move replaced
+        stale = cli("cuts", "undo", sid)
+        assert stale.returncode == 2
+        assert "UNDO_STALE" in stale.stderr
+        undone = client.post(f"{api}/cuts/undo", headers=h, json={})
+        assert undone.status_code == 200, undone.text
+        assert [(a, b) for _, a, b, _ in cli_cover()] == [(0, 100), (100, 200), (200, 400)]

@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from clipray.cli.common import (
-    _fail,
     _settings,
     _workspace_database,
     app,
@@ -68,15 +67,11 @@ def clips_keep(
     generated_id: Annotated[str, typer.Argument(help="Generated clip id.")],
 ) -> None:
     """Keep a generated clip: it will not expire."""
-    from clipray.storage.generated import GeneratedRepo
-    from clipray.storage.orm import utcnow
+    from clipray.services import generated
 
     db, ws = _workspace_database(_settings(ctx))
-    with db.session() as s:
-        repo = GeneratedRepo(s, ws.id)
-        row = repo.get(generated_id)
-        if row is None or repo.gone(row, utcnow()):
-            raise _fail(f"no generated clip {generated_id} in this workspace (or it expired)")
-        repo.keep(row, utcnow())
-        status = row.status.value
-    out.print(f"[green]OK[/] {generated_id} is {status}: it will not expire")
+    try:
+        row = generated.keep(db, ws.id, generated_id)
+    finally:
+        db.dispose()
+    out.print(f"[green]OK[/] {generated_id} is {row.status.value}: it will not expire")

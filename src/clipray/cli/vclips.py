@@ -3,6 +3,10 @@
 clipray sources                       # the workspace's videos
 clipray cuts add SOURCE 120           # split the clip holding frame 120
 clipray review CLIP approved --out .  # approve a clip: it is exported by stream copy
+
+Each command parses, calls :mod:`clipray.services.cuts`, :mod:`~clipray.services.review`
+or :mod:`~clipray.services.sources` (what the HTTP API calls too) and prints; a refusal
+escapes to the one printer in :func:`clipray.cli.main` (``error: CODE: message``, exit 2).
 """
 
 from __future__ import annotations
@@ -11,22 +15,17 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from clipray.cli.common import (
-    _cover_context,
-    _fail,
-    _settings,
-    app,
-    err,
-    out,
-)
-from clipray.cluster.services import (
-    open_storage,
-)
+from clipray.cli.common import _cover_context, _settings, app, err, out
+
+if TYPE_CHECKING:
+    from clipray.config import Settings
+    from clipray.services.cuts import ClipView, EditResult
+    from clipray.storage.db import Database
 
 cuts_app = typer.Typer(help="A source's cut points: list, add, move, remove, undo, history.",
                        no_args_is_help=True)  # fmt: skip
@@ -34,47 +33,32 @@ app.add_typer(cuts_app, name="cuts")
 
 
 @contextmanager
-def _covered_source(ctx: typer.Context, source_id: str) -> Iterator[tuple[Any, Any, str]]:
-    """One transaction on a source that has clips: its repository, the row, the user."""
-    from clipray.storage.repos import SourceRepo
-    from clipray.storage.vclips import CoverRepo
-
-    db, ws, user = _cover_context(_settings(ctx))
+def _local(ctx: typer.Context) -> Iterator[tuple[Settings, Database, str, str]]:
+    """The settings, the services' database, the workspace and the local user (who the
+    audit trail names); the database is closed when the command is done."""
+    settings = _settings(ctx)
+    db, ws, user = _cover_context(settings)
     try:
-        with db.session() as s:
-            source = SourceRepo(s, ws).get(source_id)
-            if source is None:
-                raise _fail(f"no source {source_id} in this workspace (see `clipray sources`)")
-            if source.frame_count is None:
-                raise _fail(f"source {source_id} has no clips yet: analyse it first "
-                            "(`clipray run`)")  # fmt: skip
-            yield CoverRepo(s, ws), source, user
+        yield settings, db, ws, user
     finally:
         db.dispose()
 
 
-def _clip_rows(repo: Any, source: Any, rows: list[Any]) -> list[dict[str, Any]]:
-    from clipray.pipelines.export import grid_of
-
-    grid = grid_of(source)
-    exports = repo.exports_of([r.id for r in rows])
-    result = []
-    for r in rows:
-        export = exports.get(r.id)
-        result.append({
-            "id": r.id, "start_frame": r.start_frame, "end_frame": r.end_frame,
-            "start": round(grid.time_of(r.start_frame), 3),
-            "end": round(grid.time_of(r.end_frame), 3),
-            "review": r.review.value, "title": r.title, "group_id": r.group_id,
-            "export": None if export is None else {"status": export.status.value,
-                                                    "method": export.method, "key": export.key},
-        })  # fmt: skip
-    return result
+def _clip_row(v: ClipView) -> dict[str, Any]:
+    r, e = v.row, v.export
+    return {
+        "id": r.id, "start_frame": r.start_frame, "end_frame": r.end_frame,
+        "start": round(v.start, 3), "end": round(v.end, 3), "review": r.review.value,
+        "title": r.title, "group_id": r.group_id,
+        "export": None if e is None else {"status": e.status.value, "method": e.method,
+                                          "key": e.key},
+    }  # fmt: skip
 
 
-def _print_cover(source: Any, clips: list[dict[str, Any]], as_json: bool) -> None:
+def _print_cover(source: Any, clips: list[ClipView], as_json: bool) -> None:
+    rows = [_clip_row(v) for v in clips]
     if as_json:
-        doc = {"source_id": source.id, "version": source.cut_version, "clips": clips,
+        doc = {"source_id": source.id, "version": source.cut_version, "clips": rows,
                "frame_count": source.frame_count, "frame_rate": source.frame_rate}  # fmt: skip
         out.print_json(json.dumps(doc))
         return
@@ -82,7 +66,7 @@ def _print_cover(source: Any, clips: list[dict[str, Any]], as_json: bool) -> Non
                   f"{source.frame_rate} fps, version {source.cut_version}")  # fmt: skip
     for col in ("clip", "frames", "seconds", "review", "export"):
         table.add_column(col)
-    for c in clips:
+    for c in rows:
         export = c["export"]
         done = f"{export['status']} ({export['method'] or '-'})" if export else ""
         table.add_row(c["id"], f"{c['start_frame']}-{c['end_frame']}",
@@ -93,13 +77,13 @@ def _print_cover(source: Any, clips: list[dict[str, Any]], as_json: bool) -> Non
 @app.command()
 def sources(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The workspace's source videos: id, length, frames, clips, proxy."""
-    from clipray.storage.repos import SourceRepo
+    from clipray.services import sources as service
 
-    db, ws, _ = _cover_context(_settings(ctx))
-    with db.session() as s:
-        rows = [{"id": r.id, "origin": r.origin_uri, "duration_s": r.duration_s,
-                 "frame_count": r.frame_count, "frame_rate": r.frame_rate,
-                 "proxy": r.proxy_status.value} for r in SourceRepo(s, ws).list()]  # fmt: skip
+    with _local(ctx) as (_, db, ws, _user):
+        found, _total = service.page(db, ws, limit=100)
+    rows = [{"id": r.id, "origin": r.origin_uri, "duration_s": r.duration_s,
+             "frame_count": r.frame_count, "frame_rate": r.frame_rate,
+             "proxy": r.proxy_status.value} for r in found]  # fmt: skip
     if as_json:
         out.print_json(json.dumps({"sources": rows}))
         return
@@ -123,65 +107,69 @@ VersionOption = Annotated[
 def cuts_list(ctx: typer.Context, source_id: SourceArg,
               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:  # fmt: skip
     """The source's clips in frame order, covering it exactly."""
-    with _covered_source(ctx, source_id) as (repo, source, _):
-        _print_cover(source, _clip_rows(repo, source, repo.live(source.id)), as_json)
+    from clipray.services import cuts
+
+    with _local(ctx) as (_, db, ws, _user):
+        cover = cuts.cover(db, ws, source_id)
+    _print_cover(cover.source, cover.clips, as_json)
 
 
-def _cut(ctx: typer.Context, source_id: str, op: str, frame: int, to: int | None,
-         version: int | None) -> None:  # fmt: skip
-    from clipray.clips.cuts import CutError
-    from clipray.storage.vclips import CoverConflictError
-
-    try:
-        with _covered_source(ctx, source_id) as (repo, source, user):
-            if op == "undo":
-                done = repo.undo(source, user, expected_version=version)
-            else:
-                done = repo.apply(source, op, user, frame=frame, to=to,  # type: ignore[arg-type]
-                                  expected_version=version)  # fmt: skip
-            edit = done.edit
-            out.print(f"[green]OK[/] {edit.op}: cuts {edit.cuts_before} -> {edit.cuts_after} "
-                      f"(version {edit.version})", highlight=False)  # fmt: skip
-    except (CutError, CoverConflictError) as exc:
-        raise _fail(str(exc)) from exc
+def _print_edit(done: EditResult) -> None:
+    edit = done.edit
+    out.print(f"[green]OK[/] {edit.op}: cuts {edit.cuts_before} -> {edit.cuts_after} "
+              f"(version {edit.version})", highlight=False)  # fmt: skip
 
 
 @cuts_app.command("add")
 def cuts_add(ctx: typer.Context, source_id: SourceArg, frame: int,
              version: VersionOption = None) -> None:  # fmt: skip
     """Cut at FRAME: the clip holding it splits in two."""
-    _cut(ctx, source_id, "add", frame, None, version)
+    from clipray.services import cuts
+
+    with _local(ctx) as (_, db, ws, user):
+        _print_edit(cuts.add(db, ws, source_id, user, frame, version))
 
 
 @cuts_app.command("move")
 def cuts_move(ctx: typer.Context, source_id: SourceArg, frame: int, to: int,
               version: VersionOption = None) -> None:  # fmt: skip
     """Move the cut at FRAME to TO (never across another cut)."""
-    _cut(ctx, source_id, "move", frame, to, version)
+    from clipray.services import cuts
+
+    with _local(ctx) as (_, db, ws, user):
+        _print_edit(cuts.move(db, ws, source_id, user, frame, to, version))
 
 
 @cuts_app.command("remove")
 def cuts_remove(ctx: typer.Context, source_id: SourceArg, frame: int,
                 version: VersionOption = None) -> None:  # fmt: skip
     """Remove the cut at FRAME: its two clips merge."""
-    _cut(ctx, source_id, "remove", frame, None, version)
+    from clipray.services import cuts
+
+    with _local(ctx) as (_, db, ws, user):
+        _print_edit(cuts.remove(db, ws, source_id, user, frame, version))
 
 
 @cuts_app.command("undo")
 def cuts_undo(ctx: typer.Context, source_id: SourceArg, version: VersionOption = None) -> None:
     """Revert your last cut operation on the source."""
-    _cut(ctx, source_id, "undo", 0, None, version)
+    from clipray.services import cuts
+
+    with _local(ctx) as (_, db, ws, user):
+        _print_edit(cuts.undo(db, ws, source_id, user, version))
 
 
 @cuts_app.command("history")
 def cuts_history(ctx: typer.Context, source_id: SourceArg,
                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:  # fmt: skip
     """The audit trail: who did which operation, the cuts before and after, when."""
-    with _covered_source(ctx, source_id) as (repo, source, _):
-        edits, _total = repo.history(source.id, limit=1000)
-        rows = [{"version": e.version, "op": e.op, "frame": e.frame, "to": e.to_frame,
-                 "user_id": e.user_id, "cuts_before": e.cuts_before, "cuts_after": e.cuts_after,
-                 "at": e.created_at.isoformat()} for e in edits]  # fmt: skip
+    from clipray.services import cuts
+
+    with _local(ctx) as (_, db, ws, _user):
+        edits, _total = cuts.history(db, ws, source_id, limit=1000)
+    rows = [{"version": e.version, "op": e.op, "frame": e.frame, "to": e.to_frame,
+             "user_id": e.user_id, "cuts_before": e.cuts_before, "cuts_after": e.cuts_after,
+             "at": e.created_at.isoformat()} for e in edits]  # fmt: skip
     if as_json:
         out.print_json(json.dumps({"edits": rows}))
         return
@@ -203,41 +191,25 @@ def review(
 ) -> None:
     """Review a clip; approving exports it (stream copy from the source's proxy, which is
     built first if it does not exist yet)."""
-    from clipray.clips.cuts import CutError
-    from clipray.pipelines.export import export_clip
-    from clipray.storage.orm import ClipExport, ExportStatus, ReviewStatus
-    from clipray.storage.vclips import CoverRepo
+    from clipray.cluster.services import open_storage
+    from clipray.services import review as reviews
+    from clipray.storage.orm import ReviewStatus
 
     try:
         wanted = ReviewStatus(status)
     except ValueError as exc:
         raise typer.BadParameter(f"one of {[r.value for r in ReviewStatus]}") from exc
-    settings = _settings(ctx)
-    db, ws, user = _cover_context(settings)
-    with db.session() as s:
-        repo = CoverRepo(s, ws)
-        clip = repo.get(clip_id)
-        if clip is None:
-            raise _fail(f"no clip {clip_id} in this workspace")
-        try:
-            row = repo.review(clip, wanted, user)
-        except CutError as exc:
-            raise _fail(exc.reason) from exc
-        export_id = row.id if row is not None else None
-    out.print(f"[green]OK[/] clip {clip_id} is {wanted.value}")
-    if export_id is None or not export:
-        return
-    with err.status("exporting (the first export of a source builds its proxy)"):
-        export_clip(settings, export_id)  # a worker that holds it already: None, then we wait
-    with db.session() as s:
-        row = s.get(ClipExport, export_id)
-        if row is None or row.status is not ExportStatus.DONE or not row.key:
-            raise _fail(f"the export is {row.status.value if row else 'gone'}: "
-                        f"{row.error if row else ''}")  # fmt: skip
-        key, method, frames = row.key, row.method, row.frames
-    out.print(f"[green]OK[/] exported {frames} frames by {method}: {key}", highlight=False)
+    with _local(ctx) as (settings, db, ws, user):
+        done = reviews.review(db, ws, clip_id, user, reviews.ClipChange(review=wanted))
+        out.print(f"[green]OK[/] clip {clip_id} is {wanted.value}")
+        if done.clip.export is None or not export:
+            return
+        with err.status("exporting (the first export of a source builds its proxy)"):
+            view = reviews.export_now(settings, db, ws, clip_id)
+    made = view.export
+    assert made is not None
+    out.print(f"[green]OK[/] exported {made.frames} frames by {made.method}: {made.key}",
+              highlight=False)  # fmt: skip
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        dest = out_dir / f"{clip_id}.mp4"
-        open_storage(settings).media.scoped(ws).download(key, dest)
+        dest = reviews.save_export(open_storage(settings), ws, view, out_dir / f"{clip_id}.mp4")
         out.print(f"[green]OK[/] {dest}", highlight=False)
