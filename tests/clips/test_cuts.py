@@ -155,3 +155,29 @@ def test_undo_of_an_older_edit_is_refused_once_the_cover_moved_on():
     with pytest.raises(CutError) as err:
         undo(second.cover, first)
     assert err.value.code == "UNDO_STALE"
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "status"),
+    [
+        pytest.param(lambda: add_cut(initial_cover(100, [50], ids()), 50, ids()), "CUT_EXISTS",
+                     422, id="request/cut-exists"),
+        pytest.param(lambda: undo(initial_cover(100, [50], ids()),
+                                  add_cut(initial_cover(100, [50], ids()), 20, ids())),
+                     "UNDO_STALE", 409, id="state/undo-stale"),
+    ],
+)  # fmt: skip
+def test_a_refusal_is_a_coded_error_with_its_status_through_pickling(make, code, status):
+    """A bad request is 422, a cover whose state refuses is 409; both survive the pickling
+    of a Ray task with their code and status."""
+    import pickle
+
+    from clipray.domain.errors import CodedError
+
+    with pytest.raises(CutError) as err:
+        make()
+    again = pickle.loads(pickle.dumps(err.value))  # noqa: S301 - our own bytes, as Ray round-trips
+    for exc in (err.value, again):
+        assert isinstance(exc, CodedError)
+        assert (exc.code, exc.status, exc.retryable) == (code, status, False)
+        assert exc.reason == exc.message == str(exc)

@@ -71,12 +71,10 @@ def _workspace_database(settings: Settings) -> tuple[Any, Any]:
 
 def _cover_context(settings: Settings) -> tuple[Any, str, str]:
     """Database, workspace id and the local user's id (who the audit trail names)."""
-    from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo
+    from clipray.services.records import local_user
 
     db, ws = _workspace_database(settings)
-    with db.session() as s:
-        user = UserRepo(s).ensure(LOCAL_USER_EMAIL, "local user")
-        return db, ws.id, user.id
+    return db, ws.id, local_user(db)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -14,7 +14,9 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from clipray.domain.errors import Forbidden, not_found
+from clipray.storage.db import Database
 from clipray.storage.keys import is_id
+from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo
 
 T = TypeVar("T")
 
@@ -27,3 +29,10 @@ def owned(session: Session, model: type[T], ident: str, workspace_id: str, kind:
     if row.workspace_id != workspace_id:  # type: ignore[attr-defined]
         raise Forbidden("FORBIDDEN", f"this {kind} belongs to another workspace")
     return row
+
+
+def local_user(db: Database) -> str:
+    """The id of the user the CLI acts as on a machine without accounts (the audit trail of
+    a cut edit names it), created on first use."""
+    with db.session() as s:
+        return UserRepo(s).ensure(LOCAL_USER_EMAIL, "local user").id
