@@ -35,7 +35,7 @@ from clipray.serve.security import (
     hash_token,
     is_api_token,
 )
-from clipray.services import generated, records
+from clipray.services import access, generated
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
@@ -248,7 +248,7 @@ Caller = Annotated[Principal, Depends(principal)]
 
 def owned(session: Session, model: type[T], ident: str, who: Principal, kind: str) -> T:
     """The record ``ident`` if it is in the caller's workspace: 404 missing, 403 elsewhere."""
-    return records.owned(session, model, ident, who.workspace_id, kind)
+    return access.owned(session, model, ident, who.workspace_id, kind)
 
 
 def client_ip(request: Request) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from clipray.domain.errors import Unavailable, not_found
-from clipray.services.records import owned
+from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.generated import GeneratedRepo
 from clipray.storage.objects import Buckets, ObjectStore, download_name

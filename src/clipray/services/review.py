@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from clipray.config import Settings
 from clipray.domain.errors import Conflict, not_found
 from clipray.pipelines.export import export_clip
+from clipray.services.access import owned
 from clipray.services.cuts import ClipView, clip_of, views
-from clipray.services.records import owned
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets, download_name
 from clipray.storage.orm import ClipGroup, ExportStatus, ReviewStatus, Source

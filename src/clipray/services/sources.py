@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from clipray.domain.errors import Conflict
 from clipray.jobs.machine import ACTIVE
-from clipray.services.records import owned
+from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.objects import Buckets
