@@ -107,7 +107,10 @@ def test_an_older_state_file_shifted_by_a_clock_step_is_found_by_the_lock(servic
     st = service.status()
     assert (st.state, st.pid, st.found_by, st.recorded_pid) == ("running", pid, "lock", pid)
     assert st.info["kind"] == "sleeper"
-    assert f"found pid {pid}" in st.note
+    assert st.note == (
+        f"found pid {pid}: it holds the data dir's lock "
+        "(its recorded start time was off, as after a clock step)"
+    )
 
     service.adopt(st)
     again = service.status()

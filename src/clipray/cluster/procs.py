@@ -82,11 +82,12 @@ class ProcStatus:
         }[self.found_by]
         if self.pid is None:
             return f"{how}, but clipray cannot see the process"
-        state = (
-            "no state file"
-            if self.recorded_pid is None
-            else f"the state file named pid {self.recorded_pid}"
-        )
+        if self.recorded_pid is None:
+            state = "no state file"
+        elif self.recorded_pid == self.pid:
+            state = "its recorded start time was off, as after a clock step"
+        else:
+            state = f"the state file named pid {self.recorded_pid}"
         return f"found pid {self.pid}: {how} ({state})"
 
 
