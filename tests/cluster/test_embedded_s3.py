@@ -244,3 +244,18 @@ def test_a_taken_port_is_refused_naming_its_owner(tmp_path):
         assert endpoint.url == f"http://127.0.0.1:{port}"
     finally:
         pinned.stop()
+
+
+def test_weed_exiting_is_reported_by_its_last_meaningful_log_line(server):
+    """Its filer store path is a file: weed logs a fatal line and a Go stack trace, exits."""
+    (server.root / "data").mkdir(parents=True)
+    (server.root / "data" / "filerldb2").write_text("not a directory")
+    with pytest.raises(EmbeddedS3Error) as failed:
+        server.start(timeout=60)
+    assert failed.value.code == "s3_exited"
+    message = str(failed.value)
+    assert message.startswith("weed mini exited: failed to initialize store for leveldb2: ")
+    assert "Not a valid folder!" in message
+    assert "\n" not in message
+    assert "goroutine" in server.proc.log_file.read_text()  # the trace stays in the log
+    assert server.status().state == "stopped"
