@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     """Content types a presigned upload may carry."""
     embedded_s3_start_timeout_s: float = 60.0
     """How long ``clipray up`` waits for the embedded S3 server to become healthy."""
+    embedded_s3_port: int | None = None
+    """Port of the embedded S3 server, kept across restarts; unset: a free one each start."""
 
     # --- Ray ------------------------------------------------------------------------------
     ray_address: str | None = None
