@@ -3,17 +3,13 @@ with and without trusted proxies in front."""
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi.testclient import TestClient
 
 from clipray.serve.app import create_api
 from tests.apiclient import register
 
-
-def _net() -> str:
-    """A /24 of TEST-NET-2 no other test uses, so each test has counters of its own."""
-    return f"198.51.{uuid.uuid4().int % 200 + 50}"
+# Addresses of this module alone (TEST-NET ranges), so its counters are its own.
+PROXY_NET, A, B = "192.0.2", "198.51.100.7", "198.51.100.8"
 
 
 def _login(client: TestClient, email: str, xff: str | None = None) -> int:
@@ -25,23 +21,23 @@ def _login(client: TestClient, email: str, xff: str | None = None) -> int:
 def test_a_forged_forwarded_for_does_not_escape_the_limit(api_settings):
     """With no trusted proxy, each request naming another client still counts as the peer."""
     limited = api_settings.model_copy(update={"rate_limit_login_per_minute": 3})
-    peer = (f"{_net()}.9", 50000)
+    peer = ("198.51.100.9", 50000)
     with TestClient(create_api(limited), client=peer) as c:
         codes = [_login(c, "nobody@example.com", f"203.0.113.{n}") for n in range(5)]
     assert codes == [401, 401, 401, 429, 429]
 
 
 def test_behind_a_trusted_proxy_each_client_has_its_own_limit(api_settings):
-    proxy_net = f"{_net()}"
-    limited = api_settings.model_copy(update={"rate_limit_login_per_minute": 2,
-                                              "trusted_proxies": (f"{proxy_net}.0/24",)})  # fmt: skip
-    a, b = f"{_net()}.7", f"{_net()}.8"
-    with TestClient(create_api(limited), client=(f"{proxy_net}.2", 40000)) as c:
+    limited = api_settings.model_copy(
+        update={"rate_limit_login_per_minute": 2, "trusted_proxies": (f"{PROXY_NET}.0/24",)}
+    )
+    a, b = A, B
+    with TestClient(create_api(limited), client=(f"{PROXY_NET}.2", 40000)) as c:
         acct = register(c, "proxied")  # registered and logged in through the proxy
         assert [_login(c, acct.email, a) for _ in range(2)] == [401, 401]
         assert _login(c, acct.email, a) == 429
         # another client behind the same proxy is not locked out by the first
-        assert _login(c, acct.email, f"{b}, {proxy_net}.3") == 401
+        assert _login(c, acct.email, f"{b}, {PROXY_NET}.3") == 401
         # the first client cannot get out by prepending a made-up address: it is ignored
         assert _login(c, acct.email, f"10.0.0.1, {a}") == 429
         over = c.post("/api/auth/login", json={"email": acct.email, "password": acct.password},
