@@ -114,3 +114,21 @@ def test_guests_other_workspaces_and_gone_clips(client, alice, api_db, store):
             assert_error(resp, 404, "GENERATED_CLIP_NOT_FOUND")
         assert_error(client.post(f"/api/generated-clips/{gone}/keep", headers=alice.headers),
                      404, "GENERATED_CLIP_NOT_FOUND")  # fmt: skip
+
+
+def test_without_the_app_owned_bucket_the_links_are_503_and_the_records_stay(
+    api_settings, api_db, store, alice
+):
+    """A replica configured without ``CLIPRAY_GENERATED_BUCKET`` still lists and keeps the
+    clips (they are rows), but cannot link to their bytes: 503 with its code, not a 500."""
+    made = make(api_db, store, alice)
+    bare = api_settings.model_copy(update={"generated_bucket": None})
+    with TestClient(create_api(bare)) as c:
+        for action in ("watch", "download"):
+            resp = c.get(f"/api/generated-clips/{made}/{action}", headers=alice.headers,
+                         follow_redirects=False)  # fmt: skip
+            assert_error(resp, 503, "GENERATED_STORAGE_UNAVAILABLE")
+        assert c.get(f"/api/generated-clips/{made}", headers=alice.headers).status_code == 200
+        kept = c.post(f"/api/generated-clips/{made}/keep", headers=alice.headers)
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["status"] == "kept"
