@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from clipray.cluster.services import ensure_workspace, open_database
-from clipray.pipelines.clipjob import RunOptions, copy_out, run_main_job
+from clipray.pipelines.clipjob import RunOptions, copy_out
 from clipray.pipelines.demo import make_demo_video
 from clipray.pipelines.ingest import IngestContext
+from clipray.services.main_job import run_main_job
 from clipray.storage import migrate
 from clipray.storage.repos import ClipRepo
 
@@ -82,10 +83,11 @@ def test_json_result_has_the_documented_shape(job):
     doc = json.loads(json.dumps(first.to_json()))
     assert set(doc) == {"source_id", "clips"}
     keys = {"id", "start", "end", "score", "title", "reasons", "video", "thumbnail", "fcpxml",
-            "edl", "render_spec"}  # fmt: skip
+            "edl", "render_spec", "generated_clip_id"}  # fmt: skip
     for clip in doc["clips"]:
         assert set(clip) == keys
         assert clip["render_spec"]["aspect"] == "9:16"
+        assert clip["generated_clip_id"]  # a rendered clip names its generated clip
 
 
 def test_the_same_spec_is_reused_and_other_settings_add_a_version(job):
@@ -142,6 +144,7 @@ def test_each_rendered_clip_is_one_generated_clip_that_expires(job, buckets, set
         )
         with ctx.db.session() as s:
             assert ClipRepo(s, ctx.workspace_id).get(c.id).generated_clip_id == g.id
+        assert c.generated_clip_id == g.id  # what `clipray run` prints links the two
 
 
 def test_generating_the_same_candidate_again_gives_one_row_and_one_object(job, buckets, settings):

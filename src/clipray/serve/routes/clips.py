@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from clipray.pipelines.ingest import IngestContext
 from clipray.serve.deps import (
     Caller,
     PageNo,
@@ -17,11 +18,11 @@ from clipray.serve.deps import (
     SessionDep,
     generated_store,
     owned,
-    require_generation,
 )
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
+from clipray.services.rerender import rerender
 from clipray.storage.generated import GeneratedRepo
 from clipray.storage.objects import download_name
 from clipray.storage.orm import Clip, ClipStatus, Job, Source, utcnow
@@ -37,7 +38,8 @@ def clip_out(c: Clip) -> ClipOut:
         id=c.id, job_id=c.job_id, source_id=c.source_id, moment_id=c.moment_id, start=c.start_s,
         end=c.end_s, score=c.score, title=c.title, description=c.description,
         hashtags=list(c.hashtags), reasons=list(c.reasons), status=c.status.value,
-        version=c.version, error=c.error, created_at=c.created_at,
+        version=c.version, error=c.error, generated_clip_id=c.generated_clip_id,
+        created_at=c.created_at,
     )  # fmt: skip
 
 
@@ -119,54 +121,11 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
                   svc: ServicesDep) -> ClipOut:  # fmt: skip
     """Render the clip's moment again with another aspect or caption style, as a new
     version (the old one stays). The same settings again return the existing version."""
-    import ray
-
-    from clipray.clips.render import RenderSpec
-    from clipray.cluster.resources import actor_options
-    from clipray.jobs.steps import rerender_task
-    from clipray.pipelines.analyze import analyze_config
-    from clipray.pipelines.clipjob import (
-        RunOptions,
-        plan_moment,
-        planned_of,
-        planned_row,
-    )
-    from clipray.pipelines.ingest import IngestContext, Ingested
-    from clipray.pipelines.runner import AnalysisRunner
-    from clipray.pipelines.stages.decode import probe
-
     who.require(Action.EDIT_CLIP)
     clip = owned(session, Clip, clip_id, who, "clip")
-    if clip.status is ClipStatus.PENDING:
-        raise ApiError(409, "CLIP_NOT_READY", "the clip is still being rendered")
-    spec = RenderSpec.from_json(clip.render_spec)
-    opts = RunOptions(aspect=body.aspect or spec.aspect, captions=body.captions or spec.captions)
     source = owned(session, Source, clip.source_id, who, "source")
-    session.commit()  # the analysis is read in sessions of its own: hold no lock meanwhile
-    settings = svc.settings
-    ctx = IngestContext.of(settings, svc.buckets, svc.db, who.workspace_id)
-    doc = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
-    if doc is None:
-        raise ApiError(409, "ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
-    media = svc.buckets.media.scoped(who.workspace_id)
-    info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
-    p = plan_moment(doc, Ingested(source, info, created=False), planned_of(clip).moment, opts,
-                    dict(spec.versions))  # fmt: skip
-    repo = ClipRepo(session, who.workspace_id)
-    existing = repo.find(clip.moment_id, p.spec_hash)
-    if existing is not None and existing.status is not ClipStatus.FAILED:
-        return clip_out(existing)
-    require_generation(svc, session, who.workspace_id)
-    if existing is not None:
-        new = existing
-        new.status, new.error = ClipStatus.PENDING, None
-    else:
-        new = repo.add(planned_row(p, clip.source_id, clip.moment_id, clip.job_id))
-    session.commit()
-    # The render runs on the cluster; the new version turns rendered (or failed) when done.
-    task = ray.remote(rerender_task).options(**actor_options(settings.stage("job_step")))
-    task.remote(settings, who.workspace_id, source.id, new.id)
-    return clip_out(new)
+    ctx = IngestContext.of(svc.settings, svc.buckets, svc.db, who.workspace_id)
+    return clip_out(rerender(svc.settings, ctx, session, clip, source, body.aspect, body.captions))
 
 
 def _delete_files(svc: ServicesDep, workspace_id: str, clips: list[Clip]) -> None:

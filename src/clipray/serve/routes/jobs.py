@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clipray.actors.steps import WORKER_KEYS
 from clipray.jobs.machine import (
     ACTIVE,
     JOB_KIND,
@@ -51,24 +52,28 @@ from clipray.storage.repos import JobRepo, fetch_page
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-def job_out(session: Session, job: Job, *, steps: bool = True) -> JobOut:
+def job_out(session: Session, job: Job, *, steps: bool = True, workers: bool = False) -> JobOut:
+    """The job as the API shows it; ``workers`` adds which process ran each attempt (for
+    callers allowed to ``inspect_workers``)."""
     rows = JobRepo(session, job.workspace_id).steps(job) if steps else []
     return JobOut(
         id=job.id, status=job.status.value, paused=job.paused, progress=job.progress,
         error=job.error, source_id=job.source_id, source=job.params.get("source", {}),
         settings=job.params.get("settings", {}), created_at=job.created_at,
         started_at=job.started_at, finished_at=job.finished_at,
-        steps=[_step_out(st) for st in rows],
+        steps=[_step_out(st, workers) for st in rows],
     )  # fmt: skip
 
 
-def _step_out(st: JobStep) -> StepOut:
+def _step_out(st: JobStep, workers: bool) -> StepOut:
     duration = None
     if st.started_at and st.finished_at:
         duration = round((st.finished_at - st.started_at).total_seconds(), 3)
+    detail = {k: v for k, v in (st.detail or {}).items() if k not in WORKER_KEYS}
+    worker = {k: (st.detail or {}).get(k) for k in WORKER_KEYS} if workers else None
     return StepOut(name=st.name, status=st.status.value, attempt=st.attempt,
                    started_at=st.started_at, finished_at=st.finished_at, duration_s=duration,
-                   error=st.error, detail=st.detail or {})  # fmt: skip
+                   error=st.error, detail=detail, worker=worker)  # fmt: skip
 
 
 def _source_of(body: JobCreate, who: Principal, session: Session, svc: ServicesDep
@@ -189,7 +194,8 @@ def list_jobs(
 def get_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
     """A job with every attempt of every step, their timings and errors."""
     who.require(Action.READ)
-    return job_out(session, owned(session, Job, job_id, who, "job"))
+    job = owned(session, Job, job_id, who, "job")
+    return job_out(session, job, workers=who.can(Action.INSPECT_WORKERS))
 
 
 def _act(session: Session, job: Job, event: Event, code: str) -> None:
@@ -219,7 +225,7 @@ def _control(job_id: str, who: Principal, session: Session, event: Event, code: 
     _act(session, job, event, code)
     session.commit()
     wake_runner()
-    return job_out(session, job)
+    return job_out(session, job, workers=who.can(Action.INSPECT_WORKERS))
 
 
 @router.delete("/{job_id}")
@@ -248,7 +254,7 @@ def pause_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
     if not can_pause(job.status):
         raise ApiError(409, "JOB_NOT_PAUSABLE", f"a job that is {job.status.value} cannot pause")
     job.paused = True
-    return job_out(session, job)
+    return job_out(session, job, workers=who.can(Action.INSPECT_WORKERS))
 
 
 @router.post("/{job_id}/resume")
@@ -260,7 +266,7 @@ def resume_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
     job.paused = False
     session.commit()
     wake_runner()
-    return job_out(session, job)
+    return job_out(session, job, workers=who.can(Action.INSPECT_WORKERS))
 
 
 @router.get(
@@ -277,30 +283,31 @@ def job_events(job_id: str, request: Request, who: Caller, session: SessionDep,
     owned(session, Job, job_id, who, "job")
     session.commit()  # the stream polls in short sessions of its own; hold nothing open
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    stream = _events(svc, who.workspace_id, job_id, request)
+    stream = _events(svc, who.workspace_id, job_id, request, who.can(Action.INSPECT_WORKERS))
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-def _snapshot(svc: ServicesDep, workspace_id: str, job_id: str) -> dict[str, Any] | None:
+def _snapshot(svc: ServicesDep, workspace_id: str, job_id: str, workers: bool
+              ) -> dict[str, Any] | None:  # fmt: skip
     with svc.db.session() as s:
         job = JobRepo(s, workspace_id).get(job_id)
         if job is None:
             return None
-        return json.loads(job_out(s, job).model_dump_json())
+        return json.loads(job_out(s, job, workers=workers).model_dump_json())
 
 
 def _sse(event: str, data: dict[str, Any], n: int) -> bytes:
     return f"id: {n}\nevent: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-async def _events(svc: ServicesDep, workspace_id: str, job_id: str, request: Request
-                  ) -> AsyncIterator[bytes]:  # fmt: skip
+async def _events(svc: ServicesDep, workspace_id: str, job_id: str, request: Request,
+                  workers: bool) -> AsyncIterator[bytes]:  # fmt: skip
     last_status: tuple[Any, ...] | None = None
     seen_steps: dict[tuple[str, int], str] = {}
     n, idle = 0, 0.0
     poll = max(svc.settings.job_poll_interval_s, 0.2)
     while not await request.is_disconnected():
-        snap = await asyncio.to_thread(_snapshot, svc, workspace_id, job_id)
+        snap = await asyncio.to_thread(_snapshot, svc, workspace_id, job_id, workers)
         if snap is None:
             n += 1
             yield _sse("end", {"status": "deleted"}, n)
