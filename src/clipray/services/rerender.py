@@ -7,7 +7,7 @@ recorded pending and rendered by one Ray task (:func:`rerender_task`, the same r
 job's render step). :func:`plan_rerender` is the plan alone, what a door can show before
 anything is recorded.
 
-    >>> new = rerender(settings, ctx, session, clip, source, aspect="1:1")   # doctest: +SKIP
+    >>> new = rerender(settings, buckets, db, session, clip, source, "1:1")  # doctest: +SKIP
     >>> new.version, new.status                                              # doctest: +SKIP
     (2, <ClipStatus.PENDING: 'pending'>)
 """
@@ -34,6 +34,8 @@ from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
 from clipray.services.generation import require_generation
+from clipray.storage.db import Database
+from clipray.storage.objects import Buckets
 from clipray.storage.orm import Clip, ClipStatus, Source
 from clipray.storage.repos import ClipRepo, SourceRepo
 
@@ -61,15 +63,15 @@ def plan_rerender(
                        opts, dict(spec.versions))  # fmt: skip
 
 
-def rerender(settings: Settings, ctx: IngestContext, session: Session, clip: Clip,
+def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,
              source: Source, aspect: str | None = None, captions: str | None = None
              ) -> Clip:  # fmt: skip
     """The version of ``clip``'s moment with these settings: the existing one when it was
     rendered (or is rendering), else a pending one whose render is submitted to Ray.
 
     ``session`` is the caller's; it is committed before the analysis is read (in sessions
-    of its own: no lock is held meanwhile) and once the new version is recorded, so the
-    render task finds it.
+    of ``db`` of its own: no lock is held meanwhile) and once the new version is recorded,
+    so the render task finds it.
 
     Raises:
         Conflict: ``CLIP_NOT_READY`` while ``clip`` renders, ``ANALYSIS_MISSING``,
@@ -79,6 +81,7 @@ def rerender(settings: Settings, ctx: IngestContext, session: Session, clip: Cli
     if clip.status is ClipStatus.PENDING:
         raise Conflict("CLIP_NOT_READY", "the clip is still being rendered")
     session.commit()
+    ctx = IngestContext.of(settings, buckets, db, clip.workspace_id)
     p = plan_rerender(settings, ctx, clip, source, aspect, captions)
     repo = ClipRepo(session, ctx.workspace_id)
     existing = repo.find(clip.moment_id, p.spec_hash)
