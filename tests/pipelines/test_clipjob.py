@@ -229,3 +229,27 @@ def test_demo_sample_has_speech_and_scenes(tmp_path):
     kinds = sorted(s["codec_type"] for s in info["streams"])
     assert kinds == ["audio", "video"]
     assert 30.0 < float(info["format"]["duration"]) < 120.0
+
+
+def test_the_job_runners_step_chooses_what_clipray_run_rendered(job, settings):
+    """`clipray run` and the job runner's analyze step are doors onto one service: the same
+    cached analysis gives the same moments with the same render specs."""
+    from clipray.actors.steps import run_step
+    from clipray.storage.orm import Job, JobStatus
+
+    ctx, first, *_ = job
+    opts = {"max_clips": 2, "min_duration": 10.0, "max_duration": 30.0}
+    with ctx.db.session() as s:
+        row = Job(workspace_id=ctx.workspace_id, kind="clips", status=JobStatus.ANALYZING,
+                  source_id=first.source_id, params={"source": {"kind": "id",
+                  "value": first.source_id}, "settings": opts})  # fmt: skip
+        s.add(row)
+        s.flush()
+        job_id = row.id
+    detail = run_step(settings, job_id, ctx.workspace_id, "analyze")
+    assert (detail["cached"], detail["clips"]) == (True, len(first.clips))
+    with ctx.db.session() as s:
+        repo = ClipRepo(s, ctx.workspace_id)
+        chosen = sorted((c.start_s, c.end_s, c.spec_hash) for c in repo.for_job(job_id))
+        rendered = sorted((c.start, c.end, repo.get(c.id).spec_hash) for c in first.clips)
+    assert chosen == rendered
