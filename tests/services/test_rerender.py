@@ -1,10 +1,8 @@
 """Re-rendering a clip: the HTTP route is a door onto ``services/rerender.py``.
 
-Real S3, SQLite, ffprobe, and a real Ray render task. The source's analysis is written the
-way the analysis pipeline stores it (a document on the media bucket and an ``analyses``
-row under the configuration's fingerprint), with the JFK sentence's words spread over the
-speech, so that the test needs no model; planning, rendering and recording are the real
-ones.
+Real S3, SQLite, ffprobe, and a real Ray render task. The source's analysis is stored as
+the pipeline stores it (``tests/analysis_doc.py``), so that the test needs no model;
+planning, rendering and recording are the real ones.
 """
 
 from __future__ import annotations
@@ -18,21 +16,17 @@ from fastapi.testclient import TestClient
 
 from clipray.clips.select import Candidate
 from clipray.cluster.services import open_storage
-from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import RunOptions, plan_moment, planned_row
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.stages.decode import probe
 from clipray.serve.app import create_api
 from clipray.services.main_job import versions_of
 from clipray.services.rerender import plan_rerender
-from clipray.storage.keys import object_key
 from clipray.storage.orm import Clip, ClipStatus, GeneratedClip, GeneratedKind, Source
-from clipray.storage.repos import AnalysisRepo, ClipRepo
+from clipray.storage.repos import ClipRepo
+from tests.analysis_doc import JFK, store_analysis
 from tests.apiclient import Account, register, upload
 from tests.conftest import MEDIA
-
-JFK = ("And so my fellow Americans, ask not what your country can do for you, ask what you "
-       "can do for your country.")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -50,49 +44,11 @@ def _ctx(settings, db, workspace_id: str) -> IngestContext:
     return IngestContext.of(settings, open_storage(settings), db, workspace_id)
 
 
-def _analysis(source: Source) -> dict:
-    """An analysis document of ``source`` in the stored shape: two scenes (a cut at 8 s),
-    the sentence's words over 0.3-10.5 s, no faces (the crop is centred)."""
-    words = JFK.split()
-    step = 10.2 / len(words)
-    spoken = [{"start": round(0.3 + i * step, 3), "end": round(0.3 + (i + 1) * step, 3),
-               "word": f" {w}", "probability": 0.9} for i, w in enumerate(words)]  # fmt: skip
-    cut = round(8.0 * source.fps)
-    frames = round(source.duration_s * source.fps)
-    scenes = [
-        {"start": 0.0, "end": 8.0, "start_frame": 0, "end_frame": cut, "kind": "cut"},
-        {"start": 8.0, "end": source.duration_s, "start_frame": cut, "end_frame": frames,
-         "kind": "cut"},
-    ]  # fmt: skip
-    return {
-        "source": {"id": source.id, "sha256": source.sha256, "duration": source.duration_s,
-                   "fps": source.fps, "width": source.width, "height": source.height,
-                   "has_audio": True},
-        "scenes": scenes,
-        "transcript": {"language": "en", "model": "test", "segments": [
-            {"start": 0.3, "end": 10.5, "text": JFK, "words": spoken}]},
-        "faces": {"model": "test", "sample_fps": 2.0, "tracks": []},
-        "audio": {"hop": 0.5, "rms": [], "peaks": []},
-        "embeddings": None,
-        "timings": {},
-    }  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def analysed(client, acct, short_talk, api_settings, api_db) -> tuple[str, dict]:
     """An uploaded source with its analysis stored; returns its id and the document."""
     sid = upload(client, acct, short_talk).json()["source_id"]
-    ctx = _ctx(api_settings, api_db, acct.workspace_id)
-    fingerprint = analyze_config(api_settings).fingerprint()
-    with api_db.session() as s:
-        source = s.get(Source, sid)
-        doc = _analysis(source)
-        key = object_key(acct.workspace_id, "analysis", sid, f"analysis-{fingerprint[:12]}.json")
-        ctx.buckets.media.scoped(acct.workspace_id).put_bytes(
-            key, json.dumps(doc).encode(), content_type="application/json")  # fmt: skip
-        AnalysisRepo(s, acct.workspace_id).record(source, fingerprint, artifact_key=key,
-                                                  summary={})  # fmt: skip
-    return sid, doc
+    return sid, store_analysis(api_settings, open_storage(api_settings), api_db, sid)
 
 
 def _clip(settings, db, acct: Account, source_id: str, doc: dict, status: ClipStatus,
