@@ -82,8 +82,8 @@ def test_a_rerender_through_the_api_renders_the_services_plan(client, acct, anal
     clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, "a" * 32)
     with api_db.session() as s:
         clip, source = s.get(Clip, clip_id), s.get(Source, sid)
-        expected = plan_rerender(api_settings, _ctx(api_settings, api_db, acct.workspace_id),
-                                 clip, source, aspect="1:1")  # fmt: skip
+    expected = plan_rerender(api_settings, _ctx(api_settings, api_db, acct.workspace_id), clip,
+                             source, aspect="1:1")  # fmt: skip
 
     resp = client.post(f"/api/clips/{clip_id}/rerender", headers=acct.headers,
                        json={"aspect": "1:1"})  # fmt: skip
