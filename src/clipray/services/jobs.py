@@ -45,6 +45,7 @@ from clipray.storage.repos import JobRepo, fetch_page
 
 __all__ = [
     "REFUSED",
+    "WORKER_KEYS",
     "JobRequest",
     "control",
     "create_job",
@@ -53,6 +54,7 @@ __all__ = [
     "pause",
     "read_job",
     "resume",
+    "split_detail",
 ]
 T = TypeVar("T")
 
@@ -62,6 +64,8 @@ REFUSED = {
     Event.COMPLETE: "JOB_NOT_IN_REVIEW",
 }
 """The code of each control a job's state refuses (409), as the API has always named it."""
+WORKER_KEYS = ("worker_pid", "node_id")
+"""Keys of a step's detail that name the process that ran it: for operators, not clients."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,13 @@ def read_job(db: Database, workspace_id: str, job_id: str,
     with db.session() as s:
         job = JobRepo(s, workspace_id).get(job_id)
         return None if job is None else view(s, job)
+
+
+def split_detail(detail: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A step's detail as everyone may see it, and which worker ran it (admins only)."""
+    detail = detail or {}
+    public = {k: v for k, v in detail.items() if k not in WORKER_KEYS}
+    return public, {k: detail.get(k) for k in WORKER_KEYS}
 
 
 def control(session: Session, job: Job, event: Event) -> Job:

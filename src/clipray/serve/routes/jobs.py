@@ -15,9 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 
-from clipray.actors.steps import WORKER_KEYS
 from clipray.jobs.machine import ACTIVE, Event
 from clipray.serve.deps import (
     Caller,
@@ -38,7 +36,7 @@ from clipray.storage.orm import Job, JobStatus, JobStep
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-def job_out(session: Session, job: Job, *, steps: bool = True, workers: bool = False) -> JobOut:
+def job_out(session: SessionDep, job: Job, *, steps: bool = True, workers: bool = False) -> JobOut:
     """The job as the API shows it; ``workers`` adds which process ran each attempt (for
     callers allowed to ``inspect_workers``)."""
     rows = jobs.job_steps(session, job) if steps else []
@@ -55,11 +53,10 @@ def _step_out(st: JobStep, workers: bool) -> StepOut:
     duration = None
     if st.started_at and st.finished_at:
         duration = round((st.finished_at - st.started_at).total_seconds(), 3)
-    detail = {k: v for k, v in (st.detail or {}).items() if k not in WORKER_KEYS}
-    worker = {k: (st.detail or {}).get(k) for k in WORKER_KEYS} if workers else None
+    detail, worker = jobs.split_detail(st.detail)
     return StepOut(name=st.name, status=st.status.value, attempt=st.attempt,
                    started_at=st.started_at, finished_at=st.finished_at, duration_s=duration,
-                   error=st.error, detail=detail, worker=worker)  # fmt: skip
+                   error=st.error, detail=detail, worker=worker if workers else None)  # fmt: skip
 
 
 @router.post("", status_code=201, responses={200: {"model": JobCreated}})
@@ -103,7 +100,7 @@ def get_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
     return job_out(session, job, workers=who.can(Action.INSPECT_WORKERS))
 
 
-def _control(job_id: str, who: Principal, session: Session, event: Event) -> JobOut:
+def _control(job_id: str, who: Principal, session: SessionDep, event: Event) -> JobOut:
     who.require(Action.EDIT_JOB)
     job = jobs.control(session, owned(session, Job, job_id, who, "job"), event)
     wake_runner()
