@@ -31,13 +31,14 @@ from clipray.jobs.machine import Step, progress
 from clipray.pipelines.fetch import DownloadError, UrlRefusedError
 from clipray.pipelines.ingest import IngestContext, IngestError, StorageQuotaError
 from clipray.pipelines.validate import MediaRejectedError
+from clipray.services.jobs import WORKER_KEYS
 from clipray.services.main_job import analyze_job, ingest_job, render_job
 from clipray.storage.db import Database
 from clipray.storage.generated import GeneratedLimitError
 from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus
 from clipray.storage.repos import JobRepo
 
-__all__ = ["STEPS", "WORKER_KEYS", "StepFn", "run_step", "step_failure"]
+__all__ = ["STEPS", "StepFn", "run_step", "step_failure"]
 
 StepFn = Callable[[Settings, IngestContext, Job, Callable[[float], None]], dict[str, Any]]
 STEPS: Mapping[Step, StepFn] = {
@@ -46,8 +47,6 @@ STEPS: Mapping[Step, StepFn] = {
     Step.RENDER: render_job,
 }
 """What each step of the state machine runs."""
-WORKER_KEYS = ("worker_pid", "node_id")
-"""Keys of a step's detail that name the process that ran it: for operators only."""
 log = logging.getLogger("clipray.jobs")
 
 
@@ -162,4 +161,4 @@ def _worker() -> dict[str, Any]:
     import ray
 
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
-    return {"worker_pid": os.getpid(), "node_id": node}
+    return dict(zip(WORKER_KEYS, (os.getpid(), node), strict=True))
