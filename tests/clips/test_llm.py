@@ -21,6 +21,8 @@ import pytest
 from clipray.clips.llm import LlmConfig, rerank, sanitize
 from clipray.clips.select import TITLE_MAX_CHARS, Candidate, clip_id, title_and_hashtags
 
+pytestmark = pytest.mark.unit
+
 Reply = Callable[[dict[str, Any]], tuple[int, bytes]]
 
 
