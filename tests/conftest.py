@@ -61,9 +61,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not tiers:
             item.add_marker(pytest.mark.integration)
         elif len(tiers) == 2:
-            item.stash[_TIER_PROBLEM] = "marked both unit and integration"
+            item.stash[_TIER_PROBLEM] = "is marked both unit and integration: choose one"
         elif services := sorted(SERVICE_FIXTURES.intersection(item.fixturenames)):
-            item.stash[_TIER_PROBLEM] = f"marked unit but uses the service fixtures {services}"
+            item.stash[_TIER_PROBLEM] = (f"is marked unit but uses the service fixtures "
+                                         f"{services}: mark its module integration")  # fmt: skip
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -116,7 +117,7 @@ def _pure(item: pytest.Item) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     if problem := item.stash.get(_TIER_PROBLEM, None):
-        pytest.fail(f"{item.nodeid} is {problem}: mark its module integration", pytrace=False)
+        pytest.fail(f"{item.nodeid} {problem}", pytrace=False)
     with _pure(item):
         return (yield)
 
