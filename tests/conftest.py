@@ -320,22 +320,24 @@ def api_db(api_settings: Settings) -> Iterator[Database]:
 
 def cancel_active_jobs(db: Database) -> None:
     """Cancel every job still in progress: their step workers see it and exit, so that no
-    analysis outlives the test module that started it (the next one needs the CPUs)."""
-    import time
-
+    analysis outlives the test module that started it (the next one needs the CPUs). A step
+    still running at the deadline is a failure: it would skew every test after it."""
     from sqlalchemy import update
 
+    from clipray.cluster.procs import wait_until
     from clipray.jobs.machine import ACTIVE
     from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus
 
     with db.session() as s:
         s.execute(update(Job).where(Job.status.in_(ACTIVE)).values(status=JobStatus.CANCELLED))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def running() -> list[str]:
         with db.session() as s:
-            if not s.query(JobStep).filter(JobStep.status == StepStatus.RUNNING).count():
-                return
-        time.sleep(0.5)
+            rows = s.query(JobStep).filter(JobStep.status == StepStatus.RUNNING).all()
+            return [f"{r.job_id}:{r.name}" for r in rows]
+
+    assert wait_until(lambda: not running(), 120, interval=0.5), (
+        f"steps still running 120 s after their jobs were cancelled: {running()}")
 
 
 @pytest.fixture(scope="session")
