@@ -86,7 +86,7 @@ def _ray_started() -> bool:
 def _pure(item: pytest.Item) -> Iterator[None]:
     """While a `unit` test sets up and runs: no child process, no database connection, and
     no Ray started (the fixture check cannot see a test that calls ffmpeg by itself)."""
-    if not item.stash[_UNIT]:
+    if not item.stash.get(_UNIT, False):
         yield
         return
     from sqlalchemy import event
