@@ -21,6 +21,8 @@ from clipray.serve.permissions import (
 )
 from clipray.storage.orm import Role
 
+pytestmark = pytest.mark.unit
+
 OWNER, ADMIN, EDITOR, VIEWER = Role.OWNER, Role.ADMIN, Role.EDITOR, Role.VIEWER
 
 # The expected policy, spelled out by hand rather than derived from MIN_ROLE.
