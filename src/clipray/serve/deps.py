@@ -37,12 +37,12 @@ from clipray.serve.security import (
     is_api_token,
     trusted_networks,
 )
-from clipray.services import access, generated
+from clipray.services import access
 from clipray.services.generation import require_generation as check_generation
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
 from clipray.storage.keys import is_id
-from clipray.storage.objects import Buckets, ObjectStore
+from clipray.storage.objects import Buckets
 from clipray.storage.orm import Role, User, utcnow
 from clipray.storage.repos import UserRepo, WorkspaceRepo
 
@@ -259,11 +259,6 @@ def client_ip(request: Request, trusted_proxies: tuple[str, ...] = ()) -> str:
     peer = request.client.host if request.client else None
     forwarded = request.headers.getlist("x-forwarded-for")
     return client_address(peer, forwarded, trusted_networks(trusted_proxies))
-
-
-def generated_store(svc: Services, workspace_id: str) -> ObjectStore:
-    """The workspace's view of the app-owned bucket; 503 when none is configured."""
-    return generated.store(svc.buckets, workspace_id)
 
 
 def require_generation(svc: Services, session: Session, workspace_id: str) -> None:

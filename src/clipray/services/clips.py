@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clipray.domain.errors import Conflict, Unavailable
+from clipray.domain.errors import Conflict
+from clipray.services.generated import store as generated_store
 from clipray.storage.generated import GeneratedRepo
-from clipray.storage.objects import Buckets, ObjectStore, download_name
+from clipray.storage.objects import Buckets, download_name
 from clipray.storage.orm import Clip, ClipStatus, utcnow
 from clipray.storage.repos import ClipRepo, fetch_page
 
@@ -55,14 +56,6 @@ def versions(session: Session, clip: Clip) -> Sequence[Clip]:
     return ClipRepo(session, clip.workspace_id).versions(clip.moment_id)
 
 
-def _store(buckets: Buckets, workspace_id: str) -> ObjectStore:
-    if buckets.generated is None:
-        raise Unavailable("GENERATED_STORAGE_UNAVAILABLE",
-                          "no app-owned bucket is configured for generated clips",
-                          retryable=False)  # fmt: skip
-    return buckets.generated.scoped(workspace_id)
-
-
 def download_url(buckets: Buckets, clip: Clip, file: str = "video") -> str:
     """A short-lived presigned URL of one of the clip's files, saved under its title.
 
@@ -72,7 +65,7 @@ def download_url(buckets: Buckets, clip: Clip, file: str = "video") -> str:
     """
     attr, ext = FILES[file]
     key = getattr(clip, attr)
-    store = _store(buckets, clip.workspace_id)
+    store = generated_store(buckets, clip.workspace_id)
     if clip.status is not ClipStatus.RENDERED or not key:
         raise Conflict("CLIP_NOT_READY", f"the clip is {clip.status.value}, not rendered")
     name = download_name(clip.title, f"-v{clip.version}.{ext}")

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clipray.config import Settings
-from clipray.domain.errors import CodedError, Conflict, Forbidden, NotFound, RateLimited, not_found
+from clipray.domain.errors import CodedError, Conflict, NotFound, RateLimited
 from clipray.jobs.machine import (
     ACTIVE,
     JOB_KIND,
@@ -37,8 +37,9 @@ from clipray.jobs.machine import (
 from clipray.jobs.quota import Limits, Usage, check_quota, month_start
 from clipray.pipelines.fetch import UrlRefusedError, check_url
 from clipray.pipelines.limits import url_policy
+from clipray.services.access import owned
 from clipray.storage.db import Database
-from clipray.storage.keys import UnsafeKeyError, check_key, is_id
+from clipray.storage.keys import UnsafeKeyError, check_key
 from clipray.storage.objects import Buckets
 from clipray.storage.orm import Job, JobStatus, JobStep, Source, StepStatus, Workspace, utcnow
 from clipray.storage.repos import JobRepo, fetch_page
@@ -122,11 +123,7 @@ def create_job(settings: Settings, buckets: Buckets, session: Session, workspace
 def _source_of(settings: Settings, buckets: Buckets, session: Session, workspace_id: str,
                request: JobRequest) -> tuple[dict[str, str], Source | None]:  # fmt: skip
     if request.source_id:
-        source = session.get(Source, request.source_id) if is_id(request.source_id) else None
-        if source is None:
-            raise not_found("source", request.source_id)
-        if source.workspace_id != workspace_id:
-            raise Forbidden("FORBIDDEN", "this source belongs to another workspace")
+        source = owned(session, Source, request.source_id, workspace_id, "source")
         return {"kind": "id", "value": source.id}, source
     if request.source_url:
         try:
