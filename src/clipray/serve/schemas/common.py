@@ -89,8 +89,8 @@ def _refuse(pattern: re.Pattern[str], what: str) -> AfterValidator:
         if found is not None:
             raise PydanticCustomError(
                 "control_character",
-                "{what} must not contain control characters (found U+{char:04X})",
-                {"what": what, "char": ord(found.group())},
+                "{what} must not contain control characters (found {char})",
+                {"what": what, "char": f"U+{ord(found.group()):04X}"},
             )
         return value
 
