@@ -535,7 +535,7 @@ class RateLimitHit(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     key: Mapped[str] = mapped_column(String(200), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class UploadReservation(Base):
@@ -551,8 +551,8 @@ class UploadReservation(Base):
     )
     storage_key: Mapped[str] = mapped_column(String(300), unique=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class KeeperSweep(Base):
@@ -562,4 +562,4 @@ class KeeperSweep(Base):
     __tablename__ = "keeper_sweeps"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    swept_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    swept_at: Mapped[datetime] = mapped_column(UtcDateTime())
