@@ -50,11 +50,11 @@ class BodyLimitMiddleware:
             return
         chunks: list[bytes] = []
         size = 0
-        first: Message | None = None
+        gone: Message | None = None  # a disconnect that came instead of the body
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away: let the app see it
-                first = message
+                gone = message
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -64,7 +64,7 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        pending: list[Message] = [first or {"type": "http.request", "body": b"".join(chunks),
+        pending: list[Message] = [gone or {"type": "http.request", "body": b"".join(chunks),
                                             "more_body": False}]  # fmt: skip
 
         async def replay() -> Message:
