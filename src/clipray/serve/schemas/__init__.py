@@ -39,7 +39,7 @@ from clipray.serve.schemas.common import (
     Timestamp,
     Title,
 )
-from clipray.serve.schemas.generated import GeneratedClipOut
+from clipray.serve.schemas.generated import GeneratedClipOut, GeneratedOrigin
 from clipray.serve.schemas.jobs import JobCreate, JobCreated, JobOut, JobSettings, StepOut
 from clipray.serve.schemas.search import (
     HighlightIn,
@@ -89,6 +89,7 @@ __all__ = [
     "EditOut",
     "ExportOut",
     "GeneratedClipOut",
+    "GeneratedOrigin",
     "GroupIn",
     "GroupOut",
     "GroupPatch",

@@ -24,6 +24,9 @@ class ClipOut(BaseModel):
     status: str
     version: int
     error: str | None
+    generated_clip_id: str | None = None
+    """The generated clip this render is (``/api/generated-clips/{id}``); None until it is
+    rendered, and again once retention purged it."""
     created_at: Timestamp
 
 

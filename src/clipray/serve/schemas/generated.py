@@ -9,11 +9,21 @@ from pydantic import BaseModel
 from clipray.serve.schemas.common import Timestamp
 
 
+class GeneratedOrigin(BaseModel):
+    """What a generated clip was made from: a rendered clip or a highlight reel."""
+
+    type: Literal["clip", "reel"]
+    id: str
+    """``/api/clips/{id}`` for a clip, ``/api/highlights/jobs/{id}`` for a reel."""
+
+
 class GeneratedClipOut(BaseModel):
     id: str
     source_id: str | None
     candidate_id: str
     """The rendered clip (``/api/clips/{id}``) or highlight reel it was generated from."""
+    origin: GeneratedOrigin
+    """``candidate_id`` with its type, so a client follows the link without guessing."""
     kind: Literal["heuristic", "llm-ranked", "highlight-reel"]
     status: Literal["available", "kept", "published", "purged"]
     title: str

@@ -50,6 +50,9 @@ class StepOut(BaseModel):
     duration_s: float | None
     error: str | None
     detail: dict[str, Any]
+    worker: dict[str, Any] | None = None
+    """Which process ran the attempt (``worker_pid``, ``node_id``): shown to workspace
+    admins only (``inspect_workers``), null for everyone else."""
 
 
 class JobOut(BaseModel):
