@@ -8,21 +8,15 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clipray.pipelines.ingest import (
-    IngestContext,
-    IngestError,
-    StorageQuotaError,
-    check_storage_for,
-    ingest_path,
-)
+from clipray.pipelines.ingest import IngestContext, check_storage_for, ingest_path
 from clipray.pipelines.limits import media_limits
-from clipray.pipelines.validate import MediaRejectedError, validate_file
+from clipray.pipelines.validate import validate_file
 from clipray.serve.deps import Caller, ServicesDep
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ConfirmIn, ConfirmOut, PresignIn, PresignOut
 from clipray.storage.keys import UnsafeKeyError, check_key, object_key
-from clipray.storage.objects import ObjectNotFoundError, StorageError
+from clipray.storage.objects import ObjectNotFoundError
 from clipray.storage.orm import SourceOrigin, new_id
 
 router = APIRouter(prefix="/api/upload", tags=["uploads"])
@@ -43,10 +37,8 @@ def presign(body: PresignIn, who: Caller, svc: ServicesDep) -> PresignOut:
         raise ApiError(415, "UPLOAD_TYPE_NOT_ALLOWED", f"content type {body.content_type!r} "
                        f"is not one of {', '.join(settings.upload_content_types)}")  # fmt: skip
     ctx = IngestContext.of(settings, svc.buckets, svc.db, who.workspace_id)
-    try:
-        check_storage_for(ctx, body.size)  # the declared size; confirm checks the real one
-    except StorageQuotaError as exc:
-        raise ApiError(413, exc.code, str(exc)) from exc
+    # The declared size (413 QUOTA_STORAGE); confirm checks the real one.
+    check_storage_for(ctx, body.size)
     ext = _EXT.get(body.content_type, "bin")
     key = object_key(who.workspace_id, "uploads", new_id(), f"upload.{ext}")
     store = svc.buckets.media.scoped(who.workspace_id)
@@ -60,7 +52,11 @@ def presign(body: PresignIn, who: Caller, svc: ServicesDep) -> PresignOut:
 def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
     """Validate the uploaded object (a readable video, at most 4 h and 4K, allowed codecs)
     and register it as a source. The upload object is removed either way: a refused file
-    leaves nothing behind, an accepted one lives on as the source."""
+    leaves nothing behind, an accepted one lives on as the source.
+
+    Refusals answer with their own status and code: 422 ``MEDIA_*`` (see
+    :class:`~clipray.pipelines.validate.RejectCode`), 413 ``QUOTA_STORAGE``, 503
+    ``DEPENDENCY_MISSING`` without ffprobe or ffmpeg, 503 ``STORAGE_UNAVAILABLE``."""
     who.require(Action.UPLOAD)
     try:
         key = check_key(body.key, who.workspace_id)
@@ -78,18 +74,11 @@ def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
             path = Path(tmp) / Path(key).name
             try:
                 store.download(key, path)
-            except (ObjectNotFoundError, StorageError) as exc:
+            except ObjectNotFoundError as exc:
                 raise ApiError(404, "UPLOAD_NOT_FOUND", str(exc)) from exc
-            try:
-                info = validate_file(path, media_limits(settings), ffprobe=settings.ffprobe_bin,
-                                     ffmpeg=settings.ffmpeg_bin)  # fmt: skip
-                got = ingest_path(ctx, path, SourceOrigin.UPLOAD, f"upload:{key}")
-            except MediaRejectedError as exc:
-                raise ApiError(422, exc.code, str(exc)) from exc
-            except StorageQuotaError as exc:
-                raise ApiError(413, exc.code, str(exc)) from exc
-            except IngestError as exc:
-                raise ApiError(422, "MEDIA_NOT_A_VIDEO", str(exc)) from exc
+            info = validate_file(path, media_limits(settings), ffprobe=settings.ffprobe_bin,
+                                 ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+            got = ingest_path(ctx, path, SourceOrigin.UPLOAD, f"upload:{key}")
     finally:
         store.delete(key)
     return ConfirmOut(source_id=got.source.id, duration=info.duration, width=info.width,
