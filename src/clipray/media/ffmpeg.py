@@ -72,7 +72,7 @@ def tail(log: str, limit: int = TAIL_CHARS) -> str:
 def missing(tool: Tool, binary: str, exc: OSError | None = None) -> DependencyMissing:
     """The error for a ``binary`` that cannot be started."""
     why = f" ({exc.strerror})" if exc is not None and exc.strerror else ""
-    return DependencyMissing(tool, f"{binary!r} cannot be run{why}; {FIX[tool]}",
+    return DependencyMissing(tool, f"{binary!r}{why}; {FIX[tool]}",
                              detail={"tool": tool, "binary": binary})  # fmt: skip
 
 
