@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from clipray.config import Settings
 from clipray.serve.app import create_api
-from clipray.storage.orm import Source
+from clipray.storage.orm import Source, UploadReservation
 from tests.apiclient import register, upload
 from tests.conftest import cancel_active_jobs
 
@@ -52,6 +52,8 @@ def test_confirm_without_the_tool_is_503_and_keeps_nothing(
     assert _uploads_left(api_settings, acct.workspace_id) == []
     with api_db.session() as s:
         assert s.query(Source).filter(Source.workspace_id == acct.workspace_id).count() == 0
+        held = UploadReservation.workspace_id == acct.workspace_id
+        assert s.query(UploadReservation).filter(held).count() == 0  # the quota hold is freed
     # the same upload succeeds once the tool is there
     with TestClient(create_api(api_settings)) as client:
         again = upload(client, acct, short_talk)

@@ -51,8 +51,13 @@ def local_ray_env() -> dict[str, str]:
 
     Ray 2.60 turns token authentication on by default; the local head listens on 127.0.0.1
     only, so it runs without it. A remote cluster keeps its own auth settings.
+
+    ``FORWARDED_ALLOW_IPS`` empty: Serve's HTTP proxy (uvicorn) would otherwise replace the
+    client address with ``X-Forwarded-For`` from any peer on 127.0.0.1; the API decides
+    whom to believe itself (``CLIPRAY_TRUSTED_PROXIES``) and needs the real peer for that.
     """
-    return {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
+    return {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled"),
+            "FORWARDED_ALLOW_IPS": ""}  # fmt: skip
 
 
 class LocalRayHead:

@@ -192,6 +192,7 @@ def connect_ray(
         return settings.ray_address
     # The local head and an in-process Ray are loopback-only: no token auth (see ray_head).
     os.environ["RAY_AUTH_MODE"] = local_ray_env()["RAY_AUTH_MODE"]
+    os.environ["FORWARDED_ALLOW_IPS"] = local_ray_env()["FORWARDED_ALLOW_IPS"]
     address = local_ray_head(settings).address()
     if address is not None:
         ray.init(address=address, namespace=namespace, log_to_driver=log_to_driver)
