@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -43,6 +42,7 @@ from clipray.domain.enums import (
 )
 from clipray.domain.ids import new_id
 from clipray.domain.time import as_utc, utcnow  # noqa: F401
+from clipray.storage.coltypes import UtcDateTime
 
 # Stable constraint names, so that migrations can drop and alter them on every backend.
 NAMING = {
@@ -83,7 +83,7 @@ class User(Base):
     personal_workspace_id: Mapped[str | None] = mapped_column(String(32))
     """The workspace made at registration, where requests without X-Workspace-Id act.
     No foreign key: users and workspaces would reference each other in a cycle."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Workspace(Base):
@@ -100,7 +100,7 @@ class Workspace(Base):
     Generated clips are not counted: they live on the app-owned bucket."""
     """Quota: source minutes processed per calendar month (UTC); None takes
     ``CLIPRAY_QUOTA_MINUTES_PER_MONTH``."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     members: Mapped[list[WorkspaceMember]] = relationship(
         back_populates="workspace", cascade="all, delete-orphan", passive_deletes=True
@@ -117,7 +117,7 @@ class WorkspaceMember(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[Role] = mapped_column(str_enum(Role, "member_role"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     workspace: Mapped[Workspace] = relationship(back_populates="members")
 
@@ -147,7 +147,7 @@ class Source(Base):
     container: Mapped[str | None] = mapped_column(String(64))
     video_codec: Mapped[str | None] = mapped_column(String(64))
     audio_codec: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     # Virtual clips: the frame grid they are cut on, and the proxy they are exported from.
     frame_count: Mapped[int | None] = mapped_column(Integer)
@@ -161,7 +161,7 @@ class Source(Base):
         str_enum(ProxyStatus, "proxy_status"), default=ProxyStatus.NONE
     )
     proxy_key: Mapped[str | None] = mapped_column(String(1024))
-    proxy_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    proxy_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """When a worker took the proxy build; a claim older than the build timeout is stale."""
     proxy_error: Mapped[str | None] = mapped_column(Text)
 
@@ -195,14 +195,14 @@ class Job(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     """Hash of the request that created the job: a reused Idempotency-Key with another
     body is refused instead of silently returning a different job."""
-    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """Retry backoff: the runner starts no step of this job before this time."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     steps: Mapped[list[JobStep]] = relationship(
         back_populates="job",
@@ -229,9 +229,9 @@ class JobStep(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     job: Mapped[Job] = relationship(back_populates="steps")
 
@@ -261,7 +261,7 @@ class Analysis(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Counts and timings: scenes, words, tracks, embeddings, seconds per stage."""
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Clip(Base):
@@ -307,7 +307,7 @@ class Clip(Base):
     fcpxml_key: Mapped[str | None] = mapped_column(String(1024))
     edl_key: Mapped[str | None] = mapped_column(String(1024))
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     generated_clip_id: Mapped[str | None] = mapped_column(
         ForeignKey("generated_clips.id", ondelete="SET NULL")
     )
@@ -329,7 +329,7 @@ class ClipGroup(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class VirtualClip(Base):
@@ -360,8 +360,8 @@ class VirtualClip(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     reviewed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class CutEdit(Base):
@@ -389,7 +389,7 @@ class CutEdit(Base):
     """The source's ``cut_version`` after this operation."""
     undo_of: Mapped[str | None] = mapped_column(String(32))
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ClipExport(Base):
@@ -418,9 +418,9 @@ class ClipExport(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class GeneratedClip(Base):
@@ -450,13 +450,13 @@ class GeneratedClip(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
     title: Mapped[str] = mapped_column(String(200), default="")
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    kept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    kept_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
 
 
@@ -487,9 +487,9 @@ class HighlightReel(Base):
     """How the parts were joined: ``copy`` (concat by stream copy) or ``reencode``."""
     duration_s: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class RefreshToken(Base):
@@ -502,10 +502,10 @@ class RefreshToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     family_id: Mapped[str] = mapped_column(String(32), index=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     replaced_by: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ApiToken(Base):
@@ -521,9 +521,9 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class RateLimitHit(Base):
@@ -535,7 +535,7 @@ class RateLimitHit(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     key: Mapped[str] = mapped_column(String(200), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class UploadReservation(Base):
@@ -551,8 +551,8 @@ class UploadReservation(Base):
     )
     storage_key: Mapped[str] = mapped_column(String(300), unique=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class KeeperSweep(Base):
@@ -562,4 +562,4 @@ class KeeperSweep(Base):
     __tablename__ = "keeper_sweeps"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    swept_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    swept_at: Mapped[datetime] = mapped_column(UtcDateTime())
