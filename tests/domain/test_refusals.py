@@ -28,6 +28,8 @@ from clipray.storage.keys import UnsafeKeyError, check_key
 from clipray.storage.objects import ObjectNotFoundError, StorageError
 from clipray.storage.repos import InvalidSlugError, check_slug
 
+pytestmark = pytest.mark.unit
+
 CASES = [
     pytest.param(UrlRefusedError("URL_INVALID", "m"), "URL_INVALID", 400, False, id="url-refused"),
     pytest.param(DownloadError("DOWNLOAD_FAILED", "m"), "DOWNLOAD_FAILED", 502, True,
