@@ -38,6 +38,7 @@ import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree, HnswSq, IvfPq
 from lancedb.query import MatchQuery
 
+from clipray.domain.errors import CodedError
 from clipray.storage.ranking import Hit
 
 FRAMES = "frames"
@@ -169,9 +170,17 @@ REBUILD_GROWTH = 4
 were sized for: new rows join existing partitions, which otherwise grow without bound."""
 
 
-class IndexUnavailableError(RuntimeError):
-    """The index cannot answer: the database is unreachable, or a table was built for vectors
-    of another dimension (a different embedding model) and must be rebuilt."""
+class IndexUnavailableError(CodedError):
+    """The index cannot answer (503 ``INDEX_UNAVAILABLE``): the database is unreachable
+    (retryable), or a table was built for vectors of another dimension (a different
+    embedding model) and must be rebuilt (not retryable)."""
+
+    code = "INDEX_UNAVAILABLE"
+    status = 503
+    retryable = True
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
 @dataclass(frozen=True)
@@ -569,7 +578,8 @@ def _check_dim(name: str, table: Any, dim: int) -> None:
     if dim != have:
         raise IndexUnavailableError(
             f"the {name} table holds {have}-d vectors, got {dim}-d: the embedding model "
-            f"changed; re-embed with the model the index was built with, or rebuild the table"
+            f"changed; re-embed with the model the index was built with, or rebuild the table",
+            retryable=False,
         )
 
 
