@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 
 class SourceBusyError(Conflict):
-    """A job still works on the source: deleting it now would pull the video from under it."""
+    """A job still works on the source: deleting it now would pull the video from under it
+    (409; retryable: once the job ends, the same delete succeeds)."""
+
+    retryable = True
 
     def __init__(self, message: str) -> None:
         super().__init__("SOURCE_BUSY", message)
