@@ -28,6 +28,7 @@ from clipray.serve.routes import (
     jobs,
     search,
     sources,
+    transcripts,
     uploads,
     workspaces,
 )
@@ -71,6 +72,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         sources,
         search,
         highlights,
+        transcripts,
         health,
     ):
         api.include_router(module.router)

@@ -35,9 +35,9 @@ from clipray.serve.security import (
     hash_token,
     is_api_token,
 )
+from clipray.services import generation
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
-from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
 from clipray.storage.keys import is_id
 from clipray.storage.objects import Buckets, ObjectStore
 from clipray.storage.orm import Role, User, utcnow
@@ -270,13 +270,8 @@ def generated_store(svc: Services, workspace_id: str) -> ObjectStore:
 def require_generation(svc: Services, session: Session, workspace_id: str) -> None:
     """Refuse, before any work, what could not be stored as a generated clip: 503 without
     the app-owned bucket, 409 ``GENERATED_CLIP_LIMIT`` at the workspace's cap."""
-    problem = svc.buckets.generation_problem()
-    if problem is not None:
-        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE", problem)
-    try:
-        GeneratedRepo(session, workspace_id).require_room(svc.settings.generated_clips_max_live)
-    except GeneratedLimitError as exc:
-        raise ApiError(409, exc.code, str(exc)) from exc
+    cap = svc.settings.generated_clips_max_live
+    generation.require_generation(svc.buckets, session, workspace_id, cap)
 
 
 PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]

@@ -495,6 +495,31 @@ class SearchOut(BaseModel):
     """``unavailable``: no CLIP weights are configured, frames were not searched."""
 
 
+class TranscriptWord(BaseModel):
+    start: float
+    end: float
+    word: str
+    """As the model wrote it, leading space included: a segment's words join into its text."""
+    probability: float | None
+
+
+class TranscriptSegment(BaseModel):
+    start: float
+    end: float
+    text: str
+    words: list[TranscriptWord]
+
+
+class TranscriptOut(BaseModel):
+    """What was said in a source, from its newest successful analysis, in spoken order."""
+
+    source_id: str
+    language: str | None
+    model: str | None
+    """The speech recognition model that wrote it."""
+    segments: list[TranscriptSegment]
+
+
 class MomentIn(Body):
     source_id: str = Field(max_length=64)
     start: float = Field(ge=0)
@@ -507,8 +532,14 @@ class MomentIn(Body):
         return self
 
 
+MAX_REEL_MOMENTS = 1000
+"""Most moments a reel request may list at all, checked while the body is read (so a huge
+list is refused before its items are validated); ``CLIPRAY_HIGHLIGHT_MAX_PARTS`` (at most
+this) is the limit a reel is held to."""
+
+
 class HighlightIn(Body):
-    moments: list[MomentIn] = Field(min_length=1)
+    moments: list[MomentIn] = Field(min_length=1, max_length=MAX_REEL_MOMENTS)
     """In reel order: search results, or by hand."""
     title: str = Field(default="", max_length=200)
     height: int | None = Field(default=None, ge=144, le=2160)

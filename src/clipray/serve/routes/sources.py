@@ -10,9 +10,7 @@ copy from the source's all-intra proxy, in the background.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -21,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clipray.clips.cuts import CutError
-from clipray.clips.render import RenderError, still
 from clipray.pipelines import ingest
 from clipray.pipelines.export import grid_of
 from clipray.serve.deps import (
@@ -53,7 +50,7 @@ from clipray.serve.schemas import (
     VirtualClipOut,
     VirtualClipPatch,
 )
-from clipray.storage.keys import thumbnail_key
+from clipray.services.search import thumbnail
 from clipray.storage.objects import download_name
 from clipray.storage.orm import (
     ClipExport,
@@ -71,10 +68,6 @@ router = APIRouter(prefix="/api/sources", tags=["sources"])
 Frame = Annotated[int, Path(ge=0, le=2**31 - 1, description="A cut point: a frame number.")]
 _CONFLICTS = {"UNDO_STALE", "NOTHING_TO_UNDO", "CLIP_REPLACED"}
 """Cut errors that depend on the cover's state rather than on the request: 409, not 422."""
-
-
-THUMB_WIDTH = 320
-"""Pixels across a search result's thumbnail: a grid of results, not a poster."""
 
 
 def source_out(s: Source) -> SourceOut:
@@ -201,22 +194,12 @@ def source_thumbnail(
     svc: ServicesDep,
     t: Annotated[float, Query(ge=0, le=86_400, description="Seconds into the source.")] = 0.0,
 ) -> RedirectResponse:
-    """A frame of the source at ``t`` (search results point here), made on first request
-    and kept on the bucket beside the source."""
+    """A frame of the source at ``t``, made on first request and kept on the bucket beside
+    the source (search results link to the same frame by a signed URL that needs no
+    credentials: ``/api/search/thumbnails/{source_id}``)."""
     who.require(Action.READ)
     source = owned(session, Source, source_id, who, "source")
-    at = min(t, max(source.duration_s - 0.05, 0.0))
-    store = svc.buckets.media.scoped(who.workspace_id)
-    key = thumbnail_key(who.workspace_id, source.id, at)
-    if store.head(key) is None:
-        with tempfile.TemporaryDirectory(prefix="clipray-thumb-") as tmp:
-            try:
-                jpeg = still(svc.settings.ffmpeg_bin, store.presign_get(source.storage_key), at,
-                             FilePath(tmp) / "thumb.jpg", width=THUMB_WIDTH)  # fmt: skip
-            except RenderError as exc:
-                raise ApiError(502, "THUMBNAIL_FAILED", str(exc)) from exc
-            store.put_file(key, jpeg, content_type="image/jpeg")
-    return RedirectResponse(store.presign_get(key), status_code=302)
+    return RedirectResponse(thumbnail(svc.settings, svc.buckets, source, t), status_code=302)
 
 
 # --- the cover and review ---------------------------------------------------------------
