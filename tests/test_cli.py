@@ -311,3 +311,32 @@ def test_cuts_and_review_from_the_cli(tmp_path, monkeypatch):
         assert bad.returncode == 2
     finally:
         clipray(home, "down")
+
+
+def test_a_coded_refusal_is_one_line_with_its_code_and_exit_code_2(tmp_path, monkeypatch):
+    """A CodedError escaping any command is printed once, by the entry point, as
+    ``error: CODE: message`` with exit code 2; nothing is recorded. A user error without a
+    code keeps exit code 1."""
+    from clipray.cluster.services import open_database
+    from clipray.config import Settings
+    from clipray.storage.orm import HighlightReel, new_id
+
+    home = tmp_path / "home"
+    try:
+        up = clipray(home, "up", "--no-ray")
+        assert up.returncode == 0, up.stdout + up.stderr
+        missing = new_id()
+        refused = clipray(home, "reel", f"{missing}:0-5", "--json")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert refused.stderr.strip() == f"error: SOURCE_NOT_FOUND: moment 0: no source {missing}"
+        assert refused.stdout == ""
+        monkeypatch.setenv("CLIPRAY_HOME", str(home))
+        db = open_database(Settings())
+        with db.session() as s:
+            assert s.query(HighlightReel).count() == 0
+        db.dispose()
+        uncoded = clipray(home, "clips", "keep", missing)
+        assert uncoded.returncode == 1
+        assert uncoded.stderr.startswith(f"error: no generated clip {missing}")
+    finally:
+        clipray(home, "down")

@@ -1,0 +1,214 @@
+"""Analysis and the main job: analyze, batch, run, demo.
+
+clipray analyze talk.mp4            # scenes, speech, faces, audio, embeddings (cached)
+clipray run talk.mp4 --out clips/   # analyse, pick the best moments, render them
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clipray.cli.common import (
+    WorkspaceOption,
+    _settings,
+    _workspace_database,
+    app,
+    err,
+    out,
+)
+from clipray.cluster.services import (
+    open_storage,
+)
+from clipray.config import Settings
+
+
+def _analysis_context(settings: Settings) -> tuple[Any, Any]:
+    """Database and buckets of the running services, in the CLI's workspace.
+
+    The analysis modules load the model stack (the ``ml`` extra): imported here, so that
+    ``up``, ``status`` and ``doctor`` work without it.
+    """
+    from clipray.pipelines.ingest import IngestContext
+
+    db, ws = _workspace_database(settings)
+    return db, IngestContext.of(settings, open_storage(settings), db, ws.id)
+
+
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A video file or an s3://bucket/key URI.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the analysis as one JSON document.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Analyse a video: scenes, speech with word timings, face tracks, audio energy, embeddings.
+
+    Reuses an earlier analysis of the same bytes with the same settings.
+    """
+    from clipray.pipelines.analyze import analyze_config
+    from clipray.pipelines.ingest import ingest
+    from clipray.pipelines.runner import AnalysisRunner
+
+    settings = _settings(ctx, workspace)
+    db, ictx = _analysis_context(settings)
+    try:
+        local = None if source.startswith("s3://") else Path(source).expanduser()
+        with err.status("ingesting..."):
+            item = ingest(ictx, source)
+        runner = AnalysisRunner(
+            settings, ictx, analyze_config(settings), log_to_driver=not as_json, ray_progress=False
+        )
+        cfg = runner.cfg
+        expect = math.ceil(item.info.duration / cfg.window_s) + (
+            math.ceil(item.info.duration / cfg.audio.chunk_s) if item.info.has_audio else 0
+        )
+        with Progress(
+            TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("parts", total=max(expect, 1))
+            (outcome,) = runner.run([(item, local)], lambda *_: bar.advance(task))
+    finally:
+        db.dispose()
+    if outcome.document is None:
+        err.print(
+            f"[red]error:[/] analysis failed: {escape(outcome.error or '')}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    doc = outcome.document
+    if as_json:
+        print(json.dumps(doc))
+        return
+    words = sum(len(s["words"]) for s in doc["transcript"]["segments"])
+    cached = " (cached analysis)" if outcome.cached else ""
+    out.print(f"source {doc['source']['id']} ({doc['source']['duration']:.1f} s){cached}")
+    out.print(f"  scenes   {len(doc['scenes'])}")
+    out.print(f"  speech   {len(doc['transcript']['segments'])} segments, {words} words")
+    out.print(f"  faces    {len(doc['faces']['tracks'])} tracks")
+    out.print(f"  audio    {len(doc['audio']['peaks'])} energy peaks")
+    emb = doc["embeddings"]
+    out.print(f"  frames   {emb['count']} embeddings" if emb else "  frames   no embeddings "
+              "(visual search off: set CLIPRAY_CLIP_PRETRAINED)")  # fmt: skip
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix/ holding the videos.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Analyse every video under a bucket prefix; failures are recorded, never fatal."""
+    from clipray.pipelines.batch import BatchSummary, run_batch, summary_lines
+
+    settings = _settings(ctx, workspace)
+    _analysis_context(settings)[0].dispose()  # fail early when the services are not up
+    summary: BatchSummary = run_batch(
+        settings,
+        prefix,
+        on_video=lambda uri, status: err.print(f"{status}: {uri}", highlight=False),
+    )
+    if as_json:
+        print(json.dumps(asdict(summary)))
+    else:
+        for line in summary_lines(summary):
+            out.print(line, highlight=False)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A video file or an s3://bucket/key URI.")],
+    max_clips: Annotated[int, typer.Option(min=1, max=50, help="Most clips to make.")] = 5,
+    min_duration: Annotated[float, typer.Option(min=1.0, help="Shortest clip, seconds.")] = 15.0,
+    max_duration: Annotated[float, typer.Option(min=1.0, help="Longest clip, seconds.")] = 60.0,
+    aspect: Annotated[str, typer.Option(help="9:16, 1:1 or 16:9.")] = "9:16",
+    captions: Annotated[
+        str, typer.Option(help="highlight_word, karaoke, pop_in or none.")
+    ] = "highlight_word",
+    out: Annotated[
+        Path | None, typer.Option(help="Also copy the clips' files into this directory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The main job: analyse (cached), pick the best moments, render them; print the clips."""
+    from clipray.clips.render import ASPECTS
+    from clipray.pipelines.clipjob import RunOptions
+
+    if aspect not in ASPECTS:
+        raise typer.BadParameter(f"use one of {', '.join(ASPECTS)}", param_hint="--aspect")
+    if captions not in ("highlight_word", "karaoke", "pop_in", "none"):
+        raise typer.BadParameter(
+            "use highlight_word, karaoke, pop_in or none", param_hint="--captions"
+        )
+    if min_duration > max_duration:
+        raise typer.BadParameter("must not exceed --max-duration", param_hint="--min-duration")
+    settings = _settings(ctx, workspace)
+    opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions)
+    _run_and_print(settings, source, opts, out, as_json)
+
+
+def _run_and_print(
+    settings: Settings, source: str, opts: Any, out: Path | None, as_json: bool
+) -> None:
+    from clipray.pipelines.clipjob import copy_out, run_main_job
+
+    db, ictx = _analysis_context(settings)
+    try:
+        with err.status("starting") as status:
+            result = run_main_job(
+                settings, ictx, source, opts, on_stage=status.update, log_to_driver=not as_json
+            )
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            result = copy_out(result, ictx.buckets, ictx.workspace_id, out)
+    finally:
+        db.dispose()
+    if as_json:
+        print(json.dumps(result.to_json()))
+        return
+    table = Table("#", "span", "score", "title", "video", title=f"clips of {result.source_id}")
+    for n, c in enumerate(result.clips, 1):
+        span = f"{c.start:7.1f}-{c.end:7.1f} s"
+        table.add_row(str(n), span, f"{c.score:.2f}", escape(c.title), c.files["video"] or "-")
+    Console(soft_wrap=True).print(table)
+    if not result.clips:
+        err.print("no moment met the duration bounds: try a lower --min-duration")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option(help="Also copy the clips' files into this directory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Make a sample video on the fly (espeak-ng speech over generated scenes) and run the
+    main job on it: two clips of 15-30 s."""
+    from clipray.pipelines.clipjob import RunOptions
+    from clipray.pipelines.demo import make_demo_video
+
+    settings = _settings(ctx)
+    sample = settings.home_dir / "samples" / "demo.mp4"
+    if not sample.exists():
+        with err.status("making the sample video"):
+            make_demo_video(sample, ffmpeg=settings.ffmpeg_bin)
+    err.print(f"sample: {sample}", highlight=False)
+    opts = RunOptions(max_clips=2, min_duration=15.0, max_duration=30.0)
+    _run_and_print(settings, str(sample), opts, out, as_json)
