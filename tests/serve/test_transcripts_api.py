@@ -13,10 +13,11 @@ from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.ingest import IngestContext, ingest
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.serve.app import create_api
-from clipray.storage.orm import Analysis, Job, JobStatus
-from tests.apiclient import Account, register
+from clipray.storage.orm import Analysis
+from tests.apiclient import register
 from tests.clips.test_subtitles import parse_back
 from tests.serve.test_api import assert_error
+from tests.serve.test_search_api import _job
 from tests.storage.test_ranking import JFK
 
 WORDS = "And so my fellow Americans, ask not what your country can do for you, ask what you " \
@@ -27,15 +28,6 @@ WORDS = "And so my fellow Americans, ask not what your country can do for you, a
 def client(api_settings, api_db):
     with TestClient(create_api(api_settings)) as c:
         yield c
-
-
-def _job(db, acct: Account, source_id: str | None) -> str:
-    with db.session() as s:
-        job = Job(workspace_id=acct.workspace_id, source_id=source_id, kind="clip",
-                  status=JobStatus.CANCELLED)  # fmt: skip
-        s.add(job)
-        s.flush()
-        return job.id
 
 
 @pytest.fixture(scope="module")

@@ -119,6 +119,15 @@ class Backends(Protocol):
 
 
 @dataclass(frozen=True)
+class OpenBackends:
+    """:class:`Backends` the caller opened itself (the CLI)."""
+
+    db: Database
+    index: SearchIndex
+    settings: Settings
+
+
+@dataclass(frozen=True)
 class SearchRequest:
     query: str
     mode: Mode = "hybrid"
