@@ -24,6 +24,7 @@ from clipray.pipelines.ingest import IngestContext, ingest
 from clipray.serve.app import create_api
 from clipray.serve.deps import jwt_secret
 from clipray.services.search import ThumbnailLinks
+from clipray.storage.generated import GeneratedRepo
 from clipray.storage.orm import GeneratedClip, GeneratedKind, HighlightReel, Job, JobStatus
 from tests.apiclient import Account, register
 from tests.serve.test_api import assert_error
@@ -299,6 +300,27 @@ def test_reel_requests_that_cannot_be_made(client, world):
     assert_error(post(many), 422, "REEL_TOO_MANY_PARTS")
     assert_error(post([{"source_id": a_talk, "start": 0, "end": 15}] * 50), 422,
                  "REEL_TOO_LONG")  # fmt: skip
+
+
+def test_a_reel_without_room_for_a_generated_clip_is_refused_before_any_work(
+    api_settings, api_db, world
+):
+    alice, _, a_talk, _, _ = world
+    body = {"moments": [{"source_id": a_talk, "start": 0, "end": 1}]}
+    with api_db.session() as s:
+        live = GeneratedRepo(s, alice.workspace_id).live_count()
+        before = s.query(HighlightReel).count()
+    capped = api_settings.model_copy(update={"generated_clips_max_live": live})
+    with TestClient(create_api(capped)) as c:
+        err = assert_error(c.post("/api/highlights/export", headers=alice.headers, json=body),
+                           409, "GENERATED_CLIP_LIMIT")  # fmt: skip
+        assert f"has {live} live generated clips" in err["message"]
+    unset = api_settings.model_copy(update={"generated_bucket": ""})
+    with TestClient(create_api(unset)) as c:
+        assert_error(c.post("/api/highlights/export", headers=alice.headers, json=body), 503,
+                     "GENERATED_STORAGE_UNAVAILABLE")  # fmt: skip
+    with api_db.session() as s:
+        assert s.query(HighlightReel).count() == before
 
 
 def test_a_huge_reel_request_is_refused_at_once_by_its_size(client, world, api_db):
