@@ -17,6 +17,7 @@ Nested settings use ``__``: ``CLIPRAY_STAGES__ASR__NUM_GPUS=1``.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -131,6 +132,8 @@ class Settings(BaseSettings):
     """Content types a presigned upload may carry."""
     embedded_s3_start_timeout_s: float = 60.0
     """How long ``clipray up`` waits for the embedded S3 server to become healthy."""
+    embedded_s3_port: int | None = None
+    """Port of the embedded S3 server, kept across restarts; unset: a free one each start."""
 
     # --- Ray ------------------------------------------------------------------------------
     ray_address: str | None = None
@@ -212,9 +215,14 @@ class Settings(BaseSettings):
     refresh_token_ttl_days: int = 30
     """Lifetime of a refresh token (each refresh replaces it)."""
     rate_limit_login_per_minute: int = 5
-    """Login attempts per client IP per minute, counted in the database (so across replicas)."""
+    """Login attempts per client IP in any 60 s (a sliding window, not a clock minute),
+    counted in the database (so across replicas)."""
     rate_limit_register_per_hour: int = 3
-    """Registrations per client IP per hour."""
+    """Registrations per client IP in any 3600 s (sliding)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """IPs or CIDRs of the reverse proxies in front of the API. ``X-Forwarded-For`` is read
+    only when the direct peer is one of them, and then its right-most address that is not;
+    empty: the header is ignored and the peer is the client (a JSON list)."""
     url_allowed_domains: tuple[str, ...] = ("youtube.com", "youtu.be", "twitch.tv", "vimeo.com")
     """Hosts (and their subdomains) a job's ``source_url`` may point at."""
     url_allow_private: bool = False
@@ -243,6 +251,9 @@ class Settings(BaseSettings):
     retention_orphan_grace_s: float = 3600.0
     """An object under the generated prefix with no live row is deleted once it is older
     than this (younger ones may belong to a render that has not recorded its row yet)."""
+    retention_upload_grace_s: float = 3600.0
+    """An unconfirmed upload is deleted this long after its presign expired (an upload
+    begun just before the expiry may still be arriving), and its quota reservation freed."""
     job_runner_concurrency: int = 2
     """Jobs the job runner drives at once; their steps' Ray work spreads over the cluster."""
     job_poll_interval_s: float = 0.5
@@ -259,6 +270,17 @@ class Settings(BaseSettings):
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""
     ffprobe_bin: str = "ffprobe"
     """ffprobe executable, used to validate every ingested video."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """A typo here would silently trust nobody (or the wrong network): refuse it."""
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {item!r} is not an IP or CIDR") from exc
+        return value
 
     @field_validator("stages", mode="before")
     @classmethod

@@ -1,5 +1,6 @@
 """The retention keeper against a real database, a real S3 bucket and a real Ray actor: an
-injected clock, a property over random clips, orphans, and a kill in the middle of a sweep.
+injected clock, a property over random clips, orphans, faults injected into a sweep's
+object deletions, and the first sweep of a (re)started keeper.
 
 The module has its own database and its own app-owned bucket, so a sweep eight days ahead
 touches nothing of the other tests."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import ray
@@ -17,25 +18,31 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from clipray.actors.retention import RetentionKeeper, ensure_retention_keeper, retention_keeper
+from clipray.actors.retention import (
+    KEEPER_NAME,
+    RetentionKeeper,
+    ensure_retention_keeper,
+    retention_keeper,
+)
 from clipray.storage import migrate
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
-from clipray.storage.objects import open_buckets
+from clipray.storage.objects import Buckets, ObjectInfo, ObjectStore, StorageError, open_buckets
 from clipray.storage.orm import (
     Clip,
     ClipStatus,
     GeneratedClip,
     GeneratedStatus,
     SourceOrigin,
-    as_utc,
     new_id,
     utcnow,
 )
 from clipray.storage.repos import SourceMeta, SourceRepo, WorkspaceRepo
+from clipray.storage.uploads import UploadRepo, last_sweep, record_sweep
 
 pytestmark = pytest.mark.timeout(600)
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 STATUS = st.sampled_from(["available", "kept", "published"])
 
 
@@ -57,10 +64,20 @@ def db(rsettings):
 
 
 @pytest.fixture(scope="module")
-def store(rsettings, s3_server):
+def module_buckets(rsettings, s3_server):
     buckets = open_buckets(s3_server, rsettings)
     buckets.ensure()
-    return buckets.generated
+    return buckets
+
+
+@pytest.fixture(scope="module")
+def store(module_buckets):
+    return module_buckets.generated
+
+
+@pytest.fixture(scope="module")
+def media(module_buckets):
+    return module_buckets.media
 
 
 @pytest.fixture(scope="module")
@@ -174,48 +191,166 @@ def test_orphans_older_than_the_grace_are_deleted_younger_ones_wait(db, store, r
     assert rows(db, workspace)[live].storage_key in keys(store, workspace)
 
 
-def test_killed_in_the_middle_of_a_sweep_the_next_one_finishes(db, store, rsettings, ray_local):
+class Budget:
+    """How many deletions the faulty bucket still lets through."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+
+class FaultyStore(ObjectStore):
+    """The real bucket, whose deletions fail once the budget is spent: a fault injected at
+    the storage step of a sweep, at an exact point, instead of a kill at a random one."""
+
+    def __init__(self, base: ObjectStore, budget: Budget) -> None:
+        super().__init__(base.client, base.bucket, transfer=base.transfer,
+                         workspace_id=base.workspace_id,
+                         presign_expiry_s=base.presign_expiry_s)  # fmt: skip
+        self.budget = budget
+
+    def scoped(self, workspace_id: str) -> ObjectStore:
+        return FaultyStore(super().scoped(workspace_id), self.budget)
+
+    def _spend(self, what: str) -> None:
+        if self.budget.left <= 0:
+            raise StorageError(f"injected fault deleting {what}")
+        self.budget.left -= 1
+
+    def delete(self, key: str) -> None:
+        self._spend(key)
+        super().delete(key)
+
+    def delete_prefix(self, prefix: str) -> list[ObjectInfo]:
+        self._spend(prefix)
+        return super().delete_prefix(prefix)
+
+
+def swept_at(db) -> datetime | None:
+    with db.session() as s:
+        return last_sweep(s, KEEPER_NAME)
+
+
+def test_a_fault_in_object_deletion_stops_the_sweep_and_the_next_one_finishes(
+        db, store, rsettings, media):  # fmt: skip
+    at = utcnow() + 2 * DAY
+    RetentionKeeper(rsettings, loop=False).sweep(at)  # what other tests left due is gone
+    with db.session() as s:
+        ws = WorkspaceRepo(s).create(f"fault-{uuid.uuid4().hex[:8]}").id
+    due = [make(db, store, ws, "available", 1 * DAY) for _ in range(6)]
+    kept = [make(db, store, ws, "kept", None) for _ in range(2)]
+    before = swept_at(db)
+
+    faulty = Buckets(media=media, generated=FaultyStore(store, Budget(3)))
+    with pytest.raises(StorageError, match="injected fault"):
+        RetentionKeeper(rsettings, loop=False, buckets=faulty).sweep(at)
+
+    after = rows(db, ws)
+    purged = {i for i, r in after.items() if r.status is GeneratedStatus.PURGED}
+    assert len(purged) == 3  # three went through, the fourth failed
+    assert purged <= set(due)
+    present = {k.rsplit("/", 1)[0] for k in keys(store, ws)}
+    for i in due:  # objects go before their row: a purged row has none, a live one all
+        owner = after[i].storage_key.rsplit("/", 1)[0]
+        assert (owner in present) is (i not in purged)
+    assert swept_at(db) == before, "a failed sweep must not count as the last sweep"
+
+    report = RetentionKeeper(rsettings, loop=False).sweep(at)
+    assert report["purged"] == 3
+    after = rows(db, ws)
+    assert {i for i, r in after.items() if r.status is GeneratedStatus.PURGED} == set(due)
+    assert all(after[i].status is GeneratedStatus.KEPT for i in kept)
+    assert_rows_and_objects_agree(db, store, ws)
+    assert before is None or swept_at(db) > before
+
+
+def test_a_fault_while_clearing_uploads_leaves_the_rest_for_the_next_sweep(
+        db, store, rsettings, media):  # fmt: skip
+    with db.session() as s:
+        ws = WorkspaceRepo(s).create(f"upl-{uuid.uuid4().hex[:8]}").id
+    scoped = media.scoped(ws)
+    lapsed = utcnow() - 3 * HOUR  # expired, and the grace (1 h) is over
+    uploads = [object_key(ws, "uploads", new_id(), "upload.mp4") for _ in range(3)]
+    with db.session() as s:
+        for n, key in enumerate(uploads):
+            UploadRepo(s, ws).reserve(key, 1000 + n, lapsed + n * timedelta(seconds=1))
+    for key in uploads:
+        scoped.put_bytes(key, b"u" * 1000, "video/mp4")
+    faulty = Buckets(media=FaultyStore(media, Budget(1)), generated=store)
+
+    with pytest.raises(StorageError, match="injected fault"):
+        RetentionKeeper(rsettings, loop=False, buckets=faulty).sweep(utcnow())
+
+    listed = {o.key for o in scoped.list(f"{ws}/uploads/")}
+    with db.session() as s:
+        held = {k for k in uploads if UploadRepo(s, ws).get(k) is not None}
+    assert listed == held == set(uploads[1:])  # the first went, object then row; not the rest
+    report = RetentionKeeper(rsettings, loop=False).sweep(utcnow())
+    assert report["uploads"] == 2
+    assert not list(scoped.list(f"{ws}/uploads/"))
+    with db.session() as s:
+        assert all(UploadRepo(s, ws).get(k) is None for k in uploads)
+
+
+def test_a_keeper_starting_after_a_long_pause_sweeps_at_once(db, store, rsettings):
+    with db.session() as s:
+        record_sweep(s, KEEPER_NAME, utcnow() - 2 * HOUR)
+        ws = WorkspaceRepo(s).create(f"late-{uuid.uuid4().hex[:8]}").id
+    overdue = make(db, store, ws, "available", -1 * DAY)
+    keeper = RetentionKeeper(rsettings)  # its loop, with an interval of an hour
+    try:
+        assert datetime.fromisoformat(keeper.status()["next_sweep_at"]) <= utcnow()
+        deadline = time.monotonic() + 60
+        while keeper.last is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert keeper.last is not None, "the keeper did not sweep on start"
+        assert rows(db, ws)[overdue].status is GeneratedStatus.PURGED
+        assert utcnow() - swept_at(db) < timedelta(minutes=1)
+    finally:
+        keeper.stop()
+
+    again = RetentionKeeper(rsettings)  # started right after that sweep: waits the rest
+    try:
+        wait = datetime.fromisoformat(again.status()["next_sweep_at"]) - utcnow()
+        assert timedelta(minutes=58) < wait <= HOUR
+    finally:
+        again.stop()
+
+
+def test_the_actor_sweeps_on_start_and_after_a_restart_waits_the_rest(db, store, rsettings,
+                                                                     ray_local):  # fmt: skip
+    """The real detached actor: an overdue keeper sweeps as soon as it starts; Ray restarts
+    it after a kill, and the restarted one takes the sweep it finished into account."""
     old = retention_keeper()
     if old is not None:
         ray.kill(old, no_restart=True)
     with db.session() as s:
-        ws = WorkspaceRepo(s).create(f"kill-{uuid.uuid4().hex[:8]}").id
-    due = [make(db, store, ws, "available", 1 * DAY) for _ in range(150)]
-    kept = [make(db, store, ws, "kept", None) for _ in range(3)]
-    total = len(keys(store, ws))
+        record_sweep(s, KEEPER_NAME, utcnow() - 3 * HOUR)
+        ws = WorkspaceRepo(s).create(f"actor-{uuid.uuid4().hex[:8]}").id
+    overdue = make(db, store, ws, "available", -1 * DAY)
     keeper = ensure_retention_keeper(rsettings)
-    at = (utcnow() + 2 * DAY).isoformat()
+    restarting = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
+                  ray.exceptions.GetTimeoutError)  # fmt: skip
     try:
-        keeper.sweep.remote(at)
-        deadline = time.monotonic() + 120
-        while len(keys(store, ws)) == total and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = len(keys(store, ws))
-        assert left < total, "the sweep never started deleting"
+        deadline = time.monotonic() + 180
+        while ray.get(keeper.status.remote(), timeout=60)["last"] is None:
+            assert time.monotonic() < deadline, "the started keeper did not sweep"
+            time.sleep(0.2)
+        assert rows(db, ws)[overdue].status is GeneratedStatus.PURGED
+        finished = swept_at(db)
+        assert utcnow() - finished < timedelta(minutes=3)
+
         ray.kill(keeper, no_restart=False)  # Ray restarts it (max_restarts=-1)
-        restarting = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
-                      ray.exceptions.GetTimeoutError)  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 180
+        while True:
+            assert time.monotonic() < deadline, "Ray did not restart the keeper"
             try:
-                ray.get(keeper.status.remote(), timeout=10)
-                break
+                status = ray.get(keeper.status.remote(), timeout=10)
+                if status["last"] is None:  # the new process answers
+                    break
             except restarting:
-                time.sleep(0.5)
-        # the killed process is gone now: what it left undone is the next sweep's
-        purged_before = sum(r.status is GeneratedStatus.PURGED for r in rows(db, ws).values())
-        assert purged_before < len(due), "the sweep finished before it could be interrupted"
-        for _ in range(10):  # a call that meets the restart is answered "unavailable"
-            try:
-                report = ray.get(keeper.sweep.remote(at), timeout=300)
-                break
-            except restarting:
-                time.sleep(1)
-        after = rows(db, ws)
-        assert {i for i, r in after.items() if r.status is GeneratedStatus.PURGED} == set(due)
-        assert all(after[i].status is GeneratedStatus.KEPT for i in kept)
-        assert report["now"] == at
-        assert_rows_and_objects_agree(db, store, ws)
-        assert all(as_utc(after[i].purged_at) <= utcnow() + 3 * DAY for i in due)
+                pass
+            time.sleep(0.5)
+        next_at = datetime.fromisoformat(status["next_sweep_at"])
+        assert next_at - finished == pytest.approx(HOUR, abs=timedelta(seconds=5))
     finally:
         ray.kill(keeper, no_restart=True)

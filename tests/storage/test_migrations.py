@@ -26,6 +26,8 @@ TABLES = {
     "clip_exports",
     "generated_clips",
     "highlight_reels",
+    "upload_reservations",
+    "keeper_sweeps",
 }
 
 

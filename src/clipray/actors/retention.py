@@ -1,4 +1,5 @@
-"""The retention keeper: a named, detached Ray actor that purges expired generated clips.
+"""The retention keeper: a named, detached Ray actor that purges expired generated clips
+and clears presigned uploads that were never confirmed.
 
 It owns the app-owned bucket's lifecycle. Every ``retention_interval_s`` it sweeps: each
 available clip whose ``expires_at`` has passed loses its objects first (the video and its
@@ -7,9 +8,16 @@ a time. Kept and published clips are never touched. A reconciliation pass then d
 objects under the generated prefix that no live row owns and that are older than the grace
 period: what a crash between an upload and its row, or between a delete and its row, left.
 
+On the media bucket it deletes each upload whose presign expired more than
+``retention_upload_grace_s`` ago without a confirm, object first, then its quota
+reservation; and upload objects no reservation holds once older than the presign lifetime
+plus that grace (a confirm that crashed between releasing and deleting).
+
 Killing it at any point loses nothing: objects are deleted before their row changes, and
 deleting a missing object is not an error, so the next sweep finishes what the last one
-started. Ray restarts it (``max_restarts=-1``). Counts and freed bytes are Ray metrics.
+started. Ray restarts it (``max_restarts=-1``); the time of the last finished sweep is in
+the database, so a keeper that starts after a longer pause sweeps at once instead of
+waiting another interval. Counts and freed bytes are Ray metrics.
 
     >>> keeper = ensure_retention_keeper(settings)                   # doctest: +SKIP
     >>> ray.get(keeper.sweep.remote("2026-12-01T00:00:00+00:00"))    # doctest: +SKIP
@@ -27,12 +35,27 @@ from typing import Any
 import ray
 
 from clipray.actors import ensure_detached, named
-from clipray.clips.retention import StoredObject, generated_prefix, orphans
+from clipray.clips.retention import (
+    StoredObject,
+    abandoned_cutoff,
+    generated_prefix,
+    orphans,
+    seconds_until_sweep,
+    stray_uploads,
+)
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.storage.generated import due, live_keys, mark_purged
-from clipray.storage.objects import NO_GENERATED_BUCKET
+from clipray.storage.objects import NO_GENERATED_BUCKET, Buckets, ObjectStore
 from clipray.storage.orm import utcnow
+from clipray.storage.uploads import (
+    abandoned,
+    drop_reservation,
+    last_sweep,
+    record_sweep,
+    reserved_keys,
+    workspace_ids,
+)
 
 KEEPER_NAME = "clipray-retention"
 BATCH = 100
@@ -47,8 +70,11 @@ class SweepReport:
     freed_bytes: int = 0
     orphans: int = 0
     orphan_bytes: int = 0
+    uploads: int = 0
+    """Unconfirmed uploads deleted (expired reservations and stray upload objects)."""
+    upload_bytes: int = 0
     skipped: str | None = None
-    """Why nothing was swept (no app-owned bucket configured)."""
+    """Why no generated clip was swept (no app-owned bucket configured)."""
 
 
 class _Metrics:
@@ -58,56 +84,104 @@ class _Metrics:
         self.purged = Counter("clipray_retention_purged", "Generated clips purged")
         self.freed = Counter("clipray_retention_freed_bytes", "Bytes freed on the app bucket")
         self.orphans = Counter("clipray_retention_orphans", "Orphaned objects deleted")
+        self.uploads = Counter("clipray_retention_uploads", "Unconfirmed uploads deleted")
+        self.upload_bytes = Counter("clipray_retention_upload_bytes",
+                                    "Unconfirmed upload bytes freed")  # fmt: skip
 
     def record(self, report: SweepReport) -> None:
         for counter, value in ((self.purged, report.purged), (self.orphans, report.orphans),
-                               (self.freed, report.freed_bytes + report.orphan_bytes)):  # fmt: skip
+                               (self.freed, report.freed_bytes + report.orphan_bytes),
+                               (self.uploads, report.uploads),
+                               (self.upload_bytes, report.upload_bytes)):  # fmt: skip
             if value:
                 counter.inc(value)
 
 
 class RetentionKeeper:
-    """The sweep; :func:`ensure_retention_keeper` runs it as the detached actor."""
+    """The sweep; :func:`ensure_retention_keeper` runs it as the detached actor.
 
-    def __init__(self, settings: Settings, *, loop: bool = True) -> None:
+    ``buckets`` replaces the configured storage (tests inject faults into it); by default
+    each sweep opens the configured buckets.
+    """
+
+    def __init__(self, settings: Settings, *, loop: bool = True,
+                 buckets: Buckets | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.db = open_database(settings)
+        self.buckets = buckets
         self.lock = threading.Lock()
         self.last: SweepReport | None = None
         self.metrics = _Metrics() if ray.is_initialized() else None
         """Ray metrics where this runs in Ray (the actor); ``clipray retention sweep`` by
         hand runs it in the CLI's process, which exports none."""
         self._stop = threading.Event()
+        self.next_sweep_at: datetime | None = None
+        """When the loop sweeps next (None without a loop)."""
         if loop:
-            threading.Thread(target=self._loop, name="retention", daemon=True).start()
+            first = self._first_wait()
+            self.next_sweep_at = utcnow() + timedelta(seconds=first)
+            threading.Thread(target=self._loop, args=(first,), name="retention",
+                             daemon=True).start()  # fmt: skip
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.settings.retention_interval_s):
+    def _first_wait(self) -> float:
+        """Seconds until the first sweep, from the last sweep recorded in the database."""
+        try:
+            with self.db.session() as s:
+                last = last_sweep(s, KEEPER_NAME)
+        except Exception:  # the database briefly away, or not migrated yet: sweep at once
+            log.exception("cannot read the last retention sweep; sweeping now")
+            last = None
+        return seconds_until_sweep(last, utcnow(), self.settings.retention_interval_s)
+
+    def _loop(self, wait: float) -> None:
+        while not self._stop.wait(wait):
             try:
                 self.sweep()
             except Exception:  # the bucket or the database briefly away: next interval
                 log.exception("retention sweep failed")
+            wait = self.settings.retention_interval_s
+            self.next_sweep_at = utcnow() + timedelta(seconds=wait)
 
     def stop(self) -> None:
         self._stop.set()
 
     def status(self) -> dict[str, Any]:
-        return {"last": asdict(self.last) if self.last else None}
+        return {
+            "last": asdict(self.last) if self.last else None,
+            "next_sweep_at": self.next_sweep_at.isoformat() if self.next_sweep_at else None,
+        }
 
     def sweep(self, now: str | datetime | None = None) -> dict[str, Any]:
-        """One sweep at ``now`` (ISO-8601 or a datetime; default the current time)."""
+        """One sweep at ``now`` (ISO-8601 or a datetime; default the current time).
+
+        A finished sweep is recorded with the wall-clock time it finished, not ``now``: a
+        sweep by hand "eight days ahead" must not postpone the keeper's next one by days.
+        A sweep that fails is not recorded, so a restart sweeps again at once.
+        """
         at = datetime.fromisoformat(now) if isinstance(now, str) else now or utcnow()
         with self.lock:  # the loop and a manual sweep never interleave
             report = self._sweep(at)
+            with self.db.session() as s:
+                record_sweep(s, KEEPER_NAME, utcnow())
         self.last = report
         return asdict(report)
 
     def _sweep(self, now: datetime) -> SweepReport:
         report = SweepReport(now=now.isoformat())
-        store = open_storage(self.settings).generated
+        buckets = self.buckets or open_storage(self.settings)
+        store = buckets.generated
         if store is None:
             report.skipped = NO_GENERATED_BUCKET
-            return report
+        else:
+            self._purge(store, now, report)
+            self._reconcile(store, now, report)
+        self._clear_uploads(buckets.media, now, report)
+        if self.metrics is not None:
+            self.metrics.record(report)
+        log.info("retention sweep at %s: %s", now.isoformat(), report)
+        return report
+
+    def _purge(self, store: ObjectStore, now: datetime, report: SweepReport) -> None:
         while True:
             with self.db.session() as s:
                 batch = [(r.id, r.workspace_id, r.storage_key) for r in due(s, now, BATCH)]
@@ -126,13 +200,8 @@ class RetentionKeeper:
                     freed = sum(o.size for o in objects)
                     report.purged += 1
                     report.freed_bytes += freed
-        self._reconcile(store, now, report)
-        if self.metrics is not None:
-            self.metrics.record(report)
-        log.info("retention sweep at %s: %s", now.isoformat(), report)
-        return report
 
-    def _reconcile(self, store: Any, now: datetime, report: SweepReport) -> None:
+    def _reconcile(self, store: ObjectStore, now: datetime, report: SweepReport) -> None:
         with self.db.session() as s:
             live = {p for k in live_keys(s) if (p := generated_prefix(k))}
         found = [StoredObject(o.key, o.size, o.last_modified) for o in store.list_all()]
@@ -141,6 +210,36 @@ class RetentionKeeper:
             store.scoped(obj.key.split("/", 1)[0]).delete(obj.key)
             report.orphans += 1
             report.orphan_bytes += obj.size
+
+    def _clear_uploads(self, media: ObjectStore, now: datetime, report: SweepReport) -> None:
+        grace = timedelta(seconds=self.settings.retention_upload_grace_s)
+        cutoff = abandoned_cutoff(now, grace)
+        while True:
+            with self.db.session() as s:
+                batch = [(r.id, r.workspace_id, r.storage_key)
+                         for r in abandoned(s, cutoff, BATCH)]  # fmt: skip
+            if not batch:
+                break
+            for row_id, workspace_id, key in batch:
+                scoped = media.scoped(workspace_id)
+                found = scoped.head(key)
+                # The object first: a crash after this leaves the row, the next sweep's.
+                scoped.delete(key)
+                with self.db.session() as s:
+                    drop_reservation(s, row_id)
+                report.uploads += 1
+                report.upload_bytes += found.size if found is not None else 0
+        with self.db.session() as s:  # read before listing: a newer presign is too young
+            held, workspaces = reserved_keys(s), workspace_ids(s)
+        max_age = timedelta(seconds=self.settings.presign_expiry_s) + grace
+        for workspace_id in workspaces:
+            scoped = media.scoped(workspace_id)
+            listed = [StoredObject(o.key, o.size, o.last_modified)
+                      for o in scoped.list(f"{workspace_id}/uploads/")]  # fmt: skip
+            for obj in stray_uploads(listed, held, now, max_age):
+                scoped.delete(obj.key)
+                report.uploads += 1
+                report.upload_bytes += obj.size
 
 
 RetentionKeeperActor = ray.remote(RetentionKeeper)

@@ -49,7 +49,8 @@ def up(
     with out.status("bringing clipray up..."):
         report = bring_up(settings, start_ray=ray)
     s3_word = "started" if report.s3_started else "running"
-    out.print(f"[green]OK[/] S3 {s3_word} at {report.s3_endpoint}")
+    s3_note = f" (adopted: {report.s3_adopted})" if report.s3_adopted else ""
+    out.print(f"[green]OK[/] S3 {s3_word} at {report.s3_endpoint}{s3_note}", soft_wrap=True)
     if report.buckets_created:
         out.print(f"[green]OK[/] buckets created: {', '.join(report.buckets_created)}")
     moved = report.migrated_from != report.migrated_to
@@ -61,7 +62,8 @@ def up(
     if report.ray_address:
         ray_word = "started" if report.ray_started else "running"
         dash = f", dashboard {report.dashboard_url}" if report.dashboard_url else ""
-        out.print(f"[green]OK[/] Ray {ray_word} at {report.ray_address}{dash}")
+        dash += f" (adopted: {report.ray_adopted})" if report.ray_adopted else ""
+        out.print(f"[green]OK[/] Ray {ray_word} at {report.ray_address}{dash}", soft_wrap=True)
         _start_actors(settings)
         out.print("[green]OK[/] job runner and retention keeper running")
 
@@ -122,9 +124,8 @@ def serve(
 @app.command()
 def down(ctx: typer.Context) -> None:
     """Stop the local Ray head and the embedded S3 server. Data stays under CLIPRAY_HOME."""
-    stopped = bring_down(_settings(ctx))
-    for name, was_running in stopped.items():
-        out.print(f"{name}: {'stopped' if was_running else 'was not running'}")
+    for name, outcome in bring_down(_settings(ctx)).items():
+        out.print(f"{name}: {outcome}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -142,6 +143,8 @@ def status(
             "state": s3.state,
             "pid": s3.pid,
             "endpoint": (s3.info or {}).get("endpoint") if s3.state == "running" else None,
+            "found_by": s3.found_by,
+            "note": s3.note,
         }
     else:
         info["s3"] = {
@@ -158,8 +161,10 @@ def status(
             "mode": "local",
             "state": st.state,
             "pid": st.pid,
-            "address": head.address(),
-            "dashboard": head.dashboard_url(),
+            "address": head.address(st),
+            "dashboard": head.dashboard_url(st),
+            "found_by": st.found_by,
+            "note": st.note,
         }
     url = settings.resolved_database_url
     db_info: dict[str, Any] = {
@@ -196,6 +201,9 @@ def status(
     table.add_row("database", db_state, db_info["url"])
     table.add_row("workspace", info["workspace"]["slug"], info["workspace"].get("id", "-"))
     out.print(table)
+    for name in ("s3", "ray"):
+        if info[name].get("note"):
+            out.print(f"{name}: {info[name]['note']}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -1,9 +1,12 @@
-"""Retention of generated clips: which are due, which objects are orphans. Pure.
+"""Retention of generated clips and of unconfirmed uploads: what is due, what is an
+orphan, when the next sweep runs. Pure.
 
 Generated clips are product output on the app-owned bucket, not the user's archive: each
-expires ``retention_days`` after it was made unless it was kept or published. The retention
-actor (``actors/retention.py``) asks this module what to delete and does the deleting; the
-rules live here so that they are tested without a bucket, a database or a clock.
+expires ``retention_days`` after it was made unless it was kept or published. A presigned
+upload never confirmed is abandoned once its presign expired and a grace period passed.
+The retention actor (``actors/retention.py``) asks this module what to delete and does the
+deleting; the rules live here so that they are tested without a bucket, a database or a
+clock.
 
     >>> now = datetime(2026, 11, 22, tzinfo=UTC)
     >>> is_due("available", now - timedelta(seconds=1), now)
@@ -21,6 +24,8 @@ from datetime import datetime, timedelta
 
 _GENERATED = re.compile(r"^(?P<prefix>[0-9a-f]{32}/clips/(?P<owner>[0-9a-f]{32})/)[^/]+$")
 """Keys of generated files: ``{workspace}/clips/{candidate}/{name}``."""
+_UPLOAD = re.compile(r"^[0-9a-f]{32}/uploads/[0-9a-f]{32}/[^/]+$")
+"""Keys of presigned uploads: ``{workspace}/uploads/{id}/upload.{ext}``."""
 
 
 def expiry(now: datetime, retention_days: float) -> datetime:
@@ -71,3 +76,44 @@ def orphans(objects: Iterable[StoredObject], live_prefixes: set[str], now: datet
             continue
         found.append(obj)
     return found
+
+
+def is_upload_key(key: str) -> bool:
+    """Whether ``key`` is where a presigned upload lands (and so the keeper's to clear)."""
+    return _UPLOAD.match(key) is not None
+
+
+def abandoned_cutoff(now: datetime, grace: timedelta) -> datetime:
+    """Reservations whose presign expired at or before this are abandoned. The grace covers
+    an upload begun just before the expiry (S3 checks the policy when the POST starts) and
+    a confirm that is still validating."""
+    return now - grace
+
+
+def stray_uploads(objects: Iterable[StoredObject], reserved_keys: set[str], now: datetime,
+                  max_age: timedelta) -> list[StoredObject]:  # fmt: skip
+    """Upload objects that no reservation holds and that are older than ``max_age`` (the
+    presign lifetime plus the grace): what a crash between a confirm's release of the
+    reservation and its delete left, or an upload presigned before reservations existed.
+    A younger one may be an upload whose confirm is running now, so it waits."""
+    found = []
+    for obj in objects:
+        if not is_upload_key(obj.key) or obj.key in reserved_keys:
+            continue
+        if obj.last_modified is not None and now - obj.last_modified < max_age:
+            continue
+        found.append(obj)
+    return found
+
+
+def seconds_until_sweep(last: datetime | None, now: datetime, interval_s: float) -> float:
+    """How long a starting keeper waits before its first sweep: none when it never swept or
+    the last sweep is at least an interval old (a restart must not add an interval to a
+    backlog), else the rest of the interval. A last sweep in the future (a clock stepped
+    back) waits one interval, never longer."""
+    if last is None:
+        return 0.0
+    age = (now - last).total_seconds()
+    if age < 0:
+        return interval_s
+    return max(0.0, interval_s - age)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from clipray.cluster.embedded_s3 import EmbeddedS3
+from clipray.cluster.procs import ProcStatus
 from clipray.cluster.ray_head import LocalRayHead, local_ray_env
 from clipray.config import Settings
 from clipray.storage import migrate
@@ -28,7 +29,7 @@ class ServiceUnavailableError(RuntimeError):
 
 
 def embedded_s3(settings: Settings) -> EmbeddedS3:
-    return EmbeddedS3(settings.home_dir / "s3")
+    return EmbeddedS3(settings.home_dir / "s3", port=settings.embedded_s3_port)
 
 
 def local_ray_head(settings: Settings) -> LocalRayHead:
@@ -106,12 +107,15 @@ class UpReport:
 
     s3_endpoint: str | None = None
     s3_started: bool = False
+    s3_adopted: str = ""
+    """How a running S3 server was found without its state file ("" when it was not)."""
     buckets_created: list[str] = field(default_factory=list)
     migrated_from: str | None = None
     migrated_to: str | None = None
     workspace: str | None = None
     ray_address: str | None = None
     ray_started: bool = False
+    ray_adopted: str = ""
     dashboard_url: str | None = None
 
 
@@ -123,9 +127,9 @@ def bring_up(settings: Settings, *, start_ray: bool = True) -> UpReport:
     report = UpReport()
     settings.home_dir.mkdir(parents=True, exist_ok=True)
     if settings.uses_embedded_s3:
-        endpoint, report.s3_started = embedded_s3(settings).start(
-            timeout=settings.embedded_s3_start_timeout_s
-        )
+        s3 = embedded_s3(settings)
+        endpoint, report.s3_started = s3.start(timeout=settings.embedded_s3_start_timeout_s)
+        report.s3_adopted = s3.adopted
     else:
         endpoint = resolve_s3(settings)
     report.s3_endpoint = endpoint.url
@@ -148,16 +152,26 @@ def bring_up(settings: Settings, *, start_ray: bool = True) -> UpReport:
         report.ray_address, report.ray_started = head.start(
             num_cpus=settings.ray_num_cpus, include_dashboard=settings.ray_include_dashboard
         )
+        report.ray_adopted = head.adopted
         report.dashboard_url = head.dashboard_url()
     return report
 
 
-def bring_down(settings: Settings) -> dict[str, bool]:
-    """Stop the local Ray head and the embedded S3 server (their data stays)."""
+def bring_down(settings: Settings) -> dict[str, str]:
+    """Stop the local Ray head and the embedded S3 server (their data stays), also ones
+    running without their state file. Returns what happened to each, in words."""
     return {
-        "ray": local_ray_head(settings).stop(),
-        "s3": embedded_s3(settings).stop() if settings.uses_embedded_s3 else False,
+        "ray": _stopped(local_ray_head(settings).stop()),
+        "s3": _stopped(embedded_s3(settings).stop()) if settings.uses_embedded_s3 else (
+            "was not running"
+        ),
     }
+
+
+def _stopped(st: ProcStatus) -> str:
+    if st.state == "running":
+        return f"stopped ({st.note})" if st.note else "stopped"
+    return f"was not running ({st.note})" if st.note else "was not running"
 
 
 def connect_ray(
@@ -178,6 +192,7 @@ def connect_ray(
         return settings.ray_address
     # The local head and an in-process Ray are loopback-only: no token auth (see ray_head).
     os.environ["RAY_AUTH_MODE"] = local_ray_env()["RAY_AUTH_MODE"]
+    os.environ["FORWARDED_ALLOW_IPS"] = local_ray_env()["FORWARDED_ALLOW_IPS"]
     address = local_ray_head(settings).address()
     if address is not None:
         ray.init(address=address, namespace=namespace, log_to_driver=log_to_driver)

@@ -45,15 +45,20 @@ def next_month(now: datetime) -> datetime:
         month=start.month + 1)  # fmt: skip
 
 
-def check_storage(used_bytes: int, incoming_bytes: int, limit_bytes: int) -> QuotaExceeded | None:
+def check_storage(used_bytes: int, incoming_bytes: int, limit_bytes: int,
+                  reserved_bytes: int = 0) -> QuotaExceeded | None:  # fmt: skip
     """None when a new source of ``incoming_bytes`` fits the workspace's storage quota. Only
-    the workspace's own sources count: generated clips live on the app-owned bucket."""
-    if used_bytes + incoming_bytes <= limit_bytes:
+    the workspace's own sources count, and the declared sizes of its presigned uploads not
+    yet confirmed or expired (``reserved_bytes``): the bucket holds them without the API
+    seeing a byte. Generated clips never count: they live on the app-owned bucket."""
+    if used_bytes + reserved_bytes + incoming_bytes <= limit_bytes:
         return None
+    pending = f" and {reserved_bytes} reserved by uploads in progress" if reserved_bytes else ""
     return QuotaExceeded(
         "QUOTA_STORAGE",
-        f"this video ({incoming_bytes} bytes) would bring the workspace's sources to "
-        f"{used_bytes + incoming_bytes} of {limit_bytes} bytes; delete some sources first",
+        f"this video ({incoming_bytes} bytes) would bring the workspace's sources{pending} to "
+        f"{used_bytes + reserved_bytes + incoming_bytes} of {limit_bytes} bytes; delete some "
+        f"sources first",
         retry_after_s=0,
     )
 

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -27,8 +28,9 @@ from clipray.pipelines.stages.decode import ProbeError, VideoInfo, probe
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.objects import Buckets, ObjectNotFoundError, ObjectStore, StorageError
-from clipray.storage.orm import Source, SourceOrigin, Workspace, new_id
+from clipray.storage.orm import Source, SourceOrigin, Workspace, new_id, utcnow
 from clipray.storage.repos import SourceMeta, SourceRepo
+from clipray.storage.uploads import UploadRepo
 
 if TYPE_CHECKING:
     from clipray.storage.index import SearchIndex
@@ -167,15 +169,45 @@ def storage_limit(ctx: IngestContext) -> int | None:
 
 
 def check_storage_for(ctx: IngestContext, incoming: int) -> None:
-    """Raise :class:`StorageQuotaError` if ``incoming`` more bytes of sources do not fit."""
+    """Raise :class:`StorageQuotaError` if ``incoming`` more bytes of sources do not fit
+    beside the workspace's sources and its reserved uploads."""
     limit = storage_limit(ctx)
     if limit is None:
         return
     with ctx.db.session() as s:
         used = SourceRepo(s, ctx.workspace_id).stored_bytes()
-    over = check_storage(used, incoming, limit)
+        reserved = UploadRepo(s, ctx.workspace_id).reserved_bytes(utcnow())
+    over = check_storage(used, incoming, limit, reserved)
     if over is not None:
         raise StorageQuotaError(over.message)
+
+
+def reserve_upload(ctx: IngestContext, key: str, size: int, expires_at: datetime) -> None:
+    """Hold ``size`` bytes of the workspace's storage quota for the presigned upload ``key``
+    until it is confirmed (:func:`release_upload`) or the retention keeper clears it after
+    ``expires_at``. Checked and recorded in one locked transaction, so concurrent presigns
+    cannot overbook the quota.
+
+    Raises:
+        StorageQuotaError: the sources, the other reservations and ``size`` do not fit.
+    """
+    limit = storage_limit(ctx)
+    with ctx.db.session() as s:
+        repo = UploadRepo(s, ctx.workspace_id)
+        repo.lock()
+        if limit is not None:
+            used = SourceRepo(s, ctx.workspace_id).stored_bytes()
+            over = check_storage(used, size, limit, repo.reserved_bytes(utcnow()))
+            if over is not None:
+                raise StorageQuotaError(over.message)
+        repo.reserve(key, size, expires_at)
+
+
+def release_upload(ctx: IngestContext, key: str) -> None:
+    """Free the reservation of the upload ``key``: it is being confirmed, and from here on
+    the quota counts its real size (as a source) or nothing (refused and deleted)."""
+    with ctx.db.session() as s:
+        UploadRepo(s, ctx.workspace_id).release(key)
 
 
 def ingest(ctx: IngestContext, uri: str) -> Ingested:

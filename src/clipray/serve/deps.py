@@ -31,9 +31,11 @@ from clipray.serve.permissions import Action, allowed, token_allows
 from clipray.serve.security import (
     InvalidTokenError,
     TokenConfig,
+    client_address,
     decode_access_token,
     hash_token,
     is_api_token,
+    trusted_networks,
 )
 from clipray.services import generation
 from clipray.storage.accounts import ApiTokenRepo
@@ -255,8 +257,12 @@ def owned(session: Session, model: type[T], ident: str, who: Principal, kind: st
     return row
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_ip(request: Request, trusted_proxies: tuple[str, ...] = ()) -> str:
+    """The client's address: the peer, or from ``X-Forwarded-For`` when the peer is one of
+    ``trusted_proxies`` (``CLIPRAY_TRUSTED_PROXIES``; see ``security.client_address``)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, forwarded, trusted_networks(trusted_proxies))
 
 
 def generated_store(svc: Services, workspace_id: str) -> ObjectStore:

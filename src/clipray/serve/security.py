@@ -27,10 +27,14 @@ Usage::
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import math
 import secrets
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 import jwt
@@ -47,6 +51,7 @@ __all__ = [
     "InvalidTokenError",
     "TokenConfig",
     "check_password_strength",
+    "client_address",
     "decode_access_token",
     "hash_password",
     "hash_token",
@@ -55,6 +60,8 @@ __all__ = [
     "needs_rehash",
     "new_api_token",
     "new_refresh_token",
+    "sliding_window_wait",
+    "trusted_networks",
     "verify_password",
 ]
 
@@ -258,3 +265,85 @@ def hash_token(token: str) -> str:
 def is_api_token(token: str) -> bool:
     """Whether a bearer credential is an API token (looked up) rather than a JWT (verified)."""
     return token.startswith(API_TOKEN_PREFIX)
+
+
+# --- client addresses and rate windows -----------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(items: tuple[str, ...]) -> tuple[Network, ...]:
+    """``CLIPRAY_TRUSTED_PROXIES`` parsed once (Settings already refused malformed items)."""
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as proxies write it: bare, ``v4:port`` or ``[v6]:port``; None if not one."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+             networks: Iterable[Network]) -> bool:  # fmt: skip
+    return addr is not None and any(addr in net for net in networks)
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str],
+                   trusted: Sequence[Network]) -> str:  # fmt: skip
+    """The address a request is counted against (rate limits, logs).
+
+    ``X-Forwarded-For`` is only believed from a trusted proxy: anyone else can write
+    anything in it, so from an untrusted peer the peer itself is the client. From a trusted
+    peer the header is read right to left, each proxy having appended the address it was
+    called from, and the first address that is not a trusted proxy is the client: entries
+    further left were written by that client and prove nothing. A malformed entry ends the
+    walk at the last trusted hop (the client wrote it), never at the client's free text.
+
+    Args:
+        peer: the direct TCP peer (``request.client.host``), None when unknown.
+        forwarded_for: every ``X-Forwarded-For`` header of the request, in order.
+        trusted: the networks of trusted proxies (:func:`trusted_networks`).
+    """
+    if peer is None:
+        return "unknown"
+    here = _ip(peer)
+    if not _trusted(here, trusted):
+        return peer
+    hops = [h for value in forwarded_for for h in value.split(",") if h.strip()]
+    nearest = str(here)
+    for hop in reversed(hops):
+        addr = _ip(hop)
+        if addr is None:
+            return nearest
+        if not _trusted(addr, trusted):
+            return str(addr)
+        nearest = str(addr)
+    return nearest  # every hop is a trusted proxy: the left-most one is as far as we know
+
+
+def sliding_window_wait(recent: Iterable[datetime], limit: int, window_s: float,
+                        now: datetime) -> int | None:  # fmt: skip
+    """None when one more request fits ``limit`` in any ``window_s`` seconds, else how many
+    whole seconds until it would (for ``Retry-After``; at least 1).
+
+    ``recent`` holds the times of the requests already admitted; those at least
+    ``window_s`` old no longer count. A clock-aligned window would let ``limit`` requests
+    through on each side of a boundary (twice the limit in a second); this one never lets
+    more than ``limit`` through in any interval of ``window_s``.
+    """
+    window = timedelta(seconds=window_s)
+    inside = sorted(t for t in recent if now - t < window)
+    if len(inside) < limit:
+        return None
+    if limit <= 0:
+        return math.ceil(window_s)
+    frees_a_slot = inside[len(inside) - limit]  # once it leaves, limit - 1 remain
+    return max(1, math.ceil((frees_a_slot + window - now).total_seconds()))

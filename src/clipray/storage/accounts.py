@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from clipray.storage.orm import ApiToken, RateLimitHit, RefreshToken, new_id, utcnow
+from clipray.storage.orm import ApiToken, RateLimitHit, RefreshToken, as_utc, new_id, utcnow
 
 
 class RefreshTokenRepo:
@@ -73,29 +72,33 @@ class ApiTokenRepo:
 
 
 class RateLimitRepo:
-    """Fixed-window counters in the database, so every replica counts the same hits."""
+    """Admitted requests per key in the database, so every replica counts the same hits.
+
+    The caller decides (``serve.security.sliding_window_wait``) between :meth:`recent` and
+    :meth:`admit`, in one transaction: the key is locked for that transaction, so two
+    replicas cannot both see room for the last request.
+    """
 
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def hit(self, key: str, window_s: int, now: datetime | None = None) -> tuple[int, int]:
-        """Count one hit of ``key`` in the current window, atomically (one upsert).
+    def recent(self, key: str, window_s: float, now: datetime | None = None) -> list[datetime]:
+        """Lock ``key``, drop its hits older than the window, return the rest's times.
 
-        Returns the hits in the window so far (this one included) and the seconds until
-        the window ends.
+        PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: clipray's
+        transactions begin IMMEDIATE, so this one already holds the database's write lock.
         """
-        ts = int((now or utcnow()).timestamp())
-        start = ts - ts % window_s
-        dialect = self.s.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(RateLimitHit).values(key=key, window_start=start, count=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key", "window_start"],
-            set_={"count": RateLimitHit.count + 1},
-        ).returning(RateLimitHit.count)
-        count = int(self.s.execute(stmt).scalar_one())
-        # Old windows of this key are worthless: drop them as we go.
+        at = now or utcnow()
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+        cutoff = at - timedelta(seconds=window_s)
         self.s.execute(
-            delete(RateLimitHit).where(RateLimitHit.key == key, RateLimitHit.window_start < start)
+            delete(RateLimitHit).where(RateLimitHit.key == key, RateLimitHit.at <= cutoff)
         )
-        return count, start + window_s - ts
+        found = self.s.scalars(select(RateLimitHit.at).where(RateLimitHit.key == key))
+        return [as_utc(t) for t in found]
+
+    def admit(self, key: str, now: datetime | None = None) -> None:
+        """Record one admitted request of ``key``."""
+        self.s.add(RateLimitHit(key=key, at=now or utcnow()))
+        self.s.flush()

@@ -527,10 +527,39 @@ class ApiToken(Base):
 
 
 class RateLimitHit(Base):
-    """Fixed-window request counters, shared by every Serve replica through the database."""
+    """One admitted request of a rate-limited kind (``login:203.0.113.7``), shared by every
+    Serve replica through the database. A sliding window counts the rows younger than it;
+    older rows are deleted as the key is hit, so a key holds at most its limit of rows."""
 
     __tablename__ = "rate_limit_hits"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UploadReservation(Base):
+    """The declared size of a presigned upload, held against its workspace's storage quota
+    from the presign until it is confirmed or, once ``expires_at`` (the presign's) and a
+    grace period have passed, the retention keeper deletes the object and this row."""
+
+    __tablename__ = "upload_reservations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    storage_key: Mapped[str] = mapped_column(String(300), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KeeperSweep(Base):
+    """When a periodic keeper (``retention``) last finished a sweep: durable, so that a
+    restarted keeper sweeps at once when the last sweep is older than its interval."""
+
+    __tablename__ = "keeper_sweeps"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    swept_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

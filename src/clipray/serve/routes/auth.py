@@ -28,6 +28,7 @@ from clipray.serve.security import (
     needs_rehash,
     new_api_token,
     new_refresh_token,
+    sliding_window_wait,
     verify_password,
 )
 from clipray.storage.accounts import ApiTokenRepo, RateLimitRepo, RefreshTokenRepo
@@ -43,16 +44,24 @@ _DUMMY_HASH = hash_password(new_id())
 
 
 def rate_limit(svc: ServicesDep, request: Request, name: str, limit: int, window_s: int) -> None:
-    """Count this request against ``limit`` per ``window_s`` for the client's IP.
+    """Admit this request only if the client's address had fewer than ``limit`` admitted in
+    the last ``window_s`` seconds (a sliding window: no burst across a clock boundary).
 
-    The counter is a database row, so the limit holds across Serve replicas; it commits in
-    its own transaction, so that a refused login still counts.
+    The hits are rows in the database, so the limit holds across Serve replicas; they
+    commit in their own transaction, so that a refused login still counts. A refused
+    request is not recorded: ``Retry-After`` is when the oldest admitted one leaves the
+    window, and a client hammering the door cannot push that further away.
     """
+    key = f"{name}:{client_ip(request, svc.settings.trusted_proxies)}"
+    now = utcnow()
     with svc.db.session() as s:
-        count, retry_after = RateLimitRepo(s).hit(f"{name}:{client_ip(request)}", window_s)
-    if count > limit:
-        raise ApiError(429, "RATE_LIMITED", f"too many {name} attempts; retry in {retry_after} s",
-                       headers={"Retry-After": str(retry_after)})  # fmt: skip
+        repo = RateLimitRepo(s)
+        wait = sliding_window_wait(repo.recent(key, window_s, now), limit, window_s, now)
+        if wait is None:
+            repo.admit(key, now)
+    if wait is not None:
+        raise ApiError(429, "RATE_LIMITED", f"too many {name} attempts; retry in {wait} s",
+                       headers={"Retry-After": str(wait)})  # fmt: skip
 
 
 def _issue(svc: ServicesDep, session: Session, user: User, family: str | None = None) -> Tokens:

@@ -1,9 +1,15 @@
 """Uploads: a presigned POST straight to the bucket, then a confirm that validates the video
-and registers it as a source. The API never carries the bytes of a presigned upload."""
+and registers it as a source. The API never carries the bytes of a presigned upload.
+
+The presign reserves its declared size against the workspace's storage quota; the confirm
+frees the reservation (the source then counts its real size). An upload never confirmed is
+deleted with its reservation by the retention keeper once the presign has expired and
+``CLIPRAY_RETENTION_UPLOAD_GRACE_S`` has passed."""
 
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -12,8 +18,9 @@ from clipray.pipelines.ingest import (
     IngestContext,
     IngestError,
     StorageQuotaError,
-    check_storage_for,
     ingest_path,
+    release_upload,
+    reserve_upload,
 )
 from clipray.pipelines.limits import media_limits
 from clipray.pipelines.validate import MediaRejectedError, validate_file
@@ -23,7 +30,7 @@ from clipray.serve.permissions import Action
 from clipray.serve.schemas import ConfirmIn, ConfirmOut, PresignIn, PresignOut
 from clipray.storage.keys import UnsafeKeyError, check_key, object_key
 from clipray.storage.objects import ObjectNotFoundError, StorageError
-from clipray.storage.orm import SourceOrigin, new_id
+from clipray.storage.orm import SourceOrigin, new_id, utcnow
 
 router = APIRouter(prefix="/api/upload", tags=["uploads"])
 _EXT = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm",
@@ -43,15 +50,18 @@ def presign(body: PresignIn, who: Caller, svc: ServicesDep) -> PresignOut:
         raise ApiError(415, "UPLOAD_TYPE_NOT_ALLOWED", f"content type {body.content_type!r} "
                        f"is not one of {', '.join(settings.upload_content_types)}")  # fmt: skip
     ctx = IngestContext.of(settings, svc.buckets, svc.db, who.workspace_id)
-    try:
-        check_storage_for(ctx, body.size)  # the declared size; confirm checks the real one
-    except StorageQuotaError as exc:
-        raise ApiError(413, exc.code, str(exc)) from exc
     ext = _EXT.get(body.content_type, "bin")
     key = object_key(who.workspace_id, "uploads", new_id(), f"upload.{ext}")
     store = svc.buckets.media.scoped(who.workspace_id)
     up = store.presign_upload(key, content_type=body.content_type, max_bytes=body.size,
                               allowed_content_types=settings.upload_content_types)  # fmt: skip
+    # Signing is local: a refused reservation just discards the URL. Taken after signing,
+    # the reservation's expiry is never earlier than the URL's.
+    expires_at = utcnow() + timedelta(seconds=up.expires_in)
+    try:
+        reserve_upload(ctx, key, body.size, expires_at)  # the declared size; confirm: the real
+    except StorageQuotaError as exc:
+        raise ApiError(413, exc.code, str(exc)) from exc
     return PresignOut(key=up.key, url=up.url, method="POST", fields=up.fields, headers={},
                       expires_in=up.expires_in)  # fmt: skip
 
@@ -80,6 +90,8 @@ def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
                 store.download(key, path)
             except (ObjectNotFoundError, StorageError) as exc:
                 raise ApiError(404, "UPLOAD_NOT_FOUND", str(exc)) from exc
+            # Accepted or refused, the object goes: its real size counts from here on.
+            release_upload(ctx, key)
             try:
                 info = validate_file(path, media_limits(settings), ffprobe=settings.ffprobe_bin,
                                      ffmpeg=settings.ffmpeg_bin)  # fmt: skip
