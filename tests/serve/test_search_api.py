@@ -199,6 +199,8 @@ def test_a_thumbnail_link_is_only_good_for_its_frame_until_it_expires(client, wo
     base = f"/api/search/thumbnails/{a_talk}"
     forged = {**q, "sig": q["sig"][:-1] + ("0" if q["sig"][-1] != "0" else "1")}
     assert_error(client.get(base, params=forged), 403, "THUMBNAIL_LINK_INVALID")
+    for odd in ("é" * 64, "", "0" * 128, "\u202e" + q["sig"]):  # what fuzzers send: no 500
+        assert_error(client.get(base, params={**q, "sig": odd}), 403, "THUMBNAIL_LINK_INVALID")
     moved = {**q, "t": "3.000"}
     assert_error(client.get(base, params=moved), 403, "THUMBNAIL_LINK_INVALID")
     other = client.get(f"/api/search/thumbnails/{a_head}", params=q)

@@ -166,7 +166,8 @@ class ThumbnailLinks:
 
     def _sig(self, source_id: str, t: str, exp: int) -> str:
         key = hashlib.sha256(b"clipray thumbnail links\0" + self.secret.encode()).digest()
-        return hmac.new(key, f"{source_id}\0{t}\0{exp}".encode(), hashlib.sha256).hexdigest()
+        msg = f"{source_id}\0{t}\0{exp}".encode("utf-8", "replace")
+        return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
     def url(self, source_id: str, t: float, now: float | None = None) -> str:
         exp = int((time.time() if now is None else now) + self.ttl_s)
@@ -177,7 +178,8 @@ class ThumbnailLinks:
     def verify(self, source_id: str, t: float, exp: int, sig: str,
                now: float | None = None) -> None:  # fmt: skip
         """Raises Forbidden: ``THUMBNAIL_LINK_INVALID`` or ``THUMBNAIL_LINK_EXPIRED``."""
-        if not hmac.compare_digest(self._sig(source_id, f"{t:.3f}", exp), sig):
+        want = self._sig(source_id, f"{t:.3f}", exp).encode()
+        if not hmac.compare_digest(want, sig.encode("utf-8", "replace")):  # any text, no 500
             raise Forbidden("THUMBNAIL_LINK_INVALID", "this thumbnail link is not signed by "
                             "this server (take the link from a search result)")  # fmt: skip
         if exp < (time.time() if now is None else now):
