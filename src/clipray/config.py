@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     """Lifetime of presigned GET and upload URLs."""
     max_upload_bytes: int = 20 * GiB
     """Largest video a presigned upload accepts; enforced by the signed policy."""
+    max_request_bytes: int = Field(default=MiB, ge=1024)
+    """Largest request body the HTTP API reads (413 ``PAYLOAD_TOO_LARGE`` above it): its
+    bodies are small JSON, videos go straight to the bucket."""
     upload_content_types: tuple[str, ...] = (
         "video/mp4",
         "video/quicktime",
@@ -187,8 +190,8 @@ class Settings(BaseSettings):
     search_moment_max_s: float = Field(default=30.0, gt=0, le=600)
     """Longest search moment, in seconds: the length of a short clip. Hits join a moment only
     within it, and a single longer transcript segment is cut to it around its middle."""
-    highlight_max_parts: int = Field(default=50, ge=1, le=1000)
-    """Most moments one highlight reel may join (at most 1000: the API refuses a longer list
+    highlight_max_parts: int = Field(default=50, ge=1, le=500)
+    """Most moments one highlight reel may join (at most 500: the API refuses a longer list
     while reading the request)."""
     highlight_max_duration_s: float = 600.0
     """Longest highlight reel, in seconds (the sum of its moments)."""

@@ -17,6 +17,8 @@ JFK = [(0.0, 4.5, "And so my fellow Americans,"),
        (11.0, 17.2, "My fellow citizens of the world,"),
        (17.2, 24.0, "ask not what America will do for you.")]  # fmt: skip
 
+pytestmark = pytest.mark.unit
+
 
 def test_fusion_rewards_agreement_across_lists():
     fused = fuse([["a", "b"], ["b", "c"]])

@@ -37,7 +37,7 @@ from clipray.serve.security import (
     is_api_token,
     trusted_networks,
 )
-from clipray.services import generation
+from clipray.services.generation import require_generation as check_generation
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
 from clipray.storage.keys import is_id
@@ -140,12 +140,18 @@ def configure(settings: Settings, encoders: Encoders | None = None) -> None:
     _encoders = encoders
 
 
-def services(request: Request) -> Services:
-    state = request.app.state
+def app_services(app: Any) -> Services:
+    """The services of ``app`` (a FastAPI app), made on first use; middleware that needs
+    the settings before any route runs reads them here too."""
+    state = app.state
     if getattr(state, "services", None) is None:
         settings = getattr(state, "settings", None) or _configured or get_settings()
         state.services = Services(settings)
     return state.services
+
+
+def services(request: Request) -> Services:
+    return app_services(request.app)
 
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -276,8 +282,7 @@ def generated_store(svc: Services, workspace_id: str) -> ObjectStore:
 def require_generation(svc: Services, session: Session, workspace_id: str) -> None:
     """Refuse, before any work, what could not be stored as a generated clip: 503 without
     the app-owned bucket, 409 ``GENERATED_CLIP_LIMIT`` at the workspace's cap."""
-    cap = svc.settings.generated_clips_max_live
-    generation.require_generation(svc.buckets, session, workspace_id, cap)
+    check_generation(svc.settings, svc.buckets, session, workspace_id)
 
 
 PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]

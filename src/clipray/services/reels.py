@@ -76,7 +76,7 @@ def queue_reel(session: Session, buckets: Buckets, settings: Settings, workspace
         CodedError: 503 ``GENERATED_STORAGE_UNAVAILABLE``, 409 ``GENERATED_CLIP_LIMIT``.
     """
     check_parts(req.moments, settings.highlight_max_parts)
-    require_generation(buckets, session, workspace_id, settings.generated_clips_max_live)
+    require_generation(settings, buckets, session, workspace_id)
     sources = workspace_sources(session, workspace_id, {sid for sid, _, _ in req.moments})
     planned = plan_reel(req.moments, sources, settings.highlight_max_parts,
                         settings.highlight_max_duration_s)  # fmt: skip

@@ -49,7 +49,7 @@ def export_highlights(body: HighlightIn, who: Caller, session: SessionDep,
     """Queue a reel of ``moments`` in the order given. Errors: 422 ``REEL_TOO_MANY_PARTS``
     (checked first, before anything is read), 503 ``GENERATED_STORAGE_UNAVAILABLE``, 409
     ``GENERATED_CLIP_LIMIT``, 404 ``SOURCE_NOT_FOUND``, 422 ``MOMENT_OUT_OF_RANGE`` /
-    ``REEL_TOO_LONG``; a list longer than 1000 is refused while the body is read (422
+    ``REEL_TOO_LONG``; a list longer than 500 is refused while the body is read (422
     ``VALIDATION_ERROR``)."""
     who.require(Action.CREATE_JOB)
     req = reels.ReelRequest([(m.source_id, m.start, m.end) for m in body.moments], body.title,
