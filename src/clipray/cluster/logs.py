@@ -83,11 +83,34 @@ def route_output(home: Path, *, verbose: bool) -> OutputRoute | None:
     else:
         for key, value in QUIET_ENV.items():
             os.environ.setdefault(key, value)
+        _native_stderr_to(folder / "clipray.log")
     logging.captureWarnings(True)
     _route = OutputRoute(folder / "clipray.log", verbose)
     _adopt_library_loggers()
     logging.getLogger("clipray").info("clipray %s (pid %d)", " ".join(sys.argv[1:]), os.getpid())
     return _route
+
+
+def _native_stderr_to(path: Path) -> None:
+    """Point file descriptor 2 at the log file, and ``sys.stderr`` at a copy of the
+    terminal's descriptor.
+
+    Ray's C++ core worker in this process writes its errors straight to descriptor 2
+    (``core_worker.cc:...``), as do the Ray processes and tools it starts; Python's own
+    ``sys.stderr`` (rich's progress, error lines, tracebacks) keeps the terminal.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        terminal = os.dup(2)
+    except OSError:
+        return
+    sys.stderr.flush()
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stderr = os.fdopen(
+        terminal, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+        errors="backslashreplace",
+    )  # fmt: skip
 
 
 def _adopt_library_loggers() -> None:
@@ -157,5 +180,10 @@ def _worker_lines(data: dict[str, Any], ignore_prefix: bool = False) -> None:
     if not ignore_prefix and pid not in ("raylet", "autoscaler"):
         prefix = f"({name} pid={pid}) " if name else f"(pid={pid}) "
     level = logging.WARNING if data.get("is_err") else logging.INFO
-    for line in data.get("lines", []):
+    lines = data.get("lines", [])
+    if pid == "autoscaler":  # as Ray prints it: its events, not every status report
+        import ray._private.worker as ray_worker
+
+        lines = list(ray_worker.filter_autoscaler_events(lines))
+    for line in lines:
         log.log(level, "%s%s", prefix, line)
