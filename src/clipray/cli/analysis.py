@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from clipray.cli.common import (
@@ -26,6 +25,7 @@ from clipray.cli.common import (
     err,
     out,
 )
+from clipray.cli.progress import StageProgress
 from clipray.cluster.services import (
     open_storage,
 )
@@ -74,12 +74,9 @@ def analyze(
         expect = math.ceil(item.info.duration / cfg.window_s) + (
             math.ceil(item.info.duration / cfg.audio.chunk_s) if item.info.has_audio else 0
         )
-        with Progress(
-            TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("parts", total=max(expect, 1))
-            (outcome,) = runner.run([(item, local)], lambda *_: bar.advance(task))
+        with StageProgress(err) as bar:
+            bar.stage("analysing", total=max(expect, 1))
+            (outcome,) = runner.run([(item, local)], bar.advance)
     finally:
         db.dispose()
     if outcome.document is None:
@@ -170,9 +167,9 @@ def _run_and_print(
 
     db, ictx = _analysis_context(settings)
     try:
-        with err.status("starting") as status:
+        with StageProgress(err) as progress:
             result = run_main_job(
-                settings, ictx, source, opts, on_stage=status.update, log_to_driver=not as_json
+                settings, ictx, source, opts, on_stage=progress.stage, log_to_driver=not as_json
             )
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
