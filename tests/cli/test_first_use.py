@@ -53,7 +53,6 @@ def test_with_an_unreachable_s3_endpoint_the_cli_says_what_to_do_and_starts_noth
     assert "clipray up" in res.stderr
     assert STARTED not in res.stderr
     assert not (home / "s3").exists()
-    assert status(home)["s3"]["mode"] == "external"
 
 
 def test_a_first_command_starts_the_services_once_and_says_so_on_stderr(tmp_path):
