@@ -73,6 +73,13 @@ def test_a_first_command_starts_the_services_once_and_says_so_on_stderr(tmp_path
         assert again.returncode == 0, again.stderr
         assert STARTED not in again.stderr
         assert again.stdout == first.stdout
+        # The libraries' logging (here alembic's) is in the log file, on stderr only with -v.
+        assert "alembic" not in first.stderr + again.stderr
+        assert "alembic" in (home / "logs" / "clipray.log").read_text()
+        loud = clipray(home, "--verbose", "sources", "--json")
+        assert loud.returncode == 0, loud.stderr
+        assert loud.stdout == first.stdout
+        assert "alembic" in loud.stderr
         # Bad input after a first-use start is still one line with the reason.
         missing = clipray(home, "analyze", str(tmp_path / "missing.mp4"), "--json")
         assert missing.returncode == 1

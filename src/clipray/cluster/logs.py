@@ -137,7 +137,10 @@ def ray_init_options() -> dict[str, Any]:
     """
     if _route is None:
         return {}
-    options: dict[str, Any] = {"configure_logging": False, "log_to_driver": True}
+    import ray._private.worker as ray_worker
+
+    hook = hasattr(ray_worker, "print_to_stdstream")  # else workers' lines stay in Ray's files
+    options: dict[str, Any] = {"configure_logging": False, "log_to_driver": hook}
     if not _route.verbose:
         options["runtime_env"] = {"env_vars": dict(QUIET_ENV)}
     return options
@@ -149,7 +152,8 @@ def before_ray_init() -> None:
 
     Ray 2.60 prints both through ``ray._private.worker.print_to_stdstream``, looked up when
     called and bound when ``ray.init`` subscribes to the workers' logs: replacing it before
-    ``ray.init`` covers both. Without it (another Ray), workers' output is not printed.
+    ``ray.init`` covers both. Without it (another Ray), :func:`ray_init_options` turns
+    ``log_to_driver`` off: workers' output then stays in Ray's session log files.
     """
     if _route is None:
         return
