@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,99 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
+
+
+# --- test tiers --------------------------------------------------------------------------
+# A test is `unit` when its module says so (`pytestmark = pytest.mark.unit`): pure code that
+# `pytest -m unit` runs in seconds. Every other test is `integration`. A unit test that asks
+# for a service fixture, or that starts a process, opens a database connection or starts Ray
+# while it runs, fails: a mislabelled test cannot hide in the fast tier.
+SERVICE_FIXTURES = frozenset({
+    "settings", "s3_server", "buckets", "ray_local", "postgres_url", "empty_db_url",
+    "sqlite_db", "postgres_db", "migrated_db", "session", "api_settings", "api_db",
+    "short_talk",
+})  # fmt: skip
+_UNIT = pytest.StashKey[bool]()
+_TIER_PROBLEM = pytest.StashKey[str]()
+
+
+class ImpureUnitTestError(AssertionError):
+    """A `unit` test reached for a process, a database or Ray: it belongs in integration."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what is not `unit` as `integration`; note what a `unit` test must not have."""
+    for item in items:
+        tiers = {m.name for m in item.iter_markers()} & {"unit", "integration"}
+        item.stash[_UNIT] = tiers == {"unit"}
+        if not tiers:
+            item.add_marker(pytest.mark.integration)
+        elif len(tiers) == 2:
+            item.stash[_TIER_PROBLEM] = "is marked both unit and integration: choose one"
+        elif services := sorted(SERVICE_FIXTURES.intersection(item.fixturenames)):
+            item.stash[_TIER_PROBLEM] = (f"is marked unit but uses the service fixtures "
+                                         f"{services}: mark its module integration")  # fmt: skip
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With exactly ``-m unit``, skip importing the modules that declare no unit test: they
+    pull in Ray, torch and the storage stack, which would cost more than the tier's run."""
+    if config.option.markexpr != "unit" or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return "pytest.mark.unit" not in collection_path.read_text(encoding="utf-8") or None
+
+
+def _ray_started() -> bool:
+    ray = sys.modules.get("ray")
+    return bool(ray is not None and ray.is_initialized())
+
+
+@contextlib.contextmanager
+def _pure(item: pytest.Item) -> Iterator[None]:
+    """While a `unit` test sets up and runs: no child process, no database connection, and
+    no Ray started (the fixture check cannot see a test that calls ffmpeg by itself)."""
+    if not item.stash.get(_UNIT, False):
+        yield
+        return
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    def refuse(what: str) -> ImpureUnitTestError:
+        return ImpureUnitTestError(f"{item.nodeid} is marked unit but {what}: mark its module "
+                                   "integration (or give the effect a seam)")  # fmt: skip
+
+    def no_process(self: subprocess.Popen, args: object, *_: object, **__: object) -> None:
+        raise refuse(f"starts a process ({args!r})")
+
+    def no_connection(*_: object) -> None:
+        raise refuse("opens a database connection")
+
+    ray_before = _ray_started()
+    event.listen(Pool, "connect", no_connection)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(subprocess.Popen, "__init__", no_process)
+            yield
+    finally:
+        event.remove(Pool, "connect", no_connection)
+    if not ray_before and _ray_started():
+        raise refuse("starts Ray")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    if problem := item.stash.get(_TIER_PROBLEM, None):
+        pytest.fail(f"{item.nodeid} {problem}", pytrace=False)
+    with _pure(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _pure(item):
+        return (yield)
 
 
 # --- S3 ----------------------------------------------------------------------------------
@@ -226,22 +320,24 @@ def api_db(api_settings: Settings) -> Iterator[Database]:
 
 def cancel_active_jobs(db: Database) -> None:
     """Cancel every job still in progress: their step workers see it and exit, so that no
-    analysis outlives the test module that started it (the next one needs the CPUs)."""
-    import time
-
+    analysis outlives the test module that started it (the next one needs the CPUs). A step
+    still running at the deadline is a failure: it would skew every test after it."""
     from sqlalchemy import update
 
+    from clipray.cluster.procs import wait_until
     from clipray.jobs.machine import ACTIVE
     from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus
 
     with db.session() as s:
         s.execute(update(Job).where(Job.status.in_(ACTIVE)).values(status=JobStatus.CANCELLED))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def running() -> list[str]:
         with db.session() as s:
-            if not s.query(JobStep).filter(JobStep.status == StepStatus.RUNNING).count():
-                return
-        time.sleep(0.5)
+            rows = s.query(JobStep).filter(JobStep.status == StepStatus.RUNNING).all()
+            return [f"{r.job_id}:{r.name}" for r in rows]
+
+    assert wait_until(lambda: not running(), 120, interval=0.5), (
+        f"steps still running 120 s after their jobs were cancelled: {running()}")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,11 @@
 
 from pathlib import Path
 
+import pytest
+
 from clipray.config import Settings
+
+pytestmark = pytest.mark.unit
 
 
 def test_embedded_defaults_live_under_the_data_dir(monkeypatch, tmp_path):

@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 
 def test_no_cuda_packages_were_installed():
     names = {(d.metadata["Name"] or "").lower() for d in md.distributions()}

@@ -2,10 +2,13 @@
 
 from pathlib import Path
 
+import pytest
 from typer.main import get_command
 
 from clipray.cli import app
 from clipray.config import Settings
+
+pytestmark = pytest.mark.unit
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

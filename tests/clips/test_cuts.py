@@ -21,6 +21,8 @@ from clipray.clips.cuts import (
     validate,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def ids():
     counter = itertools.count()

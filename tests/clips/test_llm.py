@@ -21,6 +21,8 @@ import pytest
 from clipray.clips.llm import LlmConfig, rerank, sanitize
 from clipray.clips.select import TITLE_MAX_CHARS, Candidate, clip_id, title_and_hashtags
 
+pytestmark = pytest.mark.unit
+
 Reply = Callable[[dict[str, Any]], tuple[int, bytes]]
 
 
@@ -53,7 +55,9 @@ def answer(obj: Any) -> Reply:
 class Api:
     base_url: str
     reply: Reply = field(default_factory=lambda: answer({}))
-    delay_s: float = 0.0
+    stalled: threading.Event = field(default_factory=threading.Event)
+    """Set: the server reads the request, then answers nothing until the test ends."""
+    released: threading.Event = field(default_factory=threading.Event)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -68,7 +72,8 @@ def api() -> Iterator[Api]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            time.sleep(state.delay_s)
+            if state.stalled.is_set():
+                state.released.wait(timeout=60)  # set at teardown: the injected hang ends
             status, payload = (
                 state.reply(body) if self.path == "/v1/chat/completions" else (404, b"{}")
             )
@@ -89,6 +94,7 @@ def api() -> Iterator[Api]:
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield state
+    state.released.set()
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
@@ -240,7 +246,7 @@ def test_http_error_keeps_heuristic_order(api: Api, caplog: pytest.LogCaptureFix
 
 def test_timeout_keeps_heuristic_order(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     api.reply = answer({"order": IDS[::-1]})
-    api.delay_s = 2.0
+    api.stalled.set()
     t0 = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="clipray.clips.llm"):
         assert rerank(CANDS, cfg_for(api, timeout_s=0.3)) == CANDS

@@ -30,6 +30,8 @@ from clipray.clips.nle import (
     to_frame,
 )
 
+pytestmark = pytest.mark.unit
+
 FIVE_HOURS = 5 * 3600.0
 
 

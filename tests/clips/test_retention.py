@@ -19,6 +19,8 @@ from clipray.clips.retention import (
     stray_uploads,
 )
 
+pytestmark = pytest.mark.unit
+
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 WS, C1, C2 = "a" * 32, "b" * 32, "c" * 32
 

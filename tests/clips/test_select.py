@@ -27,6 +27,8 @@ from clipray.clips.select import (
     title_and_hashtags,
 )
 
+pytestmark = pytest.mark.unit
+
 SENTENCES = (
     "Welcome back to the channel, today we are talking about building a small workshop.",
     "I spent three years getting this wrong before anything worked.",

@@ -19,6 +19,8 @@ from clipray.domain import (
 )
 from clipray.domain.errors import not_found
 
+pytestmark = pytest.mark.unit
+
 
 def test_status_and_retryable_come_from_the_class_and_can_be_overridden() -> None:
     assert (CodedError("X", "m").status, CodedError("X", "m").retryable) == (422, False)

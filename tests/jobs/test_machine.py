@@ -19,6 +19,8 @@ from clipray.jobs.machine import (
     transition,
 )
 
+pytestmark = pytest.mark.unit
+
 S, E = JobStatus, Event
 # The whole table, written out: (state, event) -> next state. Everything else is refused.
 EXPECTED = {

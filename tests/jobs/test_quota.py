@@ -4,6 +4,8 @@ import pytest
 
 from clipray.jobs.quota import Limits, Usage, check_quota, check_storage, month_start, next_month
 
+pytestmark = pytest.mark.unit
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 LIMITS = Limits(concurrent_jobs=2, minutes_per_month=100)
 

@@ -4,6 +4,8 @@ import pytest
 
 from clipray.models.wer import align_words, normalize_words, word_error_rate
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("reference", "hypothesis", "expected"),

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from clipray.cluster.services import ensure_workspace, open_database
-from clipray.pipelines.clipjob import RunOptions, copy_out, run_main_job
+from clipray.pipelines.clipjob import RunOptions, copy_out
 from clipray.pipelines.demo import make_demo_video
 from clipray.pipelines.ingest import IngestContext
+from clipray.services.main_job import run_main_job
 from clipray.storage import migrate
 from clipray.storage.repos import ClipRepo
 
@@ -82,10 +83,11 @@ def test_json_result_has_the_documented_shape(job):
     doc = json.loads(json.dumps(first.to_json()))
     assert set(doc) == {"source_id", "clips"}
     keys = {"id", "start", "end", "score", "title", "reasons", "video", "thumbnail", "fcpxml",
-            "edl", "render_spec"}  # fmt: skip
+            "edl", "render_spec", "generated_clip_id"}  # fmt: skip
     for clip in doc["clips"]:
         assert set(clip) == keys
         assert clip["render_spec"]["aspect"] == "9:16"
+        assert clip["generated_clip_id"]  # a rendered clip names its generated clip
 
 
 def test_the_same_spec_is_reused_and_other_settings_add_a_version(job):
@@ -142,6 +144,7 @@ def test_each_rendered_clip_is_one_generated_clip_that_expires(job, buckets, set
         )
         with ctx.db.session() as s:
             assert ClipRepo(s, ctx.workspace_id).get(c.id).generated_clip_id == g.id
+        assert c.generated_clip_id == g.id  # what `clipray run` prints links the two
 
 
 def test_generating_the_same_candidate_again_gives_one_row_and_one_object(job, buckets, settings):
@@ -226,3 +229,27 @@ def test_demo_sample_has_speech_and_scenes(tmp_path):
     kinds = sorted(s["codec_type"] for s in info["streams"])
     assert kinds == ["audio", "video"]
     assert 30.0 < float(info["format"]["duration"]) < 120.0
+
+
+def test_the_job_runners_step_chooses_what_clipray_run_rendered(job, settings):
+    """`clipray run` and the job runner's analyze step are doors onto one service: the same
+    cached analysis gives the same moments with the same render specs."""
+    from clipray.actors.steps import run_step
+    from clipray.storage.orm import Job, JobStatus
+
+    ctx, first, *_ = job
+    opts = {"max_clips": 2, "min_duration": 10.0, "max_duration": 30.0}
+    with ctx.db.session() as s:
+        row = Job(workspace_id=ctx.workspace_id, kind="clips", status=JobStatus.ANALYZING,
+                  source_id=first.source_id, params={"source": {"kind": "id",
+                  "value": first.source_id}, "settings": opts})  # fmt: skip
+        s.add(row)
+        s.flush()
+        job_id = row.id
+    detail = run_step(settings, job_id, ctx.workspace_id, "analyze")
+    assert (detail["cached"], detail["clips"]) == (True, len(first.clips))
+    with ctx.db.session() as s:
+        repo = ClipRepo(s, ctx.workspace_id)
+        chosen = sorted((c.start_s, c.end_s, c.spec_hash) for c in repo.for_job(job_id))
+        rendered = sorted((c.start, c.end, repo.get(c.id).spec_hash) for c in first.clips)
+    assert chosen == rendered

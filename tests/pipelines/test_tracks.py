@@ -17,6 +17,8 @@ from clipray.pipelines.stages.tracks import (
 )
 from clipray.schemas import FaceBox, Track
 
+pytestmark = pytest.mark.unit
+
 FPS = 2.0
 CFG = TrackerConfig()
 

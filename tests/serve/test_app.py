@@ -6,6 +6,8 @@ from fastapi.testclient import TestClient
 from clipray import __version__
 from clipray.serve.app import api
 
+pytestmark = pytest.mark.unit
+
 
 def test_healthz():
     resp = TestClient(api).get("/healthz")

@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from clipray.config import Settings
 from clipray.serve.security import client_address, sliding_window_wait, trusted_networks
 
+pytestmark = pytest.mark.unit
+
 PROXIES = trusted_networks(("10.0.0.0/8", "192.0.2.1", "2001:db8::/32"))
 
 

@@ -21,6 +21,8 @@ from clipray.serve.permissions import (
 )
 from clipray.storage.orm import Role
 
+pytestmark = pytest.mark.unit
+
 OWNER, ADMIN, EDITOR, VIEWER = Role.OWNER, Role.ADMIN, Role.EDITOR, Role.VIEWER
 
 # The expected policy, spelled out by hand rather than derived from MIN_ROLE.
@@ -36,6 +38,7 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.MANAGE_MEMBERS:     (True,  True,  False, False),
     Action.PUBLISH:            (True,  True,  False, False),
     Action.DELETE_SOURCE:      (True,  True,  False, False),
+    Action.INSPECT_WORKERS:    (True,  True,  False, False),
     Action.DELETE_WORKSPACE:   (True,  False, False, False),
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
 }  # fmt: skip

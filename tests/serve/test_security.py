@@ -29,6 +29,8 @@ from clipray.serve.security import (
     verify_password,
 )
 
+pytestmark = pytest.mark.unit
+
 # 64 bytes, so forging an HS512 token with it below raises no key-length warning.
 SECRET = "clipray-test-secret-" * 3 + "pad!"
 CFG = TokenConfig(secret=SECRET)

@@ -4,6 +4,8 @@ import pytest
 
 from clipray.storage.keys import UnsafeKeyError, check_key, object_key, workspace_prefix
 
+pytestmark = pytest.mark.unit
+
 WS = "0123456789abcdef0123456789abcdef"
 OTHER = "fedcba9876543210fedcba9876543210"
 SRC = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

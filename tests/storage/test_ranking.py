@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from clipray.storage.ranking import Hit, fuse, group_moments, paginate
 
+pytestmark = pytest.mark.unit
+
 
 def test_fusion_rewards_agreement_across_lists():
     fused = fuse([["a", "b"], ["b", "c"]])

@@ -1,8 +1,9 @@
 """The job runner: a named, detached Ray actor that drives every job through its states.
 
 The state lives in the database, never only here: the runner polls for jobs that have work
-to do, runs each step attempt as a Ray task (``jobs.steps.run_step``), records attempts,
-timings and errors, retries with backoff (``jobs.machine.STEP_POLICIES``), and cancels the
+to do, runs each step attempt as a Ray task (``actors.steps.run_step``), records attempts,
+timings and errors (``actors.steps.step_failure`` says how a step failed and whether to
+retry), retries with backoff (``jobs.machine.STEP_POLICIES``), and cancels the
 Ray work of a job that was cancelled. It also keeps the virtual clips' media moving: a
 proxy build per source that wants one, an export per approved clip (``pipelines.export``)
 and each highlight reel asked for (``pipelines.highlights``), each one Ray task. When it
@@ -28,6 +29,7 @@ import ray
 from sqlalchemy import select
 
 from clipray.actors import ensure_detached, named
+from clipray.actors.steps import run_step, step_failure
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database
 from clipray.config import Settings
@@ -41,7 +43,6 @@ from clipray.jobs.machine import (
     next_action,
     transition,
 )
-from clipray.jobs.steps import run_step
 from clipray.pipelines.export import build_proxy, export_clip
 from clipray.pipelines.highlights import make_highlight
 from clipray.storage import claims
@@ -240,15 +241,14 @@ class JobRunner:
                 self.metrics.step(att.step, StepStatus.SUCCEEDED, seconds)
                 self._move(repo, job, Event.STEP_SUCCEEDED)
                 return
-            message = f"{type(error).__name__}: {error}"[-2000:]
-            code = getattr(error, "code", "STEP_FAILED")
-            detail = {**(step.detail or {}), "code": code, "seconds": round(seconds, 3)}
+            failure = step_failure(error)
+            message = f"{failure.code}: {failure.message}"[-2000:]
+            detail = {**(step.detail or {}), "code": failure.code, "seconds": round(seconds, 3)}
             repo.finish_step(step, StepStatus.FAILED, error=message, detail=detail)
             self.metrics.step(att.step, StepStatus.FAILED, seconds)
             failures = self._failures(s, job.id, att.step)
             policy = STEP_POLICIES[att.step]
-            retryable = getattr(error, "retryable", True)
-            if policy.should_retry(failures, retryable=retryable):
+            if policy.should_retry(failures, retryable=failure.retryable):
                 job.not_before = utcnow() + timedelta(seconds=policy.delay(failures))
                 job.error = f"attempt {failures} failed, retrying: {message}"[:2000]
             else:

@@ -7,7 +7,6 @@ clipray run talk.mp4 --out clips/   # analyse, pick the best moments, render the
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,36 +56,21 @@ def analyze(
 
     Reuses an earlier analysis of the same bytes with the same settings.
     """
-    from clipray.pipelines.analyze import analyze_config
-    from clipray.pipelines.ingest import ingest
-    from clipray.pipelines.runner import AnalysisRunner
+    from clipray.services.main_job import analyse, expected_parts, ingest_uri
 
     settings = _settings(ctx, workspace)
     db, ictx = _analysis_context(settings)
     try:
-        local = None if source.startswith("s3://") else Path(source).expanduser()
         with err.status("ingesting..."):
-            item = ingest(ictx, source)
-        runner = AnalysisRunner(
-            settings, ictx, analyze_config(settings), log_to_driver=not as_json, ray_progress=False
-        )
-        cfg = runner.cfg
-        expect = math.ceil(item.info.duration / cfg.window_s) + (
-            math.ceil(item.info.duration / cfg.audio.chunk_s) if item.info.has_audio else 0
-        )
+            item = ingest_uri(ictx, source)
         with StageProgress(err) as bar:
-            bar.stage("analysing", total=max(expect, 1))
-            (outcome,) = runner.run([(item, local)], bar.advance)
+            bar.stage("analysing", total=expected_parts(settings, item))
+            outcome = analyse(settings, ictx, item, source, bar.advance,
+                              log_to_driver=not as_json)  # fmt: skip
     finally:
         db.dispose()
-    if outcome.document is None:
-        err.print(
-            f"[red]error:[/] analysis failed: {escape(outcome.error or '')}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1)
     doc = outcome.document
+    assert doc is not None  # a failed analysis raised ANALYSIS_FAILED
     if as_json:
         print(json.dumps(doc))
         return
@@ -163,7 +147,8 @@ def run(
 def _run_and_print(
     settings: Settings, source: str, opts: Any, out: Path | None, as_json: bool
 ) -> None:
-    from clipray.pipelines.clipjob import copy_out, run_main_job
+    from clipray.pipelines.clipjob import copy_out
+    from clipray.services.main_job import run_main_job
 
     db, ictx = _analysis_context(settings)
     try:
@@ -179,10 +164,12 @@ def _run_and_print(
     if as_json:
         print(json.dumps(result.to_json()))
         return
-    table = Table("#", "span", "score", "title", "video", title=f"clips of {result.source_id}")
+    table = Table("#", "span", "score", "title", "video", "generated clip",
+                  title=f"clips of {result.source_id}")  # fmt: skip
     for n, c in enumerate(result.clips, 1):
         span = f"{c.start:7.1f}-{c.end:7.1f} s"
-        table.add_row(str(n), span, f"{c.score:.2f}", escape(c.title), c.files["video"] or "-")
+        table.add_row(str(n), span, f"{c.score:.2f}", escape(c.title), c.files["video"] or "-",
+                      c.generated_clip_id or "-")  # fmt: skip
     Console(soft_wrap=True).print(table)
     if not result.clips:
         err.print("no moment met the duration bounds: try a lower --min-duration")

@@ -1,1 +1,2 @@
-"""Jobs: the pure state machine (``machine``) and the work each step does (``steps``)."""
+"""Jobs, pure: the state machine (``machine``) and the quotas (``quota``). The work of each
+step is ``services/main_job.py``, run by the job runner (``actors/``)."""

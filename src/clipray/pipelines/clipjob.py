@@ -1,12 +1,14 @@
-"""The main job: analyse (cached), pick the best moments, render them in parallel on Ray.
+"""The main job's plans and renders: pick the best moments, render them in parallel on Ray.
 
 Selection, reframing, captions and NLE exports are pure (``clips/``); this module plans one
 render per chosen moment, runs each as a Ray task (FFmpeg inside, files uploaded to the
 app-owned clips bucket from the worker), and records a ``clips`` row per rendered version.
 A moment already rendered with the same spec is reused, not rendered again.
 
-    >>> result = run_main_job(settings, ctx, "talk.mp4", RunOptions())   # doctest: +SKIP
-    >>> [c.title for c in result.clips]
+The flow that drives it (ingest, analyse, choose, render) is ``services/main_job.py``.
+
+    >>> planned = plan(doc, item, RunOptions(), versions)                # doctest: +SKIP
+    >>> render_clips(settings, ctx, source, clip_ids).rendered          # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,20 +21,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from clipray import __version__
 from clipray.clips.captions import CaptionConfig, build_ass
 from clipray.clips.llm import LlmConfig, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
-from clipray.clips.render import ASPECTS, RenderSpec, ffmpeg_version, render_clip
+from clipray.clips.render import ASPECTS, RenderSpec, render_clip
 from clipray.clips.select import Candidate, SelectConfig, select
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
-from clipray.pipelines.analyze import analyze_config
-from clipray.pipelines.export import ensure_cover
-from clipray.pipelines.ingest import IngestContext, Ingested, ingest
-from clipray.pipelines.runner import AnalysisRunner
+from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
 from clipray.storage.keys import object_key
 from clipray.storage.objects import NO_GENERATED_BUCKET, Buckets
@@ -80,6 +78,9 @@ class ClipResult:
     """video, thumbnail, fcpxml, edl -> bucket URI (or local path after ``copy_out``)."""
     render_spec: dict[str, Any]
     reused: bool
+    generated_clip_id: str | None = None
+    """The generated clip this render is (``/api/generated-clips/{id}``); None when it was
+    not generated (failed, or refused at the workspace's cap)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ class JobResult:
             "source_id": self.source_id,
             "clips": [
                 {"id": c.id, "start": c.start, "end": c.end, "score": c.score, "title": c.title,
-                 "reasons": list(c.reasons), **c.files, "render_spec": c.render_spec}
+                 "reasons": list(c.reasons), **c.files, "render_spec": c.render_spec,
+                 "generated_clip_id": c.generated_clip_id}
                 for c in self.clips
             ],
         }  # fmt: skip
@@ -370,7 +372,7 @@ def _result(row: Clip, buckets: Buckets, reused: bool) -> ClipResult:
         end=row.end_s, score=row.score, title=row.title, hashtags=tuple(row.hashtags),
         reasons=tuple(row.reasons),
         files={k: f"s3://{bucket}/{v}" if v else "" for k, v in keys.items()},
-        render_spec=row.render_spec, reused=reused,
+        render_spec=row.render_spec, reused=reused, generated_clip_id=row.generated_clip_id,
     )  # fmt: skip
 
 
@@ -389,44 +391,3 @@ def copy_out(result: JobResult, buckets: Buckets, workspace_id: str, out: Path) 
             files[kind] = str(store.download(uri.removeprefix(prefix), out / name))
         clips.append(replace(c, files=files))
     return replace(result, clips=clips)
-
-
-def run_main_job(
-    settings: Settings,
-    ctx: IngestContext,
-    uri: str,
-    opts: RunOptions,
-    on_stage: Callable[[str], None] | None = None,
-    *,
-    log_to_driver: bool = True,
-) -> JobResult:
-    """Ingest, analyse (cached), select, render. Raises on a failed analysis.
-
-    ``log_to_driver=False`` keeps the workers' output off stdout (``--json``).
-    """
-    local = None if uri.startswith("s3://") else Path(uri).expanduser()
-    say = on_stage or (lambda _msg: None)
-    say("ingesting")
-    item = ingest(ctx, uri)
-    say("analysing")
-    runner = AnalysisRunner(
-        settings, ctx, analyze_config(settings), log_to_driver=log_to_driver, ray_progress=False
-    )
-    (outcome,) = runner.run([(item, local)])
-    if outcome.document is None:
-        raise RuntimeError(f"analysis failed: {outcome.error}")
-    versions = {"clipray": __version__, "ffmpeg": ffmpeg_version(settings.ffmpeg_bin),
-                "asr": settings.asr_model, "faces": settings.face_weights}  # fmt: skip
-    key = settings.llm_api_key
-    llm = LlmConfig(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=key.get_secret_value() if key else None,
-    )
-    planned = plan(outcome.document, item, opts, versions, llm)
-    say(f"rendering {len(planned)} clips")
-    source = runner.worker_uri(item, local)
-    ensure_cover(ctx.db, ctx.workspace_id, item.source.id, outcome.document, source,
-                 settings.ffprobe_bin)  # fmt: skip
-    clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)
-    return JobResult(item.source.id, clips)

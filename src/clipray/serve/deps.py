@@ -37,9 +37,9 @@ from clipray.serve.security import (
     is_api_token,
     trusted_networks,
 )
+from clipray.services.generation import require_generation as check_generation
 from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
-from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
 from clipray.storage.keys import is_id
 from clipray.storage.objects import Buckets, ObjectStore
 from clipray.storage.orm import Role, User, utcnow
@@ -276,13 +276,7 @@ def generated_store(svc: Services, workspace_id: str) -> ObjectStore:
 def require_generation(svc: Services, session: Session, workspace_id: str) -> None:
     """Refuse, before any work, what could not be stored as a generated clip: 503 without
     the app-owned bucket, 409 ``GENERATED_CLIP_LIMIT`` at the workspace's cap."""
-    problem = svc.buckets.generation_problem()
-    if problem is not None:
-        raise ApiError(503, "GENERATED_STORAGE_UNAVAILABLE", problem)
-    try:
-        GeneratedRepo(session, workspace_id).require_room(svc.settings.generated_clips_max_live)
-    except GeneratedLimitError as exc:
-        raise ApiError(409, exc.code, str(exc)) from exc
+    check_generation(svc.settings, svc.buckets, session, workspace_id)
 
 
 PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]

@@ -57,6 +57,8 @@ class Action(enum.StrEnum):
     MANAGE_TOKENS = "manage_tokens"
     """Create and revoke one's own API tokens."""
     DELETE_WORKSPACE = "delete_workspace"
+    INSPECT_WORKERS = "inspect_workers"
+    """See which process ran a job step (its pid and Ray node): for operators, not clients."""
     TRANSFER_OWNERSHIP = "transfer_ownership"
 
 
@@ -81,6 +83,8 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         # A source is the workspace's own archive, not product output: removing it is not
         # undoable, hence above editor.
         Action.DELETE_SOURCE: Role.ADMIN,
+        # Pids and node ids tell an operator where to look; they tell a client nothing.
+        Action.INSPECT_WORKERS: Role.ADMIN,
         Action.DELETE_WORKSPACE: Role.OWNER,
         Action.TRANSFER_OWNERSHIP: Role.OWNER,
     }

@@ -211,6 +211,9 @@ class StepOut(BaseModel):
     duration_s: float | None
     error: str | None
     detail: dict[str, Any]
+    worker: dict[str, Any] | None = None
+    """Which process ran the attempt (``worker_pid``, ``node_id``): shown to workspace
+    admins only (``inspect_workers``), null for everyone else."""
 
 
 class JobOut(BaseModel):
@@ -249,6 +252,9 @@ class ClipOut(BaseModel):
     status: str
     version: int
     error: str | None
+    generated_clip_id: str | None = None
+    """The generated clip this render is (``/api/generated-clips/{id}``); None until it is
+    rendered, and again once retention purged it."""
     created_at: datetime
 
 
@@ -435,11 +441,21 @@ class GroupOut(BaseModel):
 
 
 # --- generated clips ---------------------------------------------------------------------
+class GeneratedOrigin(BaseModel):
+    """What a generated clip was made from: a rendered clip or a highlight reel."""
+
+    type: Literal["clip", "reel"]
+    id: str
+    """``/api/clips/{id}`` for a clip, ``/api/highlights/jobs/{id}`` for a reel."""
+
+
 class GeneratedClipOut(BaseModel):
     id: str
     source_id: str | None
     candidate_id: str
     """The rendered clip (``/api/clips/{id}``) or highlight reel it was generated from."""
+    origin: GeneratedOrigin
+    """``candidate_id`` with its type, so a client follows the link without guessing."""
     kind: Literal["heuristic", "llm-ranked", "highlight-reel"]
     status: Literal["available", "kept", "published", "purged"]
     title: str

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from clipray.serve.deps import (
     Caller,
@@ -15,21 +14,15 @@ from clipray.serve.deps import (
     PageSize,
     ServicesDep,
     SessionDep,
-    generated_store,
     owned,
-    require_generation,
 )
-from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
-from clipray.storage.generated import GeneratedRepo
-from clipray.storage.objects import download_name
-from clipray.storage.orm import Clip, ClipStatus, Job, Source, utcnow
-from clipray.storage.repos import ClipRepo, fetch_page
+from clipray.services import clips
+from clipray.services.rerender import rerender
+from clipray.storage.orm import Clip, ClipStatus, Job, Source
 
 router = APIRouter(prefix="/api/clips", tags=["clips"])
-_FILES = {"video": ("video_key", "mp4"), "thumbnail": ("thumbnail_key", "jpg"),
-          "fcpxml": ("fcpxml_key", "fcpxml"), "edl": ("edl_key", "edl")}  # fmt: skip
 
 
 def clip_out(c: Clip) -> ClipOut:
@@ -37,7 +30,8 @@ def clip_out(c: Clip) -> ClipOut:
         id=c.id, job_id=c.job_id, source_id=c.source_id, moment_id=c.moment_id, start=c.start_s,
         end=c.end_s, score=c.score, title=c.title, description=c.description,
         hashtags=list(c.hashtags), reasons=list(c.reasons), status=c.status.value,
-        version=c.version, error=c.error, created_at=c.created_at,
+        version=c.version, error=c.error, generated_clip_id=c.generated_clip_id,
+        created_at=c.created_at,
     )  # fmt: skip
 
 
@@ -54,12 +48,7 @@ def list_clips(
     who.require(Action.READ)
     if job_id is not None:
         owned(session, Job, job_id, who, "job")
-    q = select(Clip).where(Clip.workspace_id == who.workspace_id)
-    if job_id is not None:
-        q = q.where(Clip.job_id == job_id)
-    if status is not None:
-        q = q.where(Clip.status == status)
-    rows, total = fetch_page(session, q, limit, (page - 1) * limit, Clip.score.desc(), Clip.id)
+    rows, total = clips.list_clips(session, who.workspace_id, job_id, status, page, limit)
     return Page[ClipOut].of([clip_out(c) for c in rows], total, page, limit)
 
 
@@ -74,12 +63,7 @@ def patch_clip(clip_id: str, body: ClipPatch, who: Caller, session: SessionDep) 
     """Change the title or the description (the video is not touched)."""
     who.require(Action.EDIT_CLIP)
     clip = owned(session, Clip, clip_id, who, "clip")
-    if body.title is not None:
-        clip.title = body.title
-    if body.description is not None:
-        clip.description = body.description
-    session.flush()
-    return clip_out(clip)
+    return clip_out(clips.edit_clip(session, clip, body.title, body.description))
 
 
 @router.get("/{clip_id}/versions")
@@ -87,7 +71,7 @@ def clip_versions(clip_id: str, who: Caller, session: SessionDep) -> list[ClipOu
     """Every rendered version of the clip's moment, oldest first."""
     who.require(Action.READ)
     clip = owned(session, Clip, clip_id, who, "clip")
-    return [clip_out(c) for c in ClipRepo(session, who.workspace_id).versions(clip.moment_id)]
+    return [clip_out(c) for c in clips.versions(session, clip)]
 
 
 _REDIRECT = {302: {"description": "Redirect to a presigned URL of the file"}}
@@ -104,14 +88,7 @@ def download_clip(
     """302 to a short-lived presigned URL of the clip's video (or thumbnail, FCPXML, EDL)."""
     who.require(Action.READ)
     clip = owned(session, Clip, clip_id, who, "clip")
-    attr, ext = _FILES[file]
-    key = getattr(clip, attr)
-    store = generated_store(svc, who.workspace_id)
-    if clip.status is not ClipStatus.RENDERED or not key:
-        raise ApiError(409, "CLIP_NOT_READY", f"the clip is {clip.status.value}, not rendered")
-    name = download_name(clip.title, f"-v{clip.version}.{ext}")
-    url = store.presign_get(key, download_name=name)
-    return RedirectResponse(url, status_code=302)
+    return RedirectResponse(clips.download_url(svc.buckets, clip, file), status_code=302)
 
 
 @router.post("/{clip_id}/rerender", status_code=202)
@@ -119,65 +96,12 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
                   svc: ServicesDep) -> ClipOut:  # fmt: skip
     """Render the clip's moment again with another aspect or caption style, as a new
     version (the old one stays). The same settings again return the existing version."""
-    import ray
-
-    from clipray.clips.render import RenderSpec
-    from clipray.cluster.resources import actor_options
-    from clipray.jobs.steps import rerender_task
-    from clipray.pipelines.analyze import analyze_config
-    from clipray.pipelines.clipjob import (
-        RunOptions,
-        plan_moment,
-        planned_of,
-        planned_row,
-    )
-    from clipray.pipelines.ingest import IngestContext, Ingested
-    from clipray.pipelines.runner import AnalysisRunner
-    from clipray.pipelines.stages.decode import probe
-
     who.require(Action.EDIT_CLIP)
     clip = owned(session, Clip, clip_id, who, "clip")
-    if clip.status is ClipStatus.PENDING:
-        raise ApiError(409, "CLIP_NOT_READY", "the clip is still being rendered")
-    spec = RenderSpec.from_json(clip.render_spec)
-    opts = RunOptions(aspect=body.aspect or spec.aspect, captions=body.captions or spec.captions)
     source = owned(session, Source, clip.source_id, who, "source")
-    session.commit()  # the analysis is read in sessions of its own: hold no lock meanwhile
-    settings = svc.settings
-    ctx = IngestContext.of(settings, svc.buckets, svc.db, who.workspace_id)
-    doc = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
-    if doc is None:
-        raise ApiError(409, "ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
-    media = svc.buckets.media.scoped(who.workspace_id)
-    info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
-    p = plan_moment(doc, Ingested(source, info, created=False), planned_of(clip).moment, opts,
-                    dict(spec.versions))  # fmt: skip
-    repo = ClipRepo(session, who.workspace_id)
-    existing = repo.find(clip.moment_id, p.spec_hash)
-    if existing is not None and existing.status is not ClipStatus.FAILED:
-        return clip_out(existing)
-    require_generation(svc, session, who.workspace_id)
-    if existing is not None:
-        new = existing
-        new.status, new.error = ClipStatus.PENDING, None
-    else:
-        new = repo.add(planned_row(p, clip.source_id, clip.moment_id, clip.job_id))
-    session.commit()
-    # The render runs on the cluster; the new version turns rendered (or failed) when done.
-    task = ray.remote(rerender_task).options(**actor_options(settings.stage("job_step")))
-    task.remote(settings, who.workspace_id, source.id, new.id)
+    new = rerender(svc.settings, svc.buckets, svc.db, session, clip, source, body.aspect,
+                   body.captions)  # fmt: skip
     return clip_out(new)
-
-
-def _delete_files(svc: ServicesDep, workspace_id: str, clips: list[Clip]) -> None:
-    if svc.buckets.generated is None:
-        return
-    store = svc.buckets.generated.scoped(workspace_id)
-    for c in clips:
-        for attr, _ in _FILES.values():
-            key = getattr(c, attr)
-            if key:
-                store.delete(key)
 
 
 @router.post("/delete")
@@ -185,10 +109,5 @@ def delete_clips(body: ClipIds, who: Caller, session: SessionDep, svc: ServicesD
     """Delete clips and their files, all or nothing: one id that is missing (404) or of
     another workspace (403) deletes none."""
     who.require(Action.DELETE_CLIP)
-    clips = [owned(session, Clip, i, who, "clip") for i in dict.fromkeys(body.ids)]
-    GeneratedRepo(session, who.workspace_id).purge_for_clips([c.id for c in clips], utcnow())
-    for c in clips:
-        session.delete(c)
-    session.commit()  # rows first: a file left by a failed delete is garbage, not a broken row
-    _delete_files(svc, who.workspace_id, clips)
-    return Deleted(deleted=len(clips))
+    rows = [owned(session, Clip, i, who, "clip") for i in dict.fromkeys(body.ids)]
+    return Deleted(deleted=clips.delete_clips(session, svc.buckets, who.workspace_id, rows))

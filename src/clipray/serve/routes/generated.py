@@ -22,10 +22,10 @@ from clipray.serve.deps import (
 )
 from clipray.serve.errors import not_found
 from clipray.serve.permissions import Action
-from clipray.serve.schemas import GeneratedClipOut, Page
+from clipray.serve.schemas import GeneratedClipOut, GeneratedOrigin, Page
 from clipray.storage.generated import GeneratedRepo
 from clipray.storage.objects import download_name
-from clipray.storage.orm import GeneratedClip, GeneratedStatus, as_utc, utcnow
+from clipray.storage.orm import GeneratedClip, GeneratedKind, GeneratedStatus, as_utc, utcnow
 
 router = APIRouter(prefix="/api/generated-clips", tags=["generated clips"])
 _REDIRECT = {302: {"description": "Redirect to a presigned URL of the video"}}
@@ -35,6 +35,8 @@ def generated_out(g: GeneratedClip) -> GeneratedClipOut:
     expires = as_utc(g.expires_at) if g.expires_at else None
     return GeneratedClipOut(
         id=g.id, source_id=g.source_id, candidate_id=g.candidate_id, kind=g.kind.value,
+        origin=GeneratedOrigin(type="reel" if g.kind is GeneratedKind.HIGHLIGHT_REEL else "clip",
+                               id=g.candidate_id),
         status=g.status.value, title=g.title, size_bytes=g.size_bytes, duration_s=g.duration_s,
         expires_at=expires, expires_in_days=expires_in_days(expires, utcnow()),
         kept_at=g.kept_at, published_at=g.published_at, created_at=g.created_at,

@@ -1,0 +1,95 @@
+"""The main job's rendered clips: list, edit, versions, download, delete.
+
+The HTTP routes (``/api/clips``) load a clip with their ownership check and call these;
+re-rendering is ``services/rerender.py``. A rendered clip's files live on the app-owned
+bucket under ``{workspace}/clips/{clip}/``, one generated clip per render.
+
+    >>> rows, total = list_clips(session, ws_id, None, None, page=1, limit=20)  # doctest: +SKIP
+    >>> url = download_url(buckets, clip, "video")                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clipray.domain.errors import Conflict, Unavailable
+from clipray.storage.generated import GeneratedRepo
+from clipray.storage.objects import Buckets, ObjectStore, download_name
+from clipray.storage.orm import Clip, ClipStatus, utcnow
+from clipray.storage.repos import ClipRepo, fetch_page
+
+__all__ = ["FILES", "delete_clips", "download_url", "edit_clip", "list_clips", "versions"]
+
+FILES = {"video": ("video_key", "mp4"), "thumbnail": ("thumbnail_key", "jpg"),
+         "fcpxml": ("fcpxml_key", "fcpxml"), "edl": ("edl_key", "edl")}  # fmt: skip
+"""A rendered clip's files: the row's key column and the download name's extension."""
+
+
+def list_clips(session: Session, workspace_id: str, job_id: str | None,
+               status: ClipStatus | None, page: int, limit: int
+               ) -> tuple[Sequence[Clip], int]:  # fmt: skip
+    """One page of the workspace's clips, best first, and how many there are."""
+    q = select(Clip).where(Clip.workspace_id == workspace_id)
+    if job_id is not None:
+        q = q.where(Clip.job_id == job_id)
+    if status is not None:
+        q = q.where(Clip.status == status)
+    return fetch_page(session, q, limit, (page - 1) * limit, Clip.score.desc(), Clip.id)
+
+
+def edit_clip(session: Session, clip: Clip, title: str | None, description: str | None) -> Clip:
+    """Change the title or the description (the video is not touched); None keeps it."""
+    if title is not None:
+        clip.title = title
+    if description is not None:
+        clip.description = description
+    session.flush()
+    return clip
+
+
+def versions(session: Session, clip: Clip) -> Sequence[Clip]:
+    """Every rendered version of the clip's moment, oldest first."""
+    return ClipRepo(session, clip.workspace_id).versions(clip.moment_id)
+
+
+def _store(buckets: Buckets, workspace_id: str) -> ObjectStore:
+    if buckets.generated is None:
+        raise Unavailable("GENERATED_STORAGE_UNAVAILABLE",
+                          "no app-owned bucket is configured for generated clips",
+                          retryable=False)  # fmt: skip
+    return buckets.generated.scoped(workspace_id)
+
+
+def download_url(buckets: Buckets, clip: Clip, file: str = "video") -> str:
+    """A short-lived presigned URL of one of the clip's files, saved under its title.
+
+    Raises:
+        Unavailable: 503 ``GENERATED_STORAGE_UNAVAILABLE``, no app-owned bucket.
+        Conflict: 409 ``CLIP_NOT_READY`` until the clip is rendered.
+    """
+    attr, ext = FILES[file]
+    key = getattr(clip, attr)
+    store = _store(buckets, clip.workspace_id)
+    if clip.status is not ClipStatus.RENDERED or not key:
+        raise Conflict("CLIP_NOT_READY", f"the clip is {clip.status.value}, not rendered")
+    name = download_name(clip.title, f"-v{clip.version}.{ext}")
+    return store.presign_get(key, download_name=name)
+
+
+def delete_clips(session: Session, buckets: Buckets, workspace_id: str, clips: list[Clip]) -> int:
+    """Delete clips, their generated clips' rows and their files; committed. Rows go first:
+    a file left by a failed delete is garbage, not a broken row."""
+    GeneratedRepo(session, workspace_id).purge_for_clips([c.id for c in clips], utcnow())
+    for c in clips:
+        session.delete(c)
+    session.commit()
+    if buckets.generated is not None:
+        store = buckets.generated.scoped(workspace_id)
+        for c in clips:
+            for attr, _ in FILES.values():
+                if key := getattr(c, attr):
+                    store.delete(key)
+    return len(clips)

@@ -1,0 +1,121 @@
+"""Re-render a clip with another aspect or caption style: a new version of its moment.
+
+``POST /api/clips/{id}/rerender`` calls :func:`rerender`: the moment is planned again from
+the source's stored analysis (the same :func:`~clipray.pipelines.clipjob.plan_moment` as
+the main job), the same settings again give the existing version, and a new version is
+recorded pending and rendered by one Ray task (:func:`rerender_task`, the same renders as a
+job's render step). :func:`plan_rerender` is the plan alone, what a door can show before
+anything is recorded.
+
+    >>> new = rerender(settings, buckets, db, session, clip, source, "1:1")  # doctest: +SKIP
+    >>> new.version, new.status                                              # doctest: +SKIP
+    (2, <ClipStatus.PENDING: 'pending'>)
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from clipray.clips.render import RenderSpec
+from clipray.cluster.resources import actor_options
+from clipray.cluster.services import open_database, open_storage
+from clipray.config import Settings
+from clipray.domain.errors import Conflict
+from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.clipjob import (
+    PlannedClip,
+    RunOptions,
+    plan_moment,
+    planned_of,
+    planned_row,
+    render_clips,
+)
+from clipray.pipelines.ingest import IngestContext, Ingested
+from clipray.pipelines.runner import AnalysisRunner
+from clipray.pipelines.stages.decode import probe
+from clipray.services.generation import require_generation
+from clipray.storage.db import Database
+from clipray.storage.objects import Buckets
+from clipray.storage.orm import Clip, ClipStatus, Source
+from clipray.storage.repos import ClipRepo, SourceRepo
+
+__all__ = ["plan_rerender", "rerender", "rerender_task"]
+
+
+def plan_rerender(
+    settings: Settings, ctx: IngestContext, clip: Clip, source: Source,
+    aspect: str | None = None, captions: str | None = None,
+) -> PlannedClip:  # fmt: skip
+    """The render plan of ``clip``'s moment with another aspect or caption style (None
+    keeps the clip's own); the versions recorded in its spec stay the clip's.
+
+    Raises:
+        Conflict: ``ANALYSIS_MISSING`` when the source's analysis is gone.
+    """
+    spec = RenderSpec.from_json(clip.render_spec)
+    opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions)
+    doc = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
+    if doc is None:
+        raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
+    media = ctx.buckets.media.scoped(ctx.workspace_id)
+    info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
+    return plan_moment(doc, Ingested(source, info, created=False), planned_of(clip).moment,
+                       opts, dict(spec.versions))  # fmt: skip
+
+
+def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,
+             source: Source, aspect: str | None = None, captions: str | None = None
+             ) -> Clip:  # fmt: skip
+    """The version of ``clip``'s moment with these settings: the existing one when it was
+    rendered (or is rendering), else a pending one whose render is submitted to Ray.
+
+    ``session`` is the caller's; it is committed before the analysis is read (in sessions
+    of ``db`` of its own: no lock is held meanwhile) and once the new version is recorded,
+    so the render task finds it.
+
+    Raises:
+        Conflict: ``CLIP_NOT_READY`` while ``clip`` renders, ``ANALYSIS_MISSING``,
+            ``GENERATED_CLIP_LIMIT`` at the workspace's cap.
+        CodedError: 503 ``GENERATED_STORAGE_UNAVAILABLE`` without the app-owned bucket.
+    """
+    if clip.status is ClipStatus.PENDING:
+        raise Conflict("CLIP_NOT_READY", "the clip is still being rendered")
+    session.commit()
+    ctx = IngestContext.of(settings, buckets, db, clip.workspace_id)
+    p = plan_rerender(settings, ctx, clip, source, aspect, captions)
+    repo = ClipRepo(session, ctx.workspace_id)
+    existing = repo.find(clip.moment_id, p.spec_hash)
+    if existing is not None and existing.status is not ClipStatus.FAILED:
+        return existing
+    require_generation(settings, ctx.buckets, session, ctx.workspace_id)
+    if existing is not None:
+        new = existing
+        new.status, new.error = ClipStatus.PENDING, None
+    else:
+        new = repo.add(planned_row(p, clip.source_id, clip.moment_id, clip.job_id))
+    session.commit()
+    _submit(settings, ctx.workspace_id, source.id, new.id)
+    return new
+
+
+def _submit(settings: Settings, workspace_id: str, source_id: str, clip_id: str) -> None:
+    """The render runs on the cluster; the new version turns rendered (or failed) when done."""
+    import ray
+
+    task = ray.remote(rerender_task).options(**actor_options(settings.stage("job_step")))
+    task.remote(settings, workspace_id, source_id, clip_id)
+
+
+def rerender_task(settings: Settings, workspace_id: str, source_id: str, clip_id: str) -> bool:
+    """The Ray task behind :func:`rerender`: render one planned version, as a job's render
+    step renders its clips. True when it was rendered."""
+    db = open_database(settings)
+    try:
+        ctx = IngestContext.of(settings, open_storage(settings), db, workspace_id)
+        with db.session() as s:
+            source = SourceRepo(s, workspace_id).get(source_id)
+        if source is None:
+            return False
+        return render_clips(settings, ctx, source, [clip_id]).rendered == 1
+    finally:
+        db.dispose()
