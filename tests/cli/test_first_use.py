@@ -28,6 +28,7 @@ def _worker_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if WORKER_LINE.search(line)]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "env",
     [
@@ -89,6 +90,7 @@ def test_a_first_command_starts_the_services_once_and_says_so_on_stderr(tmp_path
         clipray(home, "down")
 
 
+@pytest.mark.unit
 def test_worker_lines_are_recorded_as_ray_prints_them(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger=logs.WORKERS_LOGGER):
         logs._worker_lines({"pid": 42, "actor_name": "MapWorker(Faces)", "is_err": True,
@@ -101,6 +103,7 @@ def test_worker_lines_are_recorded_as_ray_prints_them(tmp_path, caplog):
     ]
 
 
+@pytest.mark.timeout(3000)  # two full main jobs, each starting Ray in its own process
 def test_run_on_a_fresh_home_prints_json_only_and_demo_prints_no_worker_lines(
     tmp_path: Path, short_talk: Path
 ):

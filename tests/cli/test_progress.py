@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from clipray.cli.progress import StageProgress
+
+pytestmark = pytest.mark.unit
 
 
 def _render(progress: StageProgress) -> str:
