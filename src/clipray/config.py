@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     """Lifetime of presigned GET and upload URLs."""
     max_upload_bytes: int = 20 * GiB
     """Largest video a presigned upload accepts; enforced by the signed policy."""
+    max_request_bytes: int = Field(default=MiB, ge=1024)
+    """Largest request body the HTTP API reads (413 ``PAYLOAD_TOO_LARGE`` above it): its
+    bodies are small JSON, videos go straight to the bucket."""
     upload_content_types: tuple[str, ...] = (
         "video/mp4",
         "video/quicktime",

@@ -131,6 +131,7 @@ def test_a_bad_source_fails_the_ingest_step_for_good(api_settings, url_job, kind
         pytest.param(KeyError("k"), "STEP_FAILED", True, id="internal/key-error"),
     ],
 )  # fmt: skip
+@pytest.mark.unit
 def test_step_failure_maps_every_error_to_a_code_and_a_retry_rule(exc, code, retryable):
     failure = step_failure(exc)
     assert (failure.code, failure.retryable) == (code, retryable)
@@ -141,6 +142,7 @@ def test_step_failure_maps_every_error_to_a_code_and_a_retry_rule(exc, code, ret
     assert step_failure(back).code == code
 
 
+@pytest.mark.unit
 def test_a_coded_error_is_its_own_step_failure():
     exc = Unavailable("STORAGE_UNAVAILABLE", "s3 is down")
     assert step_failure(exc) is exc

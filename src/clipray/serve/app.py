@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from clipray import __version__
 from clipray.config import Settings
+from clipray.serve.deps import app_services
 from clipray.serve.encoders import QueryEncoderDeployment
 from clipray.serve.errors import ErrorResponse, install_error_handlers
+from clipray.serve.limits import BodyLimitMiddleware, known_query
 from clipray.serve.routes import (
     auth,
     clips,
@@ -51,9 +53,14 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             "with `X-Workspace-Id`."
         ),
         responses={"default": {"model": ErrorResponse, "description": "Any error"}},
+        dependencies=[Depends(known_query)],
     )
     api.state.settings = settings
     api.state.services = None
+    # Added before the error handlers' trace middleware, so it runs inside it: a 413 has
+    # its trace id too.
+    api.add_middleware(BodyLimitMiddleware,
+                       limit=lambda: app_services(api).settings.max_request_bytes)  # fmt: skip
     install_error_handlers(api)
 
     @api.get("/healthz", tags=["meta"])

@@ -140,12 +140,18 @@ def configure(settings: Settings, encoders: Encoders | None = None) -> None:
     _encoders = encoders
 
 
-def services(request: Request) -> Services:
-    state = request.app.state
+def app_services(app: Any) -> Services:
+    """The services of ``app`` (a FastAPI app), made on first use; middleware that needs
+    the settings before any route runs reads them here too."""
+    state = app.state
     if getattr(state, "services", None) is None:
         settings = getattr(state, "settings", None) or _configured or get_settings()
         state.services = Services(settings)
     return state.services
+
+
+def services(request: Request) -> Services:
+    return app_services(request.app)
 
 
 ServicesDep = Annotated[Services, Depends(services)]

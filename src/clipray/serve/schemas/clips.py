@@ -1,0 +1,44 @@
+"""Rendered clips."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Description, Timestamp, Title
+
+
+class ClipOut(BaseModel):
+    id: str
+    job_id: str | None
+    source_id: str
+    moment_id: str
+    start: float
+    end: float
+    score: float
+    title: str
+    description: str
+    hashtags: list[str]
+    reasons: list[str]
+    status: str
+    version: int
+    error: str | None
+    generated_clip_id: str | None = None
+    """The generated clip this render is (``/api/generated-clips/{id}``); None until it is
+    rendered, and again once retention purged it."""
+    created_at: Timestamp
+
+
+class ClipPatch(Body):
+    title: Title | None = None
+    description: Description | None = None
+
+
+class RerenderIn(Body):
+    aspect: Aspect | None = None
+    captions: CaptionStyle | None = None
+
+
+class ClipIds(Body):
+    ids: list[Annotated[str, Field(max_length=32)]] = Field(min_length=1, max_length=100)

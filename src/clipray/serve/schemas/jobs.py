@@ -1,0 +1,75 @@
+"""Jobs: what a job makes, and its state with every step's attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Timestamp
+
+
+class JobSettings(Body):
+    """What the job makes; every field optional."""
+
+    max_clips: int = Field(default=5, ge=1, le=20)
+    min_duration: float = Field(default=15.0, ge=3.0, le=600.0)
+    max_duration: float = Field(default=60.0, ge=3.0, le=600.0)
+    aspect: Aspect = "9:16"
+    captions: CaptionStyle = "highlight_word"
+
+    @model_validator(mode="after")
+    def _durations(self) -> JobSettings:
+        if self.min_duration > self.max_duration:
+            raise ValueError("min_duration is above max_duration")
+        return self
+
+
+class JobCreate(Body):
+    """Exactly one of ``source_id`` (an uploaded source), ``source_url``, ``source_key``."""
+
+    source_id: str | None = Field(default=None, max_length=32)
+    source_url: str | None = Field(default=None, max_length=2048)
+    source_key: str | None = Field(default=None, max_length=1024)
+    settings: JobSettings = Field(default_factory=JobSettings)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobCreate:
+        given = [n for n in ("source_id", "source_url", "source_key") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of source_id, source_url, source_key")
+        return self
+
+
+class StepOut(BaseModel):
+    name: str
+    status: str
+    attempt: int
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    duration_s: float | None
+    error: str | None
+    detail: dict[str, Any]
+    worker: dict[str, Any] | None = None
+    """Which process ran the attempt (``worker_pid``, ``node_id``): shown to workspace
+    admins only (``inspect_workers``), null for everyone else."""
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str
+    paused: bool
+    progress: float
+    error: str | None
+    source_id: str | None
+    source: dict[str, str]
+    settings: dict[str, Any]
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    steps: list[StepOut] = Field(default_factory=list)
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: str

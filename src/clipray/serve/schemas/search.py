@@ -1,0 +1,89 @@
+"""Search over frames and words, and highlight reels made of its moments."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from clipray.serve.schemas.common import Body, Timestamp, Title
+
+REEL_PARTS_MAX = 500
+"""A bound on the request itself, checked before any work; ``highlight_max_parts`` (a
+setting, lower by default) is the reel's real limit, checked by the route."""
+
+
+class SearchIn(Body):
+    query: str = Field(max_length=500, examples=["someone laughing on stage"])
+    mode: Literal["visual", "transcript", "hybrid"] = "hybrid"
+    """``visual``: frames through CLIP; ``transcript``: meaning and keywords of what is said;
+    ``hybrid``: both, fused by reciprocal rank."""
+    job_id: str | None = Field(default=None, max_length=64)
+    """Only the source this job is about."""
+    source_id: str | None = Field(default=None, max_length=64)
+    """Only this source."""
+    limit: int = Field(default=10, ge=1, le=100)
+    """Moments per page."""
+    page: int = Field(default=1, ge=1, le=1000)
+
+
+class SearchHit(BaseModel):
+    """One moment: neighbouring hits of one source, merged."""
+
+    source_id: str
+    job_id: str | None
+    """The newest job about the source."""
+    start: float
+    end: float
+    score: float
+    """Cosine similarity for one list (visual mode); reciprocal-rank fusion score else."""
+    mode: Literal["visual", "transcript", "hybrid"]
+    """How the moment was found (``hybrid``: by frames and by words)."""
+    text: str
+    """What is said in it, where the transcript matched."""
+    thumbnail_url: str
+    """A frame of the moment (``GET`` redirects to the image)."""
+
+
+class SearchOut(BaseModel):
+    results: list[SearchHit]
+    total: int
+    page: int
+    pages: int
+    visual: Literal["available", "unavailable"]
+    """``unavailable``: no CLIP weights are configured, frames were not searched."""
+
+
+class MomentIn(Body):
+    source_id: str = Field(max_length=64)
+    start: float = Field(ge=0, le=10**7)
+    end: float = Field(gt=0, le=10**7)
+    """Seconds; the bound (about 115 days) only keeps absurd numbers out of the planner."""
+
+    @model_validator(mode="after")
+    def _order(self) -> MomentIn:
+        if self.end <= self.start:
+            raise ValueError("a moment ends after it starts")
+        return self
+
+
+class HighlightIn(Body):
+    moments: list[MomentIn] = Field(min_length=1, max_length=REEL_PARTS_MAX)
+    """In reel order: search results, or by hand."""
+    title: Title = ""
+    height: int | None = Field(default=None, ge=144, le=2160)
+    """Height of the reel; unset: the tallest part's (at most 1080), width from its aspect."""
+
+
+class HighlightJobOut(BaseModel):
+    id: str
+    status: Literal["pending", "running", "succeeded", "failed"]
+    moments: list[MomentIn]
+    title: str
+    error: str | None
+    generated_clip_id: str | None
+    duration_s: float | None
+    url: str | None
+    """A presigned URL of the reel, once it succeeded."""
+    created_at: Timestamp
+    finished_at: Timestamp | None

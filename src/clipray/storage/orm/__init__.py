@@ -1,0 +1,92 @@
+"""The database schema as typed SQLAlchemy 2 models.
+
+Rows here are storage records; HTTP request/response schemas live in ``serve/`` and the
+pipeline vocabulary in ``schemas.py``. Every change to these modules ships with a migration in
+``storage/migrations/versions`` (a test checks that the two agree).
+
+One module per area (accounts, media, review, generated); import the models from
+``clipray.storage.orm`` as before.
+"""
+
+from clipray.domain.enums import (
+    AnalysisStatus,
+    ClipStatus,
+    ExportStatus,
+    GeneratedKind,
+    GeneratedStatus,
+    JobStatus,
+    ProxyStatus,
+    ReviewStatus,
+    Role,
+    SourceOrigin,
+    StepStatus,
+)
+from clipray.domain.ids import new_id
+from clipray.domain.time import as_utc, utcnow
+from clipray.storage.orm.accounts import (
+    ApiToken,
+    RateLimitHit,
+    RefreshToken,
+    User,
+    Workspace,
+    WorkspaceMember,
+)
+from clipray.storage.orm.base import NAMING, Base, str_enum
+from clipray.storage.orm.generated import (
+    GeneratedClip,
+    HighlightReel,
+    KeeperSweep,
+)
+from clipray.storage.orm.media import (
+    Analysis,
+    Clip,
+    Job,
+    JobStep,
+    Source,
+    UploadReservation,
+)
+from clipray.storage.orm.review import (
+    ClipExport,
+    ClipGroup,
+    CutEdit,
+    VirtualClip,
+)
+
+__all__ = [
+    "NAMING",
+    "Analysis",
+    "AnalysisStatus",
+    "ApiToken",
+    "Base",
+    "Clip",
+    "ClipExport",
+    "ClipGroup",
+    "ClipStatus",
+    "CutEdit",
+    "ExportStatus",
+    "GeneratedClip",
+    "GeneratedKind",
+    "GeneratedStatus",
+    "HighlightReel",
+    "Job",
+    "JobStatus",
+    "JobStep",
+    "KeeperSweep",
+    "ProxyStatus",
+    "RateLimitHit",
+    "RefreshToken",
+    "ReviewStatus",
+    "Role",
+    "Source",
+    "SourceOrigin",
+    "StepStatus",
+    "UploadReservation",
+    "User",
+    "VirtualClip",
+    "Workspace",
+    "WorkspaceMember",
+    "as_utc",
+    "new_id",
+    "str_enum",
+    "utcnow",
+]

@@ -1,0 +1,281 @@
+"""Every time the API serves carries a UTC offset and reads the same on every call.
+
+The OpenAPI schema says which fields are ``date-time``; the test walks each response
+against its schema, so a field added later is checked without naming it here. Plain
+FastAPI app, real SQLite, real S3, real ffprobe (the PostgreSQL side of the column type is
+in tests/storage/test_coltypes.py)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clipray.serve.app import create_api
+from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, Source, StepStatus, utcnow
+from clipray.storage.vclips import CoverRepo
+from tests.apiclient import Account, register, upload
+from tests.serve.test_generated_clips import make as make_generated
+
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+)  # the offset is not optional
+TIMED_FIELDS = {
+    "created_at",
+    "started_at",
+    "finished_at",
+    "kept_at",
+    "expires_at",
+    "reviewed_at",
+    "last_used_at",
+}
+
+
+@pytest.fixture(scope="module")
+def client(api_settings, api_db):
+    with TestClient(create_api(api_settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def spec(client) -> dict[str, Any]:
+    return client.get("/openapi.json").json()
+
+
+@pytest.fixture(scope="module")
+def store(api_settings, s3_server):
+    from clipray.storage.objects import open_buckets
+
+    return open_buckets(s3_server, api_settings).generated
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = spec["components"]["schemas"][name]
+    return schema
+
+
+def _fits(spec: dict[str, Any], schema: dict[str, Any], value: Any) -> bool:
+    kind = _resolve(spec, schema).get("type")
+    json_type = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        type(None): "null",
+        int: "integer",
+        float: "number",
+    }[type(value)]
+    return kind is None or kind == json_type or (kind == "number" and json_type == "integer")
+
+
+def date_times(
+    spec: dict[str, Any], schema: dict[str, Any], value: Any, path: str = ""
+) -> list[tuple[str, Any]]:
+    """``(path, value)`` of every non-null value the schema declares ``date-time``."""
+    schema = _resolve(spec, schema)
+    if value is None:
+        return []
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            options = [o for o in schema[key] if _fits(spec, o, value)]
+            return date_times(spec, options[0], value, path) if options else []
+    if schema.get("format") == "date-time":
+        return [(path, value)]
+    found: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if name in value:
+                found += date_times(spec, sub, value[name], f"{path}.{name}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            found += date_times(spec, schema["items"], item, f"{path}[{i}]")
+    return found
+
+
+def timed_operations(spec: dict[str, Any]) -> set[str]:
+    """``METHOD /path`` of every operation whose success answer can hold a date-time."""
+
+    def holds(schema: dict[str, Any], seen: frozenset[str] = frozenset()) -> bool:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            return name not in seen and holds(spec["components"]["schemas"][name], seen | {name})
+        if schema.get("format") == "date-time":
+            return True
+        subs = [
+            *schema.get("properties", {}).values(),
+            *schema.get("anyOf", []),
+            *schema.get("oneOf", []),
+        ]
+        if "items" in schema:
+            subs.append(schema["items"])
+        return any(holds(s, seen) for s in subs)
+
+    out = set()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for status, resp in op.get("responses", {}).items():
+                schema = resp.get("content", {}).get("application/json", {}).get("schema")
+                if status.startswith("2") and schema and holds(schema):
+                    out.add(f"{method.upper()} {path}")
+    return out
+
+
+class Walker:
+    """Calls the API, checks every date-time of each answer, remembers them by record."""
+
+    def __init__(self, client: TestClient, spec: dict[str, Any], acct: Account) -> None:
+        self.client, self.spec, self.acct = client, spec, acct
+        self.seen: dict[str, list[tuple[str, str]]] = {}
+        self.fields: set[str] = set()
+        self.operations: set[str] = set()
+
+    def call(self, method: str, template: str, **params: Any) -> Any:
+        body = params.pop("json", None)
+        path = template.format(**params)
+        resp = self.client.request(method, path, headers=self.acct.headers, json=body)
+        assert resp.status_code < 300, f"{method} {path}: {resp.text}"
+        op = self.spec["paths"][template][method.lower()]
+        schema = op["responses"][str(resp.status_code)]["content"]["application/json"]["schema"]
+        found = date_times(self.spec, schema, resp.json())
+        for where, value in found:
+            assert isinstance(value, str), (method, path, where, value)
+            assert RFC3339.match(value), f"{method} {path}{where}: {value!r} has no offset"
+            assert datetime.fromisoformat(value).utcoffset() is not None
+            self.fields.add(where.rsplit(".", 1)[-1])
+        self.seen[f"{method} {path}"] = found
+        self.operations.add(f"{method} {template}")
+        return resp.json()
+
+    def twice(self, template: str, **params: Any) -> Any:
+        """GET twice: the same instants read back as the same text."""
+        first = self.call("GET", template, **params)
+        key = f"GET {template.format(**params)}"
+        before = self.seen[key]
+        self.call("GET", template, **params)
+        assert self.seen[key] == before
+        return first
+
+
+def _values(items: list[tuple[str, str]], field: str) -> list[str]:
+    return [v for where, v in items if where.endswith(f".{field}")]
+
+
+def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
+    client, spec, api_db, store, short_talk
+):
+    acct = register(client, "times")
+    w = Walker(client, spec, acct)
+    sid = upload(client, acct, short_talk).json()["source_id"]
+    with api_db.session() as s:
+        CoverRepo(s, acct.workspace_id).create_cover(s.get(Source, sid), 400, "25/1", [200])
+
+    # a job, with a step that ran, and one of its clips
+    job_id = w.call("POST", "/api/jobs", json={"source_id": sid})["id"]
+    with api_db.session() as s:
+        job = s.get(Job, job_id)
+        job.started_at = utcnow() - timedelta(seconds=30)
+        s.add(
+            JobStep(
+                job_id=job_id,
+                name="analyze",
+                status=StepStatus.SUCCEEDED,
+                started_at=utcnow() - timedelta(seconds=20),
+                finished_at=utcnow(),
+            )
+        )
+        clip = Clip(
+            workspace_id=acct.workspace_id,
+            source_id=sid,
+            job_id=job_id,
+            moment_id="c" * 32,
+            status=ClipStatus.PENDING,
+            start_s=1.0,
+            end_s=9.0,
+            score=0.5,
+            title="a moment",
+            render_spec={},
+            spec_hash="d" * 64,
+        )
+        s.add(clip)
+        s.flush()
+        clip_id = clip.id
+    listed = w.twice("/api/jobs")
+    detail = w.twice("/api/jobs/{job_id}", job_id=job_id)
+    assert [j["created_at"] for j in listed["data"] if j["id"] == job_id] == [detail["created_at"]]
+    assert _values(w.seen[f"GET /api/jobs/{job_id}"], "finished_at")
+
+    w.twice("/api/clips")
+    w.twice("/api/clips/{clip_id}", clip_id=clip_id)
+    w.call("PATCH", "/api/clips/{clip_id}", clip_id=clip_id, json={"title": "renamed"})
+    w.twice("/api/clips/{clip_id}/versions", clip_id=clip_id)
+
+    # sources, their clips, cuts and groups
+    w.twice("/api/sources")
+    source = w.twice("/api/sources/{source_id}", source_id=sid)
+    page = w.seen["GET /api/sources"]
+    assert source["created_at"] in _values(page, "created_at")
+    cover = w.twice("/api/sources/{source_id}/clips", source_id=sid)
+    vid = cover["clips"][0]["id"]
+    reviewed = w.call(
+        "PATCH",
+        "/api/sources/{source_id}/clips/{clip_id}",
+        source_id=sid,
+        clip_id=vid,
+        json={"review": "skipped"},
+    )["reviewed_at"]
+    assert (
+        w.twice("/api/sources/{source_id}/clips/{clip_id}", source_id=sid, clip_id=vid)[
+            "reviewed_at"
+        ]
+        == reviewed
+    )
+    w.call("POST", "/api/sources/{source_id}/cuts", source_id=sid, json={"frame": 100})
+    w.twice("/api/sources/{source_id}/cuts/history", source_id=sid)
+    group = w.call(
+        "POST",
+        "/api/sources/{source_id}/groups",
+        source_id=sid,
+        json={"name": "best", "hashtags": ["talk"]},
+    )
+    w.call(
+        "PATCH",
+        "/api/sources/{source_id}/groups/{group_id}",
+        source_id=sid,
+        group_id=group["id"],
+        json={"title": "The best"},
+    )
+    assert [g["created_at"] for g in w.twice("/api/sources/{source_id}/groups", source_id=sid)] == [
+        group["created_at"]
+    ]
+
+    # generated clips: kept_at reads the same from the keep call and from a later GET
+    gid = make_generated(api_db, store, acct)
+    w.twice("/api/generated-clips")
+    assert w.twice("/api/generated-clips/{generated_id}", generated_id=gid)["expires_at"]
+    kept = w.call("POST", "/api/generated-clips/{generated_id}/keep", generated_id=gid)["kept_at"]
+    assert w.twice("/api/generated-clips/{generated_id}", generated_id=gid)["kept_at"] == kept
+
+    # a highlight reel (queued: no runner here) and API tokens
+    reel = w.call(
+        "POST",
+        "/api/highlights/export",
+        json={"moments": [{"source_id": sid, "start": 1.0, "end": 3.0}]},
+    )
+    assert (
+        w.twice("/api/highlights/jobs/{reel_id}", reel_id=reel["id"])["created_at"]
+        == reel["created_at"]
+    )
+    made = w.call("POST", "/api/tokens", json={"name": "ci", "scopes": ["read"]})
+    w.client.get("/api/jobs", headers={"Authorization": f"Bearer {made['token']}"})
+    tokens = w.twice("/api/tokens")
+    assert [t["last_used_at"] is not None for t in tokens if t["id"] == made["id"]] == [True]
+
+    # the walk reached every kind of time, and every operation that reads one
+    assert w.fields >= TIMED_FIELDS
+    reads = {op for op in timed_operations(spec) if op.startswith("GET ")}
+    assert reads - w.operations == set()
