@@ -28,13 +28,10 @@ from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, NotFound
 from clipray.jobs.machine import Step, progress
-from clipray.pipelines.fetch import DownloadError, UrlRefusedError
-from clipray.pipelines.ingest import IngestContext, IngestError, StorageQuotaError
-from clipray.pipelines.validate import MediaRejectedError
+from clipray.pipelines.ingest import IngestContext
 from clipray.services.jobs import WORKER_KEYS
 from clipray.services.main_job import analyze_job, ingest_job, render_job
 from clipray.storage.db import Database
-from clipray.storage.generated import GeneratedLimitError
 from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus
 from clipray.storage.repos import JobRepo
 
@@ -54,25 +51,8 @@ def step_failure(exc: BaseException) -> CodedError:
     """How a step fails for ``exc``: its code, its message, and whether to retry."""
     if isinstance(exc, CodedError):
         return exc
-    legacy = _legacy(exc)
-    if legacy is not None:
-        return legacy
     return CodedError("STEP_FAILED", f"{type(exc).__name__}: {exc}"[-2000:], status=500,
                       retryable=True)  # fmt: skip
-
-
-def _legacy(exc: BaseException) -> CodedError | None:
-    """Refusals that are not `CodedError` subclasses yet, with the codes and retry rules the
-    step records have always shown (bad input is never retried; a download is, unless it
-    was too large)."""
-    if isinstance(exc, DownloadError):
-        return CodedError(exc.code, str(exc), retryable=exc.code != "DOWNLOAD_TOO_LARGE")
-    if isinstance(exc, UrlRefusedError | MediaRejectedError | StorageQuotaError
-                  | GeneratedLimitError):  # fmt: skip
-        return CodedError(exc.code, str(exc))
-    if isinstance(exc, IngestError):
-        return CodedError("INGEST_FAILED", str(exc))
-    return None
 
 
 class _Progress:

@@ -16,22 +16,22 @@ encode, and its size (all-intra at CRF 20 is several times the bitrate of a norm
     >>> export_range("talk.proxy.mp4", info, 300, 450, "clip.mp4")        # doctest: +SKIP
     Exported(method='copy', frames=150, duration_s=5.0)
 
-Every function runs ``ffmpeg``/``ffprobe`` as a subprocess with an argument list and writes
+Every function runs ``ffmpeg``/``ffprobe`` through :mod:`clipray.media.ffmpeg` and writes
 its output under a temporary name first, renamed into place only once it is complete and
 checked, so a crash never leaves half a file at ``out``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
 import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
+
+from clipray.media.ffmpeg import FfmpegError, check, ffprobe_json, run, run_ffmpeg
 
 AUDIO_RATE = 48_000
 """Sample rate of every audio stream written here. An AAC frame is 1024 samples, and a copy
@@ -47,9 +47,11 @@ average rate is taken for a timebase artefact (such as 1000/1 from millisecond t
 not a frame rate: its grid uses the average rate instead."""
 
 
-class ProxyError(RuntimeError):
+class ProxyError(FfmpegError):
     """ffmpeg or ffprobe failed, or made something other than what was asked; the message
     carries the end of its log."""
+
+    code = "PROXY_FAILED"
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,8 @@ class _Source:
 
 # --- probing -----------------------------------------------------------------------------
 def run_tool(cmd: list[str], what: str) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ProxyError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
-    return proc.stdout
+    """The stdout of ``cmd`` (an ffmpeg or ffprobe command line), or :class:`ProxyError`."""
+    return str(check(run(cmd), what, ProxyError).stdout)
 
 
 def probe_streams(path: str | Path, ffprobe: str, *extra: str) -> dict[str, Any]:
@@ -146,8 +146,7 @@ def probe_streams(path: str | Path, ffprobe: str, *extra: str) -> dict[str, Any]
         "stream=index,codec_type,width,height,r_frame_rate,avg_frame_rate,nb_frames,"
         "nb_read_packets,duration,start_time:format=start_time,duration"
     )
-    cmd = [ffprobe, "-v", "error", *extra, "-show_entries", entries, "-of", "json", str(path)]
-    data = json.loads(run_tool(cmd, f"ffprobe {path}"))
+    data = ffprobe_json(path, *extra, "-show_entries", entries, ffprobe=ffprobe, error=ProxyError)
     if not any(s.get("codec_type") == "video" for s in data.get("streams", [])):
         raise ProxyError(f"{path}: no video stream")
     return data
@@ -278,17 +277,17 @@ def partial_path(out: Path) -> Path:
 
 def write_mp4(ffmpeg: str, args: list[str], out: Path, what: str) -> None:
     """Run ffmpeg writing an MP4 (moov first: clips are streamed) to ``out``."""
-    run_tool([ffmpeg, "-nostdin", "-v", "error", "-y", *args, "-movflags", "+faststart",
-          "-f", "mp4", str(out)], what)  # fmt: skip
+    run_ffmpeg(["-y", *args, "-movflags", "+faststart", "-f", "mp4", str(out)], ffmpeg=ffmpeg,
+               what=what, error=ProxyError)  # fmt: skip
 
 
 def _exact(path: Path, count: int, fps: Fraction, ffprobe: str) -> bool:
     """Whether the video of ``path`` is ``count`` frames from time 0 on the grid, read from
     the MP4's index (no demux). A frame that an edit list hides, or a seek that missed the
     start, changes the first timestamp or the duration even where the count is right."""
-    cmd = [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
-           "stream=nb_frames,start_time,duration", "-of", "json", str(path)]  # fmt: skip
-    streams = json.loads(run_tool(cmd, f"ffprobe {path}")).get("streams") or [{}]
+    streams = ffprobe_json(path, "-select_streams", "v:0", "-show_entries",
+                           "stream=nb_frames,start_time,duration", ffprobe=ffprobe,
+                           error=ProxyError).get("streams") or [{}]  # fmt: skip
     frames, start = streams[0].get("nb_frames"), seconds_or_none(streams[0].get("start_time"))
     duration, tolerance = seconds_or_none(streams[0].get("duration")), 0.25 / float(fps)
     return (

@@ -23,14 +23,13 @@ through the concat filter and re-encoded (``method="reencode"``).
     >>> make_reel(parts, Path("reel.mp4"))                                    # doctest: +SKIP
     ReelResult(path=PosixPath('reel.mp4'), duration=5.5, parts=2, method='copy', ...)
 
-ffmpeg and ffprobe run through :mod:`clipray.clips.proxy`'s runner, and every file is
+ffmpeg and ffprobe run through :mod:`clipray.media.ffmpeg`, and every file is
 written under a temporary name and renamed once complete, so a failure never leaves half
 a file at ``out``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -45,10 +44,11 @@ from clipray.clips.proxy import (
     ProxyError,
     partial_path,
     probe_streams,
-    run_tool,
     seconds_or_none,
     write_mp4,
 )
+from clipray.domain.errors import CodedError
+from clipray.media.ffmpeg import ffprobe_json, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +78,15 @@ GOP_SECONDS = 2
 seconds is what the posting platforms recommend for H.264 uploads."""
 
 
-class ReelError(RuntimeError):
-    """A reel could not be made; ``code`` says why in a form an API can return."""
+class ReelError(CodedError):
+    """A reel could not be made; ``code`` says why in a form an API can return:
+    ``REEL_EMPTY`` (no parts) and ``REEL_BAD_PART`` (a range or a source that cannot be cut)
+    are the request's fault (422), ``REEL_FFMPEG`` (ffmpeg failed or wrote something
+    unplayable) is clipray's (500)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        """``REEL_EMPTY`` (no parts), ``REEL_BAD_PART`` (a range or a source that cannot be
-        cut), ``REEL_FFMPEG`` (ffmpeg failed or wrote something unplayable)."""
+    def __init__(self, code: str, message: str, **kw: Any) -> None:
+        kw.setdefault("status", 500 if code == "REEL_FFMPEG" else 422)
+        super().__init__(code, message, **kw)
 
 
 @dataclass(frozen=True)
@@ -315,10 +316,9 @@ def _reel_ok(probed: _Probed, expected: float, fmt: ReelFormat) -> bool:
 
 # --- ffmpeg --------------------------------------------------------------------------------
 def _probe_reel(path: Path, ffprobe: str) -> _Probed:
-    cmd = [ffprobe, "-v", "error", "-show_entries",
-           "stream=codec_type,codec_name,width,height,duration:format=duration",
-           "-of", "json", str(path)]  # fmt: skip
-    return _read_probe(json.loads(run_tool(cmd, f"ffprobe {path}")))
+    return _read_probe(ffprobe_json(
+        path, "-show_entries", "stream=codec_type,codec_name,width,height,duration:format=duration",
+        ffprobe=ffprobe, error=ProxyError))  # fmt: skip
 
 
 def cut_part(
@@ -342,8 +342,8 @@ def cut_part(
     args, what = cut_args(part, fmt, pcm), f"cut of {part}"
     try:
         if pcm:  # an intermediate: no faststart pass, MOV because MP4 holds no PCM
-            cmd = [ffmpeg_bin, "-nostdin", "-v", "error", "-y", *args, "-f", "mov", str(tmp)]
-            run_tool(cmd, what)
+            run_ffmpeg(["-y", *args, "-f", "mov", str(tmp)], ffmpeg=ffmpeg_bin, what=what,
+                       error=ProxyError)  # fmt: skip
         else:
             write_mp4(ffmpeg_bin, args, tmp, what)
         os.replace(tmp, out)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, tail, version
 
 ASPECTS: dict[str, tuple[int, int]] = {
     "9:16": (1080, 1920),
@@ -28,8 +29,10 @@ ASPECTS: dict[str, tuple[int, int]] = {
 }
 
 
-class RenderError(RuntimeError):
+class RenderError(FfmpegError):
     """FFmpeg failed; the message carries the end of its log."""
+
+    code = "RENDER_FAILED"
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,7 @@ class Rendered:
 
 
 def ffmpeg_version(ffmpeg: str = "ffmpeg") -> str:
-    out = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=False).stdout
-    return out.split("\n", 1)[0].removeprefix("ffmpeg version ").split(" ", 1)[0]
+    return version(ffmpeg).removeprefix("ffmpeg version ").split(" ", 1)[0]
 
 
 def centred_crop(src_w: int, src_h: int, aspect: str) -> str:
@@ -140,7 +142,7 @@ def parse_loudnorm(log: str) -> dict[str, float]:
     """The JSON block loudnorm prints at the end of its measuring pass."""
     match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", log, re.S)
     if not match:
-        raise RenderError(f"loudnorm printed no measurement: {log[-400:]}")
+        raise RenderError(f"loudnorm printed no measurement: {tail(log)}")
     return {k: float(v) for k, v in json.loads(match.group(0)).items() if k != "normalization_type"}
 
 
@@ -184,17 +186,12 @@ def render_clip(
         ass.write_text(ass_text, encoding="utf-8")
     measured = None
     if has_audio:
-        proc = subprocess.run(measure_args(ffmpeg, source, spec), capture_output=True, text=True,
-                              check=False)  # fmt: skip
-        if proc.returncode != 0:
-            raise RenderError(f"loudness measurement failed: {proc.stderr[-400:]}")
+        proc = check(run(measure_args(ffmpeg, source, spec)), "loudness measurement",
+                     RenderError)  # fmt: skip
         measured = parse_loudnorm(proc.stderr)
     video = workdir / "clip.mp4"
     vf = video_filter(spec, *src_size, ass)
-    proc = subprocess.run(encode_args(ffmpeg, source, spec, vf, measured, video),
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if proc.returncode != 0:
-        raise RenderError(f"encode failed: {proc.stderr[-600:]}")
+    check(run(encode_args(ffmpeg, source, spec, vf, measured, video)), "encode", RenderError)
     thumb = workdir / "thumbnail.jpg"
     at = min(max(thumbnail_at if thumbnail_at is not None else spec.duration / 2, 0.0),
              max(spec.duration - 0.1, 0.0))  # fmt: skip
@@ -206,11 +203,8 @@ def still(ffmpeg: str, source: str, at: float, out: Path, width: int | None = No
     """One frame of ``source`` (a path or URL) at ``at`` seconds as a JPEG, scaled to
     ``width`` (height kept in proportion, even) when given."""
     scale = ["-vf", f"scale={width}:-2"] if width else []
-    proc = subprocess.run(
-        [ffmpeg, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}", "-i", source,
-         "-frames:v", "1", *scale, "-q:v", "3", str(out)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0 or not out.is_file():
-        raise RenderError(f"thumbnail failed: {proc.stderr[-400:]}")
+    run_ffmpeg(["-y", "-ss", f"{at:.3f}", "-i", source, "-frames:v", "1", *scale, "-q:v", "3",
+                str(out)], ffmpeg=ffmpeg, what="thumbnail", error=RenderError)  # fmt: skip
+    if not out.is_file():
+        raise RenderError(f"thumbnail failed: ffmpeg wrote no {out.name}")
     return out

@@ -16,6 +16,8 @@ from typing import Literal
 from clipray.cluster.procs import port_open
 from clipray.cluster.services import ServiceUnavailableError, local_ray_head, resolve_s3
 from clipray.config import Settings
+from clipray.domain.errors import CodedError
+from clipray.media.ffmpeg import buildconf, version
 from clipray.storage import migrate
 from clipray.storage.objects import open_buckets
 
@@ -38,14 +40,8 @@ def check_ffmpeg(settings: Settings) -> list[Check]:
         out.append(Check("ffmpeg", "fail", f"{settings.ffmpeg_bin!r} not found", APT_FFMPEG))
     else:
         try:
-            banner = subprocess.run(
-                [ffmpeg, "-hide_banner", "-buildconf"],
-                capture_output=True,
-                text=True,
-                timeout=20,
-                check=False,
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            banner = buildconf(ffmpeg, timeout=20)
+        except (CodedError, subprocess.TimeoutExpired) as exc:  # DependencyMissing, FfmpegError
             banner = ""
             out.append(Check("ffmpeg", "fail", f"{ffmpeg} does not run: {exc}", APT_FFMPEG))
         if banner and "--enable-libass" in banner:
@@ -59,10 +55,15 @@ def check_ffmpeg(settings: Settings) -> list[Check]:
                     APT_FFMPEG,
                 )
             )
-    if shutil.which(settings.ffprobe_bin) is None:
+    ffprobe = shutil.which(settings.ffprobe_bin)
+    if ffprobe is None:
         out.append(Check("ffprobe", "fail", f"{settings.ffprobe_bin!r} not found", APT_FFMPEG))
     else:
-        out.append(Check("ffprobe", "ok", shutil.which(settings.ffprobe_bin) or ""))
+        try:
+            version(ffprobe)
+            out.append(Check("ffprobe", "ok", ffprobe))
+        except (CodedError, subprocess.TimeoutExpired) as exc:
+            out.append(Check("ffprobe", "fail", f"{ffprobe} does not run: {exc}", APT_FFMPEG))
     return out
 
 

@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 
 from clipray.domain.enums import JobStatus
+from clipray.domain.errors import Conflict
 
 __all__ = [
     "ACTIVE",
@@ -93,11 +94,14 @@ _PROGRESS = {
 }
 
 
-class InvalidTransitionError(ValueError):
-    """An event that the job's state does not allow; nothing changed."""
+class InvalidTransitionError(Conflict):
+    """An event that the job's state does not allow (409 ``INVALID_TRANSITION``); nothing
+    changed."""
 
     def __init__(self, state: JobStatus, event: Event) -> None:
-        super().__init__(f"a job that is {state.value} cannot take '{event.value}'")
+        super().__init__("INVALID_TRANSITION",
+                         f"a job that is {state.value} cannot take '{event.value}'",
+                         detail={"state": state.value, "event": event.value})  # fmt: skip
         self.state, self.event = state, event
 
 

@@ -18,11 +18,20 @@ from typing import Any
 
 import numpy as np
 
+from clipray.domain.errors import CodedError
 from clipray.models.torchvision_compat import import_torchvision
 
 
-class WeightsUnavailableError(RuntimeError):
-    """No CLIP weights are configured: visual search is off until some are."""
+class WeightsUnavailableError(CodedError):
+    """No CLIP weights are configured: visual search is off until some are (409
+    ``VISUAL_SEARCH_UNAVAILABLE``, what the search API answers; not retryable until an
+    operator configures weights)."""
+
+    code = "VISUAL_SEARCH_UNAVAILABLE"
+    status = 409
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
 @dataclass(frozen=True)

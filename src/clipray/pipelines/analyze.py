@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +31,8 @@ import numpy as np
 
 from clipray.cluster.resources import actor_pool_args, task_args
 from clipray.config import Settings
+from clipray.domain.errors import CodedError
+from clipray.media.ffmpeg import FfmpegError, popen, tail
 from clipray.models.asr import AsrConfig
 from clipray.models.asr_whisperx import WhisperXConfig
 from clipray.models.asr_whisperx import runtime_env as whisperx_runtime_env
@@ -242,7 +243,7 @@ def audio_blocks(uri: str, cfg: AudioConfig, ffmpeg_bin: str, block_s: float = 1
     """The file's audio as 16 kHz mono float32 blocks, streamed from one ffmpeg process."""
     cmd = [ffmpeg_bin, "-nostdin", "-v", "error", "-i", uri, "-vn", "-ac", "1",
            "-ar", str(cfg.sample_rate), "-f", "f32le", "-"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = popen(cmd, tool="ffmpeg")
     assert proc.stdout is not None
     assert proc.stderr is not None
     size = int(block_s * cfg.sample_rate) * 4
@@ -253,7 +254,7 @@ def audio_blocks(uri: str, cfg: AudioConfig, ffmpeg_bin: str, block_s: float = 1
         proc.stdout.close()
         err = proc.stderr.read().decode(errors="replace")
         if proc.wait() != 0:
-            raise RuntimeError(f"ffmpeg could not decode the audio: {err.strip()[-300:]}")
+            raise FfmpegError(f"ffmpeg could not decode the audio: {tail(err)}")
 
 
 def audio_chunks(row: VideoRow, cfg: AnalyzeConfig) -> Iterator[dict[str, Any]]:
@@ -387,8 +388,15 @@ class AnalysisResult:
     n_frames: int
 
 
-class AnalysisError(RuntimeError):
-    """A stage failed for this video; the message names the stage and the reason."""
+class AnalysisError(CodedError):
+    """A stage failed for this video (500 ``ANALYSIS_FAILED``); the message names the stage
+    and the reason. Not retryable: the stages are deterministic on the same bytes."""
+
+    code = "ANALYSIS_FAILED"
+    status = 500
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
 def merge_parts(

@@ -12,6 +12,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from clipray.domain.errors import DependencyMissing
+from clipray.media.ffmpeg import FfmpegError, run_ffmpeg, tail
+
 TALK = (
     "Welcome to the clipray demo. Have you ever wondered how a long video becomes a short "
     "clip? It starts with listening. Every word is transcribed with its exact timing. "
@@ -27,24 +30,24 @@ TALK = (
 SCENES = ("testsrc2", "smptebars", "mandelbrot", "rgbtestsrc")
 
 
-class DemoError(RuntimeError):
-    """A tool the demo needs is missing; the message says how to install it."""
+class DemoError(DependencyMissing):
+    """A tool the demo needs (espeak-ng) is missing: 503 ``DEPENDENCY_MISSING`` with the fix.
+    A missing ffmpeg raises the plain :class:`DependencyMissing` from
+    :mod:`clipray.media.ffmpeg`."""
 
 
 def make_demo_video(out: Path, ffmpeg: str = "ffmpeg", espeak: str = "espeak-ng") -> Path:
     """Write the demo video to ``out`` (640x360, 30 fps, speech) and return its path."""
     espeak_bin = shutil.which(espeak)
     if espeak_bin is None:
-        raise DemoError("espeak-ng is missing: apt-get install -y espeak-ng")
+        raise DemoError("espeak-ng", "apt-get install -y espeak-ng")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="clipray-demo-") as tmp:
         wav = Path(tmp) / "talk.wav"
         subprocess.run([espeak_bin, "-v", "en-us", "-s", "150", "-w", str(wav), TALK],
                        check=True, capture_output=True)  # fmt: skip
-        probe = subprocess.run(
-            [ffmpeg, "-hide_banner", "-i", str(wav), "-f", "null", "-"],
-            capture_output=True, text=True, check=False,
-        ).stderr  # fmt: skip
+        probe = run_ffmpeg(["-i", str(wav), "-f", "null", "-"], ffmpeg=ffmpeg,
+                           what="reading the speech", quiet=False).stderr  # fmt: skip
         duration = _duration(probe)
         shot = duration / len(SCENES)
         inputs: list[str] = []
@@ -53,12 +56,12 @@ def make_demo_video(out: Path, ffmpeg: str = "ffmpeg", espeak: str = "espeak-ng"
         graph = "".join(f"[{i}:v]setsar=1[v{i}];" for i in range(len(SCENES)))
         graph += "".join(f"[v{i}]" for i in range(len(SCENES)))
         graph += f"concat=n={len(SCENES)}:v=1:a=0[v]"
-        subprocess.run(
-            [ffmpeg, "-nostdin", "-v", "error", "-y", *inputs, "-i", str(wav),
+        run_ffmpeg(
+            ["-y", *inputs, "-i", str(wav),
              "-filter_complex", graph, "-map", "[v]", "-map", f"{len(SCENES)}:a",
              "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "60",
              "-c:a", "aac", "-shortest", str(out)],
-            check=True, capture_output=True,
+            ffmpeg=ffmpeg, what="the demo video's encode",
         )  # fmt: skip
     return out
 
@@ -69,4 +72,4 @@ def _duration(ffmpeg_log: str) -> float:
         if line.startswith("Duration:"):
             hh, mm, ss = line.split(",")[0].split()[1].split(":")
             return int(hh) * 3600 + int(mm) * 60 + float(ss)
-    raise DemoError(f"cannot read the speech's duration: {ffmpeg_log[-300:]}")
+    raise FfmpegError(f"cannot read the speech's duration: {tail(ffmpeg_log)}")

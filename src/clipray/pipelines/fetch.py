@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from clipray.domain.errors import CodedError
+
 RefusalCode = Literal[
     "URL_SCHEME_NOT_ALLOWED",
     "URL_INVALID",
@@ -66,22 +68,29 @@ _SOCKET_TIMEOUT_CAP_S = 60.0
 _OUTPUT_STEM = "source"
 
 
-class UrlRefusedError(ValueError):
-    """The URL may not be fetched; ``code`` says why in a form a client can branch on."""
+class UrlRefusedError(CodedError):
+    """The URL may not be fetched (400); ``code`` says why in a form a client can branch on.
+    Not retryable: the policy refuses the same URL again."""
 
-    def __init__(self, code: RefusalCode, message: str) -> None:
-        super().__init__(message)
-        self.code: RefusalCode = code
-        self.message = message
+    status = 400
+
+    def __init__(self, code: RefusalCode, message: str, **kw: Any) -> None:
+        super().__init__(code, message, **kw)
 
 
-class DownloadError(RuntimeError):
-    """The URL was allowed but the download did not produce a usable file."""
+class DownloadError(CodedError):
+    """The URL was allowed but the download did not produce a usable file.
 
-    def __init__(self, code: DownloadCode, message: str) -> None:
-        super().__init__(message)
-        self.code: DownloadCode = code
-        self.message = message
+    ``DOWNLOAD_FAILED`` (502) is retryable: the site or the network may recover.
+    ``DOWNLOAD_TOO_LARGE`` (413) is not: the same video is as large tomorrow."""
+
+    status = 502
+
+    def __init__(self, code: DownloadCode, message: str, **kw: Any) -> None:
+        too_large = code == "DOWNLOAD_TOO_LARGE"
+        kw.setdefault("status", 413 if too_large else 502)
+        kw.setdefault("retryable", not too_large)
+        super().__init__(code, message, **kw)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from clipray.config import Settings
+from clipray.domain.errors import CodedError
 from clipray.jobs.quota import check_storage
 from clipray.pipelines.stages.decode import ProbeError, VideoInfo, probe
+from clipray.pipelines.validate import RejectCode
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.objects import Buckets, ObjectNotFoundError, ObjectStore, StorageError
@@ -40,8 +42,14 @@ _EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "avi": 
 _CONTENT_TYPES = {"mp4": "video/mp4", "mkv": "video/x-matroska", "avi": "video/x-msvideo"}
 
 
-class IngestError(ValueError):
-    """The input cannot become a source: missing, unreadable, or not a video."""
+class IngestError(CodedError):
+    """The input cannot become a source: missing, unreadable (422 ``INGEST_FAILED``), or not
+    a video (``MEDIA_NOT_A_VIDEO``, the code validation gives the same file)."""
+
+    code = "INGEST_FAILED"
+
+    def __init__(self, message: str, *, code: str | None = None, **kw: Any) -> None:
+        super().__init__(code or type(self).code, message, **kw)
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,10 @@ class IngestContext:
 
 
 class StorageQuotaError(IngestError):
-    """A new source would take the workspace over its storage quota."""
+    """A new source would take the workspace over its storage quota (413)."""
 
     code = "QUOTA_STORAGE"
+    status = 413
 
 
 @dataclass(frozen=True)
@@ -121,9 +130,11 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
     try:
         info = probe(path, ctx.ffprobe_bin)
     except ProbeError as exc:
-        raise IngestError(f"{origin_uri}: not a readable video ({exc})") from exc
+        raise IngestError(f"{origin_uri}: not a readable video ({exc})",
+                          code=RejectCode.NOT_A_VIDEO) from exc  # fmt: skip
     if info.duration <= 0 or info.width <= 0:
-        raise IngestError(f"{origin_uri}: the video has no duration or no picture")
+        raise IngestError(f"{origin_uri}: the video has no duration or no picture",
+                          code=RejectCode.NOT_A_VIDEO)  # fmt: skip
 
     with ctx.db.session() as s:
         existing = SourceRepo(s, ctx.workspace_id).by_sha256(sha)
@@ -232,10 +243,16 @@ def source_file(ctx: IngestContext, source: Source) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
-class SourceBusyError(RuntimeError):
-    """A job still works on the source: deleting it now would pull the video from under it."""
+class SourceBusyError(CodedError):
+    """A job still works on the source: deleting it now would pull the video from under it
+    (409; retryable: once the job ends, the same delete succeeds)."""
 
     code = "SOURCE_BUSY"
+    status = 409
+    retryable = True
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
 @dataclass(frozen=True)

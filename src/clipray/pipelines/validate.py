@@ -25,7 +25,10 @@ import subprocess
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
+from clipray.domain.errors import CodedError
+from clipray.media.ffmpeg import run, tail
 from clipray.pipelines.stages.decode import ProbeError, VideoInfo, probe
 
 _HEAD_FRAMES = 5
@@ -53,17 +56,12 @@ class RejectCode(StrEnum):
     CODEC_NOT_ALLOWED = "MEDIA_CODEC_NOT_ALLOWED"
 
 
-class MediaRejectedError(ValueError):
-    """A file that must not become a source; ``code`` is a :class:`RejectCode` value."""
+class MediaRejectedError(CodedError):
+    """A file that must not become a source (422); ``code`` is a :class:`RejectCode` value.
+    Not retryable: the same bytes are refused again."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __reduce__(self) -> tuple[type[MediaRejectedError], tuple[str, str]]:
-        # Ray pickles exceptions raised in tasks; the default would call cls(message).
-        return type(self), (self.code, self.message)
+    def __init__(self, code: str, message: str, **kw: Any) -> None:
+        super().__init__(str(code), message, **kw)
 
 
 @dataclass(frozen=True)
@@ -125,6 +123,7 @@ def validate_file(
 
     Raises:
         MediaRejectedError: the file breaks the policy (see :class:`RejectCode`).
+        DependencyMissing: ``ffprobe`` or ``ffmpeg`` cannot be run.
         FileNotFoundError: there is no file at ``path``.
     """
     if not path.is_file():
@@ -140,6 +139,8 @@ def validate_file(
         raise MediaRejectedError(
             RejectCode.NOT_A_VIDEO, f"{path.name}: not a video ({detail})"
         ) from exc
+    except CodedError:  # DependencyMissing is a ValueError too: not the file's fault
+        raise
     except (KeyError, ValueError) as exc:  # ffprobe's report lacks a field parse_probe needs
         raise MediaRejectedError(
             RejectCode.CORRUPT, f"{path.name}: ffprobe cannot describe the video ({exc!r})"
@@ -158,10 +159,7 @@ def _broken_container(path: Path, ffprobe: str) -> bool:
     """
     cmd = [ffprobe, "-hide_banner", "-v", "debug", str(path)]
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, errors="replace", timeout=_DECODE_TIMEOUT_S,
-            check=False,
-        )  # fmt: skip
+        proc = run(cmd, timeout=_DECODE_TIMEOUT_S, tool="ffprobe")
     except subprocess.TimeoutExpired:
         return True
     if proc.returncode == 0:
@@ -203,17 +201,14 @@ def _decode(path: Path, ffmpeg: str, *, start: float | None, frames: int | None)
     cmd += ["-f", "null", "-progress", "pipe:1", "-"]
     where = "the start" if start is None else f"{start:.2f} s"
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, errors="replace", timeout=_DECODE_TIMEOUT_S,
-            check=False,
-        )  # fmt: skip
+        proc = run(cmd, timeout=_DECODE_TIMEOUT_S, tool="ffmpeg")
     except subprocess.TimeoutExpired as exc:
         raise MediaRejectedError(
             RejectCode.CORRUPT, f"{path.name}: decoding from {where} did not finish"
         ) from exc
     errors = proc.stderr.strip()
     if proc.returncode != 0 or errors:
-        detail = errors[-300:] or f"ffmpeg exit status {proc.returncode}"
+        detail = tail(errors) or f"ffmpeg exit status {proc.returncode}"
         raise MediaRejectedError(
             RejectCode.CORRUPT, f"{path.name}: decoding from {where} fails ({detail})"
         )
@@ -230,9 +225,7 @@ def _video_end(path: Path, ffprobe: str, origin: float) -> float | None:
         "-show_entries", "stream=start_time,duration", "-of", "default=nw=1", str(path),
     ]  # fmt: skip
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=_DECODE_TIMEOUT_S, check=False
-        )
+        proc = run(cmd, timeout=_DECODE_TIMEOUT_S, tool="ffprobe")
     except subprocess.TimeoutExpired:
         return None
     fields = dict(line.partition("=")[::2] for line in proc.stdout.splitlines())

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from clipray.clips.retention import expiry, is_due
+from clipray.domain.errors import CodedError
 from clipray.storage.orm import (
     Clip,
     ClipStatus,
@@ -29,15 +31,20 @@ from clipray.storage.orm import (
 from clipray.storage.repos import fetch_page, get_or_create
 
 
-class GeneratedLimitError(RuntimeError):
-    """The workspace has as many live generated clips as it may."""
+class GeneratedLimitError(CodedError):
+    """The workspace has as many live generated clips as it may (409
+    ``GENERATED_CLIP_LIMIT``; not retryable as such: a person must free some first)."""
 
     code = "GENERATED_CLIP_LIMIT"
+    status = 409
 
-    def __init__(self, live: int, cap: int) -> None:
+    def __init__(self, live: int, cap: int, **kw: Any) -> None:
         super().__init__(
+            type(self).code,
             f"the workspace has {live} live generated clips, its limit is {cap}: keep, "
-            "publish or wait for some to expire before generating more"
+            "publish or wait for some to expire before generating more",
+            detail=kw.pop("detail", {"live": live, "cap": cap}),
+            **kw,
         )
         self.live, self.cap = live, cap
 

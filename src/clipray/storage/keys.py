@@ -12,7 +12,9 @@ prefix) is refused with :class:`UnsafeKeyError`.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
+
+from clipray.domain.errors import CodedError
 
 KeyKind = Literal["sources", "analysis", "clips", "exports", "uploads"]
 """Top-level areas of a workspace in a bucket."""
@@ -23,8 +25,15 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_KEY_LENGTH = 1024  # S3's own limit on a key, in bytes
 
 
-class UnsafeKeyError(ValueError):
-    """A key or key part that could escape its workspace or is not clipray's own."""
+class UnsafeKeyError(CodedError):
+    """A key or key part that could escape its workspace or is not clipray's own (400
+    ``KEY_INVALID``; a route may answer with a code naming its own field)."""
+
+    code = "KEY_INVALID"
+    status = 400
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
 def is_id(value: str) -> bool:

@@ -27,6 +27,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from clipray.domain.errors import CodedError
 from clipray.storage.keys import UnsafeKeyError, check_key
 
 if TYPE_CHECKING:
@@ -35,12 +36,26 @@ if TYPE_CHECKING:
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
 
-class StorageError(RuntimeError):
-    """An object store call failed for a reason other than a missing object."""
+class StorageError(CodedError):
+    """An object store call failed for a reason other than a missing object (503
+    ``STORAGE_UNAVAILABLE``, retryable: the store is down or unreachable for now)."""
+
+    code = "STORAGE_UNAVAILABLE"
+    status = 503
+    retryable = True
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
-class ObjectNotFoundError(LookupError):
-    """The key (or its bucket) does not exist."""
+class ObjectNotFoundError(CodedError, LookupError):
+    """The key (or its bucket) does not exist (404 ``OBJECT_NOT_FOUND``)."""
+
+    code = "OBJECT_NOT_FOUND"
+    status = 404
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
 @dataclass(frozen=True)

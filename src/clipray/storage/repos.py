@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clipray.domain.errors import CodedError
 from clipray.storage.orm import (
     Analysis,
     AnalysisStatus,
@@ -48,8 +49,14 @@ def fetch_page(session: Session, query: Select[Any], limit: int, offset: int,
     return list(rows), total
 
 
-class InvalidSlugError(ValueError):
-    """A workspace slug that is not lowercase letters, digits and dashes."""
+class InvalidSlugError(CodedError):
+    """A workspace slug that is not lowercase letters, digits and dashes (422
+    ``WORKSPACE_SLUG_INVALID``)."""
+
+    code = "WORKSPACE_SLUG_INVALID"
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(type(self).code, message, **kw)
 
 
 def check_slug(slug: str) -> str:

@@ -20,9 +20,7 @@ windows decode no frame twice.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,13 +30,18 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from clipray.media.ffmpeg import FfmpegError, ffprobe_json
+
 DEFAULT_ANALYSIS_SIZE = 256
 """Longer side of an analysis frame: PySceneDetect's ``DEFAULT_MIN_WIDTH``, whose thresholds
 (ContentDetector's 27) were tuned on frames of this size."""
 
 
-class ProbeError(RuntimeError):
-    """ffprobe failed or the file has no video stream."""
+class ProbeError(FfmpegError):
+    """ffprobe failed or the file has no video stream: the file is at fault (422)."""
+
+    status = 422
+    code = "MEDIA_NOT_A_VIDEO"
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,10 @@ def parse_probe(data: dict) -> VideoInfo:
 
 
 def probe(path: str | Path, ffprobe_bin: str = "ffprobe") -> VideoInfo:
-    """Run ffprobe on ``path``; raises :class:`ProbeError` if it is not a readable video."""
-    cmd = [ffprobe_bin, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
-    proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ProbeError(f"ffprobe failed on {path}: {proc.stderr.strip()[-500:]}")
-    return parse_probe(json.loads(proc.stdout))
+    """Run ffprobe on ``path``; raises :class:`ProbeError` if it is not a readable video, and
+    :class:`~clipray.domain.errors.DependencyMissing` if ``ffprobe_bin`` cannot be run."""
+    return parse_probe(ffprobe_json(path, "-show_format", "-show_streams", ffprobe=ffprobe_bin,
+                                    error=ProbeError))  # fmt: skip
 
 
 def analysis_size(width: int, height: int, size: int = DEFAULT_ANALYSIS_SIZE) -> tuple[int, int]:

@@ -16,20 +16,18 @@ from fastapi import APIRouter
 
 from clipray.pipelines.ingest import (
     IngestContext,
-    IngestError,
-    StorageQuotaError,
     ingest_path,
     release_upload,
     reserve_upload,
 )
 from clipray.pipelines.limits import media_limits
-from clipray.pipelines.validate import MediaRejectedError, validate_file
+from clipray.pipelines.validate import validate_file
 from clipray.serve.deps import Caller, ServicesDep
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ConfirmIn, ConfirmOut, PresignIn, PresignOut
 from clipray.storage.keys import UnsafeKeyError, check_key, object_key
-from clipray.storage.objects import ObjectNotFoundError, StorageError
+from clipray.storage.objects import ObjectNotFoundError
 from clipray.storage.orm import SourceOrigin, new_id, utcnow
 
 router = APIRouter(prefix="/api/upload", tags=["uploads"])
@@ -58,10 +56,8 @@ def presign(body: PresignIn, who: Caller, svc: ServicesDep) -> PresignOut:
     # Signing is local: a refused reservation just discards the URL. Taken after signing,
     # the reservation's expiry is never earlier than the URL's.
     expires_at = utcnow() + timedelta(seconds=up.expires_in)
-    try:
-        reserve_upload(ctx, key, body.size, expires_at)  # the declared size; confirm: the real
-    except StorageQuotaError as exc:
-        raise ApiError(413, exc.code, str(exc)) from exc
+    # The declared size (413 QUOTA_STORAGE); confirm counts the real one.
+    reserve_upload(ctx, key, body.size, expires_at)
     return PresignOut(key=up.key, url=up.url, method="POST", fields=up.fields, headers={},
                       expires_in=up.expires_in)  # fmt: skip
 
@@ -70,7 +66,11 @@ def presign(body: PresignIn, who: Caller, svc: ServicesDep) -> PresignOut:
 def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
     """Validate the uploaded object (a readable video, at most 4 h and 4K, allowed codecs)
     and register it as a source. The upload object is removed either way: a refused file
-    leaves nothing behind, an accepted one lives on as the source."""
+    leaves nothing behind, an accepted one lives on as the source.
+
+    Refusals answer with their own status and code: 422 ``MEDIA_*`` (see
+    :class:`~clipray.pipelines.validate.RejectCode`), 413 ``QUOTA_STORAGE``, 503
+    ``DEPENDENCY_MISSING`` without ffprobe or ffmpeg, 503 ``STORAGE_UNAVAILABLE``."""
     who.require(Action.UPLOAD)
     try:
         key = check_key(body.key, who.workspace_id)
@@ -88,20 +88,13 @@ def confirm(body: ConfirmIn, who: Caller, svc: ServicesDep) -> ConfirmOut:
             path = Path(tmp) / Path(key).name
             try:
                 store.download(key, path)
-            except (ObjectNotFoundError, StorageError) as exc:
+            except ObjectNotFoundError as exc:
                 raise ApiError(404, "UPLOAD_NOT_FOUND", str(exc)) from exc
             # Accepted or refused, the object goes: its real size counts from here on.
             release_upload(ctx, key)
-            try:
-                info = validate_file(path, media_limits(settings), ffprobe=settings.ffprobe_bin,
-                                     ffmpeg=settings.ffmpeg_bin)  # fmt: skip
-                got = ingest_path(ctx, path, SourceOrigin.UPLOAD, f"upload:{key}")
-            except MediaRejectedError as exc:
-                raise ApiError(422, exc.code, str(exc)) from exc
-            except StorageQuotaError as exc:
-                raise ApiError(413, exc.code, str(exc)) from exc
-            except IngestError as exc:
-                raise ApiError(422, "MEDIA_NOT_A_VIDEO", str(exc)) from exc
+            info = validate_file(path, media_limits(settings), ffprobe=settings.ffprobe_bin,
+                                 ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+            got = ingest_path(ctx, path, SourceOrigin.UPLOAD, f"upload:{key}")
     finally:
         store.delete(key)
     return ConfirmOut(source_id=got.source.id, duration=info.duration, width=info.width,

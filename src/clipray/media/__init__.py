@@ -1,0 +1,1 @@
+"""Adapters to the media tools clipray runs as subprocesses (FFmpeg's ``ffmpeg``/``ffprobe``)."""
