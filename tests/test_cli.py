@@ -183,10 +183,15 @@ def test_doctor_reports_an_unreachable_s3_with_the_fix(tmp_path):
     assert "CLIPRAY_S3_ENDPOINT_URL" in checks["s3"]["fix"]
 
 
-def test_analyze_before_up_says_what_to_do(tmp_path):
-    res = clipray(tmp_path, "analyze", str(tmp_path / "x.mp4"))
+def test_analyze_with_a_configured_database_before_up_says_what_to_do(tmp_path):
+    """A configured service is never started for the user (the embedded ones are: see
+    tests/cli/test_first_use.py); the command says what to do."""
+    db_url = f"sqlite:///{tmp_path / 'configured.db'}"
+    res = clipray(tmp_path, "analyze", str(tmp_path / "x.mp4"),
+                  env={"CLIPRAY_DATABASE_URL": db_url})  # fmt: skip
     assert res.returncode == 1
     assert "clipray up" in res.stderr
+    assert not (tmp_path / "s3").exists()
 
 
 def test_doctor_says_how_to_start_the_embedded_s3_and_the_database(tmp_path):

@@ -187,8 +187,12 @@ class Settings(BaseSettings):
     exact search is fast enough (under 25 ms at p95 on 2 cores) and always exact."""
     search_moment_gap_s: float = 2.0
     """Hits of one source closer than this are merged into one moment."""
-    highlight_max_parts: int = 50
-    """Most moments one highlight reel may join."""
+    search_moment_max_s: float = Field(default=30.0, gt=0, le=600)
+    """Longest search moment, in seconds: the length of a short clip. Hits join a moment only
+    within it, and a single longer transcript segment is cut to it around its middle."""
+    highlight_max_parts: int = Field(default=50, ge=1, le=500)
+    """Most moments one highlight reel may join (at most 500: the API refuses a longer list
+    while reading the request)."""
     highlight_max_duration_s: float = 600.0
     """Longest highlight reel, in seconds (the sum of its moments)."""
 

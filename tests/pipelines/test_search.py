@@ -127,6 +127,29 @@ def test_an_exact_phrase_finds_its_sentence_first(lj, encoders, migrated):
     assert first.modes == ("transcript",)
 
 
+@pytest.mark.parametrize(("word", "sentence_id"), [
+    pytest.param("Paris", "LJ001-0028", id="paris"),
+    pytest.param("monastery", "LJ001-0031", id="monastery"),
+    pytest.param("Chinese", "LJ001-0003", id="chinese"),
+])  # fmt: skip
+def test_a_one_word_query_gives_a_moment_tight_around_its_sentence(lj, encoders, migrated,
+                                                                   word, sentence_id):  # fmt: skip
+    """Each word is said once in the 231 s reading: the first moment is whisper's segment
+    that says it, alone, not 30 s of its neighbours (which only the sentence embedding
+    ranks, below the one both lists found)."""
+    ws, _ = lj
+    vec = encoders.sentences([word])[0]
+    res = run_search(open_index(migrated), ws, Query(word, "hybrid"), QueryVectors(sentence=vec),
+                     max_span_s=migrated.search_moment_max_s)  # fmt: skip
+    first = res.moments[0]
+    assert _finds(first, _sentences()[sentence_id])
+    assert word.lower() in first.text.lower()
+    (hit,) = first.hits
+    assert (first.start, first.end) == (hit.start, hit.end)
+    assert first.text == hit.text
+    assert all(m.end - m.start <= migrated.search_moment_max_s for m in res.moments)
+
+
 def test_visual_mode_is_unavailable_without_clip_weights(lj, encoders, migrated):
     ws, _ = lj
     assert not encoders.visual_available

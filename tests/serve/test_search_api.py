@@ -1,13 +1,17 @@
 """Search and highlight reels over HTTP (plain FastAPI app; real SQLite, S3, LanceDB, Ray
 Data and models): the result shape, workspace scoping, visual mode without CLIP weights,
-thumbnails followed to their JPEG, a reel of three moments from two sources followed to
-its MP4, and the errors of each route."""
+moments tight around their words and bounded, text in spoken order, signed thumbnails an
+``<img>`` loads without credentials, a reel of three moments from two sources followed to
+its MP4, the list of reels, and the errors of each route (a 260,000-moment reel refused
+at once, by its size)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -18,7 +22,10 @@ from clipray.pipelines.highlights import make_highlight
 from clipray.pipelines.index import SourceToIndex, index_sources
 from clipray.pipelines.ingest import IngestContext, ingest
 from clipray.serve.app import create_api
-from clipray.storage.orm import GeneratedClip, GeneratedKind
+from clipray.serve.deps import jwt_secret
+from clipray.services.search import ThumbnailLinks
+from clipray.storage.generated import GeneratedRepo
+from clipray.storage.orm import GeneratedClip, GeneratedKind, HighlightReel, Job, JobStatus
 from tests.apiclient import Account, register
 from tests.serve.test_api import assert_error
 
@@ -78,11 +85,60 @@ def test_results_have_the_documented_shape_and_stay_in_the_workspace(client, wor
     assert only["results"][0]["text"].startswith("And so my fellow Americans")
 
 
-def test_scope_errors(client, world):
-    alice, _, _, _, b_talk = world
+def _job(db, acct: Account, source_id: str | None) -> str:
+    """A job of ``acct``'s workspace about ``source_id`` (None: before it stored its video)."""
+    with db.session() as s:
+        job = Job(workspace_id=acct.workspace_id, source_id=source_id, kind="clip",
+                  status=JobStatus.CANCELLED)  # fmt: skip
+        s.add(job)
+        s.flush()
+        return job.id
+
+
+def test_scope_errors(client, world, api_db):
+    alice, _, a_talk, a_head, b_talk = world
     assert_error(_search(client, alice, query="country", source_id=b_talk), 403, "FORBIDDEN")
     assert_error(_search(client, alice, query="country", job_id="0" * 32), 404, "JOB_NOT_FOUND")
     assert_error(client.post("/api/search", json={"query": "country"}), 401, "UNAUTHORIZED")
+    unstored = _job(api_db, alice, None)
+    assert_error(_search(client, alice, query="country", job_id=unstored), 409,
+                 "JOB_HAS_NO_SOURCE")  # fmt: skip
+    about_talk = _job(api_db, alice, a_talk)
+    assert_error(_search(client, alice, query="country", job_id=about_talk, source_id=a_head),
+                 409, "SEARCH_SCOPE_CONFLICT")  # fmt: skip
+    scoped = _search(client, alice, query="country", job_id=about_talk).json()["results"]
+    assert scoped
+    assert {(r["source_id"], r["job_id"]) for r in scoped} == {(a_talk, about_talk)}
+
+
+def test_a_one_word_query_gives_a_moment_tight_around_its_sentence(client, world):
+    """"Americans" is said once, in the first sentence; every other sentence is only a
+    sentence-embedding neighbour, and must not stretch the moment over the talk."""
+    alice, _, a_talk, _, _ = world
+    top = _search(client, alice, query="Americans", source_id=a_talk).json()["results"][0]
+    assert (top["start"], top["end"]) == (0.0, 4.5)
+    assert top["text"] == "And so my fellow Americans,"
+
+
+def test_a_moments_text_is_in_spoken_order(client, world):
+    alice, _, a_talk, _, _ = world
+    order = [t for _, _, t in JFK]
+    results = _search(client, alice, query="ask what you can do for your country",
+                      source_id=a_talk, mode="transcript", limit=100).json()["results"]  # fmt: skip
+    assert any(sum(t in r["text"] for t in order) > 1 for r in results), results
+    for r in results:
+        said = [t for t in order if t in r["text"]]
+        assert r["text"] == " ".join(said), r  # every sentence of it, once, in spoken order
+
+
+def test_no_moment_is_longer_than_the_configured_bound(api_settings, world):
+    alice, _, a_talk, _, _ = world
+    bounded = api_settings.model_copy(update={"search_moment_max_s": 3.0})
+    with TestClient(create_api(bounded)) as short:
+        for query in ("country", "what can I do for my nation", "Americans"):
+            results = _search(short, alice, query=query, source_id=a_talk).json()["results"]
+            assert results, query
+            assert all(r["end"] - r["start"] <= 3.0 + 1e-3 for r in results), results
 
 
 def test_visual_mode_without_clip_weights_is_unavailable_not_empty(client, world):
@@ -105,17 +161,59 @@ def test_pages_do_not_repeat_moments(client, world):
     assert (a["source_id"], a["start"]) != (b["source_id"], b["start"])
 
 
-def test_a_thumbnail_url_leads_to_a_jpeg_of_the_source(client, world):
-    alice = world[0]
-    hit = _search(client, alice, query="fellow Americans").json()["results"][0]
-    resp = client.get(hit["thumbnail_url"], headers=alice.headers, follow_redirects=False)
-    assert resp.status_code == 302, resp.text
-    jpeg = requests.get(resp.headers["location"], timeout=30)
+def _jpeg(url: str) -> bytes:
+    jpeg = requests.get(url, timeout=30)
     assert jpeg.status_code == 200
     assert jpeg.content[:3] == b"\xff\xd8\xff"
-    again = client.get(hit["thumbnail_url"], headers=alice.headers, follow_redirects=False)
+    return jpeg.content
+
+
+def test_a_thumbnail_url_loads_without_credentials(client, world):
+    """What an ``<img src>`` does: GET the result's link with no Authorization header."""
+    alice, bob = world[0], world[1]
+    hit = _search(client, alice, query="fellow Americans").json()["results"][0]
+    link = hit["thumbnail_url"]
+    assert link.startswith("/api/search/thumbnails/")
+    resp = client.get(link, follow_redirects=False)
+    assert resp.status_code == 302, resp.text
+    assert "authorization" not in {k.lower() for k in resp.request.headers}
+    _jpeg(resp.headers["location"])
+    again = client.get(link, follow_redirects=False)
     assert again.headers["location"].split("?")[0] == resp.headers["location"].split("?")[0]
-    assert client.get(hit["thumbnail_url"], headers=world[1].headers).status_code == 403
+    # the authenticated route gives the same frame to members, and refuses others
+    t = parse_qs(urlsplit(link).query)["t"][0]
+    plain = f"/api/sources/{hit['source_id']}/thumbnail?t={t}"
+    authed = client.get(plain, headers=alice.headers, follow_redirects=False)
+    assert authed.status_code == 302
+    assert authed.headers["location"].split("?")[0] == resp.headers["location"].split("?")[0]
+    assert_error(client.get(plain, headers=bob.headers), 403, "FORBIDDEN")
+    assert_error(client.get(plain), 401, "UNAUTHORIZED")
+
+
+def test_a_thumbnail_link_is_only_good_for_its_frame_until_it_expires(client, world,
+                                                                      api_settings):  # fmt: skip
+    alice, _, a_talk, a_head, _ = world
+    link = _search(client, alice, query="fellow Americans",
+                   source_id=a_talk).json()["results"][0]["thumbnail_url"]  # fmt: skip
+    q = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+    base = f"/api/search/thumbnails/{a_talk}"
+    forged = {**q, "sig": q["sig"][:-1] + ("0" if q["sig"][-1] != "0" else "1")}
+    assert_error(client.get(base, params=forged), 403, "THUMBNAIL_LINK_INVALID")
+    for odd in ("é" * 64, "", "0" * 128, "\u202e" + q["sig"]):  # what fuzzers send: no 500
+        assert_error(client.get(base, params={**q, "sig": odd}), 403, "THUMBNAIL_LINK_INVALID")
+    moved = {**q, "t": "3.000"}
+    assert_error(client.get(base, params=moved), 403, "THUMBNAIL_LINK_INVALID")
+    other = client.get(f"/api/search/thumbnails/{a_head}", params=q)
+    assert_error(other, 403, "THUMBNAIL_LINK_INVALID")
+    later = {**q, "exp": str(int(q["exp"]) + 3600)}
+    assert_error(client.get(base, params=later), 403, "THUMBNAIL_LINK_INVALID")
+    links = ThumbnailLinks(jwt_secret(api_settings), ttl_s=60)
+    old = links.url(a_talk, 1.0, now=time.time() - 120)  # signed two minutes ago
+    assert_error(client.get(old), 403, "THUMBNAIL_LINK_EXPIRED")
+    fresh = client.get(links.url(a_talk, 1.0), follow_redirects=False)
+    assert fresh.status_code == 302
+    _jpeg(fresh.headers["location"])
+    assert_error(client.get(links.url("0" * 32, 1.0)), 404, "SOURCE_NOT_FOUND")
 
 
 def _streams(path: Path) -> dict:
@@ -159,6 +257,33 @@ def test_a_reel_of_three_moments_from_two_sources(client, world, api_settings, a
                for g in listed)  # fmt: skip
     assert client.get(f"/api/highlights/jobs/{job['id']}", headers=bob.headers
                       ).status_code == 403  # fmt: skip
+    reels = client.get("/api/highlights", headers=alice.headers).json()
+    assert set(reels) == {"data", "total", "page", "pages"}
+    newest = reels["data"][0]  # as GET /jobs/{id} shows it (but for a fresh presigned URL)
+    assert {**newest, "url": None} == {**done, "url": None}
+    assert newest["url"].split("?")[0] == done["url"].split("?")[0]
+    assert client.get("/api/highlights", headers=bob.headers).json()["total"] == 0
+
+
+def test_the_list_of_reels_is_paginated_newest_first(client, world):
+    alice, _, a_talk, _, _ = world
+    made = []
+    for i in range(3):
+        resp = client.post("/api/highlights/export", headers=alice.headers,
+                           json={"moments": [{"source_id": a_talk, "start": i, "end": i + 1}],
+                                 "title": f"page {i}"})  # fmt: skip
+        assert resp.status_code == 202, resp.text
+        made.append(resp.json()["id"])
+    first = client.get("/api/highlights", headers=alice.headers, params={"limit": 2}).json()
+    total = first["total"]
+    assert total >= 3
+    assert (first["page"], first["pages"]) == (1, -(-total // 2))
+    assert [r["id"] for r in first["data"]] == made[::-1][:2]
+    second = client.get("/api/highlights", headers=alice.headers,
+                        params={"limit": 2, "page": 2}).json()  # fmt: skip
+    assert second["data"][0]["id"] == made[0]
+    assert client.get("/api/highlights", headers=alice.headers,
+                      params={"limit": 101}).status_code == 422  # fmt: skip
 
 
 def test_reel_requests_that_cannot_be_made(client, world):
@@ -172,6 +297,63 @@ def test_reel_requests_that_cannot_be_made(client, world):
     assert post([]).status_code == 422
     assert_error(client.get("/api/highlights/jobs/" + "0" * 32, headers=alice.headers), 404,
                  "HIGHLIGHT_JOB_NOT_FOUND")  # fmt: skip
+    # the number of parts is checked before anything is looked up: unknown sources or not
+    many = [{"source_id": "0" * 32, "start": 0, "end": 1}] * 51
+    assert_error(post(many), 422, "REEL_TOO_MANY_PARTS")
+    assert_error(post([{"source_id": a_talk, "start": 0, "end": 15}] * 50), 422,
+                 "REEL_TOO_LONG")  # fmt: skip
+
+
+def test_a_reel_without_room_for_a_generated_clip_is_refused_before_any_work(
+    api_settings, api_db, world
+):
+    alice, _, a_talk, _, _ = world
+    body = {"moments": [{"source_id": a_talk, "start": 0, "end": 1}]}
+    with api_db.session() as s:
+        live = GeneratedRepo(s, alice.workspace_id).live_count()
+        before = s.query(HighlightReel).count()
+    capped = api_settings.model_copy(update={"generated_clips_max_live": live})
+    with TestClient(create_api(capped)) as c:
+        err = assert_error(c.post("/api/highlights/export", headers=alice.headers, json=body),
+                           409, "GENERATED_CLIP_LIMIT")  # fmt: skip
+        assert f"has {live} live generated clips" in err["message"]
+    unset = api_settings.model_copy(update={"generated_bucket": ""})
+    with TestClient(create_api(unset)) as c:
+        assert_error(c.post("/api/highlights/export", headers=alice.headers, json=body), 503,
+                     "GENERATED_STORAGE_UNAVAILABLE")  # fmt: skip
+    with api_db.session() as s:
+        assert s.query(HighlightReel).count() == before
+
+
+def test_a_huge_reel_request_is_refused_at_once_by_its_size(client, world, api_db):
+    """260,000 moments (18 MiB of JSON) used to end in a 500 from the database (too many
+    SQL variables in one query), after seconds of work; now the body's size refuses it
+    unread (413), and a list past the bound that fits the body is refused by its length
+    (422), its items unread; nothing is looked up either way."""
+    alice, _, a_talk, _, _ = world
+    moment = {"source_id": a_talk, "start": 1.0, "end": 2.0}
+    with api_db.session() as s:
+        before = s.query(HighlightReel).count()
+    huge = json.dumps({"moments": [moment] * 260_000}).encode()
+    assert len(huge) > 16 * 2**20
+    started = time.monotonic()
+    resp = client.post("/api/highlights/export", content=huge,
+                       headers={**alice.headers, "Content-Type": "application/json"})  # fmt: skip
+    took = time.monotonic() - started
+    assert_error(resp, 413, "PAYLOAD_TOO_LARGE")
+    assert took < 3.0, f"{took:.1f} s to refuse"
+    for n in (501, 12_000):  # just past the bound, and as many as fit in the body limit
+        started = time.monotonic()
+        err = assert_error(post_raw(client, alice, [moment] * n), 422, "VALIDATION_ERROR")
+        assert err["detail"][0]["type"] == "too_long"
+        assert time.monotonic() - started < 2.0
+    with api_db.session() as s:
+        assert s.query(HighlightReel).count() == before  # nothing half-written
+
+
+def post_raw(client, acct, moments):
+    return client.post("/api/highlights/export", headers=acct.headers,
+                       json={"moments": moments})  # fmt: skip
 
 
 def test_deleting_a_source_removes_its_hits(client, world, api_settings):

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clipray.storage.ranking import Hit, fuse, group_moments, paginate
+from clipray.storage.ranking import JOIN_RATIO, Hit, fuse, group_moments, paginate
+
+# Sentences of the JFK recording, back to back (seconds), as the transcript's index rows.
+JFK = [(0.0, 4.5, "And so my fellow Americans,"),
+       (4.5, 7.8, "ask not what your country can do for you,"),
+       (7.8, 11.0, "ask what you can do for your country."),
+       (11.0, 17.2, "My fellow citizens of the world,"),
+       (17.2, 24.0, "ask not what America will do for you.")]  # fmt: skip
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +41,7 @@ def h(src: str, start: float, end: float, score: float, mode: str = "transcript"
 
 def test_neighbouring_hits_merge_into_one_moment_per_span():
     hits = [
-        h("s1", 10.0, 12.0, 0.5, text="we choose"),
+        h("s1", 10.0, 12.0, 0.6, text="we choose"),
         h("s1", 13.0, 13.0, 0.9, mode="visual", thumbnail_key="t/13.jpg"),
         h("s1", 30.0, 31.0, 0.7, text="to go to the moon"),
         h("s2", 11.0, 12.0, 0.6, text="other video"),
@@ -58,6 +65,47 @@ def test_a_contiguous_transcript_is_not_joined_into_one_moment():
     assert len(moments) >= 4
 
 
+def _fused(bm25: list[int], vector: list[int]) -> list[Hit]:
+    """What ``run_search`` hands to grouping: the two lists' JFK rows, fused by rank."""
+    fused = fuse([bm25, vector])
+    return [h("jfk", JFK[i][0], JFK[i][1], score, text=JFK[i][2]) for i, score in fused]
+
+
+def test_a_one_word_query_gives_a_moment_tight_around_its_sentence():
+    """"Americans" is said once (sentence 0); the sentence embedding ranks every sentence,
+    neighbours first. The moment is that sentence, not 24 s of the talk."""
+    moments = group_moments(_fused(bm25=[0], vector=[1, 3, 0, 2, 4]), max_span_s=30.0)
+    assert (moments[0].start, moments[0].end) == (0.0, 4.5)
+    assert moments[0].text == "And so my fellow Americans,"
+    assert all(m.start >= 4.5 for m in moments[1:])  # the weaker hits: moments of their own
+
+
+def test_sentences_found_by_both_lists_still_join():
+    moments = group_moments(_fused(bm25=[2, 1], vector=[1, 2, 0, 3, 4]), max_span_s=30.0)
+    assert (moments[0].start, moments[0].end) == (4.5, 11.0)
+
+
+def test_a_moments_text_is_in_spoken_order_whatever_the_rank():
+    hits = [h("s", 7.8, 11.0, 0.9, text="ask what you can do for your country."),
+            h("s", 0.0, 4.5, 0.8, text="And so my fellow Americans,"),
+            h("s", 4.5, 7.8, 0.85, text="ask not what your country can do for you,")]  # fmt: skip
+    (m,) = group_moments(hits, max_span_s=30.0)
+    assert m.text == " ".join(t for _, _, t in JFK[:3])
+    assert m.score == 0.9
+
+
+@pytest.mark.parametrize("bound", [5.0, 12.5, 30.0])
+def test_no_moment_is_longer_than_the_bound(bound):
+    long_one = h("s", 100.0, 140.0, 1.0, text="a forty second segment")
+    hits = [h("s", 5.0 * i, 5.0 * i + 4.9, 0.9) for i in range(12)] + [long_one]
+    moments = group_moments(hits, gap_s=2.0, max_span_s=bound)
+    assert all(m.end - m.start <= bound + 1e-9 for m in moments)
+    first = moments[0]
+    assert (first.start, first.end) == (120.0 - bound / 2, 120.0 + bound / 2)
+    with pytest.raises(ValueError, match="positive"):
+        group_moments(hits, max_span_s=0)
+
+
 def test_padding_never_goes_below_zero():
     (m,) = group_moments([h("s", 0.5, 1.0, 1.0)], pad_s=1.0)
     assert (m.start, m.end) == (0.0, 2.0)
@@ -73,7 +121,7 @@ HITS = st.lists(
 )  # fmt: skip
 
 
-@given(hits=HITS, gap=st.floats(0, 10), span=st.floats(0, 60))
+@given(hits=HITS, gap=st.floats(0, 10), span=st.floats(0.5, 60))
 def test_moments_are_disjoint_bounded_and_cover_every_hit(hits, gap, span):
     moments = group_moments(hits, gap_s=gap, max_span_s=span)
     for src in {m.source_id for m in moments}:
@@ -87,8 +135,10 @@ def test_moments_are_disjoint_bounded_and_cover_every_hit(hits, gap, span):
             assert any(m.source_id == x.source_id and x.start <= m.end and m.start <= x.end
                        and m.score >= x.score for m in moments)  # fmt: skip
     for m in moments:
-        assert all(m.start <= x.start and x.end <= m.end for x in m.hits)
-        assert m.end - m.start <= max(span, max(x.end - x.start for x in m.hits))
+        if len(m.hits) > 1:  # one hit longer than the bound is cut to it
+            assert all(m.start <= x.start and x.end <= m.end for x in m.hits)
+        assert m.end - m.start <= span + 1e-9
+        assert all(x.score >= JOIN_RATIO * m.score for x in m.hits)
         assert m.score == max(x.score for x in m.hits)
     assert [m.score for m in moments] == sorted((m.score for m in moments), reverse=True)
     assert max(x.score for x in hits) == moments[0].score

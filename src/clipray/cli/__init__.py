@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from clipray import __version__
 from clipray.cli.common import USER_ERRORS, app, err, out
+from clipray.cluster.logs import route_output
 from clipray.config import get_settings
 from clipray.schemas import CodedError
 from clipray.storage.repos import InvalidSlugError, check_slug
@@ -50,12 +51,22 @@ def main_options(
             help="Workspace to act in, created on first use (else CLIPRAY_WORKSPACE or local).",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also print Ray's, its workers' and the models' output (always in "
+            "CLIPRAY_HOME/logs/clipray.log).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     settings = get_settings()
+    route_output(settings.home_dir, verbose=verbose)
     if workspace is not None:
         try:
             check_slug(workspace)

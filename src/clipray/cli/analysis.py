@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from clipray.cli.common import (
@@ -25,6 +24,7 @@ from clipray.cli.common import (
     err,
     out,
 )
+from clipray.cli.progress import StageProgress
 from clipray.cluster.services import (
     open_storage,
 )
@@ -63,12 +63,9 @@ def analyze(
     try:
         with err.status("ingesting..."):
             item = ingest_uri(ictx, source)
-        with Progress(
-            TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("parts", total=expected_parts(settings, item))
-            outcome = analyse(settings, ictx, item, source, lambda *_: bar.advance(task),
+        with StageProgress(err) as bar:
+            bar.stage("analysing", total=expected_parts(settings, item))
+            outcome = analyse(settings, ictx, item, source, bar.advance,
                               log_to_driver=not as_json)  # fmt: skip
     finally:
         db.dispose()
@@ -155,9 +152,9 @@ def _run_and_print(
 
     db, ictx = _analysis_context(settings)
     try:
-        with err.status("starting") as status:
+        with StageProgress(err) as progress:
             result = run_main_job(
-                settings, ictx, source, opts, on_stage=status.update, log_to_driver=not as_json
+                settings, ictx, source, opts, on_stage=progress.stage, log_to_driver=not as_json
             )
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,13 @@ from rich.markup import escape
 
 from clipray.cluster.embedded_s3 import EmbeddedS3Error
 from clipray.cluster.ray_head import RayHeadError
-from clipray.cluster.services import ServiceUnavailableError, ensure_workspace, open_database
+from clipray.cluster.services import (
+    ServiceUnavailableError,
+    UpReport,
+    ensure_services,
+    ensure_workspace,
+    open_database,
+)
 from clipray.config import Settings
 from clipray.storage import migrate
 from clipray.storage.repos import InvalidSlugError, check_slug
@@ -58,8 +64,32 @@ WorkspaceOption = Annotated[
 ]
 
 
+def _ensure_services(settings: Settings) -> None:
+    """Start the embedded services where they are down (first use), saying so in one line
+    on stderr: stdout carries only a command's result (``--json`` stays parseable)."""
+    with err.status("starting the embedded services..."):
+        report = ensure_services(settings)
+    if report is not None:
+        err.print(_started_line(report, settings), highlight=False, soft_wrap=True)
+
+
+def _started_line(report: UpReport, settings: Settings) -> str:
+    done = []
+    if report.s3_started:
+        done.append(f"S3 at {report.s3_endpoint}")
+    if report.migrated_from != report.migrated_to:
+        done.append(f"database migrated to {report.migrated_to}")
+    what = ", ".join(done) or "already running"
+    return (
+        f"started the embedded services ({what}) under {settings.home_dir}; "
+        "`clipray down` stops them"
+    )
+
+
 def _workspace_database(settings: Settings) -> tuple[Any, Any]:
-    """The services' database (refused unless migrated) and the CLI's workspace in it."""
+    """The services' database (refused unless migrated) and the CLI's workspace in it;
+    the embedded services are started first where they are down."""
+    _ensure_services(settings)
     db = open_database(settings)
     if migrate.current_revision(settings.resolved_database_url) != migrate.head_revision():
         db.dispose()

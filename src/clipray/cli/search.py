@@ -23,10 +23,7 @@ from clipray.cli.common import (
     err,
     out,
 )
-from clipray.cluster.services import (
-    connect_ray,
-    open_storage,
-)
+from clipray.cluster.services import open_storage
 
 
 @app.command()
@@ -51,18 +48,11 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help='Print {"results": [...]}.')] = False,
 ) -> None:
     """Search the workspace's videos: moments whose frames or words match QUERY."""
+    import asyncio
+
     from clipray.cluster.services import open_index
-    from clipray.models.query import QueryEncoders
-    from clipray.storage.orm import Job
-    from clipray.storage.search import (
-        MODES,
-        Query,
-        QueryVectors,
-        latest_jobs,
-        restrict,
-        result_dict,
-        run_search,
-    )
+    from clipray.services import search as service
+    from clipray.storage.search import MODES
 
     if mode not in MODES:
         raise typer.BadParameter(f"one of {', '.join(MODES)}", param_hint="--mode")
@@ -71,39 +61,21 @@ def search(
                                  param_hint="--image")  # fmt: skip
     settings = _settings(ctx)
     db, ws = _workspace_database(settings)
-    with db.session() as s:
-        job_source = None
-        if job is not None:
-            row = s.get(Job, job)
-            if row is None or row.workspace_id != ws.id:
-                raise _fail(f"no job {job} in this workspace")
-            job_source = row.source_id
-    enc = QueryEncoders.from_settings(settings)
-    visual = None
-    if enc.visual_available and mode != "transcript":
-        if image is not None:
-            visual = enc.clip_images(_read_image(image))[0]
-        elif query.strip():
-            visual = enc.clip_texts([query])[0]
-    sentence = enc.sentences([query])[0] if mode != "visual" and query.strip() else None
-    q = Query(query, mode, restrict(source, job_source), limit, page)  # type: ignore[arg-type]
-    res = run_search(open_index(settings), ws.id, q, QueryVectors(sentence, visual),
-                     settings.search_moment_gap_s)  # fmt: skip
-    with db.session() as s:
-        jobs = latest_jobs(s, ws.id, {m.source_id for m in res.moments})
-    results = [result_dict(m, jobs.get(m.source_id)) for m in res.moments]
+    pixels = _read_image(image) if image is not None else None
+    req = service.SearchRequest(query, mode, source, job, limit, page, pixels)  # type: ignore[arg-type]
+    backends = service.OpenBackends(db, open_index(settings), settings)
+    res = asyncio.run(service.search(backends, ws.id, req, service.LocalEncoders(settings)))
     if as_json:
-        out.print_json(json.dumps({"results": results, "total": res.total, "page": res.page,
-                                   "pages": res.pages,
-                                   "visual": "available" if enc.visual_available
-                                   else "unavailable"}))  # fmt: skip
+        out.print_json(json.dumps({"results": res.results, "total": res.total,
+                                   "page": res.page, "pages": res.pages,
+                                   "visual": res.visual}))  # fmt: skip
         return
-    if not enc.visual_available and mode == "hybrid":
+    if res.visual == "unavailable" and mode == "hybrid":
         err.print("visual search is off (no CLIP weights): the transcript was searched")
     table = Table(title=f"{res.total} moments, page {res.page} of {res.pages}")
     for col in ("source", "seconds", "score", "mode", "text"):
         table.add_column(col)
-    for r in results:
+    for r in res.results:
         table.add_row(str(r["source_id"]), f"{r['start']:.1f}-{r['end']:.1f}",
                       f"{r['score']:.3f}", str(r["mode"]), escape(str(r["text"])[:80]))  # fmt: skip
     out.print(table)
@@ -153,58 +125,25 @@ def reel(
 ) -> None:
     """Join moments of the workspace's sources into one highlight reel (a generated clip
     of kind highlight-reel on the app-owned bucket, which expires unless kept)."""
-    import time
-
-    import ray
-    from sqlalchemy import select
-
-    from clipray.cluster.resources import actor_options
-    from clipray.pipelines.highlights import (
-        make_highlight,
-        plan_reel,
-        record_reel,
-    )
-    from clipray.storage.orm import ExportStatus, HighlightReel, Source
+    from clipray.services import reels
 
     settings = _settings(ctx)
     db, cover_ws, user = _cover_context(settings)
-    wanted = [_moment(m) for m in moments]
+    req = reels.ReelRequest([_moment(m) for m in moments], title, height)
     buckets = open_storage(settings)
-    problem = buckets.generation_problem()
-    if problem or buckets.generated is None:
-        raise _fail(problem or "no app-owned bucket is configured")
     with db.session() as s:
-        found = {sid: s.get(Source, sid) for sid, _, _ in wanted}
-        sources = {k: v for k, v in found.items() if v is not None and v.workspace_id == cover_ws}
-        planned = plan_reel(wanted, sources, settings.highlight_max_parts,
-                            settings.highlight_max_duration_s)  # fmt: skip
-        reel_id = record_reel(s, cover_ws, planned, title, height, user).id
-    connect_ray(settings, log_to_driver=False)
-    task = ray.remote(make_highlight).options(**actor_options(settings.stage("reel")))
-    with err.status(f"making the reel of {len(planned)} moments"):
-        ray.get(task.remote(settings, reel_id))
-        while True:  # "skipped": a running job runner took it first; wait for its outcome
-            with db.session() as s:
-                state = s.scalar(select(HighlightReel.status).where(HighlightReel.id == reel_id))
-            if state not in (ExportStatus.PENDING, ExportStatus.RUNNING):
-                break
-            time.sleep(0.5)
+        reel_id = reels.queue_reel(s, buckets, settings, cover_ws, req, user).id
+    with err.status(f"making the reel of {len(req.moments)} moments"):
+        reels.make_now(settings, db, reel_id)
     with db.session() as s:
-        done = s.get(HighlightReel, reel_id)
-        assert done is not None
-        result = {"id": done.id, "status": done.status.value, "error": done.error,
-                  "generated_clip_id": done.generated_clip_id, "method": done.method,
-                  "duration_s": done.duration_s}  # fmt: skip
-        key = None
-        if done.generated_clip_id:
-            from clipray.storage.generated import GeneratedRepo
-
-            gen = GeneratedRepo(s, cover_ws).get(done.generated_clip_id)
-            key = gen.storage_key if gen else None
+        state = reels.reel_state(s, buckets, cover_ws, reel_id)
+    done = state.row
+    result: dict[str, Any] = {"id": done.id, "status": done.status.value, "error": done.error,
+                              "generated_clip_id": done.generated_clip_id,
+                              "method": done.method, "duration_s": done.duration_s}  # fmt: skip
     if result["status"] != "done":
         raise _fail(f"the reel failed: {result['error']}")
-    if output is not None and key:
-        buckets.generated.scoped(cover_ws).download(key, output)
+    if output is not None and reels.save(buckets, cover_ws, state, output) is not None:
         result["file"] = str(output)
     if as_json:
         out.print_json(json.dumps(result))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from clipray.cluster import logs
 from clipray.cluster.embedded_s3 import EmbeddedS3
 from clipray.cluster.procs import ProcStatus
 from clipray.cluster.ray_head import LocalRayHead, local_ray_env
@@ -157,6 +158,26 @@ def bring_up(settings: Settings, *, start_ray: bool = True) -> UpReport:
     return report
 
 
+def ensure_services(settings: Settings) -> UpReport | None:
+    """Bring up the embedded services (S3, the database's migrations, the workspace) where
+    they are down, so that a first command on a fresh machine just works.
+
+    Nothing starts where any service is configured (``CLIPRAY_S3_ENDPOINT_URL``,
+    ``CLIPRAY_DATABASE_URL``, ``CLIPRAY_RAY_ADDRESS``): a deployment is brought up by its
+    operator, and an unreachable endpoint is reported by the command as before. The local
+    Ray head is not started either: a command without one runs Ray in its own process, and
+    ``clipray up`` starts a lasting head with its dashboard.
+    Returns what ``bring_up`` did, or None where nothing was down (or nothing may start).
+    """
+    if not settings.uses_embedded_s3 or settings.database_url or settings.ray_address:
+        return None
+    s3_up = embedded_s3(settings).endpoint() is not None
+    url = settings.resolved_database_url
+    if s3_up and migrate.current_revision(url) == migrate.head_revision():
+        return None
+    return bring_up(settings, start_ray=False)
+
+
 def bring_down(settings: Settings) -> dict[str, str]:
     """Stop the local Ray head and the embedded S3 server (their data stays), also ones
     running without their state file. Returns what happened to each, in words."""
@@ -180,28 +201,43 @@ def connect_ray(
     """Join the configured cluster, else the local head, else start Ray in this process.
 
     ``log_to_driver=False`` keeps workers' output off this process's stdout (a CLI printing
-    JSON); it stays in Ray's log files and the dashboard.
+    JSON); it stays in Ray's log files and the dashboard. Where the CLI routed output to its
+    log file (:func:`clipray.cluster.logs.route_output`), workers' lines go to that file
+    instead, whatever ``log_to_driver`` says, and never to stdout.
     Returns the address joined, or None when Ray was started in-process (or already was).
     """
     import ray
 
     if ray.is_initialized():
         return None
+    routed = logs.ray_init_options()
+    if routed:
+        logs.before_ray_init()
+        try:
+            return _init_ray(settings, namespace, routed)
+        finally:
+            logs.after_ray_init()
+    return _init_ray(settings, namespace, {"log_to_driver": log_to_driver})
+
+
+def _init_ray(settings: Settings, namespace: str, options: dict[str, Any]) -> str | None:
+    import ray
+
     if settings.ray_address:
-        ray.init(address=settings.ray_address, namespace=namespace, log_to_driver=log_to_driver)
+        ray.init(address=settings.ray_address, namespace=namespace, **options)
         return settings.ray_address
     # The local head and an in-process Ray are loopback-only: no token auth (see ray_head).
     os.environ["RAY_AUTH_MODE"] = local_ray_env()["RAY_AUTH_MODE"]
     os.environ["FORWARDED_ALLOW_IPS"] = local_ray_env()["FORWARDED_ALLOW_IPS"]
     address = local_ray_head(settings).address()
     if address is not None:
-        ray.init(address=address, namespace=namespace, log_to_driver=log_to_driver)
+        ray.init(address=address, namespace=namespace, **options)
         return address
     ray.init(
         address="local",
         num_cpus=settings.ray_num_cpus,
         namespace=namespace,
         include_dashboard=False,
-        log_to_driver=log_to_driver,
+        **options,
     )
     return None

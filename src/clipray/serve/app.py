@@ -30,6 +30,7 @@ from clipray.serve.routes import (
     jobs,
     search,
     sources,
+    transcripts,
     uploads,
     workspaces,
 )
@@ -78,6 +79,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         sources,
         search,
         highlights,
+        transcripts,
         health,
     ):
         api.include_router(module.router)

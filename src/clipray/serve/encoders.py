@@ -4,7 +4,7 @@ The ingress holds a ``DeploymentHandle`` to it (``Ingress.bind(encoders=...)``):
 load once per encoder replica instead of once per ingress replica, scale on their own (and
 onto GPUs) through ``serve_config.yaml``, and concurrent searches are encoded in one batch
 (``@serve.batch``). Without Serve (tests with a TestClient, ``create_api``) the same
-interface runs the encoders in process.
+interface runs the encoders in process (:class:`clipray.services.search.LocalEncoders`).
 
     >>> vec = await encoders.sentence("a speech about the moon")    # doctest: +SKIP
 """
@@ -12,32 +12,20 @@ interface runs the encoders in process.
 from __future__ import annotations
 
 import asyncio
-import threading
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from ray import serve
 
 from clipray.config import Settings
 from clipray.models.query import QueryEncoders
+from clipray.services.search import Encoders, LocalEncoders
+
+__all__ = ["BATCH", "Encoders", "HandleEncoders", "LocalEncoders", "QueryEncoderDeployment"]
 
 BATCH = {"max_batch_size": 32, "batch_wait_timeout_s": 0.005}
 """Up to 32 queries per forward pass, waiting at most 5 ms for them to gather: a query
 costs a few ms on a CPU, so a longer wait would cost more than the batch saves."""
-
-
-class Encoders(Protocol):
-    """What the search route needs: one query in, its vector out."""
-
-    async def visual_available(self) -> bool:
-        """Whether CLIP weights are configured (else visual search is unavailable)."""
-        ...
-
-    async def sentence(self, text: str) -> np.ndarray: ...
-
-    async def clip_text(self, text: str) -> np.ndarray | None:
-        """None: no CLIP weights (visual search unavailable)."""
-        ...
 
 
 @serve.deployment(name="QueryEncoders", ray_actor_options={"num_cpus": 0.25},
@@ -83,30 +71,3 @@ class HandleEncoders:
 
     async def clip_text(self, text: str) -> np.ndarray | None:
         return await self.handle.clip_text.remote(text)
-
-
-class LocalEncoders:
-    """:class:`Encoders` in this process, loaded on the first query."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._enc: QueryEncoders | None = None
-        self._lock = threading.Lock()
-
-    def _loaded(self) -> QueryEncoders:
-        with self._lock:
-            if self._enc is None:
-                self._enc = QueryEncoders.from_settings(self.settings)
-            return self._enc
-
-    async def visual_available(self) -> bool:
-        return (await asyncio.to_thread(self._loaded)).visual_available
-
-    async def sentence(self, text: str) -> np.ndarray:
-        return (await asyncio.to_thread(lambda: self._loaded().sentences([text])))[0]
-
-    async def clip_text(self, text: str) -> np.ndarray | None:
-        enc = await asyncio.to_thread(self._loaded)
-        if not enc.visual_available:
-            return None
-        return (await asyncio.to_thread(enc.clip_texts, [text]))[0]

@@ -325,6 +325,20 @@ class AnalysisRepo:
             )
         )
 
+    def latest(self, source_id: str) -> Analysis | None:
+        """The newest analysis of the source that succeeded and stored its document."""
+        return self.s.scalar(
+            select(Analysis)
+            .where(
+                Analysis.workspace_id == self.workspace_id,
+                Analysis.source_id == source_id,
+                Analysis.status == AnalysisStatus.SUCCEEDED,
+                Analysis.artifact_key.is_not(None),
+            )
+            .order_by(Analysis.created_at.desc(), Analysis.id.desc())
+            .limit(1)
+        )
+
     def record(
         self,
         source: Source,

@@ -29,12 +29,14 @@ MAX_DEPTH = 400
 """Most hits one list contributes: enough for 20 pages of 10 moments when hits group 2 to 1,
 and a bound on the work a deep page asks of the index."""
 MAX_SPAN_S = 30.0
-"""Longest moment: the length of a short clip, and a bound that stops a contiguous
-transcript from merging into one moment."""
+"""Longest moment by default (``CLIPRAY_SEARCH_MOMENT_MAX_S``): the length of a short clip,
+and a bound that stops a contiguous transcript from merging into one moment."""
 
 
 class SearchError(CodedError):
-    """A query the index cannot answer; ``code`` is the API's error code."""
+    """A query the index cannot answer: 409, or 422 for a query that says nothing."""
+
+    status = 409
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def run_search(
                           "visual search is off: no CLIP weights are configured "
                           "(set CLIPRAY_CLIP_PRETRAINED)")  # fmt: skip
     if not q.text.strip() and not (q.mode == "visual" and visual_on):
-        raise SearchError("QUERY_EMPTY", "the query is empty")
+        raise SearchError("QUERY_EMPTY", "the query is empty", status=422)
     n, sources = depth(q), q.source_ids
     lists: list[list[Hit]] = []
     if q.mode in ("visual", "hybrid") and vectors.visual is not None:
@@ -144,9 +146,11 @@ def latest_jobs(session: Session, workspace_id: str, source_ids: set[str]) -> di
     return {sid: jid for sid, jid in rows if sid}
 
 
-def result_dict(m: Moment, job_id: str | None) -> dict[str, object]:
-    """One result in the API's and ``clipray search --json``'s shape."""
-    thumb = f"/api/sources/{m.source_id}/thumbnail?t={thumbnail_at(m):.3f}"
+def result_dict(m: Moment, job_id: str | None, thumbnail_url: str | None = None
+                ) -> dict[str, object]:  # fmt: skip
+    """One result in the API's and ``clipray search --json``'s shape; without a (signed)
+    ``thumbnail_url``, the authenticated thumbnail route of the moment's frame."""
+    thumb = thumbnail_url or f"/api/sources/{m.source_id}/thumbnail?t={thumbnail_at(m):.3f}"
     return {"source_id": m.source_id, "job_id": job_id, "start": round(m.start, 3),
             "end": round(m.end, 3), "score": m.score, "mode": moment_mode(m), "text": m.text,
             "thumbnail_url": thumb}  # fmt: skip

@@ -5,62 +5,58 @@ makes it as one Ray task (each part re-encoded to a common size, frame rate and 
 format, then joined by stream copy) and stores it as a generated clip of kind
 ``highlight-reel``, which expires like any generated clip unless kept. Poll
 ``GET /api/highlights/jobs/{id}``: once ``succeeded`` it carries a presigned URL.
+``GET /api/highlights`` lists the workspace's reels. The flow is
+:mod:`clipray.services.reels`, the one ``clipray reel`` runs too.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
-from clipray.pipelines.highlights import ReelRequestError, plan_reel, record_reel
-from clipray.serve.deps import (
-    Caller,
-    ServicesDep,
-    SessionDep,
-    owned,
-    require_generation,
-    wake_runner,
-)
-from clipray.serve.errors import ApiError
+from clipray.serve.deps import Caller, PageNo, PageSize, ServicesDep, SessionDep, wake_runner
 from clipray.serve.permissions import Action
-from clipray.serve.schemas import HighlightIn, HighlightJobOut, MomentIn
-from clipray.storage.generated import GeneratedRepo
-from clipray.storage.orm import ExportStatus, HighlightReel, Source, utcnow
+from clipray.serve.schemas import HighlightIn, HighlightJobOut, MomentIn, Page
+from clipray.services import reels
+from clipray.storage.orm import ExportStatus
 
 router = APIRouter(prefix="/api/highlights", tags=["highlights"])
 _STATUS = {ExportStatus.PENDING: "pending", ExportStatus.RUNNING: "running",
            ExportStatus.DONE: "succeeded", ExportStatus.FAILED: "failed"}  # fmt: skip
 
 
-def reel_out(row: HighlightReel, url: str | None) -> HighlightJobOut:
+def reel_out(state: reels.ReelState) -> HighlightJobOut:
+    row = state.row
     return HighlightJobOut(
         id=row.id, status=_STATUS[row.status],  # type: ignore[arg-type]
         moments=[MomentIn(**m) for m in row.spec["moments"]], title=row.title,
         error=row.error, generated_clip_id=row.generated_clip_id, duration_s=row.duration_s,
-        url=url, created_at=row.created_at, finished_at=row.finished_at,
+        url=state.url, created_at=row.created_at, finished_at=row.finished_at,
     )  # fmt: skip
+
+
+@router.get("")
+def list_highlights(who: Caller, session: SessionDep, svc: ServicesDep, page: PageNo = 1,
+                    limit: PageSize = 20) -> Page[HighlightJobOut]:  # fmt: skip
+    """The workspace's highlight reels, newest first, each as ``GET /jobs/{id}`` shows it."""
+    who.require(Action.READ)
+    states, total = reels.list_reels(session, svc.buckets, who.workspace_id, page, limit)
+    return Page[HighlightJobOut].of([reel_out(x) for x in states], total, page, limit)
 
 
 @router.post("/export", status_code=202)
 def export_highlights(body: HighlightIn, who: Caller, session: SessionDep,
                       svc: ServicesDep) -> HighlightJobOut:  # fmt: skip
-    """Queue a reel of ``moments`` in the order given. Errors: 404 ``SOURCE_NOT_FOUND``,
-    422 ``MOMENT_OUT_OF_RANGE`` / ``REEL_TOO_MANY_PARTS`` / ``REEL_TOO_LONG``, 409
-    ``GENERATED_CLIP_LIMIT``, 503 ``GENERATED_STORAGE_UNAVAILABLE``."""
+    """Queue a reel of ``moments`` in the order given. Errors: 422 ``REEL_TOO_MANY_PARTS``
+    (checked first, before anything is read), 503 ``GENERATED_STORAGE_UNAVAILABLE``, 409
+    ``GENERATED_CLIP_LIMIT``, 404 ``SOURCE_NOT_FOUND``, 422 ``MOMENT_OUT_OF_RANGE`` /
+    ``REEL_TOO_LONG``; a list longer than 500 is refused while the body is read (422
+    ``VALIDATION_ERROR``)."""
     who.require(Action.CREATE_JOB)
-    require_generation(svc, session, who.workspace_id)  # now, not after the encode
-    s = svc.settings
-    ids = {m.source_id for m in body.moments}
-    sources = {src.id: src for src in session.scalars(
-        select(Source).where(Source.id.in_(ids), Source.workspace_id == who.workspace_id)
-    )}  # fmt: skip
-    try:
-        planned = plan_reel([(m.source_id, m.start, m.end) for m in body.moments], sources,
-                            s.highlight_max_parts, s.highlight_max_duration_s)  # fmt: skip
-    except ReelRequestError as exc:
-        raise ApiError(404 if exc.code == "SOURCE_NOT_FOUND" else 422, exc.code, str(exc)) from exc
-    row = record_reel(session, who.workspace_id, planned, body.title, body.height, who.user.id)
-    out = reel_out(row, None)
+    req = reels.ReelRequest([(m.source_id, m.start, m.end) for m in body.moments], body.title,
+                            body.height)  # fmt: skip
+    row = reels.queue_reel(session, svc.buckets, svc.settings, who.workspace_id, req,
+                           who.user.id)  # fmt: skip
+    out = reel_out(reels.ReelState(row, None, None))
     session.commit()  # before the runner is woken: it must see the reel
     wake_runner()
     return out
@@ -72,10 +68,4 @@ def get_highlight_job(reel_id: str, who: Caller, session: SessionDep,
     """A reel's progress; once ``succeeded``, ``url`` is a presigned URL of the MP4 (null
     again after the reel expired and was purged)."""
     who.require(Action.READ)
-    row = owned(session, HighlightReel, reel_id, who, "highlight_job")
-    url = None
-    if row.status is ExportStatus.DONE and row.generated_clip_id:
-        gen = GeneratedRepo(session, who.workspace_id).get(row.generated_clip_id)
-        if gen is not None and not GeneratedRepo.gone(gen, utcnow()) and svc.buckets.generated:
-            url = svc.buckets.generated.scoped(who.workspace_id).presign_get(gen.storage_key)
-    return reel_out(row, url)
+    return reel_out(reels.reel_state(session, svc.buckets, who.workspace_id, reel_id))

@@ -10,14 +10,11 @@ copy from the source's all-intra proxy, in the background.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse
 
-from clipray.clips.render import RenderError, still
 from clipray.serve.deps import (
     Caller,
     PageNo,
@@ -27,7 +24,6 @@ from clipray.serve.deps import (
     owned,
     wake_runner,
 )
-from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import (
     CoverOut,
@@ -49,15 +45,11 @@ from clipray.serve.schemas import (
 from clipray.services import cuts, sources
 from clipray.services import review as reviews
 from clipray.services.cuts import ClipView, EditResult
-from clipray.storage.keys import thumbnail_key
+from clipray.services.search import thumbnail
 from clipray.storage.orm import ClipExport, CutEdit, ReviewStatus, Source
 
 router = APIRouter(prefix="/api/sources", tags=["sources"])
 Frame = Annotated[int, Path(ge=0, le=2**31 - 1, description="A cut point: a frame number.")]
-
-
-THUMB_WIDTH = 320
-"""Pixels across a search result's thumbnail: a grid of results, not a poster."""
 
 
 def source_out(s: Source) -> SourceOut:
@@ -137,22 +129,12 @@ def source_thumbnail(
     svc: ServicesDep,
     t: Annotated[float, Query(ge=0, le=86_400, description="Seconds into the source.")] = 0.0,
 ) -> RedirectResponse:
-    """A frame of the source at ``t`` (search results point here), made on first request
-    and kept on the bucket beside the source."""
+    """A frame of the source at ``t``, made on first request and kept on the bucket beside
+    the source (search results link to the same frame by a signed URL that needs no
+    credentials: ``/api/search/thumbnails/{source_id}``)."""
     who.require(Action.READ)
     source = owned(session, Source, source_id, who, "source")
-    at = min(t, max(source.duration_s - 0.05, 0.0))
-    store = svc.buckets.media.scoped(who.workspace_id)
-    key = thumbnail_key(who.workspace_id, source.id, at)
-    if store.head(key) is None:
-        with tempfile.TemporaryDirectory(prefix="clipray-thumb-") as tmp:
-            try:
-                jpeg = still(svc.settings.ffmpeg_bin, store.presign_get(source.storage_key), at,
-                             FilePath(tmp) / "thumb.jpg", width=THUMB_WIDTH)  # fmt: skip
-            except RenderError as exc:
-                raise ApiError(502, "THUMBNAIL_FAILED", str(exc)) from exc
-            store.put_file(key, jpeg, content_type="image/jpeg")
-    return RedirectResponse(store.presign_get(key), status_code=302)
+    return RedirectResponse(thumbnail(svc.settings, svc.buckets, source, t), status_code=302)
 
 
 # --- the cover and review ---------------------------------------------------------------

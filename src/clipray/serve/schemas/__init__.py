@@ -48,6 +48,9 @@ from clipray.serve.schemas.search import (
     SearchHit,
     SearchIn,
     SearchOut,
+    TranscriptOut,
+    TranscriptSegment,
+    TranscriptWord,
 )
 from clipray.serve.schemas.sources import (
     CoverOut,
@@ -125,6 +128,9 @@ __all__ = [
     "Timestamp",
     "Title",
     "Tokens",
+    "TranscriptOut",
+    "TranscriptSegment",
+    "TranscriptWord",
     "UndoIn",
     "VirtualClipOut",
     "VirtualClipPatch",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from clipray.serve.schemas.common import Body, Timestamp, Title
+from clipray.serve.schemas.common import Body, Timestamp, Title, _no_nul
 
 REEL_PARTS_MAX = 500
 """A bound on the request itself, checked before any work; ``highlight_max_parts`` (a
@@ -70,6 +70,16 @@ class MomentIn(Body):
 class HighlightIn(Body):
     moments: list[MomentIn] = Field(min_length=1, max_length=REEL_PARTS_MAX)
     """In reel order: search results, or by hand."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        """As every body, but a list past the bound is left to ``max_length``, which
+        refuses it by its length: walking 260,000 moments for NULs took seconds."""
+        moments = data.get("moments") if isinstance(data, dict) else None
+        if isinstance(moments, list) and len(moments) > REEL_PARTS_MAX:
+            return data
+        return _no_nul(data)
     title: Title = ""
     height: int | None = Field(default=None, ge=144, le=2160)
     """Height of the reel; unset: the tallest part's (at most 1080), width from its aspect."""
@@ -87,3 +97,28 @@ class HighlightJobOut(BaseModel):
     """A presigned URL of the reel, once it succeeded."""
     created_at: Timestamp
     finished_at: Timestamp | None
+
+
+class TranscriptWord(BaseModel):
+    start: float
+    end: float
+    word: str
+    """As the model wrote it, leading space included: a segment's words join into its text."""
+    probability: float | None
+
+
+class TranscriptSegment(BaseModel):
+    start: float
+    end: float
+    text: str
+    words: list[TranscriptWord]
+
+
+class TranscriptOut(BaseModel):
+    """What was said in a source, from its newest successful analysis, in spoken order."""
+
+    source_id: str
+    language: str | None
+    model: str | None
+    """The speech recognition model that wrote it."""
+    segments: list[TranscriptSegment]
