@@ -344,9 +344,9 @@ def test_a_coded_refusal_is_one_line_with_its_code_and_exit_code_2(tmp_path, mon
         assert gone.returncode == 2
         assert gone.stderr.strip() == (f"error: GENERATED_CLIP_NOT_FOUND: generated_clip "
                                        f"{missing} not found")  # fmt: skip
-        uncoded = clipray(tmp_path / "bare", "sources")
+        uncoded = clipray(home, "analyze", str(tmp_path / "missing.mp4"))
         assert uncoded.returncode == 1
-        assert uncoded.stderr.startswith("error: the database is not at the latest migration")
+        assert uncoded.stderr.startswith("error: ")
     finally:
         clipray(home, "down")
 
