@@ -88,6 +88,17 @@ def test_json_result_has_the_documented_shape(job):
         assert clip["render_spec"]["aspect"] == "9:16"
 
 
+def test_a_run_without_a_clip_says_why(job, settings, talk):
+    """No run of sentences can last 100 s in 65 s of speech: the result says so, with a
+    code, instead of an empty success (the analysis is the cached one)."""
+    ctx, *_ = job
+    result = run_main_job(settings, ctx, str(talk), RunOptions(2, 100.0, 120.0))
+    assert result.clips == []
+    assert result.no_clips is not None
+    assert result.no_clips.code == "SPEECH_TOO_SHORT"
+    assert json.loads(json.dumps(result.to_json()))["no_clips"] == result.no_clips.to_json()
+
+
 def test_the_same_spec_is_reused_and_other_settings_add_a_version(job):
     ctx, first, again, other, _ = job
     assert [c.id for c in again.clips] == [c.id for c in first.clips]

@@ -23,6 +23,7 @@ from typing import Any
 from clipray import __version__
 from clipray.clips.llm import LlmConfig
 from clipray.clips.render import ffmpeg_version
+from clipray.clips.select import why_no_clips
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.jobs.machine import Step, progress
@@ -248,21 +249,27 @@ def _analyze(settings: Settings, ctx: IngestContext, job: Job, report: _Progress
     key = settings.llm_api_key
     llm = LlmConfig(base_url=settings.llm_base_url, model=settings.llm_model,
                     api_key=key.get_secret_value() if key else None)  # fmt: skip
-    planned = plan(outcome.document, item, options_of(job), versions, llm)
+    opts = options_of(job)
+    planned = plan(outcome.document, item, opts, versions, llm)
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
     covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, outcome.document,
                            media.presign_get(source.storage_key), settings.ffprobe_bin)  # fmt: skip
-    return {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
+    detail = {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
+    if not rows:  # the job goes on to review (its virtual clips); the step says why
+        detail["no_clips"] = why_no_clips(outcome.document, opts.select_config()).to_json()
+    return detail
 
 
 # --- render ------------------------------------------------------------------------------
 def _render(settings: Settings, ctx: IngestContext, job: Job, report: _Progress) -> dict[str, Any]:
     source = _source(ctx, job)
     with ctx.db.session() as s:
-        todo = [c.id for c in ClipRepo(s, ctx.workspace_id).for_job(job.id)
-                if c.status is not ClipStatus.RENDERED]  # fmt: skip
+        clips = ClipRepo(s, ctx.workspace_id).for_job(job.id)
+        todo = [c.id for c in clips if c.status is not ClipStatus.RENDERED]
+        if not clips:  # nothing was chosen: say so again, with the analysis' reason
+            return {"rendered": 0, "no_clips": _no_clips(JobRepo(s, ctx.workspace_id), job.id)}
     done = render_clips(settings, ctx, source, todo, report)
     if done.skipped is not None:  # the job goes on to review; the step says why
         log.warning("job %s: %s", job.id, done.skipped)
@@ -277,6 +284,15 @@ def _render(settings: Settings, ctx: IngestContext, job: Job, report: _Progress)
         raise StepError(f"all {done.failed} clips failed to render", code="RENDER_FAILED",
                         retryable=True)  # fmt: skip
     return {"rendered": done.rendered, "failed": done.failed, "limited": done.limited}
+
+
+def _no_clips(repo: JobRepo, job_id: str) -> dict[str, str]:
+    """The reason the job's last successful analyze step recorded for choosing no clip."""
+    job = repo.get(job_id)
+    analyzed = [st.detail or {} for st in (repo.steps(job) if job else ())
+                if st.name == Step.ANALYZE.value and st.status is StepStatus.SUCCEEDED]  # fmt: skip
+    reason = analyzed[-1].get("no_clips") if analyzed else None
+    return reason or {"code": "NO_CLIPS_CHOSEN", "message": "the analysis chose no clip"}
 
 
 def rerender_task(settings: Settings, workspace_id: str, source_id: str, clip_id: str) -> bool:

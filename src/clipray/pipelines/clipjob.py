@@ -25,7 +25,7 @@ from clipray.clips.llm import LlmConfig, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
 from clipray.clips.render import ASPECTS, RenderSpec, ffmpeg_version, render_clip
-from clipray.clips.select import Candidate, SelectConfig, select
+from clipray.clips.select import Candidate, NoClips, SelectConfig, select, why_no_clips
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
@@ -50,6 +50,9 @@ class RunOptions:
     max_duration: float = 60.0
     aspect: str = "9:16"
     captions: str = "highlight_word"
+
+    def select_config(self) -> SelectConfig:
+        return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,12 @@ class ClipResult:
 class JobResult:
     source_id: str
     clips: list[ClipResult]
+    no_clips: NoClips | None = None
+    """Why no moment was chosen (None when some were)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The result as printed by ``clipray run --json``; ``no_clips`` only when empty."""
+        out: dict[str, Any] = {
             "source_id": self.source_id,
             "clips": [
                 {"id": c.id, "start": c.start, "end": c.end, "score": c.score, "title": c.title,
@@ -96,6 +102,9 @@ class JobResult:
                 for c in self.clips
             ],
         }  # fmt: skip
+        if self.no_clips is not None:
+            out["no_clips"] = self.no_clips.to_json()
+        return out
 
 
 def spec_hash(spec: RenderSpec) -> str:
@@ -110,7 +119,7 @@ def plan(
     llm: LlmConfig | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis document (no Ray; I/O only for the optional LLM)."""
-    moments = select(doc, SelectConfig(opts.max_clips, opts.min_duration, opts.max_duration))
+    moments = select(doc, opts.select_config())
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm)
     return [plan_moment(doc, item, m, opts, versions) for m in moments]
@@ -429,4 +438,5 @@ def run_main_job(
     ensure_cover(ctx.db, ctx.workspace_id, item.source.id, outcome.document, source,
                  settings.ffprobe_bin)  # fmt: skip
     clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)
-    return JobResult(item.source.id, clips)
+    none = why_no_clips(outcome.document, opts.select_config()) if not planned else None
+    return JobResult(item.source.id, clips, none)
