@@ -24,7 +24,13 @@ from clipray.clips.captions import CaptionConfig, build_ass
 from clipray.clips.llm import LlmConfig, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
-from clipray.clips.render import ASPECTS, RenderSpec, ffmpeg_version, render_clip
+from clipray.clips.render import (
+    ASPECTS,
+    LOUDNESS_RESULT,
+    RenderSpec,
+    ffmpeg_version,
+    render_clip,
+)
 from clipray.clips.select import Candidate, NoClips, SelectConfig, select, why_no_clips
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
@@ -174,9 +180,9 @@ def _best_frame(doc: dict[str, Any], m: Candidate) -> float:
 def render_and_upload(
     p: PlannedClip, source: str, src_size: tuple[int, int], has_audio: bool, settings: Settings,
     workspace_id: str, clip_id: str,
-) -> tuple[dict[str, str], int]:  # fmt: skip
+) -> tuple[dict[str, str], int, dict[str, Any] | None]:  # fmt: skip
     """One clip, on a Ray worker: render, then upload its four files to the app-owned bucket.
-    Returns their keys and the video's size."""
+    Returns their keys, the video's size and how its loudness came out (None: no audio)."""
     from clipray.cluster.services import open_storage
 
     generated = open_storage(settings).generated
@@ -207,7 +213,7 @@ def render_and_upload(
             info = store.put_file(key, path, content_type=types[kind])
             keys[kind] = key
             size = info.size if kind == "video" else size
-        return keys, size
+        return keys, size, done.loudness.to_json() if done.loudness else None
 
 
 def render_all(
@@ -334,10 +340,10 @@ def render_clips(
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
         try:
-            (keys, size), error = ray.get(ready[0]), None
+            (keys, size, loudness), error = ray.get(ready[0]), None
         except Exception as exc:  # one failed render is recorded, the others go on
-            keys, size, error = {}, 0, f"{type(exc).__name__}: {exc}"[-2000:]
-        if not _record(settings, ctx, refs[ready[0]], keys, size, error):
+            keys, size, loudness, error = {}, 0, None, f"{type(exc).__name__}: {exc}"[-2000:]
+        if not _record(settings, ctx, refs[ready[0]], keys, size, error, loudness):
             failed += 1
         if report is not None:
             report(1 - len(pending) / len(refs))
@@ -345,11 +351,15 @@ def render_clips(
 
 
 def _record(settings: Settings, ctx: IngestContext, clip_id: str, keys: dict[str, str],
-            size: int, error: str | None) -> bool:  # fmt: skip
-    """Store one render's outcome; True when the clip and its generated row are recorded."""
+            size: int, error: str | None, loudness: dict[str, Any] | None) -> bool:  # fmt: skip
+    """Store one render's outcome; True when the clip and its generated row are recorded.
+    How the clip's loudness came out goes into its stored spec (``LOUDNESS_RESULT``)."""
     replaced = None
     with ctx.db.session() as s:
         clip = ClipRepo(s, ctx.workspace_id).mark_rendered(clip_id, keys, error)
+        if clip is not None:
+            spec = {k: v for k, v in clip.render_spec.items() if k != LOUDNESS_RESULT}
+            clip.render_spec = {**spec, LOUDNESS_RESULT: loudness} if loudness else spec
         if clip is not None and error is None:
             kind = GeneratedKind.LLM_RANKED if settings.llm_base_url else GeneratedKind.HEURISTIC
             try:
