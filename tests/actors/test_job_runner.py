@@ -18,6 +18,7 @@ from clipray.storage.keys import object_key
 from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, new_id
 from tests.apiclient import register, upload
 from tests.conftest import MEDIA, cancel_active_jobs
+from tests.loudness import assert_on_target
 
 pytestmark = pytest.mark.timeout(900)
 SETTINGS = {"max_clips": 1, "min_duration": 3.0, "max_duration": 10.0}
@@ -121,6 +122,10 @@ def test_killed_runner_is_restarted_and_the_job_completes(client, db, runner, sh
     clips = client.get(f"/api/clips?job_id={job_id}", headers=acct.headers).json()
     assert clips["total"] == 1
     assert clips["data"][0]["status"] == "rendered"
+    got = client.get(f"/api/clips/{clips['data'][0]['id']}/download", headers=acct.headers,
+                     follow_redirects=False)  # fmt: skip
+    assert got.status_code in (302, 307)
+    assert_on_target(got.headers["location"])
 
 
 def test_cancel_stops_the_running_work(client, db, runner, short_talk):

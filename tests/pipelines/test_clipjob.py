@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from clipray.clips.render import LOUDNESS_RESULT
 from clipray.cluster.services import ensure_workspace, open_database
 from clipray.pipelines.clipjob import RunOptions, copy_out, run_main_job
 from clipray.pipelines.demo import make_demo_video
 from clipray.pipelines.ingest import IngestContext
 from clipray.storage import migrate
 from clipray.storage.repos import ClipRepo
+from tests.loudness import assert_on_target
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 
@@ -75,6 +77,18 @@ def test_clips_are_portrait_within_bounds_and_apart(job):
         assert Path(c.files["thumbnail"]).read_bytes()[:2] == b"\xff\xd8"
         assert "TITLE:" in Path(c.files["edl"]).read_text()
         assert c.reasons
+
+
+def test_every_rendered_clip_is_at_minus_14_lufs(job, buckets):
+    """Both versions of every moment, measured on the stored files; each clip's record says
+    the target was reached."""
+    ctx, first, _, other, _ = job
+    store = buckets.generated.scoped(ctx.workspace_id)
+    for c in [*first.clips, *other.clips]:
+        measured = assert_on_target(store.presign_get(c.files["video"].split("/", 3)[3]))
+        record = c.render_spec[LOUDNESS_RESULT]
+        assert record["reached"] is True
+        assert record["output_i"] == pytest.approx(measured, abs=0.05)
 
 
 def test_json_result_has_the_documented_shape(job):
@@ -200,6 +214,9 @@ def test_at_its_storage_quota_a_workspace_still_generates_and_keeps_its_sources(
         square = run_main_job(settings, ctx, str(talk), RunOptions(2, 10.0, 30.0, aspect="1:1"))
         assert square.clips
         assert all(c.files["video"] for c in square.clips)
+        for c in square.clips:
+            assert_on_target(buckets.generated.scoped(ctx.workspace_id).presign_get(
+                c.files["video"].split("/", 3)[3]))  # fmt: skip
         assert len(_generated(ctx)) == generated_before + len(square.clips)
         with ctx.db.session() as s:
             assert SourceRepo(s, ctx.workspace_id).stored_bytes() == used
