@@ -103,7 +103,8 @@ class AsrConfig:
     and let Whisper transcribe long silences."""
     cpu_threads: int = 0
     """CTranslate2 intra-op threads on CPU; 0 honours ``OMP_NUM_THREADS``, which Ray sets to
-    the actor's ``num_cpus``."""
+    the actor's ``num_cpus``. The count changes CTranslate2's floating-point sums, and with
+    them a word's punctuation or time now and then: the analysis names it."""
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
