@@ -32,29 +32,29 @@ SOURCES: dict[str, tuple[float, list[str], str]] = {
                      f"[1:a]{PHONE},volume=-12dB,apad=pad_dur=4,asplit[x][y];"
                      "[x][y]concat=n=2:v=0:a=1,apad[a]"),
     # a reader with 6 s pauses between sentences, quiet (wide loudness range)
-    "long-pauses": (24.0, [str(LJ)],
+    "long-pauses": (18.0, [str(LJ)],
                     "[1:a]asplit[l][m];[l]atrim=0:5,volume=-20dB,apad=pad_dur=6[p];"
-                    "[m]atrim=5:12,asetpts=PTS-STARTPTS[q];[p][q]concat=n=2:v=0:a=1,apad[a]"),
+                    "[m]atrim=5:10,asetpts=PTS-STARTPTS[q];[p][q]concat=n=2:v=0:a=1,apad[a]"),
     # a loud chord whose notes change every 2 s: little crest, no pauses
-    "music-tones": (12.0, [],
+    "music-tones": (8.0, [],
                     "aevalsrc='0.3*sin(2*PI*(220+110*floor(t/2))*t)"
                     "+0.25*sin(2*PI*330*t)*(0.6+0.4*sin(2*PI*3*t))"
-                    "+0.2*sin(2*PI*(440+55*floor(t/2))*t)':s=44100:d=12[a]"),
+                    "+0.2*sin(2*PI*(440+55*floor(t/2))*t)':s=44100:d=8[a]"),
     # speech with full-scale clicks: loudnorm fell back to its dynamic mode (-19.7 LUFS)
-    "speech-with-clicks": (11.0, [str(JFK)],
-                           f"[1:a]volume=-10dB[s];{CLICKS.format(d=11)}[c];"
+    "speech-with-clicks": (8.0, [str(JFK)],
+                           f"[1:a]volume=-10dB[s];{CLICKS.format(d=8)}[c];"
                            "[s][c]amix=inputs=2:normalize=0[a]"),
-    # room tone 60 dB down: needs +46 dB, which its peaks allow with a little limiting
-    "near-silence": (10.0, [], "anoisesrc=a=0.002:c=pink:s=44100:d=10:r=1[a]"),
+    # room tone about 60 dB down: needs +47 dB, which its peaks allow with a little limiting
+    "near-silence": (6.0, [], "anoisesrc=a=0.005:c=pink:r=44100:d=6:seed=1[a]"),
 }
 UNREACHABLE: dict[str, tuple[float, list[str], str, str]] = {
     # clicks over near silence: their peaks forbid the gain the clip would need
-    "clicks-in-near-silence": (10.0, [], f"anoisesrc=a=0.0001:c=pink:s=44100:d=10:r=1[n];"
-                               f"{CLICKS.format(d=10)}[c];[n][c]amix=inputs=2:normalize=0[a]",
+    "clicks-in-near-silence": (6.0, [], f"anoisesrc=a=0.0001:c=pink:r=44100:d=6:seed=1[n];"
+                               f"{CLICKS.format(d=6)}[c];[n][c]amix=inputs=2:normalize=0[a]",
                                "peak-limited"),
-    "digital-silence": (8.0, [], "anullsrc=r=44100:cl=mono:d=8[a]", "silent"),
+    "digital-silence": (4.0, [], "anullsrc=r=44100:cl=mono:d=4[a]", "silent"),
 }  # fmt: skip
-SPANS = {"phone-speech": [(0.0, 15.0), (15.0, 30.0)], "long-pauses": [(2.0, 24.0)]}
+SPANS = {"phone-speech": [(0.0, 15.0), (15.0, 30.0)], "long-pauses": [(2.0, 18.0)]}
 
 
 def _make(out: Path, seconds: float, inputs: list[str], graph: str) -> Path:
