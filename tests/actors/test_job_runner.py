@@ -18,6 +18,7 @@ from clipray.storage.keys import object_key
 from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, new_id
 from tests.apiclient import register, upload
 from tests.conftest import MEDIA, cancel_active_jobs
+from tests.loudness import assert_on_target
 
 pytestmark = pytest.mark.timeout(900)
 SETTINGS = {"max_clips": 1, "min_duration": 3.0, "max_duration": 10.0}
@@ -133,6 +134,10 @@ def test_killed_runner_is_restarted_and_the_job_completes(client, db, runner, sh
     clips = client.get(f"/api/clips?job_id={job_id}", headers=acct.headers).json()
     assert clips["total"] == 1
     assert clips["data"][0]["status"] == "rendered"
+    got = client.get(f"/api/clips/{clips['data'][0]['id']}/download", headers=acct.headers,
+                     follow_redirects=False)  # fmt: skip
+    assert got.status_code in (302, 307)
+    assert_on_target(got.headers["location"])
 
 
 def test_cancel_stops_the_running_work(client, db, runner, runner_settings, short_talk):
@@ -269,3 +274,23 @@ def test_an_export_cut_short_by_a_runner_restart_is_finished_by_the_next(client,
     counts = poll(counted, 60, every=0.5)
     assert counts is not None, "the runner never counted the export"
     assert counts["proxy.done"] >= 1
+
+
+def test_a_job_that_chooses_no_clip_says_why_in_its_job_view(client, db, runner, short_talk):
+    """The 16 s talk holds about 10 s of speech: no clip can last 20-30 s. The job still
+    reaches review (its virtual clips), and its analyze and render steps say why it has no
+    clip, in the job view a client reads."""
+    acct = register(client, "no-clip")
+    sid = upload(client, acct, short_talk).json()["source_id"]
+    settings = {"max_clips": 1, "min_duration": 20.0, "max_duration": 30.0}
+    job_id = client.post("/api/jobs", headers=acct.headers,
+                         json={"source_id": sid, "settings": settings}).json()["id"]  # fmt: skip
+    done = wait_for(db, job_id, {JobStatus.REVIEW, JobStatus.FAILED}, timeout=600)
+    assert done.status is JobStatus.REVIEW, done.error
+    view = client.get(f"/api/jobs/{job_id}", headers=acct.headers).json()
+    detail = {st["name"]: st["detail"] for st in view["steps"] if st["status"] == "succeeded"}
+    assert detail["analyze"]["clips"] == 0
+    assert detail["analyze"]["no_clips"]["code"] == "SPEECH_TOO_SHORT"
+    assert "shorter than the shortest clip" in detail["analyze"]["no_clips"]["message"]
+    assert detail["render"]["no_clips"] == detail["analyze"]["no_clips"]
+    assert client.get(f"/api/clips?job_id={job_id}", headers=acct.headers).json()["total"] == 0

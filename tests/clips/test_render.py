@@ -1,7 +1,6 @@
 """Rendering with the real FFmpeg: size, loudness, captions burned in, thumbnail."""
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from clipray.clips.render import RenderSpec, centred_crop, render_clip
+from tests.loudness import assert_on_target
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 HEAD = MEDIA / "talking_head" / "liveportrait" / "d6.mp4"  # 33.6 s, 480x480, with audio
@@ -37,15 +37,6 @@ def _probe(path: Path) -> dict:
          str(path)], capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return json.loads(out)
-
-
-def _loudness(path: Path) -> float:
-    log = subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:a", "-af", "ebur128",
-         "-f", "null", "-"], capture_output=True, text=True, check=True,
-    ).stderr  # fmt: skip
-    summary = log[log.rindex("Summary:") :]
-    return float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
 
 
 def _frame(path: Path, t: float, w: int, h: int) -> np.ndarray:
@@ -84,7 +75,10 @@ def test_output_is_a_1080x1920_h264_aac_clip_of_the_span(renders):
 def test_loudness_is_minus_14_lufs(renders):
     _, captioned, plain = renders
     for clip in (captioned, plain):
-        assert abs(_loudness(clip.video) - -14.0) <= 1.0
+        measured = assert_on_target(clip.video)
+        assert clip.loudness is not None
+        assert clip.loudness.reached
+        assert clip.loudness.output_i == pytest.approx(measured, abs=0.05)
 
 
 def test_captions_are_burned_into_the_caption_region_only(renders):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clipray.clips.render import LOUDNESS_RESULT
 from clipray.cluster.services import ensure_workspace, open_database
 from clipray.pipelines.clipjob import RunOptions, copy_out
 from clipray.pipelines.demo import make_demo_video
@@ -16,6 +17,7 @@ from clipray.pipelines.ingest import IngestContext
 from clipray.services.main_job import run_main_job
 from clipray.storage import migrate
 from clipray.storage.repos import ClipRepo
+from tests.loudness import assert_on_target
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 
@@ -78,6 +80,18 @@ def test_clips_are_portrait_within_bounds_and_apart(job):
         assert c.reasons
 
 
+def test_every_rendered_clip_is_at_minus_14_lufs(job, buckets):
+    """Both versions of every moment, measured on the stored files; each clip's record says
+    the target was reached."""
+    ctx, first, _, other, _ = job
+    store = buckets.generated.scoped(ctx.workspace_id)
+    for c in [*first.clips, *other.clips]:
+        measured = assert_on_target(store.presign_get(c.files["video"].split("/", 3)[3]))
+        record = c.render_spec[LOUDNESS_RESULT]
+        assert record["reached"] is True
+        assert record["output_i"] == pytest.approx(measured, abs=0.05)
+
+
 def test_json_result_has_the_documented_shape(job):
     _, first, *_ = job
     doc = json.loads(json.dumps(first.to_json()))
@@ -88,6 +102,17 @@ def test_json_result_has_the_documented_shape(job):
         assert set(clip) == keys
         assert clip["render_spec"]["aspect"] == "9:16"
         assert clip["generated_clip_id"]  # a rendered clip names its generated clip
+
+
+def test_a_run_without_a_clip_says_why(job, settings, talk):
+    """No run of sentences can last 100 s in 65 s of speech: the result says so, with a
+    code, instead of an empty success (the analysis is the cached one)."""
+    ctx, *_ = job
+    result = run_main_job(settings, ctx, str(talk), RunOptions(2, 100.0, 120.0))
+    assert result.clips == []
+    assert result.no_clips is not None
+    assert result.no_clips.code == "SPEECH_TOO_SHORT"
+    assert json.loads(json.dumps(result.to_json()))["no_clips"] == result.no_clips.to_json()
 
 
 def test_the_same_spec_is_reused_and_other_settings_add_a_version(job):
@@ -192,6 +217,9 @@ def test_at_its_storage_quota_a_workspace_still_generates_and_keeps_its_sources(
         square = run_main_job(settings, ctx, str(talk), RunOptions(2, 10.0, 30.0, aspect="1:1"))
         assert square.clips
         assert all(c.files["video"] for c in square.clips)
+        for c in square.clips:
+            assert_on_target(buckets.generated.scoped(ctx.workspace_id).presign_get(
+                c.files["video"].split("/", 3)[3]))  # fmt: skip
         assert len(_generated(ctx)) == generated_before + len(square.clips)
         with ctx.db.session() as s:
             assert SourceRepo(s, ctx.workspace_id).stored_bytes() == used

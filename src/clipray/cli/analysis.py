@@ -171,8 +171,9 @@ def _run_and_print(
         table.add_row(str(n), span, f"{c.score:.2f}", escape(c.title), c.files["video"] or "-",
                       c.generated_clip_id or "-")  # fmt: skip
     Console(soft_wrap=True).print(table)
-    if not result.clips:
-        err.print("no moment met the duration bounds: try a lower --min-duration")
+    if result.no_clips is not None:
+        why = result.no_clips
+        err.print(f"no clip: {escape(why.message)} ({why.code})", highlight=False)
 
 
 @app.command()

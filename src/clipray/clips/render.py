@@ -1,26 +1,28 @@
 """Rendering one clip with FFmpeg: reframe, burned-in captions, -14 LUFS, faststart MP4.
 
-Two FFmpeg runs per clip, both with argument lists (never a shell string):
+Every FFmpeg run takes an argument list (never a shell string):
 
-1. loudnorm's measuring pass over the clip's audio (EBU R128 integrated loudness, true
-   peak, range);
-2. one encode that crops along the reframe path, scales to the output size, burns the
-   ``.ass`` captions in with libass, and applies loudnorm's second, linear pass with the
-   measured values, so the clip lands at -14 LUFS integrated without pumping.
+1. the span's audio is decoded once and normalised to the target loudness, gain and (where
+   the peaks need it) a true-peak limiter, each step measured (``clips/loudness.py``);
+2. one encode crops along the reframe path, scales to the output size, burns the ``.ass``
+   captions in with libass, and muxes the normalised audio as AAC;
+3. the encoded clip's loudness is measured; a clip more than half the tolerance off the
+   target gets its gain corrected and its audio encoded again (the video is copied).
 
 A thumbnail is taken from the rendered clip. The :class:`RenderSpec` holds every parameter
-and the tool versions, so the same spec renders the same output.
+and the tool versions, so the same spec renders the same output; how the loudness came out
+(:class:`~clipray.clips.loudness.Normalised`) is stored next to it.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, tail, version
+from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
+from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, version
 
 ASPECTS: dict[str, tuple[int, int]] = {
     "9:16": (1080, 1920),
@@ -33,16 +35,6 @@ class RenderError(FfmpegError):
     """FFmpeg failed; the message carries the end of its log."""
 
     code = "RENDER_FAILED"
-
-
-@dataclass(frozen=True)
-class LoudnessConfig:
-    integrated: float = -14.0
-    """Target integrated loudness, LUFS (what the short-video platforms normalise to)."""
-    true_peak: float = -1.5
-    """Ceiling in dBTP: leaves headroom for the platforms' lossy re-encode."""
-    lra: float = 11.0
-    """Target loudness range, LU."""
 
 
 @dataclass(frozen=True)
@@ -78,18 +70,24 @@ class RenderSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RenderSpec:
         """The spec ``to_json`` wrote (a stored clip's ``render_spec``)."""
-        fields = dict(data)
+        fields = {k: v for k, v in data.items() if k != LOUDNESS_RESULT}
         fields["loudness"] = LoudnessConfig(**fields.get("loudness", {}))
         fields["versions"] = dict(fields.get("versions", {}))
         return cls(**fields)
+
+
+LOUDNESS_RESULT = "loudness_result"
+"""The key of a stored spec (a clip's ``render_spec``) under which the render records how
+its loudness came out (:meth:`Normalised.to_json`); not part of the spec itself."""
 
 
 @dataclass(frozen=True)
 class Rendered:
     video: Path
     thumbnail: Path
-    measured: dict[str, float]
-    """loudnorm's first-pass measurement of the clip's audio."""
+    loudness: Normalised | None
+    """How the clip's audio was normalised, measured on the encoded clip; None without
+    audio."""
 
 
 def ffmpeg_version(ffmpeg: str = "ffmpeg") -> str:
@@ -128,44 +126,27 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
     return ",".join(chain)
 
 
-def measure_args(ffmpeg: str, source: str, spec: RenderSpec) -> list[str]:
-    ln = spec.loudness
-    return [
-        ffmpeg, "-nostdin", "-hide_banner",
-        "-ss", f"{spec.start:.3f}", "-t", f"{spec.duration:.3f}", "-i", source, "-vn", "-af",
-        f"loudnorm=I={ln.integrated}:TP={ln.true_peak}:LRA={ln.lra}:print_format=json",
-        "-f", "null", "-",
-    ]  # fmt: skip
-
-
-def parse_loudnorm(log: str) -> dict[str, float]:
-    """The JSON block loudnorm prints at the end of its measuring pass."""
-    match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", log, re.S)
-    if not match:
-        raise RenderError(f"loudnorm printed no measurement: {tail(log)}")
-    return {k: float(v) for k, v in json.loads(match.group(0)).items() if k != "normalization_type"}
-
-
 def encode_args(
-    ffmpeg: str, source: str, spec: RenderSpec, vf: str, measured: dict[str, float] | None,
-    out: Path,
-) -> list[str]:  # fmt: skip
-    ln = spec.loudness
+    ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path
+) -> list[str]:
+    """The encode: video from the source span, audio (when any) the normalised WAV."""
     args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
-            "-ss", f"{spec.start:.3f}", "-t", f"{spec.duration:.3f}", "-i", source,
-            "-map", "0:v:0", "-vf", vf,
-            "-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf),
-            "-profile:v", "high", "-r", "30"]  # fmt: skip
-    if measured is not None:
-        af = (
-            f"loudnorm=I={ln.integrated}:TP={ln.true_peak}:LRA={ln.lra}"
-            f":measured_I={measured['input_i']}:measured_TP={measured['input_tp']}"
-            f":measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}"
-            f":offset={measured['target_offset']}:linear=true,aresample=48000,"
-            "aformat=sample_fmts=fltp:channel_layouts=stereo"
-        )
-        args += ["-map", "0:a:0", "-af", af, "-c:a", "aac", "-b:a", spec.audio_bitrate]
+            "-ss", f"{spec.start:.3f}", "-t", f"{spec.duration:.3f}", "-i", source]  # fmt: skip
+    if audio is not None:
+        args += ["-i", str(audio)]
+    args += ["-map", "0:v:0", "-vf", vf,
+             "-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf),
+             "-profile:v", "high", "-r", "30"]  # fmt: skip
+    if audio is not None:
+        args += ["-map", "1:a:0", "-c:a", "aac", "-b:a", spec.audio_bitrate]
     return [*args, "-movflags", "+faststart", str(out)]
+
+
+def remux_audio_args(ffmpeg: str, clip: Path, audio: Path, bitrate: str, out: Path) -> list[str]:
+    """``clip``'s video copied, with ``audio`` encoded again in its place."""
+    return [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(clip),
+            "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+            "-c:a", "aac", "-b:a", bitrate, "-movflags", "+faststart", str(out)]  # fmt: skip
 
 
 def render_clip(
@@ -184,19 +165,45 @@ def render_clip(
     if ass_text is not None and spec.captions != "none":
         ass = workdir / "captions.ass"
         ass.write_text(ass_text, encoding="utf-8")
-    measured = None
+    norm, wav = None, None
     if has_audio:
-        proc = check(run(measure_args(ffmpeg, source, spec)), "loudness measurement",
-                     RenderError)  # fmt: skip
-        measured = parse_loudnorm(proc.stderr)
+        raw = extract(ffmpeg, source, spec.start, spec.duration, workdir / "audio.wav")
+        wav = workdir / "audio-normalised.wav"
+        norm = normalise(ffmpeg, raw, wav, spec.loudness)
     video = workdir / "clip.mp4"
     vf = video_filter(spec, *src_size, ass)
-    check(run(encode_args(ffmpeg, source, spec, vf, measured, video)), "encode", RenderError)
+    check(run(encode_args(ffmpeg, source, spec, vf, wav, video)), "encode", RenderError)
+    if norm is not None and wav is not None:
+        norm = _verify(ffmpeg, spec, video, workdir, norm)
     thumb = workdir / "thumbnail.jpg"
     at = min(max(thumbnail_at if thumbnail_at is not None else spec.duration / 2, 0.0),
              max(spec.duration - 0.1, 0.0))  # fmt: skip
     still(ffmpeg, str(video), at, thumb)
-    return Rendered(video, thumb, measured or {})
+    return Rendered(video, thumb, norm)
+
+
+def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
+            norm: Normalised) -> Normalised:  # fmt: skip
+    """Measure the encoded clip; when the encoder moved it more than half the tolerance off
+    the target and the normalisation had reached it, aim the gain that much the other way
+    and encode the audio again. Returns the record with the clip's own measurement."""
+    cfg = spec.loudness
+    got = measure(ffmpeg, video)
+    drift = got.integrated - norm.output_i
+    if norm.reached and abs(got.integrated - cfg.integrated) > cfg.tolerance_lu / 2:
+        raw, wav = workdir / "audio.wav", workdir / "audio-normalised.wav"
+        norm = normalise(ffmpeg, raw, wav, cfg, nudge_db=-drift)
+        fixed = workdir / "clip-corrected.mp4"
+        check(run(remux_audio_args(ffmpeg, video, wav, spec.audio_bitrate, fixed)),
+              "audio re-encode", RenderError)  # fmt: skip
+        fixed.replace(video)
+        got = measure(ffmpeg, video)
+    reached = norm.reached and abs(got.integrated - cfg.integrated) <= cfg.tolerance_lu
+    note = norm.note
+    if norm.reached and not reached:
+        note = f"the encoded clip measures {got.integrated:.1f} LUFS"
+    return replace(norm, output_i=got.integrated, output_tp=got.true_peak, reached=reached,
+                   note=note)  # fmt: skip
 
 
 def still(ffmpeg: str, source: str, at: float, out: Path, width: int | None = None) -> Path:

@@ -2,10 +2,12 @@
 
 Pure functions over the analysis document (``pipelines/runner.py::analysis_document``): no
 Ray, no I/O. A clip is a run of whole sentences (transcript segments) lasting between
-``min_duration`` and ``max_duration`` seconds. Its edges may move onto a nearby scene cut,
-so that a clip does not open or close a few frames into the next shot, but only within the
-pause between two sentences: an edge never falls inside a word, and a clip never picks up a
-stray word of the sentence before or after it.
+``min_duration`` and ``max_duration`` seconds; a sentence longer than ``max_duration`` is
+first cut at its clause breaks and pauses (``clips/sentences.py``), so that it is not lost.
+Its edges may move onto a nearby scene cut, so that a clip does not open or close a few
+frames into the next shot, but only within the pause between two sentences: an edge never
+falls inside a word, and a clip never picks up a stray word of the sentence before or after
+it. When nothing fits, :func:`why_no_clips` says why.
 
 Every candidate is scored from what the analysis measured (speech density, a question or an
 exclamation as the opening sentence, hook keywords, audio peaks, scene cuts, faces on screen)
@@ -30,6 +32,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any
+
+from clipray.clips.sentences import split_long_sentence
 
 DEFAULT_KEYWORDS: tuple[str, ...] = (
     "secret",
@@ -239,24 +243,48 @@ class _Index:
     """Indices ``round(t * face_fps)`` of the samples where at least one face was found."""
 
 
-def _index(doc: Mapping[str, Any]) -> _Index:
+def _pieces(seg: Mapping[str, Any], max_len: float) -> list[_Sentence]:
+    """A transcript segment as one sentence, or as runs of its words where it lasts longer
+    than ``max_len`` (:func:`split_long_sentence`)."""
+    words = seg.get("words") or []
+    start, end = float(seg["start"]), float(seg["end"])
+    whole = _Sentence(
+        start=start,
+        end=end,
+        first=min((float(w["start"]) for w in words), default=start),
+        last=max((float(w["end"]) for w in words), default=end),
+        text=seg.get("text") or "",
+    )
+    if max(whole.end, whole.last) - min(whole.start, whole.first) <= max_len or len(words) < 2:
+        return [whole]
+    ordered = sorted(words, key=lambda w: float(w["start"]))
+    runs = split_long_sentence(ordered, max_len)
+    out = []
+    for n, (lo, hi) in enumerate(runs):
+        run = ordered[lo:hi]
+        first, last = float(run[0]["start"]), max(float(w["end"]) for w in run)
+        out.append(
+            _Sentence(
+                start=min(start, first) if n == 0 else first,
+                end=max(end, last) if n == len(runs) - 1 else last,
+                first=first,
+                last=last,
+                text="".join(str(w["word"]) for w in run),
+            )
+        )
+    return out
+
+
+def _index(doc: Mapping[str, Any], max_len: float = math.inf) -> _Index:
+    """The document indexed for selection; sentences longer than ``max_len`` seconds are
+    cut at their breaks, so that each can still be part of a clip."""
     source = doc.get("source") or {}
     segments = (doc.get("transcript") or {}).get("segments") or []
     sentences: list[_Sentence] = []
     word_starts: list[float] = []
     for seg in segments:
-        words = seg.get("words") or []
-        starts = [float(w["start"]) for w in words]
-        word_starts.extend(starts)
-        sentences.append(
-            _Sentence(
-                start=float(seg["start"]),
-                end=float(seg["end"]),
-                first=min(starts, default=float(seg["start"])),
-                last=max((float(w["end"]) for w in words), default=float(seg["end"])),
-                text=seg.get("text") or "",
-            )
-        )
+        word_starts.extend(float(w["start"]) for w in seg.get("words") or [])
+        sentences.extend(_pieces(seg, max_len))
     sentences.sort(key=lambda s: (s.start, s.end))
     duration = source.get("duration")
     if duration is None:  # an unprobed source: the transcript is all we know of its length
@@ -339,13 +367,15 @@ def _candidates(ix: _Index, cfg: SelectConfig) -> list[Candidate]:
 
 def candidates(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[Candidate]:
     """Every span of consecutive whole sentences whose length fits the config, in order of
-    start then end, unscored.
+    start then end, unscored. A sentence longer than ``max_duration`` counts as the runs of
+    words :func:`~clipray.clips.sentences.split_long_sentence` cuts it into.
 
     An edge lies in the pause between two sentences (never inside a word, never taking a
     word of a neighbouring sentence) and within ``[0, source duration]``; where a scene cut
     lies in that pause within ``snap_to_cut_s`` of the sentence boundary, the edge is the cut.
     """
-    return _candidates(_index(doc), cfg or SelectConfig())
+    cfg = cfg or SelectConfig()
+    return _candidates(_index(doc, cfg.max_duration), cfg)
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -456,7 +486,8 @@ def score(
     candidate is left without one. ``select`` indexes the document once; calling this for
     many candidates of one document indexes it each time.
     """
-    return _score(candidate, _index(doc), cfg or SelectConfig())
+    cfg = cfg or SelectConfig()
+    return _score(candidate, _index(doc, cfg.max_duration), cfg)
 
 
 def select(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[Candidate]:
@@ -467,7 +498,7 @@ def select(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[Cand
     always give the same clips.
     """
     cfg = cfg or SelectConfig()
-    ix = _index(doc)
+    ix = _index(doc, cfg.max_duration)
     scored = sorted(
         (_score(c, ix, cfg) for c in _candidates(ix, cfg)),
         key=lambda c: (-c.score, c.start, c.end),
@@ -479,3 +510,34 @@ def select(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[Cand
         if all(c.end <= p.start or p.end <= c.start for p in picks):
             picks.append(c)
     return picks
+
+
+@dataclass(frozen=True)
+class NoClips:
+    """Why a document yields no clip: a machine-readable code and a sentence for people, so
+    that an empty result is never a bare success."""
+
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def why_no_clips(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> NoClips:
+    """The reason ``select(doc, cfg)`` returned no clip (ask only when it did)."""
+    cfg = cfg or SelectConfig()
+    if cfg.max_clips == 0:
+        return NoClips("NO_CLIPS_ASKED", "max_clips is 0")
+    ix = _index(doc, cfg.max_duration)
+    if not ix.word_starts:
+        return NoClips("NO_SPEECH", "the transcript has no words, and clips are cut at "
+                       "sentences: a video without speech yields none")  # fmt: skip
+    speech = max(s.last for s in ix.sentences) - min(s.first for s in ix.sentences)
+    bounds = f"{cfg.min_duration:g}-{cfg.max_duration:g} s"
+    if speech < cfg.min_duration:
+        return NoClips("SPEECH_TOO_SHORT", f"the speech lasts {speech:.1f} s, shorter than "
+                       f"the shortest clip ({bounds})")  # fmt: skip
+    return NoClips("NO_SPAN_FITS", f"no run of whole sentences or clauses lasts {bounds} "
+                   f"({len(ix.sentences)} sentences and clauses over {speech:.1f} s of "
+                   "speech): widen the duration bounds")  # fmt: skip

@@ -62,6 +62,14 @@ _VAD_MIN_SILENCE_MS = 160
 """Split speech at pauses this short (faster-whisper's batched default), so that windows
 can end between sentences rather than mid-word."""
 
+_WINDOW_GAP_S = 3
+"""Whole seconds of silence between two windows in the decoding buffer. faster-whisper
+judges whether a window's first word follows a pause by its distance from the last speech
+it aligned, a value it carries from window to window, batch to batch and call to call
+(``BatchedInferencePipeline.last_speech_timestamp``), in buffer time. A gap longer than the
+look-back of that test (4 x the median word, at most 4 x 0.7 s) makes the answer the same
+for every window, whatever was decoded before it; see :meth:`AsrModel._decode`."""
+
 _VAD_FRAME = 512
 """Samples per Silero VAD frame (32 ms at 16 kHz): the resolution of :func:`snap_onsets`."""
 
@@ -95,7 +103,8 @@ class AsrConfig:
     and let Whisper transcribe long silences."""
     cpu_threads: int = 0
     """CTranslate2 intra-op threads on CPU; 0 honours ``OMP_NUM_THREADS``, which Ray sets to
-    the actor's ``num_cpus``."""
+    the actor's ``num_cpus``. The count changes CTranslate2's floating-point sums, and with
+    them a word's punctuation or time now and then: the analysis names it."""
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
@@ -318,16 +327,27 @@ class AsrModel:
         seconds matter: faster-whisper stamps words relative to ``int(start * 100) / 100``
         and rounds them to 10 ms, which is exact only when the start is an integer, and the
         segment's ``seek`` then names its window without ambiguity.
+
+        A window's words must not depend on the other windows of the call, nor on earlier
+        calls (the analysis cache assumes the same bytes give the same transcript). The
+        one state faster-whisper carries between windows is where speech was last heard:
+        its first-word heuristic shortens a window's first word when that word ends more
+        than four median words after the last speech. Left alone, the same window got its
+        first word at 0.0 s alone and at 0.1 s after another chunk's windows. Every window
+        is therefore laid out ``_WINDOW_GAP_S`` after the previous one, and the carried
+        value starts each call as far before the first window: every window's first word
+        is judged as following a pause, which it does (windows start at VAD speech onsets
+        or at the cut of a span longer than a window). The gap is never decoded.
         """
         if not windows:
             return []
         starts_s: list[int] = []
         pieces: list[np.ndarray] = []
-        cursor = 0
+        cursor = _WINDOW_GAP_S
         for window in windows:
             starts_s.append(cursor)
             length = window.end - window.start
-            padded = math.ceil(length / SAMPLE_RATE) * SAMPLE_RATE
+            padded = (math.ceil(length / SAMPLE_RATE) + _WINDOW_GAP_S) * SAMPLE_RATE
             piece = np.zeros(padded, np.float32)
             piece[:length] = audios[window.chunk][window.start : window.end]
             pieces.append(piece)
@@ -336,8 +356,9 @@ class AsrModel:
             {"start": float(s), "end": s + (w.end - w.start) / SAMPLE_RATE}
             for s, w in zip(starts_s, windows, strict=True)
         ]
+        self._pipeline.last_speech_timestamp = 0.0
         segments, _ = self._pipeline.transcribe(
-            np.concatenate(pieces),
+            np.concatenate([np.zeros(_WINDOW_GAP_S * SAMPLE_RATE, np.float32), *pieces]),
             language=language,
             beam_size=self.cfg.beam_size,
             batch_size=self.cfg.batch_size,
@@ -371,8 +392,10 @@ def _window_words(raw: RawWindow, start: float, end: float) -> list[Word]:
     cursor = start
     for buffer_start, segment in raw:
         for w in segment.words or ():
-            w_start = min(max(float(w.start) - buffer_start + start, cursor), end)
-            w_end = min(max(float(w.end) - buffer_start + start, w_start), end)
+            # Rounded back to faster-whisper's 10 ms once relative to the window, so that
+            # the same window gives bit-identical times wherever it sat in the buffer.
+            w_start = min(max(round(float(w.start) - buffer_start, 2) + start, cursor), end)
+            w_end = min(max(round(float(w.end) - buffer_start, 2) + start, w_start), end)
             words.append(Word(w_start, w_end, w.word, float(w.probability)))
             cursor = w_end
     return words

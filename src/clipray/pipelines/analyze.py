@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import pickle
 import time
 import traceback
@@ -95,7 +96,12 @@ def analyze_config(settings: Settings) -> AnalyzeConfig:
     return AnalyzeConfig(
         window_s=settings.analysis_window_s,
         sample_fps=settings.analysis_sample_fps,
-        asr=AsrConfig(model=settings.asr_model),
+        # CTranslate2's sums depend on its thread count (1 and 2 threads punctuate JFK
+        # differently), so the count is part of the fingerprinted config: the ASR actor's
+        # CPUs, what Ray's OMP_NUM_THREADS would have given it.
+        asr=AsrConfig(
+            model=settings.asr_model, cpu_threads=max(1, math.ceil(settings.stage("asr").num_cpus))
+        ),
         asr_backend=settings.asr_backend,
         whisperx=WhisperXConfig(model=settings.whisperx_model),
         faces=FacesConfig(weights=settings.face_weights),

@@ -25,8 +25,13 @@ from clipray.clips.captions import CaptionConfig, build_ass
 from clipray.clips.llm import LlmConfig, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
-from clipray.clips.render import ASPECTS, RenderSpec, render_clip
-from clipray.clips.select import Candidate, SelectConfig, select
+from clipray.clips.render import (
+    ASPECTS,
+    LOUDNESS_RESULT,
+    RenderSpec,
+    render_clip,
+)
+from clipray.clips.select import Candidate, NoClips, SelectConfig, select
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
@@ -48,6 +53,9 @@ class RunOptions:
     max_duration: float = 60.0
     aspect: str = "9:16"
     captions: str = "highlight_word"
+
+    def select_config(self) -> SelectConfig:
+        return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,12 @@ class ClipResult:
 class JobResult:
     source_id: str
     clips: list[ClipResult]
+    no_clips: NoClips | None = None
+    """Why no moment was chosen (None when some were)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The result as printed by ``clipray run --json``; ``no_clips`` only when empty."""
+        out: dict[str, Any] = {
             "source_id": self.source_id,
             "clips": [
                 {"id": c.id, "start": c.start, "end": c.end, "score": c.score, "title": c.title,
@@ -98,6 +109,9 @@ class JobResult:
                 for c in self.clips
             ],
         }  # fmt: skip
+        if self.no_clips is not None:
+            out["no_clips"] = self.no_clips.to_json()
+        return out
 
 
 def spec_hash(spec: RenderSpec) -> str:
@@ -112,7 +126,7 @@ def plan(
     llm: LlmConfig | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis document (no Ray; I/O only for the optional LLM)."""
-    moments = select(doc, SelectConfig(opts.max_clips, opts.min_duration, opts.max_duration))
+    moments = select(doc, opts.select_config())
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm)
     return [plan_moment(doc, item, m, opts, versions) for m in moments]
@@ -167,9 +181,9 @@ def _best_frame(doc: dict[str, Any], m: Candidate) -> float:
 def render_and_upload(
     p: PlannedClip, source: str, src_size: tuple[int, int], has_audio: bool, settings: Settings,
     workspace_id: str, clip_id: str,
-) -> tuple[dict[str, str], int]:  # fmt: skip
+) -> tuple[dict[str, str], int, dict[str, Any] | None]:  # fmt: skip
     """One clip, on a Ray worker: render, then upload its four files to the app-owned bucket.
-    Returns their keys and the video's size."""
+    Returns their keys, the video's size and how its loudness came out (None: no audio)."""
     from clipray.cluster.services import open_storage
 
     generated = open_storage(settings).generated
@@ -200,7 +214,7 @@ def render_and_upload(
             info = store.put_file(key, path, content_type=types[kind])
             keys[kind] = key
             size = info.size if kind == "video" else size
-        return keys, size
+        return keys, size, done.loudness.to_json() if done.loudness else None
 
 
 def render_all(
@@ -327,10 +341,10 @@ def render_clips(
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
         try:
-            (keys, size), error = ray.get(ready[0]), None
+            (keys, size, loudness), error = ray.get(ready[0]), None
         except Exception as exc:  # one failed render is recorded, the others go on
-            keys, size, error = {}, 0, f"{type(exc).__name__}: {exc}"[-2000:]
-        if not _record(settings, ctx, refs[ready[0]], keys, size, error):
+            keys, size, loudness, error = {}, 0, None, f"{type(exc).__name__}: {exc}"[-2000:]
+        if not _record(settings, ctx, refs[ready[0]], keys, size, error, loudness):
             failed += 1
         if report is not None:
             report(1 - len(pending) / len(refs))
@@ -338,11 +352,15 @@ def render_clips(
 
 
 def _record(settings: Settings, ctx: IngestContext, clip_id: str, keys: dict[str, str],
-            size: int, error: str | None) -> bool:  # fmt: skip
-    """Store one render's outcome; True when the clip and its generated row are recorded."""
+            size: int, error: str | None, loudness: dict[str, Any] | None) -> bool:  # fmt: skip
+    """Store one render's outcome; True when the clip and its generated row are recorded.
+    How the clip's loudness came out goes into its stored spec (``LOUDNESS_RESULT``)."""
     replaced = None
     with ctx.db.session() as s:
         clip = ClipRepo(s, ctx.workspace_id).mark_rendered(clip_id, keys, error)
+        if clip is not None:
+            spec = {k: v for k, v in clip.render_spec.items() if k != LOUDNESS_RESULT}
+            clip.render_spec = {**spec, LOUDNESS_RESULT: loudness} if loudness else spec
         if clip is not None and error is None:
             kind = GeneratedKind.LLM_RANKED if settings.llm_base_url else GeneratedKind.HEURISTIC
             try:

@@ -28,8 +28,10 @@ from typing import Any
 from clipray import __version__
 from clipray.clips.llm import LlmConfig
 from clipray.clips.render import ffmpeg_version
+from clipray.clips.select import why_no_clips
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, Conflict, NotFound
+from clipray.jobs.machine import Step
 from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import (
     JobResult,
@@ -47,7 +49,7 @@ from clipray.pipelines.limits import media_limits, url_policy
 from clipray.pipelines.runner import AnalysisRunner, Outcome
 from clipray.pipelines.stages.decode import probe
 from clipray.pipelines.validate import validate_file
-from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin
+from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin, StepStatus
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
 __all__ = [
@@ -182,7 +184,8 @@ def run_main_job(
     source = AnalysisRunner(settings, ctx, analyze_config(settings)).worker_uri(item, _local(uri))
     ensure_cover(ctx.db, ctx.workspace_id, item.source.id, doc, source, settings.ffprobe_bin)
     clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)
-    return JobResult(item.source.id, clips)
+    none = why_no_clips(doc, opts.select_config()) if not planned else None
+    return JobResult(item.source.id, clips, none)
 
 
 # --- the job runner's steps --------------------------------------------------------------
@@ -260,13 +263,17 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     outcome = analyse(settings, ctx, item, None, on_part, log_to_driver=False)
     doc = outcome.document
     assert doc is not None
-    planned = choose(settings, doc, item, job_options(job))
+    opts = job_options(job)
+    planned = choose(settings, doc, item, opts)
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
     covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, doc,
                            media.presign_get(source.storage_key), settings.ffprobe_bin)  # fmt: skip
-    return {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
+    detail = {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
+    if not rows:  # the job goes on to review (its virtual clips); the step says why
+        detail["no_clips"] = why_no_clips(doc, opts.select_config()).to_json()
+    return detail
 
 
 def render_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
@@ -274,8 +281,10 @@ def render_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     """Render the job's clips that are not rendered yet, one Ray task each."""
     source = _job_source(ctx, job)
     with ctx.db.session() as s:
-        todo = [c.id for c in ClipRepo(s, ctx.workspace_id).for_job(job.id)
-                if c.status is not ClipStatus.RENDERED]  # fmt: skip
+        clips = ClipRepo(s, ctx.workspace_id).for_job(job.id)
+        todo = [c.id for c in clips if c.status is not ClipStatus.RENDERED]
+        if not clips:  # nothing was chosen: say so again, with the analysis' reason
+            return {"rendered": 0, "no_clips": _no_clips(JobRepo(s, ctx.workspace_id), job.id)}
     done = render_clips(settings, ctx, source, todo, report)
     if done.skipped is not None:  # the job goes on to review; the step says why
         log.warning("job %s: %s", job.id, done.skipped)
@@ -289,3 +298,12 @@ def render_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     if done.failed and not done.rendered:
         raise RenderFailedError(done.failed)
     return {"rendered": done.rendered, "failed": done.failed, "limited": done.limited}
+
+
+def _no_clips(repo: JobRepo, job_id: str) -> dict[str, str]:
+    """The reason the job's last successful analyze step recorded for choosing no clip."""
+    job = repo.get(job_id)
+    analyzed = [st.detail or {} for st in (repo.steps(job) if job else ())
+                if st.name == Step.ANALYZE.value and st.status is StepStatus.SUCCEEDED]  # fmt: skip
+    reason = analyzed[-1].get("no_clips") if analyzed else None
+    return reason or {"code": "NO_CLIPS_CHOSEN", "message": "the analysis chose no clip"}

@@ -105,7 +105,9 @@ def group_moments(
                 if hit.start - spans[i][1] <= gap_s and spans[i][0] - hit.end <= gap_s]  # fmt: skip
         if near:
             i = near[0]  # runs are made in score order: the first is the best
-            lo, hi = min(spans[i][0], hit.start), max(spans[i][1], hit.end)
+            # The run's own extent, not its span: a first hit cut to the bound takes no joins.
+            lo = min(hit.start, *(h.start for h in runs[i]))
+            hi = max(hit.end, *(h.end for h in runs[i]))
             clear = all(j == i or hi < spans[j][0] or spans[j][1] < lo for j in mine)
             strong = hit.score >= join_ratio * runs[i][0].score
             if hi - lo <= max_span_s and clear and strong:
@@ -115,9 +117,17 @@ def group_moments(
         if any(hit.start <= spans[j][1] and spans[j][0] <= hit.end for j in mine):
             continue  # inside a better moment already
         runs.append([hit])
-        spans.append([hit.start, hit.end])
+        spans.append(_bounded(hit.start, hit.end, max_span_s))
     moments = [_moment(run[0].source_id, run, pad_s, max_span_s) for run in runs]
     return sorted(moments, key=lambda m: -m.score)  # stable: ties stay in rank order
+
+
+def _bounded(lo: float, hi: float, max_span_s: float) -> list[float]:
+    """``[lo, hi]``, cut to ``max_span_s`` around its middle when longer."""
+    if hi - lo <= max_span_s:
+        return [lo, hi]
+    mid = (lo + hi) / 2
+    return [mid - max_span_s / 2, mid + max_span_s / 2]
 
 
 def _moment(source_id: str, run: list[Hit], pad_s: float, max_span_s: float) -> Moment:
@@ -126,10 +136,9 @@ def _moment(source_id: str, run: list[Hit], pad_s: float, max_span_s: float) -> 
     thumb = max(visual, key=lambda h: h.score).thumbnail_key if visual else None
     spoken = sorted(run, key=lambda h: (h.start, h.end))  # read as it was said, not by rank
     texts = list(dict.fromkeys(h.text for h in spoken if h.text))
-    lo, hi = min(h.start for h in run), max(h.end for h in run)
-    if hi - lo > max_span_s:  # only one hit can be this long: joins stay within the bound
-        mid = (lo + hi) / 2
-        lo, hi = mid - max_span_s / 2, mid + max_span_s / 2
+    # Only a run's first hit can be longer than the bound (joins stay within it), and it was
+    # cut to the bound around its middle when the run began: the same cut here.
+    lo, hi = _bounded(min(h.start for h in run), max(h.end for h in run), max_span_s)
     return Moment(
         source_id=source_id,
         start=max(0.0, lo - pad_s),
