@@ -24,9 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -34,6 +32,13 @@ from itertools import accumulate
 from typing import Any
 
 from clipray.clips.sentences import split_long_sentence
+from clipray.clips.titles import (  # noqa: F401  (re-exported: callers import them from here)
+    _CLOSERS,
+    TITLE_MAX_CHARS,
+    first_sentence,
+    shorten,
+    title_and_hashtags,
+)
 
 DEFAULT_KEYWORDS: tuple[str, ...] = (
     "secret",
@@ -51,9 +56,6 @@ DEFAULT_KEYWORDS: tuple[str, ...] = (
 )
 """Words that tend to open or carry a hook in spoken video (matched whole, case-folded)."""
 
-TITLE_MAX_CHARS = 60
-"""Titles fit a short-video caption line and a search-result row without being cut."""
-
 # Normalisers that map a raw measurement onto 0..1. A feature at or above its normaliser
 # scores full marks, so a clip cannot win on one runaway feature alone.
 _FULL_WORDS_PER_S = 3.0  # brisk conversational speech; narration runs about 2.5 words/s
@@ -62,26 +64,6 @@ _FULL_KEYWORDS = 2  # two distinct hook words already make a pitch
 _EXCLAMATION_HOOK = 0.6  # an exclamation grabs attention, but less than an open question
 _CUT_MARGIN_S = 0.1  # a cut this close to an edge is the edge itself (the clip snapped to it)
 
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+")
-_CLOSERS = "\"')]"
-_TAG_WORD = re.compile(r"[^\W\d_]{3,}")
-_STOPWORD_TEXT = """
-    a about above after again against all also am an and any are around as at back be
-    because been before being below between both but by can cannot could did do does doing
-    done down during each even ever every few for from further get gets getting go goes going
-    gonna got had has have having he her here hers herself him himself his how however i if
-    in into is it its itself just know let like lot made make many may me might more most
-    much must my myself need no nor not now of off okay on once one only or other our ours
-    ourselves out over own really right said same say says see she should since so some
-    something still such sure take than that the their theirs them themselves then there these
-    they thing things think this those though through thus to too two under until up upon us
-    very want wanna was way we well were what when where whether which while who whom whose
-    why will with without would yeah yes yet you your yours yourself yourselves dont doesnt
-    didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt ive youve weve theyve
-    im youre were theyre hes shes its thats theres whats lets ill youll well theyll id youd
-    hed shed wed theyd anything anyone everything everyone nothing someone somebody
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -171,44 +153,6 @@ def clip_id(source_id: str, start: float, end: float) -> str:
     noise from a re-computation does not change it."""
     key = f"{source_id}|{start:.3f}|{end:.3f}".encode()
     return hashlib.blake2b(key, digest_size=16).hexdigest()
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters at a word boundary, marked with ``…``."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > 0:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-") + "…"
-
-
-def first_sentence(text: str) -> str:
-    """The text up to its first ``.``, ``!`` or ``?`` followed by a space (closing quotes
-    kept): what a viewer hears in the first seconds, the hook and the title."""
-    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
-
-
-def title_and_hashtags(text: str, max_tags: int = 3) -> tuple[str, tuple[str, ...]]:
-    """A title and hashtags for a clip's transcript.
-
-    Returns:
-        The first sentence, without a closing full stop and trimmed to ``TITLE_MAX_CHARS``
-        at a word boundary; and up to ``max_tags`` hashtags (``"#word"``) from the most
-        frequent words that are not stopwords, ties going to the word said first.
-    """
-    title = first_sentence(text)
-    if title.endswith(".") and not title.endswith(".."):
-        title = title[:-1]
-    title = shorten(title, TITLE_MAX_CHARS)
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("'", "").replace("\u2019", "")
-    words = [w for w in _TAG_WORD.findall(folded) if w not in _STOPWORDS]
-    counts = Counter(words)
-    first_seen = {w: i for i, w in reversed(list(enumerate(words)))}
-    ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
-    return title, tuple(f"#{w}" for w in ranked[:max_tags])
 
 
 # --- the document, indexed once -------------------------------------------------------------
