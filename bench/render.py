@@ -4,7 +4,8 @@
 
 Renders ``--clips`` spans of ``--seconds`` each with clipray (reframe crop, captions burned
 in, loudness normalised to -14 LUFS, thumbnail) and, side by side in the same process,
-re-encodes the same spans with a plain ``ffmpeg -ss -t -i VIDEO -c:v libx264 -c:a aac`` as the baseline.
+re-encodes the same spans with a plain ``ffmpeg -ss -t -i VIDEO -c:v libx264 -c:a aac``
+as the baseline.
 Prints clips rendered per minute, render seconds per output second, and the ratio.
 """
 
