@@ -30,7 +30,7 @@ from clipray.clips.llm import LlmConfig
 from clipray.clips.render import ffmpeg_version
 from clipray.clips.select import why_no_clips
 from clipray.config import Settings
-from clipray.domain.errors import CodedError, Conflict, NotFound
+from clipray.domain.errors import CodedError, Conflict, NotFound, Unavailable
 from clipray.jobs.machine import Step
 from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import (
@@ -47,7 +47,7 @@ from clipray.pipelines.fetch import download
 from clipray.pipelines.ingest import IngestContext, Ingested, ingest, ingest_path, local_copy
 from clipray.pipelines.limits import media_limits, url_policy
 from clipray.pipelines.runner import AnalysisRunner, Outcome
-from clipray.pipelines.stages.decode import probe
+from clipray.pipelines.stages.decode import ProbeError, probe
 from clipray.pipelines.validate import validate_file
 from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin, StepStatus
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
@@ -251,7 +251,13 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     replaced by the new choice, so a retried step leaves no duplicates."""
     source = _job_source(ctx, job)
     media = ctx.buckets.media.scoped(ctx.workspace_id)
-    info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
+    try:
+        info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
+    except ProbeError as exc:
+        # The video passed validation when it was stored: failing to read it now is the
+        # storage's fault (an object gone or unreachable), which a later attempt may not see.
+        raise Unavailable("SOURCE_UNREADABLE",
+                          f"the stored source could not be read: {exc.message}") from exc  # fmt: skip
     item = Ingested(source, info, created=False)
     parts = {"n": 0}
 
