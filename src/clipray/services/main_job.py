@@ -256,8 +256,8 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     except ProbeError as exc:
         # The video passed validation when it was stored: failing to read it now is the
         # storage's fault (an object gone or unreachable), which a later attempt may not see.
-        raise Unavailable("SOURCE_UNREADABLE",
-                          f"the stored source could not be read: {exc.message}") from exc  # fmt: skip
+        why = f"the stored source could not be read: {exc.message}"
+        raise Unavailable("SOURCE_UNREADABLE", why) from exc
     item = Ingested(source, info, created=False)
     parts = {"n": 0}
 
