@@ -270,6 +270,8 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
         w.twice("/api/highlights/jobs/{reel_id}", reel_id=reel["id"])["created_at"]
         == reel["created_at"]
     )
+    listed = w.twice("/api/highlights")["data"]
+    assert [r["created_at"] for r in listed if r["id"] == reel["id"]] == [reel["created_at"]]
     made = w.call("POST", "/api/tokens", json={"name": "ci", "scopes": ["read"]})
     w.client.get("/api/jobs", headers={"Authorization": f"Bearer {made['token']}"})
     tokens = w.twice("/api/tokens")

@@ -22,7 +22,14 @@ from clipray.pipelines.stages.decode import probe
 from clipray.serve.app import create_api
 from clipray.services.main_job import versions_of
 from clipray.services.rerender import plan_rerender
-from clipray.storage.orm import Clip, ClipStatus, GeneratedClip, GeneratedKind, Source
+from clipray.storage.orm import (
+    Clip,
+    ClipStatus,
+    GeneratedClip,
+    GeneratedKind,
+    Source,
+    new_id,
+)
 from clipray.storage.repos import ClipRepo
 from tests.analysis_doc import JFK, store_analysis
 from tests.apiclient import Account, register, upload
@@ -79,7 +86,8 @@ def _wait_rendered(client, acct: Account, clip_id: str, timeout: float = 600) ->
 def test_a_rerender_through_the_api_renders_the_services_plan(client, acct, analysed,
                                                               api_settings, api_db):  # fmt: skip
     sid, doc = analysed
-    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, "a" * 32)
+    moment = new_id()  # the suite's other tests share this database: a moment of its own
+    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, moment)
     with api_db.session() as s:
         clip, source = s.get(Clip, clip_id), s.get(Source, sid)
     expected = plan_rerender(api_settings, _ctx(api_settings, api_db, acct.workspace_id), clip,
@@ -89,7 +97,7 @@ def test_a_rerender_through_the_api_renders_the_services_plan(client, acct, anal
                        json={"aspect": "1:1"})  # fmt: skip
     assert resp.status_code == 202, resp.text
     new = resp.json()
-    assert (new["version"], new["status"], new["moment_id"]) == (2, "pending", "a" * 32)
+    assert (new["version"], new["status"], new["moment_id"]) == (2, "pending", moment)
     with api_db.session() as s:
         row = s.get(Clip, new["id"])
         # the route recorded exactly what the service plans: same spec, captions, NLE files
@@ -127,7 +135,7 @@ def test_a_rerender_through_the_api_renders_the_services_plan(client, acct, anal
 
 def test_a_clip_still_rendering_is_not_rerendered(client, acct, analysed, api_settings, api_db):
     sid, doc = analysed
-    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.PENDING, "b" * 32)
+    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.PENDING, new_id())
     resp = client.post(f"/api/clips/{clip_id}/rerender", headers=acct.headers,
                        json={"captions": "none"})  # fmt: skip
     assert resp.status_code == 409, resp.text
@@ -138,7 +146,7 @@ def test_a_source_without_its_analysis_is_409(client, acct, analysed, api_settin
     _, doc = analysed
     other = upload(client, acct, MEDIA / "talking_head/sadtalker_hdtf/WDA_KatieHill_000.mp4")
     sid = other.json()["source_id"]
-    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, "c" * 32)
+    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, new_id())
     resp = client.post(f"/api/clips/{clip_id}/rerender", headers=acct.headers,
                        json={"aspect": "16:9"})  # fmt: skip
     assert resp.status_code == 409, resp.text
