@@ -21,17 +21,18 @@ from pathlib import Path
 from clipray.clips.captions import CaptionConfig, build_ass
 from clipray.clips.render import ASPECTS, RenderSpec, render_clip
 from clipray.pipelines.stages.decode import probe
+from clipray.schemas import Word
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 DEFAULT = MEDIA / "talking_head" / "liveportrait" / "d6.mp4"
 
 
-def _words(start: float, end: float) -> list[dict[str, float | str]]:
+def _words(start: float, end: float) -> list[Word]:
     """Two words a second over the span: enough caption events to cost what real ones do."""
     words = []
     t = start
     while t + 0.4 < end:
-        words.append({"start": t, "end": t + 0.4, "word": " word"})
+        words.append(Word(t, t + 0.4, " word", 1.0))
         t += 0.5
     return words
 

@@ -28,11 +28,11 @@ def test_analyze_prints_what_the_service_returns(tmp_path, monkeypatch, short_ta
         doc = store_analysis(settings, ctx.buckets, db, item.source.id, speech=False)
         served = analyse(settings, ctx, item, str(short_talk))
         db.dispose()
-        assert (served.cached, served.document) == (True, doc)
+        assert (served.cached, served.analysis.to_json()) == (True, doc)
 
         res = clipray(home, "analyze", str(short_talk), "--json")
         assert res.returncode == 0, res.stderr
-        assert json.loads(res.stdout) == served.document
+        assert json.loads(res.stdout) == doc
         human = clipray(home, "analyze", str(short_talk))
         assert human.returncode == 0, human.stderr
         lines = human.stdout.splitlines()

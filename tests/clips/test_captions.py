@@ -6,6 +6,7 @@ import itertools
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from clipray.clips.captions import (
     escape,
     resolve_font,
 )
+from clipray.schemas import Word
 
 STYLES = ["highlight_word", "karaoke", "pop_in"]
 HIDDEN = "{\\alpha&HFF&}"
@@ -28,11 +30,10 @@ TEXT = (
 )
 
 
-def words_from(text: str, t0: float, step: float = 0.32, dur: float = 0.26) -> list[dict]:
+def words_from(text: str, t0: float, step: float = 0.32, dur: float = 0.26) -> list[Word]:
     """ASR-shaped words (leading space) every ``step`` seconds from ``t0``."""
     return [
-        {"start": t0 + k * step, "end": t0 + k * step + dur, "word": f" {w}", "probability": 0.9}
-        for k, w in enumerate(text.split())
+        Word(t0 + k * step, t0 + k * step + dur, f" {w}", 0.9) for k, w in enumerate(text.split())
     ]
 
 
@@ -82,7 +83,7 @@ def test_every_word_of_the_span_appears_in_order(style):
     words = words_from(TEXT, 100.0)
     start, end = 100.5, 108.0  # cuts into the first word and drops the last ones
     ass = build_ass(words, start, end, 1080, 1920, CaptionConfig(style=style))
-    expected = [w["word"].strip() for w in words if w["end"] > start and w["start"] < end]
+    expected = [w.word.strip() for w in words if w.end > start and w.start < end]
     assert 0 < len(expected) < len(words)
     events = dialogues(ass)
     seen = {w for e in events for w in shown(e[-1])}
@@ -94,7 +95,8 @@ def test_every_word_of_the_span_appears_in_order(style):
 @pytest.mark.parametrize("style", STYLES)
 def test_event_times_are_inside_the_clip_and_ordered(style):
     words = words_from(TEXT, 2.0)
-    words[3]["end"] += 0.3  # overlaps the next word, as ASR words sometimes do
+    # the fourth word overlaps the next one, as ASR words sometimes do
+    words[3] = replace(words[3], end=words[3].end + 0.3)
     start, end = 1.0, 9.3
     events = dialogues(build_ass(words, start, end, 540, 960, CaptionConfig(style=style)))
     spans = [(centis(e[1]), centis(e[2])) for e in events]
@@ -112,12 +114,12 @@ def test_the_highlight_covers_exactly_the_word():
     events = dialogues(build_ass(words, start, 40.0, 1080, 1920, cfg))
     on = "{\\1c&H34AB12&}"
     lit = [e for e in events if on in e[-1]]
-    spoken = [w for w in words if w["end"] > start and w["start"] < 40.0]
+    spoken = [w for w in words if w.end > start and w.start < 40.0]
     assert len(lit) == len(spoken), "one highlighted event per word"
     for w, event in zip(spoken, lit, strict=True):
         assert f"{on}{escape(w['word'].strip())}{{\\r}}" in event[-1]
-        s = round((max(w["start"], start) - start) * 100)
-        e = round((w["end"] - start) * 100)
+        s = round((max(w.start, start) - start) * 100)
+        e = round((w.end - start) * 100)
         assert (event[1], event[2]) == (ass_time(s), ass_time(e)), w
     assert all(e[-1].count(on) <= 1 for e in events), "one active word at a time"
 

@@ -15,7 +15,7 @@ W, H = 1920, 1080
 SAMPLE = 0.5  # the analysis samples faces at ~2 fps
 
 
-def track(tid, times, centres, size=160.0, noise=0.0, seed=0, as_dict=True):
+def track(tid, times, centres, size=160.0, noise=0.0, seed=0):
     """A face track: boxes of ``size`` around ``centres(t) -> (cx, cy)``, plus pixel noise."""
     rng = np.random.default_rng(seed)
     dets = []
@@ -24,8 +24,6 @@ def track(tid, times, centres, size=160.0, noise=0.0, seed=0, as_dict=True):
         cx, cy = cx + rng.normal(0, noise), cy + rng.normal(0, noise)
         box = [cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2]
         dets.append({"t": float(t), "box": box, "score": 0.9})
-    if as_dict:
-        return {"id": tid, "detections": dets}
     return Track(tid, tuple(FaceBox(d["t"], tuple(d["box"]), d["score"]) for d in dets))
 
 
@@ -96,15 +94,11 @@ def test_vertical_source_moves_the_crop_vertically():
     assert np.mean([face_inside(path, t, face(t)) for t in ts]) >= 0.95
 
 
-@pytest.mark.parametrize(
-    "as_dict",
-    [pytest.param(True, id="dicts"), pytest.param(False, id="Track")],
-)
-def test_face_stays_inside_the_crop_while_it_walks(as_dict):
+def test_face_stays_inside_the_crop_while_it_walks():
     def face(t):  # walks right, pauses, walks back: a speaker pacing the stage
         return (400 + 1100 * (0.5 - 0.5 * np.cos(2 * np.pi * t / 16)), 450)
 
-    tracks = [track(3, samples(90, 130), face, noise=6, as_dict=as_dict)]
+    tracks = [track(3, samples(90, 130), face, noise=6)]
     path = crop_path(W, H, 100.0, 120.0, tracks, [], ReframeConfig())
     ts = np.linspace(0, 20, 401)
     inside = [face_inside(path, t, face(100 + t)) for t in ts]

@@ -1,6 +1,6 @@
 """Clip selection over synthetic but realistic analysis documents.
 
-The documents are built here, in the shape ``analysis_document`` writes: 20 sentences over
+The documents are built here, in the stored shape (``Analysis.to_json``): 20 sentences over
 about three minutes with word timings (leading spaces, short pauses between words and a
 longer one between sentences), a few scene cuts, audio peaks and face detections.
 """
@@ -16,16 +16,15 @@ from typing import Any
 
 import pytest
 
+from clipray.clips import select as sel
 from clipray.clips.select import (
     TITLE_MAX_CHARS,
     Candidate,
     SelectConfig,
-    candidates,
     clip_id,
-    score,
-    select,
     title_and_hashtags,
 )
+from clipray.domain.analysis import Analysis
 
 pytestmark = pytest.mark.unit
 
@@ -51,6 +50,21 @@ SENTENCES = (
     "Mark everything twice and cut once, and you will waste far less timber.",
     "Thanks for watching, and tell me in the comments what your bench looks like.",
 )
+
+
+# The documents are written as they are stored; selection reads them as an Analysis.
+def candidates(doc: dict[str, Any], cfg: SelectConfig | None = None) -> list[Candidate]:
+    return sel.candidates(Analysis.from_json(doc), cfg)
+
+
+def select(doc: dict[str, Any], cfg: SelectConfig | None = None) -> list[Candidate]:
+    return sel.select(Analysis.from_json(doc), cfg)
+
+
+def score(c: Candidate, doc: dict[str, Any], cfg: SelectConfig | None = None) -> Candidate:
+    return sel.score(c, Analysis.from_json(doc), cfg)
+
+
 SLOT_S = 9.0  # each sentence owns 9 s: 20 sentences fill 180 s
 PAUSE_S = 0.6  # silence after each sentence
 

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from clipray.clips.select import SelectConfig, candidates, select, why_no_clips
+from clipray.clips import select as sel
+from clipray.clips.select import SelectConfig
 from clipray.clips.sentences import split_long_sentence
+from clipray.domain.analysis import Analysis
+from clipray.schemas import Word
 
 # The JFK sentence as tiny.en heard it in one run: one 10.4 s segment, no full stop inside.
 JFK_WORDS = [
@@ -22,14 +25,31 @@ JFK_WORDS = [
 ]  # fmt: skip
 
 
-def _words(spec: list[tuple[float, float, str]]) -> list[dict[str, Any]]:
+def _words(spec: list[tuple[float, float, str]]) -> list[Word]:
+    return [Word(s, e, w, 0.9) for s, e, w in spec]
+
+
+def _word_rows(spec: list[tuple[float, float, str]]) -> list[dict[str, Any]]:
     return [{"start": s, "end": e, "word": w, "probability": 0.9} for s, e, w in spec]
+
+
+# The documents are written in the stored shape; selection reads them as an Analysis.
+def select(doc: dict[str, Any], cfg: SelectConfig) -> list[sel.Candidate]:
+    return sel.select(Analysis.from_json(doc), cfg)
+
+
+def candidates(doc: dict[str, Any], cfg: SelectConfig) -> list[sel.Candidate]:
+    return sel.candidates(Analysis.from_json(doc), cfg)
+
+
+def why_no_clips(doc: dict[str, Any], cfg: SelectConfig) -> sel.NoClips:
+    return sel.why_no_clips(Analysis.from_json(doc), cfg)
 
 
 def _doc(segments: list[list[tuple[float, float, str]]], duration: float) -> dict[str, Any]:
     segs = [
         {"start": ws[0][0], "end": ws[-1][1], "text": "".join(w for *_, w in ws),
-         "words": _words(ws)}
+         "words": _word_rows(ws)}
         for ws in segments
     ]  # fmt: skip
     return {

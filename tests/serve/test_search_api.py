@@ -18,6 +18,7 @@ import requests
 from fastapi.testclient import TestClient
 
 from clipray.cluster.services import open_index
+from clipray.domain.analysis import Analysis
 from clipray.pipelines.highlights import make_highlight
 from clipray.pipelines.index import SourceToIndex, index_sources
 from clipray.pipelines.ingest import IngestContext, ingest
@@ -48,7 +49,8 @@ def _indexed(settings, buckets, db, acct: Account, path: Path) -> str:
     """A real source of ``acct``'s workspace with the JFK words indexed over it."""
     item = ingest(IngestContext(buckets, db, acct.workspace_id), str(path))
     doc = {"transcript": {"segments": [{"start": a, "end": b, "text": t} for a, b, t in JFK]}}
-    todo = SourceToIndex.of(acct.workspace_id, item.source.id, doc, None, None)
+    todo = SourceToIndex.of(acct.workspace_id, item.source.id, Analysis.from_json(doc),
+                            None, None)  # fmt: skip
     assert index_sources(settings, [todo]) == {item.source.id: None}
     return item.source.id
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from clipray.clips.select import Candidate
 from clipray.cluster.services import open_storage
+from clipray.domain.analysis import Analysis
 from clipray.pipelines.clipjob import RunOptions, plan_moment, planned_row
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.stages.decode import probe
@@ -68,7 +69,7 @@ def _clip(settings, db, acct: Account, source_id: str, doc: dict, status: ClipSt
         item = Ingested(source, probe(media.presign_get(source.storage_key)), created=False)
         m = Candidate(id=moment, start=0.3, end=10.5, text=JFK, title="Ask not",
                       hashtags=("#jfk",), score=0.8, reasons=("question hook",))  # fmt: skip
-        p = plan_moment(doc, item, m, RunOptions(), versions_of(settings))
+        p = plan_moment(Analysis.from_json(doc), item, m, RunOptions(), versions_of(settings))
         row = ClipRepo(s, acct.workspace_id).add(planned_row(p, source_id, moment))
         row.status = status
         return row.id

@@ -69,20 +69,20 @@ def analyze(
                               log_to_driver=not as_json)  # fmt: skip
     finally:
         db.dispose()
-    doc = outcome.document
-    assert doc is not None  # a failed analysis raised ANALYSIS_FAILED
+    a = outcome.analysis
+    assert a is not None  # a failed analysis raised ANALYSIS_FAILED
     if as_json:
-        print(json.dumps(doc))
+        print(json.dumps(a.to_json()))
         return
-    words = sum(len(s["words"]) for s in doc["transcript"]["segments"])
+    words = sum(1 for _ in a.words)
     cached = " (cached analysis)" if outcome.cached else ""
-    out.print(f"source {doc['source']['id']} ({doc['source']['duration']:.1f} s){cached}")
-    out.print(f"  scenes   {len(doc['scenes'])}")
-    out.print(f"  speech   {len(doc['transcript']['segments'])} segments, {words} words")
-    out.print(f"  faces    {len(doc['faces']['tracks'])} tracks")
-    out.print(f"  audio    {len(doc['audio']['peaks'])} energy peaks")
-    emb = doc["embeddings"]
-    out.print(f"  frames   {emb['count']} embeddings" if emb else "  frames   no embeddings "
+    out.print(f"source {a.source.id} ({a.source.duration or 0.0:.1f} s){cached}")
+    out.print(f"  scenes   {len(a.scenes)}")
+    out.print(f"  speech   {len(a.transcript.segments)} segments, {words} words")
+    out.print(f"  faces    {len(a.faces.tracks)} tracks")
+    out.print(f"  audio    {len(a.audio.peaks) if a.audio else 0} energy peaks")
+    emb = a.embeddings
+    out.print(f"  frames   {emb.count} embeddings" if emb else "  frames   no embeddings "
               "(visual search off: set CLIPRAY_CLIP_PRETRAINED)")  # fmt: skip
 
 

@@ -28,7 +28,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from clipray.schemas import Word
 
@@ -102,7 +102,7 @@ class _Timed:
 
 
 def build_ass(
-    words: Sequence[Word | Mapping[str, Any]],
+    words: Sequence[Word],
     clip_start: float,
     clip_end: float,
     width: int,
@@ -137,7 +137,7 @@ def build_ass(
 
 
 def _retime(
-    words: Sequence[Word | Mapping[str, Any]],
+    words: Sequence[Word],
     clip_start: float,
     clip_end: float,
     duration: int,
@@ -147,10 +147,8 @@ def _retime(
     a few centiseconds; two active words at once would flash two events."""
     out: list[tuple[int, int, str]] = []
     for w in words:
-        start, end, text = (
-            (w.start, w.end, w.word) if isinstance(w, Word) else (w["start"], w["end"], w["word"])
-        )
-        text = " ".join(str(text).split())
+        start, end = w.start, w.end
+        text = " ".join(w.word.split())
         if not text or end <= clip_start or start >= clip_end:
             continue
         s = min(max(round((start - clip_start) * 100), 0), duration)

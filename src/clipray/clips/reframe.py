@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -176,7 +176,7 @@ def crop_path(
     height: int,
     start: float,
     end: float,
-    tracks: Sequence[Track | Mapping[str, Any]],
+    tracks: Sequence[Track],
     cuts: Sequence[float | Scene],
     cfg: ReframeConfig | None = None,
 ) -> CropPath:
@@ -250,13 +250,10 @@ class _Face:
     box: np.ndarray
 
     @classmethod
-    def of(cls, track: Track | Mapping[str, Any]) -> _Face:
-        if isinstance(track, Track):
-            tid, dets = track.id, [(d.t, *d.box) for d in track.detections]
-        else:
-            tid, dets = track["id"], [(d["t"], *d["box"]) for d in track["detections"]]
+    def of(cls, track: Track) -> _Face:
+        dets = [(d.t, *d.box) for d in track.detections]
         arr = np.asarray(sorted(dets), dtype=float).reshape(-1, 5)
-        return cls(int(tid), arr[:, 0], arr[:, 1:])
+        return cls(track.id, arr[:, 0], arr[:, 1:])
 
     def within(self, lo: float, hi: float) -> _Face:
         keep = (self.t >= lo) & (self.t < hi)

@@ -1,20 +1,20 @@
 """Choosing the moments of an analysed video worth posting as short clips.
 
-Pure functions over the analysis document (``pipelines/runner.py::analysis_document``): no
-Ray, no I/O. A clip is a run of whole sentences (transcript segments) lasting between
-``min_duration`` and ``max_duration`` seconds; a sentence longer than ``max_duration`` is
-first cut at its clause breaks and pauses (``clips/sentences.py``), so that it is not lost.
-Its edges may move onto a nearby scene cut, so that a clip does not open or close a few
-frames into the next shot, but only within the pause between two sentences: an edge never
-falls inside a word, and a clip never picks up a stray word of the sentence before or after
-it. When nothing fits, :func:`why_no_clips` says why.
+Pure functions over an :class:`~clipray.domain.analysis.Analysis`: no Ray, no I/O. A clip
+is a run of whole sentences (transcript segments) lasting between ``min_duration`` and
+``max_duration`` seconds; a sentence longer than ``max_duration`` is first cut at its clause
+breaks and pauses (``clips/sentences.py``), so that it is not lost. Its edges may move onto
+a nearby scene cut, so that a clip does not open or close a few frames into the next shot,
+but only within the pause between two sentences: an edge never falls inside a word, and a
+clip never picks up a stray word of the sentence before or after it. When nothing fits,
+:func:`why_no_clips` says why.
 
 Every candidate is scored from what the analysis measured (speech density, a question or an
 exclamation as the opening sentence, hook keywords, audio peaks, scene cuts, faces on screen)
 and carries the reasons for its score, so that a person can see why a clip was picked and
 tune the weights.
 
-    >>> picks = select(doc, SelectConfig(max_clips=3))  # doctest: +SKIP
+    >>> picks = select(analysis, SelectConfig(max_clips=3))  # doctest: +SKIP
     >>> picks[0].reasons  # doctest: +SKIP
     ('question hook', 'face on screen 92%', 'speech density 3.1 words/s', '2 scene cuts')
 """
@@ -25,11 +25,10 @@ import hashlib
 import math
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any
 
 from clipray.clips.sentences import split_long_sentence
 from clipray.clips.titles import (  # noqa: F401  (re-exported: callers import them from here)
@@ -39,6 +38,8 @@ from clipray.clips.titles import (  # noqa: F401  (re-exported: callers import t
     shorten,
     title_and_hashtags,
 )
+from clipray.domain.analysis import Analysis
+from clipray.schemas import Segment
 
 DEFAULT_KEYWORDS: tuple[str, ...] = (
     "secret",
@@ -155,7 +156,7 @@ def clip_id(source_id: str, start: float, end: float) -> str:
     return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
-# --- the document, indexed once -------------------------------------------------------------
+# --- the analysis, indexed once -------------------------------------------------------------
 @dataclass(frozen=True)
 class _Sentence:
     start: float
@@ -169,7 +170,7 @@ class _Sentence:
 
 @dataclass(frozen=True)
 class _Index:
-    """What scoring needs from the document, sorted for binary search: ``select`` looks at
+    """What scoring needs from the analysis, sorted for binary search: ``select`` looks at
     thousands of spans of a long video, each in O(log n)."""
 
     source_id: str
@@ -187,68 +188,59 @@ class _Index:
     """Indices ``round(t * face_fps)`` of the samples where at least one face was found."""
 
 
-def _pieces(seg: Mapping[str, Any], max_len: float) -> list[_Sentence]:
+def _pieces(seg: Segment, max_len: float) -> list[_Sentence]:
     """A transcript segment as one sentence, or as runs of its words where it lasts longer
     than ``max_len`` (:func:`split_long_sentence`)."""
-    words = seg.get("words") or []
-    start, end = float(seg["start"]), float(seg["end"])
+    words = seg.words
     whole = _Sentence(
-        start=start,
-        end=end,
-        first=min((float(w["start"]) for w in words), default=start),
-        last=max((float(w["end"]) for w in words), default=end),
-        text=seg.get("text") or "",
+        start=seg.start,
+        end=seg.end,
+        first=min((w.start for w in words), default=seg.start),
+        last=max((w.end for w in words), default=seg.end),
+        text=seg.text,
     )
     if max(whole.end, whole.last) - min(whole.start, whole.first) <= max_len or len(words) < 2:
         return [whole]
-    ordered = sorted(words, key=lambda w: float(w["start"]))
+    ordered = sorted(words, key=lambda w: w.start)
     runs = split_long_sentence(ordered, max_len)
     out = []
     for n, (lo, hi) in enumerate(runs):
         run = ordered[lo:hi]
-        first, last = float(run[0]["start"]), max(float(w["end"]) for w in run)
+        first, last = run[0].start, max(w.end for w in run)
         out.append(
             _Sentence(
-                start=min(start, first) if n == 0 else first,
-                end=max(end, last) if n == len(runs) - 1 else last,
+                start=min(seg.start, first) if n == 0 else first,
+                end=max(seg.end, last) if n == len(runs) - 1 else last,
                 first=first,
                 last=last,
-                text="".join(str(w["word"]) for w in run),
+                text="".join(w.word for w in run),
             )
         )
     return out
 
 
-def _index(doc: Mapping[str, Any], max_len: float = math.inf) -> _Index:
-    """The document indexed for selection; sentences longer than ``max_len`` seconds are
+def _index(analysis: Analysis, max_len: float = math.inf) -> _Index:
+    """The analysis indexed for selection; sentences longer than ``max_len`` seconds are
     cut at their breaks, so that each can still be part of a clip."""
-    source = doc.get("source") or {}
-    segments = (doc.get("transcript") or {}).get("segments") or []
     sentences: list[_Sentence] = []
     word_starts: list[float] = []
-    for seg in segments:
-        word_starts.extend(float(w["start"]) for w in seg.get("words") or [])
+    for seg in analysis.transcript.segments:
+        word_starts.extend(w.start for w in seg.words)
         sentences.extend(_pieces(seg, max_len))
     sentences.sort(key=lambda s: (s.start, s.end))
-    duration = source.get("duration")
+    duration = analysis.source.duration
     if duration is None:  # an unprobed source: the transcript is all we know of its length
         duration = max((max(s.end, s.last) for s in sentences), default=0.0)
 
-    cuts = sorted(
-        float(s["start"])
-        for s in doc.get("scenes") or []
-        if s.get("kind") != "start" and float(s["start"]) > 0
-    )
-    audio = doc.get("audio") or {}
-    peaks = sorted((float(p["t"]), float(p["value"])) for p in audio.get("peaks") or [])
-    faces = doc.get("faces") or {}
-    fps = faces.get("sample_fps") or None
+    cuts = sorted(s.start for s in analysis.scenes if s.kind != "start" and s.start > 0)
+    peaks = sorted((p.t, p.value) for p in analysis.audio.peaks) if analysis.audio else []
+    fps = analysis.faces.sample_fps
     samples: set[int] = set()
     if fps:
-        for track in faces.get("tracks") or []:
-            samples.update(round(float(d["t"]) * fps) for d in track.get("detections") or [])
+        for track in analysis.faces.tracks:
+            samples.update(round(d.t * fps) for d in track.detections)
     return _Index(
-        source_id=str(source.get("id", "")),
+        source_id=analysis.source.id,
         duration=float(duration),
         sentences=tuple(sentences),
         word_starts=tuple(sorted(word_starts)),
@@ -256,7 +248,7 @@ def _index(doc: Mapping[str, Any], max_len: float = math.inf) -> _Index:
         peak_times=tuple(t for t, _ in peaks),
         peak_values=tuple(v for _, v in peaks),
         peak_max=max((v for _, v in peaks), default=0.0),
-        has_audio=bool(audio) and source.get("has_audio") is not False,
+        has_audio=analysis.has_audio,
         face_fps=float(fps) if fps else None,
         face_samples=tuple(sorted(samples)),
     )
@@ -309,7 +301,7 @@ def _candidates(ix: _Index, cfg: SelectConfig) -> list[Candidate]:
     return out
 
 
-def candidates(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[Candidate]:
+def candidates(analysis: Analysis, cfg: SelectConfig | None = None) -> list[Candidate]:
     """Every span of consecutive whole sentences whose length fits the config, in order of
     start then end, unscored. A sentence longer than ``max_duration`` counts as the runs of
     words :func:`~clipray.clips.sentences.split_long_sentence` cuts it into.
@@ -319,7 +311,7 @@ def candidates(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[
     lies in that pause within ``snap_to_cut_s`` of the sentence boundary, the edge is the cut.
     """
     cfg = cfg or SelectConfig()
-    return _candidates(_index(doc, cfg.max_duration), cfg)
+    return _candidates(_index(analysis, cfg.max_duration), cfg)
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -420,29 +412,29 @@ def _score(c: Candidate, ix: _Index, cfg: SelectConfig) -> Candidate:
 
 
 def score(
-    candidate: Candidate, doc: Mapping[str, Any], cfg: SelectConfig | None = None
+    candidate: Candidate, analysis: Analysis, cfg: SelectConfig | None = None
 ) -> Candidate:
     """``candidate`` with its score (0..1) and the reasons for it.
 
     Features are speech density, a question or exclamation as the opening sentence, hook
     keywords, the loudest audio peak inside, scene cuts inside and the share of
     face-detection samples with a face. The speech-density reason is always given, so no
-    candidate is left without one. ``select`` indexes the document once; calling this for
-    many candidates of one document indexes it each time.
+    candidate is left without one. ``select`` indexes the analysis once; calling this for
+    many candidates of one analysis indexes it each time.
     """
     cfg = cfg or SelectConfig()
-    return _score(candidate, _index(doc, cfg.max_duration), cfg)
+    return _score(candidate, _index(analysis, cfg.max_duration), cfg)
 
 
-def select(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[Candidate]:
+def select(analysis: Analysis, cfg: SelectConfig | None = None) -> list[Candidate]:
     """The best non-overlapping candidates, highest score first, at most ``max_clips``.
 
     Greedy: a candidate is taken unless it overlaps one already taken (clips may touch).
-    Ties go to the earlier start, then the shorter clip, so the same document and config
+    Ties go to the earlier start, then the shorter clip, so the same analysis and config
     always give the same clips.
     """
     cfg = cfg or SelectConfig()
-    ix = _index(doc, cfg.max_duration)
+    ix = _index(analysis, cfg.max_duration)
     scored = sorted(
         (_score(c, ix, cfg) for c in _candidates(ix, cfg)),
         key=lambda c: (-c.score, c.start, c.end),
@@ -458,7 +450,7 @@ def select(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> list[Cand
 
 @dataclass(frozen=True)
 class NoClips:
-    """Why a document yields no clip: a machine-readable code and a sentence for people, so
+    """Why an analysis yields no clip: a machine-readable code and a sentence for people, so
     that an empty result is never a bare success."""
 
     code: str
@@ -468,12 +460,12 @@ class NoClips:
         return {"code": self.code, "message": self.message}
 
 
-def why_no_clips(doc: Mapping[str, Any], cfg: SelectConfig | None = None) -> NoClips:
-    """The reason ``select(doc, cfg)`` returned no clip (ask only when it did)."""
+def why_no_clips(analysis: Analysis, cfg: SelectConfig | None = None) -> NoClips:
+    """The reason ``select(analysis, cfg)`` returned no clip (ask only when it did)."""
     cfg = cfg or SelectConfig()
     if cfg.max_clips == 0:
         return NoClips("NO_CLIPS_ASKED", "max_clips is 0")
-    ix = _index(doc, cfg.max_duration)
+    ix = _index(analysis, cfg.max_duration)
     if not ix.word_starts:
         return NoClips("NO_SPEECH", "the transcript has no words, and clips are cut at "
                        "sentences: a video without speech yields none")  # fmt: skip

@@ -4,10 +4,10 @@ A clip is a run of whole sentences (``clips/select.py``), so a sentence longer t
 longest clip would yield no clip at all: a 10.4 s sentence and ``max_duration`` 10 left a
 16 s talk without one. Such a sentence is cut where a speaker would pause: after a comma,
 semicolon, colon or dash, before a conjunction, in the longest gap between words. Pure
-functions over the analysis document's word rows (``{"start", "end", "word", ...}``).
+functions over the analysis' words (:class:`~clipray.schemas.Word`).
 
-    >>> words = [{"start": 0.0, "end": 4.0, "word": " one,"},
-    ...          {"start": 4.1, "end": 8.0, "word": " two"}]
+    >>> from clipray.schemas import Word
+    >>> words = [Word(0.0, 4.0, " one,", 1.0), Word(4.1, 8.0, " two", 1.0)]
     >>> split_long_sentence(words, max_len=5.0)
     [(0, 1), (1, 2)]
 """
@@ -15,8 +15,9 @@ functions over the analysis document's word rows (``{"start", "end", "word", ...
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from clipray.schemas import Word
 
 _CLAUSE_END = re.compile(r"[,;:\u2013\u2014-][\"')\]\u201d\u2019]*$")
 _CONJUNCTIONS = frozenset(
@@ -29,11 +30,11 @@ _BREAK_CONJUNCTION = 0.5  # a conjunction opens the word after it
 _BREAK_PAUSE_FULL_S = 0.5  # a pause this long is as good a break as a clause end
 
 
-def _break_strength(words: Sequence[Mapping[str, Any]], k: int) -> float:
+def _break_strength(words: Sequence[Word], k: int) -> float:
     """How good a cut between ``words[k]`` and ``words[k + 1]`` is: a clause end before it,
     a conjunction after it, and the pause between them (full marks at 0.5 s)."""
-    before, after = str(words[k]["word"]).strip(), str(words[k + 1]["word"]).strip()
-    pause = max(0.0, float(words[k + 1]["start"]) - float(words[k]["end"]))
+    before, after = words[k].word.strip(), words[k + 1].word.strip()
+    pause = max(0.0, words[k + 1].start - words[k].end)
     opener = re.sub(r"^\W+|\W+$", "", after).casefold()
     return (
         _BREAK_CLAUSE * bool(_CLAUSE_END.search(before))
@@ -43,7 +44,7 @@ def _break_strength(words: Sequence[Mapping[str, Any]], k: int) -> float:
 
 
 def split_long_sentence(
-    words: Sequence[Mapping[str, Any]], max_len: float
+    words: Sequence[Word], max_len: float
 ) -> list[tuple[int, int]]:
     """Cut one sentence's words into runs no longer than ``max_len`` seconds at its
     strongest breaks (clause ends, conjunctions, pauses).
@@ -58,16 +59,16 @@ def split_long_sentence(
     """
 
     def span(lo: int, hi: int) -> float:
-        return float(words[hi - 1]["end"]) - float(words[lo]["start"])
+        return words[hi - 1].end - words[lo].start
 
     def cut(lo: int, hi: int) -> list[tuple[int, int]]:
         if hi - lo < 2 or span(lo, hi) <= max_len:
             return [(lo, hi)]
-        middle = (float(words[lo]["start"]) + float(words[hi - 1]["end"])) / 2
+        middle = (words[lo].start + words[hi - 1].end) / 2
 
         def rank(k: int) -> tuple[float, bool, float]:
             fits = span(lo, k + 1) <= max_len and span(k + 1, hi) <= max_len
-            at = (float(words[k]["end"]) + float(words[k + 1]["start"])) / 2
+            at = (words[k].end + words[k + 1].start) / 2
             return _break_strength(words, k), fits, -abs(at - middle)
 
         k = max(range(lo, hi - 1), key=rank)

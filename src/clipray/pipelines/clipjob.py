@@ -7,7 +7,7 @@ A moment already rendered with the same spec is reused, not rendered again.
 
 The flow that drives it (ingest, analyse, choose, render) is ``services/main_job.py``.
 
-    >>> planned = plan(doc, item, RunOptions(), versions)                # doctest: +SKIP
+    >>> planned = plan(analysis, item, RunOptions(), versions)           # doctest: +SKIP
     >>> render_clips(settings, ctx, source, clip_ids).rendered          # doctest: +SKIP
 """
 
@@ -35,6 +35,7 @@ from clipray.clips.select import Candidate, NoClips, SelectConfig, select
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
+from clipray.domain.analysis import Analysis
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
 from clipray.storage.keys import object_key
@@ -119,31 +120,31 @@ def spec_hash(spec: RenderSpec) -> str:
 
 
 def plan(
-    doc: dict[str, Any],
+    analysis: Analysis,
     item: Ingested,
     opts: RunOptions,
     versions: dict[str, str],
     llm: LlmConfig | None = None,
 ) -> list[PlannedClip]:
-    """The clips to render for an analysis document (no Ray; I/O only for the optional LLM)."""
-    moments = select(doc, opts.select_config())
+    """The clips to render for an analysis (no Ray; I/O only for the optional LLM)."""
+    moments = select(analysis, opts.select_config())
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm)
-    return [plan_moment(doc, item, m, opts, versions) for m in moments]
+    return [plan_moment(analysis, item, m, opts, versions) for m in moments]
 
 
 def plan_moment(
-    doc: dict[str, Any], item: Ingested, m: Candidate, opts: RunOptions, versions: dict[str, str]
+    analysis: Analysis, item: Ingested, m: Candidate, opts: RunOptions,
+    versions: dict[str, str],
 ) -> PlannedClip:
     """The render plan of one moment (also used to re-render a clip with other settings)."""
-    src = doc["source"]
-    cuts = [s["start"] for s in doc["scenes"] if s["kind"] == "cut"]
-    words = [w for seg in doc["transcript"]["segments"] for w in seg["words"]]
+    src = analysis.source
+    words = list(analysis.words)
     out_w, out_h = ASPECTS[opts.aspect]
-    path = crop_path(src["width"], src["height"], m.start, m.end, doc["faces"]["tracks"],
-                     cuts, ReframeConfig(aspect=opts.aspect))  # fmt: skip
+    path = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
+                     analysis.cut_times, ReframeConfig(aspect=opts.aspect))  # fmt: skip
     spec = RenderSpec(
-        source_id=src["id"], start=m.start, end=m.end, aspect=opts.aspect,
+        source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=path.to_ffmpeg_filter(), captions=opts.captions, versions=versions,
     )  # fmt: skip
     ass = None
@@ -151,13 +152,13 @@ def plan_moment(
         ass = build_ass(words, m.start, m.end, out_w, out_h, CaptionConfig(style=opts.captions))
     nle = NleClip(
         name=m.title or m.id, source_name=Path(item.source.origin_uri).name or "source.mp4",
-        source_url=_media_url(item), source_duration=src["duration"],
-        fps=src["fps"] or 30.0, width=src["width"], height=src["height"],
-        has_audio=bool(src["has_audio"]), start=m.start, end=m.end,
+        source_url=_media_url(item), source_duration=src.duration,
+        fps=src.fps or 30.0, width=src.width, height=src.height,
+        has_audio=src.has_audio, start=m.start, end=m.end,
     )  # fmt: skip
     return PlannedClip(
         m, spec, spec_hash(spec), ass, to_fcpxml(nle), to_edl(nle, m.title),
-        thumbnail_at=_best_frame(doc, m),
+        thumbnail_at=_best_frame(analysis, m),
     )  # fmt: skip
 
 
@@ -168,13 +169,13 @@ def _media_url(item: Ingested) -> str:
     return str(Path(origin).resolve())
 
 
-def _best_frame(doc: dict[str, Any], m: Candidate) -> float:
+def _best_frame(analysis: Analysis, m: Candidate) -> float:
     """Clip time of the best thumbnail: the most confident face in the span, else the middle."""
     best, at = -1.0, (m.end - m.start) / 2
-    for track in doc["faces"]["tracks"]:
-        for d in track["detections"]:
-            if m.start <= d["t"] < m.end and d["score"] > best:
-                best, at = d["score"], d["t"] - m.start
+    for track in analysis.faces.tracks:
+        for d in track.detections:
+            if m.start <= d.t < m.end and d.score > best:
+                best, at = d.score, d.t - m.start
     return at
 
 

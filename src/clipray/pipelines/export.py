@@ -13,7 +13,7 @@ An export reads only the frames it needs from the proxy over a presigned URL (th
 written with its index first), cuts them by stream copy, and uploads the clip; the export
 row records whether copy was exact or the range had to be re-encoded.
 
-    >>> ensure_cover(db, workspace_id, source, analysis_doc, info)     # doctest: +SKIP
+    >>> ensure_cover(db, workspace_id, source, analysis, info)         # doctest: +SKIP
     >>> build_proxy(settings, source.id)                               # doctest: +SKIP
     >>> export_clip(settings, export_id)                               # doctest: +SKIP
 """
@@ -38,6 +38,7 @@ from clipray.clips.proxy import (
 )
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
+from clipray.domain.analysis import Analysis
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.orm import (
@@ -62,7 +63,7 @@ def export_key(clip: VirtualClip) -> str:
     return object_key(clip.workspace_id, "exports", clip.id, "clip.mp4")
 
 
-def ensure_cover(db: Database, workspace_id: str, source_id: str, doc: dict[str, Any],
+def ensure_cover(db: Database, workspace_id: str, source_id: str, analysis: Analysis,
                  uri: str, ffprobe: str = "ffprobe") -> bool:  # fmt: skip
     """Create the source's virtual clips from its scene starts, once (the first analysis
     decides; later ones keep the user's edits). Returns whether it created them.
@@ -70,10 +71,10 @@ def ensure_cover(db: Database, workspace_id: str, source_id: str, doc: dict[str,
     The grid is :func:`~clipray.clips.proxy.frame_grid` of the source at ``uri`` (its
     header only; the analysis' own frame count stands in where the container has none):
     the rate scene detection numbers frames with, so scene starts are grid frames."""
-    scenes = doc.get("scenes") or []
-    decoded = int(scenes[-1]["end_frame"]) if scenes else None
+    scenes = analysis.scenes
+    decoded = scenes[-1].end_frame if scenes else None
     grid = frame_grid(uri, ffprobe, counted=decoded)
-    starts = [int(s["start_frame"]) for s in doc.get("scenes", []) if s.get("kind") != "start"]
+    starts = [s.start_frame for s in scenes if s.kind != "start"]
     with db.session() as s:
         source = s.get(Source, source_id)
         if source is None:

@@ -8,7 +8,7 @@ harmless):
     segments (1 per row) ─ text-embed pool ─┐
     frames (from the analysis' embeddings) ─┴─ SearchIndex.replace_source, per source
 
-    >>> todo = [SourceToIndex.of(ws, source_id, doc, vectors, times)]   # doctest: +SKIP
+    >>> todo = [SourceToIndex.of(ws, source_id, analysis, vectors, times)]  # doctest: +SKIP
     >>> index_sources(settings, todo)[source_id]  # None, or why not   # doctest: +SKIP
 """
 
@@ -23,6 +23,7 @@ import numpy as np
 from clipray.cluster.resources import actor_pool_args
 from clipray.cluster.services import open_index
 from clipray.config import Settings
+from clipray.domain.analysis import Analysis
 from clipray.models.text_embed import TextEmbedConfig
 from clipray.storage.index import FrameRow, SearchIndex, SegmentRow
 from clipray.storage.keys import thumbnail_key
@@ -47,18 +48,15 @@ class SourceToIndex:
         cls,
         workspace_id: str,
         source_id: str,
-        document: dict[str, Any],
+        analysis: Analysis,
         vectors: np.ndarray | None,
         times: np.ndarray | None,
     ) -> SourceToIndex:
-        """From an analysis document (the ``clipray analyze --json`` shape) and its frame
-        embeddings."""
-        tr = document.get("transcript") or {}
+        """From an analysis and its frame embeddings."""
         segments = tuple(
-            (float(s["start"]), float(s["end"]), s["text"].strip())
-            for s in tr.get("segments", [])
-            if s["text"].strip()
-        )
+            (s.start, s.end, s.text.strip()) for s in analysis.transcript.segments
+            if s.text.strip()
+        )  # fmt: skip
         at = np.zeros(0) if times is None else np.asarray(times, dtype=np.float64)
         return cls(workspace_id, source_id, segments, vectors, at)
 

@@ -6,7 +6,7 @@ artifacts under ``{workspace_id}/analysis/{source_id}/`` and records an ``analys
 
     >>> runner = AnalysisRunner(settings, ctx, AnalyzeConfig())   # doctest: +SKIP
     >>> outcome = runner.run([ingested])[0]                       # doctest: +SKIP
-    >>> outcome.document["scenes"][0]["kind"]
+    >>> outcome.analysis.scenes[0].kind
     'start'
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,17 @@ import numpy as np
 
 from clipray.cluster.services import connect_ray, open_index
 from clipray.config import Settings
+from clipray.domain.analysis import Analysis, Audio, AudioPeak, EmbeddingsRef, Faces, SourceInfo
 from clipray.pipelines.analyze import AnalysisResult, AnalyzeConfig, build_analysis, collect
 from clipray.pipelines.index import SourceToIndex, index_frames, index_sources
 from clipray.pipelines.ingest import IngestContext, Ingested, parse_s3_uri
-from clipray.schemas import VideoRow
+from clipray.schemas import FaceBox, Track, Transcript, VideoRow
 from clipray.storage.keys import object_key
 from clipray.storage.objects import ObjectNotFoundError
 from clipray.storage.orm import AnalysisStatus, Source
 from clipray.storage.repos import AnalysisRepo
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, str], None]
 
@@ -39,93 +42,71 @@ ProgressFn = Callable[[str, str], None]
 @dataclass(frozen=True)
 class Outcome:
     source_id: str
-    document: dict[str, Any] | None
-    """The analysis document (the ``clipray analyze --json`` shape); None on failure."""
+    analysis: Analysis | None
+    """None on failure."""
     cached: bool = False
     error: str | None = None
     index_error: str | None = None
     """Why the source is not searchable (the analysis itself is stored); None when it is."""
 
 
-def analysis_document(
+def analysis_of(
     source: Source,
     has_audio: bool,
     result: AnalysisResult,
     cfg: AnalyzeConfig,
     embeddings_uri: str | None,
-) -> dict[str, Any]:
-    """The JSON document of one analysis: times in seconds, frames 0-based, source pixels."""
+) -> Analysis:
+    """The analysis as it is stored and read back: times in seconds, frames 0-based, source
+    pixels; boxes to 0.1 px, scores to 1e-4, loudness to 1e-5 (what the document keeps)."""
     tr = result.transcript
-    return {
-        "source": {
-            "id": source.id,
-            "sha256": source.sha256,
-            "duration": source.duration_s,
-            "fps": source.fps,
-            "width": source.width,
-            "height": source.height,
-            "has_audio": has_audio,
-        },
-        "scenes": [
-            {
-                "start": s.start,
-                "end": s.end,
-                "start_frame": s.start_frame,
-                "end_frame": s.end_frame,
-                "kind": s.kind,
-            }
-            for s in result.scenes
-        ],
-        "transcript": {
-            "language": tr.language if tr else None,
-            "model": tr.model if tr else cfg.asr.model,
-            "segments": [
-                {
-                    "start": seg.start,
-                    "end": seg.end,
-                    "text": seg.text,
-                    "words": [
-                        {
-                            "start": w.start,
-                            "end": w.end,
-                            "word": w.word,
-                            "probability": w.probability,
-                        }
-                        for w in seg.words
-                    ],
-                }
-                for seg in (tr.segments if tr else ())
-            ],
-        },
-        "faces": {
-            "model": cfg.faces.weights,
-            "sample_fps": cfg.sample_fps,
-            "tracks": [
-                {
-                    "id": t.id,
-                    "detections": [
-                        {"t": d.t, "box": [round(v, 1) for v in d.box], "score": round(d.score, 4)}
-                        for d in t.detections
-                    ],
-                }
+    return Analysis(
+        source=SourceInfo(
+            id=source.id,
+            sha256=source.sha256,
+            duration=source.duration_s,
+            fps=source.fps,
+            width=source.width or 0,
+            height=source.height or 0,
+            has_audio=has_audio,
+        ),
+        scenes=tuple(result.scenes),
+        transcript=Transcript(
+            language=tr.language if tr else "",
+            model=tr.model if tr else cfg.asr.model,
+            segments=tuple(tr.segments) if tr else (),
+        ),
+        faces=Faces(
+            model=cfg.faces.weights,
+            sample_fps=cfg.sample_fps,
+            tracks=tuple(
+                Track(t.id, tuple(
+                    FaceBox(d.t, _box(round(v, 1) for v in d.box), round(d.score, 4))
+                    for d in t.detections
+                ))
                 for t in result.tracks
-            ],
-        },
-        "audio": {
-            "hop": cfg.audio.hop_s,
-            "rms": [round(float(v), 5) for v in result.rms],
-            "peaks": [{"t": p.t, "value": round(p.value, 5)} for p in result.peaks],
-        },
-        "embeddings": None
+            ),
+        ),
+        audio=Audio(
+            hop=cfg.audio.hop_s,
+            rms=tuple(round(float(v), 5) for v in result.rms),
+            peaks=tuple(AudioPeak(p.t, round(p.value, 5)) for p in result.peaks),
+        ),
+        embeddings=None
         if result.embeddings is None or embeddings_uri is None
-        else {
-            "model": cfg.embed.model_name,
-            "dim": int(result.embeddings.shape[1]),
-            "count": int(result.embeddings.shape[0]),
-            "uri": embeddings_uri,
-        },
-        "timings": {k: round(v, 3) for k, v in sorted(result.timings.items())},
-    }
+        else EmbeddingsRef(
+            model=cfg.embed.model_name,
+            dim=int(result.embeddings.shape[1]),
+            count=int(result.embeddings.shape[0]),
+            uri=embeddings_uri,
+        ),
+        timings={k: round(v, 3) for k, v in sorted(result.timings.items())},
+    )
+
+
+def _box(v: Iterable[float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = v
+    return (x1, y1, x2, y2)
 
 
 class AnalysisRunner:
@@ -146,16 +127,20 @@ class AnalysisRunner:
         self.fingerprint = cfg.fingerprint()
         self.media = ctx.buckets.media.scoped(ctx.workspace_id)
 
-    def cached(self, source: Source) -> dict[str, Any] | None:
-        """The stored document of an earlier analysis of these bytes with this config."""
+    def cached(self, source: Source) -> Analysis | None:
+        """The stored analysis of these bytes with this config, if there is one."""
         with self.ctx.db.session() as s:
             row = AnalysisRepo(s, self.ctx.workspace_id).find(source.id, self.fingerprint)
         if row is None or row.status is not AnalysisStatus.SUCCEEDED or not row.artifact_key:
             return None
         try:
-            return json.loads(self.media.read_bytes(row.artifact_key))
+            return Analysis.from_json(json.loads(self.media.read_bytes(row.artifact_key)))
         except ObjectNotFoundError:
             return None  # the artifact was removed: analyse again
+        except (ValueError, KeyError, TypeError) as exc:  # unreadable: analyse again
+            log.warning("analysis %s of source %s is unreadable (%s): analysing again",
+                        row.artifact_key, source.id, exc)  # fmt: skip
+            return None
 
     def worker_uri(self, item: Ingested, local: Path | None) -> str:
         """What workers open: the local file where the workers share this machine, else a
@@ -176,9 +161,9 @@ class AnalysisRunner:
         videos: dict[str, VideoRow] = {}
         sources: dict[str, Ingested] = {}
         for item, local in items:
-            doc = self.cached(item.source)
-            if doc is not None:
-                outcomes[item.source.id] = Outcome(item.source.id, doc, cached=True)
+            found = self.cached(item.source)
+            if found is not None:
+                outcomes[item.source.id] = Outcome(item.source.id, found, cached=True)
                 continue
             info = item.info
             videos[item.source.id] = VideoRow(
@@ -205,13 +190,13 @@ class AnalysisRunner:
                     self._record(item.source, None, {}, fin.error)
                     outcomes[fin.source_id] = Outcome(fin.source_id, None, error=fin.error)
                     continue
-                doc = self._store(item, fin.result)
-                outcomes[fin.source_id] = Outcome(fin.source_id, doc)
+                analysis = self._store(item, fin.result)
+                outcomes[fin.source_id] = Outcome(fin.source_id, analysis)
                 # Frames go to the index now; transcripts wait to be embedded in one pass.
                 rest, problem = index_frames(index, SourceToIndex.of(
-                    self.ctx.workspace_id, fin.source_id, doc, fin.result.embeddings,
+                    self.ctx.workspace_id, fin.source_id, analysis, fin.result.embeddings,
                     fin.result.embedding_times,
-                ))  # fmt: skip
+                ))
                 to_index.append(rest)
                 frame_problems[fin.source_id] = problem
         to_index += self._unindexed([o for o in outcomes.values() if o.cached])
@@ -228,19 +213,18 @@ class AnalysisRunner:
         index = open_index(self.settings)
         todo = []
         for o in cached:
-            if o.document is None or index.has_source(self.ctx.workspace_id, o.source_id):
+            if o.analysis is None or index.has_source(self.ctx.workspace_id, o.source_id):
                 continue
             vectors = times = None
-            emb = o.document.get("embeddings")
-            if emb:
-                key = parse_s3_uri(emb["uri"])[1]
+            if o.analysis.embeddings is not None:
+                key = parse_s3_uri(o.analysis.embeddings.uri)[1]
                 with np.load(io.BytesIO(self.media.read_bytes(key))) as npz:
                     vectors, times = npz["vectors"], npz["times"]
-            todo.append(SourceToIndex.of(self.ctx.workspace_id, o.source_id, o.document,
-                                         vectors, times))  # fmt: skip
+            todo.append(SourceToIndex.of(self.ctx.workspace_id, o.source_id, o.analysis,
+                                         vectors, times))
         return todo
 
-    def _store(self, item: Ingested, result: AnalysisResult) -> dict[str, Any]:
+    def _store(self, item: Ingested, result: AnalysisResult) -> Analysis:
         src = item.source
         tag = self.fingerprint[:12]
         emb_uri = None
@@ -250,18 +234,19 @@ class AnalysisRunner:
             np.savez(buf, vectors=result.embeddings, times=result.embedding_times)
             self.media.put_bytes(key, buf.getvalue(), content_type="application/octet-stream")
             emb_uri = f"s3://{self.media.bucket}/{key}"
-        doc = analysis_document(src, item.info.has_audio, result, self.cfg, emb_uri)
+        analysis = analysis_of(src, item.info.has_audio, result, self.cfg, emb_uri)
         key = object_key(self.ctx.workspace_id, "analysis", src.id, f"analysis-{tag}.json")
-        self.media.put_bytes(key, json.dumps(doc).encode(), content_type="application/json")
+        body = json.dumps(analysis.to_json()).encode()
+        self.media.put_bytes(key, body, content_type="application/json")
         summary = {
             "scenes": len(result.scenes),
-            "segments": len(doc["transcript"]["segments"]),
+            "segments": len(analysis.transcript.segments),
             "tracks": len(result.tracks),
             "embeddings": 0 if result.embeddings is None else int(result.embeddings.shape[0]),
-            "timings": doc["timings"],
+            "timings": dict(analysis.timings),
         }
         self._record(src, key, summary, None)
-        return doc
+        return analysis
 
     def _record(
         self, source: Source, key: str | None, summary: dict[str, Any], error: str | None

@@ -30,6 +30,7 @@ from clipray.clips.llm import LlmConfig
 from clipray.clips.render import ffmpeg_version
 from clipray.clips.select import why_no_clips
 from clipray.config import Settings
+from clipray.domain.analysis import Analysis
 from clipray.domain.errors import CodedError, Conflict, NotFound, Unavailable
 from clipray.jobs.machine import Step
 from clipray.pipelines.analyze import analyze_config
@@ -139,21 +140,21 @@ def analyse(
     presigned URL of the stored source.
 
     Raises:
-        AnalysisFailedError: the analysis produced no document.
+        AnalysisFailedError: the analysis produced no result.
     """
     runner = AnalysisRunner(settings, ctx, analyze_config(settings),
                             log_to_driver=log_to_driver, ray_progress=False)  # fmt: skip
     (outcome,) = runner.run([(item, _local(uri))], on_part)
-    if outcome.document is None:
+    if outcome.analysis is None:
         raise AnalysisFailedError(outcome.error)
     return outcome
 
 
-def choose(settings: Settings, doc: dict[str, Any], item: Ingested, opts: RunOptions
+def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOptions
            ) -> list[PlannedClip]:  # fmt: skip
     """The clips to render from an analysis: selected, reranked by the LLM when one is
     configured, each with its render plan."""
-    return plan(doc, item, opts, versions_of(settings), llm_of(settings))
+    return plan(analysis, item, opts, versions_of(settings), llm_of(settings))
 
 
 def run_main_job(
@@ -177,14 +178,15 @@ def run_main_job(
     item = ingest_uri(ctx, uri)
     say("analysing")
     outcome = analyse(settings, ctx, item, uri, log_to_driver=log_to_driver)
-    doc = outcome.document
-    assert doc is not None
-    planned = choose(settings, doc, item, opts)
+    analysis = outcome.analysis
+    assert analysis is not None
+    planned = choose(settings, analysis, item, opts)
     say(f"rendering {len(planned)} clips")
     source = AnalysisRunner(settings, ctx, analyze_config(settings)).worker_uri(item, _local(uri))
-    ensure_cover(ctx.db, ctx.workspace_id, item.source.id, doc, source, settings.ffprobe_bin)
+    ensure_cover(ctx.db, ctx.workspace_id, item.source.id, analysis, source,
+                 settings.ffprobe_bin)  # fmt: skip
     clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)
-    none = why_no_clips(doc, opts.select_config()) if not planned else None
+    none = why_no_clips(analysis, opts.select_config()) if not planned else None
     return JobResult(item.source.id, clips, none)
 
 
@@ -267,18 +269,18 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
         report(0.9 * (1 - 1 / (1 + parts["n"] / 4)))
 
     outcome = analyse(settings, ctx, item, None, on_part, log_to_driver=False)
-    doc = outcome.document
-    assert doc is not None
+    analysis = outcome.analysis
+    assert analysis is not None
     opts = job_options(job)
-    planned = choose(settings, doc, item, opts)
+    planned = choose(settings, analysis, item, opts)
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
-    covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, doc,
+    covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, analysis,
                            media.presign_get(source.storage_key), settings.ffprobe_bin)  # fmt: skip
     detail = {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
     if not rows:  # the job goes on to review (its virtual clips); the step says why
-        detail["no_clips"] = why_no_clips(doc, opts.select_config()).to_json()
+        detail["no_clips"] = why_no_clips(analysis, opts.select_config()).to_json()
     return detail
 
 

@@ -54,12 +54,12 @@ def plan_rerender(
     """
     spec = RenderSpec.from_json(clip.render_spec)
     opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions)
-    doc = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
-    if doc is None:
+    analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
+    if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
     media = ctx.buckets.media.scoped(ctx.workspace_id)
     info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
-    return plan_moment(doc, Ingested(source, info, created=False), planned_of(clip).moment,
+    return plan_moment(analysis, Ingested(source, info, created=False), planned_of(clip).moment,
                        opts, dict(spec.versions))  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy.orm import Session
 
 from clipray.clips.subtitles import to_srt, to_vtt
+from clipray.domain.analysis import Analysis
 from clipray.domain.errors import Conflict
 from clipray.services.access import owned
 from clipray.storage.objects import ObjectNotFoundError
@@ -50,12 +51,12 @@ def _not_ready(source_id: str) -> Conflict:
                     "made when a job analyses it")  # fmt: skip
 
 
-def _segments(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def _segments(analysis: Analysis) -> list[dict[str, Any]]:
     segments = [
-        {"start": float(s["start"]), "end": float(s["end"]), "text": str(s["text"]).strip(),
-         "words": [{"start": float(w["start"]), "end": float(w["end"]), "word": str(w["word"]),
-                    "probability": w.get("probability")} for w in s.get("words", ())]}
-        for s in doc.get("segments", ())
+        {"start": s.start, "end": s.end, "text": s.text.strip(),
+         "words": [{"start": w.start, "end": w.end, "word": w.word,
+                    "probability": w.probability} for w in s.words]}
+        for s in analysis.transcript.segments
     ]  # fmt: skip
     return sorted(segments, key=lambda s: (s["start"], s["end"]))
 
@@ -75,8 +76,9 @@ def of_source(session: Session, buckets: Buckets, workspace_id: str, source_id: 
         doc = json.loads(buckets.media.scoped(workspace_id).read_bytes(row.artifact_key))
     except ObjectNotFoundError as exc:  # the document was removed: as if never analysed
         raise _not_ready(source.id) from exc
-    tr = doc.get("transcript") or {}
-    return Transcript(source.id, tr.get("language"), tr.get("model"), _segments(tr))
+    analysis = Analysis.from_json(doc)
+    tr = analysis.transcript
+    return Transcript(source.id, tr.language or None, tr.model or None, _segments(analysis))
 
 
 def of_job(session: Session, buckets: Buckets, workspace_id: str, job_id: str) -> Transcript:
