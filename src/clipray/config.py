@@ -25,6 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clipray.publish.base import PublishSettings
+
 GiB = 1024**3
 MiB = 1024**2
 
@@ -267,6 +269,12 @@ class Settings(BaseSettings):
     proxy_build_timeout_s: float = 3600.0
     """A proxy build claimed longer ago than this is taken as dead and built again; also
     how long an export waits for a proxy that another worker is building."""
+
+    # --- publishing -----------------------------------------------------------------------
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    """Each platform's OAuth client and endpoints, e.g. ``CLIPRAY_PUBLISH__YOUTUBE__CLIENT_ID``,
+    ``..._CLIENT_SECRET``, ``..._AUTH_URL``, ``..._TOKEN_URL``, ``..._API_BASE``; a platform
+    without a client id and secret is off."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"
