@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from clipray.actors.steps import run_step, step_failure
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database
 from clipray.config import Settings
+from clipray.jobs.fairness import Waiting, pick_fairly
 from clipray.jobs.machine import (
     ACTIVE,
     JOB_KIND,
@@ -294,18 +296,23 @@ class JobRunner:
                 .where(Job.kind == JOB_KIND, Job.status.in_(ACTIVE), Job.paused.is_(False))
                 .order_by(Job.created_at)
             ).all()
-            for job in jobs:
-                if free <= 0:
-                    break
-                if job.id in self.running or (job.not_before and as_utc(job.not_before) > now):
-                    continue
-                repo = JobRepo(s, job.workspace_id)
+            ready = [j for j in jobs if j.id not in self.running
+                     and not (j.not_before and as_utc(j.not_before) > now)]  # fmt: skip
+            # hand waiting states on first: a job that only moves (e.g. into review) takes
+            # no slot, so it never counts against its workspace's share
+            startable: dict[str, tuple[Job, Step]] = {}
+            for job in ready:
                 action = next_action(job.status, paused=job.paused)
-                while isinstance(action, Event):  # hand waiting states on at once
-                    self._move(repo, job, action)
+                while isinstance(action, Event):
+                    self._move(JobRepo(s, job.workspace_id), job, action)
                     action = next_action(job.status, paused=job.paused)
-                if action is None:
-                    continue
+                if action is not None:
+                    startable[job.id] = (job, action)
+            per_ws = Counter(a.workspace_id for a in self.running.values())
+            waiting = [Waiting(j.id, j.workspace_id) for j, _ in startable.values()]
+            for job_id in pick_fairly(waiting, per_ws, free):
+                job, action = startable[job_id]
+                repo = JobRepo(s, job.workspace_id)
                 step = repo.start_step(job, action.value)
                 job.not_before = None
                 task = ray.remote(run_step).options(
@@ -315,7 +322,6 @@ class JobRunner:
                 ref = task.remote(self.settings, job.id, job.workspace_id, action.value, step.id)
                 self.running[job.id] = _Attempt(job.id, job.workspace_id, action, step.id, ref,
                                                 time.monotonic())  # fmt: skip
-                free -= 1
 
     # --- proxies and exports -----------------------------------------------------------------
     def _reap_media(self) -> None:
