@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from clipray.publish.base import MediaRejected
+from clipray.publish.base import MediaRejected, PlatformOff, PlatformSettings, PublishSettings
 from clipray.publish.http import retry_after_s
 from clipray.publish.linkedin import seconds_to_utc_midnight
+from clipray.publish.registry import adapter_for
 from clipray.publish.tiktok import MIN_CHUNK, chunk_plan
 from clipray.publish.x import segment_plan
 
@@ -59,3 +60,14 @@ def test_retry_time_from_headers(headers: dict[str, str], seconds: float | None)
     r = httpx.Response(429, headers=headers)
     now = datetime(2026, 3, 1, 0, 0, tzinfo=UTC).timestamp()
     assert retry_after_s(r, now=now) == seconds
+
+
+@pytest.mark.parametrize("platform", ["tiktok", "instagram", "x", "linkedin"])
+def test_the_registry_builds_each_adapter_and_refuses_an_unconfigured_one(platform: str) -> None:
+    on = PlatformSettings(client_id="c", client_secret="s")
+    adapter = adapter_for(platform, PublishSettings(**{platform: on}))
+    assert adapter.platform == platform
+    assert adapter.settings is on
+    with pytest.raises(PlatformOff) as off:
+        adapter_for(platform, PublishSettings())
+    assert off.value.code == "PLATFORM_OFF"
