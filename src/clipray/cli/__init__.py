@@ -23,8 +23,8 @@ from clipray import __version__
 from clipray.cli.common import USER_ERRORS, app, err, out
 from clipray.cluster.logs import route_output
 from clipray.config import get_settings
+from clipray.domain.ids import InvalidSlugError, check_slug
 from clipray.schemas import CodedError
-from clipray.storage.repos import InvalidSlugError, check_slug
 
 # isort: off
 # The groups register their commands on ``app`` as they are imported: this is --help's order.

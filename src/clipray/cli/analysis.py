@@ -37,10 +37,10 @@ def _analysis_context(settings: Settings) -> tuple[Any, Any]:
     The analysis modules load the model stack (the ``ml`` extra): imported here, so that
     ``up``, ``status`` and ``doctor`` work without it.
     """
-    from clipray.pipelines.ingest import IngestContext
+    from clipray.services.sources import ingest_context
 
     db, ws = _workspace_database(settings)
-    return db, IngestContext.of(settings, open_storage(settings), db, ws.id)
+    return db, ingest_context(settings, open_storage(settings), db, ws.id)
 
 
 @app.command()

@@ -23,8 +23,8 @@ from clipray.cluster.services import (
     open_database,
 )
 from clipray.config import Settings
+from clipray.domain.ids import InvalidSlugError, check_slug
 from clipray.storage import migrate
-from clipray.storage.repos import InvalidSlugError, check_slug
 
 app = typer.Typer(
     name="clipray",

@@ -52,10 +52,9 @@ def search(
 
     from clipray.cluster.services import open_index
     from clipray.services import search as service
-    from clipray.storage.search import MODES
 
-    if mode not in MODES:
-        raise typer.BadParameter(f"one of {', '.join(MODES)}", param_hint="--mode")
+    if mode not in service.MODES:
+        raise typer.BadParameter(f"one of {', '.join(service.MODES)}", param_hint="--mode")
     if image is not None and mode != "visual":
         raise typer.BadParameter("an example picture searches frames: use --mode visual",
                                  param_hint="--image")  # fmt: skip
@@ -131,12 +130,8 @@ def reel(
     db, cover_ws, user = _cover_context(settings)
     req = reels.ReelRequest([_moment(m) for m in moments], title, height)
     buckets = open_storage(settings)
-    with db.session() as s:
-        reel_id = reels.queue_reel(s, buckets, settings, cover_ws, req, user).id
     with err.status(f"making the reel of {len(req.moments)} moments"):
-        reels.make_now(settings, db, reel_id)
-    with db.session() as s:
-        state = reels.reel_state(s, buckets, cover_ws, reel_id)
+        state = reels.make_reel(settings, db, buckets, cover_ws, req, user)
     done = state.row
     result: dict[str, Any] = {"id": done.id, "status": done.status.value, "error": done.error,
                               "generated_clip_id": done.generated_clip_id,

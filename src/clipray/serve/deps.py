@@ -25,26 +25,16 @@ from clipray.cluster.services import (
     open_storage,
 )
 from clipray.config import Settings, get_settings
+from clipray.domain.errors import Unavailable
 from clipray.serve.encoders import Encoders, LocalEncoders
-from clipray.serve.errors import ApiError
-from clipray.serve.permissions import Action, allowed, token_allows
-from clipray.serve.security import (
-    InvalidTokenError,
-    TokenConfig,
-    client_address,
-    decode_access_token,
-    hash_token,
-    is_api_token,
-    trusted_networks,
-)
-from clipray.services import access
+from clipray.serve.permissions import Action
+from clipray.serve.security import TokenConfig, client_address, trusted_networks
+from clipray.services import access, accounts
+from clipray.services.access import Membership
 from clipray.services.generation import require_generation as check_generation
-from clipray.storage.accounts import ApiTokenRepo
 from clipray.storage.db import Database
-from clipray.storage.keys import is_id
 from clipray.storage.objects import Buckets
-from clipray.storage.orm import Role, User, utcnow
-from clipray.storage.repos import UserRepo, WorkspaceRepo
+from clipray.storage.orm import ApiToken, Role, User
 
 if TYPE_CHECKING:
     from clipray.storage.index import SearchIndex
@@ -99,7 +89,7 @@ class Services:
                 try:
                     self._buckets = open_storage(self.settings)
                 except ServiceUnavailableError as exc:
-                    raise ApiError(503, "STORAGE_UNAVAILABLE", str(exc)) from exc
+                    raise Unavailable("STORAGE_UNAVAILABLE", str(exc)) from exc
             return self._buckets
 
     @property
@@ -177,54 +167,33 @@ class Principal:
     scopes: frozenset[str] | None = None
     """None for a person's access token; an API token's scopes otherwise."""
 
+    @classmethod
+    def of(cls, user: User, membership: Membership) -> Principal:
+        return cls(user, membership.workspace_id, membership.role, membership.scopes)
+
+    @property
+    def membership(self) -> Membership:
+        """The caller's place in the workspace, as the services take it."""
+        return Membership(self.workspace_id, self.role, self.scopes)
+
     def can(self, action: Action) -> bool:
-        if not allowed(self.role, action):
-            return False
-        return self.scopes is None or token_allows(self.scopes, action)
+        return access.can(self.role, self.scopes, action)
 
     def require(self, action: Action) -> None:
-        if not allowed(self.role, action):
-            message = f"a {self.role.value} of this workspace cannot {action.value}"
-            raise ApiError(403, "FORBIDDEN_ROLE", message)
-        if self.scopes is not None and not token_allows(self.scopes, action):
-            message = f"this API token's scopes do not allow {action.value}"
-            raise ApiError(403, "FORBIDDEN_SCOPE", message)
-
-
-def _unauthorized(code: str, message: str) -> ApiError:
-    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+        """403 ``FORBIDDEN_ROLE`` / ``FORBIDDEN_SCOPE`` unless the caller may ``action``."""
+        access.require(self.role, self.scopes, action)
 
 
 def authenticated_user(
     svc: ServicesDep,
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
-) -> tuple[User, Any]:
+) -> tuple[User, ApiToken | None]:
     """The user behind the bearer credential, and the API token row if it is one."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("UNAUTHORIZED", "send 'Authorization: Bearer <token>'")
-    token = token.strip()
-    if is_api_token(token):
-        row = ApiTokenRepo(session).by_hash(hash_token(token))
-        if row is None:
-            raise _unauthorized("TOKEN_INVALID", "unknown or revoked API token")
-        row.last_used_at = utcnow()
-        user = UserRepo(session).get(row.user_id)
-        if user is None:
-            raise _unauthorized("TOKEN_INVALID", "the token's user is gone")
-        return user, row
-    try:
-        user_id = decode_access_token(svc.tokens, token)
-    except InvalidTokenError as exc:
-        raise _unauthorized(exc.code, str(exc)) from exc
-    user = UserRepo(session).get(user_id)
-    if user is None:
-        raise _unauthorized("TOKEN_INVALID", "the token's user is gone")
-    return user, None
+    return accounts.authenticate(session, svc.tokens, authorization)
 
 
-UserDep = Annotated[tuple[User, Any], Depends(authenticated_user)]
+UserDep = Annotated[tuple[User, ApiToken | None], Depends(authenticated_user)]
 
 
 def principal(
@@ -233,22 +202,11 @@ def principal(
     x_workspace_id: Annotated[str | None, Header()] = None,
 ) -> Principal:
     user, api_token = auth
-    if api_token is not None:
-        if x_workspace_id and x_workspace_id != api_token.workspace_id:
-            raise ApiError(403, "WORKSPACE_FORBIDDEN", "an API token acts in its own workspace")
-        workspace_id = api_token.workspace_id
-    else:
-        workspace_id = x_workspace_id or user.personal_workspace_id or ""
-    if not workspace_id:
-        raise ApiError(400, "WORKSPACE_REQUIRED", "name a workspace with X-Workspace-Id")
-    role = WorkspaceRepo(session).role_of(workspace_id, user.id) if is_id(workspace_id) else None
-    if role is None:
-        raise ApiError(403, "WORKSPACE_FORBIDDEN", "you are not a member of that workspace")
-    scopes = frozenset(api_token.scopes) if api_token is not None else None
+    membership = accounts.caller_membership(session, user, api_token, x_workspace_id)
     # End the authentication's transaction here: the route's own work begins a new one,
     # so a slow route (an upload's validation, an event stream) holds no lock meanwhile.
     session.commit()
-    return Principal(user, workspace_id, role, scopes)
+    return Principal.of(user, membership)
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -288,3 +246,16 @@ def wake_runner() -> None:
     handle = job_runner()
     if handle is not None:
         handle.wake.remote()
+
+
+def runner_alive() -> None:
+    """Raise unless this process is connected to Ray and the job runner actor runs (the
+    readiness check's ``ray``)."""
+    import ray
+
+    if not ray.is_initialized():
+        raise RuntimeError("Ray is not connected")
+    from clipray.actors.job_runner import job_runner
+
+    if job_runner() is None:
+        raise RuntimeError("the job runner actor is not running")

@@ -56,23 +56,6 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ApiError(CodedError):
-    """A refusal raised by the HTTP layer itself, status first (``ApiError(404, code, msg)``).
-
-    Everything else raises a `CodedError` subclass from ``clipray.domain``; the one handler
-    below answers both."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        detail: Any | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(code, message, status=status, detail=detail, headers=headers)
-
-
 def not_found(kind: str, ident: str) -> CodedError:
     """``JOB_NOT_FOUND`` and friends: the one way a missing record is reported."""
     return domain_not_found(kind, ident)

@@ -134,6 +134,18 @@ def make_now(settings: Settings, db: Database, reel_id: str, poll_s: float = 0.5
         time.sleep(poll_s)
 
 
+def make_reel(settings: Settings, db: Database, buckets: Buckets, workspace_id: str,
+              req: ReelRequest, user_id: str | None) -> ReelState:  # fmt: skip
+    """Queue ``req`` and make it at once (``clipray reel``): :func:`queue_reel`'s refusals,
+    then :func:`make_now`; returns the reel's final state (``row.error`` says why a failed
+    one failed)."""
+    with db.session() as s:
+        reel_id = queue_reel(s, buckets, settings, workspace_id, req, user_id).id
+    make_now(settings, db, reel_id)
+    with db.session() as s:
+        return reel_state(s, buckets, workspace_id, reel_id)
+
+
 def save(buckets: Buckets, workspace_id: str, state: ReelState, path: Path) -> Path | None:
     """Download a made reel's MP4 to ``path``; None when it has none (failed, or purged)."""
     if state.key is None or buckets.generated is None:

@@ -32,6 +32,7 @@ from clipray.domain.errors import CodedError, Conflict, Forbidden, NotFound
 from clipray.services.access import owned
 from clipray.storage.keys import is_id, thumbnail_key
 from clipray.storage.orm import Job, Source
+from clipray.storage.search import MODES as MODES  # the modes a door may offer
 from clipray.storage.search import (
     Mode,
     Query,

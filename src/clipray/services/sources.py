@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from clipray.config import Settings
 from clipray.domain.errors import Conflict
 from clipray.jobs.machine import ACTIVE
 from clipray.services.access import owned
@@ -22,6 +23,7 @@ from clipray.storage.repos import SourceRepo
 from clipray.storage.vclips import CoverRepo
 
 if TYPE_CHECKING:
+    from clipray.pipelines.ingest import IngestContext
     from clipray.storage.index import SearchIndex
 
 
@@ -40,6 +42,17 @@ class DeletedSource:
     source_id: str
     objects: int
     bytes: int
+
+
+def ingest_context(settings: Settings, buckets: Buckets, db: Database,
+                   workspace_id: str) -> IngestContext:  # fmt: skip
+    """Where new sources of the workspace go (the buckets, the database, the configured
+    ffprobe and storage quota), as the analysis and main-job services take it.
+
+    Ingest decodes video (the ``ml`` extra), so it is imported here, on first use."""
+    from clipray.pipelines.ingest import IngestContext
+
+    return IngestContext.of(settings, buckets, db, workspace_id)
 
 
 def page(db: Database, workspace_id: str, limit: int, offset: int = 0

@@ -7,7 +7,6 @@ workspace is simply not found.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
@@ -16,7 +15,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clipray.domain.errors import CodedError
+from clipray.domain.ids import SLUG as SLUG  # the slug rules are pure: re-exported from domain
+from clipray.domain.ids import InvalidSlugError as InvalidSlugError
+from clipray.domain.ids import check_slug
 from clipray.storage.orm import (
     Analysis,
     AnalysisStatus,
@@ -36,7 +37,6 @@ from clipray.storage.orm import (
 )
 
 T = TypeVar("T")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LOCAL_USER_EMAIL = "local@clipray.invalid"
 """The user the CLI acts as on a machine without accounts (``.invalid`` never resolves)."""
 
@@ -47,25 +47,6 @@ def fetch_page(session: Session, query: Select[Any], limit: int, offset: int,
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return list(rows), total
-
-
-class InvalidSlugError(CodedError):
-    """A workspace slug that is not lowercase letters, digits and dashes (422
-    ``WORKSPACE_SLUG_INVALID``)."""
-
-    code = "WORKSPACE_SLUG_INVALID"
-
-    def __init__(self, message: str, **kw: Any) -> None:
-        super().__init__(type(self).code, message, **kw)
-
-
-def check_slug(slug: str) -> str:
-    if not SLUG.match(slug):
-        raise InvalidSlugError(
-            f"workspace {slug!r}: use 1-63 lowercase letters, digits and dashes, "
-            "starting with a letter or digit"
-        )
-    return slug
 
 
 def get_or_create(

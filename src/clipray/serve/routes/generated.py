@@ -15,14 +15,14 @@ from clipray.serve.deps import Caller, PageNo, PageSize, ServicesDep
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import GeneratedClipOut, GeneratedOrigin, Page
 from clipray.services import generated
-from clipray.storage.orm import GeneratedClip, GeneratedKind, GeneratedStatus, as_utc, utcnow
+from clipray.storage.orm import GeneratedClip, GeneratedKind, GeneratedStatus, utcnow
 
 router = APIRouter(prefix="/api/generated-clips", tags=["generated clips"])
 _REDIRECT = {302: {"description": "Redirect to a presigned URL of the video"}}
 
 
 def generated_out(g: GeneratedClip) -> GeneratedClipOut:
-    expires = as_utc(g.expires_at) if g.expires_at else None
+    expires = g.expires_at  # UtcDateTime: aware UTC already
     return GeneratedClipOut(
         id=g.id, source_id=g.source_id, candidate_id=g.candidate_id, kind=g.kind.value,
         origin=GeneratedOrigin(type="reel" if g.kind is GeneratedKind.HIGHLIGHT_REEL else "clip",
