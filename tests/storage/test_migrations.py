@@ -10,6 +10,7 @@ from clipray.storage.orm import Base
 
 TABLES = {
     "users",
+    "audit_events",
     "workspaces",
     "workspace_members",
     "sources",

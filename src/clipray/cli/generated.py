@@ -67,11 +67,12 @@ def clips_keep(
     generated_id: Annotated[str, typer.Argument(help="Generated clip id.")],
 ) -> None:
     """Keep a generated clip: it will not expire."""
-    from clipray.services import generated
+    from clipray.domain.audit import Actor
+    from clipray.services import cuts, generated
 
     db, ws = _workspace_database(_settings(ctx))
     try:
-        row = generated.keep(db, ws.id, generated_id)
+        row = generated.keep(db, ws.id, generated_id, Actor(cuts.local_user(db)))
     finally:
         db.dispose()
     out.print(f"[green]OK[/] {generated_id} is {row.status.value}: it will not expire")

@@ -22,6 +22,7 @@ from clipray.serve.encoders import QueryEncoderDeployment
 from clipray.serve.errors import ErrorResponse, install_error_handlers
 from clipray.serve.limits import BodyLimitMiddleware, known_query
 from clipray.serve.routes import (
+    audit,
     auth,
     clips,
     generated,
@@ -80,6 +81,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         search,
         highlights,
         transcripts,
+        audit,
         health,
     ):
         api.include_router(module.router)

@@ -25,6 +25,7 @@ from clipray.cluster.services import (
     open_storage,
 )
 from clipray.config import Settings, get_settings
+from clipray.domain.audit import Actor
 from clipray.domain.errors import Unavailable
 from clipray.serve.encoders import Encoders, LocalEncoders
 from clipray.serve.permissions import Action
@@ -223,6 +224,14 @@ def client_ip(request: Request, trusted_proxies: tuple[str, ...] = ()) -> str:
     peer = request.client.host if request.client else None
     forwarded = request.headers.getlist("x-forwarded-for")
     return client_address(peer, forwarded, trusted_networks(trusted_proxies))
+
+
+def request_actor(request: Request, svc: ServicesDep, auth: UserDep) -> Actor:
+    """Who acts, for the audit log: the signed-in user and the client's address."""
+    return Actor(auth[0].id, client_ip(request, svc.settings.trusted_proxies))
+
+
+ActorDep = Annotated[Actor, Depends(request_actor)]
 
 
 def require_generation(svc: Services, session: Session, workspace_id: str) -> None:

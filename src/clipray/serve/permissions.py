@@ -60,6 +60,8 @@ class Action(enum.StrEnum):
     INSPECT_WORKERS = "inspect_workers"
     """See which process ran a job step (its pid and Ray node): for operators, not clients."""
     TRANSFER_OWNERSHIP = "transfer_ownership"
+    READ_AUDIT = "read_audit"
+    """Read the workspace's audit log: who did what, from which address."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -85,6 +87,8 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.DELETE_SOURCE: Role.ADMIN,
         # Pids and node ids tell an operator where to look; they tell a client nothing.
         Action.INSPECT_WORKERS: Role.ADMIN,
+        # The log names members and their client addresses.
+        Action.READ_AUDIT: Role.ADMIN,
         Action.DELETE_WORKSPACE: Role.OWNER,
         Action.TRANSFER_OWNERSHIP: Role.OWNER,
     }

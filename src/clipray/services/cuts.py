@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from clipray.clips.cuts import Op
+from clipray.domain.audit import Actor, AuditAction
 from clipray.domain.errors import not_found
 from clipray.pipelines.export import grid_of
+from clipray.services import audit
 from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.orm import ClipExport, CutEdit, ReviewStatus, Source, VirtualClip
@@ -137,37 +139,47 @@ def history(db: Database, workspace_id: str, source_id: str, limit: int, offset:
 
 # --- editing -----------------------------------------------------------------------------
 def add(db: Database, workspace_id: str, source_id: str, user_id: str | None, frame: int,
-        version: int | None = None) -> EditResult:  # fmt: skip
+        version: int | None = None, *, ip: str | None = None) -> EditResult:  # fmt: skip
     """Cut at ``frame``: the clip holding it splits in two (``frame`` starts the second)."""
-    return _apply(db, workspace_id, source_id, user_id, "add", frame, None, version)
+    return _apply(db, workspace_id, source_id, Actor(user_id, ip), "add", frame, None, version)
 
 
 def move(db: Database, workspace_id: str, source_id: str, user_id: str | None, frame: int,
-         to: int, version: int | None = None) -> EditResult:  # fmt: skip
+         to: int, version: int | None = None, *, ip: str | None = None) -> EditResult:  # fmt: skip
     """Move the cut at ``frame`` to ``to``; it may not reach or cross a neighbouring cut."""
-    return _apply(db, workspace_id, source_id, user_id, "move", frame, to, version)
+    return _apply(db, workspace_id, source_id, Actor(user_id, ip), "move", frame, to, version)
 
 
 def remove(db: Database, workspace_id: str, source_id: str, user_id: str | None, frame: int,
-           version: int | None = None) -> EditResult:  # fmt: skip
+           version: int | None = None, *, ip: str | None = None) -> EditResult:  # fmt: skip
     """Remove the cut at ``frame``: the two clips that meet there merge into one."""
-    return _apply(db, workspace_id, source_id, user_id, "remove", frame, None, version)
+    return _apply(db, workspace_id, source_id, Actor(user_id, ip), "remove", frame, None,
+                  version)  # fmt: skip
 
 
-def _apply(db: Database, workspace_id: str, source_id: str, user_id: str | None, op: Op,
+def _apply(db: Database, workspace_id: str, source_id: str, actor: Actor, op: Op,
            frame: int, to: int | None, version: int | None) -> EditResult:  # fmt: skip
     with db.session() as s:
         source = covered(s, workspace_id, source_id)
-        applied = CoverRepo(s, workspace_id).apply(source, op, user_id, frame=frame, to=to,
-                                                   expected_version=version)  # fmt: skip
+        applied = CoverRepo(s, workspace_id).apply(source, op, actor.user_id, frame=frame,
+                                                   to=to, expected_version=version)  # fmt: skip
+        _audit(s, actor, workspace_id, source.id, applied.edit)
         return EditResult(applied.edit, views(s, source, applied.created))
 
 
+def _audit(session: Session, actor: Actor, workspace_id: str, source_id: str,
+           edit: CutEdit) -> None:  # fmt: skip
+    audit.record(session, actor, workspace_id, AuditAction.CUT_EDITED, "source", source_id,
+                 {"op": edit.op, "frame": edit.frame, "to": edit.to_frame,
+                  "version": edit.version})  # fmt: skip
+
+
 def undo(db: Database, workspace_id: str, source_id: str, user_id: str | None,
-         version: int | None = None) -> EditResult:  # fmt: skip
+         version: int | None = None, *, ip: str | None = None) -> EditResult:  # fmt: skip
     """Revert the user's last operation on the source that is not undone yet; the clips it
     replaced come back as they were (same ids, same review)."""
     with db.session() as s:
         source = covered(s, workspace_id, source_id)
         applied = CoverRepo(s, workspace_id).undo(source, user_id, expected_version=version)
+        _audit(s, Actor(user_id, ip), workspace_id, source.id, applied.edit)
         return EditResult(applied.edit, views(s, source, applied.created))

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from clipray.domain.audit import SYSTEM, Actor, AuditAction
 from clipray.domain.errors import Unavailable, not_found
+from clipray.services import audit
 from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.generated import GeneratedRepo
@@ -51,10 +53,16 @@ def get(db: Database, workspace_id: str, generated_id: str) -> GeneratedClip:
         return live(s, workspace_id, generated_id)
 
 
-def keep(db: Database, workspace_id: str, generated_id: str) -> GeneratedClip:
-    """Keep the clip: it no longer expires (it still counts against no storage quota)."""
+def keep(db: Database, workspace_id: str, generated_id: str, actor: Actor = SYSTEM
+         ) -> GeneratedClip:  # fmt: skip
+    """Keep the clip: it no longer expires (it still counts against no storage quota).
+    Keeping a kept clip changes nothing and records nothing."""
     with db.session() as s:
-        row = GeneratedRepo.keep(live(s, workspace_id, generated_id), utcnow())
+        row = live(s, workspace_id, generated_id)
+        first = row.kept_at is None
+        row = GeneratedRepo.keep(row, utcnow())
+        if first:
+            audit.record(s, actor, workspace_id, AuditAction.CLIP_KEPT, "generated_clip", row.id)
         s.flush()
         return row
 

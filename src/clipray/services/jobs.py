@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clipray.config import Settings
+from clipray.domain.audit import Actor, AuditAction
 from clipray.domain.errors import CodedError, Conflict, NotFound, RateLimited
 from clipray.jobs.machine import (
     ACTIVE,
@@ -37,6 +38,7 @@ from clipray.jobs.machine import (
 from clipray.jobs.quota import Limits, Usage, check_quota, month_start
 from clipray.pipelines.fetch import UrlRefusedError, check_url
 from clipray.pipelines.limits import url_policy
+from clipray.services import audit
 from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.keys import UnsafeKeyError, check_key
@@ -86,8 +88,8 @@ class JobRequest:
 
 
 def create_job(settings: Settings, buckets: Buckets, session: Session, workspace_id: str,
-               user_id: str, request: JobRequest, idempotency_key: str | None = None
-               ) -> Job:  # fmt: skip
+               user_id: str, request: JobRequest, idempotency_key: str | None = None,
+               actor: Actor | None = None) -> Job:  # fmt: skip
     """Record a new job (committed), or the one an earlier request with the same
     ``idempotency_key`` and body created.
 
@@ -116,6 +118,8 @@ def create_job(settings: Settings, buckets: Buckets, session: Session, workspace
         if earlier is None:
             raise
         return _replay(earlier, digest)
+    audit.record(session, actor or Actor(user_id), workspace_id, AuditAction.JOB_CREATED,
+                 "job", job.id, {"source": source})  # fmt: skip
     session.commit()
     return job
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from clipray.domain.audit import SYSTEM, Actor, AuditAction
 from clipray.domain.enums import Role
 from clipray.domain.errors import Conflict, Forbidden, NotFound
 from clipray.serve.permissions import Action, can_assign, last_owner_violation
+from clipray.services import audit
 from clipray.services.access import Membership
 from clipray.storage.keys import is_id
 from clipray.storage.orm import ApiToken, User, Workspace, WorkspaceMember, new_id
@@ -108,7 +110,8 @@ def _owners(session: Session, workspace_id: str) -> int:
     ) or 0  # fmt: skip
 
 
-def _change(session: Session, who: Membership, user_id: str, new: Role | None) -> Member | None:
+def _change(session: Session, who: Membership, user_id: str, new: Role | None,
+            actor: Actor, action: AuditAction) -> Member | None:  # fmt: skip
     """Give ``user_id`` the role ``new`` (None: remove them), as ``who`` may."""
     who.require(Action.MANAGE_MEMBERS)
     repo = WorkspaceRepo(session)
@@ -122,6 +125,9 @@ def _change(session: Session, who: Membership, user_id: str, new: Role | None) -
         reason = last_owner_violation(_owners(session, who.workspace_id) - 1)
         if reason:
             raise Conflict("LAST_OWNER", reason)
+    audit.record(session, actor, who.workspace_id, action, "member", user_id,
+                 {"role": new.value if new else None,
+                  "was": current.value if current else None})  # fmt: skip
     if new is None:
         session.delete(session.get(WorkspaceMember, (who.workspace_id, user_id)))
         session.flush()
@@ -129,7 +135,8 @@ def _change(session: Session, who: Membership, user_id: str, new: Role | None) -
     return _member(session, repo.add_member(who.workspace_id, user_id, new))
 
 
-def add_member(session: Session, who: Membership, email: str, role: Role) -> Member:
+def add_member(session: Session, who: Membership, email: str, role: Role,
+               actor: Actor = SYSTEM) -> Member:  # fmt: skip
     """Add a registered user by email with ``role`` (admins and owners, within their rank).
 
     Raises:
@@ -143,12 +150,13 @@ def add_member(session: Session, who: Membership, email: str, role: Role) -> Mem
         raise NotFound("USER_NOT_FOUND", "no account with this email")
     if WorkspaceRepo(session).role_of(who.workspace_id, user.id) is not None:
         raise Conflict("ALREADY_MEMBER", "this user is a member already")
-    added = _change(session, who, user.id, role)
+    added = _change(session, who, user.id, role, actor, AuditAction.MEMBER_ADDED)
     assert added is not None
     return added
 
 
-def change_member(session: Session, who: Membership, user_id: str, role: Role) -> Member:
+def change_member(session: Session, who: Membership, user_id: str, role: Role,
+                  actor: Actor = SYSTEM) -> Member:  # fmt: skip
     """Give a member another role.
 
     Raises:
@@ -158,11 +166,12 @@ def change_member(session: Session, who: Membership, user_id: str, role: Role) -
     """
     if not is_id(user_id) or WorkspaceRepo(session).role_of(who.workspace_id, user_id) is None:
         raise NotFound("MEMBER_NOT_FOUND", f"user {user_id} is not a member")
-    changed = _change(session, who, user_id, role)
+    changed = _change(session, who, user_id, role, actor, AuditAction.MEMBER_ROLE_CHANGED)
     assert changed is not None
     return changed
 
 
-def remove_member(session: Session, who: Membership, user_id: str) -> None:
+def remove_member(session: Session, who: Membership, user_id: str, actor: Actor = SYSTEM
+                  ) -> None:  # fmt: skip
     """Remove a member (or oneself); the same refusals as :func:`change_member`."""
-    _change(session, who, user_id, None)
+    _change(session, who, user_id, None, actor, AuditAction.MEMBER_REMOVED)

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from clipray.clips.retention import expires_in_days
-from clipray.serve.deps import Caller, PageNo, PageSize, ServicesDep
+from clipray.serve.deps import ActorDep, Caller, PageNo, PageSize, ServicesDep
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import GeneratedClipOut, GeneratedOrigin, Page
 from clipray.services import generated
@@ -70,7 +70,8 @@ def download_generated(generated_id: str, who: Caller, svc: ServicesDep) -> Redi
 
 
 @router.post("/{generated_id}/keep")
-def keep_generated(generated_id: str, who: Caller, svc: ServicesDep) -> GeneratedClipOut:
+def keep_generated(generated_id: str, who: Caller, svc: ServicesDep, actor: ActorDep
+                   ) -> GeneratedClipOut:  # fmt: skip
     """Keep the clip: it no longer expires (it still counts against no storage quota)."""
     who.require(Action.EDIT_CLIP)
-    return generated_out(generated.keep(svc.db, who.workspace_id, generated_id))
+    return generated_out(generated.keep(svc.db, who.workspace_id, generated_id, actor))

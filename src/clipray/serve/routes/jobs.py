@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from clipray.jobs.machine import ACTIVE, Event
 from clipray.serve.deps import (
+    ActorDep,
     Caller,
     PageNo,
     PageSize,
@@ -65,6 +66,7 @@ def create_job(
     who: Caller,
     session: SessionDep,
     svc: ServicesDep,
+    actor: ActorDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobCreated:
     """Start a job. With an ``Idempotency-Key`` header, a retried request (same key, same
@@ -73,7 +75,7 @@ def create_job(
     request = JobRequest(body.source_id, body.source_url, body.source_key,
                          body.settings.model_dump())  # fmt: skip
     job = jobs.create_job(svc.settings, svc.buckets, session, who.workspace_id, who.user.id,
-                          request, idempotency_key)  # fmt: skip
+                          request, idempotency_key, actor)  # fmt: skip
     wake_runner()
     return JobCreated(id=job.id, status=job.status.value)
 

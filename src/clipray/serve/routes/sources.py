@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse
 
 from clipray.serve.deps import (
+    ActorDep,
     Caller,
     PageNo,
     PageSize,
@@ -199,20 +200,21 @@ def list_cuts(source_id: str, who: Caller, svc: ServicesDep) -> CutsOut:
 
 
 @router.post("/{source_id}/cuts", status_code=201)
-def add_cut(source_id: str, body: CutIn, who: Caller, svc: ServicesDep) -> EditDone:
+def add_cut(source_id: str, body: CutIn, who: Caller, svc: ServicesDep, actor: ActorDep
+            ) -> EditDone:  # fmt: skip
     """Cut at ``frame``: the clip holding it splits in two (``frame`` starts the second)."""
     who.require(Action.EDIT_CLIP)
     return _done(cuts.add(svc.db, who.workspace_id, source_id, who.user.id, body.frame,
-                          body.version))  # fmt: skip
+                          body.version, ip=actor.ip))  # fmt: skip
 
 
 @router.patch("/{source_id}/cuts/{frame}")
-def move_cut(source_id: str, frame: Frame, body: CutMove, who: Caller, svc: ServicesDep
-             ) -> EditDone:  # fmt: skip
+def move_cut(source_id: str, frame: Frame, body: CutMove, who: Caller, svc: ServicesDep,
+             actor: ActorDep) -> EditDone:  # fmt: skip
     """Move the cut at ``frame`` to ``to``; it may not reach or cross a neighbouring cut."""
     who.require(Action.EDIT_CLIP)
     return _done(cuts.move(svc.db, who.workspace_id, source_id, who.user.id, frame, body.to,
-                           body.version))  # fmt: skip
+                           body.version, ip=actor.ip))  # fmt: skip
 
 
 @router.delete("/{source_id}/cuts/{frame}")
@@ -221,20 +223,24 @@ def remove_cut(
     frame: Frame,
     who: Caller,
     svc: ServicesDep,
+    actor: ActorDep,
     version: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
 ) -> EditDone:
     """Remove the cut at ``frame``: the two clips that meet there merge into one."""
     who.require(Action.EDIT_CLIP)
-    return _done(cuts.remove(svc.db, who.workspace_id, source_id, who.user.id, frame, version))
+    return _done(cuts.remove(svc.db, who.workspace_id, source_id, who.user.id, frame, version,
+                             ip=actor.ip))  # fmt: skip
 
 
 @router.post("/{source_id}/cuts/undo")
-def undo_cut(source_id: str, body: UndoIn, who: Caller, svc: ServicesDep) -> EditDone:
+def undo_cut(source_id: str, body: UndoIn, who: Caller, svc: ServicesDep, actor: ActorDep
+             ) -> EditDone:  # fmt: skip
     """Revert your last cut operation on this source that is not undone yet; the clips it
     replaced come back as they were (same ids, same review). 409 ``UNDO_STALE`` when
     someone else has since edited those clips."""
     who.require(Action.EDIT_CLIP)
-    return _done(cuts.undo(svc.db, who.workspace_id, source_id, who.user.id, body.version))
+    return _done(cuts.undo(svc.db, who.workspace_id, source_id, who.user.id, body.version,
+                           ip=actor.ip))  # fmt: skip
 
 
 @router.get("/{source_id}/cuts/history")

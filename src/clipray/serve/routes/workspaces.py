@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from clipray.serve.deps import SessionDep, UserDep
+from clipray.serve.deps import ActorDep, SessionDep, UserDep
 from clipray.serve.schemas import MemberIn, MemberOut, MemberPatch, WorkspaceIn, WorkspaceOut
 from clipray.services import workspaces
 from clipray.services.workspaces import Member
@@ -43,20 +43,23 @@ def list_members(workspace_id: str, auth: UserDep, session: SessionDep) -> list[
 
 
 @router.post("/{workspace_id}/members", status_code=201)
-def add_member(workspace_id: str, body: MemberIn, auth: UserDep, session: SessionDep) -> MemberOut:
+def add_member(workspace_id: str, body: MemberIn, auth: UserDep, session: SessionDep,
+               actor: ActorDep) -> MemberOut:  # fmt: skip
     """Add a registered user by email with a role (admins and owners)."""
     who = workspaces.membership(session, *auth, workspace_id)
-    return _member_out(workspaces.add_member(session, who, body.email, body.role))
+    return _member_out(workspaces.add_member(session, who, body.email, body.role, actor))
 
 
 @router.patch("/{workspace_id}/members/{user_id}")
 def change_member(workspace_id: str, user_id: str, body: MemberPatch, auth: UserDep,
-                  session: SessionDep) -> MemberOut:  # fmt: skip
+                  session: SessionDep, actor: ActorDep) -> MemberOut:  # fmt: skip
     who = workspaces.membership(session, *auth, workspace_id)
-    return _member_out(workspaces.change_member(session, who, user_id, body.role))
+    return _member_out(workspaces.change_member(session, who, user_id, body.role, actor))
 
 
 @router.delete("/{workspace_id}/members/{user_id}", status_code=204)
-def remove_member(workspace_id: str, user_id: str, auth: UserDep, session: SessionDep) -> Response:
-    workspaces.remove_member(session, workspaces.membership(session, *auth, workspace_id), user_id)
+def remove_member(workspace_id: str, user_id: str, auth: UserDep, session: SessionDep,
+                  actor: ActorDep) -> Response:  # fmt: skip
+    who = workspaces.membership(session, *auth, workspace_id)
+    workspaces.remove_member(session, who, user_id, actor)
     return Response(status_code=204)

@@ -4,7 +4,7 @@ Rows here are storage records; HTTP request/response schemas live in ``serve/`` 
 pipeline vocabulary in ``schemas.py``. Every change to these modules ships with a migration in
 ``storage/migrations/versions`` (a test checks that the two agree).
 
-One module per area (accounts, media, review, generated); import the models from
+One module per area (accounts, media, review, generated, audit); import the models from
 ``clipray.storage.orm`` as before.
 """
 
@@ -31,6 +31,7 @@ from clipray.storage.orm.accounts import (
     Workspace,
     WorkspaceMember,
 )
+from clipray.storage.orm.audit import AuditEvent
 from clipray.storage.orm.base import NAMING, Base, str_enum
 from clipray.storage.orm.generated import (
     GeneratedClip,
@@ -57,6 +58,7 @@ __all__ = [
     "Analysis",
     "AnalysisStatus",
     "ApiToken",
+    "AuditEvent",
     "Base",
     "Clip",
     "ClipExport",
