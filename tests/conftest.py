@@ -27,6 +27,7 @@ from clipray.config import Settings
 from clipray.storage import migrate
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets, S3Endpoint, open_buckets
+from tests.clirun import UpHome, clipray
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -43,7 +44,7 @@ MEDIA = REPO.parent / "shared" / "media"
 SERVICE_FIXTURES = frozenset({
     "settings", "s3_server", "buckets", "ray_local", "postgres_url", "empty_db_url",
     "sqlite_db", "postgres_db", "migrated_db", "session", "api_settings", "api_db",
-    "short_talk",
+    "short_talk", "cli_home", "up_home",
 })  # fmt: skip
 _UNIT = pytest.StashKey[bool]()
 _TIER_PROBLEM = pytest.StashKey[str]()
@@ -356,3 +357,33 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )  # fmt: skip
     return out
+
+
+# --- the CLI on a home of its own --------------------------------------------------------
+@pytest.fixture
+def cli_home(tmp_path: Path) -> Iterator[Path]:
+    """A fresh CLIPRAY_HOME of the test's own, for commands run as a user runs them
+    (``tests.clirun.clipray``); ``clipray down`` stops whatever they started, and must."""
+    home = tmp_path / "home"
+    yield home
+    down = clipray(home, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture
+def up_home(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UpHome]:
+    """``cli_home`` after ``clipray up --no-ray`` (embedded S3, migrated SQLite, the default
+    workspace), with CLIPRAY_HOME set so that ``Settings()`` in the test sees what the
+    commands see. Each test gets its own: what one command leaves is what the test made."""
+    from clipray.cluster.services import ensure_workspace, open_database, open_storage
+
+    up = clipray(cli_home, "up", "--no-ray")
+    assert up.returncode == 0, up.stdout + up.stderr
+    monkeypatch.setenv("CLIPRAY_HOME", str(cli_home))
+    settings = Settings()
+    db = open_database(settings)
+    try:
+        ws = ensure_workspace(db, settings.workspace)
+        yield UpHome(cli_home, settings, db, open_storage(settings), ws.id)
+    finally:
+        db.dispose()
