@@ -359,6 +359,18 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+# --- processes ---------------------------------------------------------------------------
+def pid_gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited: no such process, or a zombie its parent has not
+    reaped yet (a stopped service's pid stays a zombie until then)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 # --- the CLI on a home of its own --------------------------------------------------------
 @pytest.fixture
 def cli_home(tmp_path: Path) -> Iterator[Path]:

@@ -6,13 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
 from clipray import __version__
 from clipray.cluster.procs import free_ports
 from tests.clirun import clipray, status
+from tests.conftest import pid_gone
 
 JOIN_HEAD = """
 import json, ray
@@ -110,7 +110,7 @@ def test_lifecycle_up_status_up_again_down(tmp_path):
     assert "ray: stopped" in down.stdout
     assert "s3: stopped" in down.stdout
     for pid in pids:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert pid_gone(pid)
     st3 = status(home)
     assert st3["s3"]["state"] == "stopped"
     assert st3["ray"]["state"] == "stopped"
