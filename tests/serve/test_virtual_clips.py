@@ -14,25 +14,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from clipray.clips.cuts import VClip, validate
 from clipray.pipelines.export import export_clip
-from clipray.serve.app import create_api
 from clipray.storage.orm import ClipExport, ProxyStatus, Source
 from clipray.storage.vclips import CoverRepo
-from tests.apiclient import Account, register, upload
+from tests.apiclient import Account, register, upload, upload_with_cover
 from tests.serve.test_api import assert_error
 
 FRAMES, RATE, CUT = 400, "25/1", 200
 """short_talk: 16 s at 25 fps, a scene cut at 8 s."""
-
-
-@pytest.fixture(scope="module")
-def client(api_settings, api_db):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +34,7 @@ def alice(client) -> Account:
 
 @pytest.fixture(scope="module")
 def source_id(client, alice, short_talk, api_db) -> str:
-    resp = upload(client, alice, short_talk)
-    assert resp.status_code == 200, resp.text
-    sid = resp.json()["source_id"]
-    with api_db.session() as s:  # what the job's analyze step does once the analysis ends
-        CoverRepo(s, alice.workspace_id).create_cover(s.get(Source, sid), FRAMES, RATE, [CUT])
-    return sid
+    return upload_with_cover(client, alice, short_talk, api_db, FRAMES, RATE, [CUT])
 
 
 def _cover(client, acct, sid) -> dict:
