@@ -14,9 +14,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy.orm import Session
@@ -31,6 +33,8 @@ from tests.clirun import UpHome, clipray
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
@@ -359,7 +363,7 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-# --- processes ---------------------------------------------------------------------------
+# --- processes and threads ---------------------------------------------------------------
 def pid_gone(pid: int) -> bool:
     """Whether process ``pid`` has exited: no such process, or a zombie its parent has not
     reaped yet (a stopped service's pid stays a zombie until then)."""
@@ -369,6 +373,33 @@ def pid_gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def at_once(*calls: Callable[[], T], timeout: float = 60) -> list[T]:
+    """Run ``calls`` on threads of their own that start together (a barrier), as replicas or
+    users racing for one row would; their results, in the order of ``calls``. What a call
+    raises is raised here rather than lost in its thread; one still running after
+    ``timeout`` is a failure."""
+    barrier = threading.Barrier(len(calls))
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int, call: Callable[[], T]) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            results[i] = call()
+        except BaseException as exc:  # raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), f"calls still running after {timeout} s"
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(calls))]
 
 
 # --- the CLI on a home of its own --------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from clipray.pipelines.export import export_clip
 from clipray.storage.orm import ClipExport, ProxyStatus, Source
 from clipray.storage.vclips import CoverRepo
 from tests.apiclient import Account, register, upload, upload_with_cover
+from tests.conftest import at_once
 from tests.serve.test_api import assert_error
 
 FRAMES, RATE, CUT = 400, "25/1", 200
@@ -119,22 +119,15 @@ def test_bad_operations_get_a_code_and_change_nothing(client, alice, source_id, 
 
 def test_two_concurrent_moves_of_one_cut_one_wins_the_other_gets_409(client, alice, source_id):
     cuts, v = _cuts(client, alice, source_id)
-    barrier = threading.Barrier(2)
-    results: list[int] = []
 
-    def move(to: int) -> None:
-        barrier.wait(timeout=10)
+    def move(to: int) -> int:
         resp = client.patch(f"/api/sources/{source_id}/cuts/{CUT}", headers=alice.headers,
                             json={"to": to, "version": v})  # fmt: skip
-        results.append(resp.status_code)
         if resp.status_code == 409:
             assert resp.json()["error"]["code"] == "CUT_VERSION_CONFLICT"
+        return resp.status_code
 
-    threads = [threading.Thread(target=move, args=(to,)) for to in (CUT - 10, CUT + 10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    results = at_once(lambda: move(CUT - 10), lambda: move(CUT + 10), timeout=30)
     assert sorted(results) == [200, 409]
     after, version = _cuts(client, alice, source_id)
     assert version == v + 1
