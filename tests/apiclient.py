@@ -51,3 +51,18 @@ def upload(client: Any, acct: Account, path: Path, content_type: str = "video/mp
     put = requests.post(p["url"], data=p["fields"], files={"file": (path.name, data)}, timeout=60)
     assert put.status_code in (200, 204), put.text
     return client.post("/api/upload/confirm", headers=acct.headers, json={"key": p["key"]})
+
+
+def upload_with_cover(client: Any, acct: Account, path: Path, db: Any, frames: int, rate: str,
+                      cuts: list[int]) -> str:  # fmt: skip
+    """Upload ``path`` and give it the cover the analysis would (``frames`` at ``rate`` fps,
+    cut at ``cuts``), written behind the API so that no model runs. Returns the source id."""
+    from clipray.storage.orm import Source
+    from clipray.storage.vclips import CoverRepo
+
+    resp = upload(client, acct, path)
+    assert resp.status_code == 200, resp.text
+    sid = resp.json()["source_id"]
+    with db.session() as s:
+        CoverRepo(s, acct.workspace_id).create_cover(s.get(Source, sid), frames, rate, cuts)
+    return sid

@@ -14,9 +14,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy.orm import Session
@@ -27,9 +29,12 @@ from clipray.config import Settings
 from clipray.storage import migrate
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets, S3Endpoint, open_buckets
+from tests.clirun import UpHome, clipray
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
@@ -43,7 +48,7 @@ MEDIA = REPO.parent / "shared" / "media"
 SERVICE_FIXTURES = frozenset({
     "settings", "s3_server", "buckets", "ray_local", "postgres_url", "empty_db_url",
     "sqlite_db", "postgres_db", "migrated_db", "session", "api_settings", "api_db",
-    "short_talk",
+    "short_talk", "cli_home", "up_home",
 })  # fmt: skip
 _UNIT = pytest.StashKey[bool]()
 _TIER_PROBLEM = pytest.StashKey[str]()
@@ -356,3 +361,72 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )  # fmt: skip
     return out
+
+
+# --- processes and threads ---------------------------------------------------------------
+def pid_gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited: no such process, or a zombie its parent has not
+    reaped yet (a stopped service's pid stays a zombie until then)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def at_once(*calls: Callable[[], T], timeout: float = 60) -> list[T]:
+    """Run ``calls`` on threads of their own that start together (a barrier), as replicas or
+    users racing for one row would; their results, in the order of ``calls``. What a call
+    raises is raised here rather than lost in its thread; one still running after
+    ``timeout`` is a failure."""
+    barrier = threading.Barrier(len(calls))
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int, call: Callable[[], T]) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            results[i] = call()
+        except BaseException as exc:  # raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), f"calls still running after {timeout} s"
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(calls))]
+
+
+# --- the CLI on a home of its own --------------------------------------------------------
+@pytest.fixture
+def cli_home(tmp_path: Path) -> Iterator[Path]:
+    """A fresh CLIPRAY_HOME of the test's own, for commands run as a user runs them
+    (``tests.clirun.clipray``); ``clipray down`` stops whatever they started, and must."""
+    home = tmp_path / "home"
+    yield home
+    down = clipray(home, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture
+def up_home(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UpHome]:
+    """``cli_home`` after ``clipray up --no-ray`` (embedded S3, migrated SQLite, the default
+    workspace), with CLIPRAY_HOME set so that ``Settings()`` in the test sees what the
+    commands see. Each test gets its own: what one command leaves is what the test made."""
+    from clipray.cluster.services import ensure_workspace, open_database, open_storage
+
+    up = clipray(cli_home, "up", "--no-ray")
+    assert up.returncode == 0, up.stdout + up.stderr
+    monkeypatch.setenv("CLIPRAY_HOME", str(cli_home))
+    settings = Settings()
+    db = open_database(settings)
+    try:
+        ws = ensure_workspace(db, settings.workspace)
+        yield UpHome(cli_home, settings, db, open_storage(settings), ws.id)
+    finally:
+        db.dispose()

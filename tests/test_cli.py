@@ -6,12 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
 from clipray import __version__
 from clipray.cluster.procs import free_ports
+from tests.clirun import clipray, status
+from tests.conftest import pid_gone
 
 JOIN_HEAD = """
 import json, ray
@@ -20,30 +21,6 @@ from clipray.config import Settings
 address = connect_ray(Settings())
 print(json.dumps([address, ray.cluster_resources()["CPU"]]))
 """
-
-
-def clipray(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240):
-    full_env = {
-        **os.environ,
-        "CLIPRAY_HOME": str(home),
-        "CLIPRAY_RAY_NUM_CPUS": "1",
-        "CLIPRAY_RAY_INCLUDE_DASHBOARD": "false",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "clipray", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def status(home: Path, *args: str) -> dict:
-    res = clipray(home, *args, "status", "--json")
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
 
 
 def test_version():
@@ -133,7 +110,7 @@ def test_lifecycle_up_status_up_again_down(tmp_path):
     assert "ray: stopped" in down.stdout
     assert "s3: stopped" in down.stdout
     for pid in pids:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert pid_gone(pid)
     st3 = status(home)
     assert st3["s3"]["state"] == "stopped"
     assert st3["ray"]["state"] == "stopped"
@@ -217,138 +194,116 @@ def test_a_bad_workspace_name_is_a_usage_error(tmp_path, slug):
     assert "--workspace" in res.stderr
 
 
-def test_cuts_and_review_from_the_cli(tmp_path, monkeypatch):
+def test_cuts_and_review_from_the_cli(tmp_path, up_home):
     """The CLI edits a source's cut points and approves a clip, which it exports by stream
     copy: the file has exactly the clip's frames."""
-    from clipray.cluster.services import ensure_workspace, open_database, open_storage
-    from clipray.config import Settings
-    from clipray.pipelines.ingest import IngestContext, ingest_path
+    from clipray.pipelines.ingest import ingest_path
     from clipray.storage.orm import Source, SourceOrigin
     from clipray.storage.vclips import CoverRepo
     from tests.conftest import MEDIA
 
-    home = tmp_path / "home"
-    try:
-        up = clipray(home, "up", "--no-ray")
-        assert up.returncode == 0, up.stdout + up.stderr
-        # A source as the analysis leaves it: stored, with its cover (counter.mp4: 30 frames
-        # at 10 fps; one scene cut at frame 10).
-        monkeypatch.setenv("CLIPRAY_HOME", str(home))
-        settings = Settings()
-        db = open_database(settings)
-        ws = ensure_workspace(db, settings.workspace)
-        ctx = IngestContext(open_storage(settings), db, ws.id, settings.ffprobe_bin)
-        counter = MEDIA / "scene_cuts/pyscenedetect/counter.mp4"
-        sid = ingest_path(ctx, counter, SourceOrigin.LOCAL, counter.name).source.id
+    # A source as the analysis leaves it: stored, with its cover (counter.mp4: 30 frames at
+    # 10 fps; one scene cut at frame 10).
+    db, ws_id = up_home.db, up_home.workspace_id
+    counter = MEDIA / "scene_cuts/pyscenedetect/counter.mp4"
+    ctx = up_home.ingest_context()
+    sid = ingest_path(ctx, counter, SourceOrigin.LOCAL, counter.name).source.id
+    with db.session() as s:
+        CoverRepo(s, ws_id).create_cover(s.get(Source, sid), 30, "10/1", [10])
+    db.dispose()
+
+    listed = up_home.run("sources", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["id"] for r in json.loads(listed.stdout)["sources"]] == [sid]
+    add = up_home.run("cuts", "add", sid, "20", "--version", "0")
+    assert add.returncode == 0, add.stderr
+    assert "[10] -> [10, 20]" in add.stdout
+    stale = up_home.run("cuts", "remove", sid, "20", "--version", "0")
+    assert stale.returncode == 2
+    assert "error: CUT_VERSION_CONFLICT: the source's cut points changed" in stale.stderr
+    crossing = up_home.run("cuts", "move", sid, "20", "5")
+    assert crossing.returncode == 2
+    assert "error: CUT_WOULD_CROSS:" in crossing.stderr
+    cover = json.loads(up_home.run("cuts", "list", sid, "--json").stdout)
+    assert [(c["start_frame"], c["end_frame"]) for c in cover["clips"]] == [
+        (0, 10), (10, 20), (20, 30)]  # fmt: skip
+    history = json.loads(up_home.run("cuts", "history", sid, "--json").stdout)["edits"]
+    assert [(e["op"], e["frame"]) for e in history] == [("add", 20)]
+
+    middle = cover["clips"][1]["id"]
+    done = up_home.run("review", middle, "approved", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exported 10 frames by copy" in done.stdout
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames",
+         "-of", "csv=p=0", str(tmp_path / "out" / f"{middle}.mp4")],
+        capture_output=True, text=True, check=True)  # fmt: skip
+    assert probe.stdout.strip() == "10"
+    bad = up_home.run("review", middle, "maybe")
+    assert bad.returncode == 2
+
+    undo = up_home.run("cuts", "undo", sid)
+    assert undo.returncode == 0, undo.stderr
+    assert "[10, 20] -> [10]" in undo.stdout
+
+    # generated clips: keep one, sweep a week and a day later, the other is purged
+    from datetime import timedelta
+
+    from clipray.storage.keys import object_key
+    from clipray.storage.orm import GeneratedClip, GeneratedStatus, new_id, utcnow
+
+    store = up_home.buckets.generated.scoped(ws_id)
+    made = []
+    for _ in range(2):
+        cand = new_id()
+        key = object_key(ws_id, "clips", cand, "clip.mp4")
+        store.put_bytes(key, b"x" * 100, "video/mp4")
         with db.session() as s:
-            CoverRepo(s, ws.id).create_cover(s.get(Source, sid), 30, "10/1", [10])
-        db.dispose()
-
-        listed = clipray(home, "sources", "--json")
-        assert listed.returncode == 0, listed.stderr
-        assert [r["id"] for r in json.loads(listed.stdout)["sources"]] == [sid]
-        add = clipray(home, "cuts", "add", sid, "20", "--version", "0")
-        assert add.returncode == 0, add.stderr
-        assert "[10] -> [10, 20]" in add.stdout
-        stale = clipray(home, "cuts", "remove", sid, "20", "--version", "0")
-        assert stale.returncode == 2
-        assert "error: CUT_VERSION_CONFLICT: the source's cut points changed" in stale.stderr
-        crossing = clipray(home, "cuts", "move", sid, "20", "5")
-        assert crossing.returncode == 2
-        assert "error: CUT_WOULD_CROSS:" in crossing.stderr
-        cover = json.loads(clipray(home, "cuts", "list", sid, "--json").stdout)
-        assert [(c["start_frame"], c["end_frame"]) for c in cover["clips"]] == [
-            (0, 10), (10, 20), (20, 30)]  # fmt: skip
-        history = json.loads(clipray(home, "cuts", "history", sid, "--json").stdout)["edits"]
-        assert [(e["op"], e["frame"]) for e in history] == [("add", 20)]
-
-        middle = cover["clips"][1]["id"]
-        done = clipray(home, "review", middle, "approved", "--out", str(tmp_path / "out"))
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "exported 10 frames by copy" in done.stdout
-        probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames",
-             "-of", "csv=p=0", str(tmp_path / "out" / f"{middle}.mp4")],
-            capture_output=True, text=True, check=True)  # fmt: skip
-        assert probe.stdout.strip() == "10"
-        bad = clipray(home, "review", middle, "maybe")
-        assert bad.returncode == 2
-
-        undo = clipray(home, "cuts", "undo", sid)
-        assert undo.returncode == 0, undo.stderr
-        assert "[10, 20] -> [10]" in undo.stdout
-
-        # generated clips: keep one, sweep a week and a day later, the other is purged
-        from datetime import timedelta
-
-        from clipray.storage.keys import object_key
-        from clipray.storage.orm import GeneratedClip, GeneratedStatus, new_id, utcnow
-
-        store = open_storage(settings).generated.scoped(ws.id)
-        made = []
-        db = open_database(settings)
-        for _ in range(2):
-            cand = new_id()
-            key = object_key(ws.id, "clips", cand, "clip.mp4")
-            store.put_bytes(key, b"x" * 100, "video/mp4")
-            with db.session() as s:
-                week = utcnow() + timedelta(days=7)
-                row = GeneratedClip(workspace_id=ws.id, candidate_id=cand, storage_key=key,
-                                    size_bytes=100, expires_at=week)  # fmt: skip
-                s.add(row)
-                s.flush()
-                made.append((row.id, key))
-        keep = clipray(home, "clips", "keep", made[0][0])
-        assert keep.returncode == 0, keep.stderr
-        assert "kept" in keep.stdout
-        assert clipray(home, "clips", "keep", new_id()).returncode == 2
-        later = (utcnow() + timedelta(days=8)).isoformat()
-        swept = clipray(home, "retention", "sweep", "--now", later, "--json")
-        assert swept.returncode == 0, swept.stderr
-        assert json.loads(swept.stdout)["purged"] == 1
-        with db.session() as s:
-            assert s.get(GeneratedClip, made[0][0]).status is GeneratedStatus.KEPT
-            assert s.get(GeneratedClip, made[1][0]).status is GeneratedStatus.PURGED
-        db.dispose()
-        assert store.head(made[0][1]) is not None
-        assert store.head(made[1][1]) is None
-        bad = clipray(home, "retention", "sweep", "--now", "next tuesday")
-        assert bad.returncode == 2
-    finally:
-        clipray(home, "down")
+            week = utcnow() + timedelta(days=7)
+            row = GeneratedClip(workspace_id=ws_id, candidate_id=cand, storage_key=key,
+                                size_bytes=100, expires_at=week)  # fmt: skip
+            s.add(row)
+            s.flush()
+            made.append((row.id, key))
+    keep = up_home.run("clips", "keep", made[0][0])
+    assert keep.returncode == 0, keep.stderr
+    assert "kept" in keep.stdout
+    assert up_home.run("clips", "keep", new_id()).returncode == 2
+    later = (utcnow() + timedelta(days=8)).isoformat()
+    swept = up_home.run("retention", "sweep", "--now", later, "--json")
+    assert swept.returncode == 0, swept.stderr
+    assert json.loads(swept.stdout)["purged"] == 1
+    with db.session() as s:
+        assert s.get(GeneratedClip, made[0][0]).status is GeneratedStatus.KEPT
+        assert s.get(GeneratedClip, made[1][0]).status is GeneratedStatus.PURGED
+    db.dispose()
+    assert store.head(made[0][1]) is not None
+    assert store.head(made[1][1]) is None
+    bad = up_home.run("retention", "sweep", "--now", "next tuesday")
+    assert bad.returncode == 2
 
 
-def test_a_coded_refusal_is_one_line_with_its_code_and_exit_code_2(tmp_path, monkeypatch):
+def test_a_coded_refusal_is_one_line_with_its_code_and_exit_code_2(tmp_path, up_home):
     """A CodedError escaping any command is printed once, by the entry point, as
     ``error: CODE: message`` with exit code 2; nothing is recorded. A user error without a
     code keeps exit code 1."""
-    from clipray.cluster.services import open_database
-    from clipray.config import Settings
     from clipray.storage.orm import HighlightReel, new_id
 
-    home = tmp_path / "home"
-    try:
-        up = clipray(home, "up", "--no-ray")
-        assert up.returncode == 0, up.stdout + up.stderr
-        missing = new_id()
-        refused = clipray(home, "reel", f"{missing}:0-5", "--json")
-        assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert refused.stderr.strip() == f"error: SOURCE_NOT_FOUND: moment 0: no source {missing}"
-        assert refused.stdout == ""
-        monkeypatch.setenv("CLIPRAY_HOME", str(home))
-        db = open_database(Settings())
-        with db.session() as s:
-            assert s.query(HighlightReel).count() == 0
-        db.dispose()
-        gone = clipray(home, "clips", "keep", missing)
-        assert gone.returncode == 2
-        assert gone.stderr.strip() == (f"error: GENERATED_CLIP_NOT_FOUND: generated_clip "
-                                       f"{missing} not found")  # fmt: skip
-        uncoded = clipray(home, "analyze", str(tmp_path / "missing.mp4"))
-        assert uncoded.returncode == 1
-        assert uncoded.stderr.startswith("error: ")
-    finally:
-        clipray(home, "down")
+    missing = new_id()
+    refused = up_home.run("reel", f"{missing}:0-5", "--json")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.strip() == f"error: SOURCE_NOT_FOUND: moment 0: no source {missing}"
+    assert refused.stdout == ""
+    with up_home.db.session() as s:
+        assert s.query(HighlightReel).count() == 0
+    up_home.db.dispose()
+    gone = up_home.run("clips", "keep", missing)
+    assert gone.returncode == 2
+    assert gone.stderr.strip() == (f"error: GENERATED_CLIP_NOT_FOUND: generated_clip "
+                                   f"{missing} not found")  # fmt: skip
+    uncoded = up_home.run("analyze", str(tmp_path / "missing.mp4"))
+    assert uncoded.returncode == 1
+    assert uncoded.stderr.startswith("error: ")
 
 
 def test_the_cli_and_the_api_make_the_same_cut_edits(tmp_path, api_settings, api_db, buckets,

@@ -56,38 +56,34 @@ def test_with_an_unreachable_s3_endpoint_the_cli_says_what_to_do_and_starts_noth
     assert not (home / "s3").exists()
 
 
-def test_a_first_command_starts_the_services_once_and_says_so_on_stderr(tmp_path):
-    home = tmp_path / "home"
-    try:
-        first = clipray(home, "sources", "--json")
-        assert first.returncode == 0, first.stderr
-        assert json.loads(first.stdout) is not None  # stdout is the result, nothing else
-        notes = [line for line in first.stderr.splitlines() if STARTED in line]
-        assert len(notes) == 1, first.stderr
-        assert "S3 at http://127.0.0.1:" in notes[0]
-        assert "database migrated to" in notes[0]
-        st = status(home)
-        assert st["s3"]["state"] == "running"
-        assert st["database"]["revision"] == st["database"]["head"]
-        assert st["ray"]["state"] == "stopped"  # Ray runs in a command's own process
-        again = clipray(home, "sources", "--json")
-        assert again.returncode == 0, again.stderr
-        assert STARTED not in again.stderr
-        assert again.stdout == first.stdout
-        # The libraries' logging (here alembic's) is in the log file, on stderr only with -v.
-        assert "alembic" not in first.stderr + again.stderr
-        assert "alembic" in (home / "logs" / "clipray.log").read_text()
-        loud = clipray(home, "--verbose", "sources", "--json")
-        assert loud.returncode == 0, loud.stderr
-        assert loud.stdout == first.stdout
-        assert "alembic" in loud.stderr
-        # Bad input after a first-use start is still one line with the reason.
-        missing = clipray(home, "analyze", str(tmp_path / "missing.mp4"), "--json")
-        assert missing.returncode == 1
-        assert "no such file" in missing.stderr
-        assert missing.stdout == ""
-    finally:
-        clipray(home, "down")
+def test_a_first_command_starts_the_services_once_and_says_so_on_stderr(tmp_path, cli_home):
+    first = clipray(cli_home, "sources", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) is not None  # stdout is the result, nothing else
+    notes = [line for line in first.stderr.splitlines() if STARTED in line]
+    assert len(notes) == 1, first.stderr
+    assert "S3 at http://127.0.0.1:" in notes[0]
+    assert "database migrated to" in notes[0]
+    st = status(cli_home)
+    assert st["s3"]["state"] == "running"
+    assert st["database"]["revision"] == st["database"]["head"]
+    assert st["ray"]["state"] == "stopped"  # Ray runs in a command's own process
+    again = clipray(cli_home, "sources", "--json")
+    assert again.returncode == 0, again.stderr
+    assert STARTED not in again.stderr
+    assert again.stdout == first.stdout
+    # The libraries' logging (here alembic's) is in the log file, on stderr only with -v.
+    assert "alembic" not in first.stderr + again.stderr
+    assert "alembic" in (cli_home / "logs" / "clipray.log").read_text()
+    loud = clipray(cli_home, "--verbose", "sources", "--json")
+    assert loud.returncode == 0, loud.stderr
+    assert loud.stdout == first.stdout
+    assert "alembic" in loud.stderr
+    # Bad input after a first-use start is still one line with the reason.
+    missing = clipray(cli_home, "analyze", str(tmp_path / "missing.mp4"), "--json")
+    assert missing.returncode == 1
+    assert "no such file" in missing.stderr
+    assert missing.stdout == ""
 
 
 @pytest.mark.unit
@@ -105,30 +101,26 @@ def test_worker_lines_are_recorded_as_ray_prints_them(tmp_path, caplog):
 
 @pytest.mark.timeout(3000)  # two full main jobs, each starting Ray in its own process
 def test_run_on_a_fresh_home_prints_json_only_and_demo_prints_no_worker_lines(
-    tmp_path: Path, short_talk: Path
+    cli_home: Path, short_talk: Path
 ):
     """The issue's two done-criteria, on one fresh home (the second command reuses the
     services the first one started)."""
-    home = tmp_path / "home"
-    log_file = home / "logs" / "clipray.log"
-    try:
-        run = clipray(home, "run", str(short_talk), "--json", "--min-duration", "5",
-                      "--max-clips", "1", timeout=1500)  # fmt: skip
-        assert run.returncode == 0, run.stderr[-3000:]
-        result = json.loads(run.stdout)  # the whole of stdout is one JSON document
-        assert result["clips"], result
-        assert [line for line in run.stderr.splitlines() if STARTED in line], run.stderr
-        assert _worker_lines(run.stdout + run.stderr) == []
-        size = log_file.stat().st_size
-        assert size > 0
+    log_file = cli_home / "logs" / "clipray.log"
+    run = clipray(cli_home, "run", str(short_talk), "--json", "--min-duration", "5",
+                  "--max-clips", "1", timeout=1500)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)  # the whole of stdout is one JSON document
+    assert result["clips"], result
+    assert [line for line in run.stderr.splitlines() if STARTED in line], run.stderr
+    assert _worker_lines(run.stdout + run.stderr) == []
+    size = log_file.stat().st_size
+    assert size > 0
 
-        demo = clipray(home, "demo", timeout=1500)
-        assert demo.returncode == 0, demo.stderr[-3000:]
-        assert "clips of" in demo.stdout
-        assert _worker_lines(demo.stdout + demo.stderr) == []
-        assert STARTED not in demo.stderr
-        logged = log_file.read_text(encoding="utf-8", errors="replace")[size:]
-        assert "clipray demo" in logged  # this invocation's own section of the log
-        assert re.search(r"ray|Ray", logged), logged[-2000:]
-    finally:
-        clipray(home, "down")
+    demo = clipray(cli_home, "demo", timeout=1500)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    assert "clips of" in demo.stdout
+    assert _worker_lines(demo.stdout + demo.stderr) == []
+    assert STARTED not in demo.stderr
+    logged = log_file.read_text(encoding="utf-8", errors="replace")[size:]
+    assert "clipray demo" in logged  # this invocation's own section of the log
+    assert re.search(r"ray|Ray", logged), logged[-2000:]

@@ -25,6 +25,7 @@ from clipray.clips.proxy import (
     reencode_range,
 )
 from tests.conftest import MEDIA
+from tests.frames import gray_frames
 
 CUTS = MEDIA / "scene_cuts" / "pyscenedetect"
 COUNTER = CUTS / "counter.mp4"  # 3 s, 1920x1080, 10 fps: frame N shows the number N
@@ -35,16 +36,6 @@ SIZE = (192, 108)
 
 def write_mp4(*args: str | Path) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
-
-
-def _gray(path: Path) -> np.ndarray:
-    """Every frame of ``path``, gray, at :data:`SIZE`: ``(N, H, W)`` float."""
-    w, h = SIZE
-    raw = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v", "-s", f"{w}x{h}",
-         "-pix_fmt", "gray", "-f", "rawvideo", "-"], capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    return np.frombuffer(raw, np.uint8).reshape(-1, h, w).astype(np.float64)
 
 
 def _samples(path: Path) -> np.ndarray:
@@ -81,7 +72,7 @@ def assert_frames_are(clip: np.ndarray, source: np.ndarray, start: int) -> None:
 
 @pytest.fixture(scope="module")
 def source_frames() -> np.ndarray:
-    return _gray(COUNTER)
+    return gray_frames(COUNTER, SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +102,7 @@ def test_proxy_is_all_intra_with_every_grid_frame(proxy, source_frames):
     path, info = proxy
     assert info == ProxyInfo(30, Fraction(10), 1920, 1080, has_audio=False, all_intra=True)
     assert probe_proxy(path) == info
-    assert_frames_are(_gray(path), source_frames, 0)
+    assert_frames_are(gray_frames(path, SIZE), source_frames, 0)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +120,7 @@ def test_export_copies_exactly_the_range(proxy, source_frames, tmp_path, start, 
     exported = export_range(path, info, start, end, out)
     assert (exported.method, exported.frames) == ("copy", end - start)
     assert exported.duration_s == pytest.approx((end - start) / 10)
-    clip = _gray(out)
+    clip = gray_frames(out, SIZE)
     assert len(clip) == end - start
     assert_frames_are(clip, source_frames, start)
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
@@ -145,7 +136,7 @@ def test_export_keeps_the_audio_with_its_frames(talk, tmp_path):
 
     out = tmp_path / "clip.mp4"
     assert export_range(proxy, info, 10, 20, out).method == "copy"
-    assert len(_gray(out)) == 10
+    assert len(gray_frames(out, SIZE)) == 10
     durations = _durations(out)
     assert durations["video"] == pytest.approx(1.0, abs=1e-6)
     assert abs(durations["audio"] - durations["video"]) < 0.05
@@ -167,14 +158,14 @@ def test_export_from_a_long_gop_file_reencodes_exactly(source_frames, tmp_path):
     out = tmp_path / "clip.mp4"
     exported = export_range(normal, info, 10, 20, out)
     assert (exported.method, exported.frames) == ("reencode", 10)
-    assert_frames_are(_gray(out), source_frames, 10)
+    assert_frames_are(gray_frames(out, SIZE), source_frames, 10)
 
 
 def test_reencode_from_the_original_is_frame_exact(talk, source_frames, tmp_path):
     out = tmp_path / "clip.mp4"
     exported = reencode_range(talk, frame_grid(talk), 12, 17, out)
     assert (exported.method, exported.frames) == ("reencode", 5)
-    assert_frames_are(_gray(out), source_frames, 12)
+    assert_frames_are(gray_frames(out, SIZE), source_frames, 12)
     durations = _durations(out)
     assert abs(durations["audio"] - durations["video"]) < 0.05
 
@@ -211,7 +202,7 @@ def test_variable_frame_rate_source_is_put_on_its_timestamp_grid(tmp_path):
     assert grid.fps == Fraction(24000, 1001)
     info = make_proxy(vfr, tmp_path / "vfr.proxy.mp4", grid)
     assert (info.frame_count, info.all_intra) == (grid.frame_count, True)
-    frames = _gray(tmp_path / "vfr.proxy.mp4")
+    frames = gray_frames(tmp_path / "vfr.proxy.mp4", SIZE)
     assert len(frames) == grid.frame_count
     change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2))
     assert int(change.argmax()) + 1 == 90

@@ -37,6 +37,7 @@ from clipray.clips.reel import (
 from clipray.storage.keys import object_key, workspace_prefix
 from clipray.storage.objects import Buckets
 from tests.conftest import MEDIA
+from tests.frames import gray_frames
 
 KATIE = MEDIA / "talking_head" / "sadtalker_hdtf" / "WDA_KatieHill_000.mp4"  # 8 s, 512x512, 25
 HAMILTON = MEDIA / "talking_head" / "face_recognition" / "short_hamilton_clip.mp4"  # 640x360
@@ -110,16 +111,6 @@ def _part_spans(parts: list[ReelPart], fps: Fraction) -> list[tuple[int, int]]:
         spans.append((round(at * RATE), round((at + length) * RATE)))
         at += length
     return spans
-
-
-def _gray(path: Path, size: tuple[int, int] = (64, 36)) -> np.ndarray:
-    """Every frame of ``path``, gray, small: ``(N, H, W)`` float."""
-    w, h = size
-    raw = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-s", f"{w}x{h}",
-         "-pix_fmt", "gray", "-f", "rawvideo", "-"], capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    return np.frombuffer(raw, np.uint8).reshape(-1, h, w).astype(np.float64)
 
 
 def _no_leftovers(folder: Path) -> None:
@@ -232,7 +223,8 @@ def test_parts_without_sound_get_silence_in_sync(quiet: ReelResult) -> None:
 def test_a_scene_cut_shows_at_its_time(quiet: ReelResult, index: int, cut: int) -> None:
     part = QUIET[index]
     first = sum(frame_count(p.duration, NTSC.rate) for p in QUIET[:index])
-    frames = _gray(quiet.path)[first : first + frame_count(part.duration, NTSC.rate)]
+    frames = gray_frames(quiet.path, (64, 36))
+    frames = frames[first : first + frame_count(part.duration, NTSC.rate)]
     change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2))
     shown = int(np.argmax(change)) + 1  # the first frame of the new scene, in the part
     expected = (cut / TESTVIDEO_FPS - Fraction(part.start)) * NTSC.rate

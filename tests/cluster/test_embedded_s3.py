@@ -3,7 +3,6 @@ clock step, a lost state file, a server of an older clipray; failed starts in on
 
 import json
 import subprocess
-import sys
 
 import psutil
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from clipray.cluster.embedded_s3 import EmbeddedS3, EmbeddedS3Error
 from clipray.cluster.procs import port_open, wait_until
 from clipray.storage.objects import ObjectStore, make_client
+from tests.conftest import pid_gone
 
 WS = "0123456789abcdef0123456789abcdef"
 KEY = f"{WS}/sources/{'a' * 32}/kept.txt"
@@ -40,7 +40,7 @@ def test_start_twice_is_a_no_op_and_data_survives_a_restart(server):
 
     assert server.stop().state == "running"
     assert server.status().state == "stopped"
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert pid_gone(pid)
     port = int(endpoint.url.rsplit(":", 1)[1])
     assert not port_open("127.0.0.1", port)
 
@@ -90,13 +90,6 @@ def test_a_recycled_pid_is_not_mistaken_for_the_server(server):
     assert me.is_running()
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 def _edit_state(server: EmbeddedS3, **changes) -> None:
     state = json.loads(server.proc.state_file.read_text())
     state.update(changes)
@@ -130,7 +123,7 @@ def test_a_clock_step_neither_orphans_nor_duplicates_the_server(server, older_st
     assert server.status().found_by is None  # adopted: the state file is current again
 
     assert server.stop().pid == pid
-    assert wait_until(lambda: _gone(pid), 10)
+    assert wait_until(lambda: pid_gone(pid), 10)
     assert not port_open("127.0.0.1", int(endpoint.url.rsplit(":", 1)[1]))
 
 
@@ -155,7 +148,7 @@ def test_a_server_whose_state_file_was_lost_is_adopted_with_its_data(server):
 
     stopped = server.stop()
     assert (stopped.state, stopped.pid) == ("running", pid)
-    assert wait_until(lambda: _gone(pid), 10)
+    assert wait_until(lambda: pid_gone(pid), 10)
 
 
 def test_a_server_of_an_older_clipray_is_found_by_its_data_dir(server):
@@ -181,63 +174,33 @@ def test_a_server_of_an_older_clipray_is_found_by_its_data_dir(server):
         orphan.wait()
 
 
-HOLD_LOCK = """import fcntl, sys, time
-fh = open(sys.argv[1], "a")
-fcntl.flock(fh, fcntl.LOCK_EX)
-print("held", flush=True)
-time.sleep(600)
-"""
-HOLD_PORT = """import socket, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen()
-print(s.getsockname()[1], flush=True)
-time.sleep(600)
-"""
-
-
-def _holder(script: str, *args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
-def test_a_data_dir_locked_by_another_program_is_named_in_one_line(server):
+def test_a_data_dir_locked_by_another_program_is_named_in_one_line(server, holder):
     """weed dies with a Go stack trace when its store is locked; start says who holds it."""
     lock = server.root / "data" / "filerldb2" / "00" / "LOCK"
     lock.parent.mkdir(parents=True)
-    holder, ready = _holder(HOLD_LOCK, str(lock))
-    try:
-        assert ready == "held"
-        with pytest.raises(EmbeddedS3Error) as failed:
-            server.start(timeout=60)
-        message = str(failed.value)
-        assert failed.value.code == "s3_data_dir_locked"
-        assert "\n" not in message
-        assert "goroutine" not in message
-        assert f"(pid {holder.pid})" in message
-        assert "resource temporarily unavailable" in message
-        assert server.status().state == "stopped"  # nothing half-started
-    finally:
-        holder.kill()
-        holder.wait()
+    held = holder.lock(lock)
+    with pytest.raises(EmbeddedS3Error) as failed:
+        server.start(timeout=60)
+    message = str(failed.value)
+    assert failed.value.code == "s3_data_dir_locked"
+    assert "\n" not in message
+    assert "goroutine" not in message
+    assert f"(pid {held.pid})" in message
+    assert "resource temporarily unavailable" in message
+    assert server.status().state == "stopped"  # nothing half-started
 
 
-def test_a_taken_port_is_refused_naming_its_owner(tmp_path):
-    holder, port = _holder(HOLD_PORT)
-    try:
-        pinned = EmbeddedS3(tmp_path / "s3", port=int(port))
-        with pytest.raises(EmbeddedS3Error) as failed:
-            pinned.start()
-        assert failed.value.code == "s3_port_taken"
-        assert f"port {port} " in str(failed.value)
-        assert f"(pid {holder.pid})" in str(failed.value)
-        assert pinned.status().state == "stopped"
-    finally:
-        holder.kill()
-        holder.wait()
-    pinned = EmbeddedS3(tmp_path / "s3", port=int(port))
+def test_a_taken_port_is_refused_naming_its_owner(tmp_path, holder):
+    held, port = holder.port()
+    pinned = EmbeddedS3(tmp_path / "s3", port=port)
+    with pytest.raises(EmbeddedS3Error) as failed:
+        pinned.start()
+    assert failed.value.code == "s3_port_taken"
+    assert f"port {port} " in str(failed.value)
+    assert f"(pid {held.pid})" in str(failed.value)
+    assert pinned.status().state == "stopped"
+    holder.release(held)
+    pinned = EmbeddedS3(tmp_path / "s3", port=port)
     try:
         endpoint, started = pinned.start()  # once free, the pinned port is used
         assert started

@@ -18,6 +18,7 @@ from clipray.cluster.procs import (
     start_ticks,
     wait_until,
 )
+from tests.conftest import pid_gone
 
 MARK = "clipray-test-service"
 # A cheap long-running real process; with IGNORE_TERM it has to be killed.
@@ -55,13 +56,6 @@ def edit_state(svc: ServiceProcess, **changes) -> None:
     svc.state_file.write_text(json.dumps(state))
 
 
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 @linux_only
 def test_start_ticks_are_what_psutil_adds_the_wall_clock_boot_time_to(service):
     """The invariant behind the fix: create_time = btime + ticks / CLK_TCK, where btime
@@ -93,7 +87,7 @@ def test_a_clock_step_does_not_orphan_a_running_service(service):
 
     stopped = service.stop(timeout=10)
     assert (stopped.state, stopped.pid) == ("running", pid)
-    assert gone(pid)
+    assert pid_gone(pid)
     assert service.status().state == "stopped"
     assert not service.state_file.exists()
 
@@ -138,7 +132,7 @@ def test_a_process_started_without_the_lock_is_found_by_its_command_line(service
         st = _wait_status(service, "running")
         assert (st.pid, st.found_by, st.recorded_pid) == (proc.pid, "command line", None)
         assert service.stop(timeout=1).pid == proc.pid
-        assert wait_until(lambda: gone(proc.pid), 10)  # reaped by stop (our child)
+        assert wait_until(lambda: pid_gone(proc.pid), 10)  # reaped by stop (our child)
         assert service.status().state == "stopped"
     finally:
         proc.kill()

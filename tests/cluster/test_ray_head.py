@@ -2,20 +2,13 @@
 
 import json
 
-import psutil
 import pytest
 
 from clipray.cluster.procs import port_open, wait_until
 from clipray.cluster.ray_head import LocalRayHead
+from tests.conftest import pid_gone
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_a_head_is_adopted_after_a_clock_step_and_a_lost_state_file(tmp_path):
@@ -46,7 +39,7 @@ def test_a_head_is_adopted_after_a_clock_step_and_a_lost_state_file(tmp_path):
 
         stopped = head.stop()
         assert (stopped.state, stopped.pid) == ("running", pid)
-        assert wait_until(lambda: _gone(pid), 30)
+        assert wait_until(lambda: pid_gone(pid), 30)
         host, _, port = address.rpartition(":")
         assert wait_until(lambda: not port_open(host, int(port)), 30)
         assert head.status().state == "stopped"

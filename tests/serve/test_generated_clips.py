@@ -20,12 +20,6 @@ VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 
 
 @pytest.fixture(scope="module")
-def client(api_settings, api_db):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def store(api_settings, s3_server):
     return open_buckets(s3_server, api_settings).generated
 

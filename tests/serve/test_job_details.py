@@ -7,19 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
-from clipray.serve.app import create_api
 from clipray.storage.orm import Job, JobStatus, JobStep, StepStatus, utcnow
 from tests.apiclient import Account, register
 
 WORKER = {"worker_pid": 4242, "node_id": "f" * 56}
-
-
-@pytest.fixture(scope="module")
-def client(api_settings):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

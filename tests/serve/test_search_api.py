@@ -39,12 +39,6 @@ JFK = [(0.0, 4.5, "And so my fellow Americans,"),
 RESULT_KEYS = {"source_id", "job_id", "start", "end", "score", "mode", "text", "thumbnail_url"}
 
 
-@pytest.fixture(scope="module")
-def client(api_settings, api_db):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
-
-
 def _indexed(settings, buckets, db, acct: Account, path: Path) -> str:
     """A real source of ``acct``'s workspace with the JFK words indexed over it."""
     item = ingest(IngestContext(buckets, db, acct.workspace_id), str(path))

@@ -9,18 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from clipray.serve.app import create_api
-from clipray.storage.orm import Source
-from clipray.storage.vclips import CoverRepo
-from tests.apiclient import Account, register, upload
+from tests.apiclient import Account, register, upload_with_cover
 from tests.serve.test_api import assert_error
 
 MiB = 1024**2
-
-
-@pytest.fixture(scope="module")
-def client(api_settings, api_db):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +22,7 @@ def acct(client) -> Account:
 
 @pytest.fixture(scope="module")
 def source_id(client, acct, short_talk, api_db) -> str:
-    resp = upload(client, acct, short_talk)
-    assert resp.status_code == 200, resp.text
-    sid = resp.json()["source_id"]
-    with api_db.session() as s:
-        CoverRepo(s, acct.workspace_id).create_cover(s.get(Source, sid), 400, "25/1", [200])
-    return sid
+    return upload_with_cover(client, acct, short_talk, api_db, 400, "25/1", [200])
 
 
 def refused(resp, *loc: str) -> list[dict]:

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from clipray.serve.app import create_api
-from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, Source, StepStatus, utcnow
-from clipray.storage.vclips import CoverRepo
-from tests.apiclient import Account, register, upload
+from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, StepStatus, utcnow
+from tests.apiclient import Account, register, upload_with_cover
 from tests.serve.test_generated_clips import make as make_generated
 
 RFC3339 = re.compile(
@@ -32,12 +30,6 @@ TIMED_FIELDS = {
     "reviewed_at",
     "last_used_at",
 }
-
-
-@pytest.fixture(scope="module")
-def client(api_settings, api_db):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +162,7 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
 ):
     acct = register(client, "times")
     w = Walker(client, spec, acct)
-    sid = upload(client, acct, short_talk).json()["source_id"]
-    with api_db.session() as s:
-        CoverRepo(s, acct.workspace_id).create_cover(s.get(Source, sid), 400, "25/1", [200])
+    sid = upload_with_cover(client, acct, short_talk, api_db, 400, "25/1", [200])
 
     # a job, with a step that ran, and one of its clips
     job_id = w.call("POST", "/api/jobs", json={"source_id": sid})["id"]

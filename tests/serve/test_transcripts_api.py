@@ -7,12 +7,10 @@ from __future__ import annotations
 import difflib
 
 import pytest
-from fastapi.testclient import TestClient
 
 from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.ingest import IngestContext, ingest
 from clipray.pipelines.runner import AnalysisRunner
-from clipray.serve.app import create_api
 from clipray.storage.orm import Analysis
 from tests.apiclient import register
 from tests.clips.test_subtitles import parse_back
@@ -22,12 +20,6 @@ from tests.storage.test_ranking import JFK
 
 WORDS = "And so my fellow Americans, ask not what your country can do for you, ask what you " \
         "can do for your country."  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def client(api_settings, api_db):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -9,30 +9,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import requests
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from clipray.clips.cuts import VClip, validate
 from clipray.pipelines.export import export_clip
-from clipray.serve.app import create_api
 from clipray.storage.orm import ClipExport, ProxyStatus, Source
 from clipray.storage.vclips import CoverRepo
-from tests.apiclient import Account, register, upload
+from tests.apiclient import Account, register, upload, upload_with_cover
+from tests.conftest import at_once
 from tests.serve.test_api import assert_error
 
 FRAMES, RATE, CUT = 400, "25/1", 200
 """short_talk: 16 s at 25 fps, a scene cut at 8 s."""
-
-
-@pytest.fixture(scope="module")
-def client(api_settings, api_db):
-    with TestClient(create_api(api_settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +34,7 @@ def alice(client) -> Account:
 
 @pytest.fixture(scope="module")
 def source_id(client, alice, short_talk, api_db) -> str:
-    resp = upload(client, alice, short_talk)
-    assert resp.status_code == 200, resp.text
-    sid = resp.json()["source_id"]
-    with api_db.session() as s:  # what the job's analyze step does once the analysis ends
-        CoverRepo(s, alice.workspace_id).create_cover(s.get(Source, sid), FRAMES, RATE, [CUT])
-    return sid
+    return upload_with_cover(client, alice, short_talk, api_db, FRAMES, RATE, [CUT])
 
 
 def _cover(client, acct, sid) -> dict:
@@ -132,22 +119,15 @@ def test_bad_operations_get_a_code_and_change_nothing(client, alice, source_id, 
 
 def test_two_concurrent_moves_of_one_cut_one_wins_the_other_gets_409(client, alice, source_id):
     cuts, v = _cuts(client, alice, source_id)
-    barrier = threading.Barrier(2)
-    results: list[int] = []
 
-    def move(to: int) -> None:
-        barrier.wait(timeout=10)
+    def move(to: int) -> int:
         resp = client.patch(f"/api/sources/{source_id}/cuts/{CUT}", headers=alice.headers,
                             json={"to": to, "version": v})  # fmt: skip
-        results.append(resp.status_code)
         if resp.status_code == 409:
             assert resp.json()["error"]["code"] == "CUT_VERSION_CONFLICT"
+        return resp.status_code
 
-    threads = [threading.Thread(target=move, args=(to,)) for to in (CUT - 10, CUT + 10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    results = at_once(lambda: move(CUT - 10), lambda: move(CUT + 10), timeout=30)
     assert sorted(results) == [200, 409]
     after, version = _cuts(client, alice, source_id)
     assert version == v + 1

@@ -3,7 +3,6 @@ concurrent replicas that cannot both take the last slot."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from clipray.serve.security import sliding_window_wait
 from clipray.storage.accounts import RateLimitRepo
 from clipray.storage.orm import RateLimitHit
+from tests.conftest import at_once
 
 T0 = datetime(2026, 12, 6, 8, 0, 58, tzinfo=UTC)
 
@@ -52,22 +52,6 @@ def test_old_hits_are_dropped_and_refusals_are_not_stored(migrated_db):
 
 def test_concurrent_replicas_admit_exactly_the_limit(migrated_db):
     key = f"login:{uuid.uuid4().hex}"
-    start = threading.Barrier(12)
-    waits: list[int | None] = []
-    errors: list[BaseException] = []
-
-    def replica() -> None:
-        start.wait(timeout=30)
-        try:
-            waits.append(attempt(migrated_db, key, 5, 60, T0))
-        except BaseException as exc:  # surfaced below, not lost in the thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=replica) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
+    waits = at_once(*[lambda: attempt(migrated_db, key, 5, 60, T0)] * 12)
     assert len(waits) == 12
     assert sum(w is None for w in waits) == 5

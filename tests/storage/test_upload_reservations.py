@@ -3,7 +3,6 @@ workspace's storage quota, and an expired reservation stops counting."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from clipray.storage.keys import object_key
 from clipray.storage.orm import Workspace, new_id, utcnow
 from clipray.storage.repos import WorkspaceRepo
 from clipray.storage.uploads import UploadRepo
+from tests.conftest import at_once
 
 
 @pytest.fixture
@@ -36,26 +36,14 @@ def key(ctx: IngestContext) -> str:
 
 
 def test_concurrent_presigns_take_exactly_what_fits(ctx):
-    start = threading.Barrier(8)
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-
-    def presign() -> None:
-        start.wait(timeout=30)
+    def presign() -> str:
         try:
             reserve_upload(ctx, key(ctx), 300, utcnow() + timedelta(hours=1))
-            outcomes.append("reserved")
         except StorageQuotaError:
-            outcomes.append("refused")
-        except BaseException as exc:  # surfaced below, not lost in the thread
-            errors.append(exc)
+            return "refused"
+        return "reserved"
 
-    threads = [threading.Thread(target=presign) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
+    outcomes = at_once(*[presign] * 8)
     assert sorted(outcomes) == ["refused"] * 5 + ["reserved"] * 3
     with ctx.db.session() as s:
         assert UploadRepo(s, ctx.workspace_id).reserved_bytes(utcnow()) == 900

@@ -4,7 +4,6 @@ undo brings the replaced rows back; approving queues one export; one worker clai
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -32,6 +31,7 @@ from clipray.storage.vclips import (
     finish_export,
     requeue_running_exports,
 )
+from tests.conftest import at_once
 
 FRAMES = 300
 
@@ -197,27 +197,18 @@ def test_concurrent_moves_of_one_cut_one_wins_one_conflicts(migrated_db: Databas
     with migrated_db.session() as s:
         repo, source, user, other = _source(s)
         ws, source_id = repo.workspace_id, source.id
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def move(who: str, to: int) -> None:
-        barrier.wait(timeout=60)
+    def move(who: str, to: int) -> str:
         try:
             with migrated_db.session() as s:
                 repo = CoverRepo(s, ws)
                 src = s.get(type(source), source_id)
                 repo.apply(src, "move", who, frame=100, to=to, expected_version=0)
-            outcomes.append("ok")
         except CoverConflictError:
-            outcomes.append("conflict")
-        except Exception as exc:  # shown in the assertion below, rather than lost in a thread
-            outcomes.append(repr(exc))
+            return "conflict"
+        return "ok"
 
-    threads = [threading.Thread(target=move, args=(u, to)) for u, to in ((user, 90), (other, 110))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcomes = at_once(lambda: move(user, 90), lambda: move(other, 110), timeout=120)
     assert sorted(outcomes) == ["conflict", "ok"]
     with migrated_db.session() as s:
         repo = CoverRepo(s, ws)
