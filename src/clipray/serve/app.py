@@ -21,6 +21,7 @@ from clipray.serve.deps import app_services
 from clipray.serve.encoders import QueryEncoderDeployment
 from clipray.serve.errors import ErrorResponse, install_error_handlers
 from clipray.serve.limits import BodyLimitMiddleware, known_query
+from clipray.serve.options import INGRESS, deployment_kwargs
 from clipray.serve.routes import (
     auth,
     clips,
@@ -90,10 +91,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
 api = create_api()
 
 
-# The ingress routes requests and reads the database; it must not hold the whole CPU that
-# Serve reserves by default, or on a 2-CPU box the analysis pools it starts could not be
-# placed. serve_config.yaml sets replicas and resources on a cluster.
-@serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.25})
+# Replicas, concurrency and resources: serve/options.py, repeated in serve_config.yaml.
+@serve.deployment(**deployment_kwargs(INGRESS))
 @serve.ingress(api)
 class Ingress:
     """HTTP ingress; searches encode their query through the ``encoders`` deployment's
