@@ -8,6 +8,8 @@ once through real Serve.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -42,8 +44,10 @@ class Liveness(BaseModel):
     version: str
 
 
-def create_api(settings: Settings | None = None) -> FastAPI:
-    """The plain FastAPI app; ``settings`` None reads ``CLIPRAY_*`` on first use."""
+def create_api(settings: Settings | None = None,
+               clock: Callable[[], datetime] | None = None) -> FastAPI:  # fmt: skip
+    """The plain FastAPI app; ``settings`` None reads ``CLIPRAY_*`` on first use. ``clock``
+    (UTC now by default) times the per-user rate limit: tests move it instead of sleeping."""
     api = FastAPI(
         title="clipray",
         version=__version__,
@@ -58,6 +62,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(known_query)],
     )
     api.state.settings = settings
+    api.state.clock = clock
     api.state.services = None
     # Added before the error handlers' trace middleware, so it runs inside it: a 413 has
     # its trace id too.

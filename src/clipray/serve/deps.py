@@ -28,6 +28,7 @@ from clipray.config import Settings, get_settings
 from clipray.serve.encoders import Encoders, LocalEncoders
 from clipray.serve.errors import ApiError
 from clipray.serve.permissions import Action, allowed, token_allows
+from clipray.serve.ratelimit import admit_user
 from clipray.serve.security import (
     InvalidTokenError,
     TokenConfig,
@@ -196,11 +197,13 @@ def _unauthorized(code: str, message: str) -> ApiError:
 
 
 def authenticated_user(
+    request: Request,
     svc: ServicesDep,
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> tuple[User, Any]:
-    """The user behind the bearer credential, and the API token row if it is one."""
+    """The user behind the bearer credential, and the API token row if it is one; counted
+    against the user's rate limit (``serve.ratelimit``)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("UNAUTHORIZED", "send 'Authorization: Bearer <token>'")
@@ -213,6 +216,7 @@ def authenticated_user(
         user = UserRepo(session).get(row.user_id)
         if user is None:
             raise _unauthorized("TOKEN_INVALID", "the token's user is gone")
+        admit_user(request, svc, session, user.id)
         return user, row
     try:
         user_id = decode_access_token(svc.tokens, token)
@@ -221,6 +225,7 @@ def authenticated_user(
     user = UserRepo(session).get(user_id)
     if user is None:
         raise _unauthorized("TOKEN_INVALID", "the token's user is gone")
+    admit_user(request, svc, session, user.id)
     return user, None
 
 
