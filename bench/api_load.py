@@ -7,8 +7,9 @@ clipray's (``serve/options.py``), side by side on the same stack in the same pro
 Without ``--url`` it brings up what ``clipray serve`` does (embedded S3, migrations, a local
 Ray head, the job runner) under a temporary ``CLIPRAY_HOME``, signs up ``--users`` users
 (one per client by default, so that the per-user rate limit is paid on every request but
-does not refuse them), writes ``--jobs`` jobs with ``--clips`` clips each into every user's
-workspace, and then loads, one after another on one Serve instance:
+does not refuse them; with few users raise ``--rate-limit``), writes ``--jobs`` jobs with
+``--clips`` clips each into every user's workspace, and then loads, one after another on
+one Serve instance:
 
 (a) the ingress with Serve's defaults (5 ongoing requests per replica, one replica), as
     ``clipray serve`` deployed it before the options were defined once;
@@ -144,6 +145,7 @@ def _own_stack(args: argparse.Namespace) -> list[Result]:
 
     home = Path(args.home or tempfile.mkdtemp(prefix="clipray-load-"))
     settings = Settings(home=home, ray_num_cpus=2, serve_port=args.port,
+                        rate_limit_per_minute=args.rate_limit,
                         rate_limit_login_per_minute=10_000,
                         rate_limit_register_per_hour=10_000)  # fmt: skip
     try:
@@ -186,6 +188,9 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=8, help="clips per job")
     p.add_argument("--port", type=int, default=8765, help="port of the API it starts")
     p.add_argument("--home", help="CLIPRAY_HOME of the stack it starts (default: a temp dir)")
+    p.add_argument("--rate-limit", type=int, default=100,
+                   help="CLIPRAY_RATE_LIMIT_PER_MINUTE of (a) and (b): a user's requests a "
+                        "minute (raise it when clients share few users)")
     p.add_argument("--settle", type=float, default=5.0,
                    help="seconds between a redeploy and its load")
     args = p.parse_args()
