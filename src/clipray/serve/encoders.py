@@ -2,9 +2,10 @@
 
 The ingress holds a ``DeploymentHandle`` to it (``Ingress.bind(encoders=...)``): the models
 load once per encoder replica instead of once per ingress replica, scale on their own (and
-onto GPUs) through ``serve_config.yaml``, and concurrent searches are encoded in one batch
-(``@serve.batch``). Without Serve (tests with a TestClient, ``create_api``) the same
-interface runs the encoders in process (:class:`clipray.services.search.LocalEncoders`).
+onto GPUs) through ``serve/options.py`` and ``serve_config.yaml``, and concurrent searches
+are encoded in one batch (``@serve.batch``). Without Serve (tests with a TestClient,
+``create_api``) the same interface runs the encoders in process
+(:class:`clipray.services.search.LocalEncoders`).
 
     >>> vec = await encoders.sentence("a speech about the moon")    # doctest: +SKIP
 """
