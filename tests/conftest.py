@@ -309,6 +309,7 @@ def api_settings(settings: Settings, buckets: Buckets, tmp_path_factory: pytest.
             "jwt_secret": SecretStr("test-secret-" + "x" * 40),
             "rate_limit_login_per_minute": 10_000,
             "rate_limit_register_per_hour": 10_000,
+            "rate_limit_per_minute": 10_000,
             "job_poll_interval_s": 0.2,
             "quota_concurrent_jobs": 100,
         }

@@ -224,6 +224,10 @@ class Settings(BaseSettings):
     counted in the database (so across replicas)."""
     rate_limit_register_per_hour: int = 3
     """Registrations per client IP in any 3600 s (sliding)."""
+    rate_limit_per_minute: int = Field(default=100, ge=0)
+    """Requests per signed-in user in any 60 s (sliding), over every endpoint that takes a
+    bearer credential (API tokens count for their user), counted in the database (so across
+    replicas); 429 ``RATE_LIMITED`` with ``Retry-After`` above it. 0 turns it off."""
     trusted_proxies: tuple[str, ...] = ()
     """IPs or CIDRs of the reverse proxies in front of the API. ``X-Forwarded-For`` is read
     only when the direct peer is one of them, and then its right-most address that is not;

@@ -8,6 +8,8 @@ once through real Serve.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -21,6 +23,7 @@ from clipray.serve.deps import app_services
 from clipray.serve.encoders import QueryEncoderDeployment
 from clipray.serve.errors import ErrorResponse, install_error_handlers
 from clipray.serve.limits import BodyLimitMiddleware, known_query
+from clipray.serve.options import INGRESS, deployment_kwargs
 from clipray.serve.routes import (
     audit,
     auth,
@@ -42,8 +45,10 @@ class Liveness(BaseModel):
     version: str
 
 
-def create_api(settings: Settings | None = None) -> FastAPI:
-    """The plain FastAPI app; ``settings`` None reads ``CLIPRAY_*`` on first use."""
+def create_api(settings: Settings | None = None,
+               clock: Callable[[], datetime] | None = None) -> FastAPI:  # fmt: skip
+    """The plain FastAPI app; ``settings`` None reads ``CLIPRAY_*`` on first use. ``clock``
+    (UTC now by default) times the per-user rate limit: tests move it instead of sleeping."""
     api = FastAPI(
         title="clipray",
         version=__version__,
@@ -58,6 +63,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(known_query)],
     )
     api.state.settings = settings
+    api.state.clock = clock
     api.state.services = None
     # Added before the error handlers' trace middleware, so it runs inside it: a 413 has
     # its trace id too.
@@ -92,10 +98,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
 api = create_api()
 
 
-# The ingress routes requests and reads the database; it must not hold the whole CPU that
-# Serve reserves by default, or on a 2-CPU box the analysis pools it starts could not be
-# placed. serve_config.yaml sets replicas and resources on a cluster.
-@serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.25})
+# Replicas, concurrency and resources: serve/options.py, repeated in serve_config.yaml.
+@serve.deployment(**deployment_kwargs(INGRESS))
 @serve.ingress(api)
 class Ingress:
     """HTTP ingress; searches encode their query through the ``encoders`` deployment's

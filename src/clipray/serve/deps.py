@@ -29,6 +29,7 @@ from clipray.domain.audit import Actor
 from clipray.domain.errors import Unavailable
 from clipray.serve.encoders import Encoders, LocalEncoders
 from clipray.serve.permissions import Action
+from clipray.serve.ratelimit import admit_user
 from clipray.serve.security import TokenConfig, client_address, trusted_networks
 from clipray.services import access, accounts
 from clipray.services.access import Membership
@@ -186,12 +187,16 @@ class Principal:
 
 
 def authenticated_user(
+    request: Request,
     svc: ServicesDep,
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> tuple[User, ApiToken | None]:
-    """The user behind the bearer credential, and the API token row if it is one."""
-    return accounts.authenticate(session, svc.tokens, authorization)
+    """The user behind the bearer credential, and the API token row if it is one; counted
+    against the user's rate limit (``serve.ratelimit``)."""
+    user, token = accounts.authenticate(session, svc.tokens, authorization)
+    admit_user(request, svc, session, user.id)
+    return user, token
 
 
 UserDep = Annotated[tuple[User, ApiToken | None], Depends(authenticated_user)]

@@ -2,9 +2,10 @@
 
 The ingress holds a ``DeploymentHandle`` to it (``Ingress.bind(encoders=...)``): the models
 load once per encoder replica instead of once per ingress replica, scale on their own (and
-onto GPUs) through ``serve_config.yaml``, and concurrent searches are encoded in one batch
-(``@serve.batch``). Without Serve (tests with a TestClient, ``create_api``) the same
-interface runs the encoders in process (:class:`clipray.services.search.LocalEncoders`).
+onto GPUs) through ``serve/options.py`` and ``serve_config.yaml``, and concurrent searches
+are encoded in one batch (``@serve.batch``). Without Serve (tests with a TestClient,
+``create_api``) the same interface runs the encoders in process
+(:class:`clipray.services.search.LocalEncoders`).
 
     >>> vec = await encoders.sentence("a speech about the moon")    # doctest: +SKIP
 """
@@ -19,6 +20,7 @@ from ray import serve
 
 from clipray.config import Settings
 from clipray.models.query import QueryEncoders
+from clipray.serve.options import QUERY_ENCODERS, deployment_kwargs
 from clipray.services.search import Encoders, LocalEncoders
 
 __all__ = ["BATCH", "Encoders", "HandleEncoders", "LocalEncoders", "QueryEncoderDeployment"]
@@ -28,8 +30,7 @@ BATCH = {"max_batch_size": 32, "batch_wait_timeout_s": 0.005}
 costs a few ms on a CPU, so a longer wait would cost more than the batch saves."""
 
 
-@serve.deployment(name="QueryEncoders", ray_actor_options={"num_cpus": 0.25},
-                  max_ongoing_requests=64)  # fmt: skip
+@serve.deployment(**deployment_kwargs(QUERY_ENCODERS))
 class QueryEncoderDeployment:
     """Sentence and CLIP text encoders of search queries, batched across requests."""
 

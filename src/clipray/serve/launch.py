@@ -24,21 +24,29 @@ class Served:
 def start_api(settings: Settings) -> Served:
     """Bring everything up and deploy the API on ``serve_host:serve_port``; returns at once
     (the deployment lives on the Ray cluster, not in this process)."""
-    from ray import serve
-
     from clipray.actors import ensure_actors
-    from clipray.serve.app import Ingress
-    from clipray.serve.encoders import QueryEncoderDeployment
 
     report = bring_up(settings)
     connect_ray(settings, log_to_driver=False)
     ensure_actors(settings)
+    url = deploy_api(settings)
+    return Served(url, f"{url}/docs", report)
+
+
+def deploy_api(settings: Settings) -> str:
+    """Start Serve's proxy on ``serve_host:serve_port`` (in the Ray this process is connected
+    to) and deploy the app with the options of ``serve/options.py``, the ones
+    ``serve_config.yaml`` repeats; returns the API's URL."""
+    from ray import serve
+
+    from clipray.serve.app import Ingress
+    from clipray.serve.encoders import QueryEncoderDeployment
+
     serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
     app = Ingress.bind(settings, encoders=QueryEncoderDeployment.bind(settings))
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
     host = "127.0.0.1" if settings.serve_host in ("0.0.0.0", "::") else settings.serve_host  # noqa: S104
-    url = f"http://{host}:{settings.serve_port}"
-    return Served(url, f"{url}/docs", report)
+    return f"http://{host}:{settings.serve_port}"
 
 
 def stop_api() -> None:

@@ -83,20 +83,46 @@ class RateLimitRepo:
         self.s = session
 
     def recent(self, key: str, window_s: float, now: datetime | None = None) -> list[datetime]:
-        """Lock ``key``, drop its hits older than the window, return the rest's times.
+        """Lock ``key``, drop its hits older than the window, return the rest's times."""
+        self._lock_and_expire(key, window_s, now or utcnow())
+        found = self.s.scalars(select(RateLimitHit.at).where(RateLimitHit.key == key))
+        return [as_utc(t) for t in found]
+
+    def take(self, key: str, limit: int, window_s: float, now: datetime | None = None
+             ) -> datetime | None:  # fmt: skip
+        """Admit one request of ``key`` if fewer than ``limit`` were admitted in the last
+        ``window_s`` seconds (None), else answer when one more would fit: the moment the
+        ``limit``-th newest hit leaves the window. The same sliding window as :meth:`recent`
+        with ``serve.security.sliding_window_wait``, decided by the database in one query
+        that reads one row, whatever the limit: for a limit on every request of a user,
+        where fetching each hit of the window would cost more the busier the user is.
+        """
+        at = now or utcnow()
+        self._lock_and_expire(key, window_s, at)
+        window = timedelta(seconds=window_s)
+        if limit <= 0:
+            return at + window
+        nth = self.s.scalar(
+            select(RateLimitHit.at).where(RateLimitHit.key == key)
+            .order_by(RateLimitHit.at.desc()).offset(limit - 1).limit(1)
+        )  # fmt: skip
+        if nth is not None:
+            return as_utc(nth) + window
+        self.admit(key, at)
+        return None
+
+    def _lock_and_expire(self, key: str, window_s: float, at: datetime) -> None:
+        """Lock ``key`` for this transaction and drop its hits older than the window.
 
         PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: clipray's
         transactions begin IMMEDIATE, so this one already holds the database's write lock.
         """
-        at = now or utcnow()
         if self.s.get_bind().dialect.name == "postgresql":
             self.s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
         cutoff = at - timedelta(seconds=window_s)
         self.s.execute(
             delete(RateLimitHit).where(RateLimitHit.key == key, RateLimitHit.at <= cutoff)
         )
-        found = self.s.scalars(select(RateLimitHit.at).where(RateLimitHit.key == key))
-        return [as_utc(t) for t in found]
 
     def admit(self, key: str, now: datetime | None = None) -> None:
         """Record one admitted request of ``key``."""
