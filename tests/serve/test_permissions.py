@@ -41,6 +41,8 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.INSPECT_WORKERS:    (True,  True,  False, False),
     Action.DELETE_WORKSPACE:   (True,  False, False, False),
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
+    Action.CONNECT_ACCOUNT:    (True,  True,  False, False),
+    Action.LIST_ACCOUNTS:      (True,  True,  True,  False),
 }  # fmt: skip
 MATRIX_ROLES = (OWNER, ADMIN, EDITOR, VIEWER)
 

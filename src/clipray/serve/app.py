@@ -24,6 +24,7 @@ from clipray.serve.limits import BodyLimitMiddleware, known_query
 from clipray.serve.routes import (
     auth,
     clips,
+    connections,
     generated,
     health,
     highlights,
@@ -84,6 +85,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
+    api.include_router(connections.router)
     return api
 
 

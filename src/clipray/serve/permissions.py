@@ -60,6 +60,10 @@ class Action(enum.StrEnum):
     INSPECT_WORKERS = "inspect_workers"
     """See which process ran a job step (its pid and Ray node): for operators, not clients."""
     TRANSFER_OWNERSHIP = "transfer_ownership"
+    CONNECT_ACCOUNT = "connect_account"
+    """Connect a platform account to the workspace, or disconnect one."""
+    LIST_ACCOUNTS = "list_accounts"
+    """See the workspace's connected platform accounts (never their tokens)."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -80,6 +84,10 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.MANAGE_MEMBERS: Role.ADMIN,
         # Publishing posts to outside accounts in the workspace's name, hence above editor.
         Action.PUBLISH: Role.ADMIN,
+        # A connected account posts in the workspace's name: whoever may publish connects
+        # it; an editor sees which exist (to request a publication to one).
+        Action.CONNECT_ACCOUNT: Role.ADMIN,
+        Action.LIST_ACCOUNTS: Role.EDITOR,
         # A source is the workspace's own archive, not product output: removing it is not
         # undoable, hence above editor.
         Action.DELETE_SOURCE: Role.ADMIN,
