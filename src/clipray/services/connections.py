@@ -27,7 +27,14 @@ from datetime import datetime, timedelta
 
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, Conflict, Forbidden
-from clipray.publish.base import PlatformAdapter, PlatformOff, TokenExpired, Tokens
+from clipray.publish.base import (
+    PLATFORMS,
+    PlatformAdapter,
+    PlatformOff,
+    TokenExpired,
+    Tokens,
+    UnknownPlatform,
+)
 from clipray.publish.registry import adapter_for
 from clipray.services.access import owned
 from clipray.storage.connections import ConnectedAccountRepo, OAuthStateRepo
@@ -80,6 +87,16 @@ def _view(row: ConnectedAccount) -> AccountView:
                        created_at=row.created_at, updated_at=row.updated_at)  # fmt: skip
 
 
+def adapter(settings: Settings, platform: str) -> PlatformAdapter:
+    """The platform's adapter; off (no client configured) is refused before its module is
+    even imported."""
+    if platform not in PLATFORMS:
+        raise UnknownPlatform(platform)
+    if not settings.publish.of(platform).configured:
+        raise PlatformOff(platform)
+    return adapter_for(platform, settings.publish)
+
+
 def keyring(settings: Settings) -> KeyRing:
     """The Fernet keys; embedded mode generates one, production (a database URL) needs
     ``CLIPRAY_FERNET_KEYS`` (503 ``FERNET_KEYS_MISSING``)."""
@@ -107,11 +124,11 @@ def start(settings: Settings, db: Database, user_id: str, workspace_id: str, pla
         UnknownPlatform: 404 ``PLATFORM_UNKNOWN``; PlatformOff: 409 ``PLATFORM_OFF``.
         FernetKeysMissing: 503 ``FERNET_KEYS_MISSING`` (production without keys).
     """
-    adapter = adapter_for(platform, settings.publish)
+    platform_adapter = adapter(settings, platform)
     ring = keyring(settings)
     at = now or utcnow()
     state = secrets.token_urlsafe(32)
-    verifier, challenge = pkce_pair() if adapter.uses_pkce else (None, None)
+    verifier, challenge = pkce_pair() if platform_adapter.uses_pkce else (None, None)
     enc, version = ring.encrypt(verifier) if verifier else (None, None)
     with db.session() as s:
         repo = OAuthStateRepo(s)
@@ -119,7 +136,8 @@ def start(settings: Settings, db: Database, user_id: str, workspace_id: str, pla
         repo.add(state_hash=hash_state(state), user_id=user_id, workspace_id=workspace_id,
                  platform=platform, verifier_enc=enc, key_version=version,
                  redirect_uri=redirect_uri, created_at=at, expires_at=at + STATE_TTL)  # fmt: skip
-    return Consent(adapter.consent_url(state, challenge, redirect_uri), platform, at + STATE_TTL)
+    url = platform_adapter.consent_url(state, challenge, redirect_uri)
+    return Consent(url, platform, at + STATE_TTL)
 
 
 @dataclass(frozen=True)
@@ -171,16 +189,18 @@ def complete(settings: Settings, db: Database, platform: str, state: str, code: 
         CodedError: 400 ``OAUTH_DENIED`` when the platform reports an error; the platform's
             refusals (``PLATFORM_TOKEN_EXPIRED`` for a bad code, ...).
     """
-    adapter = adapter_for(platform, settings.publish)
-    ring = keyring(settings)
+    if platform not in PLATFORMS:
+        raise UnknownPlatform(platform)
     at = now or utcnow()
     flow = _take_state(db, platform, state, at, caller_user_id)
+    platform_adapter = adapter(settings, platform)
+    ring = keyring(settings)
     if error or not code:
         raise CodedError("OAUTH_DENIED", f"{platform} did not grant access: {error or 'no code'}",
                          status=400)  # fmt: skip
     verifier = ring.decrypt(flow.verifier_enc, flow.key_version)[0] if flow.verifier_enc else None
-    tokens = adapter.exchange_code(code, verifier, flow.redirect_uri)
-    info = adapter.account(tokens)
+    tokens = platform_adapter.exchange_code(code, verifier, flow.redirect_uri)
+    info = platform_adapter.account(tokens)
     with db.session() as s:
         row = ConnectedAccountRepo(s).upsert(
             flow.workspace_id, platform, info.platform_account_id, name=info.name,
@@ -232,7 +252,7 @@ def disconnect(settings: Settings, db: Database, workspace_id: str, account_id: 
     revoked = False
     if tokens is not None:
         try:
-            revoked = adapter_for(platform, settings.publish).revoke(tokens)
+            revoked = adapter(settings, platform).revoke(tokens)
         except PlatformOff:
             revoked = False
     with db.session() as s:
@@ -266,11 +286,11 @@ def usable_tokens(settings: Settings, db: Database, workspace_id: str, account_i
                                   f"{row.platform} refused to refresh account {row.id}'s "
                                   "tokens: connect it again")  # fmt: skip
         tokens = _opened(ring, row)
-        adapter: PlatformAdapter = adapter_for(row.platform, settings.publish)
-        if not (force_refresh or adapter.needs_refresh(tokens, now)):
+        platform_adapter = adapter(settings, row.platform)
+        if not (force_refresh or platform_adapter.needs_refresh(tokens, now)):
             return tokens
         try:
-            fresh = adapter.refresh(tokens)
+            fresh = platform_adapter.refresh(tokens)
         except TokenExpired as exc:
             row.status = ConnectionStatus.NEEDS_RECONNECT
             row.updated_at = utcnow()

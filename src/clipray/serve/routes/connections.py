@@ -15,7 +15,7 @@ import html
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from clipray.serve.deps import Caller, ServicesDep, SessionDep, authenticated_user
@@ -77,11 +77,30 @@ def _caller_id(svc: ServicesDep, session: SessionDep, authorization: str | None)
     return user.id
 
 
+def platform_extras(
+    scope: str | None = None,
+    scopes: str | None = None,
+    authuser: str | None = None,
+    hd: str | None = None,
+    prompt: str | None = None,
+    iss: str | None = None,
+    error_description: str | None = None,
+    error_reason: str | None = None,
+    error_uri: str | None = None,
+) -> str | None:
+    """What the platforms add to their redirect besides ``code``, ``state`` and ``error``
+    (Google: scope, authuser, hd, prompt, iss; TikTok: scopes; Meta: error_reason): declared
+    so the API's unknown-parameter check lets them through, and otherwise ignored but for
+    the reason of a refusal."""
+    return error_description or error_reason
+
+
 @router.get("/{platform}/callback", name="oauth_callback", responses=_DONE)
 def callback(
     platform: str,
     svc: ServicesDep,
     session: SessionDep,
+    why: Annotated[str | None, Depends(platform_extras)],
     state: str = "",
     code: str | None = None,
     error: str | None = None,
@@ -89,7 +108,8 @@ def callback(
 ) -> Response:
     """Where the platform sends the browser back: the state is checked and spent, the code
     exchanged, the account stored."""
-    view = connections.complete(svc.settings, svc.db, platform, state, code, error,
+    refused = f"{error}: {why}" if error and why else error
+    view = connections.complete(svc.settings, svc.db, platform, state, code, refused,
                                 caller_user_id=_caller_id(svc, session, authorization))
     back = svc.settings.oauth_return_url
     if back:
