@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +78,6 @@ class FakeYouTube:
     def __init__(self, client_id: str = "yt-client",
                  client_secret: str = "yt-secret") -> None:  # noqa: S107 (a fake's)
         self.client_id, self.client_secret = client_id, client_secret
-        self.lock = threading.Lock()
         self.codes: dict[str, dict[str, str]] = {}
         self.access: dict[str, float] = {}
         """access token -> expiry (time.time())."""

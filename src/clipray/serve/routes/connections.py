@@ -25,7 +25,10 @@ from clipray.services import connections
 from clipray.services.connections import AccountView
 
 router = APIRouter(prefix="/api/auth", tags=["connected accounts"])
-_CONSENT = {302: {"description": "Redirect to the platform's consent page"}}
+_CONSENT: dict[int | str, dict[str, object]] = {
+    302: {"description": "Redirect to the platform's consent page"},
+    200: {"model": ConsentUrl, "description": "The consent URL (Accept: application/json)"},
+}
 _DONE = {200: {"content": {"text/html": {}}, "description": "Connected (a small page)"},
          302: {"description": "Redirect to CLIPRAY_OAUTH_RETURN_URL"}}  # fmt: skip
 
