@@ -279,6 +279,15 @@ class Settings(BaseSettings):
     """Each platform's OAuth client and endpoints, e.g. ``CLIPRAY_PUBLISH__YOUTUBE__CLIENT_ID``,
     ``..._CLIENT_SECRET``, ``..._AUTH_URL``, ``..._TOKEN_URL``, ``..._API_BASE``; a platform
     without a client id and secret is off."""
+    fernet_keys: SecretStr | None = None
+    """Fernet keys that encrypt connected accounts' tokens at rest, comma-separated, newest
+    first: new tokens are encrypted with the first, any of them decrypts, and an account is
+    re-encrypted with the first on its next refresh (rotate by prepending a key). Unset:
+    embedded mode generates one into ``{home}/fernet-keys``; with a database URL set,
+    connecting accounts is refused (``FERNET_KEYS_MISSING``)."""
+    oauth_return_url: str | None = None
+    """Where the browser goes after a platform's consent (the studio's accounts page):
+    ``?connected=<platform>`` or ``?error=<CODE>`` is appended. Unset: a small HTML page."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

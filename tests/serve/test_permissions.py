@@ -42,6 +42,8 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.READ_AUDIT:         (True,  True,  False, False),
     Action.DELETE_WORKSPACE:   (True,  False, False, False),
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
+    Action.CONNECT_ACCOUNT:    (True,  True,  False, False),
+    Action.LIST_ACCOUNTS:      (True,  True,  True,  False),
 }  # fmt: skip
 MATRIX_ROLES = (OWNER, ADMIN, EDITOR, VIEWER)
 

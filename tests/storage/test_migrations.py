@@ -29,6 +29,8 @@ TABLES = {
     "highlight_reels",
     "upload_reservations",
     "keeper_sweeps",
+    "connected_accounts",
+    "oauth_states",
 }
 
 

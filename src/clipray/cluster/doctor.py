@@ -243,6 +243,32 @@ def check_gpu(_settings: Settings) -> list[Check]:
     return [Check("gpu", "warn", "no GPU visible: model stages run on the CPU")]
 
 
+def check_publishing(settings: Settings) -> list[Check]:
+    """Each platform on (a client configured) or off with the settings that turn it on, and
+    whether connected accounts' tokens can be encrypted (production needs its own keys)."""
+    from clipray.publish.base import PLATFORMS
+    from clipray.storage.vault import load_keyring
+
+    out: list[Check] = []
+    for platform in PLATFORMS:
+        cfg = settings.publish.of(platform)
+        key = f"CLIPRAY_PUBLISH__{platform.upper()}"
+        if cfg.configured:
+            out.append(Check(f"publish {platform}", "ok", f"on (client {cfg.client_id})"))
+        else:
+            out.append(Check(f"publish {platform}", "warn", "off: no OAuth client configured",
+                             f"set {key}__CLIENT_ID and {key}__CLIENT_SECRET"))  # fmt: skip
+    if any(settings.publish.of(p).configured for p in PLATFORMS):
+        try:
+            ring = load_keyring(settings.fernet_keys, settings.home_dir,
+                                production=settings.database_url is not None)  # fmt: skip
+            out.append(Check("token encryption", "ok", f"Fernet key {ring.newest} is newest"))
+        except CodedError as exc:
+            out.append(Check("token encryption", "fail", exc.message,
+                             "set CLIPRAY_FERNET_KEYS (comma-separated, newest first)"))
+    return out
+
+
 CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
     check_ffmpeg,
     check_s3,
@@ -250,6 +276,7 @@ CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
     check_ray,
     check_models,
     check_gpu,
+    check_publishing,
 )
 
 

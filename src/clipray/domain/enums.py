@@ -103,3 +103,13 @@ class GeneratedStatus(enum.StrEnum):
     PUBLISHED = "published"
     PURGED = "purged"
     """Its object is deleted; the row stays as the record (and for the candidate's upsert)."""
+
+
+class ConnectionStatus(enum.StrEnum):
+    """Where a connected platform account stands."""
+
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"
+    """The platform refused to refresh its tokens: the user must connect it again."""
+    REVOKED = "revoked"
+    """Disconnected by a user; its tokens are deleted."""

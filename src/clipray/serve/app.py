@@ -28,6 +28,7 @@ from clipray.serve.routes import (
     audit,
     auth,
     clips,
+    connections,
     generated,
     health,
     highlights,
@@ -92,6 +93,7 @@ def create_api(settings: Settings | None = None,
     ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
+    api.include_router(connections.router)
     return api
 
 

@@ -62,6 +62,10 @@ class Action(enum.StrEnum):
     TRANSFER_OWNERSHIP = "transfer_ownership"
     READ_AUDIT = "read_audit"
     """Read the workspace's audit log: who did what, from which address."""
+    CONNECT_ACCOUNT = "connect_account"
+    """Connect a platform account to the workspace, or disconnect one."""
+    LIST_ACCOUNTS = "list_accounts"
+    """See the workspace's connected platform accounts (never their tokens)."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -82,6 +86,10 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.MANAGE_MEMBERS: Role.ADMIN,
         # Publishing posts to outside accounts in the workspace's name, hence above editor.
         Action.PUBLISH: Role.ADMIN,
+        # A connected account posts in the workspace's name: whoever may publish connects
+        # it; an editor sees which exist (to request a publication to one).
+        Action.CONNECT_ACCOUNT: Role.ADMIN,
+        Action.LIST_ACCOUNTS: Role.EDITOR,
         # A source is the workspace's own archive, not product output: removing it is not
         # undoable, hence above editor.
         Action.DELETE_SOURCE: Role.ADMIN,

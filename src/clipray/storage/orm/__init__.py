@@ -4,13 +4,14 @@ Rows here are storage records; HTTP request/response schemas live in ``serve/`` 
 pipeline vocabulary in ``schemas.py``. Every change to these modules ships with a migration in
 ``storage/migrations/versions`` (a test checks that the two agree).
 
-One module per area (accounts, media, review, generated, audit); import the models from
+One module per area (accounts, media, review, generated, audit, publishing); import the models from
 ``clipray.storage.orm`` as before.
 """
 
 from clipray.domain.enums import (
     AnalysisStatus,
     ClipStatus,
+    ConnectionStatus,
     ExportStatus,
     GeneratedKind,
     GeneratedStatus,
@@ -46,6 +47,7 @@ from clipray.storage.orm.media import (
     Source,
     UploadReservation,
 )
+from clipray.storage.orm.publishing import ConnectedAccount, OAuthState
 from clipray.storage.orm.review import (
     ClipExport,
     ClipGroup,
@@ -64,6 +66,8 @@ __all__ = [
     "ClipExport",
     "ClipGroup",
     "ClipStatus",
+    "ConnectedAccount",
+    "ConnectionStatus",
     "CutEdit",
     "ExportStatus",
     "GeneratedClip",
@@ -74,6 +78,7 @@ __all__ = [
     "JobStatus",
     "JobStep",
     "KeeperSweep",
+    "OAuthState",
     "ProxyStatus",
     "RateLimitHit",
     "RefreshToken",
