@@ -119,3 +119,12 @@ def test_each_step_of_an_api_job_is_a_span_of_the_requests_trace(api_settings, a
     assert ok.status.status_code is StatusCode.UNSET
     assert err.status.status_code is StatusCode.ERROR
     assert err.status.description == "MEDIA_NOT_A_VIDEO"
+
+
+@pytest.mark.unit
+def test_no_span_starts_a_trace_of_its_own(spans):
+    """Outside a step (a render task in a worker that once ran one) nothing is recorded."""
+    with tracing.span("stage.render") as s:
+        assert s is None
+    stages_done({"asr": 1.0}, "src")
+    assert spans.get_finished_spans() == ()

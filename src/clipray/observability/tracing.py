@@ -118,8 +118,13 @@ def job_span(settings: Settings, trace_id: str | None, job_id: str, step: str,
 
 def span(name: str, attributes: Mapping[str, Any] | None = None) -> Any:
     """A child span of the current one (a model call, an index pass); a null context when
-    tracing is off."""
+    tracing is off or no span is current (a render task reusing a worker that once ran a
+    step must not start traces of its own)."""
     if _provider is None:
+        return nullcontext()
+    from opentelemetry import trace
+
+    if not trace.get_current_span().is_recording():
         return nullcontext()
     return _provider.get_tracer("clipray").start_as_current_span(name, attributes=attributes)
 
@@ -131,6 +136,10 @@ def stage_spans(timings: Mapping[str, float], attributes: Mapping[str, Any] | No
     span's length is the stage's summed work, not a wall-clock interval; the attribute
     ``clipray.stage.seconds`` says the same number."""
     if _provider is None:
+        return
+    from opentelemetry import trace
+
+    if not trace.get_current_span().is_recording():
         return
     tracer = _provider.get_tracer("clipray.analysis")
     end = time.time_ns()
