@@ -165,9 +165,14 @@ def buckets(s3_server: S3Endpoint, settings: Settings) -> Buckets:
 
 
 # --- Ray ---------------------------------------------------------------------------------
+RAY_METRICS_PORT = free_ports(1)[0]
+"""Where the session's local Ray exports its Prometheus metrics (``/metrics``)."""
+
+
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
-    """A local Ray with 2 CPUs shared by the session (auth off: loopback only)."""
+    """A local Ray with 2 CPUs shared by the session (auth off: loopback only), exporting
+    its metrics on :data:`RAY_METRICS_PORT`."""
     import ray
 
     ray.init(
@@ -176,6 +181,7 @@ def ray_local() -> Iterator[None]:
         include_dashboard=False,
         namespace="clipray-tests",
         log_to_driver=False,
+        _metrics_export_port=RAY_METRICS_PORT,
     )
     yield
     ray.shutdown()

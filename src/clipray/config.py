@@ -147,6 +147,15 @@ class Settings(BaseSettings):
     """CPUs of the local head; unset lets Ray count them."""
     ray_include_dashboard: bool = True
     """Start the Ray dashboard with the local head (operators watch jobs there)."""
+    ray_metrics_port: int | None = None
+    """Port on which the local head exports Prometheus metrics (``--metrics-export-port``;
+    clusters use 8080, see ``ray-cluster.yaml``); unset: Ray picks one."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP collector (``http://collector:4318``) that job traces are sent to; unset:
+    no tracing, at no cost."""
+    job_step_timeout_s: float = 3600.0
+    """How long a job step attempt may take before an operator should look: exported as
+    ``clipray_job_step_timeout_seconds`` for the "job stuck" alert (nothing is killed)."""
     stages: dict[str, StageResources] = Field(default_factory=_default_stages)
     """Resources per pipeline stage, e.g. ``CLIPRAY_STAGES__ASR__NUM_GPUS=1``."""
 

@@ -45,6 +45,8 @@ from clipray.jobs.machine import (
     next_action,
     transition,
 )
+from clipray.observability import metrics as obs_metrics
+from clipray.observability.job_gauges import JobGauges
 from clipray.pipelines.export import build_proxy, export_clip
 from clipray.pipelines.highlights import make_highlight
 from clipray.storage import claims
@@ -84,38 +86,24 @@ class _Attempt:
 
 
 class _Metrics:
-    """Job and step counters and durations as Ray metrics (dashboard and Prometheus)."""
+    """Job and step counters and durations as Ray metrics (``observability.metrics``), and
+    the same counts readable from ``status()``."""
 
     def __init__(self) -> None:
-        from ray.util.metrics import Counter, Gauge, Histogram
-
-        self.jobs = Counter("clipray_jobs_finished", "Jobs that reached a final or review state",
-                            tag_keys=("status",))  # fmt: skip
-        self.steps = Counter("clipray_job_steps", "Job step attempts by outcome",
-                             tag_keys=("step", "status"))  # fmt: skip
-        self.seconds = Histogram(
-            "clipray_job_step_seconds", "Duration of job step attempts",
-            boundaries=[1, 5, 15, 60, 300, 900, 3600], tag_keys=("step",),
-        )  # fmt: skip
-        self.running = Gauge("clipray_jobs_running", "Job steps running now")
-        self.media = Counter("clipray_media_tasks", "Proxy builds and clip exports by outcome",
-                             tag_keys=("kind", "status"))  # fmt: skip
         self.counts: dict[str, int] = {}
-        """The same counts, readable from ``status()``."""
 
     def step(self, step: Step, status: StepStatus, seconds: float) -> None:
-        self.steps.inc(tags={"step": step.value, "status": status.value})
-        self.seconds.observe(seconds, tags={"step": step.value})
+        obs_metrics.job_step(step.value, status.value, seconds)
         key = f"step.{step.value}.{status.value}"
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def media_task(self, kind: str, status: str) -> None:
-        self.media.inc(tags={"kind": kind, "status": status})
+        obs_metrics.media_task(kind, status)
         key = f"{kind}.{status}"
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def job(self, status: JobStatus) -> None:
-        self.jobs.inc(tags={"status": status.value})
+        obs_metrics.job_finished(status.value)
         key = f"job.{status.value}"
         self.counts[key] = self.counts.get(key, 0) + 1
 
@@ -131,6 +119,7 @@ class JobRunner:
         """Proxy builds and exports in flight: ``("proxy", source_id)`` / ``("export", id)``."""
         self.lock = threading.Lock()
         self.metrics = _Metrics()
+        self.gauges = JobGauges(settings, self.db)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.recovered = self.recover()
@@ -175,7 +164,8 @@ class JobRunner:
             self._reap()
             self._cancel_cancelled()
             self._start_new()
-            self.metrics.running.set(len(self.running))
+            obs_metrics.steps_running(len(self.running))
+            self.gauges.refresh()
             self._reap_media()
             self._start_media()
 
@@ -250,7 +240,9 @@ class JobRunner:
             self.metrics.step(att.step, StepStatus.FAILED, seconds)
             failures = self._failures(s, job.id, att.step)
             policy = STEP_POLICIES[att.step]
-            if policy.should_retry(failures, retryable=failure.retryable):
+            retry = policy.should_retry(failures, retryable=failure.retryable)
+            obs_metrics.step_failed(att.step.value, failure.code, retried=retry)
+            if retry:
                 job.not_before = utcnow() + timedelta(seconds=policy.delay(failures))
                 job.error = f"attempt {failures} failed, retrying: {message}"[:2000]
             else:

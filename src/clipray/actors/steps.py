@@ -28,6 +28,7 @@ from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, NotFound
 from clipray.jobs.machine import Step, progress
+from clipray.observability.tracing import job_span
 from clipray.pipelines.ingest import IngestContext
 from clipray.services.jobs import WORKER_KEYS
 from clipray.services.main_job import analyze_job, ingest_job, render_job
@@ -99,7 +100,8 @@ def run_step(
                              settings.job_poll_interval_s), daemon=True).start()  # fmt: skip
         ctx = IngestContext.of(settings, open_storage(settings), db, workspace_id)
         report = _Progress(db, job)
-        detail = STEPS[Step(step)](settings, ctx, job, report)
+        with job_span(settings, job.trace_id, job_id, step, {"clipray.job.step_id": step_id or ""}):
+            detail = STEPS[Step(step)](settings, ctx, job, report)
         report(1.0, force=True)
         return detail
     except Exception as exc:

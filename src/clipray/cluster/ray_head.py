@@ -89,9 +89,11 @@ class LocalRayHead:
         num_cpus: int | None = None,
         include_dashboard: bool = True,
         timeout: float = 120.0,
+        metrics_port: int | None = None,
     ) -> tuple[str, bool]:
         """Start the head unless it runs (one found without its state file is adopted).
-        Returns its address and whether it was started."""
+        Returns its address and whether it was started. ``metrics_port``: where the node
+        exports Prometheus metrics (unset: a port Ray picks)."""
         with self.proc.locked():
             self.adopted = ""
             st = self.proc.status()
@@ -119,6 +121,8 @@ class LocalRayHead:
                 cmd += [f"--dashboard-host={HOST}", f"--dashboard-port={dashboard}"]
             if num_cpus is not None:
                 cmd.append(f"--num-cpus={num_cpus}")
+            if metrics_port is not None:
+                cmd.append(f"--metrics-export-port={metrics_port}")
             info = {
                 "address": f"{HOST}:{gcs}",
                 "client_address": f"ray://{HOST}:{client}",

@@ -151,7 +151,8 @@ def bring_up(settings: Settings, *, start_ray: bool = True) -> UpReport:
     elif start_ray:
         head = local_ray_head(settings)
         report.ray_address, report.ray_started = head.start(
-            num_cpus=settings.ray_num_cpus, include_dashboard=settings.ray_include_dashboard
+            num_cpus=settings.ray_num_cpus, include_dashboard=settings.ray_include_dashboard,
+            metrics_port=settings.ray_metrics_port,
         )
         report.ray_adopted = head.adopted
         report.dashboard_url = head.dashboard_url()
@@ -238,6 +239,7 @@ def _init_ray(settings: Settings, namespace: str, options: dict[str, Any]) -> st
         num_cpus=settings.ray_num_cpus,
         namespace=namespace,
         include_dashboard=False,
+        _metrics_export_port=settings.ray_metrics_port,
         **options,
     )
     return None

@@ -36,6 +36,7 @@ from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
+from clipray.observability import metrics, timed
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
 from clipray.storage.keys import object_key
@@ -193,8 +194,9 @@ def render_and_upload(
     store = generated.scoped(workspace_id)
     with tempfile.TemporaryDirectory(prefix="clipray-render-") as tmp:
         work = Path(tmp)
-        done = render_clip(p.spec, source, src_size, has_audio, work, p.ass, p.thumbnail_at,
-                           ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+        with timed("render", output_s=p.spec.duration):
+            done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
+                               p.thumbnail_at, ffmpeg=settings.ffmpeg_bin)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
         (work / CLIP_FILES["edl"]).write_text(p.edl, encoding="utf-8")
         files = {
@@ -345,6 +347,7 @@ def render_clips(
             (keys, size, loudness), error = ray.get(ready[0]), None
         except Exception as exc:  # one failed render is recorded, the others go on
             keys, size, loudness, error = {}, 0, None, f"{type(exc).__name__}: {exc}"[-2000:]
+            metrics.render_failed()
         if not _record(settings, ctx, refs[ready[0]], keys, size, error, loudness):
             failed += 1
         if report is not None:

@@ -39,6 +39,7 @@ from clipray.clips.proxy import (
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
+from clipray.observability import timed
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
 from clipray.storage.orm import (
@@ -170,7 +171,8 @@ def export_clip(settings: Settings, export_id: str) -> dict[str, Any] | None:
         if attempt is None:
             return None
         try:
-            values = _export(settings, db, export_id)
+            with timed("export"):
+                values = _export(settings, db, export_id)
         except Exception as exc:
             log.warning("export %s failed: %s", export_id, exc)
             with db.session() as s:

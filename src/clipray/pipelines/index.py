@@ -25,6 +25,7 @@ from clipray.cluster.services import open_index
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
 from clipray.models.text_embed import TextEmbedConfig
+from clipray.observability import timed
 from clipray.storage.index import FrameRow, SearchIndex, SegmentRow
 from clipray.storage.keys import thumbnail_key
 
@@ -137,10 +138,11 @@ def index_sources(settings: Settings, sources: list[SourceToIndex],
         try:
             cfg = TextEmbedConfig(model=settings.text_embed_model)
             ds = build_segment_embeddings(rows, cfg, settings)
-            for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
-                for key, vec in zip(batch["key"], batch["vector"], strict=True):
-                    sid, i = str(key).split(":")
-                    vectors.setdefault(sid, []).append((int(i), np.asarray(vec, np.float32)))
+            with timed("text_embed"):
+                for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
+                    for key, vec in zip(batch["key"], batch["vector"], strict=True):
+                        sid, i = str(key).split(":")
+                        vectors.setdefault(sid, []).append((int(i), np.asarray(vec, np.float32)))
         except Exception as exc:  # no text model: no transcript of these sources is indexed
             reason = f"text embeddings: {type(exc).__name__}: {exc}"
             log.warning("search index: %s", reason)

@@ -25,6 +25,7 @@ import numpy as np
 from clipray.cluster.services import connect_ray, open_index
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis, Audio, AudioPeak, EmbeddingsRef, Faces, SourceInfo
+from clipray.observability import stages_done
 from clipray.pipelines.analyze import AnalysisResult, AnalyzeConfig, build_analysis, collect
 from clipray.pipelines.index import SourceToIndex, index_frames, index_sources
 from clipray.pipelines.ingest import IngestContext, Ingested, parse_s3_uri
@@ -191,6 +192,7 @@ class AnalysisRunner:
                     outcomes[fin.source_id] = Outcome(fin.source_id, None, error=fin.error)
                     continue
                 analysis = self._store(item, fin.result)
+                stages_done(fin.result.timings, fin.source_id)
                 outcomes[fin.source_id] = Outcome(fin.source_id, analysis)
                 # Frames go to the index now; transcripts wait to be embedded in one pass.
                 rest, problem = index_frames(index, SourceToIndex.of(

@@ -89,9 +89,10 @@ class JobRequest:
 
 def create_job(settings: Settings, buckets: Buckets, session: Session, workspace_id: str,
                user_id: str, request: JobRequest, idempotency_key: str | None = None,
-               actor: Actor | None = None) -> Job:  # fmt: skip
+               actor: Actor | None = None, trace_id: str | None = None) -> Job:  # fmt: skip
     """Record a new job (committed), or the one an earlier request with the same
-    ``idempotency_key`` and body created.
+    ``idempotency_key`` and body created. ``trace_id``: the API's id of the creating
+    request, which becomes the id of the job's trace.
 
     Raises:
         CodedError: the source is refused (400 URL and key codes, 404, 403), the key was
@@ -108,7 +109,8 @@ def create_job(settings: Settings, buckets: Buckets, session: Session, workspace
     job = Job(workspace_id=workspace_id, kind=JOB_KIND, created_by=user_id,
               source_id=row.id if row else None, status=JobStatus.CREATED,
               params={"source": source, "settings": request.settings},
-              idempotency_key=idempotency_key, request_hash=digest)  # fmt: skip
+              idempotency_key=idempotency_key, request_hash=digest,
+              trace_id=trace_id)  # fmt: skip
     try:
         with session.begin_nested():
             session.add(job)

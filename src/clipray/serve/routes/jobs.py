@@ -28,6 +28,7 @@ from clipray.serve.deps import (
     owned,
     wake_runner,
 )
+from clipray.serve.errors import trace_id
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import JobCreate, JobCreated, JobOut, Page, StepOut
 from clipray.services import jobs
@@ -63,6 +64,7 @@ def _step_out(st: JobStep, workers: bool) -> StepOut:
 @router.post("", status_code=201, responses={200: {"model": JobCreated}})
 def create_job(
     body: JobCreate,
+    http: Request,
     who: Caller,
     session: SessionDep,
     svc: ServicesDep,
@@ -75,7 +77,7 @@ def create_job(
     request = JobRequest(body.source_id, body.source_url, body.source_key,
                          body.settings.model_dump())  # fmt: skip
     job = jobs.create_job(svc.settings, svc.buckets, session, who.workspace_id, who.user.id,
-                          request, idempotency_key, actor)  # fmt: skip
+                          request, idempotency_key, actor, trace_id(http))  # fmt: skip
     wake_runner()
     return JobCreated(id=job.id, status=job.status.value)
 

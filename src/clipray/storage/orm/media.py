@@ -108,6 +108,8 @@ class Job(Base):
     body is refused instead of silently returning a different job."""
     not_before: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """Retry backoff: the runner starts no step of this job before this time."""
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+    """The API's trace id of the request that created the job: the id of the job's trace."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime(), default=utcnow, onupdate=utcnow
