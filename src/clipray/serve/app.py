@@ -32,6 +32,7 @@ from clipray.serve.routes import (
     sources,
     transcripts,
     uploads,
+    usage,
     workspaces,
 )
 
@@ -81,6 +82,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         highlights,
         transcripts,
         health,
+        usage,
     ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
