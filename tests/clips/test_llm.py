@@ -312,3 +312,34 @@ def test_titles_are_cleaned(api: Api) -> None:
 
 def test_api_key_stays_out_of_repr() -> None:
     assert "sk-secret" not in repr(LlmConfig(base_url="http://x", api_key="sk-secret"))
+
+
+def counted(obj: Any, usage: Any) -> Reply:
+    """A chat-completions reply whose envelope carries ``usage``, as OpenAI and vLLM send."""
+
+    def reply(body: dict[str, Any]) -> tuple[int, bytes]:
+        status, payload = answer(obj)(body)
+        return status, json.dumps({**json.loads(payload), "usage": usage}).encode()
+
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("obj", "usage", "spent", "reordered"),
+    [
+        pytest.param({"order": IDS[::-1]},
+                     {"prompt_tokens": 812, "completion_tokens": 37, "total_tokens": 849},
+                     [(812, 37)], True, id="answered"),
+        pytest.param({"order": IDS[:1]}, {"prompt_tokens": 812, "completion_tokens": 9},
+                     [(812, 9)], False, id="rejected-answer-still-cost"),
+        pytest.param({"order": IDS[::-1]}, None, [], True, id="server-counts-nothing"),
+        pytest.param({"order": IDS[::-1]}, {"prompt_tokens": -1, "completion_tokens": 2},
+                     [], True, id="nonsense-counts"),
+    ],
+)  # fmt: skip
+def test_the_tokens_a_call_spent_are_reported(api: Api, obj, usage, spent, reordered) -> None:
+    api.reply = counted(obj, usage)
+    heard: list[tuple[int, int]] = []
+    out = rerank(CANDS, cfg_for(api), on_usage=lambda p, c: heard.append((p, c)))
+    assert heard == spent
+    assert ([c.id for c in out] == IDS[::-1]) is reordered

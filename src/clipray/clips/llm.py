@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 PostFn = Callable[[str, bytes, Mapping[str, str], float], bytes]
 """``post(url, body, headers, timeout_s) -> response body``; raises on HTTP errors."""
+UsageFn = Callable[[int, int], None]
+"""``on_usage(prompt_tokens, completion_tokens)``: what a call cost, as the server counted."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,20 @@ def _content(body: bytes) -> Any:
         raise RerankRejected(f"the answer is not JSON: {shorten(text, 80)!r}") from None
 
 
+def _usage(body: bytes) -> tuple[int, int] | None:
+    """The ``usage`` object's prompt and completion tokens, None when the server sent none
+    (or nonsense): a server that counts nothing costs nothing we could report."""
+    try:
+        usage = json.loads(body).get("usage")
+        prompt, completion = usage["prompt_tokens"], usage.get("completion_tokens", 0)
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+    counts = (prompt, completion)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        return None
+    return prompt, completion
+
+
 def _validate(answer: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The new order and titles, if the answer is only a permutation plus titles."""
     if not isinstance(answer, dict):
@@ -189,7 +205,10 @@ def _validate(answer: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, str
 
 
 def rerank(
-    cands: Sequence[Candidate], cfg: LlmConfig, post: PostFn | None = None
+    cands: Sequence[Candidate],
+    cfg: LlmConfig,
+    post: PostFn | None = None,
+    on_usage: UsageFn | None = None,
 ) -> list[Candidate]:
     """``cands`` reordered and retitled by the model, or unchanged where that fails.
 
@@ -197,6 +216,8 @@ def rerank(
         cands: Candidates in heuristic order, with distinct ids.
         cfg: Where the model is; ``base_url=None`` returns ``cands`` as they are.
         post: The transport, ``http_post`` by default.
+        on_usage: Told the tokens of the call when the server reports them (its ``usage``),
+            also when the answer is then rejected: the tokens were spent either way.
 
     Returns:
         The same candidates (same spans, scores and reasons) in the model's order, with the
@@ -221,6 +242,9 @@ def rerank(
         # transport raises) means the same thing here: keep the heuristic order
         except Exception as e:
             raise RerankRejected(f"request to {url} failed: {e!r}") from None
+        spent = _usage(body)
+        if spent is not None and on_usage is not None:
+            on_usage(*spent)
         order, titles = _validate(_content(body), ids)
     except RerankRejected as e:
         log.warning("LLM re-rank skipped, heuristic order kept: %s", e)

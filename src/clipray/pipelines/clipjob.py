@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clipray.clips.captions import CaptionConfig, build_ass
-from clipray.clips.llm import LlmConfig, rerank
+from clipray.clips.llm import LlmConfig, UsageFn, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
 from clipray.clips.render import (
@@ -126,11 +126,13 @@ def plan(
     opts: RunOptions,
     versions: dict[str, str],
     llm: LlmConfig | None = None,
+    on_llm_usage: UsageFn | None = None,
 ) -> list[PlannedClip]:
-    """The clips to render for an analysis (no Ray; I/O only for the optional LLM)."""
+    """The clips to render for an analysis (no Ray; I/O only for the optional LLM, whose
+    tokens ``on_llm_usage`` hears)."""
     moments = select(analysis, opts.select_config())
     if llm is not None and llm.base_url:
-        moments = rerank(moments, llm)
+        moments = rerank(moments, llm, on_usage=on_llm_usage)
     return [plan_moment(analysis, item, m, opts, versions) for m in moments]
 
 

@@ -37,6 +37,7 @@ from clipray.serve.routes import (
     sources,
     transcripts,
     uploads,
+    usage,
     workspaces,
 )
 
@@ -90,6 +91,7 @@ def create_api(settings: Settings | None = None,
         transcripts,
         audit,
         health,
+        usage,
     ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)

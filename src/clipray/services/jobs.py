@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -57,7 +58,10 @@ __all__ = [
     "pause",
     "read_job",
     "resume",
+    "running_jobs",
+    "source_seconds",
     "split_detail",
+    "workspace_limits",
 ]
 T = TypeVar("T")
 
@@ -149,28 +153,46 @@ def _source_of(settings: Settings, buckets: Buckets, session: Session, workspace
 
 def _enforce_quota(settings: Settings, session: Session, workspace_id: str,
                    source: Source | None) -> None:  # fmt: skip
+    limits = workspace_limits(settings, session, workspace_id)
+    now = utcnow()
+    seconds = source_seconds(session, workspace_id, month_start(now))
+    usage = Usage(running_jobs(session, workspace_id), seconds / 60,
+                  (source.duration_s / 60) if source else 0.0)  # fmt: skip
+    over = check_quota(usage, limits, now)
+    if over is not None:
+        raise RateLimited(over.code, over.message, retry_after=over.retry_after_s)
+
+
+def workspace_limits(settings: Settings, session: Session, workspace_id: str) -> Limits:
+    """The workspace's job quotas: its own where set, else the configured defaults."""
     ws = session.get(Workspace, workspace_id)
-    limits = Limits(
+    return Limits(
         ws.max_concurrent_jobs if ws and ws.max_concurrent_jobs is not None
         else settings.quota_concurrent_jobs,
         ws.max_minutes_per_month if ws and ws.max_minutes_per_month is not None
         else settings.quota_minutes_per_month,
     )  # fmt: skip
-    now = utcnow()
-    running = session.scalar(
+
+
+def running_jobs(session: Session, workspace_id: str) -> int:
+    """Jobs of the workspace in progress: what the concurrency quota counts."""
+    return session.scalar(
         select(func.count()).select_from(Job).where(
             Job.workspace_id == workspace_id, Job.kind == JOB_KIND, Job.status.in_(ACTIVE))
     ) or 0  # fmt: skip
-    seconds = session.scalar(
-        select(func.coalesce(func.sum(Source.duration_s), 0.0))
-        .select_from(Job).join(Source, Source.id == Job.source_id)
-        .where(Job.workspace_id == workspace_id, Job.kind == JOB_KIND,
-               Job.created_at >= month_start(now))
-    ) or 0.0  # fmt: skip
-    usage = Usage(running, seconds / 60, (source.duration_s / 60) if source else 0.0)
-    over = check_quota(usage, limits, now)
-    if over is not None:
-        raise RateLimited(over.code, over.message, retry_after=over.retry_after_s)
+
+
+def source_seconds(session: Session, workspace_id: str, start: datetime,
+                   end: datetime | None = None) -> float:  # fmt: skip
+    """Seconds of source of the workspace's jobs created from ``start`` (until ``end``):
+    what the minutes quota counts, each job its source's whole length."""
+    q = (select(func.coalesce(func.sum(Source.duration_s), 0.0))
+         .select_from(Job).join(Source, Source.id == Job.source_id)
+         .where(Job.workspace_id == workspace_id, Job.kind == JOB_KIND,
+                Job.created_at >= start))  # fmt: skip
+    if end is not None:
+        q = q.where(Job.created_at < end)
+    return float(session.scalar(q) or 0.0)
 
 
 def _by_idempotency_key(session: Session, workspace_id: str, key: str) -> Job | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from clipray import __version__
-from clipray.clips.llm import LlmConfig
+from clipray.clips.llm import LlmConfig, UsageFn
 from clipray.clips.render import ffmpeg_version
 from clipray.clips.select import why_no_clips
 from clipray.config import Settings
@@ -150,11 +150,11 @@ def analyse(
     return outcome
 
 
-def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOptions
-           ) -> list[PlannedClip]:  # fmt: skip
+def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOptions,
+           on_llm_usage: UsageFn | None = None) -> list[PlannedClip]:  # fmt: skip
     """The clips to render from an analysis: selected, reranked by the LLM when one is
-    configured, each with its render plan."""
-    return plan(analysis, item, opts, versions_of(settings), llm_of(settings))
+    configured (``on_llm_usage`` hears the tokens it spent), each with its render plan."""
+    return plan(analysis, item, opts, versions_of(settings), llm_of(settings), on_llm_usage)
 
 
 def run_main_job(
@@ -272,13 +272,20 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     analysis = outcome.analysis
     assert analysis is not None
     opts = job_options(job)
-    planned = choose(settings, analysis, item, opts)
+    tokens: list[tuple[int, int]] = []
+    planned = choose(settings, analysis, item, opts, lambda p, c: tokens.append((p, c)))
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
     covered = ensure_cover(ctx.db, ctx.workspace_id, source.id, analysis,
                            media.presign_get(source.storage_key), settings.ffprobe_bin)  # fmt: skip
-    detail = {"cached": outcome.cached, "clips": len(rows), "virtual_clips_created": covered}
+    detail: dict[str, Any] = {"cached": outcome.cached, "clips": len(rows),
+                              "virtual_clips_created": covered}  # fmt: skip
+    if not outcome.cached:  # the stages' worker seconds of the analysis this job paid for
+        detail["timings"] = dict(analysis.timings)
+    if tokens:  # what the LLM re-ranking cost, for the job's usage
+        detail["llm_tokens"] = {"prompt": sum(p for p, _ in tokens),
+                                "completion": sum(c for _, c in tokens)}  # fmt: skip
     if not rows:  # the job goes on to review (its virtual clips); the step says why
         detail["no_clips"] = why_no_clips(analysis, opts.select_config()).to_json()
     return detail

@@ -31,7 +31,8 @@ from clipray.serve.deps import (
 from clipray.serve.errors import trace_id
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import JobCreate, JobCreated, JobOut, Page, StepOut
-from clipray.services import jobs
+from clipray.serve.schemas.usage import JobUsageOut
+from clipray.services import jobs, usage
 from clipray.services.jobs import JobRequest
 from clipray.storage.orm import Job, JobStatus, JobStep
 
@@ -102,6 +103,16 @@ def get_job(job_id: str, who: Caller, session: SessionDep) -> JobOut:
     who.require(Action.READ)
     job = owned(session, Job, job_id, who, "job")
     return job_out(session, job, workers=who.can(Action.INSPECT_WORKERS))
+
+
+@router.get("/{job_id}/usage")
+def job_usage(job_id: str, who: Caller, session: SessionDep, svc: ServicesDep) -> JobUsageOut:
+    """Seconds per step, CPU and GPU seconds per stage, bytes stored and LLM tokens: how
+    each figure is derived is in ``jobs/usage.py``."""
+    who.require(Action.READ)
+    job = owned(session, Job, job_id, who, "job")
+    used = usage.job_usage(svc.settings, session, job)
+    return JobUsageOut(job_id=job.id, status=job.status.value, **used.to_json())
 
 
 def _control(job_id: str, who: Principal, session: SessionDep, event: Event) -> JobOut:
