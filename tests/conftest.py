@@ -67,7 +67,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         elif len(tiers) == 2:
             item.stash[_TIER_PROBLEM] = "is marked both unit and integration: choose one"
-        elif services := sorted(SERVICE_FIXTURES.intersection(item.fixturenames)):
+        elif tiers == {"unit"} and (
+            services := sorted(SERVICE_FIXTURES.intersection(item.fixturenames))
+        ):
             item.stash[_TIER_PROBLEM] = (f"is marked unit but uses the service fixtures "
                                          f"{services}: mark its module integration")  # fmt: skip
 

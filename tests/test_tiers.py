@@ -45,6 +45,21 @@ def test_unmarked():
     pass
 '''
 
+INTEGRATION_MODULE = '''
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings():  # a service fixture's name, cheap here
+    return {}
+
+
+def test_marked_integration_with_a_service(settings):
+    assert settings == {}
+'''
+
 
 def run_pytest(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
@@ -69,6 +84,7 @@ def outcomes(out: str) -> dict[str, str]:
 def test_a_mislabelled_unit_test_fails_and_the_rest_is_integration(tmp_path):
     (tmp_path / "test_unitish.py").write_text(UNIT_MODULE)
     (tmp_path / "test_plain.py").write_text(PLAIN_MODULE)
+    (tmp_path / "test_integration.py").write_text(INTEGRATION_MODULE)
 
     unit = run_pytest(tmp_path, "-m", "unit")
     assert outcomes(unit.stdout) == {
@@ -86,6 +102,7 @@ def test_a_mislabelled_unit_test_fails_and_the_rest_is_integration(tmp_path):
     integration = run_pytest(tmp_path, "-m", "integration")
     assert outcomes(integration.stdout) == {
         "test_unmarked": "PASSED",  # integration without saying so
+        "test_marked_integration_with_a_service": "PASSED",  # saying so is allowed too
         "test_marked_both": "ERROR",
     }, integration.stdout
     assert "is marked both unit and integration" in integration.stdout
