@@ -22,8 +22,6 @@ from clipray.serve.models import ensure_model_services, model_stats
 from clipray.services.main_job import analyse
 from clipray.storage import migrate
 
-pytestmark = pytest.mark.integration
-
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 JFK = ("and so my fellow americans ask not what your country can do for you "
        "ask what you can do for your country")  # fmt: skip
@@ -58,6 +56,13 @@ def warm_settings(settings, s3_server, clip_checkpoint, ray_local):
     serve.shutdown()
 
 
+def _stop_models() -> None:
+    from ray import serve
+
+    if model_stats() is not None:
+        serve.delete(MODELS_APP)
+
+
 def _row(path: Path) -> VideoRow:
     info = probe(path)
     return VideoRow(source_id=uuid.uuid4().hex, uri=str(path), duration=info.duration,
@@ -77,9 +82,7 @@ def _text(result) -> str:
 
 
 def test_the_service_path_gives_the_batch_pipelines_analysis(warm_settings, short_talk):
-    from ray import serve
-
-    serve.delete(MODELS_APP)  # whatever an earlier test left: this one starts them
+    _stop_models()  # whatever an earlier test left: this one starts them
     settings = warm_settings
     row = _row(short_talk)
     batch = _analysis(row, settings, warm=False)  # the batch pipeline's own actor pools
@@ -124,9 +127,7 @@ def _context(settings, buckets):
 
 
 def test_a_second_job_uses_the_models_the_first_loaded(warm_settings, buckets, short_talk):
-    from ray import serve
-
-    serve.delete(MODELS_APP)  # a fresh start: the first job finds no services
+    _stop_models()  # a fresh start: the first job finds no services
     settings = warm_settings
     db, ctx = _context(settings, buckets)
     heads = MEDIA / "talking_head" / "sadtalker_hdtf"
