@@ -61,7 +61,7 @@ def timed_analysis(settings, buckets, video: Path) -> tuple[float, list[str]]:
     t0 = time.perf_counter()
     outcome = analyse(settings, ctx, item, str(video), log_to_driver=False, on_stage=said.append)
     took = time.perf_counter() - t0
-    assert outcome.document is not None
+    assert outcome.analysis is not None
     assert not outcome.cached
     db.dispose()
     return took, said

@@ -138,8 +138,8 @@ def test_a_second_job_uses_the_models_the_first_loaded(warm_settings, buckets, s
         outcome = analyse(settings, ctx, ingest(ctx, str(video)), str(video),
                           on_stage=said.append)  # fmt: skip
         assert not outcome.cached
-        assert outcome.document["faces"]["tracks"]
-        assert outcome.document["embeddings"]["count"] > 0
+        assert outcome.analysis.faces.tracks
+        assert outcome.analysis.embeddings.count > 0
         stages.append(said)
         stats.append(model_stats())
     db.dispose()
