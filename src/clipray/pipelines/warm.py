@@ -72,17 +72,22 @@ class ServiceCall:
         Raises:
             ModelServiceError: no answer in ``attempts`` tries.
         """
-        from ray.exceptions import ActorUnavailableError, RayActorError
+        from ray.exceptions import RayTaskError
 
         last: BaseException | None = None
         for attempt in range(1, self.attempts + 1):
-            response = getattr(self._handle(), self.method).remote(*args)
+            response = None
             try:
+                response = getattr(self._handle(), self.method).remote(*args)
                 return response.result(timeout_s=self.timeout_s)
+            except RayTaskError:  # the model's own failure: the same input fails again
+                raise
             except TimeoutError as exc:  # Ray's GetTimeoutError is one too
-                response.cancel()
+                if response is not None:
+                    response.cancel()
                 last = exc
-            except (RayActorError, ActorUnavailableError) as exc:
+            except Exception as exc:  # a dead replica; Serve restarted or redeployed
+                self._forget()
                 last = exc
             log.warning("%s.%s: attempt %d of %d failed: %s", self.deployment, self.method,
                         attempt, self.attempts, last)  # fmt: skip
@@ -92,6 +97,14 @@ class ServiceCall:
             f"of {self.timeout_s:g} s: {type(last).__name__}: {last}",
             detail={"deployment": self.deployment, "attempts": self.attempts},
         )
+
+    def _forget(self) -> None:
+        """Drop this process's handle and Serve client: the next try looks the controller
+        and the deployment up again (a handle outlives neither a Serve restart nor its app)."""
+        _handles.pop((self.app, self.deployment), None)
+        from ray.serve import context
+
+        context._disconnect()  # no public call forgets a client of a Serve that is gone
 
     def _handle(self) -> Any:
         key = (self.app, self.deployment)
