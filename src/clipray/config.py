@@ -76,6 +76,16 @@ def _default_stages() -> dict[str, StageResources]:
         "text_embed": StageResources(num_cpus=0.5, batch_size=64),
         # A highlight reel re-encodes each part (libx264) and concatenates by copy.
         "reel": StageResources(num_cpus=1, batch_size=1),
+        # The warm model services of the service path (serve/models.py): Serve replicas
+        # that outlive jobs, so they hold their reservation while idle. Together they take
+        # 0.8 CPU and leave the rest of a 2-CPU box to decoding, audio and the API (the ASR
+        # replica still runs its model with the ASR stage's thread count). pool_size and
+        # max_pool_size bound each one's autoscaling replicas; on a GPU cluster give them
+        # GPU fractions (CLIPRAY_STAGES__ASR_SERVICE__NUM_GPUS=0.5) and more replicas.
+        "asr_service": StageResources(num_cpus=0.5, batch_size=1),
+        "faces_service": StageResources(num_cpus=0.1, batch_size=1),
+        "embed_service": StageResources(num_cpus=0.1, batch_size=1),
+        "text_embed_service": StageResources(num_cpus=0.1, batch_size=1),
     }
 
 
@@ -182,6 +192,17 @@ class Settings(BaseSettings):
     clip_pretrained: str | None = None
     """open_clip weights: a pretrained tag (``laion2b_s34b_b79k``, from the hub) or a local
     checkpoint. Unset: no image embeddings, visual search is off."""
+
+    warm_models: bool = True
+    """Jobs of the API and ``clipray run``/``analyze`` send their model work to warm model
+    services shared by every job (started on first use); false: each analysis loads its
+    models in actor pools of its own, as ``clipray batch`` always does."""
+    model_service_timeout_s: float = Field(default=300.0, gt=0)
+    """Longest wait for one answer of a warm model service (a window's faces, a batch of
+    speech chunks); past it the call is retried on another replica."""
+    model_service_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries of one call to a warm model service (a replica that died mid-batch, or one that
+    did not answer in time) before its video fails with ``MODEL_SERVICE_UNAVAILABLE``."""
 
     text_embed_model: str = "bundled:all-MiniLM-L6-v2"
     """Sentence embeddings of the transcript and of search queries:

@@ -64,9 +64,12 @@ def analyze(
         with err.status("ingesting..."):
             item = ingest_uri(ictx, source)
         with StageProgress(err) as bar:
-            bar.stage("analysing", total=expected_parts(settings, item))
-            outcome = analyse(settings, ictx, item, source, bar.advance,
-                              log_to_driver=not as_json)  # fmt: skip
+            parts = expected_parts(settings, item)
+            bar.stage("analysing", total=parts)
+            outcome = analyse(
+                settings, ictx, item, source, bar.advance, log_to_driver=not as_json,
+                on_stage=lambda m: bar.stage(m, parts if m == "analysing" else None),
+            )  # fmt: skip
     finally:
         db.dispose()
     a = outcome.analysis

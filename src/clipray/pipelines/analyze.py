@@ -183,6 +183,19 @@ def _each_window(
     return {**batch, "part": np.array(parts, dtype=object)}
 
 
+# The per-window model calls, shared by the batch pipeline's actor pools below and the
+# warm model services (serve/models.py): both paths run the same code on the same inputs,
+# so they give the same analysis.
+def detect_window(detector: Any, samples: np.ndarray, times: np.ndarray) -> list[list[Any]]:
+    """The face detections of one window's sampled frames."""
+    return detector.detect(samples, times=np.asarray(times).tolist())
+
+
+def embed_window(model: Any, samples: np.ndarray) -> np.ndarray:
+    """One image embedding per sampled frame of one window."""
+    return model.embed_images(samples)
+
+
 class FacesStage:
     """Actor: loads the face detector once; adds detections to each window."""
 
@@ -195,7 +208,7 @@ class FacesStage:
         return _each_window(
             batch,
             "faces",
-            lambda w: {"faces": self.detector.detect(w.samples, times=w.sample_times.tolist())},
+            lambda w: {"faces": detect_window(self.detector, w.samples, w.sample_times)},
         )
 
 
@@ -209,7 +222,7 @@ class EmbedStage:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return _each_window(
-            batch, "embed", lambda w: {"embeddings": self.model.embed_images(w.samples)}
+            batch, "embed", lambda w: {"embeddings": embed_window(self.model, w.samples)}
         )
 
 
@@ -265,54 +278,96 @@ def audio_chunks(row: VideoRow, cfg: AnalyzeConfig) -> Iterator[dict[str, Any]]:
            "part": pickle.dumps(pending)}  # fmt: skip
 
 
+def load_asr(cfg: AsrConfig | WhisperXConfig) -> Any:
+    """The ASR backend ``cfg`` names, loaded (WhisperX only inside its runtime env)."""
+    if isinstance(cfg, WhisperXConfig):
+        from clipray.models.asr_whisperx import WhisperXModel
+
+        return WhisperXModel.load(cfg)
+    from clipray.models.asr import AsrModel
+
+    return AsrModel.load(cfg)
+
+
+Transcribe = Callable[[list[tuple[np.ndarray, float]]], list[Any]]
+"""``(samples, offset)`` pairs -> one transcript each: a loaded model's ``transcribe_batch``,
+or the warm ASR service's."""
+
+
+def transcribe_batch(batch: dict[str, np.ndarray], transcribe: Transcribe
+                     ) -> dict[str, np.ndarray]:  # fmt: skip
+    """A batch of audio chunks -> the merge's parts, transcribed together by ``transcribe``;
+    a failure marks the batch's chunks failed (their video fails, the dataset goes on)."""
+    results: list[ChunkResult] = [pickle.loads(b) for b in batch["part"]]
+    todo = [i for i, r in enumerate(results) if r.error is None and r.samples is not None
+            and r.samples.size]  # fmt: skip
+    if todo:
+        t0 = time.perf_counter()
+        try:
+            transcripts = transcribe([(results[i].samples, results[i].offset) for i in todo])
+        except Exception as exc:
+            for i in todo:
+                r = results[i]
+                results[i] = ChunkResult(r.offset, r.rms, None, r.timings, error=f"asr: {exc}")
+        else:
+            share = (time.perf_counter() - t0) / len(todo)
+            for i, tr in zip(todo, transcripts, strict=True):
+                r = results[i]
+                results[i] = ChunkResult(r.offset, r.rms, tr, {**r.timings, "asr": share})
+    parts = [
+        pickle.dumps(ChunkResult(r.offset, r.rms, r.transcript, r.timings, r.error))
+        for r in results
+    ]
+    return {
+        "source_id": batch["source_id"],
+        "kind": np.array(["chunk"] * len(parts), dtype=object),
+        "index": batch["index"],
+        "total": batch["total"],
+        "result": np.array(parts, dtype=object),
+    }
+
+
 class AsrStage:
     """Actor: loads the ASR backend once; transcribes a batch of chunks together."""
 
     def __init__(self, cfg: AsrConfig | WhisperXConfig) -> None:
-        if isinstance(cfg, WhisperXConfig):  # runs in the WhisperX runtime env
-            from clipray.models.asr_whisperx import WhisperXModel
-
-            self.model: Any = WhisperXModel.load(cfg)
-        else:
-            from clipray.models.asr import AsrModel
-
-            self.model = AsrModel.load(cfg)
+        self.model: Any = load_asr(cfg)  # WhisperX: this actor runs in its runtime env
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        results: list[ChunkResult] = [pickle.loads(b) for b in batch["part"]]
-        todo = [i for i, r in enumerate(results) if r.error is None and r.samples is not None
-                and r.samples.size]  # fmt: skip
-        if todo:
-            t0 = time.perf_counter()
-            try:
-                transcripts = self.model.transcribe_batch(
-                    [(results[i].samples, results[i].offset) for i in todo]
-                )
-            except Exception as exc:
-                for i in todo:
-                    r = results[i]
-                    results[i] = ChunkResult(r.offset, r.rms, None, r.timings, error=f"asr: {exc}")
-            else:
-                share = (time.perf_counter() - t0) / len(todo)
-                for i, tr in zip(todo, transcripts, strict=True):
-                    r = results[i]
-                    results[i] = ChunkResult(r.offset, r.rms, tr, {**r.timings, "asr": share})
-        parts = [
-            pickle.dumps(ChunkResult(r.offset, r.rms, r.transcript, r.timings, r.error))
-            for r in results
-        ]
-        return {
-            "source_id": batch["source_id"],
-            "kind": np.array(["chunk"] * len(parts), dtype=object),
-            "index": batch["index"],
-            "total": batch["total"],
-            "result": np.array(parts, dtype=object),
-        }
+        return transcribe_batch(batch, self.model.transcribe_batch)
 
 
 # --- the pipeline ------------------------------------------------------------------------
-def build_analysis(videos: list[VideoRow], cfg: AnalyzeConfig, settings: Settings) -> Any:
-    """The analysis of ``videos`` as one lazy Ray Data dataset of :class:`PartRow`."""
+def _model_step(warm: bool, settings: Settings, stage: str, pool: tuple[Any, dict[str, Any]]
+                ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """``map_batches`` arguments of one model stage: its actor pool (``pool``: the callable
+    class and its arguments), or on the service path (``warm``) a thin task that sends the
+    batch to the stage's warm model service. A thin task holds a tenth of a CPU: it waits on
+    the service, which holds the model and the resources the stage's config gives it."""
+    if not warm:
+        return pool
+    from clipray.pipelines import warm as services
+
+    fn, deployment, method = {
+        "faces": (services.warm_faces, services.FACES, "detect"),
+        "embed": (services.warm_embed, services.EMBED, "embed"),
+        "asr": (services.warm_asr, services.ASR, "transcribe"),
+    }[stage]
+    call = services.ServiceCall.of(settings, deployment, method)
+    kwargs = {"fn_kwargs": {"call": call}, "num_cpus": 0.1,
+              "batch_size": settings.stage(stage).batch_size}  # fmt: skip
+    return fn, kwargs
+
+
+def build_analysis(
+    videos: list[VideoRow], cfg: AnalyzeConfig, settings: Settings, *, warm: bool = False
+) -> Any:
+    """The analysis of ``videos`` as one lazy Ray Data dataset of :class:`PartRow`.
+
+    ``warm``: the model stages call the warm model services, loaded once for every job
+    (:mod:`clipray.pipelines.warm`; the service path), instead of actor pools of this
+    dataset's own that load each model again (the batch pipeline: one big dataset).
+    """
     import ray
 
     decode, faces, embed = (
@@ -329,13 +384,15 @@ def build_analysis(videos: list[VideoRow], cfg: AnalyzeConfig, settings: Setting
     windows = ds.flat_map(plan_video, fn_kwargs={"window_s": cfg.window_s}, num_cpus=light)
     # 1 window -> 1 decoded window: one decode, scene features, samples (task)
     decoded = windows.map(decode_row, fn_kwargs={"cfg": cfg}, num_cpus=decode.num_cpus)
-    # windows -> windows + face detections (actor pool)
-    video = decoded.map_batches(FacesStage, fn_constructor_kwargs={"cfg": cfg.faces},
-                                **actor_pool_args(faces))  # fmt: skip
+    # windows -> windows + face detections (actor pool, or the warm service)
+    fn, kwargs = _model_step(warm, settings, "faces", (FacesStage, {
+        "fn_constructor_kwargs": {"cfg": cfg.faces}, **actor_pool_args(faces)}))  # fmt: skip
+    video = decoded.map_batches(fn, **kwargs)
     if cfg.embeddings_on:
-        # windows -> windows + embeddings (actor pool)
-        video = video.map_batches(EmbedStage, fn_constructor_kwargs={"cfg": cfg.embed},
-                                  **actor_pool_args(embed))  # fmt: skip
+        # windows -> windows + embeddings (actor pool, or the warm service)
+        fn, kwargs = _model_step(warm, settings, "embed", (EmbedStage, {
+            "fn_constructor_kwargs": {"cfg": cfg.embed}, **actor_pool_args(embed)}))  # fmt: skip
+        video = video.map_batches(fn, **kwargs)
     # 1 window -> 1 part for the merge (frames dropped)
     video_parts = video.map(window_part, num_cpus=light)
     # 1 video -> M audio chunks cut at pauses (flat_map streaming one ffmpeg)
@@ -343,16 +400,17 @@ def build_analysis(videos: list[VideoRow], cfg: AnalyzeConfig, settings: Setting
         audio_chunks, fn_kwargs={"cfg": cfg}, **{k: v for k, v in task_args(audio).items()
                                                  if k != "batch_size"}
     )  # fmt: skip
-    # chunks -> transcribed chunks (actor pool; WhisperX in its own runtime env)
+    # chunks -> transcribed chunks (actor pool, WhisperX in its own runtime env; or the
+    # warm service)
     asr_kwargs: dict[str, Any] = {"fn_constructor_kwargs": {"cfg": cfg.asr}}
     if cfg.asr_backend == "whisperx":
         asr_kwargs = {
             "fn_constructor_kwargs": {"cfg": cfg.whisperx},
             "runtime_env": whisperx_runtime_env(cfg.whisperx),
         }
-    audio_parts = chunks.map_batches(
-        AsrStage, batch_format="numpy", **asr_kwargs, **actor_pool_args(asr)
-    )
+    fn, kwargs = _model_step(warm, settings, "asr",
+                             (AsrStage, {**asr_kwargs, **actor_pool_args(asr)}))  # fmt: skip
+    audio_parts = chunks.map_batches(fn, batch_format="numpy", **kwargs)
     return video_parts.union(audio_parts)
 
 

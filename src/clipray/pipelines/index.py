@@ -76,14 +76,24 @@ class TextEmbedStage:
 
 
 def build_segment_embeddings(rows: list[dict[str, Any]], cfg: TextEmbedConfig,
-                             settings: Settings) -> Any:  # fmt: skip
-    """Segments as one lazy Ray Data dataset with their sentence embeddings."""
+                             settings: Settings, *, warm: bool = False) -> Any:  # fmt: skip
+    """Segments as one lazy Ray Data dataset with their sentence embeddings; ``warm``: from
+    the warm sentence encoder service (the service path), not a pool of this dataset's."""
     import ray
 
+    res = settings.stage("text_embed")
+    if warm:
+        from clipray.pipelines.warm import TEXT_EMBED, ServiceCall, warm_text_embed
+
+        # segments -> segments + sentence embeddings (a thin task: the service embeds)
+        return ray.data.from_items(rows).map_batches(
+            warm_text_embed, batch_format="numpy", num_cpus=0.1, batch_size=res.batch_size,
+            fn_kwargs={"call": ServiceCall.of(settings, TEXT_EMBED, "embed")},
+        )  # fmt: skip
     # segments (1 per row) -> segments + sentence embeddings (actor pool)
     return ray.data.from_items(rows).map_batches(
         TextEmbedStage, fn_constructor_kwargs={"cfg": cfg}, batch_format="numpy",
-        **actor_pool_args(settings.stage("text_embed")),
+        **actor_pool_args(res),
     )  # fmt: skip
 
 
@@ -116,10 +126,12 @@ def index_frames(index: SearchIndex, s: SourceToIndex) -> tuple[SourceToIndex, s
 
 
 def index_sources(settings: Settings, sources: list[SourceToIndex],
-                  index: SearchIndex | None = None) -> dict[str, str | None]:  # fmt: skip
+                  index: SearchIndex | None = None, *, warm: bool = False
+                  ) -> dict[str, str | None]:  # fmt: skip
     """Index ``sources`` (replacing their earlier rows): frames as they come, transcript
-    segments embedded together in one Ray Data pass. Per source id, None or the reason it
-    could not be indexed. A failure leaves the source's earlier rows as they were."""
+    segments embedded together in one Ray Data pass (``warm``: by the warm sentence encoder
+    service). Per source id, None or the reason it could not be indexed. A failure leaves
+    the source's earlier rows as they were."""
     if not sources:
         return {}
     index = index or open_index(settings)
@@ -137,7 +149,7 @@ def index_sources(settings: Settings, sources: list[SourceToIndex],
     if rows:
         try:
             cfg = TextEmbedConfig(model=settings.text_embed_model)
-            ds = build_segment_embeddings(rows, cfg, settings)
+            ds = build_segment_embeddings(rows, cfg, settings, warm=warm)
             with timed("text_embed"):
                 for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
                     for key, vec in zip(batch["key"], batch["vector"], strict=True):

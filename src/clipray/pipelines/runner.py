@@ -119,8 +119,16 @@ class AnalysisRunner:
         *,
         log_to_driver: bool = True,
         ray_progress: bool = True,
+        warm: bool = False,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
+        """``warm``: the model stages use the warm model services (the service path);
+        else this run's own actor pools load the models (the batch pipeline). ``prepare``
+        runs once, connected to Ray, before the first model work (not for a cached
+        analysis): the service path makes sure its services run there."""
         self.settings = settings
+        self.warm = warm
+        self._prepare = prepare
         self.log_to_driver = log_to_driver
         self.ray_progress = ray_progress
         self.ctx = ctx
@@ -177,13 +185,13 @@ class AnalysisRunner:
             )
             sources[item.source.id] = item
         if videos:
-            connect_ray(self.settings, log_to_driver=self.log_to_driver)
+            self._connect()
             if not self.ray_progress:  # the caller shows its own progress
                 import ray
 
                 ray.data.DataContext.get_current().enable_progress_bars = False
                 logging.getLogger("ray.data").setLevel(logging.WARNING)
-            ds = build_analysis(list(videos.values()), self.cfg, self.settings)
+            ds = build_analysis(list(videos.values()), self.cfg, self.settings, warm=self.warm)
             index = open_index(self.settings)
             for fin in collect(ds.iter_rows(), videos, self.cfg, progress):
                 item = sources[fin.source_id]
@@ -202,10 +210,18 @@ class AnalysisRunner:
                 to_index.append(rest)
                 frame_problems[fin.source_id] = problem
         to_index += self._unindexed([o for o in outcomes.values() if o.cached])
-        for sid, problem in index_sources(self.settings, to_index).items():
+        if to_index and self.warm:
+            self._connect()  # the segments' embeddings need the warm text service
+        for sid, problem in index_sources(self.settings, to_index, warm=self.warm).items():
             problem = frame_problems.get(sid) or problem
             outcomes[sid] = replace(outcomes[sid], index_error=problem)
         return [outcomes[item.source.id] for item, _ in items]
+
+    def _connect(self) -> None:
+        connect_ray(self.settings, log_to_driver=self.log_to_driver)
+        if self._prepare is not None:
+            prepare, self._prepare = self._prepare, None
+            prepare()
 
     def _unindexed(self, cached: list[Outcome]) -> list[SourceToIndex]:
         """Cached analyses whose source has no rows in the search index (indexed before the

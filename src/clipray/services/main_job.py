@@ -134,16 +134,32 @@ def analyse(
     on_part: Callable[[str, str], None] | None = None,
     *,
     log_to_driver: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Outcome:
     """The analysis of ``item``: the cached one of the same bytes and configuration, else a
     new run on Ray. Workers read the local file ``uri`` when they share this machine, else a
     presigned URL of the stored source.
 
+    The model work goes to the warm model services shared by every job
+    (``CLIPRAY_WARM_MODELS``), started on the connected cluster where they do not run yet;
+    ``on_stage`` hears ``starting model services`` then.
+
     Raises:
         AnalysisFailedError: the analysis produced no result.
+        Conflict: ``MODEL_SERVICES_MISMATCH``, a remote cluster's services load other models.
     """
-    runner = AnalysisRunner(settings, ctx, analyze_config(settings),
-                            log_to_driver=log_to_driver, ray_progress=False)  # fmt: skip
+    cfg = analyze_config(settings)
+
+    def prepare() -> None:
+        from clipray.serve.models import ensure_model_services
+
+        say = on_stage or (lambda _msg: None)
+        if ensure_model_services(settings, cfg, on_start=lambda: say("starting model services")):
+            say("analysing")
+
+    warm = settings.warm_models
+    runner = AnalysisRunner(settings, ctx, cfg, log_to_driver=log_to_driver, ray_progress=False,
+                            warm=warm, prepare=prepare if warm else None)  # fmt: skip
     (outcome,) = runner.run([(item, _local(uri))], on_part)
     if outcome.analysis is None:
         raise AnalysisFailedError(outcome.error)
@@ -177,7 +193,7 @@ def run_main_job(
     say("ingesting")
     item = ingest_uri(ctx, uri)
     say("analysing")
-    outcome = analyse(settings, ctx, item, uri, log_to_driver=log_to_driver)
+    outcome = analyse(settings, ctx, item, uri, log_to_driver=log_to_driver, on_stage=say)
     analysis = outcome.analysis
     assert analysis is not None
     planned = choose(settings, analysis, item, opts)

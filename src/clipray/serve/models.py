@@ -1,0 +1,281 @@
+"""The warm model services: one Serve application of model deployments shared by every job.
+
+Each model stage of the analysis (ASR, faces, frame embeddings) and the transcript's
+sentence embeddings runs here in long-lived replicas that load their model once; the
+service path's thin stages (:mod:`clipray.pipelines.warm`) send them each window or chunk
+batch. A replica runs the very per-window function the batch pipeline's actor pool runs
+(:func:`~clipray.pipelines.analyze.detect_window`, ``embed_window``, ``transcribe_batch``),
+request by request: ``@serve.batch`` gathers the requests of concurrent jobs into one pass
+of the replica's thread, but never mixes two requests' inputs in one forward pass, so an
+analysis does not depend on which other jobs ran beside it (its cache key says it cannot).
+
+Replicas, autoscaling bounds, CPUs and GPU fractions come from the ``*_service`` stages of
+the settings (``CLIPRAY_STAGES__ASR_SERVICE__NUM_GPUS=0.5``) or, deployed with
+``serve deploy serve_config.yaml``, from its ``clipray-models`` application.
+
+    >>> ensure_model_services(settings)        # deploys them where they are not running
+    True
+    >>> model_stats()["Asr"]["loads"]          # doctest: +SKIP
+    1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from ray import serve
+
+from clipray.config import Settings, StageResources, get_settings
+from clipray.domain.errors import Conflict
+from clipray.models.asr_whisperx import WhisperXConfig
+from clipray.models.asr_whisperx import runtime_env as whisperx_runtime_env
+from clipray.models.embed import EmbedConfig
+from clipray.models.faces import FacesConfig
+from clipray.models.text_embed import TextEmbedConfig
+from clipray.pipelines.analyze import (
+    AnalyzeConfig,
+    analyze_config,
+    detect_window,
+    embed_window,
+    load_asr,
+)
+from clipray.pipelines.warm import ASR, EMBED, FACES, MODELS_APP, ROOT, TEXT_EMBED
+
+__all__ = ["ensure_model_services", "model_stats", "models_app"]
+
+BATCH = {"max_batch_size": 8, "batch_wait_timeout_s": 0.01}
+"""Up to 8 requests (windows or chunk batches of any jobs) per pass, waiting at most 10 ms
+for them: a request costs tens of milliseconds to seconds, so the wait is noise."""
+MAX_ONGOING = 16
+"""Requests a replica holds at once: two batches' worth, so the next batch is queued while
+one runs; more wait at the router, which then scales replicas out."""
+
+
+def config_key(cfg: Any) -> str:
+    """A short hash of a model config: what the running services must match."""
+    data = json.dumps(asdict(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+class _Counted:
+    """The load and request counters of one replica, and the config it loaded."""
+
+    def _loaded(self, cfg: Any) -> None:
+        self.config = config_key(cfg)
+        self.loads = getattr(self, "loads", 0) + 1
+        self.requests = 0
+
+    async def _run(self, fn: Callable[[], list[Any]], n: int) -> list[Any]:
+        """``fn`` off the event loop (the router keeps queueing meanwhile)."""
+        self.requests += n
+        return await asyncio.to_thread(fn)
+
+    def stats(self) -> dict[str, Any]:
+        """How often this replica loaded its model, how many requests it answered, which
+        replica it is and which config it loaded."""
+        import ray
+
+        return {"loads": self.loads, "requests": self.requests, "config": self.config,
+                "replica": serve.get_replica_context().replica_id.unique_id,
+                "actor": ray.get_runtime_context().get_actor_name(),
+                "pid": os.getpid()}  # fmt: skip
+
+
+@serve.deployment(name=ASR, max_ongoing_requests=MAX_ONGOING)
+class AsrDeployment(_Counted):
+    """faster-whisper (or WhisperX, in its runtime env), loaded once for every job."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.model = load_asr(cfg)
+        self._loaded(cfg)
+
+    @serve.batch(**BATCH)
+    async def transcribe(self, requests: list[list[tuple[np.ndarray, float]]]) -> list[Any]:
+        # One transcribe_batch per request: the chunks a batch-pipeline actor would get.
+        return await self._run(
+            lambda: [self.model.transcribe_batch(chunks) for chunks in requests], len(requests)
+        )
+
+
+@serve.deployment(name=FACES, max_ongoing_requests=MAX_ONGOING)
+class FacesDeployment(_Counted):
+    """The face detector, loaded once for every job."""
+
+    def __init__(self, cfg: FacesConfig) -> None:
+        from clipray.models.faces import FaceDetector
+
+        self.detector = FaceDetector.load(cfg)
+        self._loaded(cfg)
+
+    @serve.batch(**BATCH)
+    async def detect(self, samples: list[np.ndarray], times: list[np.ndarray]) -> list[Any]:
+        return await self._run(
+            lambda: [detect_window(self.detector, s, t) for s, t in zip(samples, times,
+                                                                         strict=True)],
+            len(samples),
+        )  # fmt: skip
+
+
+@serve.deployment(name=EMBED, max_ongoing_requests=MAX_ONGOING)
+class FrameEmbedDeployment(_Counted):
+    """open_clip's image tower, loaded once for every job."""
+
+    def __init__(self, cfg: EmbedConfig) -> None:
+        from clipray.models.embed import EmbedModel
+
+        self.model = EmbedModel.load(cfg)
+        self._loaded(cfg)
+
+    @serve.batch(**BATCH)
+    async def embed(self, samples: list[np.ndarray]) -> list[np.ndarray]:
+        return await self._run(lambda: [embed_window(self.model, s) for s in samples],
+                               len(samples))  # fmt: skip
+
+
+@serve.deployment(name=TEXT_EMBED, max_ongoing_requests=MAX_ONGOING)
+class TextEmbedDeployment(_Counted):
+    """The sentence encoder of transcript segments, loaded once for every job."""
+
+    def __init__(self, cfg: TextEmbedConfig) -> None:
+        from clipray.models.text_embed import TextEncoder
+
+        self.model = TextEncoder.load(cfg)
+        self._loaded(cfg)
+
+    @serve.batch(**BATCH)
+    async def embed(self, texts: list[list[str]]) -> list[np.ndarray]:
+        return await self._run(lambda: [self.model.embed(t) for t in texts], len(texts))
+
+
+@serve.deployment(name=ROOT, ray_actor_options={"num_cpus": 0})
+class ModelServices:
+    """The application's root: the other deployments' state in one answer."""
+
+    def __init__(self, **handles: Any) -> None:
+        self.handles = {name: h for name, h in handles.items() if h is not None}
+
+    async def stats(self) -> dict[str, dict[str, Any]]:
+        return {name: await h.stats.remote() for name, h in self.handles.items()}
+
+
+def _options(res: StageResources, **extra: Any) -> dict[str, Any]:
+    """Deployment options of a ``*_service`` stage: a fixed replica count, or autoscaling
+    between ``pool_size`` and ``max_pool_size`` replicas."""
+    actor = {"num_cpus": res.num_cpus, "num_gpus": res.num_gpus, **extra}
+    if res.max_pool_size is not None and res.max_pool_size > res.pool_size:
+        scale = {"min_replicas": res.pool_size, "max_replicas": res.max_pool_size,
+                 "target_ongoing_requests": BATCH["max_batch_size"]}  # fmt: skip
+        return {"autoscaling_config": scale, "ray_actor_options": actor}
+    return {"num_replicas": res.pool_size, "ray_actor_options": actor}
+
+
+def _configs(settings: Settings, cfg: AnalyzeConfig) -> dict[str, Any]:
+    """Each deployment's model config (frame embeddings only where they are on)."""
+    asr = cfg.whisperx if cfg.asr_backend == "whisperx" else cfg.asr
+    configs: dict[str, Any] = {ASR: asr, FACES: cfg.faces,
+                               TEXT_EMBED: TextEmbedConfig(model=settings.text_embed_model)}
+    if cfg.embeddings_on:
+        configs[EMBED] = cfg.embed
+    return configs
+
+
+def models_app(settings: Settings, cfg: AnalyzeConfig | None = None) -> Any:
+    """The ``clipray-models`` application for ``settings`` (and the analysis config ``cfg``,
+    by default the one the settings describe)."""
+    cfg = cfg or analyze_config(settings)
+    configs = _configs(settings, cfg)
+    asr_env = ({"runtime_env": whisperx_runtime_env(configs[ASR])}
+               if isinstance(configs[ASR], WhisperXConfig) else {})  # fmt: skip
+    handles = {
+        ASR: AsrDeployment.options(**_options(settings.stage("asr_service"), **asr_env)).bind(
+            configs[ASR]
+        ),
+        FACES: FacesDeployment.options(**_options(settings.stage("faces_service"))).bind(
+            configs[FACES]
+        ),
+        TEXT_EMBED: TextEmbedDeployment.options(
+            **_options(settings.stage("text_embed_service"))
+        ).bind(configs[TEXT_EMBED]),
+    }
+    if EMBED in configs:
+        handles[EMBED] = FrameEmbedDeployment.options(
+            **_options(settings.stage("embed_service"))
+        ).bind(configs[EMBED])
+    return ModelServices.bind(**handles)
+
+
+def model_stats(timeout_s: float = 30.0) -> dict[str, dict[str, Any]] | None:
+    """Each running model service's counters (one replica's answer per deployment); None
+    where the application is not running on the connected cluster."""
+    from ray.serve.schema import ApplicationStatus
+
+    try:
+        app = serve.status().applications.get(MODELS_APP)
+    except Exception:  # no Serve instance on this cluster
+        return None
+    if app is None or app.status != ApplicationStatus.RUNNING:
+        return None
+    return serve.get_app_handle(MODELS_APP).stats.remote().result(timeout_s=timeout_s)
+
+
+def ensure_model_services(
+    settings: Settings,
+    cfg: AnalyzeConfig | None = None,
+    *,
+    on_start: Callable[[], None] | None = None,
+) -> bool:
+    """Make sure the model services of ``cfg`` run on the connected cluster; True where
+    they were (re)deployed now (``on_start`` is called first: loading takes a while), False
+    where they already ran.
+
+    On a remote cluster (``CLIPRAY_RAY_ADDRESS``) services that run with other models are
+    its operator's: they are used as deployed, and a mismatch is refused rather than
+    replaced under other users' jobs.
+
+    Raises:
+        Conflict: ``MODEL_SERVICES_MISMATCH``, the remote services load other models.
+    """
+    cfg = cfg or analyze_config(settings)
+    want = {name: config_key(c) for name, c in _configs(settings, cfg).items()}
+    running = model_stats()
+    if running is not None:
+        have = {name: s["config"] for name, s in running.items()}
+        if have == want:
+            return False
+        if settings.ray_address:
+            raise Conflict(
+                "MODEL_SERVICES_MISMATCH",
+                f"the cluster's model services ({MODELS_APP}) load other models than these "
+                "settings ask for: deploy serve_config.yaml with the same model settings, "
+                "or set CLIPRAY_WARM_MODELS=false",
+                detail={"running": have, "wanted": want},
+            )
+    if on_start is not None:
+        on_start()
+    _start_serve(settings)
+    serve.run(models_app(settings, cfg), name=MODELS_APP, route_prefix=None)
+    return True
+
+
+def _start_serve(settings: Settings) -> None:
+    """Serve on the connected cluster, as ``clipray serve`` would start it (its proxy on
+    ``serve_host:serve_port``), so that a later ``clipray serve`` finds it as it expects.
+    A Ray living in this process only (no head, no cluster) gets no proxy: its Serve dies
+    with the process, and nothing else could reach it."""
+    from clipray.cluster.services import local_ray_head
+
+    if settings.ray_address is None and local_ray_head(settings).address() is None:
+        serve.start(proxy_location="Disabled")
+        return
+    serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
+
+
+app = models_app(get_settings())
+"""``serve deploy serve_config.yaml``'s ``clipray-models`` import path."""
