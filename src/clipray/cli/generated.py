@@ -36,9 +36,10 @@ def retention_sweep(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run one sweep now: purge expired generated clips, delete orphaned objects."""
+    from dataclasses import asdict
     from datetime import UTC, datetime
 
-    from clipray.actors.retention import RetentionKeeper
+    from clipray.services.retention import Sweeper
 
     at = None
     if now is not None:
@@ -48,8 +49,11 @@ def retention_sweep(
             raise typer.BadParameter(f"not an ISO-8601 time: {now!r}", param_hint="--now") from exc
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
     settings = _settings(ctx)
-    _workspace_database(settings)[0].dispose()  # refuse an unmigrated database first
-    report = RetentionKeeper(settings, loop=False).sweep(at)
+    db = _workspace_database(settings)[0]  # refuses an unmigrated database first
+    try:
+        report = asdict(Sweeper(settings, db).sweep(at or datetime.now(UTC)))
+    finally:
+        db.dispose()
     if as_json:
         out.print_json(json.dumps(report))
         return
