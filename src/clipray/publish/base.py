@@ -243,6 +243,9 @@ class PlatformAdapter(abc.ABC):
     default_scopes: ClassVar[tuple[str, ...]] = ()
     refresh_margin_s: ClassVar[float] = 300.0
     """Refresh this long before the access token expires."""
+    defaults: ClassVar[Mapping[str, str]] = {}
+    """The platform's own endpoints by settings field (``auth_url``, ``token_url``,
+    ``api_base``, ``upload_base``): what a field left unset means."""
 
     def __init__(self, settings: PlatformSettings) -> None:
         if not settings.configured:
@@ -252,6 +255,16 @@ class PlatformAdapter(abc.ABC):
     @property
     def scopes(self) -> tuple[str, ...]:
         return self.settings.scopes or self.default_scopes
+
+    def _url(self, field: str) -> str:
+        """The endpoint of settings ``field``, else the platform's own, as given (some
+        platforms' OAuth paths end in "/")."""
+        url: str = getattr(self.settings, field) or self.defaults[field]
+        return url
+
+    def _api(self, path: str) -> str:
+        """``path`` (from "/") on the API base."""
+        return f"{self._url('api_base').rstrip('/')}{path}"
 
     # OAuth 2.0 authorization code flow
     @abc.abstractmethod

@@ -29,6 +29,7 @@ expired; 4, 17, 32, 613: rate limits, whose retry time is in ``X-Business-Use-Ca
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -113,6 +114,7 @@ def _classify(r: httpx.Response) -> PublishError | None:
 
 class Adapter(PlatformAdapter):
     platform: ClassVar[str] = "instagram"
+    defaults: ClassVar[Mapping[str, str]] = DEFAULTS
     uses_pkce: ClassVar[bool] = False
     """A confidential web client: Facebook Login's code flow with the app secret."""
     default_scopes: ClassVar[tuple[str, ...]] = (
@@ -122,13 +124,6 @@ class Adapter(PlatformAdapter):
     refresh_margin_s: ClassVar[float] = 7 * 86400.0
     """Long-lived tokens last about 60 days; exchange them a week before they lapse."""
     poll_timeout_s: ClassVar[float] = 600.0
-
-    def _url(self, field: str) -> str:
-        url: str = getattr(self.settings, field) or DEFAULTS[field]
-        return url.rstrip("/")
-
-    def _api(self, path: str) -> str:
-        return f"{self._url('api_base')}{path}"
 
     def _http(self) -> Http:
         return Http(self.settings, self.platform, _classify)

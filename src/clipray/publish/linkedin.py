@@ -22,6 +22,7 @@ retried then.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
@@ -73,16 +74,10 @@ def _classify(r: httpx.Response) -> PublishError | None:
 
 class Adapter(PlatformAdapter):
     platform: ClassVar[str] = "linkedin"
+    defaults: ClassVar[Mapping[str, str]] = DEFAULTS
     uses_pkce: ClassVar[bool] = False
     default_scopes: ClassVar[tuple[str, ...]] = ("openid", "profile", "w_member_social")
     poll_timeout_s: ClassVar[float] = 600.0
-
-    def _url(self, field: str) -> str:
-        url: str = getattr(self.settings, field) or DEFAULTS[field]
-        return url.rstrip("/")
-
-    def _api(self, path: str) -> str:
-        return f"{self._url('api_base')}{path}"
 
     def _http(self) -> Http:
         return Http(self.settings, self.platform, _classify)

@@ -24,6 +24,7 @@ post privately, and the creator info says which levels this creator allows.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -99,16 +100,11 @@ def _classify(r: httpx.Response) -> PublishError | None:
 
 class Adapter(PlatformAdapter):
     platform: ClassVar[str] = "tiktok"
+    defaults: ClassVar[Mapping[str, str]] = DEFAULTS
+    """TikTok's OAuth paths end in "/": kept as given."""
     default_scopes: ClassVar[tuple[str, ...]] = ("user.info.basic", "video.publish")
     poll_timeout_s: ClassVar[float] = 600.0
     """How long a post may stay in processing before the publication is checked later."""
-
-    def _url(self, field: str) -> str:
-        url: str = getattr(self.settings, field) or DEFAULTS[field]
-        return url  # as given: TikTok's paths end in "/"
-
-    def _api(self, path: str) -> str:
-        return f"{self._url('api_base').rstrip('/')}{path}"
 
     def _http(self) -> Http:
         return Http(self.settings, self.platform, _classify)

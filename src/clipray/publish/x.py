@@ -24,6 +24,7 @@ A 429 carries ``x-rate-limit-reset`` (epoch seconds): the retry time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -73,19 +74,13 @@ def _classify(r: httpx.Response) -> PublishError | None:
 
 class Adapter(PlatformAdapter):
     platform: ClassVar[str] = "x"
+    defaults: ClassVar[Mapping[str, str]] = DEFAULTS
     default_scopes: ClassVar[tuple[str, ...]] = (
         "tweet.read", "tweet.write", "users.read", "offline.access", "media.write",
     )
     """``POST /2/tweets`` needs tweet.read and users.read besides tweet.write; offline.access
     gives a refresh token; media.write the v2 media upload."""
     poll_timeout_s: ClassVar[float] = 600.0
-
-    def _url(self, field: str) -> str:
-        url: str = getattr(self.settings, field) or DEFAULTS[field]
-        return url.rstrip("/")
-
-    def _api(self, path: str) -> str:
-        return f"{self._url('api_base')}{path}"
 
     def _upload(self, path: str) -> str:
         base = (self.settings.upload_base or self._url("api_base")).rstrip("/")

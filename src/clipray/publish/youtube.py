@@ -155,7 +155,7 @@ class Adapter(PlatformAdapter):
 
     # --- endpoints, from settings --------------------------------------------------------
     @property
-    def _api(self) -> str:
+    def _api_base(self) -> str:
         return (self.settings.api_base or API_BASE).rstrip("/")
 
     @property
@@ -244,7 +244,7 @@ class Adapter(PlatformAdapter):
     def _get(self, tokens: Tokens, path: str, params: dict[str, str], what: str) -> dict[str, Any]:
         try:
             with self._client() as http:
-                resp = http.get(f"{self._api}{path}", params=params,
+                resp = http.get(f"{self._api_base}{path}", params=params,
                                 headers={"Authorization": f"Bearer {tokens.access_token}"})
         except httpx.TransportError as exc:
             raise PlatformUnavailable(f"YouTube {what}: {type(exc).__name__}") from exc
