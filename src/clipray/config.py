@@ -76,6 +76,8 @@ def _default_stages() -> dict[str, StageResources]:
         "text_embed": StageResources(num_cpus=0.5, batch_size=64),
         # A highlight reel re-encodes each part (libx264) and concatenates by copy.
         "reel": StageResources(num_cpus=1, batch_size=1),
+        # A webhook delivery is one small HTTP POST: it waits on the network, not a CPU.
+        "webhook": StageResources(num_cpus=0.05, batch_size=1),
     }
 
 
@@ -275,6 +277,21 @@ class Settings(BaseSettings):
     """Each platform's OAuth client and endpoints, e.g. ``CLIPRAY_PUBLISH__YOUTUBE__CLIENT_ID``,
     ``..._CLIENT_SECRET``, ``..._AUTH_URL``, ``..._TOKEN_URL``, ``..._API_BASE``; a platform
     without a client id and secret is off."""
+
+    # --- webhooks -------------------------------------------------------------------------
+    webhook_timestamp_window_s: float = 300.0
+    """An inbound webhook whose signed timestamp is further than this from now is refused
+    (``WEBHOOK_STALE``); its nonce is remembered this long."""
+    rate_limit_webhooks_per_minute: int = 600
+    """Inbound webhook requests per platform and client IP in any 60 s (sliding)."""
+    webhook_delivery_attempts: int = 8
+    """Attempts of one outbound delivery before it is given up (``failed``)."""
+    webhook_delivery_base_delay_s: float = 10.0
+    """Wait after the first failed attempt; each further failure doubles it (capped at 1 h)."""
+    webhook_delivery_timeout_s: float = 10.0
+    """How long a subscriber has to answer one delivery (a timeout is retried)."""
+    webhook_delivery_concurrency: int = 4
+    """Deliveries the job runner keeps in flight at once (each a small Ray task)."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

@@ -39,6 +39,7 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.PUBLISH:            (True,  True,  False, False),
     Action.DELETE_SOURCE:      (True,  True,  False, False),
     Action.INSPECT_WORKERS:    (True,  True,  False, False),
+    Action.MANAGE_WEBHOOKS:    (True,  True,  False, False),
     Action.DELETE_WORKSPACE:   (True,  False, False, False),
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
 }  # fmt: skip

@@ -47,6 +47,7 @@ from clipray.jobs.machine import (
 )
 from clipray.pipelines.export import build_proxy, export_clip
 from clipray.pipelines.highlights import make_highlight
+from clipray.services import webhooks
 from clipray.storage import claims
 from clipray.storage.orm import (
     HighlightReel,
@@ -128,6 +129,8 @@ class JobRunner:
         self.db = open_database(settings)
         self.running: dict[str, _Attempt] = {}
         self.media: dict[tuple[str, str], Any] = {}
+        self.deliveries: dict[str, Any] = {}
+        """Webhook deliveries in flight (``services.webhooks.deliver``), by delivery id."""
         """Proxy builds and exports in flight: ``("proxy", source_id)`` / ``("export", id)``."""
         self.lock = threading.Lock()
         self.metrics = _Metrics()
@@ -178,6 +181,7 @@ class JobRunner:
             self.metrics.running.set(len(self.running))
             self._reap_media()
             self._start_media()
+            self._deliver_webhooks()
 
     def recover(self) -> list[str]:
         """Close the attempts a previous runner left running; their jobs carry on."""
@@ -198,6 +202,7 @@ class JobRunner:
                 )  # fmt: skip
                 closed.append(step.id)
             requeued = requeue_running_exports(s) + claims.requeue_running(s, HighlightReel)
+        requeued += webhooks.recover(self.db)
         if closed:
             log.warning("closed %d step attempts interrupted by a runner restart", len(closed))
         if requeued:
@@ -268,6 +273,9 @@ class JobRunner:
         new = transition(job.status, event)
         repo.set_status(job, new, error=error)
         job.progress = 1.0 if new in (JobStatus.REVIEW, JobStatus.COMPLETED) else job.progress
+        if new is JobStatus.REVIEW:
+            webhooks.emit(repo.s, job.workspace_id, "job.review",
+                          {"job_id": job.id, "status": new.value})  # fmt: skip
         if new not in ACTIVE:
             self.metrics.job(new)
 
@@ -373,6 +381,33 @@ class JobRunner:
                 name=f"{kind}-{key[:8]}",
             )  # fmt: skip
             self.media[(kind, key)] = task.remote(self.settings, key)
+            free -= 1
+
+
+    def _deliver_webhooks(self) -> None:
+        """Reap finished deliveries, start due ones (each one Ray task that claims its row,
+        so a delivery is never posted twice at once)."""
+        if self.deliveries:
+            done, _ = ray.wait(list(self.deliveries.values()), num_returns=len(self.deliveries),
+                               timeout=0)  # fmt: skip
+            for key in [k for k, ref in self.deliveries.items() if ref in done]:
+                try:
+                    ray.get(self.deliveries.pop(key))
+                except Exception as exc:  # the row stays running; a restart requeues it
+                    log.warning("webhook delivery %s failed: %s", key, _cause(exc))
+        free = self.settings.webhook_delivery_concurrency - len(self.deliveries)
+        if free <= 0:
+            return
+        for key in webhooks.due(self.db, free + len(self.deliveries)):
+            if free <= 0:
+                break
+            if key in self.deliveries:
+                continue
+            task = ray.remote(webhooks.deliver).options(
+                **actor_options(self.settings.stage("webhook")), max_retries=0,
+                name=f"webhook-{key[:8]}",
+            )  # fmt: skip
+            self.deliveries[key] = task.remote(self.settings, key)
             free -= 1
 
 

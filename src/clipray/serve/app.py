@@ -32,6 +32,7 @@ from clipray.serve.routes import (
     sources,
     transcripts,
     uploads,
+    webhooks,
     workspaces,
 )
 
@@ -84,6 +85,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
+    api.include_router(webhooks.router)
     return api
 
 

@@ -60,6 +60,8 @@ class Action(enum.StrEnum):
     INSPECT_WORKERS = "inspect_workers"
     """See which process ran a job step (its pid and Ray node): for operators, not clients."""
     TRANSFER_OWNERSHIP = "transfer_ownership"
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    """Subscribe URLs to the workspace's events, list and delete them, read their logs."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -85,6 +87,8 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.DELETE_SOURCE: Role.ADMIN,
         # Pids and node ids tell an operator where to look; they tell a client nothing.
         Action.INSPECT_WORKERS: Role.ADMIN,
+        # A subscription sends the workspace's events (and their data) to any URL.
+        Action.MANAGE_WEBHOOKS: Role.ADMIN,
         Action.DELETE_WORKSPACE: Role.OWNER,
         Action.TRANSFER_OWNERSHIP: Role.OWNER,
     }

@@ -4,7 +4,7 @@ Rows here are storage records; HTTP request/response schemas live in ``serve/`` 
 pipeline vocabulary in ``schemas.py``. Every change to these modules ships with a migration in
 ``storage/migrations/versions`` (a test checks that the two agree).
 
-One module per area (accounts, media, review, generated); import the models from
+One module per area (accounts, media, review, generated, webhooks); import the models from
 ``clipray.storage.orm`` as before.
 """
 
@@ -51,6 +51,12 @@ from clipray.storage.orm.review import (
     CutEdit,
     VirtualClip,
 )
+from clipray.storage.orm.webhooks import (
+    WebhookDelivery,
+    WebhookInbound,
+    WebhookNonce,
+    WebhookSubscription,
+)
 
 __all__ = [
     "NAMING",
@@ -83,6 +89,10 @@ __all__ = [
     "UploadReservation",
     "User",
     "VirtualClip",
+    "WebhookDelivery",
+    "WebhookInbound",
+    "WebhookNonce",
+    "WebhookSubscription",
     "Workspace",
     "WorkspaceMember",
     "as_utc",
