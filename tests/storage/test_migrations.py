@@ -28,6 +28,10 @@ TABLES = {
     "highlight_reels",
     "upload_reservations",
     "keeper_sweeps",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+    "webhook_inbound",
+    "webhook_nonces",
 }
 
 
