@@ -336,3 +336,24 @@ def test_deleting_a_subscription_drops_its_pending_deliveries(client, db, wh_set
     with db.session() as s:
         assert s.get(WebhookDelivery, did) is None
     assert webhooks.deliver(wh_settings, did) is None
+
+
+def test_emit_shares_the_callers_transaction_and_a_dead_runners_claim_is_retried(
+        client, db, wh_settings):  # fmt: skip
+    acct = register(client, "wh-tx")
+    sub = _subscribe(client, acct, "http://127.0.0.1:9/hook", ["job.review"])
+
+    def failing_change() -> None:
+        with db.session() as s:
+            webhooks.emit(s, acct.workspace_id, "job.review", {"job_id": "rolled-back"})
+            raise RuntimeError("the change that made the event failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    assert _log(client, acct, sub["id"]) == []
+    with db.session() as s:
+        (did,) = webhooks.emit(s, acct.workspace_id, "job.review", {"job_id": "j"})
+        s.get(WebhookDelivery, did).status = "running"  # claimed by a runner that died
+    assert webhooks.due(db, 100, utcnow() + timedelta(seconds=1)).count(did) == 0
+    assert webhooks.recover(db) >= 1
+    assert did in webhooks.due(db, 1000, utcnow() + timedelta(seconds=1))
