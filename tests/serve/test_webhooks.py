@@ -357,3 +357,19 @@ def test_emit_shares_the_callers_transaction_and_a_dead_runners_claim_is_retried
     assert webhooks.due(db, 100, utcnow() + timedelta(seconds=1)).count(did) == 0
     assert webhooks.recover(db) >= 1
     assert did in webhooks.due(db, 1000, utcnow() + timedelta(seconds=1))
+
+
+def test_an_address_refused_at_delivery_time_is_not_retried(client, db, wh_settings):
+    """The URL is checked again when posting (DNS may have changed since subscribing)."""
+    acct = register(client, "wh-recheck")
+    rx = Receiver()
+    with serve_fake(rx.app) as base:
+        sub = _subscribe(client, acct, f"{base}/hook", ["clip.ready"])
+        with db.session() as s:
+            (did,) = webhooks.emit(s, acct.workspace_id, "clip.ready", {"clip_id": "c"})
+        strict = wh_settings.model_copy(update={"url_allow_private": False})
+        assert webhooks.deliver(strict, did, now=utcnow() + timedelta(seconds=1)) == "failed"
+    assert rx.got == []
+    (row,) = _log(client, acct, sub["id"])
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert row["error"].startswith("URL_ADDRESS_NOT_ALLOWED")

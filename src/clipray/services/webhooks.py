@@ -156,9 +156,14 @@ def deliver(settings: Settings, delivery_id: str, now: datetime | None = None,
     """One attempt of a delivery (a Ray task the job runner starts; tests call it with
     ``now`` to drive backoff without waiting). Returns the status it left, or None when the
     delivery was not due or another worker holds it."""
+    if db is None:  # a Ray task: its own engine, closed when the attempt is done
+        own = open_database(settings)
+        try:
+            return deliver(settings, delivery_id, now, own)
+        finally:
+            own.dispose()
     at = now or utcnow()
-    database = db or open_database(settings)
-    with database.session() as s:
+    with db.session() as s:
         attempt = claim_delivery(s, delivery_id, at)
         if attempt is None:
             return None
@@ -167,32 +172,31 @@ def deliver(settings: Settings, delivery_id: str, now: datetime | None = None,
         if row is None or sub is None:
             return None
         body, url, secret, event = delivery_body(row), sub.url, sub.secret, row.event
-    code, error = _post(settings, url, secret, event, delivery_id, body, at)
+    code, error, refused = _post(settings, url, secret, event, delivery_id, body, at)
     values: dict[str, Any] = {"response_code": code, "error": error, "finished_at": utcnow()}
     if code is not None and 200 <= code < 300:
         status = DeliveryStatus.DELIVERED
-    elif retryable_status(code) and attempt < settings.webhook_delivery_attempts and not (
-        error or ""
-    ).startswith("URL_"):
+    elif not refused and retryable_status(code) and attempt < settings.webhook_delivery_attempts:
         status = DeliveryStatus.PENDING
         values["not_before"] = at + timedelta(
             seconds=backoff_s(attempt, settings.webhook_delivery_base_delay_s)
         )
     else:
         status = DeliveryStatus.FAILED
-    with database.session() as s:
+    with db.session() as s:
         finish_delivery(s, delivery_id, attempt, status=status, **values)
     return status
 
 
 def _post(settings: Settings, url: str, secret: str, event: str, delivery_id: str,
-          body: bytes, at: datetime) -> tuple[int | None, str | None]:  # fmt: skip
-    """POST one signed delivery: (status code or None, error or None). The URL is checked
-    again here: what it resolves to may have changed since the subscription was made."""
+          body: bytes, at: datetime) -> tuple[int | None, str | None, bool]:  # fmt: skip
+    """POST one signed delivery: (status code or None, error or None, whether the URL policy
+    refused it). The URL is checked again here: what it resolves to may have changed since
+    the subscription was made, and a refused address is not tried again."""
     try:
         check_public_url(url, url_policy(settings).allow_private)
     except UrlRefusedError as exc:
-        return None, f"{exc.code}: {exc.message}"
+        return None, f"{exc.code}: {exc.message}", True
     ts = int(at.timestamp())
     headers = {
         "Content-Type": "application/json",
@@ -207,18 +211,19 @@ def _post(settings: Settings, url: str, secret: str, event: str, delivery_id: st
         r = httpx.post(url, content=body, headers=headers, follow_redirects=False,
                        timeout=settings.webhook_delivery_timeout_s)  # fmt: skip
     except httpx.TimeoutException as exc:
-        return None, f"timeout: {exc}"[:2000]
+        return None, f"timeout: {exc}"[:2000], False
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:2000]
-    return r.status_code, None if r.is_success else f"HTTP {r.status_code}: {r.text[:500]}"
+        return None, f"{type(exc).__name__}: {exc}"[:2000], False
+    error = None if r.is_success else f"HTTP {r.status_code}: {r.text[:500]}"
+    return r.status_code, error, False
 
 
 # --- inbound -------------------------------------------------------------------------------
 def platform_settings(settings: Settings, platform: str) -> PlatformSettings:
     """The platform's block, or 404 ``WEBHOOK_PLATFORM_NOT_FOUND``: a platform clipray does
     not know, or one without a webhook secret (nothing it sends could be verified)."""
-    block = getattr(settings.publish, platform, None) if platform in PublishSettings.model_fields \
-        else None  # fmt: skip
+    known = platform in PublishSettings.model_fields
+    block = getattr(settings.publish, platform) if known else None
     if not isinstance(block, PlatformSettings) or block.webhook_secret is None:
         raise NotFound("WEBHOOK_PLATFORM_NOT_FOUND",
                        f"no webhooks are configured for platform {platform!r}")  # fmt: skip
