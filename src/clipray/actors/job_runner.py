@@ -6,10 +6,10 @@ timings and errors (``actors.steps.step_failure`` says how a step failed and whe
 retry), retries with backoff (``jobs.machine.STEP_POLICIES``), and cancels the
 Ray work of a job that was cancelled. It also keeps the virtual clips' media moving: a
 proxy build per source that wants one, an export per approved clip (``pipelines.export``)
-and each highlight reel asked for (``pipelines.highlights``), each one Ray task. When it
-starts (the first time, or after Ray restarts
-it because it died) it closes the step attempts that were running under its predecessor,
-and the jobs go on from the state they were in.
+and each highlight reel asked for (``pipelines.highlights``), each one Ray task, and posts
+the webhook deliveries that fall due (``services.webhooks.deliver``). When it starts (the
+first time, or after Ray restarts it because it died) it closes the step attempts that were
+running under its predecessor, and the jobs go on from the state they were in.
 
     >>> runner = ensure_job_runner(settings)          # doctest: +SKIP
     >>> ray.get(runner.status.remote())               # doctest: +SKIP
