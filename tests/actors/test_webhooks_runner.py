@@ -96,8 +96,9 @@ def test_a_job_entering_review_is_delivered_to_its_subscriber(runner_settings, r
     assert headers["x-clipray-event"] == "job.review"
     with api_db.session() as s:
         assert s.get(Job, job_id).status is JobStatus.REVIEW
-        rows = s.scalars(select(WebhookDelivery)
-                         .where(WebhookDelivery.subscription_id == sub.json()["id"])).all()
+        rows = s.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.json()["id"])
+        ).all()
         assert len(rows) == 1
     assert [d["event"] for d in log] == ["job.review"]
     assert len(got) == 1

@@ -171,11 +171,17 @@ def test_inbound_webhooks_are_rate_limited(wh_settings):
 def test_only_admins_manage_subscriptions(client, admin):
     editor, viewer = register(client, "wh-editor"), register(client, "wh-viewer")
     for acct, role in ((editor, "editor"), (viewer, "viewer")):
-        added = client.post(f"/api/workspaces/{admin.workspace_id}/members",
-                            headers=admin.headers, json={"email": acct.email, "role": role})
+        added = client.post(
+            f"/api/workspaces/{admin.workspace_id}/members",
+            headers=admin.headers,
+            json={"email": acct.email, "role": role},
+        )
         assert added.status_code == 201, added.text
-    sub = client.post("/api/webhooks/subscribe", headers=admin.headers,
-                      json={"url": "http://127.0.0.1:9/hook", "events": ["job.review"]})
+    sub = client.post(
+        "/api/webhooks/subscribe",
+        headers=admin.headers,
+        json={"url": "http://127.0.0.1:9/hook", "events": ["job.review"]},
+    )
     assert sub.status_code == 201, sub.text
     sid = sub.json()["id"]
     for acct in (editor, viewer):

@@ -6,10 +6,11 @@ timings and errors (``actors.steps.step_failure`` says how a step failed and whe
 retry), retries with backoff (``jobs.machine.STEP_POLICIES``), and cancels the
 Ray work of a job that was cancelled. It also keeps the virtual clips' media moving: a
 proxy build per source that wants one, an export per approved clip (``pipelines.export``)
-and each highlight reel asked for (``pipelines.highlights``), each one Ray task, and posts
-the webhook deliveries that fall due (``services.webhooks.deliver``). When it starts (the
-first time, or after Ray restarts it because it died) it closes the step attempts that were
-running under its predecessor, and the jobs go on from the state they were in.
+and each highlight reel asked for (``pipelines.highlights``), each one Ray task. When it
+starts (the first time, or after Ray restarts
+it because it died) it closes the step attempts that were running under its predecessor,
+and the jobs go on from the state they were in. Webhook deliveries that fall due are posted
+the same way, one Ray task each (``services.webhooks.deliver``).
 
     >>> runner = ensure_job_runner(settings)          # doctest: +SKIP
     >>> ray.get(runner.status.remote())               # doctest: +SKIP
@@ -129,9 +130,9 @@ class JobRunner:
         self.db = open_database(settings)
         self.running: dict[str, _Attempt] = {}
         self.media: dict[tuple[str, str], Any] = {}
+        """Proxy builds and exports in flight: ``("proxy", source_id)`` / ``("export", id)``."""
         self.deliveries: dict[str, Any] = {}
         """Webhook deliveries in flight (``services.webhooks.deliver``), by delivery id."""
-        """Proxy builds and exports in flight: ``("proxy", source_id)`` / ``("export", id)``."""
         self.lock = threading.Lock()
         self.metrics = _Metrics()
         self._wake = threading.Event()
@@ -382,7 +383,6 @@ class JobRunner:
             )  # fmt: skip
             self.media[(kind, key)] = task.remote(self.settings, key)
             free -= 1
-
 
     def _deliver_webhooks(self) -> None:
         """Reap finished deliveries, start due ones (each one Ray task that claims its row,

@@ -42,9 +42,7 @@ class SubscriptionRepo:
         return row
 
     def page(self, limit: int, offset: int) -> tuple[list[WebhookSubscription], int]:
-        q = select(WebhookSubscription).where(
-            WebhookSubscription.workspace_id == self.workspace_id
-        )
+        q = select(WebhookSubscription).where(WebhookSubscription.workspace_id == self.workspace_id)
         return fetch_page(self.s, q, limit, offset, WebhookSubscription.created_at.desc(),
                           WebhookSubscription.id)  # fmt: skip
 
