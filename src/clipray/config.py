@@ -86,6 +86,8 @@ def _default_stages() -> dict[str, StageResources]:
         "faces_service": StageResources(num_cpus=0.1, batch_size=1),
         "embed_service": StageResources(num_cpus=0.1, batch_size=1),
         "text_embed_service": StageResources(num_cpus=0.1, batch_size=1),
+        # A webhook delivery is one small HTTP POST: it waits on the network, not a CPU.
+        "webhook": StageResources(num_cpus=0.05, batch_size=1),
     }
 
 
@@ -318,6 +320,21 @@ class Settings(BaseSettings):
     oauth_return_url: str | None = None
     """Where the browser goes after a platform's consent (the studio's accounts page):
     ``?connected=<platform>`` or ``?error=<CODE>`` is appended. Unset: a small HTML page."""
+
+    # --- webhooks -------------------------------------------------------------------------
+    webhook_timestamp_window_s: float = 300.0
+    """An inbound webhook whose signed timestamp is further than this from now is refused
+    (``WEBHOOK_STALE``); its nonce is remembered this long."""
+    rate_limit_webhooks_per_minute: int = 600
+    """Inbound webhook requests per platform and client IP in any 60 s (sliding)."""
+    webhook_delivery_attempts: int = 8
+    """Attempts of one outbound delivery before it is given up (``failed``)."""
+    webhook_delivery_base_delay_s: float = 10.0
+    """Wait after the first failed attempt; each further failure doubles it (capped at 1 h)."""
+    webhook_delivery_timeout_s: float = 10.0
+    """How long a subscriber has to answer one delivery (a timeout is retried)."""
+    webhook_delivery_concurrency: int = 4
+    """Deliveries the job runner keeps in flight at once (each a small Ray task)."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

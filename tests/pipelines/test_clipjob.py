@@ -192,6 +192,32 @@ def test_generating_the_same_candidate_again_gives_one_row_and_one_object(job, b
     assert files == ["clip.edl", "clip.fcpxml", "clip.mp4", "thumbnail.jpg"]
 
 
+def test_a_rendered_clip_queues_clip_ready_for_its_subscribers(job, settings):
+    """The services pass ``webhooks.clip_ready`` as ``on_ready``: each clip recorded as
+    rendered queues one ``clip.ready`` delivery per subscription, in that transaction."""
+    from sqlalchemy import select
+
+    from clipray.pipelines.clipjob import render_clips
+    from clipray.services import webhooks
+    from clipray.storage.orm import Source, WebhookDelivery
+    from clipray.storage.webhooks import SubscriptionRepo
+
+    ctx, first, *_ = job
+    clip = first.clips[0]
+    with ctx.db.session() as s:
+        source = s.get(Source, first.source_id)
+        sub = SubscriptionRepo(s, ctx.workspace_id).add("https://hooks.example.com/in",
+                                                        ["clip.ready"], "whsec_t", None)
+    done = render_clips(settings, ctx, source, [clip.id], on_ready=webhooks.clip_ready)
+    assert done.rendered == 1
+    with ctx.db.session() as s:
+        rows = s.scalars(select(WebhookDelivery)
+                         .where(WebhookDelivery.subscription_id == sub.id)).all()
+        assert [(r.event, r.payload["clip_id"]) for r in rows] == [("clip.ready", clip.id)]
+        assert rows[0].payload["generated_clip_id"] == clip.generated_clip_id
+        s.delete(s.get(type(sub), sub.id))
+
+
 def test_at_its_storage_quota_a_workspace_still_generates_and_keeps_its_sources(
     job, buckets, settings, talk, tmp_path
 ):

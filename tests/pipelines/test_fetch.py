@@ -13,7 +13,14 @@ from urllib.parse import quote
 
 import pytest
 
-from clipray.pipelines.fetch import DownloadError, UrlPolicy, UrlRefusedError, check_url, download
+from clipray.pipelines.fetch import (
+    DownloadError,
+    UrlPolicy,
+    UrlRefusedError,
+    check_public_url,
+    check_url,
+    download,
+)
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 PUBLIC_V4 = "142.250.72.14"
@@ -175,6 +182,33 @@ def test_allow_private_allows_any_address_but_not_any_domain():
     with pytest.raises(UrlRefusedError) as info:
         check_url("https://youtube.com/", policy, resolver())
     assert info.value.code == "URL_UNRESOLVABLE"
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses", "code"),
+    [
+        pytest.param("https://hooks.example.com/in", (PUBLIC_V4,), None, id="public-name"),
+        pytest.param("https://[2607:f8b0:4005:80a::200e]/", (), None, id="public-ipv6"),
+        pytest.param("http://127.0.0.1:8080/", (), "URL_ADDRESS_NOT_ALLOWED", id="loopback"),
+        pytest.param("https://hooks.example.com/", (PUBLIC_V4, "10.0.0.5"),
+                     "URL_ADDRESS_NOT_ALLOWED", id="one-private-address"),
+        pytest.param("ftp://hooks.example.com/", (PUBLIC_V4,), "URL_SCHEME_NOT_ALLOWED",
+                     id="scheme"),
+        pytest.param("https://nowhere.example/", (), "URL_UNRESOLVABLE", id="unresolvable"),
+    ],
+)  # fmt: skip
+def test_public_url_check_has_no_allowlist_but_the_same_address_rules(url, addresses, code):
+    """What webhook subscribers are held to: any host, public addresses only."""
+    if code is None:
+        assert check_public_url(url, False, resolver(*addresses))
+        return
+    with pytest.raises(UrlRefusedError) as info:
+        check_public_url(url, False, resolver(*addresses))
+    assert info.value.code == code
+
+
+def test_public_url_check_allows_loopback_only_when_told_to():
+    assert check_public_url("http://127.0.0.1:8080/hook", True) == "http://127.0.0.1:8080/hook"
 
 
 # --- download from a real HTTP server on loopback ------------------------------------------

@@ -40,6 +40,7 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.DELETE_SOURCE:      (True,  True,  False, False),
     Action.INSPECT_WORKERS:    (True,  True,  False, False),
     Action.READ_AUDIT:         (True,  True,  False, False),
+    Action.MANAGE_WEBHOOKS:    (True,  True,  False, False),
     Action.DELETE_WORKSPACE:   (True,  False, False, False),
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
     Action.CONNECT_ACCOUNT:    (True,  True,  False, False),

@@ -31,6 +31,10 @@ TABLES = {
     "keeper_sweeps",
     "connected_accounts",
     "oauth_states",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+    "webhook_inbound",
+    "webhook_nonces",
 }
 
 

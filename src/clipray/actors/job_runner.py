@@ -9,7 +9,8 @@ proxy build per source that wants one, an export per approved clip (``pipelines.
 and each highlight reel asked for (``pipelines.highlights``), each one Ray task. When it
 starts (the first time, or after Ray restarts
 it because it died) it closes the step attempts that were running under its predecessor,
-and the jobs go on from the state they were in.
+and the jobs go on from the state they were in. Webhook deliveries that fall due are posted
+the same way, one Ray task each (``services.webhooks.deliver``).
 
     >>> runner = ensure_job_runner(settings)          # doctest: +SKIP
     >>> ray.get(runner.status.remote())               # doctest: +SKIP
@@ -49,6 +50,7 @@ from clipray.observability import metrics as obs_metrics
 from clipray.observability.job_gauges import JobGauges
 from clipray.pipelines.export import build_proxy, export_clip
 from clipray.pipelines.highlights import make_highlight
+from clipray.services import webhooks
 from clipray.storage import claims
 from clipray.storage.orm import (
     HighlightReel,
@@ -117,6 +119,8 @@ class JobRunner:
         self.running: dict[str, _Attempt] = {}
         self.media: dict[tuple[str, str], Any] = {}
         """Proxy builds and exports in flight: ``("proxy", source_id)`` / ``("export", id)``."""
+        self.deliveries: dict[str, Any] = {}
+        """Webhook deliveries in flight (``services.webhooks.deliver``), by delivery id."""
         self.lock = threading.Lock()
         self.metrics = _Metrics()
         self.gauges = JobGauges(settings, self.db)
@@ -168,6 +172,7 @@ class JobRunner:
             self.gauges.refresh()
             self._reap_media()
             self._start_media()
+            self._deliver_webhooks()
 
     def recover(self) -> list[str]:
         """Close the attempts a previous runner left running; their jobs carry on."""
@@ -188,6 +193,7 @@ class JobRunner:
                 )  # fmt: skip
                 closed.append(step.id)
             requeued = requeue_running_exports(s) + claims.requeue_running(s, HighlightReel)
+        requeued += webhooks.recover(self.db)
         if closed:
             log.warning("closed %d step attempts interrupted by a runner restart", len(closed))
         if requeued:
@@ -260,6 +266,9 @@ class JobRunner:
         new = transition(job.status, event)
         repo.set_status(job, new, error=error)
         job.progress = 1.0 if new in (JobStatus.REVIEW, JobStatus.COMPLETED) else job.progress
+        if new is JobStatus.REVIEW:
+            webhooks.emit(repo.s, job.workspace_id, "job.review",
+                          {"job_id": job.id, "status": new.value})  # fmt: skip
         if new not in ACTIVE:
             self.metrics.job(new)
 
@@ -365,6 +374,32 @@ class JobRunner:
                 name=f"{kind}-{key[:8]}",
             )  # fmt: skip
             self.media[(kind, key)] = task.remote(self.settings, key)
+            free -= 1
+
+    def _deliver_webhooks(self) -> None:
+        """Reap finished deliveries, start due ones (each one Ray task that claims its row,
+        so a delivery is never posted twice at once)."""
+        if self.deliveries:
+            done, _ = ray.wait(list(self.deliveries.values()), num_returns=len(self.deliveries),
+                               timeout=0)  # fmt: skip
+            for key in [k for k, ref in self.deliveries.items() if ref in done]:
+                try:
+                    ray.get(self.deliveries.pop(key))
+                except Exception as exc:  # the row stays running; a restart requeues it
+                    log.warning("webhook delivery %s failed: %s", key, _cause(exc))
+        free = self.settings.webhook_delivery_concurrency - len(self.deliveries)
+        if free <= 0:
+            return
+        for key in webhooks.due(self.db, free + len(self.deliveries)):
+            if free <= 0:
+                break
+            if key in self.deliveries:
+                continue
+            task = ray.remote(webhooks.deliver).options(
+                **actor_options(self.settings.stage("webhook")), max_retries=0,
+                name=f"webhook-{key[:8]}",
+            )  # fmt: skip
+            self.deliveries[key] = task.remote(self.settings, key)
             free -= 1
 
 

@@ -44,6 +44,9 @@ from clipray.storage.objects import NO_GENERATED_BUCKET, Buckets
 from clipray.storage.orm import Clip, ClipStatus, GeneratedKind, Source, utcnow
 from clipray.storage.repos import ClipRepo
 
+OnReady = Callable[[Any, Clip], None]
+"""``(session, clip)``: called in the transaction that records a rendered clip."""
+
 CLIP_FILES = {"video": "clip.mp4", "thumbnail": "thumbnail.jpg", "fcpxml": "clip.fcpxml",
               "edl": "clip.edl"}  # fmt: skip
 
@@ -299,6 +302,7 @@ def render_clips(
     report: Callable[[float], None] | None = None,
     *,
     source_uri: str | None = None,
+    on_ready: OnReady | None = None,
 ) -> RenderOutcome:
     """Render planned clip rows, one Ray task each, recording each outcome as it lands:
     the clip row and its generated clip (upserted on the clip, so a retry reuses it).
@@ -306,7 +310,8 @@ def render_clips(
     Nothing is rendered when the app-owned bucket cannot take the files (``skipped`` says
     why), and no more than the workspace's live cap allows (the rest fail with
     ``GENERATED_CLIP_LIMIT``). ``source_uri`` is what the workers open (default: a
-    presigned URL of the stored source).
+    presigned URL of the stored source). ``on_ready(session, clip)`` runs in the
+    transaction that records each clip rendered (the services emit ``clip.ready`` there).
     """
     import ray
 
@@ -350,7 +355,7 @@ def render_clips(
         except Exception as exc:  # one failed render is recorded, the others go on
             keys, size, loudness, error = {}, 0, None, f"{type(exc).__name__}: {exc}"[-2000:]
             metrics.render_failed()
-        if not _record(settings, ctx, refs[ready[0]], keys, size, error, loudness):
+        if not _record(settings, ctx, refs[ready[0]], keys, size, error, loudness, on_ready):
             failed += 1
         if report is not None:
             report(1 - len(pending) / len(refs))
@@ -358,7 +363,8 @@ def render_clips(
 
 
 def _record(settings: Settings, ctx: IngestContext, clip_id: str, keys: dict[str, str],
-            size: int, error: str | None, loudness: dict[str, Any] | None) -> bool:  # fmt: skip
+            size: int, error: str | None, loudness: dict[str, Any] | None,
+            on_ready: OnReady | None = None) -> bool:  # fmt: skip
     """Store one render's outcome; True when the clip and its generated row are recorded.
     How the clip's loudness came out goes into its stored spec (``LOUDNESS_RESULT``)."""
     replaced = None
@@ -378,6 +384,9 @@ def _record(settings: Settings, ctx: IngestContext, clip_id: str, keys: dict[str
                 clip.status, clip.error = ClipStatus.FAILED, f"{exc.code}: {exc}"
                 clip.video_key = clip.thumbnail_key = clip.fcpxml_key = clip.edl_key = None
                 error = str(exc)
+            else:
+                if on_ready is not None:
+                    on_ready(s, clip)
     store = ctx.buckets.generated.scoped(ctx.workspace_id)  # type: ignore[union-attr]
     if replaced:
         store.delete(replaced)  # a replaced object is deleted, never left behind

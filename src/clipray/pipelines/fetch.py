@@ -135,6 +135,15 @@ def check_url(url: str, policy: UrlPolicy, resolve: Resolver | None = None) -> s
     return normalised
 
 
+def check_public_url(url: str, allow_private: bool, resolve: Resolver | None = None) -> str:
+    """:func:`check_url` without the site allowlist, for URLs clipray posts to (webhook
+    subscribers): any host, but every address it resolves to must be public unless
+    ``allow_private`` (the same ``URL_*`` codes)."""
+    _, host, ip, port, normalised = _parse(url)
+    _check_addresses(host, ip, port, UrlPolicy(allow_private=allow_private), resolve)
+    return normalised
+
+
 def _parse(url: str) -> tuple[str, str, IPAddress | None, int, str]:
     """``url`` -> (scheme, host, host as IP or None, port, normalised URL)."""
     url = url.strip()

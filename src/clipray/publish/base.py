@@ -59,6 +59,9 @@ class PlatformSettings(BaseModel):
     """Upload chunk size; each adapter rounds it to what its platform accepts."""
     timeout_s: float = 120.0
     """Per-call timeout (the publishing policy's 2 minutes)."""
+    webhook_secret: SecretStr | None = None
+    """The secret the platform signs its webhooks to ``POST /api/webhooks/{platform}`` with
+    (TikTok: the app's client secret). Unset: that platform's webhooks are refused."""
 
     @property
     def configured(self) -> bool:

@@ -38,6 +38,7 @@ from clipray.serve.routes import (
     transcripts,
     uploads,
     usage,
+    webhooks,
     workspaces,
 )
 
@@ -96,6 +97,7 @@ def create_api(settings: Settings | None = None,
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
     api.include_router(connections.router)
+    api.include_router(webhooks.router)
     return api
 
 

@@ -66,6 +66,8 @@ class Action(enum.StrEnum):
     """Connect a platform account to the workspace, or disconnect one."""
     LIST_ACCOUNTS = "list_accounts"
     """See the workspace's connected platform accounts (never their tokens)."""
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    """Subscribe URLs to the workspace's events, list and delete them, read their logs."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -97,6 +99,8 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.INSPECT_WORKERS: Role.ADMIN,
         # The log names members and their client addresses.
         Action.READ_AUDIT: Role.ADMIN,
+        # A subscription sends the workspace's events (and their data) to any URL.
+        Action.MANAGE_WEBHOOKS: Role.ADMIN,
         Action.DELETE_WORKSPACE: Role.OWNER,
         Action.TRANSFER_OWNERSHIP: Role.OWNER,
     }

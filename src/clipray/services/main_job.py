@@ -50,6 +50,7 @@ from clipray.pipelines.limits import media_limits, url_policy
 from clipray.pipelines.runner import AnalysisRunner, Outcome
 from clipray.pipelines.stages.decode import ProbeError, probe
 from clipray.pipelines.validate import validate_file
+from clipray.services import webhooks
 from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin, StepStatus
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
@@ -316,7 +317,7 @@ def render_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
         todo = [c.id for c in clips if c.status is not ClipStatus.RENDERED]
         if not clips:  # nothing was chosen: say so again, with the analysis' reason
             return {"rendered": 0, "no_clips": _no_clips(JobRepo(s, ctx.workspace_id), job.id)}
-    done = render_clips(settings, ctx, source, todo, report)
+    done = render_clips(settings, ctx, source, todo, report, on_ready=webhooks.clip_ready)
     if done.skipped is not None:  # the job goes on to review; the step says why
         log.warning("job %s: %s", job.id, done.skipped)
         return {"rendered": 0, "generated": f"skipped: {done.skipped}"}

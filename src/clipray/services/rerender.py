@@ -33,6 +33,7 @@ from clipray.pipelines.clipjob import (
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
+from clipray.services import webhooks
 from clipray.services.generation import require_generation
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets
@@ -116,6 +117,7 @@ def rerender_task(settings: Settings, workspace_id: str, source_id: str, clip_id
             source = SourceRepo(s, workspace_id).get(source_id)
         if source is None:
             return False
-        return render_clips(settings, ctx, source, [clip_id]).rendered == 1
+        return render_clips(settings, ctx, source, [clip_id],
+                            on_ready=webhooks.clip_ready).rendered == 1
     finally:
         db.dispose()

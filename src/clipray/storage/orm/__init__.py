@@ -4,8 +4,8 @@ Rows here are storage records; HTTP request/response schemas live in ``serve/`` 
 pipeline vocabulary in ``schemas.py``. Every change to these modules ships with a migration in
 ``storage/migrations/versions`` (a test checks that the two agree).
 
-One module per area (accounts, media, review, generated, audit, publishing); import the models from
-``clipray.storage.orm`` as before.
+One module per area (accounts, media, review, generated, audit, publishing, webhooks);
+import the models from ``clipray.storage.orm`` as before.
 """
 
 from clipray.domain.enums import (
@@ -54,6 +54,12 @@ from clipray.storage.orm.review import (
     CutEdit,
     VirtualClip,
 )
+from clipray.storage.orm.webhooks import (
+    WebhookDelivery,
+    WebhookInbound,
+    WebhookNonce,
+    WebhookSubscription,
+)
 
 __all__ = [
     "NAMING",
@@ -90,6 +96,10 @@ __all__ = [
     "UploadReservation",
     "User",
     "VirtualClip",
+    "WebhookDelivery",
+    "WebhookInbound",
+    "WebhookNonce",
+    "WebhookSubscription",
     "Workspace",
     "WorkspaceMember",
     "as_utc",
