@@ -77,9 +77,10 @@ def _default_stages() -> dict[str, StageResources]:
         # A highlight reel re-encodes each part (libx264) and concatenates by copy.
         "reel": StageResources(num_cpus=1, batch_size=1),
         # The warm model services of the service path (serve/models.py): Serve replicas
-        # that outlive jobs, so they hold their reservation while idle. Together they take
-        # 0.8 CPU and leave the rest of a 2-CPU box to decoding, audio and the API (the ASR
-        # replica still runs its model with the ASR stage's thread count). pool_size and
+        # that outlive jobs, so they hold their reservation while idle. Together they ask
+        # for 0.8 CPU; where they start themselves they leave 2 CPUs of the cluster to jobs
+        # (serve/models.py cpu_share: on a 2-CPU box they run unreserved), and the ASR
+        # replica still runs its model with the ASR stage's thread count. pool_size and
         # max_pool_size bound each one's autoscaling replicas; on a GPU cluster give them
         # GPU fractions (CLIPRAY_STAGES__ASR_SERVICE__NUM_GPUS=0.5) and more replicas.
         "asr_service": StageResources(num_cpus=0.5, batch_size=1),

@@ -5,7 +5,7 @@ import pytest
 from clipray.config import Settings, StageResources
 from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.warm import ASR, EMBED, FACES, TEXT_EMBED
-from clipray.serve.models import _configs, _options, config_key
+from clipray.serve.models import _configs, _options, config_key, cpu_share, service_options
 
 pytestmark = pytest.mark.unit
 
@@ -40,3 +40,30 @@ def test_frame_embeddings_are_a_service_only_with_weights():
     assert set(configs) == {ASR, FACES, TEXT_EMBED, EMBED}
     other = Settings(clip_pretrained="/models/other.pt")
     assert config_key(_configs(other, analyze_config(other))[EMBED]) != config_key(configs[EMBED])
+
+
+@pytest.mark.parametrize(
+    ("reserved", "cluster", "share"),
+    [
+        pytest.param(0.8, None, 1.0, id="serve-deploy-as-configured"),
+        pytest.param(0.8, 1.0, 0.0, id="1-cpu-head-unreserved"),
+        pytest.param(0.8, 2.0, 0.0, id="2-cpu-box-unreserved"),
+        pytest.param(0.8, 2.4, 0.5, id="what-is-left-after-jobs"),
+        pytest.param(0.8, 16.0, 1.0, id="a-cluster-gets-what-it-asks"),
+        pytest.param(0.0, 1.0, 1.0, id="nothing-reserved"),
+    ],
+)
+def test_services_leave_room_for_jobs_on_the_cluster_they_start_on(reserved, cluster, share):
+    assert cpu_share(reserved, cluster) == pytest.approx(share)
+
+
+def test_a_small_head_gets_unreserved_replicas():
+    """A 1-CPU head (the CLI tests' homes) with 0.7 CPU reserved left a decode task pending
+    for good: the replicas must not take what the jobs need."""
+    names = [ASR, FACES, TEXT_EMBED]
+    small = service_options(Settings(), names, cluster_cpus=1.0)
+    assert {n: o["ray_actor_options"]["num_cpus"] for n, o in small.items()} == dict.fromkeys(
+        names, 0.0)
+    big = service_options(Settings(), names, cluster_cpus=64.0)
+    assert {n: o["ray_actor_options"]["num_cpus"] for n, o in big.items()} == {
+        ASR: 0.5, FACES: 0.1, TEXT_EMBED: 0.1}

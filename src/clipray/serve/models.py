@@ -165,10 +165,28 @@ class ModelServices:
         return {name: await h.stats.remote() for name, h in self.handles.items()}
 
 
-def _options(res: StageResources, **extra: Any) -> dict[str, Any]:
+FREE_FOR_JOBS_CPUS = 2.0
+"""CPUs the services never reserve on the cluster they start on: the pipeline's own tasks
+(a render takes 1, a decode window 0.5, audio 0.25) and the API's replicas must still fit,
+or every job would wait forever behind replicas that outlive it (a 1-CPU head with 0.7
+reserved left a decode task pending for good)."""
+
+
+def cpu_share(reserved: float, cluster_cpus: float | None) -> float:
+    """The factor the services' CPU reservations are scaled by on a cluster of
+    ``cluster_cpus`` (None: as configured), so that they leave ``FREE_FOR_JOBS_CPUS`` free.
+    On a small machine that is 0: the replicas then run unreserved, sharing the CPUs."""
+    if cluster_cpus is None or reserved <= 0:
+        return 1.0
+    budget = max(0.0, cluster_cpus - FREE_FOR_JOBS_CPUS)
+    return min(1.0, budget / reserved)
+
+
+def _options(res: StageResources, share: float = 1.0, **extra: Any) -> dict[str, Any]:
     """Deployment options of a ``*_service`` stage: a fixed replica count, or autoscaling
-    between ``pool_size`` and ``max_pool_size`` replicas."""
-    actor = {"num_cpus": res.num_cpus, "num_gpus": res.num_gpus, **extra}
+    between ``pool_size`` and ``max_pool_size`` replicas; CPUs scaled by ``share``."""
+    cpus = round(res.num_cpus * share, 3)
+    actor = {"num_cpus": cpus, "num_gpus": res.num_gpus, **extra}
     if res.max_pool_size is not None and res.max_pool_size > res.pool_size:
         scale = {"min_replicas": res.pool_size, "max_replicas": res.max_pool_size,
                  "target_ongoing_requests": BATCH["max_batch_size"]}  # fmt: skip
@@ -186,29 +204,33 @@ def _configs(settings: Settings, cfg: AnalyzeConfig) -> dict[str, Any]:
     return configs
 
 
-def models_app(settings: Settings, cfg: AnalyzeConfig | None = None) -> Any:
+def models_app(settings: Settings, cfg: AnalyzeConfig | None = None,
+               cluster_cpus: float | None = None) -> Any:  # fmt: skip
     """The ``clipray-models`` application for ``settings`` (and the analysis config ``cfg``,
-    by default the one the settings describe)."""
+    by default the one the settings describe); on a cluster of ``cluster_cpus`` the CPU
+    reservations leave room for jobs (:func:`cpu_share`)."""
     cfg = cfg or analyze_config(settings)
     configs = _configs(settings, cfg)
-    asr_env = ({"runtime_env": whisperx_runtime_env(configs[ASR])}
-               if isinstance(configs[ASR], WhisperXConfig) else {})  # fmt: skip
-    handles = {
-        ASR: AsrDeployment.options(**_options(settings.stage("asr_service"), **asr_env)).bind(
-            configs[ASR]
-        ),
-        FACES: FacesDeployment.options(**_options(settings.stage("faces_service"))).bind(
-            configs[FACES]
-        ),
-        TEXT_EMBED: TextEmbedDeployment.options(
-            **_options(settings.stage("text_embed_service"))
-        ).bind(configs[TEXT_EMBED]),
-    }
-    if EMBED in configs:
-        handles[EMBED] = FrameEmbedDeployment.options(
-            **_options(settings.stage("embed_service"))
-        ).bind(configs[EMBED])
+    options = service_options(settings, list(configs), cluster_cpus)
+    if isinstance(configs[ASR], WhisperXConfig):
+        options[ASR]["ray_actor_options"]["runtime_env"] = whisperx_runtime_env(configs[ASR])
+    kinds = {ASR: AsrDeployment, FACES: FacesDeployment, TEXT_EMBED: TextEmbedDeployment,
+             EMBED: FrameEmbedDeployment}  # fmt: skip
+    handles = {name: kinds[name].options(**options[name]).bind(c) for name, c in configs.items()}
     return ModelServices.bind(**handles)
+
+
+STAGES = {ASR: "asr_service", FACES: "faces_service", EMBED: "embed_service",
+          TEXT_EMBED: "text_embed_service"}  # fmt: skip
+"""The settings stage of each service."""
+
+
+def service_options(settings: Settings, names: list[str], cluster_cpus: float | None = None
+                    ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Each named service's deployment options, CPUs scaled by :func:`cpu_share`."""
+    res = {n: settings.stage(STAGES[n]) for n in names}
+    share = cpu_share(sum(r.num_cpus * r.pool_size for r in res.values()), cluster_cpus)
+    return {n: _options(r, share) for n, r in res.items()}
 
 
 def model_stats(timeout_s: float = 30.0) -> dict[str, dict[str, Any]] | None:
@@ -260,7 +282,10 @@ def ensure_model_services(
     if on_start is not None:
         on_start()
     _start_serve(settings)
-    serve.run(models_app(settings, cfg), name=MODELS_APP, route_prefix=None)
+    import ray
+
+    cpus = float(ray.cluster_resources().get("CPU", 0.0))
+    serve.run(models_app(settings, cfg, cpus), name=MODELS_APP, route_prefix=None)
     return True
 
 
