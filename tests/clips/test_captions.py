@@ -117,7 +117,7 @@ def test_the_highlight_covers_exactly_the_word():
     spoken = [w for w in words if w.end > start and w.start < 40.0]
     assert len(lit) == len(spoken), "one highlighted event per word"
     for w, event in zip(spoken, lit, strict=True):
-        assert f"{on}{escape(w['word'].strip())}{{\\r}}" in event[-1]
+        assert f"{on}{escape(w.word.strip())}{{\\r}}" in event[-1]
         s = round((max(w.start, start) - start) * 100)
         e = round((w.end - start) * 100)
         assert (event[1], event[2]) == (ass_time(s), ass_time(e)), w
