@@ -18,10 +18,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from clipray.serve.deps import Caller, ServicesDep, SessionDep, authenticated_user
+from clipray.serve.deps import Caller, ServicesDep, SessionDep
 from clipray.serve.permissions import Action
 from clipray.serve.schemas.connections import ConnectedAccountOut, ConsentUrl, Disconnected
-from clipray.services import connections
+from clipray.services import accounts, connections
 from clipray.services.connections import AccountView
 
 router = APIRouter(prefix="/api/auth", tags=["connected accounts"])
@@ -75,7 +75,7 @@ def _caller_id(svc: ServicesDep, session: SessionDep, authorization: str | None)
     client that sends one must be the user who started the flow."""
     if not authorization:
         return None
-    user, _ = authenticated_user(svc, session, authorization)
+    user, _ = accounts.authenticate(session, svc.tokens, authorization)
     session.commit()
     return user.id
 
