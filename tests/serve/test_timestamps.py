@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from clipray.publish.base import PlatformSettings, PublishSettings
+from clipray.serve.app import create_api
 from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, StepStatus, utcnow
 from tests.apiclient import Account, register, upload_with_cover
 from tests.serve.test_generated_clips import make as make_generated
@@ -30,6 +32,24 @@ TIMED_FIELDS = {
     "reviewed_at",
     "last_used_at",
 }
+
+
+@pytest.fixture(scope="module")
+def client(api_settings):
+    """The API with one platform configured, so that its consent route answers too (it
+    builds the consent URL itself: no call reaches the platform)."""
+    from cryptography.fernet import Fernet
+    from pydantic import SecretStr
+
+    youtube = PlatformSettings(client_id="cid", client_secret=SecretStr("secret"),
+                               auth_url="https://accounts.example/o/oauth2/auth")  # fmt: skip
+    settings = api_settings.model_copy(update={
+        "publish": PublishSettings(youtube=youtube),
+        "fernet_keys": SecretStr(Fernet.generate_key().decode()),
+        "url_allow_private": True,  # the webhook subscriber is on loopback
+    })  # fmt: skip
+    with TestClient(create_api(settings)) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +148,9 @@ class Walker:
 
     def call(self, method: str, template: str, **params: Any) -> Any:
         body = params.pop("json", None)
+        headers = {**self.acct.headers, **params.pop("headers", {})}
         path = template.format(**params)
-        resp = self.client.request(method, path, headers=self.acct.headers, json=body)
+        resp = self.client.request(method, path, headers=headers, json=body)
         assert resp.status_code < 300, f"{method} {path}: {resp.text}"
         op = self.spec["paths"][template][method.lower()]
         schema = op["responses"][str(resp.status_code)]["content"]["application/json"]["schema"]
@@ -266,6 +287,21 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     w.client.get("/api/jobs", headers={"Authorization": f"Bearer {made['token']}"})
     tokens = w.twice("/api/tokens")
     assert [t["last_used_at"] is not None for t in tokens if t["id"] == made["id"]] == [True]
+
+    # connected accounts, a consent on its way, the audit log, webhook subscriptions
+    consent = w.call("GET", "/api/auth/{platform}/login", platform="youtube",
+                     headers={"Accept": "application/json"})  # fmt: skip
+    expires = datetime.fromisoformat(consent["expires_at"])
+    assert timedelta(minutes=5) < expires - utcnow() <= timedelta(minutes=10)
+    w.twice("/api/auth/accounts")
+    logged = w.twice("/api/audit")["data"]
+    assert {r["action"] for r in logged} >= {"job.created", "cut.edited", "clip.kept"}
+    hook = w.call("POST", "/api/webhooks/subscribe",
+                  json={"url": "http://127.0.0.1:9/hook", "events": ["clip.ready"]})  # fmt: skip
+    assert [h["created_at"] for h in w.twice("/api/webhooks/subscriptions")["data"]] == [
+        hook["created_at"]]
+    w.twice("/api/webhooks/subscriptions/{subscription_id}/deliveries",
+            subscription_id=hook["id"])  # fmt: skip
 
     # the walk reached every kind of time, and every operation that reads one
     assert w.fields >= TIMED_FIELDS
