@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clipray.publish.base import PublishSettings
@@ -206,6 +206,23 @@ class Settings(BaseSettings):
     model_service_attempts: int = Field(default=3, ge=1, le=10)
     """Tries of one call to a warm model service (a replica that died mid-batch, or one that
     did not answer in time) before its video fails with ``MODEL_SERVICE_UNAVAILABLE``."""
+    # Queue limits of each warm model service, in requests received and not yet answered
+    # over all its replicas (a request: one window's faces or embeddings, one batch of
+    # speech chunks, one batch of transcript segments). Soft: one full @serve.batch (8)
+    # waiting means a request waits for a second pass of the replica, so it is also the
+    # deployments' autoscaling target per replica. Hard: four passes per replica behind; at
+    # a second or a few per request on a CPU that is about a minute of queue, well inside
+    # model_service_timeout_s, so a job admitted below it does not time out in the queue.
+    model_queue_soft_limit: int = Field(default=8, ge=1)
+    """Queue depth from which a warm model service is behind: jobs are still admitted (their
+    work queues) and Serve adds replicas (its autoscaling target per replica); the
+    ``ClipModelQueueBehind`` alert compares the depth with it."""
+    model_queue_hard_limit: int = Field(default=32, ge=1)
+    """Queue depth of any warm model service from which new jobs are refused with 429
+    ``MODEL_SERVICES_BUSY`` and ``Retry-After`` (jobs already admitted go on)."""
+    model_queue_retry_after_s: int = Field(default=10, ge=1)
+    """``Retry-After`` of that refusal where the busy service answered nothing lately (else
+    it is estimated from its depth and recent throughput)."""
 
     text_embed_model: str = "bundled:all-MiniLM-L6-v2"
     """Sentence embeddings of the transcript and of search queries:
@@ -353,6 +370,13 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {item!r} is not an IP or CIDR") from exc
         return value
+
+    @model_validator(mode="after")
+    def _check_queue_limits(self) -> Settings:
+        """A hard limit under the soft one would refuse jobs before any service is behind."""
+        if self.model_queue_hard_limit < self.model_queue_soft_limit:
+            raise ValueError("model_queue_hard_limit must be at least model_queue_soft_limit")
+        return self
 
     @field_validator("stages", mode="before")
     @classmethod

@@ -17,6 +17,13 @@ the settings (``CLIPRAY_STAGES__ASR_SERVICE__NUM_GPUS=0.5``) or, deployed with
     True
     >>> model_stats()["Asr"]["loads"]          # doctest: +SKIP
     1
+
+Each replica counts its queue (requests received and not yet answered, batched or waiting
+for a batch) and its recent answers, and reports both to the application's root
+(``ModelServices``) whenever they change: :meth:`ModelServices.queues` is every service's
+depth summed over its replicas, in one call, which job admission (``services/admission``)
+reads; the root exports the sums as ``clipray_model_queue_depth{service}`` beside the
+soft limit.
 """
 
 from __future__ import annotations
@@ -24,8 +31,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -39,6 +49,7 @@ from clipray.models.asr_whisperx import runtime_env as whisperx_runtime_env
 from clipray.models.embed import EmbedConfig
 from clipray.models.faces import FacesConfig
 from clipray.models.text_embed import TextEmbedConfig
+from clipray.observability import metrics
 from clipray.pipelines.analyze import (
     AnalyzeConfig,
     analyze_config,
@@ -48,14 +59,28 @@ from clipray.pipelines.analyze import (
 )
 from clipray.pipelines.warm import ASR, EMBED, FACES, MODELS_APP, ROOT, TEXT_EMBED
 
-__all__ = ["ensure_model_services", "model_stats", "models_app"]
+__all__ = ["ensure_model_services", "model_queues", "model_stats", "models_app"]
 
 BATCH = {"max_batch_size": 8, "batch_wait_timeout_s": 0.01}
 """Up to 8 requests (windows or chunk batches of any jobs) per pass, waiting at most 10 ms
 for them: a request costs tens of milliseconds to seconds, so the wait is noise."""
 MAX_ONGOING = 16
 """Requests a replica holds at once: two batches' worth, so the next batch is queued while
-one runs; more wait at the router, which then scales replicas out."""
+one runs; more wait at the router, which then scales replicas out. A replica takes at least
+the hard queue limit (``model_queue_hard_limit``) though, so that every request up to it is
+counted by the replicas, not held unseen in the callers' routers."""
+REPORT_EVERY_S = 0.5
+"""How often a replica looks whether its queue changed and, if so, reports it to the root:
+admission reads a depth at most this late."""
+HEARTBEAT_S = 5.0
+"""A replica whose queue did not change reports anyway this often..."""
+REPORT_TTL_S = 15.0
+"""...and one silent for this long is taken as gone (killed, scaled in): its report no
+longer counts."""
+THROUGHPUT_WINDOW_S = 30.0
+"""A replica's throughput is its answers of this last half minute, per second."""
+
+log = logging.getLogger(__name__)
 
 
 def config_key(cfg: Any) -> str:
@@ -65,17 +90,61 @@ def config_key(cfg: Any) -> str:
 
 
 class _Counted:
-    """The load and request counters of one replica, and the config it loaded."""
+    """The load, request and queue counters of one replica, and the config it loaded.
+
+    A request counts in ``pending`` from its arrival (before ``@serve.batch`` holds it for a
+    batch) until it is answered or fails; every public method goes through :meth:`_queued`.
+    """
 
     def _loaded(self, cfg: Any) -> None:
         self.config = config_key(cfg)
         self.loads = getattr(self, "loads", 0) + 1
         self.requests = 0
+        self.pending = 0
+        self._answers: deque[float] = deque()
+        self._since = time.monotonic()
+        self._reporter: asyncio.Task[None] | None = None
 
     async def _run(self, fn: Callable[[], list[Any]], n: int) -> list[Any]:
         """``fn`` off the event loop (the router keeps queueing meanwhile)."""
         self.requests += n
         return await asyncio.to_thread(fn)
+
+    async def _queued(self, call: Awaitable[Any]) -> Any:
+        """``call`` (one request's share of a batch), counted in the queue until answered."""
+        if self._reporter is None:  # the replica's event loop runs now: report from it
+            self._reporter = asyncio.get_running_loop().create_task(self._report())
+        self.pending += 1
+        try:
+            answer = await call
+        finally:  # answered, failed or cancelled by its caller: out of the queue
+            self.pending -= 1
+        self._answers.append(time.monotonic())
+        return answer
+
+    def answered_per_s(self) -> float:
+        """Answers per second over the last :data:`THROUGHPUT_WINDOW_S` (or since load)."""
+        now = time.monotonic()
+        while self._answers and self._answers[0] < now - THROUGHPUT_WINDOW_S:
+            self._answers.popleft()
+        return len(self._answers) / max(1.0, min(THROUGHPUT_WINDOW_S, now - self._since))
+
+    async def _report(self) -> None:
+        """Tell the root this replica's queue whenever it changes (and as a heartbeat)."""
+        ctx = serve.get_replica_context()
+        root = serve.get_deployment_handle(ROOT, app_name=ctx.app_name)
+        sent: tuple[int, float] | None = None
+        last = 0.0
+        while True:
+            state = (self.pending, round(self.answered_per_s(), 2))
+            if state != sent or time.monotonic() - last >= HEARTBEAT_S:
+                try:
+                    await asyncio.wait_for(root.report.remote(
+                        ctx.deployment, ctx.replica_id.unique_id, *state), HEARTBEAT_S)
+                    sent, last = state, time.monotonic()
+                except Exception as exc:  # the root restarting: the next round tries again
+                    log.debug("queue report to %s failed: %s", ROOT, exc)
+            await asyncio.sleep(REPORT_EVERY_S)
 
     def stats(self) -> dict[str, Any]:
         """How often this replica loaded its model, how many requests it answered, which
@@ -83,6 +152,7 @@ class _Counted:
         import ray
 
         return {"loads": self.loads, "requests": self.requests, "config": self.config,
+                "pending": self.pending,
                 "replica": serve.get_replica_context().replica_id.unique_id,
                 "actor": ray.get_runtime_context().get_actor_name(),
                 "pid": os.getpid()}  # fmt: skip
@@ -96,8 +166,11 @@ class AsrDeployment(_Counted):
         self.model = load_asr(cfg)
         self._loaded(cfg)
 
+    async def transcribe(self, chunks: list[tuple[np.ndarray, float]]) -> Any:
+        return await self._queued(self._transcribe(chunks))
+
     @serve.batch(**BATCH)
-    async def transcribe(self, requests: list[list[tuple[np.ndarray, float]]]) -> list[Any]:
+    async def _transcribe(self, requests: list[list[tuple[np.ndarray, float]]]) -> list[Any]:
         # One transcribe_batch per request: the chunks a batch-pipeline actor would get.
         return await self._run(
             lambda: [self.model.transcribe_batch(chunks) for chunks in requests], len(requests)
@@ -114,8 +187,11 @@ class FacesDeployment(_Counted):
         self.detector = FaceDetector.load(cfg)
         self._loaded(cfg)
 
+    async def detect(self, samples: np.ndarray, times: np.ndarray) -> Any:
+        return await self._queued(self._detect(samples, times))
+
     @serve.batch(**BATCH)
-    async def detect(self, samples: list[np.ndarray], times: list[np.ndarray]) -> list[Any]:
+    async def _detect(self, samples: list[np.ndarray], times: list[np.ndarray]) -> list[Any]:
         return await self._run(
             lambda: [detect_window(self.detector, s, t) for s, t in zip(samples, times,
                                                                          strict=True)],
@@ -133,8 +209,11 @@ class FrameEmbedDeployment(_Counted):
         self.model = EmbedModel.load(cfg)
         self._loaded(cfg)
 
+    async def embed(self, samples: np.ndarray) -> np.ndarray:
+        return await self._queued(self._embed(samples))
+
     @serve.batch(**BATCH)
-    async def embed(self, samples: list[np.ndarray]) -> list[np.ndarray]:
+    async def _embed(self, samples: list[np.ndarray]) -> list[np.ndarray]:
         return await self._run(lambda: [embed_window(self.model, s) for s in samples],
                                len(samples))  # fmt: skip
 
@@ -149,20 +228,52 @@ class TextEmbedDeployment(_Counted):
         self.model = TextEncoder.load(cfg)
         self._loaded(cfg)
 
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        return await self._queued(self._embed(texts))
+
     @serve.batch(**BATCH)
-    async def embed(self, texts: list[list[str]]) -> list[np.ndarray]:
+    async def _embed(self, texts: list[list[str]]) -> list[np.ndarray]:
         return await self._run(lambda: [self.model.embed(t) for t in texts], len(texts))
 
 
 @serve.deployment(name=ROOT, ray_actor_options={"num_cpus": 0})
 class ModelServices:
-    """The application's root: the other deployments' state in one answer."""
+    """The application's root: the other deployments' state in one answer. It must stay one
+    replica (``serve_config.yaml`` says so): the model replicas' queue reports meet here."""
 
-    def __init__(self, **handles: Any) -> None:
+    def __init__(self, soft_limit: int = 8, **handles: Any) -> None:
         self.handles = {name: h for name, h in handles.items() if h is not None}
+        self.soft_limit = soft_limit
+        self._reports: dict[str, dict[str, tuple[int, float, float]]] = {
+            name: {} for name in self.handles}  # fmt: skip
 
     async def stats(self) -> dict[str, dict[str, Any]]:
+        """One replica's counters per deployment (loads, requests, config)."""
         return {name: await h.stats.remote() for name, h in self.handles.items()}
+
+    def report(self, service: str, replica: str, depth: int, answered_per_s: float) -> None:
+        """A model replica's queue now (see ``_Counted._report``); exported at once."""
+        self._reports.setdefault(service, {})[replica] = (depth, answered_per_s,
+                                                          time.monotonic())  # fmt: skip
+        self._export()
+
+    def queues(self) -> dict[str, dict[str, Any]]:
+        """Every service's queue summed over its live replicas: ``depth`` (requests received
+        and not yet answered), ``answered_per_s`` (recent throughput) and ``replicas`` (how
+        many reported). A service that was never called has depth 0."""
+        out = {}
+        for service, reports in self._reports.items():
+            now = time.monotonic()
+            for replica in [r for r, (*_, at) in reports.items() if now - at > REPORT_TTL_S]:
+                del reports[replica]  # killed or scaled in; its requests went elsewhere
+            out[service] = {"depth": sum(d for d, _, _ in reports.values()),
+                            "answered_per_s": sum(r for _, r, _ in reports.values()),
+                            "replicas": len(reports)}  # fmt: skip
+        return out
+
+    def _export(self) -> None:
+        for service, queue in self.queues().items():
+            metrics.model_queue(service, queue["depth"], self.soft_limit)
 
 
 FREE_FOR_JOBS_CPUS = 2.0
@@ -182,16 +293,20 @@ def cpu_share(reserved: float, cluster_cpus: float | None) -> float:
     return min(1.0, budget / reserved)
 
 
-def _options(res: StageResources, share: float = 1.0, **extra: Any) -> dict[str, Any]:
+def _options(res: StageResources, share: float = 1.0, soft_limit: int = 8,
+             hard_limit: int = MAX_ONGOING, **extra: Any) -> dict[str, Any]:  # fmt: skip
     """Deployment options of a ``*_service`` stage: a fixed replica count, or autoscaling
-    between ``pool_size`` and ``max_pool_size`` replicas; CPUs scaled by ``share``."""
+    between ``pool_size`` and ``max_pool_size`` replicas aiming at ``soft_limit`` requests
+    per replica (so Serve adds one as the queue passes the soft limit); CPUs scaled by
+    ``share``."""
     cpus = round(res.num_cpus * share, 3)
     actor = {"num_cpus": cpus, "num_gpus": res.num_gpus, **extra}
+    ongoing = {"max_ongoing_requests": max(MAX_ONGOING, hard_limit)}
     if res.max_pool_size is not None and res.max_pool_size > res.pool_size:
         scale = {"min_replicas": res.pool_size, "max_replicas": res.max_pool_size,
-                 "target_ongoing_requests": BATCH["max_batch_size"]}  # fmt: skip
-        return {"autoscaling_config": scale, "ray_actor_options": actor}
-    return {"num_replicas": res.pool_size, "ray_actor_options": actor}
+                 "target_ongoing_requests": soft_limit}  # fmt: skip
+        return {"autoscaling_config": scale, "ray_actor_options": actor, **ongoing}
+    return {"num_replicas": res.pool_size, "ray_actor_options": actor, **ongoing}
 
 
 def _configs(settings: Settings, cfg: AnalyzeConfig) -> dict[str, Any]:
@@ -217,7 +332,7 @@ def models_app(settings: Settings, cfg: AnalyzeConfig | None = None,
     kinds = {ASR: AsrDeployment, FACES: FacesDeployment, TEXT_EMBED: TextEmbedDeployment,
              EMBED: FrameEmbedDeployment}  # fmt: skip
     handles = {name: kinds[name].options(**options[name]).bind(c) for name, c in configs.items()}
-    return ModelServices.bind(**handles)
+    return ModelServices.bind(soft_limit=settings.model_queue_soft_limit, **handles)
 
 
 STAGES = {ASR: "asr_service", FACES: "faces_service", EMBED: "embed_service",
@@ -230,7 +345,9 @@ def service_options(settings: Settings, names: list[str], cluster_cpus: float | 
     """Each named service's deployment options, CPUs scaled by :func:`cpu_share`."""
     res = {n: settings.stage(STAGES[n]) for n in names}
     share = cpu_share(sum(r.num_cpus * r.pool_size for r in res.values()), cluster_cpus)
-    return {n: _options(r, share) for n, r in res.items()}
+    limits = {"soft_limit": settings.model_queue_soft_limit,
+              "hard_limit": settings.model_queue_hard_limit}  # fmt: skip
+    return {n: _options(r, share, **limits) for n, r in res.items()}
 
 
 def model_stats(timeout_s: float = 30.0) -> dict[str, dict[str, Any]] | None:
@@ -245,6 +362,14 @@ def model_stats(timeout_s: float = 30.0) -> dict[str, dict[str, Any]] | None:
     if app is None or app.status != ApplicationStatus.RUNNING:
         return None
     return serve.get_app_handle(MODELS_APP).stats.remote().result(timeout_s=timeout_s)
+
+
+def model_queues(timeout_s: float = 2.0) -> dict[str, dict[str, Any]] | None:
+    """Each model service's queue (:meth:`ModelServices.queues`); None where the
+    application is not running on the connected cluster."""
+    if model_stats(timeout_s) is None:
+        return None
+    return serve.get_app_handle(MODELS_APP).queues.remote().result(timeout_s=timeout_s)
 
 
 def ensure_model_services(
