@@ -3,9 +3,10 @@
 A job is a row the job runner picks up (``actors/job_runner.py``); these functions only
 write what a client asked for, checked first: where the source comes from (a stored
 source, a URL the policy allows, an object in the workspace's part of the media bucket),
-the workspace's quotas (``jobs/quota.py`` decides), an ``Idempotency-Key`` replay, and the
-state machine (``jobs/machine.py``) for cancel, retry, complete, pause and resume. The
-HTTP routes call them and only format the job; the caller wakes the runner.
+the workspace's quotas (``jobs/quota.py`` decides), the warm model services' queues
+(``services/admission.py``: no new job while they are swamped), an ``Idempotency-Key``
+replay, and the state machine (``jobs/machine.py``) for cancel, retry, complete, pause and
+resume. The HTTP routes call them and only format the job; the caller wakes the runner.
 
     >>> job = create_job(settings, buckets, session, ws_id, user_id, request)   # doctest: +SKIP
     >>> control(session, job, Event.CANCEL)                                      # doctest: +SKIP
@@ -39,7 +40,7 @@ from clipray.jobs.machine import (
 from clipray.jobs.quota import Limits, Usage, check_quota, month_start
 from clipray.pipelines.fetch import UrlRefusedError, check_url
 from clipray.pipelines.limits import url_policy
-from clipray.services import audit
+from clipray.services import admission, audit
 from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.keys import UnsafeKeyError, check_key
@@ -93,15 +94,18 @@ class JobRequest:
 
 def create_job(settings: Settings, buckets: Buckets, session: Session, workspace_id: str,
                user_id: str, request: JobRequest, idempotency_key: str | None = None,
-               actor: Actor | None = None, trace_id: str | None = None) -> Job:  # fmt: skip
+               actor: Actor | None = None, trace_id: str | None = None,
+               depths: admission.DepthReader | None = None) -> Job:  # fmt: skip
     """Record a new job (committed), or the one an earlier request with the same
     ``idempotency_key`` and body created. ``trace_id``: the API's id of the creating
-    request, which becomes the id of the job's trace.
+    request, which becomes the id of the job's trace; ``depths``: the model services'
+    queues (by default read from the deployed services).
 
     Raises:
         CodedError: the source is refused (400 URL and key codes, 404, 403), the key was
             used with another body (409 ``IDEMPOTENCY_KEY_REUSED``), a quota is spent (429
-            with ``Retry-After``).
+            with ``Retry-After``), the model services are swamped (429
+            ``MODEL_SERVICES_BUSY`` with ``Retry-After``).
     """
     digest = request.digest()
     if idempotency_key:
@@ -110,6 +114,7 @@ def create_job(settings: Settings, buckets: Buckets, session: Session, workspace
             return _replay(earlier, digest)
     source, row = _source_of(settings, buckets, session, workspace_id, request)
     _enforce_quota(settings, session, workspace_id, row)
+    admission.admit(settings, depths)
     job = Job(workspace_id=workspace_id, kind=JOB_KIND, created_by=user_id,
               source_id=row.id if row else None, status=JobStatus.CREATED,
               params={"source": source, "settings": request.settings},
