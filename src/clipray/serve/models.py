@@ -59,7 +59,7 @@ from clipray.pipelines.analyze import (
 )
 from clipray.pipelines.warm import ASR, EMBED, FACES, MODELS_APP, ROOT, TEXT_EMBED
 
-__all__ = ["ensure_model_services", "model_queues", "model_stats", "models_app"]
+__all__ = ["ensure_model_services", "model_stats", "models_app"]
 
 BATCH = {"max_batch_size": 8, "batch_wait_timeout_s": 0.01}
 """Up to 8 requests (windows or chunk batches of any jobs) per pass, waiting at most 10 ms
@@ -362,14 +362,6 @@ def model_stats(timeout_s: float = 30.0) -> dict[str, dict[str, Any]] | None:
     if app is None or app.status != ApplicationStatus.RUNNING:
         return None
     return serve.get_app_handle(MODELS_APP).stats.remote().result(timeout_s=timeout_s)
-
-
-def model_queues(timeout_s: float = 2.0) -> dict[str, dict[str, Any]] | None:
-    """Each model service's queue (:meth:`ModelServices.queues`); None where the
-    application is not running on the connected cluster."""
-    if model_stats(timeout_s) is None:
-        return None
-    return serve.get_app_handle(MODELS_APP).queues.remote().result(timeout_s=timeout_s)
 
 
 def ensure_model_services(
