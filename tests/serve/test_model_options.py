@@ -1,5 +1,7 @@
 """The warm model services' deployment options come from the settings' service stages."""
 
+import asyncio
+
 import pytest
 
 from clipray.config import Settings, StageResources
@@ -67,17 +69,24 @@ def test_the_root_sums_each_services_queue_over_its_live_replicas(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(models.time, "monotonic", lambda: now[0])
     root = ModelServices.func_or_class(soft_limit=8, **{ASR: object(), FACES: object()})
-    assert root.queues() == {ASR: {"depth": 0, "answered_per_s": 0, "replicas": 0},
-                             FACES: {"depth": 0, "answered_per_s": 0, "replicas": 0}}
-    root.report(ASR, "r1", 5, 1.5)
-    root.report(ASR, "r2", 3, 0.5)
+
+    def report(*args) -> None:  # type: ignore[no-untyped-def]
+        asyncio.run(root.report(*args))
+
+    def queues() -> dict:
+        return asyncio.run(root.queues())
+
+    assert queues() == {ASR: {"depth": 0, "answered_per_s": 0, "replicas": 0},
+                        FACES: {"depth": 0, "answered_per_s": 0, "replicas": 0}}
+    report(ASR, "r1", 5, 1.5)
+    report(ASR, "r2", 3, 0.5)
     now[0] += REPORT_TTL_S - 1
-    root.report(FACES, "f1", 2, 4.0)
-    root.report(ASR, "r1", 4, 1.5)  # r1's newer report replaces its older one
-    assert root.queues()[ASR] == {"depth": 7, "answered_per_s": 2.0, "replicas": 2}
+    report(FACES, "f1", 2, 4.0)
+    report(ASR, "r1", 4, 1.5)  # r1's newer report replaces its older one
+    assert queues()[ASR] == {"depth": 7, "answered_per_s": 2.0, "replicas": 2}
     now[0] += 2  # r2 has been silent past the TTL: gone, its queue with it
-    assert root.queues() == {ASR: {"depth": 4, "answered_per_s": 1.5, "replicas": 1},
-                             FACES: {"depth": 2, "answered_per_s": 4.0, "replicas": 1}}
+    assert queues() == {ASR: {"depth": 4, "answered_per_s": 1.5, "replicas": 1},
+                        FACES: {"depth": 2, "answered_per_s": 4.0, "replicas": 1}}
 
 
 def test_the_settings_stages_reach_the_services():

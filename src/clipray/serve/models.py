@@ -251,16 +251,22 @@ class ModelServices:
         """One replica's counters per deployment (loads, requests, config)."""
         return {name: await h.stats.remote() for name, h in self.handles.items()}
 
-    def report(self, service: str, replica: str, depth: int, answered_per_s: float) -> None:
+    # report and queues are coroutines so that they run on the replica's event loop, one at
+    # a time (a plain method could run on a thread pool beside another).
+    async def report(self, service: str, replica: str, depth: int, answered_per_s: float
+                     ) -> None:  # fmt: skip
         """A model replica's queue now (see ``_Counted._report``); exported at once."""
         self._reports.setdefault(service, {})[replica] = (depth, answered_per_s,
                                                           time.monotonic())  # fmt: skip
         self._export()
 
-    def queues(self) -> dict[str, dict[str, Any]]:
+    async def queues(self) -> dict[str, dict[str, Any]]:
         """Every service's queue summed over its live replicas: ``depth`` (requests received
         and not yet answered), ``answered_per_s`` (recent throughput) and ``replicas`` (how
         many reported). A service that was never called has depth 0."""
+        return self._sums()
+
+    def _sums(self) -> dict[str, dict[str, Any]]:
         out = {}
         for service, reports in self._reports.items():
             now = time.monotonic()
@@ -272,7 +278,7 @@ class ModelServices:
         return out
 
     def _export(self) -> None:
-        for service, queue in self.queues().items():
+        for service, queue in self._sums().items():
             metrics.model_queue(service, queue["depth"], self.soft_limit)
 
 
