@@ -41,6 +41,7 @@ from clipray.publish.base import (
     TokenExpired,
     Tokens,
 )
+from clipray.publish.http import retry_after_s
 
 AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (an endpoint, not a secret)
@@ -113,14 +114,6 @@ def _reason(resp: httpx.Response) -> tuple[str, str]:
     return str(errors[0].get("reason", "")), str(err.get("message", ""))
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def raise_for(resp: httpx.Response, what: str) -> None:
     """Map an error answer of Google's to clipray's refusals."""
     if resp.status_code < 400:
@@ -130,9 +123,9 @@ def raise_for(resp: httpx.Response, what: str) -> None:
     if resp.status_code == 401:
         raise TokenExpired(text)
     if resp.status_code == 429 or reason in _QUOTA_REASONS:
-        raise PlatformRateLimited(text, _retry_after(resp))
+        raise PlatformRateLimited(text, retry_after_s(resp))
     if resp.status_code >= 500:
-        raise PlatformUnavailable(text, _retry_after(resp))
+        raise PlatformUnavailable(text, retry_after_s(resp))
     if reason in _MEDIA_REASONS or resp.status_code in (400, 413, 415):
         raise MediaRejected(text)
     raise PlatformUnavailable(text)
