@@ -12,7 +12,8 @@ runner restart, rows left ``running`` go back to ``pending``: the work is idempo
 
 from __future__ import annotations
 
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -25,15 +26,25 @@ Claimable = TypeVar("Claimable", ClipExport, HighlightReel)
 def claim(session: Session, model: type[Claimable], row_id: str) -> int | None:
     """Take a pending row; returns the attempt number the claimant must record its outcome
     with, or None when another worker has it (or it is done)."""
-    row = session.execute(select(model.status, model.attempt).where(model.id == row_id)).first()
-    if row is None or row.status is not ExportStatus.PENDING:
+    return take(session, model, row_id, ExportStatus.PENDING, ExportStatus.RUNNING, utcnow())
+
+
+def take(session: Session, model: Any, row_id: str, pending: Any, running: Any,
+         now: datetime, *ready: Any) -> int | None:  # fmt: skip
+    """The conditional update every queue here claims with: ``model``'s row goes from
+    ``pending`` to ``running`` with attempt + 1 only if nobody moved it since it was read
+    (and only while every ``ready`` condition holds). Returns the new attempt, or None."""
+    row = session.execute(
+        select(model.status, model.attempt).where(model.id == row_id, *ready)
+    ).first()  # fmt: skip
+    if row is None or row.status is not pending:
         return None
     attempt = row.attempt + 1
     done = session.execute(
         update(model)
-        .where(model.id == row_id, model.status == ExportStatus.PENDING,
-               model.attempt == row.attempt)
-        .values(status=ExportStatus.RUNNING, attempt=attempt, started_at=utcnow())
+        .where(model.id == row_id, model.status == pending, model.attempt == row.attempt,
+               *ready)
+        .values(status=running, attempt=attempt, started_at=now)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     return attempt if done.rowcount == 1 else None  # type: ignore[attr-defined]

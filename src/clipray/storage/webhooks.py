@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clipray.domain.webhooks import DeliveryStatus, InboundOutcome
+from clipray.storage.claims import take
 from clipray.storage.orm import (
     WebhookDelivery,
     WebhookInbound,
@@ -82,21 +83,8 @@ def due_deliveries(session: Session, now: datetime, limit: int) -> list[str]:
 def claim_delivery(session: Session, delivery_id: str, now: datetime) -> int | None:
     """Take a due pending delivery (``running``, attempt + 1); the attempt number the
     claimant records its outcome with, or None when another worker has it or it is not due."""
-    row = session.execute(
-        select(WebhookDelivery.status, WebhookDelivery.attempt, WebhookDelivery.not_before)
-        .where(WebhookDelivery.id == delivery_id)
-    ).first()  # fmt: skip
-    if row is None or row.status is not DeliveryStatus.PENDING or row.not_before > now:
-        return None
-    attempt = row.attempt + 1
-    done = session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempt == row.attempt,
-               WebhookDelivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.RUNNING, attempt=attempt, started_at=now)
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
-    return attempt if done.rowcount == 1 else None  # type: ignore[attr-defined]
+    return take(session, WebhookDelivery, delivery_id, DeliveryStatus.PENDING,
+                DeliveryStatus.RUNNING, now, WebhookDelivery.not_before <= now)  # fmt: skip
 
 
 def finish_delivery(session: Session, delivery_id: str, attempt: int, **values: Any) -> bool:
