@@ -5,7 +5,8 @@ route that takes a bearer credential counts, whichever replica serves it:
 
     admit_user(request, svc, session, user.id)   # 429 RATE_LIMITED past the limit
 
-The hits are the login limit's rows (``storage.accounts.RateLimitRepo``, key
+The decision is ``services.accounts.admit_user``; the hits are the login limit's rows
+(``storage.accounts.RateLimitRepo``, key
 ``user:<id>``), so the count is shared by every Serve replica and every app on the database,
 over a sliding window (never twice the limit across a clock minute). The decision and the
 hit go in the request's own first transaction, committed at once: no second connection per
@@ -19,7 +20,6 @@ The clock is the app's (``create_api(clock=...)``): tests move time instead of s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,15 +27,11 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from clipray.domain.errors import RateLimited
-from clipray.storage.accounts import RateLimitRepo
+from clipray.services import accounts
 from clipray.storage.orm import utcnow
 
 if TYPE_CHECKING:
     from clipray.serve.deps import Services
-
-WINDOW_S = 60.0
-"""The window of ``CLIPRAY_RATE_LIMIT_PER_MINUTE``."""
 
 
 def app_clock(request: Request) -> Callable[[], datetime]:
@@ -51,17 +47,5 @@ def admit_user(request: Request, svc: Services, session: Session, user_id: str) 
             when the user had ``CLIPRAY_RATE_LIMIT_PER_MINUTE`` requests admitted in the
             last 60 s.
     """
-    limit = svc.settings.rate_limit_per_minute
-    if limit <= 0:
-        return
-    now = app_clock(request)()
-    frees_at = RateLimitRepo(session).take(f"user:{user_id}", limit, WINDOW_S, now)
-    if frees_at is not None:
-        wait = max(1, math.ceil((frees_at - now).total_seconds()))
-        raise RateLimited(
-            "RATE_LIMITED",
-            f"over {limit} requests a minute; retry in {wait} s",
-            retry_after=wait,
-            detail={"limit": limit, "window_s": WINDOW_S},
-        )
-    session.commit()
+    accounts.admit_user(session, user_id, svc.settings.rate_limit_per_minute,
+                        app_clock(request)())

@@ -13,9 +13,10 @@ window) are pure functions in ``serve/security.py``, the role policy is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -144,6 +145,29 @@ def caller_membership(session: Session, user: User, api_token: ApiToken | None,
 
 
 # --- credentials ---------------------------------------------------------------------------
+USER_WINDOW_S = 60.0
+"""The window of ``CLIPRAY_RATE_LIMIT_PER_MINUTE``."""
+
+
+def admit_user(session: Session, user_id: str, limit: int, now: datetime) -> None:
+    """Count one request against ``user_id``'s limit (``limit`` a minute; 0: off), in the
+    request's own first transaction, committed at once; a refused request is not counted,
+    so ``Retry-After`` is when the window frees a slot.
+
+    Raises:
+        RateLimited: 429 ``RATE_LIMITED`` with ``Retry-After`` (whole seconds, at least 1).
+    """
+    if limit <= 0:
+        return
+    frees_at = RateLimitRepo(session).take(f"user:{user_id}", limit, USER_WINDOW_S, now)
+    if frees_at is not None:
+        wait = max(1, math.ceil((frees_at - now).total_seconds()))
+        raise RateLimited("RATE_LIMITED", f"over {limit} requests a minute; retry in {wait} s",
+                          retry_after=wait,
+                          detail={"limit": limit, "window_s": USER_WINDOW_S})  # fmt: skip
+    session.commit()
+
+
 def rate_limit(db: Database, name: str, client: str, limit: int, window_s: int) -> None:
     """Admit this request only if ``client`` had fewer than ``limit`` requests of ``name``
     admitted in the last ``window_s`` seconds (a sliding window: no burst across a clock
