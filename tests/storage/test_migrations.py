@@ -35,6 +35,7 @@ TABLES = {
     "webhook_deliveries",
     "webhook_inbound",
     "webhook_nonces",
+    "publications",
 }
 
 

@@ -4,7 +4,8 @@ Rows here are storage records; HTTP request/response schemas live in ``serve/`` 
 pipeline vocabulary in ``schemas.py``. Every change to these modules ships with a migration in
 ``storage/migrations/versions`` (a test checks that the two agree).
 
-One module per area (accounts, media, review, generated, audit, publishing, webhooks);
+One module per area (accounts, media, review, generated, audit, publishing, publications,
+webhooks);
 import the models from ``clipray.storage.orm`` as before.
 """
 
@@ -47,6 +48,7 @@ from clipray.storage.orm.media import (
     Source,
     UploadReservation,
 )
+from clipray.storage.orm.publications import Publication
 from clipray.storage.orm.publishing import ConnectedAccount, OAuthState
 from clipray.storage.orm.review import (
     ClipExport,
@@ -86,6 +88,7 @@ __all__ = [
     "KeeperSweep",
     "OAuthState",
     "ProxyStatus",
+    "Publication",
     "RateLimitHit",
     "RefreshToken",
     "ReviewStatus",
