@@ -1,0 +1,239 @@
+"""From a scored cluster to a clip window: pre- and post-roll, the monitor's durations,
+sentence edges, and the rules that keep a stream from posting the same moment twice or
+flooding its channel.
+
+A window starts ``pre_roll_s`` before the cluster and ends ``post_roll_s`` after it,
+stretched or trimmed into ``[min_duration, max_duration]`` around the cluster's strongest
+event. Each edge then moves onto the nearest sentence boundary within ``snap_s`` (a start
+where a sentence starts, an end where one ends), where the durations and the strongest
+event still fit; failing that, an edge that falls inside a word moves out of it. The
+window is a pure function of the cluster and the transcript, and its :attr:`ClipWindow.key`
+is derived from the rounded edges, so a recreated worker that sees the same moment again
+computes the same key; windows overlapping an emitted one are the same moment too.
+
+    >>> plan = WindowPlanner(WindowConfig(), stream_key="mon-1")
+    >>> w = window_for(cluster, sentences, words, WindowConfig())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from clipray.live.events import Cluster, Event, Score
+from clipray.live.settings import WindowConfig
+from clipray.live.text import Sentence
+from clipray.schemas import Word
+
+log = logging.getLogger(__name__)
+
+KEY_RESOLUTION_S = 0.1
+"""Edges are rounded to this before they make a key: float noise never makes a new clip."""
+
+
+@dataclass(frozen=True)
+class ClipWindow:
+    """A span of the stream to cut as a clip, with what made it."""
+
+    key: str
+    """Stable id of the window (monitor and rounded edges): what the worker persists to
+    never emit it twice."""
+    start: float
+    end: float
+    score: float
+    events: tuple[Event, ...]
+    score_detail: Score | None = field(default=None, compare=False)
+    snapped_start: bool = False
+    """Whether the start lies on a sentence start (else on the raw pre-roll or a word edge)."""
+    snapped_end: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "start": round(self.start, 3), "end": round(self.end, 3),
+                "score": round(self.score, 4), "events": [e.to_json() for e in self.events],
+                "snapped_start": self.snapped_start, "snapped_end": self.snapped_end,
+                **({"score_detail": self.score_detail.to_json()} if self.score_detail else {})}
+
+
+def window_key(stream_key: str, start: float, end: float) -> str:
+    """The window's key: ``{stream_key}:{hash}`` of the edges rounded to 0.1 s."""
+    edges = f"{round(start / KEY_RESOLUTION_S)}-{round(end / KEY_RESOLUTION_S)}"
+    digest = hashlib.sha256(f"{stream_key}\x00{edges}".encode()).hexdigest()[:16]
+    return f"{stream_key}:{digest}"
+
+
+def _fit(start: float, end: float, core: tuple[float, float], lo: float, hi: float,
+         cfg: WindowConfig) -> tuple[float, float]:  # fmt: skip
+    """``[start, end]`` brought within the durations, holding ``core`` where it fits, and
+    within the media ``[lo, hi]``."""
+    if end - start > cfg.max_duration:
+        # Keep the pre-roll before the core, drop what the cluster trails behind it.
+        start = max(start, min(core[0], core[1] - cfg.max_duration) - cfg.pre_roll_s)
+        start = min(start, core[0])
+        end = start + cfg.max_duration
+    if end - start < cfg.min_duration:
+        missing = cfg.min_duration - (end - start)
+        # Most of the missing time goes before: the build-up to a moment makes the clip.
+        start -= missing * 2 / 3
+        end += missing / 3
+    if start < lo:
+        end, start = min(hi, end + lo - start), lo
+    if end > hi:
+        start, end = max(lo, start - (end - hi)), hi
+    return start, end
+
+
+def _snap(
+    edge: float, options: Iterable[float], ok: Callable[[float], bool], reach: float
+) -> float | None:
+    best = [o for o in options if abs(o - edge) <= reach and ok(o)]
+    return min(best, key=lambda o: (abs(o - edge), o)) if best else None
+
+
+def _out_of_word(edge: float, words: Sequence[Word], to_start: bool) -> float:
+    for w in words:
+        if w.start < edge < w.end:
+            return w.start if to_start else w.end
+    return edge
+
+
+def window_for(
+    cluster: Cluster,
+    sentences: Sequence[Sentence],
+    words: Sequence[Word],
+    cfg: WindowConfig,
+    *,
+    media: tuple[float, float] = (0.0, float("inf")),
+) -> tuple[float, float, bool, bool]:
+    """The clip window of ``cluster``: ``(start, end, snapped_start, snapped_end)``.
+
+    Args:
+        sentences: finished sentences around the cluster, for the edges to snap to.
+        words: transcribed words around it, so that an unsnapped edge leaves no word cut.
+        media: the stream time the buffer holds; the window never leaves it.
+    """
+    peak = cluster.peak
+    core = (peak.t_start, peak.t_end)
+    lo, hi = media
+    start, end = _fit(cluster.t_start - cfg.pre_roll_s, cluster.t_end + cfg.post_roll_s,
+                      core, lo, hi, cfg)  # fmt: skip
+
+    def fits(s: float, e: float) -> bool:
+        return (cfg.min_duration - 1e-6 <= e - s <= cfg.max_duration + 1e-6
+                and lo <= s and e <= hi and s <= core[0] + 1e-6
+                and (e >= core[1] - 1e-6 or e - s >= cfg.max_duration - 1e-6))  # fmt: skip
+
+    new_start = _snap(start, (s.start for s in sentences), lambda s: fits(s, end), cfg.snap_s)
+    snapped_start = new_start is not None
+    if new_start is not None:
+        start = new_start
+    new_end = _snap(end, (s.end for s in sentences), lambda e: fits(start, e), cfg.snap_s)
+    snapped_end = new_end is not None
+    if new_end is not None:
+        end = new_end
+    if not snapped_start and fits(cand := _out_of_word(start, words, True), end):
+        start = cand
+    if not snapped_end and fits(start, cand := _out_of_word(end, words, False)):
+        end = cand
+    return start, end, snapped_start, snapped_end
+
+
+Reranker = Callable[[Sequence[ClipWindow]], Sequence[Any]]
+"""The optional re-ranking hook (an LLM behind it, or anything): given the competing
+windows best-first, it answers their keys (or the windows themselves) in its preferred
+order. It can only reorder: what it answers is read as keys, never as times."""
+
+
+def rerank(windows: Sequence[ClipWindow], hook: Reranker | None) -> list[ClipWindow]:
+    """``windows`` in the hook's order. Anything but a permutation of their keys (unknown
+    or missing keys, duplicates, an exception) keeps the order as it was: re-ranking is an
+    improvement, never a dependency. The windows returned are the ones passed in, so the
+    hook cannot move a timestamp or change a score."""
+    if hook is None or len(windows) < 2:
+        return list(windows)
+    by_key = {w.key: w for w in windows}
+    try:
+        answer = list(hook(tuple(windows)))
+        keys = [a if isinstance(a, str) else a.key for a in answer]
+    except Exception as exc:  # the hook is someone else's code (and a network call)
+        log.warning("re-ranking failed, keeping the order: %s", exc)
+        return list(windows)
+    if sorted(keys) != sorted(by_key):
+        log.warning("re-ranking answered %d keys that are not a permutation of the %d "
+                    "windows, keeping the order", len(keys), len(windows))  # fmt: skip
+        return list(windows)
+    return [by_key[k] for k in keys]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A window that was not emitted, and why (``duplicate``, ``overlaps``, ``hourly_cap``)."""
+
+    window: ClipWindow
+    reason: str
+
+
+class WindowPlanner:
+    """The memory of what a stream has emitted: a window is emitted once (by key, or by
+    overlap with an emitted one), and at most ``max_clips_per_hour`` in any hour.
+
+    Times are stream seconds; ``emitted`` restores a recreated worker's memory from what
+    the previous one persisted.
+    """
+
+    def __init__(
+        self,
+        cfg: WindowConfig,
+        stream_key: str,
+        emitted: Iterable[ClipWindow | tuple[str, float, float]] = (),
+    ) -> None:
+        self.cfg = cfg
+        self.stream_key = stream_key
+        self._emitted: dict[str, tuple[float, float]] = {}
+        for item in emitted:
+            key, start, end = ((item.key, item.start, item.end)
+                               if isinstance(item, ClipWindow) else item)  # fmt: skip
+            self._emitted[key] = (start, end)
+        self.skipped: list[Skipped] = []
+
+    @property
+    def emitted(self) -> dict[str, tuple[float, float]]:
+        """Emitted windows' keys and ``(start, end)``: what the worker persists."""
+        return dict(self._emitted)
+
+    def key(self, start: float, end: float) -> str:
+        return window_key(self.stream_key, start, end)
+
+    def _repeat(self, w: ClipWindow) -> str | None:
+        if w.key in self._emitted:
+            return "duplicate"
+        for s, e in self._emitted.values():
+            shared = min(e, w.end) - max(s, w.start)
+            shorter = min(e - s, w.duration)
+            if shorter > 0 and shared / shorter > self.cfg.max_overlap:
+                return "overlaps"
+        return None
+
+    def admit(self, ranked: Sequence[ClipWindow]) -> list[ClipWindow]:
+        """Of ``ranked`` (best first), the windows to emit now, in stream order; records
+        them as emitted. The hour is the hour of stream time before each window's end."""
+        out: list[ClipWindow] = []
+        for w in ranked:
+            reason = self._repeat(w)
+            if reason is None:
+                recent = sum(1 for _, e in self._emitted.values() if w.end - 3600.0 < e <= w.end)
+                later = sum(1 for _, e in self._emitted.values() if w.end < e < w.end + 3600.0)
+                if max(recent, later) >= self.cfg.max_clips_per_hour:
+                    reason = "hourly_cap"
+            if reason is not None:
+                self.skipped.append(Skipped(w, reason))
+                continue
+            self._emitted[w.key] = (w.start, w.end)
+            out.append(w)
+        return sorted(out, key=lambda w: w.start)
