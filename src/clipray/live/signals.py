@@ -31,10 +31,10 @@ MAD_TO_SIGMA = 1.4826
 """The MAD of a normal distribution times this is its standard deviation."""
 
 
-def rms_dbfs(frame: npt.NDArray[np.floating], silence_db: float = -100.0) -> float:
-    """The RMS level of ``frame`` (samples in ``[-1, 1]``) in dB below full scale."""
-    rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) if frame.size else 0.0
-    return max(silence_db, 20.0 * math.log10(rms)) if rms > 0 else silence_db
+def power_dbfs(power: float, silence_db: float = -100.0) -> float:
+    """A mean square power of samples in ``[-1, 1]`` as an RMS level in dB below full
+    scale (full-scale square wave: 0 dBFS); digital silence is ``silence_db``."""
+    return max(silence_db, 10.0 * math.log10(power)) if power > 0 else silence_db
 
 
 def as_mono_float(samples: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -75,8 +75,9 @@ class _Run:
 
 
 class EnergyDetector:
-    """Loud moments in the audio: frames whose level stands out of the stream's own rolling
-    baseline (median and MAD of the last ``baseline_s`` of frame levels).
+    """Loud moments in the audio: levels (RMS over the last ``level_s``, every ``frame_s``)
+    that stand out of the stream's own rolling baseline (median and MAD of the last
+    ``baseline_s`` of levels).
 
     Audio arrives in chunks of any length; samples that do not fill a frame wait for the
     next chunk when it follows on in time (a gap or a new sample rate drops them).
@@ -85,6 +86,7 @@ class EnergyDetector:
     def __init__(self, cfg: EnergyConfig) -> None:
         self.cfg = cfg
         self._levels: deque[float] = deque(maxlen=max(1, round(cfg.baseline_s / cfg.frame_s)))
+        self._powers: deque[float] = deque(maxlen=max(1, round(cfg.level_s / cfg.frame_s)))
         self._pending = np.zeros(0)
         self._pending_t = 0.0
         self._rate = 0
@@ -100,6 +102,7 @@ class EnergyDetector:
         expected = self._pending_t + self._pending.size / self._rate if self._rate else None
         if sample_rate != self._rate or expected is None or abs(t0 - expected) > 1 / sample_rate:
             self._pending, self._pending_t, self._rate = np.zeros(0), t0, int(sample_rate)
+            self._powers.clear()
         data = np.concatenate([self._pending, mono]) if self._pending.size else mono
         n = max(1, round(self.cfg.frame_s * self._rate))
         whole = data.size // n
@@ -118,7 +121,10 @@ class EnergyDetector:
 
     def _frame(self, t: float, dur: float, frame: npt.NDArray[np.float64]) -> list[Event]:
         cfg = self.cfg
-        level = rms_dbfs(frame, cfg.silence_db)
+        self._powers.append(float(np.mean(np.square(frame))) if frame.size else 0.0)
+        power = sum(self._powers) / len(self._powers)
+        level = power_dbfs(power, cfg.silence_db)
+        span = dur * len(self._powers)  # what the level covers, ending with this frame
         out: list[Event] = []
         if self._run and t - self._run.end > cfg.merge_gap_s:
             out.append(self._event(self._run))
@@ -131,7 +137,7 @@ class EnergyDetector:
             z = (level - median) / sigma
             if z >= cfg.z_threshold and level - median >= cfg.min_db_over:
                 if self._run is None:
-                    self._run = _Run(t, t + dur, z, {})
+                    self._run = _Run(t + dur - span, t + dur, z, {})
                 self._run.end = t + dur
                 if z >= self._run.peak or not self._run.detail:
                     self._run.peak = z

@@ -38,6 +38,8 @@ for another language's lexicon."""
 
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"')\]\u201d\u2019]*$")
+_ABBREVIATION = re.compile(r"^(?:\w\.){2,}$|^(?:mr|mrs|ms|dr|prof|st|vs|jr|sr)\.$", re.I)
+"""A full stop that ends an abbreviation (``i.e.``, ``e.g.``, ``Dr.``), not a sentence."""
 
 
 def normalise(text: str) -> str:
@@ -133,7 +135,8 @@ class SentenceTracker:
             if self._open and w.start - self._open[-1].end >= self.pause_s:
                 done.append(self._close())
             self._open.append(w)
-            if _SENTENCE_END.search(w.word.strip()):
+            text = w.word.strip()
+            if _SENTENCE_END.search(text) and not _ABBREVIATION.match(text):
                 done.append(self._close())
         if done:
             latest = done[-1].end
