@@ -3,10 +3,10 @@ sentence edges, and the rules that keep a stream from posting the same moment tw
 flooding its channel.
 
 A window starts ``pre_roll_s`` before the cluster and ends ``post_roll_s`` after it,
-stretched or trimmed into ``[min_duration, max_duration]`` around the cluster's strongest
-event. Each edge then moves onto the nearest sentence boundary within ``snap_s`` (a start
-where a sentence starts, an end where one ends), where the durations and the strongest
-event still fit; failing that, an edge that falls inside a word moves out of it. The
+trimmed to ``max_duration`` around the cluster's strongest event. Each edge moves onto the
+nearest sentence boundary within ``snap_s`` (a start where a sentence starts, an end where
+one ends), a window shorter than ``min_duration`` grows by whole sentences, and an edge
+left unsnapped moves out of the word it would cut. The
 window is a pure function of the cluster and the transcript, and its :attr:`ClipWindow.key`
 is derived from the rounded edges, so a recreated worker that sees the same moment again
 computes the same key; windows overlapping an emitted one are the same moment too.
@@ -68,39 +68,19 @@ def window_key(stream_key: str, start: float, end: float) -> str:
     return f"{stream_key}:{digest}"
 
 
-def _fit(start: float, end: float, core: tuple[float, float], lo: float, hi: float,
-         cfg: WindowConfig) -> tuple[float, float]:  # fmt: skip
-    """``[start, end]`` brought within the durations, holding ``core`` where it fits, and
-    within the media ``[lo, hi]``."""
-    if end - start > cfg.max_duration:
-        # Keep the pre-roll before the core, drop what the cluster trails behind it.
-        start = max(start, min(core[0], core[1] - cfg.max_duration) - cfg.pre_roll_s)
-        start = min(start, core[0])
-        end = start + cfg.max_duration
-    if end - start < cfg.min_duration:
-        missing = cfg.min_duration - (end - start)
-        # Most of the missing time goes before: the build-up to a moment makes the clip.
-        start -= missing * 2 / 3
-        end += missing / 3
-    if start < lo:
-        end, start = min(hi, end + lo - start), lo
-    if end > hi:
-        start, end = max(lo, start - (end - hi)), hi
-    return start, end
+def _trim(start: float, end: float, core: tuple[float, float], cfg: WindowConfig
+          ) -> tuple[float, float]:  # fmt: skip
+    """``[start, end]`` cut to ``max_duration``, keeping the pre-roll before the core and
+    dropping what the cluster trails behind it."""
+    if end - start <= cfg.max_duration:
+        return start, end
+    start = min(core[0], max(start, core[1] - cfg.max_duration))
+    start = max(start, min(core[0], core[1] - cfg.max_duration) - cfg.pre_roll_s)
+    return start, start + cfg.max_duration
 
 
-def _snap(
-    edge: float, options: Iterable[float], ok: Callable[[float], bool], reach: float
-) -> float | None:
-    best = [o for o in options if abs(o - edge) <= reach and ok(o)]
-    return min(best, key=lambda o: (abs(o - edge), o)) if best else None
-
-
-def _out_of_word(edge: float, words: Sequence[Word], to_start: bool) -> float:
-    for w in words:
-        if w.start < edge < w.end:
-            return w.start if to_start else w.end
-    return edge
+def _word_at(edge: float, words: Sequence[Word]) -> Word | None:
+    return next((w for w in words if w.start < edge < w.end), None)
 
 
 def window_for(
@@ -113,34 +93,67 @@ def window_for(
 ) -> tuple[float, float, bool, bool]:
     """The clip window of ``cluster``: ``(start, end, snapped_start, snapped_end)``.
 
+    The raw window (pre-roll, cluster, post-roll, at most ``max_duration`` around the
+    strongest event) has its start moved to the nearest sentence start before the strongest
+    event and its end to the nearest sentence end after it, each within ``snap_s``; a
+    window still shorter than ``min_duration`` grows by whole sentences (the one before,
+    unless the one after costs less than half as much: the build-up makes a clip), and by
+    plain seconds only where no sentence fits. Edges left unsnapped move out of any word
+    they would cut.
+
     Args:
         sentences: finished sentences around the cluster, for the edges to snap to.
-        words: transcribed words around it, so that an unsnapped edge leaves no word cut.
+        words: transcribed words around it, so that an unsnapped edge cuts no word.
         media: the stream time the buffer holds; the window never leaves it.
     """
+    lo, hi = media
     peak = cluster.peak
     core = (peak.t_start, peak.t_end)
-    lo, hi = media
-    start, end = _fit(cluster.t_start - cfg.pre_roll_s, cluster.t_end + cfg.post_roll_s,
-                      core, lo, hi, cfg)  # fmt: skip
+    start = max(lo, cluster.t_start - cfg.pre_roll_s)
+    end = min(hi, cluster.t_end + cfg.post_roll_s)
+    start, end = _trim(start, end, core, cfg)
+    starts = sorted({s.start for s in sentences if lo <= s.start <= hi})
+    ends = sorted({s.end for s in sentences if lo <= s.end <= hi})
 
-    def fits(s: float, e: float) -> bool:
-        return (cfg.min_duration - 1e-6 <= e - s <= cfg.max_duration + 1e-6
-                and lo <= s and e <= hi and s <= core[0] + 1e-6
-                and (e >= core[1] - 1e-6 or e - s >= cfg.max_duration - 1e-6))  # fmt: skip
+    def nearest(edge: float, options: list[float]) -> float | None:
+        near = [o for o in options if abs(o - edge) <= cfg.snap_s]
+        return min(near, key=lambda o: (abs(o - edge), o)) if near else None
 
-    new_start = _snap(start, (s.start for s in sentences), lambda s: fits(s, end), cfg.snap_s)
+    new_start = nearest(start, [s for s in starts if s <= core[0] and end - s <= cfg.max_duration])
     snapped_start = new_start is not None
-    if new_start is not None:
-        start = new_start
-    new_end = _snap(end, (s.end for s in sentences), lambda e: fits(start, e), cfg.snap_s)
+    start = new_start if new_start is not None else start
+    new_end = nearest(end, [e for e in ends if e >= min(core[1], start + cfg.max_duration)
+                            and start < e and e - start <= cfg.max_duration])  # fmt: skip
     snapped_end = new_end is not None
-    if new_end is not None:
-        end = new_end
-    if not snapped_start and fits(cand := _out_of_word(start, words, True), end):
-        start = cand
-    if not snapped_end and fits(start, cand := _out_of_word(end, words, False)):
-        end = cand
+    end = new_end if new_end is not None else end
+
+    while end - start < cfg.min_duration - 1e-9:
+        before = next((s for s in reversed(starts) if s < start - 1e-9), None)
+        after = next((e for e in ends if e > end + 1e-9), None)
+        before = before if before is not None and end - before <= cfg.max_duration else None
+        after = after if after is not None and after - start <= cfg.max_duration else None
+        if before is not None and (after is None or start - before <= 2 * (after - end)):
+            start, snapped_start = before, True
+        elif after is not None:
+            end, snapped_end = after, True
+        else:  # no sentence fits: plain seconds, two thirds of them before
+            missing = cfg.min_duration - (end - start)
+            room_before = start - lo
+            take = min(room_before, missing * 2 / 3 if end + missing / 3 <= hi else missing)
+            if take > 0:
+                start, snapped_start = start - take, False
+            if (rest := cfg.min_duration - (end - start)) > 0:
+                end, snapped_end = min(hi, end + rest), False
+            break
+
+    def ok(s: float, e: float) -> bool:
+        return (lo <= s and e <= hi and s <= core[0] + 1e-9
+                and cfg.min_duration - 1e-9 <= e - s <= cfg.max_duration + 1e-9)  # fmt: skip
+
+    if not snapped_start and (w := _word_at(start, words)) is not None:
+        start = next((c for c in (w.start, w.end) if ok(c, end)), start)
+    if not snapped_end and (w := _word_at(end, words)) is not None:
+        end = next((c for c in (w.end, w.start) if ok(start, c)), end)
     return start, end, snapped_start, snapped_end
 
 
