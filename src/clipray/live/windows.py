@@ -94,8 +94,9 @@ def window_for(
     """The clip window of ``cluster``: ``(start, end, snapped_start, snapped_end)``.
 
     The raw window (pre-roll, cluster, post-roll, at most ``max_duration`` around the
-    strongest event) has its start moved to the nearest sentence start before the strongest
-    event and its end to the nearest sentence end after it, each within ``snap_s``; a
+    strongest event) has its start moved to the nearest sentence start between ``snap_s``
+    before it and the cluster's first event, and its end to the nearest sentence end
+    between the cluster's last event and ``snap_s`` after it; a
     window still shorter than ``min_duration`` grows by whole sentences (the one before,
     unless the one after costs less than half as much: the build-up makes a clip), and by
     plain seconds only where no sentence fits. Edges left unsnapped move out of any word
@@ -116,14 +117,19 @@ def window_for(
     ends = sorted({s.end for s in sentences if lo <= s.end <= hi})
 
     def nearest(edge: float, options: list[float]) -> float | None:
-        near = [o for o in options if abs(o - edge) <= cfg.snap_s]
-        return min(near, key=lambda o: (abs(o - edge), o)) if near else None
+        return min(options, key=lambda o: (abs(o - edge), o)) if options else None
 
-    new_start = nearest(start, [s for s in starts if s <= core[0] and end - s <= cfg.max_duration])
+    # A start may move back by snap_s, or forward as far as the first event (the pre-roll
+    # shrinks, no event is lost); an end likewise, mirrored.
+    first = min(core[0], max(cluster.t_start, start))
+    new_start = nearest(start, [s for s in starts if start - cfg.snap_s <= s <= first
+                                and core[1] - s <= cfg.max_duration])  # fmt: skip
     snapped_start = new_start is not None
-    start = new_start if new_start is not None else start
-    new_end = nearest(end, [e for e in ends if e >= min(core[1], start + cfg.max_duration)
-                            and start < e and e - start <= cfg.max_duration])  # fmt: skip
+    if new_start is not None:
+        start, end = new_start, min(end, new_start + cfg.max_duration)
+    last = max(core[1], min(cluster.t_end, end))
+    new_end = nearest(end, [e for e in ends if min(last, end) <= e <= end + cfg.snap_s
+                            and e > start and e - start <= cfg.max_duration])  # fmt: skip
     snapped_end = new_end is not None
     end = new_end if new_end is not None else end
 
