@@ -74,7 +74,8 @@ def test_score_weights_as_the_plan_says(events: list[Event], expected: float):
 def test_score_decays_with_age_and_weights_come_from_settings():
     [cluster] = cluster_events([ev(E, 0.0, 1.0), ev(C, 2.0, 3.0)], gap_s=8.0)
     fresh = score_cluster(cluster, now=3.0, cfg=ScoringConfig()).total
-    old = score_cluster(cluster, now=3.0 + 120.0, cfg=ScoringConfig()).total
+    assert score_cluster(cluster, now=3.0 + 8.0, cfg=ScoringConfig()).total == fresh
+    old = score_cluster(cluster, now=3.0 + 8.0 + 120.0, cfg=ScoringConfig()).total
     assert old == pytest.approx(fresh / 2)
     chat_heavy = live_config({"scoring": {"weights": {"energy": 0.1, "chat": 0.9}}}).scoring
     assert score_cluster(cluster, now=3.0, cfg=chat_heavy).total == pytest.approx(1.0)

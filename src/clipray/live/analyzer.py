@@ -139,7 +139,12 @@ class LiveAnalyzer:
                 due.append(window)
         self.pending = keep
         self._forget(now)
-        ranked = sorted(due, key=lambda w: (-w.score, w.start))
+        # Two clusters close together can grow into the very same window: one clip.
+        best: dict[str, ClipWindow] = {}
+        for w in due:
+            if w.key not in best or w.score > best[w.key].score:
+                best[w.key] = w
+        ranked = sorted(best.values(), key=lambda w: (-w.score, w.start))
         if len(ranked) >= scoring.rerank_min_windows:
             ranked = rerank(ranked, self.reranker)
         return self.planner.admit(ranked)

@@ -10,7 +10,7 @@ scene density 0.15, sentiment 0.15, chat 0.15) and the sum decays with the clust
 
     >>> e = Event(EventKind.ENERGY, 10.0, 11.0, 1.0)
     >>> [c] = cluster_events([e], gap_s=8.0)
-    >>> round(score_cluster(c, now=11.0, cfg=ScoringConfig()).total, 2)
+    >>> round(score_cluster(c, now=19.0, cfg=ScoringConfig()).total, 2)
     0.3
 """
 
@@ -136,7 +136,10 @@ class Score:
 
 
 def score_cluster(cluster: Cluster, now: float, cfg: ScoringConfig) -> Score:
-    """The cluster's weighted sum of components, decayed by its age at ``now``.
+    """The cluster's weighted sum of components, decayed by its age at ``now``: the time
+    since it could first be decided (``gap_s`` after its last event), so that a worker
+    keeping up scores at full value and a backlog (a lagging or recreated worker) posts
+    stale moments only when they were strong.
 
     A component is ``1 - prod(1 - strength)`` over the cluster's events of that kind: one
     event counts its strength, more events of a kind add up towards 1 without passing it,
@@ -148,6 +151,6 @@ def score_cluster(cluster: Cluster, now: float, cfg: ScoringConfig) -> Score:
         miss = math.prod(1.0 - e.strength for e in cluster.events if e.kind is kind)
         components[kind] = 1.0 - miss
     raw = sum(getattr(weights, kind.value) * v for kind, v in components.items())
-    age = max(0.0, now - cluster.t_end)
+    age = max(0.0, now - cluster.t_end - cfg.gap_s)
     decay = 0.5 ** (age / cfg.half_life_s)
     return Score(components=components, decay=decay, total=raw * decay)

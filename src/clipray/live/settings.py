@@ -129,14 +129,15 @@ class ScoringConfig(_Frozen):
     max_cluster_s: float = Field(60.0, gt=0)
     """A cluster that would grow longer than this is closed anyway: a chat that never calms
     down must still yield clips."""
-    threshold: float = Field(0.15, ge=0, le=1)
+    threshold: float = Field(0.14, ge=0, le=1)
     """A cluster scoring at least this becomes a clip window: one strong signal of any kind
     is enough (a loud moment 15 dB over the stream's median scores 0.18, a workspace
-    keyword 0.25, a chat spike at twice its threshold 0.15), several weak ones together
-    too; the hourly cap and the ranking keep the best when a stream is lively."""
+    keyword 0.25, a chat spike at twice its threshold 0.15), a lone default keyword (0.175)
+    too, several weak ones together likewise; the hourly cap and the ranking keep the best
+    when a stream is lively."""
     half_life_s: float = Field(120.0, gt=0)
-    """Recency decay: a cluster's score halves for every this many seconds it lies behind
-    the stream's present."""
+    """Recency decay: a cluster's score halves for every this many seconds it is decided
+    late (after the ``gap_s`` that closes it)."""
     rerank_min_windows: int = Field(2, ge=1)
     """The optional re-ranking hook is asked only once this many windows compete."""
 

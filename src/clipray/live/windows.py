@@ -98,8 +98,9 @@ def window_for(
     before it and the cluster's first event, and its end to the nearest sentence end
     between the cluster's last event and ``snap_s`` after it; a
     window still shorter than ``min_duration`` grows by whole sentences (the one before,
-    unless the one after costs less than half as much: the build-up makes a clip), and by
-    plain seconds only where no sentence fits. Edges left unsnapped move out of any word
+    unless the one after costs less than half as much: the build-up makes a clip) within
+    ``max_duration``, then by plain seconds. (Two moments a sentence apart may so grow into
+    one window: the analyzer makes one clip of it.) Edges left unsnapped move out of any word
     they would cut.
 
     Args:
