@@ -5,11 +5,15 @@ up with a code, and the chat velocity rising when the server floods the channel.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import queue
 import re
 import socket
+import ssl
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +93,61 @@ def test_messages_arrive_with_their_tags_and_send_time(server, reading):
     assert (second.user, second.text, second.action) == ("viewer_2", "claps", True)
     server.privmsg("somechannel", "viewer_4", "next")
     assert [m.user for m in take(inbox)] == ["viewer_4"]  # #otherchannel's never came
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "irc.test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_file, key_file
+
+
+def test_reads_over_tls_and_refuses_an_untrusted_certificate(tls_files):
+    cert_file, key_file = tls_files
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_file, key_file)
+    with FakeTwitchIrc(tls=ctx) as server:
+        cfg = TwitchChatConfig(host="127.0.0.1", port=server.port, tls=True,
+                               ca_file=str(cert_file), poll_s=0.05)  # fmt: skip
+        reader = TwitchChatReader("somechannel", cfg)
+        inbox: queue.Queue = queue.Queue()
+        thread = reader.run(inbox.put, on_error=inbox.put)
+        try:
+            server.wait_for(lambda: server.joins >= 1)
+            server.privmsg("somechannel", "viewer_1", "encrypted hello")
+            assert [m.text for m in take(inbox)] == ["encrypted hello"]
+        finally:
+            reader.close()
+            thread.join(timeout=WAIT_S)
+        # the system's CAs do not know this certificate: every attempt fails, then the code
+        untrusted = TwitchChatReader("somechannel", TwitchChatConfig(
+            host="127.0.0.1", port=server.port, tls=True, backoff_s=0.01, max_failures=2))
+        with pytest.raises(Unavailable) as err:
+            next(untrusted.messages())
+        assert "CERTIFICATE_VERIFY_FAILED" in err.value.message
 
 
 def test_ping_is_answered_with_pong(server, reading):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -50,7 +51,8 @@ class _Client:
 class FakeTwitchIrc:
     """The server, on a free loopback port, one thread per connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self.received: list[str] = []
@@ -148,6 +150,8 @@ class FakeTwitchIrc:
     def _serve(self, c: _Client) -> None:
         buf = b""
         try:
+            if self._tls is not None:
+                c.sock = self._tls.wrap_socket(c.sock, server_side=True)
             while True:
                 chunk = c.sock.recv(4096)
                 if not chunk:

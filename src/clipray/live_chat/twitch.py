@@ -163,6 +163,9 @@ class TwitchChatConfig:
     port: int | None = None
     """Default: 6697 with TLS, 6667 without."""
     tls: bool = True
+    ca_file: str | None = None
+    """A CA bundle to trust instead of the system's (a TLS-inspecting proxy, a test
+    server); None: the system's CAs, as for Twitch itself."""
     connect_timeout_s: float = 10.0
     """For the TCP (and TLS) connect, and for the server's welcome and the JOIN."""
     poll_s: float = 0.5
@@ -256,7 +259,8 @@ class TwitchChatReader:
         sock = socket.create_connection((host, port), timeout=self.cfg.connect_timeout_s)
         if self.cfg.tls:
             try:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+                ctx = ssl.create_default_context(cafile=self.cfg.ca_file)
+                sock = ctx.wrap_socket(sock, server_hostname=host)
             except OSError:
                 sock.close()
                 raise
