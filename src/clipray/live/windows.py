@@ -96,12 +96,11 @@ def window_for(
     The raw window (pre-roll, cluster, post-roll, at most ``max_duration`` around the
     strongest event) has its start moved to the nearest sentence start between ``snap_s``
     before it and the cluster's first event, and its end to the nearest sentence end
-    between the cluster's last event and ``snap_s`` after it; a
-    window still shorter than ``min_duration`` grows by whole sentences (the one before,
-    unless the one after costs less than half as much: the build-up makes a clip) within
-    ``max_duration``, then by plain seconds. (Two moments a sentence apart may so grow into
-    one window: the analyzer makes one clip of it.) Edges left unsnapped move out of any word
-    they would cut.
+    between the cluster's last event and ``snap_s`` after it. A window still shorter than
+    ``min_duration`` grows by whole sentences (the one before, unless the one after costs
+    less than half as much: the build-up makes a clip) within ``max_duration``, then by
+    plain seconds; two moments a sentence apart may so grow into one window, which the
+    analyzer makes one clip. Edges left unsnapped move out of any word they would cut.
 
     Args:
         sentences: finished sentences around the cluster, for the edges to snap to.
