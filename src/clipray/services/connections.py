@@ -37,6 +37,7 @@ from clipray.publish.base import (
 )
 from clipray.publish.registry import adapter_for
 from clipray.services.access import owned
+from clipray.services.flags import require_platform
 from clipray.storage.connections import ConnectedAccountRepo, OAuthStateRepo
 from clipray.storage.db import Database
 from clipray.storage.orm import ConnectedAccount, ConnectionStatus, utcnow
@@ -116,15 +117,27 @@ def pkce_pair() -> tuple[str, str]:
 
 
 # --- connecting ------------------------------------------------------------------------------
+def callback_uri(public_url: str | None, path: str, from_request: str) -> str:
+    """The redirect URI a platform sends the browser back to: ``path`` under
+    ``CLIPRAY_PUBLIC_URL`` when set (behind a reverse proxy the request's own host and
+    scheme are the proxy's upstream, which no browser can reach), else ``from_request``,
+    the URL built from the request."""
+    if not public_url:
+        return from_request
+    return f"{public_url.rstrip('/')}/{path.lstrip('/')}"
+
+
 def start(settings: Settings, db: Database, user_id: str, workspace_id: str, platform: str,
           redirect_uri: str, now: datetime | None = None) -> Consent:  # fmt: skip
     """A consent flow for ``user_id`` in ``workspace_id``: its consent URL.
 
     Raises:
-        UnknownPlatform: 404 ``PLATFORM_UNKNOWN``; PlatformOff: 409 ``PLATFORM_OFF``.
+        UnknownPlatform: 404 ``PLATFORM_UNKNOWN``; PlatformOff: 409 ``PLATFORM_OFF``, or
+            ``PLATFORM_SWITCHED_OFF`` while its feature flag is off (``services/flags.py``).
         FernetKeysMissing: 503 ``FERNET_KEYS_MISSING`` (production without keys).
     """
     platform_adapter = adapter(settings, platform)
+    require_platform(db, platform, workspace_id)
     ring = keyring(settings)
     at = now or utcnow()
     state = secrets.token_urlsafe(32)
