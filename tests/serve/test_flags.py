@@ -144,6 +144,23 @@ def test_a_platform_switched_off_refuses_to_connect_until_switched_on(client, ow
     assert all(r["ip"] == "testclient" for r in installation)
 
 
+def test_a_consent_that_began_before_the_switch_does_not_complete(client, owner, member):
+    started = _login(client, member, "tiktok")
+    assert started.status_code == 302
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    _patch(client, owner, "publish.tiktok", False, member.workspace_id)
+    try:
+        done = client.get("/api/auth/tiktok/callback", params={"state": state, "code": "c"})
+        assert_error(done, 409, "PLATFORM_SWITCHED_OFF")
+        assert done.json()["error"]["detail"]["scope"] == "workspace"
+        assert client.get("/api/auth/accounts", headers=member.headers).json() == []
+    finally:
+        _patch(client, owner, "publish.tiktok", None, member.workspace_id)
+    # The state was spent: switching back on does not revive it.
+    again = client.get("/api/auth/tiktok/callback", params={"state": state, "code": "c"})
+    assert_error(again, 400, "OAUTH_STATE_USED")
+
+
 def test_a_bad_flag_name_body_or_workspace_is_refused(client, owner):
     bad = client.patch("/api/admin/flags", headers=owner.headers,
                        json={"name": "publish.myspace", "enabled": False})  # fmt: skip

@@ -199,6 +199,8 @@ def complete(settings: Settings, db: Database, platform: str, state: str, code: 
     Raises:
         StateRefused: 400 ``OAUTH_STATE_UNKNOWN|USED|EXPIRED|PLATFORM``.
         Forbidden: 403 ``OAUTH_STATE_FOREIGN`` when ``caller_user_id`` did not start it.
+        PlatformSwitchedOff: 409 ``PLATFORM_SWITCHED_OFF`` when its flag was switched off
+            since the consent began (the state is spent, no code is exchanged).
         CodedError: 400 ``OAUTH_DENIED`` when the platform reports an error; the platform's
             refusals (``PLATFORM_TOKEN_EXPIRED`` for a bad code, ...).
     """
@@ -207,6 +209,7 @@ def complete(settings: Settings, db: Database, platform: str, state: str, code: 
     at = now or utcnow()
     flow = _take_state(db, platform, state, at, caller_user_id)
     platform_adapter = adapter(settings, platform)
+    require_platform(db, platform, flow.workspace_id)  # switched off since the consent began
     ring = keyring(settings)
     if error or not code:
         raise CodedError("OAUTH_DENIED", f"{platform} did not grant access: {error or 'no code'}",
