@@ -170,6 +170,8 @@ def test_a_bad_flag_name_body_or_workspace_is_refused(client, owner):
                           json={"name": "publish.x", "enabled": False,
                                 "workspace_id": uuid.uuid4().hex})  # fmt: skip
     assert_error(nobody, 404, "WORKSPACE_NOT_FOUND")
+    assert_error(client.get("/api/admin/flags", headers=owner.headers,
+                            params={"workspace_id": "not an id"}), 404, "WORKSPACE_NOT_FOUND")
     loose = client.patch("/api/admin/flags", headers=owner.headers,
                          json={"name": "publish.x", "enabled": "no"})  # fmt: skip
     assert loose.status_code == 422

@@ -12,6 +12,8 @@ a global flag in the installation's log, a workspace's in that workspace's.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from clipray.domain.audit import Actor, AuditAction
 from clipray.domain.errors import not_found
 from clipray.domain.flags import (
@@ -27,6 +29,7 @@ from clipray.publish.base import PLATFORMS, PlatformOff, UnknownPlatform
 from clipray.services.audit import record
 from clipray.storage.db import Database
 from clipray.storage.flags import FlagRepo
+from clipray.storage.keys import is_id
 from clipray.storage.orm import FeatureFlag, Workspace
 
 KNOWN = flag_names(PLATFORMS)
@@ -50,6 +53,13 @@ class PlatformSwitchedOff(PlatformOff):
 
 def _setting(row: FeatureFlag) -> FlagSetting:
     return FlagSetting(row.name, row.enabled, row.workspace_id, row.updated_by, row.updated_at)
+
+
+def _require_workspace(session: Session, workspace_id: str) -> None:
+    """404 ``WORKSPACE_NOT_FOUND`` for a workspace that does not exist (or is no id at all:
+    never sent to the database)."""
+    if not is_id(workspace_id) or session.get(Workspace, workspace_id) is None:
+        raise not_found("workspace", workspace_id)
 
 
 def _state(db: Database, platform: str, workspace_id: str) -> tuple[bool, str]:
@@ -84,6 +94,8 @@ def list_flags(db: Database, workspace_id: str | None = None) -> list[FlagSettin
     """Every known flag at global scope (set, or on by default), then the workspaces'
     overrides: one workspace's when ``workspace_id`` is given, else every workspace's."""
     with db.session() as s:
+        if workspace_id is not None:
+            _require_workspace(s, workspace_id)
         rows = FlagRepo(s).listed(workspace_id, every_workspace=workspace_id is None)
     stored = [_setting(r) for r in rows if r.name in KNOWN]
     set_globally = {f.name for f in stored if f.workspace_id is None}
@@ -104,8 +116,8 @@ def set_flag(db: Database, actor: Actor, name: str, enabled: bool | None,
     """
     check_name(name, KNOWN)
     with db.session() as s:
-        if workspace_id is not None and s.get(Workspace, workspace_id) is None:
-            raise not_found("workspace", workspace_id)
+        if workspace_id is not None:
+            _require_workspace(s, workspace_id)
         repo = FlagRepo(s)
         scope = workspace_id or GLOBAL
         before = next((r.enabled for r in repo.in_scopes(name, workspace_id)
