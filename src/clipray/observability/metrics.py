@@ -6,8 +6,7 @@ Naming: ``clipray_<thing>_<unit>`` (``clipray_stage_seconds``,
 error code, a model service. Ray's agent exports each metric with a ``ray_`` prefix, and a
 counter with a ``_total`` suffix (:func:`exported_names` lists what Prometheus sees), so
 ``clipray_stage_seconds`` is queried as ``ray_clipray_stage_seconds_bucket``. A new metric
-is a row in :data:`DEFINITIONS` plus a
-helper.
+is a row in :data:`DEFINITIONS` plus a helper.
 
 The objects are made on first use (``ray.util.metrics`` needs a connected Ray) once per
 process; without Ray every helper does nothing, so a pure function may call one.
