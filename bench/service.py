@@ -161,9 +161,11 @@ def burst(home: Path, seconds: float, sizes: tuple[int, int]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    # Each workspace's burst is in progress at once: the concurrency quota (3) lets it be.
     settings = Settings(home=home / "home", ray_num_cpus=RAY_CPUS, serve_port=port,
                         ray_include_dashboard=False, rate_limit_per_minute=10_000,
-                        rate_limit_register_per_hour=10_000)  # fmt: skip
+                        rate_limit_register_per_hour=10_000,
+                        quota_concurrent_jobs=max(sizes))  # fmt: skip
     try:
         url = start_api(settings).url
         users = [Api(url, "burst-a"), Api(url, "burst-b")]
