@@ -17,7 +17,10 @@ from clipray.streams.ring import (
     RingError,
     WindowEvicted,
     WindowNotReceived,
+    open_ring,
+    stream_root,
 )
+from clipray.streams.settings import IngestSettings
 from tests.streams.conftest import fill, frame_md5s, segment_file, streams_of
 
 
@@ -161,3 +164,16 @@ def test_a_segment_that_is_not_a_file_is_refused(tmp_path: Path):
         ring.add(tmp_path / "missing.ts", duration_s=2.0)
     assert err.value.code == "STREAM_SEGMENT_INVALID"
     assert len(ring) == 0
+
+
+def test_a_streams_buffer_lives_under_home_with_the_settings_bounds(tmp_path: Path, parts):
+    settings = IngestSettings(buffer_seconds=3.0, buffer_bytes=10**9)
+    ring = open_ring(tmp_path, 42, settings)
+    assert ring.root == tmp_path / "streams" / "42"
+    fill(ring, parts)
+    assert ring.seconds <= 3.0
+    assert open_ring(tmp_path, "42", settings).segments() == ring.segments()
+    for bad in ("../etc", "a/b", "", "x" * 65):
+        with pytest.raises(RingError) as err:
+            stream_root(tmp_path, bad)
+        assert err.value.code == "STREAM_ID_INVALID"

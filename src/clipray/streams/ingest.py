@@ -12,12 +12,13 @@ Each runs ffmpeg in a background thread, one process per connection (see
   cause (ffmpeg's error lines or a stall). The ingest has stopped; its owner decides.
 * ``stopped``: :meth:`stop` was called (or a local file ended).
 
-A dropped source is retried at once only in the sense that the first wait is short:
-``backoff_initial_s``, doubled after each failure up to ``backoff_max_s``; a connection that
-yields a segment resets the count. ``stop()`` drains: ffmpeg gets SIGINT, closes the open
-segment and lists it, and that last segment lands before ``stop()`` returns.
+A dropped source is retried after ``backoff_initial_s``, the wait doubled after each failed
+connection up to ``backoff_max_s``; a connection that yields a segment resets the count (a
+source can drop any number of times, it only has to come back). ``stop()`` drains: ffmpeg
+gets SIGINT, closes the open segment and lists it, and that segment lands before ``stop()``
+returns.
 
-    ring = RingBuffer(home / "streams" / stream_id)
+    ring = open_ring(settings.home_dir, stream_id, settings.stream_ingest)
     ingest = Ingest("https://cdn.example.com/live.m3u8", ring, on_status=report).start()
     ...
     ingest.stop()
@@ -63,6 +64,10 @@ log = logging.getLogger(__name__)
 STAGING = "incoming"
 """Where ffmpeg writes segments, under the ring's root (so adding one is a rename)."""
 
+REFUSAL_PAUSE_S = 0.5
+"""Pause after refusing a publisher before listening again: bounds the ffmpeg processes a
+client hammering the port with wrong keys can make us start (OBS retries on its own)."""
+
 STREAM_KEY = re.compile(r"[A-Za-z0-9_-]{8,128}")
 """A stream key is a path element of the RTMP URL: URL-safe, long enough to be a secret."""
 
@@ -78,6 +83,8 @@ class IngestState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IngestStatus:
+    """One report to ``on_status``: what the stream's status and ``last_error`` become."""
+
     state: IngestState
     reason: str | None = None
     """Why the previous connection ended (``connecting``), or the cause of ``error``."""
@@ -303,6 +310,8 @@ class PushIngest(_Runner):
             if result.refused:  # someone else's failure: never counted against the stream
                 self.refusals += 1
                 reason = result.reason
+                if self._stop.wait(REFUSAL_PAUSE_S):
+                    return
                 continue
             if result.opened:
                 failures, delay = 0, s.backoff_initial_s

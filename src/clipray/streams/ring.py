@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import threading
 import time
@@ -42,12 +43,16 @@ from typing import Any
 
 from clipray.domain.errors import CodedError
 from clipray.media.ffmpeg import FfmpegError, ffprobe_json, run_ffmpeg
+from clipray.streams.settings import IngestSettings
 
 GiB = 1024**3
 
 INDEX = "index.json"
 SEGMENTS = "segments"
 WINDOWS = "windows"
+
+STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A stream id becomes a directory name: nothing that could climb out of ``streams/``."""
 
 EPS = 1e-6
 """Slack when comparing stream times: they are sums of durations printed with six decimals."""
@@ -103,6 +108,27 @@ class Segment:
     @property
     def end_s(self) -> float:
         return self.start_s + self.duration_s
+
+
+def stream_root(home: Path, stream_id: str | int) -> Path:
+    """``{home}/streams/{stream_id}``, where a stream's buffer lives.
+
+    Raises:
+        RingError: ``STREAM_ID_INVALID``: the id is not 1 to 64 letters, digits, ``-``, ``_``.
+    """
+    if not STREAM_ID.fullmatch(str(stream_id)):
+        raise RingError(f"{stream_id!r} is not a stream id", code="STREAM_ID_INVALID")
+    return Path(home) / "streams" / str(stream_id)
+
+
+def open_ring(home: Path, stream_id: str | int, settings: IngestSettings | None = None,
+              ) -> RingBuffer:  # fmt: skip
+    """The buffer of stream ``stream_id`` under ``home`` with the bounds of ``settings``
+    (``CLIPRAY_STREAM_INGEST__BUFFER_SECONDS`` / ``..._BUFFER_BYTES``), reopened if it
+    exists."""
+    settings = settings or IngestSettings()
+    return RingBuffer(stream_root(home, stream_id), max_seconds=settings.buffer_seconds,
+                      max_bytes=settings.buffer_bytes)  # fmt: skip
 
 
 class RingBuffer:
@@ -188,7 +214,7 @@ class RingBuffer:
             seq = self._next_seq
             name = f"{seq:08d}.ts"
             size = path.stat().st_size
-            os.replace(path, self.root / SEGMENTS / name)
+            shutil.move(path, self.root / SEGMENTS / name)  # a rename on one file system
             seg = Segment(seq, name, self._end_s, float(duration_s), size,
                           time.time() if received_at is None else received_at)  # fmt: skip
             self._segments.append(seg)

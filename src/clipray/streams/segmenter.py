@@ -148,17 +148,20 @@ def probe_source(source: str, *, seconds: float, timeout: float, rw_timeout_s: f
         FfmpegError: the source cannot be read (down, refused, not media).
     """
     opts = [] if is_local(source) else ["-rw_timeout", str(int(rw_timeout_s * 1_000_000))]
-    info = ffprobe_json(source, *opts, "-show_entries", "stream=codec_type,codec_name",
+    # One connection for both questions: a live source may not like being asked twice.
+    info = ffprobe_json(source, *opts, "-read_intervals", f"%+{seconds:g}", "-show_entries",
+                        "stream=index,codec_type,codec_name:packet=stream_index,pts_time,flags",
                         ffprobe=ffprobe, timeout=timeout)  # fmt: skip
-    codecs = {s.get("codec_type"): s.get("codec_name") for s in info.get("streams", [])[::-1]}
-    packets = ffprobe_json(source, *opts, "-select_streams", "v:0", "-read_intervals",
-                           f"%+{seconds:g}", "-show_entries", "packet=pts_time,flags",
-                           ffprobe=ffprobe, timeout=timeout)  # fmt: skip
-    keys = sorted(float(p["pts_time"]) for p in packets.get("packets", [])
-                  if "K" in p.get("flags", "")
+    streams = info.get("streams", [])
+    first = {t: next((s for s in streams if s.get("codec_type") == t), None)
+             for t in ("video", "audio")}  # fmt: skip
+    video = first["video"]
+    keys = sorted(float(p["pts_time"]) for p in info.get("packets", [])
+                  if video is not None and p.get("stream_index") == video.get("index")
+                  and "K" in p.get("flags", "")
                   and p.get("pts_time") not in (None, "N/A"))  # fmt: skip
     gop = max((b - a for a, b in itertools.pairwise(keys)), default=None)
-    return SourceProbe(codecs.get("video"), codecs.get("audio"), gop)
+    return SourceProbe(*((s or {}).get("codec_name") for s in (video, first["audio"])), gop)
 
 
 @dataclass(slots=True)
@@ -232,6 +235,9 @@ class SegmentRun:
                 self._last = time.monotonic()
                 self.on_segment(path, parsed[1])
                 count += 1
+        except BaseException:
+            self._kill(None)  # the buffer refused a segment: do not wait on a live ffmpeg
+            raise
         finally:
             returncode = proc.wait()
             self._done.set()
