@@ -177,6 +177,20 @@ class LiveHls:
         wait_until(lambda: playlist.is_file() and len(re.findall(
             r"\.ts", playlist.read_text())) >= wait_segments, 30, "the HLS playlist")  # fmt: skip
 
+    def freeze(self) -> None:
+        """The encoder dies; the server goes on answering with its last playlist."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def end(self) -> None:
+        """The broadcast ends: the encoder stops and the playlist is closed (ENDLIST), as
+        an origin does; the URL keeps serving the finished playlist."""
+        self.freeze()
+        with (self.root / "live.m3u8").open("a") as playlist:
+            playlist.write("#EXT-X-ENDLIST\n")
+
     def down(self) -> None:
         self.available = False
         if self._proc is not None:

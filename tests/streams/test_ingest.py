@@ -104,7 +104,8 @@ def test_a_source_that_stays_down_is_an_error_with_the_reason(
     ingest = Ingest(live_hls.url, ring, on_status=rec.status, on_segment=rec.segment,
                     settings=settings).start()  # fmt: skip
     try:
-        rec.wait(lambda r: r.index(ACTIVE) is not None, 45, "active")
+        rec.wait(lambda r: r.index(ACTIVE) is not None and len(r.segments) >= 3, 45,
+                 "active for three segments")  # fmt: skip
         live_hls.down()
         rec.wait(lambda r: r.index(ERROR) is not None, 45, "error")
         assert ingest.wait(10)  # the ingest gave up: its thread ended
@@ -118,6 +119,56 @@ def test_a_source_that_stays_down_is_an_error_with_the_reason(
     assert rec.statuses[-1].state is ERROR  # stop() after an error reports nothing more
     assert ingest.status.state is ERROR
     assert len(ring) >= 1  # what was received before the drop stays in the buffer
+
+
+def test_a_playlist_that_stops_advancing_is_a_stall_and_then_an_error(
+    tmp_path: Path, live_hls: LiveHls
+):
+    """The encoder dies but the server goes on serving its last playlist: ffmpeg would wait
+    for new segments forever; the watchdog drops the connection, reconnects (starting at
+    the newest segment) get nothing new, and after two the ingest reports the stall."""
+    ring = RingBuffer(tmp_path / "ring")
+    rec = Recorder()
+    settings = FAST.model_copy(update={"max_failures": 2, "stall_timeout_s": 3.0})
+    with Ingest(live_hls.url, ring, on_status=rec.status, on_segment=rec.segment,
+                settings=settings) as ingest:  # fmt: skip
+        rec.wait(lambda r: len(r.segments) >= 3, 45, "three segments")
+        live_hls.freeze()
+        rec.wait(lambda r: r.index(ERROR) is not None, 45, "error")
+        assert ingest.wait(10)
+    stalls = [s for s in rec.statuses if "stalled" in (s.reason or "")]
+    assert stalls[0].state is CONNECTING
+    error = rec.statuses[rec.index(ERROR)]
+    assert error.reason is not None
+    assert error.reason.startswith("2 connections failed in a row")
+    assert "no segment for 3 s: the source stalled" in error.reason
+    # Nothing was received twice: no segment landed after the stall was noticed.
+    assert all(seg.received_at < stalls[0].at for seg in ring.segments())
+    assert contiguous(ring)
+
+
+def test_an_ended_playlist_is_not_replayed_into_the_buffer(tmp_path: Path, live_hls: LiveHls):
+    """After the broadcast ends, the same URL serves the finished playlist: reconnecting
+    reads all of it at once. That media is already in the buffer, so it is held back and
+    dropped, and the connections count as failed until the ingest reports the end."""
+    ring = RingBuffer(tmp_path / "ring")
+    rec = Recorder()
+    settings = FAST.model_copy(update={"max_failures": 2})
+    with Ingest(live_hls.url, ring, on_status=rec.status, on_segment=rec.segment,
+                settings=settings) as ingest:  # fmt: skip
+        rec.wait(lambda r: len(r.segments) >= 3, 45, "three segments")
+        live_hls.end()
+        rec.wait(lambda r: r.index(ERROR) is not None, 45, "error")
+        assert ingest.wait(10)
+    ended = next(s for s in rec.statuses if s.reason == "the source ended")
+    assert ended.state is CONNECTING
+    assert all(seg.received_at < ended.at for seg in ring.segments())  # nothing replayed
+    error = rec.statuses[rec.index(ERROR)]
+    assert error.reason is not None
+    assert error.reason.startswith("2 connections failed in a row; the last: the source ended")
+    assert "at once and did not advance" in error.reason
+    assert list((ring.root / "incoming").iterdir()) == []
+    assert contiguous(ring)
 
 
 def test_a_long_gop_source_is_transcoded_to_exact_segments(tmp_path: Path, small_talk: Path):

@@ -85,8 +85,11 @@ def test_copying_encodes_nothing():
 
 def test_input_args_per_source_kind():
     assert input_args("/m/talk.mp4", rw_timeout_s=5) == ["-re", "-i", "/m/talk.mp4"]
-    assert input_args("https://x/live.m3u8", rw_timeout_s=2.5) == [
-        "-rw_timeout", "2500000", "-i", "https://x/live.m3u8"]  # fmt: skip
+    assert input_args("https://x/live.m3u8?t=1", rw_timeout_s=2.5) == [
+        "-rw_timeout", "2500000", "-live_start_index", "-1", "-i",
+        "https://x/live.m3u8?t=1"]  # fmt: skip
+    assert input_args("srt://x:9000", rw_timeout_s=1) == [
+        "-rw_timeout", "1000000", "-i", "srt://x:9000"]  # fmt: skip
     assert input_args("rtmp://0.0.0.0:1935/live/k", rw_timeout_s=5, listen=True) == [
         "-listen", "1", "-i", "rtmp://0.0.0.0:1935/live/k"]  # fmt: skip
 

@@ -13,8 +13,11 @@ Each runs ffmpeg in a background thread, one process per connection (see
 * ``stopped``: :meth:`stop` was called (or a local file ended).
 
 A dropped source is retried after ``backoff_initial_s``, the wait doubled after each failed
-connection up to ``backoff_max_s``; a connection that yields a segment resets the count (a
-source can drop any number of times, it only has to come back). ``stop()`` drains: ffmpeg
+connection up to ``backoff_max_s``. A connection is good (and resets the count) once its
+segments have kept coming for :data:`LIVE_PROGRESS` segment lengths: an ended playlist served
+again, or one that stopped advancing, hands over old segments at once and then nothing, so
+after a reconnect segments are held back until the source has shown it is live, and dropped
+if it has not (they would repeat what the buffer has). ``stop()`` drains: ffmpeg
 gets SIGINT, closes the open segment and lists it, and that segment lands before ``stop()``
 returns.
 
@@ -63,6 +66,10 @@ log = logging.getLogger(__name__)
 
 STAGING = "incoming"
 """Where ffmpeg writes segments, under the ring's root (so adding one is a rename)."""
+
+LIVE_PROGRESS = 1.5
+"""A pulled connection counts as good (resetting the failure count) once its segments have
+kept arriving for this many segment lengths of wall time."""
 
 REFUSAL_PAUSE_S = 0.5
 """Pause after refusing a publisher before listening again: bounds the ffmpeg processes a
@@ -176,7 +183,7 @@ class _Runner:
             self.on_segment(seg)
 
     def _segment(self, source_args: list[str], video: Mode, audio: Mode, *,
-                 gate: bool = False) -> RunResult:  # fmt: skip
+                 gate: bool = False, hold_s: float = 0.0) -> RunResult:  # fmt: skip
         s = self.settings
         self._run_no += 1
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "level+info",
@@ -185,7 +192,8 @@ class _Runner:
                              audio=audio, encode=EncodeOptions(s.x264_preset, s.crf,
                                                                s.audio_bitrate))]  # fmt: skip
         self._run = run = SegmentRun(cmd, self.staging, on_segment=self._add,
-                                     stall_s=s.stall_timeout_s, gate=gate)  # fmt: skip
+                                     stall_s=s.stall_timeout_s, gate=gate,
+                                     hold_s=hold_s)  # fmt: skip
         try:
             return run.run()
         finally:
@@ -235,26 +243,35 @@ class Ingest(_Runner):
     def _loop(self) -> None:
         s = self.settings
         failures, delay, reason, url = 0, s.backoff_initial_s, None, self.source
+        connected = False
         while not self._stop.is_set():
             self._emit(IngestState.CONNECTING, reason, failures)
             try:
                 url = resolve(self.source)
                 if self.modes is None:
                     self.modes = self._choose(url)
+                # A reconnect must show it is live before its media enters the buffer.
+                hold = LIVE_PROGRESS * s.segment_s if connected and not is_local(url) else 0.0
                 result = self._segment(input_args(url, rw_timeout_s=s.rw_timeout_s),
-                                       *self.modes)  # fmt: skip
+                                       *self.modes, hold_s=hold)  # fmt: skip
+                connected = connected or result.segments > 0
             except CodedError as exc:  # unresolvable, unreadable, ffmpeg missing
                 result = RunResult(0, None, exc.message)
             if self._stop.is_set():
                 return
             reason = result.reason or "the source ended"
-            if result.segments:
+            if result.segments and is_local(url) and result.returncode == 0:
+                self._emit(IngestState.STOPPED, "the file ended")
+                return
+            if result.progress_s >= LIVE_PROGRESS * s.segment_s:
                 failures, delay = 0, s.backoff_initial_s
-                if is_local(url) and result.returncode == 0:
-                    self._emit(IngestState.STOPPED, "the file ended")
-                    return
             else:
+                # Segments that all came at once (a playlist that stopped advancing, or an
+                # ended one replayed) do not make a connection good: it counts as failed.
                 failures += 1
+                if result.segments or result.held:
+                    reason += (f"; it gave {result.segments + result.held} segment(s) at once "
+                               "and did not advance")  # fmt: skip
             if failures >= s.max_failures:
                 self._emit(IngestState.ERROR,
                            f"{failures} connections failed in a row; the last: {reason}",

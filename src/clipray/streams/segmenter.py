@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -89,7 +89,12 @@ def input_args(source: str, *, rw_timeout_s: float, listen: bool = False) -> lis
         return ["-re", "-i", source]
     if listen:
         return ["-listen", "1", "-i", source]
-    return ["-rw_timeout", str(int(rw_timeout_s * 1_000_000)), "-i", source]
+    args = ["-rw_timeout", str(int(rw_timeout_s * 1_000_000))]
+    if PurePosixPath(urlsplit(source).path).suffix.lower() == ".m3u8":
+        # Start at the newest segment rather than three back: less latency, and after a
+        # reconnect at most one segment repeats what arrived before the drop.
+        args += ["-live_start_index", "-1"]
+    return [*args, "-i", source]
 
 
 def choose_video_mode(probe: SourceProbe, *, segment_s: float, max_copy_gop_s: float) -> Mode:
@@ -175,6 +180,11 @@ class RunResult:
     a clean end."""
     refused: bool = False
     opened: bool = False
+    progress_s: float = 0.0
+    """Wall time from the first segment to the last: a live source advances in real time,
+    a stale or finished playlist hands over what it has at once and then stops."""
+    held: int = 0
+    """Segments dropped because the run ended before ``hold_s`` of progress."""
 
 
 class SegmentRun:
@@ -190,13 +200,16 @@ class SegmentRun:
             opening when ``gate`` is set.
         gate: Push ingest: hold segments until ffmpeg logged that the input opened, and
             kill the run if the publisher was refused (FFmpeg only warns and goes on).
+        hold_s: Keep segments back until they have kept coming for this long, and drop
+            them if the run ends first: a reconnect to a playlist that ended or stopped
+            advancing replays media the buffer already has.
     """
 
     def __init__(self, cmd: list[str], staging: Path, *,
                  on_segment: Callable[[Path, float], None], stall_s: float,
-                 gate: bool = False) -> None:  # fmt: skip
+                 gate: bool = False, hold_s: float = 0.0) -> None:  # fmt: skip
         self.cmd, self.staging, self.on_segment = cmd, staging, on_segment
-        self.stall_s, self.gate = stall_s, gate
+        self.stall_s, self.gate, self.hold_s = stall_s, gate, hold_s
         self._log: deque[str] = deque(maxlen=40)
         self._errors: deque[str] = deque(maxlen=4)
         self._opened = threading.Event()
@@ -219,7 +232,8 @@ class SegmentRun:
                    threading.Thread(target=self._watch, daemon=True, name="ffmpeg-watch")]
         for t in readers:
             t.start()
-        count = 0
+        count, first_at, last_at = 0, 0.0, 0.0
+        held: list[tuple[Path, float]] = []
         assert proc.stdout is not None
         try:
             for raw in proc.stdout:
@@ -232,9 +246,15 @@ class SegmentRun:
                 if self._refused or (self.gate and not self._opened.is_set()):
                     path.unlink(missing_ok=True)
                     continue
-                self._last = time.monotonic()
-                self.on_segment(path, parsed[1])
-                count += 1
+                self._last = last_at = time.monotonic()
+                first_at = first_at or last_at
+                held.append((path, parsed[1]))
+                if last_at - first_at < self.hold_s:
+                    continue
+                for seg_path, duration in held:
+                    self.on_segment(seg_path, duration)
+                    count += 1
+                held.clear()
         except BaseException:
             self._kill(None)  # the buffer refused a segment: do not wait on a live ffmpeg
             raise
@@ -243,11 +263,14 @@ class SegmentRun:
             self._done.set()
             for t in readers:
                 t.join(5.0)
+            for seg_path, _ in held:  # never shown to be live: not buffered
+                seg_path.unlink(missing_ok=True)
         reason = self._reason
         if reason is None and returncode != 0 and not self._stopping:
             reason = " / ".join(self._errors) or tail("\n".join(self._log), 300) or (
                 f"ffmpeg exited with status {returncode}")  # fmt: skip
-        return RunResult(count, returncode, reason, self._refused, self._opened.is_set())
+        return RunResult(count, returncode, reason, self._refused, self._opened.is_set(),
+                         last_at - first_at, len(held))  # fmt: skip
 
     def stop(self, grace_s: float) -> None:
         """Ask ffmpeg to finish (SIGINT: it closes the open segment and lists it), and kill
