@@ -180,7 +180,10 @@ class _Runner:
         if self.status.state is not IngestState.ACTIVE:
             self._emit(IngestState.ACTIVE)
         if self.on_segment is not None:
-            self.on_segment(seg)
+            try:
+                self.on_segment(seg)
+            except Exception:  # the segment is buffered; the owner's bug must not drop it
+                log.exception("ingest segment callback failed")
 
     def _segment(self, source_args: list[str], video: Mode, audio: Mode, *,
                  gate: bool = False, hold_s: float = 0.0) -> RunResult:  # fmt: skip
@@ -194,6 +197,8 @@ class _Runner:
         self._run = run = SegmentRun(cmd, self.staging, on_segment=self._add,
                                      stall_s=s.stall_timeout_s, gate=gate,
                                      hold_s=hold_s)  # fmt: skip
+        if self._stop.is_set():  # stop() may have looked for a run before this one existed
+            run.stop(0)
         try:
             return run.run()
         finally:
