@@ -3,11 +3,13 @@ arguments and the segment list's lines."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
 from clipray.streams.resolve import is_media_url, resolve
+from clipray.streams.ring import WindowEvicted, WindowNotReceived
 from clipray.streams.segmenter import (
     EncodeOptions,
     SourceProbe,
@@ -107,3 +109,15 @@ def test_segment_list_lines(line: str, parsed: tuple[str, float] | None):
         assert got is not None
         assert got[0] == parsed[0]
         assert got[1] == pytest.approx(parsed[1])
+
+
+@pytest.mark.parametrize("exc", [
+    pytest.param(WindowEvicted("gone", detail={"span": [4.0, 8.0]}), id="evicted"),
+    pytest.param(WindowNotReceived("later"), id="not-received"),
+])  # fmt: skip
+def test_buffer_refusals_keep_their_code_across_a_pickle(exc):
+    """The worker is a Ray actor: its refusals travel pickled to the caller."""
+    back = pickle.loads(pickle.dumps(exc))  # noqa: S301 (our own bytes)
+    assert type(back) is type(exc)
+    assert (back.code, back.status, back.retryable, back.detail) == (
+        exc.code, exc.status, exc.retryable, exc.detail)  # fmt: skip

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from clipray.domain.errors import CodedError
 from clipray.streams.resolve import resolve
@@ -77,6 +77,13 @@ client hammering the port with wrong keys can make us start (OBS retries on its 
 
 STREAM_KEY = re.compile(r"[A-Za-z0-9_-]{8,128}")
 """A stream key is a path element of the RTMP URL: URL-safe, long enough to be a secret."""
+
+
+class IngestError(CodedError):
+    """An ingest that cannot be set up as asked (a bad stream key or port, a second start)."""
+
+    def __init__(self, code: str, message: str, **kw: Any) -> None:
+        super().__init__(code, message, **kw)
 
 
 class IngestState(StrEnum):
@@ -119,8 +126,8 @@ class _Runner:
     def start(self) -> Self:
         """Start ingesting in a background thread; returns at once."""
         if self._thread is not None:
-            raise CodedError("STREAM_INGEST_STARTED", "this ingest was started already",
-                             status=409)  # fmt: skip
+            raise IngestError("STREAM_INGEST_STARTED", "this ingest was started already",
+                              status=409)  # fmt: skip
         shutil.rmtree(self.staging, ignore_errors=True)  # what a dead process left unlisted
         self.staging.mkdir(parents=True)
         self._thread = threading.Thread(target=self._main, daemon=True,
@@ -302,10 +309,10 @@ class PushIngest(_Runner):
                  settings: IngestSettings | None = None,
                  ffmpeg: str = "ffmpeg") -> None:  # fmt: skip
         if not STREAM_KEY.fullmatch(stream_key):
-            raise CodedError("STREAM_KEY_INVALID", "a stream key is 8 to 128 letters, digits, "
-                             "'-' or '_'")  # fmt: skip
+            raise IngestError("STREAM_KEY_INVALID", "a stream key is 8 to 128 letters, "
+                              "digits, '-' or '_'")  # fmt: skip
         if not 0 < port < 65536:
-            raise CodedError("STREAM_PORT_INVALID", f"{port} is not a TCP port")
+            raise IngestError("STREAM_PORT_INVALID", f"{port} is not a TCP port")
         super().__init__(ring, settings=settings, on_status=on_status, on_segment=on_segment,
                          ffmpeg=ffmpeg)  # fmt: skip
         self.port, self.host, self.app = port, host, app
