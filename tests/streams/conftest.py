@@ -121,11 +121,13 @@ def frame_md5s(path: Path) -> list[str]:
             if line and not line.startswith("#")]  # fmt: skip
 
 
-def listening(port: int) -> bool:
-    """Whether something listens on TCP ``port`` (without connecting, which would take the
-    one connection an ffmpeg listener accepts)."""
-    return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
-               for c in psutil.net_connections(kind="tcp"))  # fmt: skip
+def listening(port: int, kind: str = "tcp") -> bool:
+    """Whether something listens on ``port`` (TCP), or has bound it (UDP, SRT's transport),
+    found without connecting, which would take the one connection an ffmpeg listener
+    accepts."""
+    return any(c.laddr and c.laddr.port == port
+               and (kind == "udp" or c.status == psutil.CONN_LISTEN)
+               for c in psutil.net_connections(kind=kind))  # fmt: skip
 
 
 class LiveHls:

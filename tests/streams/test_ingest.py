@@ -5,14 +5,23 @@ and reports ``error`` with the reason when it stays down."""
 from __future__ import annotations
 
 import itertools
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from clipray.cluster.procs import free_ports
 from clipray.streams.ingest import Ingest, IngestState
 from clipray.streams.ring import SEGMENTS, RingBuffer
 from clipray.streams.settings import IngestSettings
-from tests.streams.conftest import LiveHls, Recorder, frame_md5s, streams_of
+from tests.streams.conftest import (
+    LiveHls,
+    Recorder,
+    frame_md5s,
+    listening,
+    streams_of,
+    wait_until,
+)
 
 ACTIVE, CONNECTING = IngestState.ACTIVE, IngestState.CONNECTING
 ERROR, STOPPED = IngestState.ERROR, IngestState.STOPPED
@@ -169,6 +178,42 @@ def test_an_ended_playlist_is_not_replayed_into_the_buffer(tmp_path: Path, live_
     assert "at once and did not advance" in error.reason
     assert list((ring.root / "incoming").iterdir()) == []
     assert contiguous(ring)
+
+
+@pytest.mark.parametrize(("scheme", "serve"), [
+    pytest.param("tcp", ["-f", "flv", "-listen", "1", "rtmp://127.0.0.1:{port}/live/cam"],
+                 id="rtmp"),
+    pytest.param("udp", ["-f", "mpegts", "srt://127.0.0.1:{port}?mode=listener"], id="srt"),
+])  # fmt: skip
+def test_ingest_pulls_rtmp_and_srt(tmp_path: Path, small_talk: Path, scheme: str,
+                                   serve: list[str]):  # fmt: skip
+    """A one-client ffmpeg server plays the talk in real time; the ingest connects and
+    segments come out. The source's GOP is known here, so ``video=copy`` skips the probe,
+    which would take the server's only connection. MPEG-TS over SRT declares no streams up
+    front: ffmpeg reads up to 5 s of it (its analyzeduration) before the first segment, so
+    the stall timeout is longer than the other tests'."""
+    port = free_ports(1)[0]
+    server = subprocess.Popen(
+        ["ffmpeg", "-nostdin", "-v", "error", "-re", "-i", str(small_talk), "-c", "copy",
+         *(a.format(port=port) for a in serve)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = {"tcp": f"rtmp://127.0.0.1:{port}/live/cam", "udp": f"srt://127.0.0.1:{port}"}[scheme]
+    wait_until(lambda: listening(port, scheme), 20, "the server")
+    ring = RingBuffer(tmp_path / "ring")
+    rec = Recorder()
+    try:
+        with Ingest(url, ring, on_status=rec.status, on_segment=rec.segment,
+                    settings=FAST.model_copy(update={"video": "copy",
+                                                     "stall_timeout_s": 12.0})):  # fmt: skip
+            rec.wait(lambda r: r.index(ACTIVE) is not None and len(r.segments) >= 3, 45,
+                     "three segments")  # fmt: skip
+    finally:
+        server.kill()
+        server.wait()
+    segs = ring.segments()
+    assert [s.duration_s for s in segs[1:3]] == pytest.approx([1.0, 1.0], abs=0.041)
+    out = ring.window(segs[0].start_s, segs[2].end_s, tmp_path / "w.mp4")
+    assert set(streams_of(out)) == {"video", "audio"}
 
 
 def test_a_long_gop_source_is_transcoded_to_exact_segments(tmp_path: Path, small_talk: Path):

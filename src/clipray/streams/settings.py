@@ -42,7 +42,8 @@ class IngestSettings(BaseModel):
     backoff_max_s: float = Field(30.0, gt=0)
     """Longest wait between reconnects."""
     stall_timeout_s: float = Field(15.0, gt=0)
-    """A connection that yields no segment for this long is dropped and retried."""
+    """A connection that yields no segment for this long is dropped and retried. It must
+    exceed ffmpeg's probe of a new connection (up to 5 s of MPEG-TS over SRT) plus a segment."""
     rw_timeout_s: float = Field(10.0, gt=0)
     """Network read timeout of ffmpeg and ffprobe (a dead socket ends the run)."""
     stop_grace_s: float = Field(10.0, gt=0)
