@@ -15,6 +15,7 @@ from clipray.streams.segmenter import (
     SourceProbe,
     audio_mode,
     choose_video_mode,
+    error_text,
     input_args,
     parse_list_line,
     segment_args,
@@ -121,3 +122,13 @@ def test_buffer_refusals_keep_their_code_across_a_pickle(exc):
     assert type(back) is type(exc)
     assert (back.code, back.status, back.retryable, back.detail) == (
         exc.code, exc.status, exc.retryable, exc.detail)  # fmt: skip
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    pytest.param("[srt @ 0x5598476d4300] [error] Connection to srt://h:1 failed: Input/output "
+                 "error", "Connection to srt://h:1 failed: Input/output error", id="component"),
+    pytest.param("[fatal] http://h/live.m3u8: Server returned 5XX Server Error reply",
+                 "http://h/live.m3u8: Server returned 5XX Server Error reply", id="fatal"),
+])  # fmt: skip
+def test_error_lines_become_reasons_without_addresses(line: str, text: str):
+    assert error_text(line) == text

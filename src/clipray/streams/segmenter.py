@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -130,6 +131,15 @@ def segment_args(staging: Path, run: int, *, segment_s: float, video: Mode, audi
              "-segment_list", "pipe:1", "-segment_list_type", "csv",
              str(staging / f"r{run:04d}_%06d.ts")]  # fmt: skip
     return args
+
+
+_LOG_PREFIX = re.compile(r"\[[\w:.-]+ @ 0x[0-9a-f]+\]\s*|\[(?:error|fatal)\]\s*")
+
+
+def error_text(line: str) -> str:
+    """An ffmpeg error line as a reason a person reads: without the level tag and the
+    ``[component @ 0xADDRESS]`` prefix, whose address changes with every run."""
+    return " ".join(_LOG_PREFIX.sub("", line).split())
 
 
 def parse_list_line(line: str) -> tuple[str, float] | None:
@@ -309,8 +319,7 @@ class SegmentRun:
                 self._last = time.monotonic()
                 self._opened.set()
             elif "[error]" in line or "[fatal]" in line:
-                self._errors.append(" ".join(line.replace("[error]", "").replace(
-                    "[fatal]", "").split()))  # fmt: skip
+                self._errors.append(error_text(line))
 
     def _watch(self) -> None:
         while not self._done.wait(0.25):
