@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clipray.publish.base import PublishSettings
+from clipray.streams.settings import IngestSettings
 
 GiB = 1024**3
 MiB = 1024**2
@@ -367,6 +368,11 @@ class Settings(BaseSettings):
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""
     ffprobe_bin: str = "ffprobe"
     """ffprobe executable, used to validate every ingested video."""
+
+    # --- live streams ---------------------------------------------------------------------
+    stream_ingest: IngestSettings = Field(default_factory=IngestSettings)
+    """A stream worker's ingest and ring buffer: ``CLIPRAY_STREAM_INGEST__SEGMENT_S``,
+    ``..._BUFFER_SECONDS``, ``..._BUFFER_BYTES``, ``..._MAX_FAILURES``, ``..._VIDEO`` ..."""
 
     @field_validator("trusted_proxies")
     @classmethod
