@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clipray.publish.base import PublishSettings
+from clipray.streams.clip_settings import StreamClipSettings
 from clipray.streams.settings import IngestSettings
 
 GiB = 1024**3
@@ -373,6 +374,9 @@ class Settings(BaseSettings):
     stream_ingest: IngestSettings = Field(default_factory=IngestSettings)
     """A stream worker's ingest and ring buffer: ``CLIPRAY_STREAM_INGEST__SEGMENT_S``,
     ``..._BUFFER_SECONDS``, ``..._BUFFER_BYTES``, ``..._MAX_FAILURES``, ``..._VIDEO`` ..."""
+    stream_clips: StreamClipSettings = Field(default_factory=StreamClipSettings)
+    """How a stream worker makes clips: ``CLIPRAY_STREAM_CLIPS__X264_PRESET``, ``..._CRF``,
+    ``..._ASR_WINDOW_S``, ``..._SCENE_THRESHOLD``, ``..._ANALYSIS`` (JSON) ..."""
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -37,6 +37,7 @@ TABLES = {
     "webhook_nonces",
     "publications",
     "feature_flags",
+    "stream_clips",
 }
 
 

@@ -94,6 +94,8 @@ class GeneratedKind(enum.StrEnum):
     HEURISTIC = "heuristic"
     LLM_RANKED = "llm-ranked"
     HIGHLIGHT_REEL = "highlight-reel"
+    STREAM = "stream"
+    """Cut from a live stream's ring buffer (``stream_clips`` says which window)."""
 
 
 class GeneratedStatus(enum.StrEnum):

@@ -57,6 +57,7 @@ from clipray.storage.orm.review import (
     CutEdit,
     VirtualClip,
 )
+from clipray.storage.orm.stream_clips import StreamClip
 from clipray.storage.orm.webhooks import (
     WebhookDelivery,
     WebhookInbound,
@@ -98,6 +99,7 @@ __all__ = [
     "Source",
     "SourceOrigin",
     "StepStatus",
+    "StreamClip",
     "UploadReservation",
     "User",
     "VirtualClip",
