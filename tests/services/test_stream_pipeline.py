@@ -1,0 +1,276 @@
+"""The live pipeline on a real stream: a synthetic HLS stream made by ffmpeg (``-re``) from
+the shared media, with a loud 2 kHz tone at a known moment of read speech, pulled, analysed
+and clipped by :class:`LivePipeline` driven as a stream worker drives it (step, drain, close).
+
+Everything is real: FFmpeg ingest and render, faster-whisper (``tiny.en``, in process),
+SQLite, the S3 server. The tone's clip is a generated clip of kind ``stream`` whose loudest
+second is the tone; a workspace keyword spoken in the speech makes its own clip; the
+``stream.clip`` webhook is queued with each; a window assembled twice is one clip."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from clipray.domain.enums import GeneratedKind
+from clipray.domain.webhooks import WebhookEvent
+from clipray.live import ClipWindow, EventKind
+from clipray.media.ffmpeg import check, run, run_ffmpeg
+from clipray.services import webhooks
+from clipray.services.stream_clips import StreamTarget, assemble
+from clipray.services.stream_pipeline import LivePipeline, analysis_overrides, twitch_channel
+from clipray.storage.db import Database
+from clipray.storage.orm import GeneratedClip, StreamClip, WebhookDelivery, Workspace
+from tests.conftest import MEDIA
+from tests.streams.conftest import LiveHls, wait_until
+
+TALK = MEDIA / "talking_head/sadtalker_hdtf/WDA_KatieHill_000.mp4"
+LJSPEECH = MEDIA / "speech/ljspeech/ljspeech_LJ001-0001_0032.flac"
+TONE_AT, TONE_S, TONE_HZ = 38.0, 1.5, 2000
+"""The loud moment: 1.5 s of a 2 kHz tone at amplitude 0.5 (-9 dBFS RMS, about 14 dB over
+the reader's median level), in LJ001-0006 (35.97-41.66 s of the media)."""
+MEDIA_S = 50.0
+KEYWORD = "Netherlands"
+"""Spoken at the end of LJ001-0003 (12.15-21.82 s of the media), far from the tone."""
+RATE = 16_000
+
+
+@dataclass
+class Options:
+    min_duration: float = 10.0
+    max_duration: float = 20.0
+    keywords: tuple[str, ...] = (KEYWORD,)
+    caption_style: str = "highlight_word"
+    aspect: str = "1:1"
+    max_clips_per_hour: int = 12
+
+
+@dataclass
+class Context:
+    """What the stream worker hands a pipeline, recording what the pipeline reports."""
+
+    monitor_id: str
+    workspace_id: str
+    url: str | None
+    buffer_dir: Path
+    settings: object
+    options: Options = field(default_factory=Options)
+    push_port: int | None = None
+    stream_key: str | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+    reports: list[tuple[str, str | None]] = field(default_factory=list)
+    made: int = 0
+
+    def report(self, status: object, error: str | None = None) -> bool:
+        self.reports.append((str(status), error))
+        return True
+
+    def clip_made(self, n: int = 1) -> bool:
+        self.made += n
+        return True
+
+
+@pytest.fixture(scope="module")
+def stream_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """50 s: the talking head looped (160x160, 1 s GOPs) over LJSpeech with the tone mixed
+    in at ``TONE_AT``."""
+    out = tmp_path_factory.mktemp("stream-media") / "live.mp4"
+    run_ffmpeg(["-stream_loop", "-1", "-i", TALK, "-i", LJSPEECH,
+                "-f", "lavfi", "-i", f"sine=frequency={TONE_HZ}:sample_rate=48000:"
+                f"duration={TONE_S}",
+                "-filter_complex", f"[2:a]volume=4,adelay={int(TONE_AT * 1000)}:all=1[tone];"
+                "[1:a]aresample=48000[speech];[speech][tone]amix=inputs=2:normalize=0:"
+                "duration=first[a]",
+                "-map", "0:v:0", "-map", "[a]", "-t", f"{MEDIA_S}",
+                "-vf", "scale=160:160", "-r", "25", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
+                "-c:a", "aac", "-b:a", "96k", "-ar", "48000", out],
+               what="stream media", timeout=300)  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def stream_settings(settings, buckets, tmp_path):
+    return settings.model_copy(update={
+        "database_url": f"sqlite:///{tmp_path / 'streams.db'}",
+        "warm_models": False,
+        "url_allow_private": True,
+        # The synthetic stream is H.264 with 1 s GOPs: copied, without the probe's 6 s.
+        "stream_ingest": settings.stream_ingest.model_copy(update={"video": "copy"}),
+    })  # fmt: skip
+
+
+@pytest.fixture
+def db(stream_settings) -> Database:
+    from clipray.storage import migrate
+
+    migrate.upgrade(stream_settings.resolved_database_url)
+    database = Database(stream_settings.resolved_database_url)
+    yield database
+    database.dispose()
+
+
+def _workspace(db: Database) -> str:
+    with db.session() as s:
+        ws = Workspace(slug="live", name="live")
+        s.add(ws)
+        s.flush()
+        return ws.id
+
+
+def _pcm(path: Path) -> np.ndarray:
+    proc = check(run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", "0:a:0",
+                      "-ac", "1", "-ar", str(RATE), "-f", "s16le", "-"], text=False),
+                 "decode")  # fmt: skip
+    return np.frombuffer(proc.stdout, dtype=np.int16).astype(np.float64) / 32768
+
+
+def loudest_second(pcm: np.ndarray) -> tuple[float, float]:
+    """Start (s) of the loudest second of ``pcm`` (0.1 s steps) and the share of that
+    second's energy within 100 Hz of the tone."""
+    hop, n = RATE // 10, RATE
+    power = np.cumsum(np.concatenate([[0.0], pcm**2]))
+    starts = np.arange(0, max(1, len(pcm) - n + 1), hop)
+    energy = power[np.minimum(starts + n, len(pcm))] - power[starts]
+    best = int(starts[int(np.argmax(energy))])
+    spectrum = np.abs(np.fft.rfft(pcm[best:best + n])) ** 2
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    share = spectrum[np.abs(freqs - TONE_HZ) <= 100].sum() / spectrum.sum()
+    return best / RATE, float(share)
+
+
+@pytest.mark.integration
+def test_a_live_stream_becomes_clips(stream_media, stream_settings, db, buckets, tmp_path):
+    ws = _workspace(db)
+    webhooks.subscribe(db, stream_settings, ws, None, "http://127.0.0.1:9/hook",
+                       [WebhookEvent.STREAM_CLIP])  # fmt: skip
+    live = LiveHls(tmp_path / "hls", stream_media)
+    live.up()
+    monitor = "mon" + ws[:20]
+    ctx = Context(monitor, ws, live.url, stream_settings.home_dir / "streams" / monitor,
+                  stream_settings)  # fmt: skip
+    pipeline = LivePipeline(ctx, db, buckets).start()
+    try:
+        # The stream runs past the tone (the ingest starts a few seconds into the media).
+        def advance() -> bool:
+            pipeline.step()
+            return pipeline.ring.span()[1] >= MEDIA_S - 8.0
+
+        wait_until(advance, 240, "the stream to pass the tone", every=0)
+        pipeline.drain()
+    finally:
+        pipeline.close()
+        live.close()
+    assert ("active", None) in ctx.reports
+    assert pipeline.clips, f"no clip was made; failures: {pipeline.failures}"
+    assert ctx.made == len(pipeline.clips)
+
+    with db.session() as s:
+        rows = {r.generated_clip_id: (r, s.get(GeneratedClip, r.generated_clip_id))
+                for r in s.scalars(select(StreamClip).where(StreamClip.monitor_id == monitor))}
+        deliveries = list(s.scalars(select(WebhookDelivery)))
+    assert set(rows) == set(pipeline.clips)
+    assert all(g.kind is GeneratedKind.STREAM and g.workspace_id == ws for _, g in rows.values())
+    assert sorted(d.event for d in deliveries) == ["stream.clip"] * len(rows)
+    assert {d.payload["generated_clip_id"] for d in deliveries} == set(rows)
+
+    def kinds(row: StreamClip) -> set[str]:
+        return {e["kind"] for e in row.events if "kind" in e}
+
+    # The tone: an energy clip whose loudest second is the tone.
+    loud = [(r, g) for r, g in rows.values() if EventKind.ENERGY.value in kinds(r)]
+    assert loud, f"no energy clip among {[kinds(r) for r, _ in rows.values()]}"
+    row, gen = loud[0]
+    video = buckets.generated.scoped(ws).download(gen.storage_key, tmp_path / "tone.mp4")
+    pcm = _pcm(video)
+    at, share = loudest_second(pcm)
+    assert share > 0.5, f"the loudest second ({at:.1f} s into the clip) is not the tone"
+    [tone] = [e for e in row.events if e.get("kind") == "energy"][:1]
+    clip_start = next(d.payload["clip_start"] for d in deliveries
+                      if d.payload["generated_clip_id"] == gen.id)  # fmt: skip
+    # Where the analysis placed the loud moment is where the clip's audio is loudest.
+    assert abs((clip_start + at) - tone["t_start"]) < 1.0
+    assert row.stream_start <= tone["t_start"]
+    assert tone["t_end"] <= row.stream_end
+    assert row.received_start < row.received_end
+    assert 10.0 - 0.1 <= gen.duration_s <= 20.0 + 0.1
+
+    # The keyword: its own clip, with a keyword event naming it.
+    spoken = [r for r, _ in rows.values() if EventKind.KEYWORD.value in kinds(r)]
+    assert spoken, f"no keyword clip among {[kinds(r) for r, _ in rows.values()]}"
+    assert any(KEYWORD.lower() in str(e.get("detail", "")).lower()
+               for r in spoken for e in r.events)  # fmt: skip
+
+    # The same window again (a recreated worker): the first clip, nothing new.
+    start, end = pipeline.analyzer.planner.emitted[row.window_key]
+    again = assemble(stream_settings, db, buckets, pipeline.target,
+                     ClipWindow(row.window_key, start, end, 0.5, ()), pipeline.ring)
+    assert (again.created, again.generated_clip_id) == (False, row.generated_clip_id)
+
+    # A window assembled twice from the buffer: one clip, one object, one webhook.
+    lo, _ = pipeline.ring.span()
+    fresh = ClipWindow(f"{monitor}:manual", lo + 1.0, lo + 7.0, 0.5, ())
+    first = assemble(stream_settings, db, buckets, pipeline.target, fresh, pipeline.ring)
+    second = assemble(stream_settings, db, buckets, pipeline.target, fresh, pipeline.ring)
+    assert first.created
+    assert not second.created
+    assert second.generated_clip_id == first.generated_clip_id
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(StreamClip).where(
+            StreamClip.window_key == fresh.key)) == 1  # fmt: skip
+        assert s.scalar(select(func.count()).select_from(GeneratedClip).where(
+            GeneratedClip.candidate_id == fresh.key)) == 1  # fmt: skip
+        assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == len(rows) + 1
+    names = [Path(o.key).name for o in buckets.generated.list_all()
+             if o.key.startswith(f"{ws}/clips/{first.generated_clip_id}/")]  # fmt: skip
+    assert sorted(names) == ["clip.mp4", "thumbnail.jpg"]
+
+
+@pytest.mark.integration
+def test_a_refused_window_leaves_nothing(stream_media, stream_settings, db, buckets, tmp_path):
+    """At the workspace's cap the window is refused before anything is cut or stored."""
+    from clipray.domain.errors import CodedError
+    from clipray.streams.ring import RingBuffer
+    from tests.streams.conftest import fill, segment_file
+
+    ws = _workspace(db)
+    ring = RingBuffer(tmp_path / "ring")
+    fill(ring, segment_file(stream_media, tmp_path / "segs"))
+    target = StreamTarget("mon-cap", ws, "1:1")
+    capped = stream_settings.model_copy(update={"generated_clips_max_live": 0})
+    with pytest.raises(CodedError) as info:
+        assemble(capped, db, buckets, target, ClipWindow("mon-cap:x", 2.0, 8.0, 0.5, ()), ring)
+    assert info.value.code == "GENERATED_CLIP_LIMIT"
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(StreamClip)) == 0
+    assert [o.key for o in buckets.generated.list_all() if o.key.startswith(f"{ws}/")] == []
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("url", "channel"), [
+    pytest.param("https://www.twitch.tv/somechannel", "somechannel", id="page"),
+    pytest.param("https://twitch.tv/other/videos", "other", id="bare-host"),
+    pytest.param("https://cdn.example.com/live.m3u8", None, id="hls"),
+    pytest.param("https://nottwitch.tv/x", None, id="lookalike"),
+    pytest.param(None, None, id="push"),
+])  # fmt: skip
+def test_twitch_channel(url, channel):
+    assert twitch_channel(url) == channel
+
+
+@pytest.mark.unit
+def test_the_monitor_settings_layer_onto_the_analysis_overrides():
+    from clipray.config import Settings
+    from clipray.streams.clip_settings import StreamClipSettings
+
+    cfg = Settings(stream_clips=StreamClipSettings(
+        analysis={"window": {"pre_roll_s": 2.0}, "energy": {"z_threshold": 4}}))
+    out = analysis_overrides(cfg, Options(min_duration=12, max_duration=30))
+    assert out["window"] == {"pre_roll_s": 2.0, "min_duration": 12, "max_duration": 30,
+                             "max_clips_per_hour": 12}  # fmt: skip
+    assert out["energy"] == {"z_threshold": 4}
