@@ -36,6 +36,8 @@ TABLES = {
     "webhook_inbound",
     "webhook_nonces",
     "publications",
+    "stream_monitors",
+    "supervisor_leases",
 }
 
 
