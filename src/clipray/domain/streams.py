@@ -18,16 +18,20 @@ A monitor's life::
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from clipray.domain.errors import CodedError, Conflict, RateLimited
 
 PUSH: Final = "rtmp-push"
 """The ``url`` a client sends to ask for push ingest (OBS pushes RTMP to ``ingest_url``)."""
-STREAM_SCHEMES: Final = frozenset({"http", "https", "rtmp", "rtmps", "srt"})
-"""Schemes a pulled stream may use: HLS/DASH or a platform page over http(s), RTMP, SRT."""
+STREAM_SCHEMES: Final[Mapping[str, int]] = MappingProxyType(
+    {"http": 80, "https": 443, "rtmp": 1935, "rtmps": 443, "srt": 9000})
+"""Schemes a pulled stream may use (HLS/DASH or a platform page over http(s), RTMP, SRT)
+and their default ports."""
 
 
 class MonitorStatus(enum.StrEnum):

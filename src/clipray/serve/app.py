@@ -35,6 +35,7 @@ from clipray.serve.routes import (
     jobs,
     search,
     sources,
+    streams,
     transcripts,
     uploads,
     usage,
@@ -93,6 +94,7 @@ def create_api(settings: Settings | None = None,
         audit,
         health,
         usage,
+        streams,
     ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
