@@ -374,6 +374,9 @@ class Settings(BaseSettings):
     """How often a stream worker records ``last_seen_at``."""
     stream_heartbeat_timeout_s: float = Field(default=30.0, gt=0)
     """A worker silent this long is taken for dead and recreated by the supervisor."""
+    stream_worker_start_timeout_s: float = Field(default=120.0, gt=0)
+    """How long a new worker may take to send its first heartbeat (Ray schedules it, starts
+    a process, the pipeline connects) before it is taken for dead."""
     stream_supervisor_lease_s: float = Field(default=30.0, gt=0)
     """Lifetime of the supervisor's lease (and of its claims on monitors) without renewal:
     how long a dead supervisor keeps another instance from taking over."""

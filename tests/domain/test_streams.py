@@ -115,11 +115,14 @@ def test_lease_lapses_at_its_expiry():
     assert lease_lapsed(T0, T0)
 
 
-def test_heartbeat_stale_counts_from_the_last_beat_or_the_start():
-    assert not heartbeat_stale(None, T0, T0 + timedelta(seconds=30), 30)
-    assert heartbeat_stale(None, T0, T0 + timedelta(seconds=31), 30)
-    beat = T0 + timedelta(seconds=20)
-    assert not heartbeat_stale(beat, T0, T0 + timedelta(seconds=49), 30)
-    assert heartbeat_stale(beat, T0, T0 + timedelta(seconds=51), 30)
+def test_heartbeat_stale_counts_from_the_last_beat_or_gives_a_new_worker_its_start():
+    at = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
+    # no beat yet: the start allowance (60 s), not the heartbeat timeout (30 s)
+    assert not heartbeat_stale(None, T0, at(60), 30, 60)
+    assert heartbeat_stale(None, T0, at(61), 30, 60)
     # a beat from before this worker started (its predecessor's) does not count
-    assert heartbeat_stale(T0 - timedelta(seconds=100), T0, T0 + timedelta(seconds=31), 30)
+    assert not heartbeat_stale(at(-100), T0, at(60), 30, 60)
+    assert heartbeat_stale(at(-100), T0, at(61), 30, 60)
+    # once it beats, the heartbeat timeout
+    assert not heartbeat_stale(at(20), T0, at(50), 30, 60)
+    assert heartbeat_stale(at(20), T0, at(51), 30, 60)

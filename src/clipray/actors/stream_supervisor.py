@@ -79,6 +79,8 @@ class StreamSupervisor:
         self.clock = clock
         self.holder = holder or _actor_id() or f"local-{uuid.uuid4().hex}"
         self.leader = False
+        self.started_at = clock()
+        """When this instance started (Ray's restart of the actor is a new one)."""
         self.workers: dict[str, _Worker] = {}
         self.restarts = 0
         """Workers recreated because they died or stopped beating."""
@@ -94,6 +96,7 @@ class StreamSupervisor:
     def status(self) -> dict[str, Any]:
         with self.lock:
             return {"holder": self.holder, "leader": self.leader, "restarts": self.restarts,
+                    "started_at": self.started_at.isoformat(),
                     "workers": {mid: w.name for mid, w in self.workers.items()}}  # fmt: skip
 
     def stop(self) -> None:
@@ -163,7 +166,8 @@ class StreamSupervisor:
         if w is not None:
             ended = bool(ray.wait([w.ref], timeout=0)[0])
             timeout = self.settings.stream_heartbeat_timeout_s
-            if not ended and not heartbeat_stale(seen, w.started, now, timeout):
+            if not ended and not heartbeat_stale(seen, w.started, now, timeout,
+                                                 self.settings.stream_worker_start_timeout_s):
                 return
             why = "ended" if ended else f"sent no heartbeat for {timeout:g} s"
             log.warning("stream %s: worker %s %s; recreating it", monitor_id, w.name, why)

@@ -218,9 +218,11 @@ def lease_lapsed(expires_at: datetime | None, now: datetime) -> bool:
 
 
 def heartbeat_stale(last_seen_at: datetime | None, started_at: datetime, now: datetime,
-                    timeout_s: float) -> bool:  # fmt: skip
+                    timeout_s: float, start_timeout_s: float) -> bool:  # fmt: skip
     """Whether a worker started at ``started_at`` that last reported at ``last_seen_at`` is
-    taken for dead at ``now``: no heartbeat for ``timeout_s`` (a worker that has not beaten
-    yet is given ``timeout_s`` from its start)."""
-    seen = max(last_seen_at, started_at) if last_seen_at else started_at
-    return now - seen > timedelta(seconds=timeout_s)
+    taken for dead at ``now``: no heartbeat for ``timeout_s``. A worker that has not beaten
+    since it started (a beat from before is its predecessor's) is given ``start_timeout_s``:
+    a new actor waits for its resources and a process, which takes longer than a beat."""
+    if last_seen_at is None or last_seen_at < started_at:
+        return now - started_at > timedelta(seconds=start_timeout_s)
+    return now - last_seen_at > timedelta(seconds=timeout_s)
