@@ -2,9 +2,12 @@
 the ingest, ring buffer and live analysis). It only exercises the worker's lifecycle: it
 reports ``connecting`` then ``active``, counts its steps, writes a ``drained`` marker into
 its buffer directory when drained, and fails with a coded error when the monitor's
-keywords ask it to (``fail``), as a source that stays down would."""
+keywords ask it to (``fail``), as a source that stays down would, or hangs in a step
+(``hang``), as a wedged ingest would: it stops beating without dying."""
 
 from __future__ import annotations
+
+import time
 
 from clipray.actors.stream_worker import WorkerContext
 from clipray.domain.errors import CodedError
@@ -26,6 +29,8 @@ class HeartbeatPipeline:
         if self.steps == 3 and "fail" in self.ctx.options.keywords:
             raise CodedError("STREAM_SOURCE_DOWN", "the source stopped answering after 3 tries",
                              status=502)  # fmt: skip
+        if self.steps == 3 and "hang" in self.ctx.options.keywords:
+            time.sleep(3600)  # deaf to stop(): only a kill ends it
         self.ctx.stopping.wait(STEP_S)
 
     def drain(self) -> None:

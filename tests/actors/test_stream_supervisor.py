@@ -146,6 +146,34 @@ def test_a_killed_worker_is_recreated_within_the_heartbeat_timeout(sv_settings, 
     assert poll(lambda: beating_since(db, mid, killed), 30), "the new worker does not beat"
 
 
+def test_a_worker_that_stops_beating_is_replaced(sv_settings, db, ws, supervisor):
+    """A worker that is alive but wedged (its step never returns) sends no heartbeat: the
+    supervisor kills it once ``last_seen_at`` is older than the heartbeat timeout."""
+    mid = new_monitor(sv_settings, db, ws, keywords=["hang"])
+    first = poll(lambda: worker_of(supervisor, mid), 90)
+    assert first, "no worker started"
+    beaten = poll(lambda: row(db, mid).last_seen_at, 90)
+    assert beaten, "the worker never beat"
+    second = poll(lambda: (w := worker_of(supervisor, mid)) != first and w,
+                  HEARTBEAT_TIMEOUT_S + 30)  # fmt: skip
+    assert second, "the wedged worker was not replaced"
+    # not before the timeout: the replacement came at least that long after a beat
+    assert utcnow() - beaten >= timedelta(seconds=HEARTBEAT_TIMEOUT_S)
+    assert poll(lambda: not alive(first), 30), "the wedged worker was not killed"
+
+
+def alive(name: str) -> bool:
+    try:
+        actor = ray.get_actor(name, namespace=NAMESPACE)
+    except ValueError:
+        return False
+    try:
+        ray.get(actor.status.remote(), timeout=5)
+    except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+        return False
+    return True
+
+
 def test_pause_drains_resume_restarts_stop_ends_and_removes_the_buffer(sv_settings, db, ws,
                                                                         supervisor):  # fmt: skip
     mid = new_monitor(sv_settings, db, ws)
