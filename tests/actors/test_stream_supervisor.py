@@ -262,15 +262,17 @@ class Clock:
 
 
 def test_a_second_supervisor_waits_for_the_lease_then_takes_over(sv_settings, ray_local,
-                                                                 tmp_path, ws):  # fmt: skip
-    """Two supervisors as plain objects on a database of their own, with one clock: the
-    second claims nothing while the first's lease holds, and takes over (clearing the
-    first's claims, then claiming and starting a worker) once it has expired."""
-    url = f"sqlite:///{tmp_path / 'lease.db'}"
-    migrate.upgrade(url)
-    own = Database(url)
-    lease = sv_settings.stream_supervisor_lease_s
+                                                                 empty_db_url):  # fmt: skip
+    """Two supervisors as plain objects on a database of their own (SQLite, then
+    PostgreSQL), with one clock: the second claims nothing while the first's lease holds,
+    and takes over once it has expired: it clears the first's claims, claims the runnable
+    monitor and starts a worker that beats."""
+    migrate.upgrade(empty_db_url)
+    own = Database(empty_db_url)
+    here = sv_settings.model_copy(update={"database_url": empty_db_url})
+    lease = here.stream_supervisor_lease_s
     clock = Clock()
+    second = None
     try:
         with own.session() as s:
             w = Workspace(slug="lease", name="lease")
@@ -279,8 +281,8 @@ def test_a_second_supervisor_waits_for_the_lease_then_takes_over(sv_settings, ra
             paused = StreamMonitor(workspace_id=w.id, settings={}, url="http://localhost/p",
                                    status=MonitorStatus.PAUSED, clips_generated=0)
             s.add(paused)
-        first = StreamSupervisor(sv_settings, loop=False, clock=clock, db=own, holder="first")
-        second = StreamSupervisor(sv_settings, loop=False, clock=clock, db=own, holder="second")
+        first = StreamSupervisor(here, loop=False, clock=clock, db=own, holder="first")
+        second = StreamSupervisor(here, loop=False, clock=clock, db=own, holder="second")
         first.tick()
         assert first.leader
         with own.session() as s:  # as if the first had claimed it before it was paused
@@ -288,16 +290,16 @@ def test_a_second_supervisor_waits_for_the_lease_then_takes_over(sv_settings, ra
             live = StreamMonitor(workspace_id=w.id, settings={}, url="http://localhost/l",
                                  status=MonitorStatus.IDLE, clips_generated=0)
             s.add(live)
-        for _ in range(3):  # the first renews (it holds nothing runnable: no worker yet)
+        for _ in range(3):  # the first renews its lease (its ticks' heartbeat) in time
             clock.advance(lease * 0.9)
             second.tick()
             assert not second.leader
             with own.session() as s:
                 assert s.get(StreamMonitor, live.id).claimed_by is None
                 assert store.lease_holder(s, LEASE).holder == "first"
-            with own.session() as s:
                 assert store.take_lease(s, LEASE, "first", clock(), lease)
         clock.advance(lease + 0.1)  # the first went silent: its lease expired
+        took = utcnow()
         second.tick()
         assert second.leader
         with own.session() as s:
@@ -305,8 +307,10 @@ def test_a_second_supervisor_waits_for_the_lease_then_takes_over(sv_settings, ra
             assert s.get(StreamMonitor, paused.id).claimed_by is None  # stale claim cleared
             assert s.get(StreamMonitor, live.id).claimed_by == "second"
         assert live.id in second.workers
+        assert poll(lambda: beating_since(own, live.id, took), 120), "the worker never beat"
         first.tick()  # the old one finds the lease taken and steps down
         assert not first.leader
     finally:
-        second.stop()
+        if second is not None:
+            second.stop()
         own.dispose()

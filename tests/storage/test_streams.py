@@ -108,6 +108,16 @@ def test_postgres_claims_skip_locked_rows(postgres_db):
     with postgres_db.session() as s:
         assert s.get(StreamMonitor, first).claimed_by == "one"
         assert s.get(StreamMonitor, second).claimed_by == "two"
+    # two sessions racing for the same monitor: the one that skipped it gets nothing
+    (only,) = monitors(postgres_db, 1)
+    with Session(postgres_db.engine) as a, Session(postgres_db.engine) as b:
+        assert store.claim_runnable(a, "three", now, 30, 10) == [only]
+        b.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert store.claim_runnable(b, "four", now, 30, 10) == []
+        b.commit()
+        a.commit()
+    with postgres_db.session() as s:
+        assert s.get(StreamMonitor, only).claimed_by == "three"
     sql = str(select(StreamMonitor.id).with_for_update(skip_locked=True).compile(
         dialect=postgres_db.engine.dialect))  # fmt: skip
     assert "FOR UPDATE SKIP LOCKED" in sql
