@@ -3,10 +3,12 @@ the ingest, ring buffer and live analysis). It only exercises the worker's lifec
 reports ``connecting`` then ``active``, counts its steps, writes a ``drained`` marker into
 its buffer directory when drained, and fails with a coded error when the monitor's
 keywords ask it to (``fail``), as a source that stays down would, or hangs in a step
-(``hang``), as a wedged ingest would: it stops beating without dying."""
+(``hang``), as a wedged ingest would: it stops beating without dying; or kills its
+process before its first heartbeat (``crash``), as a native crash at start would."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from clipray.actors.stream_worker import WorkerContext
@@ -20,6 +22,8 @@ class HeartbeatPipeline:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.steps = 0
+        if "crash" in ctx.options.keywords:
+            os._exit(1)
         ctx.report(MonitorStatus.CONNECTING)
 
     def step(self) -> None:

@@ -174,6 +174,20 @@ def alive(name: str) -> bool:
     return True
 
 
+def test_a_worker_that_crashes_at_start_is_restarted_with_a_growing_delay(
+        sv_settings, db, ws, supervisor):  # fmt: skip
+    """Not every poll: after the n-th crash in a row the next worker waits 2^(n-1) s."""
+    mid = new_monitor(sv_settings, db, ws, keywords=["crash"])
+    failures = lambda: ray.get(supervisor.status.remote())["failures"].get(mid, 0)  # noqa: E731
+    assert poll(lambda: failures() >= 1, 120), "the crash was not noticed"
+    third = poll(lambda: failures() >= 3 and time.monotonic(), 180)
+    assert third, "the crashing worker was not restarted"
+    assert poll(lambda: failures() >= 4, 120)
+    assert time.monotonic() - third >= 4  # the wait after the third crash
+    assert row(db, mid).last_seen_at is None
+    assert row(db, mid).status is MonitorStatus.IDLE  # still wanted: it keeps trying
+
+
 def test_pause_drains_resume_restarts_stop_ends_and_removes_the_buffer(sv_settings, db, ws,
                                                                         supervisor):  # fmt: skip
     mid = new_monitor(sv_settings, db, ws)

@@ -84,6 +84,12 @@ class StreamSupervisor:
         self.workers: dict[str, _Worker] = {}
         self.restarts = 0
         """Workers recreated because they died or stopped beating."""
+        self.failures: dict[str, int] = {}
+        """Workers of a monitor in a row that ended before their first heartbeat."""
+        self.not_before: dict[str, float] = {}
+        """When (``time.monotonic()``) a monitor's next worker may start: a worker that
+        dies before it ever beats (a crash at start) is restarted after 1, 2, 4 ... 60 s,
+        not every poll."""
         self.lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,7 +102,7 @@ class StreamSupervisor:
     def status(self) -> dict[str, Any]:
         with self.lock:
             return {"holder": self.holder, "leader": self.leader, "restarts": self.restarts,
-                    "started_at": self.started_at.isoformat(),
+                    "started_at": self.started_at.isoformat(), "failures": dict(self.failures),
                     "workers": {mid: w.name for mid, w in self.workers.items()}}  # fmt: skip
 
     def stop(self) -> None:
@@ -164,6 +170,9 @@ class StreamSupervisor:
         if w is not None and w.stopping_since is not None:
             return  # draining after a pause: started again once it has ended
         if w is not None:
+            beat = seen is not None and seen >= w.started
+            if beat:
+                self.failures.pop(monitor_id, None)
             ended = bool(ray.wait([w.ref], timeout=0)[0])
             timeout = self.settings.stream_heartbeat_timeout_s
             if not ended and not heartbeat_stale(seen, w.started, now, timeout,
@@ -174,6 +183,11 @@ class StreamSupervisor:
             ray.kill(w.handle, no_restart=True)
             del self.workers[monitor_id]
             self.restarts += 1
+            if ended and not beat:
+                n = self.failures[monitor_id] = self.failures.get(monitor_id, 0) + 1
+                self.not_before[monitor_id] = time.monotonic() + min(2.0 ** (n - 1), 60.0)
+        if time.monotonic() < self.not_before.get(monitor_id, 0.0):
+            return
         # A worker that failed for good reported ``error`` first: the monitor is then not
         # runnable and never gets here; one that ended otherwise (killed, claim briefly
         # lost) while its monitor should run is started again.
@@ -210,6 +224,8 @@ class StreamSupervisor:
             if ended or time.monotonic() - w.stopping_since > deadline:
                 ray.kill(w.handle, no_restart=True)
                 del self.workers[monitor_id]
+                self.failures.pop(monitor_id, None)
+                self.not_before.pop(monitor_id, None)
 
     def _step_down(self) -> None:
         for w in self.workers.values():
