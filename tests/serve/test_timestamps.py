@@ -303,6 +303,13 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     w.twice("/api/webhooks/subscriptions/{subscription_id}/deliveries",
             subscription_id=hook["id"])  # fmt: skip
 
+    # a live stream monitor (push ingest: no source URL to check), stopped
+    stream = w.call("POST", "/api/streams", json={"url": "rtmp-push"})
+    shown = w.twice("/api/streams/{stream_id}", stream_id=stream["id"])
+    assert [m["created_at"] for m in w.twice("/api/streams")["data"]] == [shown["created_at"]]
+    stopped = w.call("DELETE", "/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"]
+    assert w.twice("/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"] == stopped
+
     # the walk reached every kind of time, and every operation that reads one
     assert w.fields >= TIMED_FIELDS
     reads = {op for op in timed_operations(spec) if op.startswith("GET ")}

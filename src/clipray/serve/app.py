@@ -36,6 +36,7 @@ from clipray.serve.routes import (
     jobs,
     search,
     sources,
+    streams,
     transcripts,
     uploads,
     usage,
@@ -94,6 +95,7 @@ def create_api(settings: Settings | None = None,
         audit,
         health,
         usage,
+        streams,
     ):
         api.include_router(module.router)
     api.include_router(auth.tokens_router)
