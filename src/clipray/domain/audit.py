@@ -37,3 +37,8 @@ class AuditAction(enum.StrEnum):
     MEMBER_REMOVED = "member.removed"
     CUT_EDITED = "cut.edited"
     """A cut added, moved or removed (``detail.op``), or an edit undone (``op: undo``)."""
+    PUBLICATION_CREATED = "publication.created"
+    """A publication asked for: ``detail.status`` says whether it waits for approval."""
+    PUBLICATION_APPROVED = "publication.approved"
+    PUBLICATION_REJECTED = "publication.rejected"
+    PUBLICATION_CANCELLED = "publication.cancelled"

@@ -33,6 +33,7 @@ from clipray.serve.routes import (
     health,
     highlights,
     jobs,
+    publish,
     search,
     sources,
     transcripts,
@@ -98,6 +99,8 @@ def create_api(settings: Settings | None = None,
     api.include_router(auth.tokens_router)
     api.include_router(connections.router)
     api.include_router(webhooks.router)
+    api.include_router(publish.router)
+    api.include_router(publish.clips_router)
     return api
 
 
