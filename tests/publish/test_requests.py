@@ -44,6 +44,8 @@ def test_a_future_time_with_an_offset_is_kept_in_utc():
     pytest.param(NOW, "SCHEDULED_AT_PAST", id="now"),
     pytest.param(NOW - timedelta(minutes=1), "SCHEDULED_AT_PAST", id="past"),
     pytest.param(NOW + timedelta(days=400), "SCHEDULED_AT_TOO_FAR", id="next-year-typo"),
+    pytest.param(datetime.max.replace(tzinfo=timezone(timedelta(hours=-12))),
+                 "SCHEDULED_AT_TOO_FAR", id="no-utc-time"),
 ])  # fmt: skip
 def test_a_time_that_cannot_be_scheduled_is_refused(at, code):
     assert code_of(check_schedule, at, NOW) == code
@@ -133,3 +135,5 @@ def test_the_calendar_range_is_bounded_and_ordered():
                    first) == "CALENDAR_RANGE_TOO_LONG"  # fmt: skip
     assert code_of(calendar_range, first, first - timedelta(days=1),
                    first) == "CALENDAR_RANGE_INVALID"  # fmt: skip
+    for edge in (date.max, date.min):
+        assert code_of(calendar_range, edge, None, first) == "CALENDAR_RANGE_INVALID"

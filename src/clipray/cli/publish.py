@@ -93,7 +93,7 @@ def publish(
     for v in made.publications:
         due = f" at {rfc3339(v.scheduled_at)} (UTC)" if v.scheduled_at else ""
         out.print(f"{v.id}  {v.status}{due}  {v.platform} account {v.account_id}",
-                  highlight=False)  # fmt: skip
+                  highlight=False, soft_wrap=True)  # fmt: skip
 
 
 @app.command("calendar")
@@ -123,7 +123,7 @@ def calendar(
                         for d in cal.days]}  # fmt: skip
         out.print_json(json.dumps(doc))
         return
-    out.print(f"{cal.start} to {cal.end} (UTC)", highlight=False)
+    out.print(f"{cal.start} to {cal.end} (UTC)", highlight=False, soft_wrap=True)
     if not cal.days:
         out.print("nothing scheduled or published in this range", highlight=False)
     for d in cal.days:
@@ -133,7 +133,8 @@ def calendar(
                 v.scheduled_at or v.created_at)  # fmt: skip
             title = str(v.metadata.get("title") or "")
             out.print(f"  {when:%H:%M}  {v.status:<10}  {v.platform:<9}  {v.clip_id}  {v.id}"
-                      f"  {title}".rstrip(), highlight=False)  # fmt: skip
+                      f"  {title}".rstrip(), highlight=False, soft_wrap=True,
+                      markup=False)  # fmt: skip
 
 
 def _day(text: str | None, hint: str) -> date | None:

@@ -28,6 +28,9 @@ CALENDAR_DEFAULT_DAYS = 28
 """The calendar without ``to``: four weeks from ``from`` (today, UTC, without it)."""
 CALENDAR_MAX_DAYS = 92
 """The longest range one calendar answers: a quarter."""
+CALENDAR_DATES = (date(1970, 1, 1), date(9000, 12, 31))
+"""The dates a calendar may name: far from the ends of the calendar, so that the range and
+its end (the next midnight) always exist."""
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 PRIVACY: dict[str, frozenset[str]] = {
@@ -66,7 +69,11 @@ def check_schedule(scheduled_at: datetime | None, now: datetime) -> datetime | N
     if scheduled_at.tzinfo is None or scheduled_at.utcoffset() is None:
         raise CodedError("SCHEDULED_AT_NAIVE", "scheduled_at needs a UTC offset, e.g. "
                          "2026-12-24T18:00:00+01:00 or 2026-12-24T17:00:00Z")  # fmt: skip
-    at = as_utc(scheduled_at)
+    try:
+        at = as_utc(scheduled_at)
+    except OverflowError as exc:  # the first or last day of year 1 or 9999, off UTC
+        raise CodedError("SCHEDULED_AT_PAST" if scheduled_at.year < now.year else
+                         "SCHEDULED_AT_TOO_FAR", "scheduled_at has no UTC time") from exc
     if at <= now:
         raise CodedError("SCHEDULED_AT_PAST",
                          f"scheduled_at {at.isoformat()} is not in the future (now: "
@@ -127,6 +134,10 @@ def prepare_metadata(platform: str, meta: PostMetadata, clip_title: str = "") ->
 def calendar_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     """The days a calendar covers, both inclusive: from ``start`` (today) to ``end``
     (:data:`CALENDAR_DEFAULT_DAYS` on), at most :data:`CALENDAR_MAX_DAYS` of them."""
+    if any(d is not None and not CALENDAR_DATES[0] <= d <= CALENDAR_DATES[1]
+           for d in (start, end)):
+        raise CodedError("CALENDAR_RANGE_INVALID", f"a calendar's dates lie between "
+                         f"{CALENDAR_DATES[0]} and {CALENDAR_DATES[1]}")  # fmt: skip
     first = start or today
     last = end or first + timedelta(days=CALENDAR_DEFAULT_DAYS - 1)
     if last < first:
