@@ -258,17 +258,20 @@ def create(db: Database, buckets: Buckets, settings: Settings, who: Membership, 
         repo = PublicationRepo(s, ws)
         if key is not None and (made := _replay(repo, key, pairs)) is not None:
             return Created(made, replayed=True)
-        if taken := repo.open_pairs(clip_ids, account_ids):
-            raise PublicationExists(taken)
-        rows = [Publication(workspace_id=ws, clip_id=c.id, clip_kind=c.kind, account_id=a,
-                            platform=platforms[a], status=status, meta=metas[(c.id, a)],
-                            scheduled_at=when, not_before=when or at, idempotency_key=key,
-                            requested_by=actor.user_id, created_at=at)
-                for c in clips for a in account_ids]  # fmt: skip
-        if not repo.insert(rows):  # a concurrent request won a pair
+        taken = repo.open_pairs(clip_ids, account_ids)
+        rows = [] if taken else [
+            Publication(workspace_id=ws, clip_id=c.id, clip_kind=c.kind, account_id=a,
+                        platform=platforms[a], status=status, meta=metas[(c.id, a)],
+                        scheduled_at=when, not_before=when or at, idempotency_key=key,
+                        requested_by=actor.user_id, created_at=at)
+            for c in clips for a in account_ids]  # fmt: skip
+        if taken or not repo.insert(rows):
+            # Open already, or a concurrent request won a pair. It may be this very request
+            # sent again, committed since the first look (PostgreSQL reads each statement's
+            # own snapshot): what the key made is visible now.
             if key is not None and (made := _replay(repo, key, pairs)) is not None:
                 return Created(made, replayed=True)
-            raise PublicationExists(repo.open_pairs(clip_ids, account_ids) or rows)
+            raise PublicationExists(taken or repo.open_pairs(clip_ids, account_ids) or rows)
         for r in rows:
             audit.record(s, actor, ws, AuditAction.PUBLICATION_CREATED, "publication", r.id,
                          {"clip_id": r.clip_id, "account_id": r.account_id,
