@@ -37,6 +37,7 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.MANAGE_TOKENS:      (True,  True,  True,  False),
     Action.MANAGE_MEMBERS:     (True,  True,  False, False),
     Action.PUBLISH:            (True,  True,  False, False),
+    Action.REQUEST_PUBLISH:    (True,  True,  True,  False),
     Action.DELETE_SOURCE:      (True,  True,  False, False),
     Action.INSPECT_WORKERS:    (True,  True,  False, False),
     Action.READ_AUDIT:         (True,  True,  False, False),
@@ -167,7 +168,7 @@ def test_scope_table():
         "read": {Action.READ, Action.READ_STREAMS},
         "jobs:write": {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE},
         "clips:write": {Action.EDIT_CLIP, Action.DELETE_CLIP},
-        "publish": {Action.PUBLISH},
+        "publish": {Action.PUBLISH, Action.REQUEST_PUBLISH},
         "streams:write": {Action.MANAGE_STREAMS},
     }
     assert dict(SCOPES) == expected

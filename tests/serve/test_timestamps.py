@@ -18,6 +18,7 @@ from clipray.publish.base import PlatformSettings, PublishSettings
 from clipray.serve.app import create_api
 from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, StepStatus, utcnow
 from tests.apiclient import Account, register, upload_with_cover
+from tests.publish.rows import account as connected_account
 from tests.serve.test_generated_clips import make as make_generated
 
 RFC3339 = re.compile(
@@ -309,6 +310,16 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     assert [m["created_at"] for m in w.twice("/api/streams")["data"]] == [shown["created_at"]]
     stopped = w.call("DELETE", "/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"]
     assert w.twice("/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"] == stopped
+    # a scheduled publication of the kept clip: created, read alone, listed, on the calendar
+    to = connected_account(api_db, acct.workspace_id, "youtube")
+    at = (utcnow() + timedelta(days=1)).isoformat()
+    pub = w.call("POST", "/api/publish/schedule",
+                 json={"clip_ids": [gid], "account_ids": [to], "scheduled_at": at})["data"][0]
+    got = w.twice("/api/publish/{publication_id}", publication_id=pub["id"])
+    assert (got["scheduled_at"], got["created_at"]) == (pub["scheduled_at"], pub["created_at"])
+    w.twice("/api/publish")
+    days = w.twice("/api/publish/calendar")["days"]
+    assert [p["scheduled_at"] for d in days for p in d["publications"]] == [pub["scheduled_at"]]
 
     # the walk reached every kind of time, and every operation that reads one
     assert w.fields >= TIMED_FIELDS

@@ -34,6 +34,7 @@ from clipray.serve.routes import (
     health,
     highlights,
     jobs,
+    publish,
     search,
     sources,
     streams,
@@ -103,6 +104,8 @@ def create_api(settings: Settings | None = None,
     api.include_router(webhooks.router)
     api.include_router(flags.router)
     api.include_router(audit.admin_router)
+    api.include_router(publish.router)
+    api.include_router(publish.clips_router)
     return api
 
 

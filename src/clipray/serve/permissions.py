@@ -54,6 +54,9 @@ class Action(enum.StrEnum):
     UPLOAD = "upload"
     MANAGE_MEMBERS = "manage_members"
     PUBLISH = "publish"
+    """Publish to a connected account, and approve or reject an editor's request."""
+    REQUEST_PUBLISH = "request_publish"
+    """Ask for a publication: it waits until an admin or owner approves it."""
     MANAGE_TOKENS = "manage_tokens"
     """Create and revoke one's own API tokens."""
     DELETE_WORKSPACE = "delete_workspace"
@@ -92,6 +95,8 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.MANAGE_MEMBERS: Role.ADMIN,
         # Publishing posts to outside accounts in the workspace's name, hence above editor.
         Action.PUBLISH: Role.ADMIN,
+        # An editor's publication is a request that an admin or owner approves.
+        Action.REQUEST_PUBLISH: Role.EDITOR,
         # A connected account posts in the workspace's name: whoever may publish connects
         # it; an editor sees which exist (to request a publication to one).
         Action.CONNECT_ACCOUNT: Role.ADMIN,
@@ -180,7 +185,7 @@ SCOPES: Final[Mapping[str, frozenset[Action]]] = MappingProxyType(
             {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE}
         ),
         "clips:write": frozenset({Action.EDIT_CLIP, Action.DELETE_CLIP}),
-        "publish": frozenset({Action.PUBLISH}),
+        "publish": frozenset({Action.PUBLISH, Action.REQUEST_PUBLISH}),
         "streams:write": frozenset({Action.MANAGE_STREAMS}),
     }
 )
