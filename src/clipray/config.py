@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clipray.domain.publications import BACKOFF_S, CALL_TIMEOUT_S
 from clipray.publish.base import PublishSettings
 
 GiB = 1024**3
@@ -89,6 +90,9 @@ def _default_stages() -> dict[str, StageResources]:
         "text_embed_service": StageResources(num_cpus=0.1, batch_size=1),
         # A webhook delivery is one small HTTP POST: it waits on the network, not a CPU.
         "webhook": StageResources(num_cpus=0.05, batch_size=1),
+        # A publication attempt streams one clip file to a platform and polls its processing:
+        # it waits on the network, so a small share lets several run on one core.
+        "publish": StageResources(num_cpus=0.1, batch_size=1),
     }
 
 
@@ -338,6 +342,19 @@ class Settings(BaseSettings):
     oauth_return_url: str | None = None
     """Where the browser goes after a platform's consent (the studio's accounts page):
     ``?connected=<platform>`` or ``?error=<CODE>`` is appended. Unset: a small HTML page."""
+    publish_poll_s: float = 1.0
+    """How often the publisher looks for due publications and finished attempts."""
+    publish_concurrency: int = 4
+    """Publication attempts in flight at once (each one Ray task of ``publish`` resources)."""
+    publish_backoff_s: float = BACKOFF_S
+    """Wait after a publication's first failed attempt; each later one doubles it (a
+    platform's own retry time is honoured when it is longer)."""
+    publish_call_timeout_s: float = CALL_TIMEOUT_S
+    """The most one attempt may take: the publisher cancels it then and retries it later."""
+    publish_analytics_interval_s: float = 3600.0
+    """How often the publisher pulls views, likes and comments of recent publications."""
+    publish_analytics_days: float = 30.0
+    """Publications published within this many days get their stats pulled."""
 
     # --- webhooks -------------------------------------------------------------------------
     webhook_timestamp_window_s: float = 300.0

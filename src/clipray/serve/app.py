@@ -33,6 +33,7 @@ from clipray.serve.routes import (
     health,
     highlights,
     jobs,
+    publish_analytics,
     search,
     sources,
     transcripts,
@@ -98,6 +99,9 @@ def create_api(settings: Settings | None = None,
     api.include_router(auth.tokens_router)
     api.include_router(connections.router)
     api.include_router(webhooks.router)
+    # Must stay before the publications router: its /api/publish/{id} would take
+    # "analytics" for an id.
+    api.include_router(publish_analytics.router)
     return api
 
 
