@@ -36,6 +36,9 @@ from clipray.config import Settings
 from clipray.services import publishing
 
 PUBLISHER_NAME = "clipray-publisher"
+UNSTARTED_FACTOR = 5
+"""A task that has not claimed its publication within this many call timeouts (no worker
+came, or it hangs before its first query) is cancelled and started again."""
 log = logging.getLogger("clipray.publisher")
 
 
@@ -115,29 +118,46 @@ class Publisher:
                 self._count("publication.crashed")
 
     def _time_out(self) -> None:
+        """Cancel attempts whose platform call ran past the timeout, counted from their claim
+        (``started_at``: a task still waiting for a worker has not started its call), and
+        record each as a retryable ``PUBLISH_TIMEOUT``. A task that never even claimed its
+        row within :data:`UNSTARTED_FACTOR` timeouts is cancelled and started again."""
         limit = self.settings.publish_call_timeout_s
         now = time.monotonic()
-        for pub_id in [p for p, a in self.running.items() if now - a.started > limit]:
+        old = [p for p, a in self.running.items() if now - a.started > limit]
+        if not old:
+            return
+        overdue = set(publishing.overdue(self.db, old, limit))
+        for pub_id in old:
+            if pub_id not in overdue and now - self.running[pub_id].started < (
+                    limit * UNSTARTED_FACTOR):  # fmt: skip
+                continue
             att = self.running.pop(pub_id)
             # force: the attempt is blocked in a platform call, which only a kill interrupts
             ray.cancel(att.ref, force=True)
-            publishing.abandon(self.settings, self.db, pub_id, publishing.TIMEOUT,
-                               f"the attempt took longer than {limit:g} s and was cancelled")
-            self._count("publication.timeout")
-            log.warning("publication %s: attempt cancelled after %g s", pub_id, limit)
+            if pub_id not in overdue:
+                self._count("publication.unstarted")
+                continue
+            recorded = publishing.abandon(
+                self.settings, self.db, pub_id, publishing.TIMEOUT,
+                f"the attempt took longer than {limit:g} s and was cancelled")  # fmt: skip
+            if recorded is not None:
+                self._count("publication.timeout")
+                log.warning("publication %s: attempt cancelled after %g s", pub_id, limit)
 
     def _start_due(self) -> None:
         free = self.settings.publish_concurrency - len(self.running)
         if free <= 0:
             return
-        task = ray.remote(publishing.run).options(
-            **actor_options(self.settings.stage("publish")), max_retries=0)
+        task = ray.remote(publishing.run)
+        options = actor_options(self.settings.stage("publish"))
         for pub_id in publishing.due(self.db, free + len(self.running)):
             if free <= 0:
                 break
             if pub_id in self.running:
                 continue
-            ref = task.options(name=f"publish-{pub_id[:8]}").remote(self.settings, pub_id)
+            ref = task.options(**options, max_retries=0, name=f"publish-{pub_id[:8]}").remote(
+                self.settings, pub_id)  # fmt: skip
             self.running[pub_id] = _Attempt(ref, time.monotonic())
             free -= 1
 

@@ -283,6 +283,15 @@ def abandon(settings: Settings, db: Database, publication_id: str, code: str, me
     return _record_refusal(settings, db, publication_id, attempt, code, message, True, None, now)
 
 
+def overdue(db: Database, publication_ids: list[str], limit_s: float,
+            now: datetime | None = None) -> list[str]:  # fmt: skip
+    """Of ``publication_ids``, those whose current attempt was claimed more than ``limit_s``
+    ago and is still publishing."""
+    cutoff = (now or utcnow()) - timedelta(seconds=limit_s)
+    with db.session() as s:
+        return q.started_before(s, publication_ids, cutoff)
+
+
 def recover(settings: Settings, db: Database, now: datetime | None = None) -> list[str]:
     """After a publisher restart: publications a dead attempt left ``publishing`` go back to
     ``pending`` with backoff (or fail, if it was their last attempt). The attempt may have
@@ -378,4 +387,4 @@ def analytics(db: Database, workspace_id: str, limit: int, offset: int = 0,
 
 
 __all__ = ["CRASHED", "INTERRUPTED", "TIMEOUT", "PlatformTotals", "PostStats", "abandon",
-           "analytics", "due", "pull_analytics", "recover", "run"]  # fmt: skip
+           "analytics", "due", "overdue", "pull_analytics", "recover", "run"]  # fmt: skip

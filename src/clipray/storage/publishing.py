@@ -67,6 +67,17 @@ def publishing(session: Session) -> list[tuple[str, int]]:
     return [(r.id, r.attempt) for r in rows]
 
 
+def started_before(session: Session, publication_ids: list[str], cutoff: datetime
+                   ) -> list[str]:  # fmt: skip
+    """Of ``publication_ids``, the ones publishing under an attempt claimed before ``cutoff``."""
+    return list(session.scalars(
+        select(Publication.id)
+        .where(Publication.id.in_(publication_ids),
+               Publication.status == PublicationStatus.PUBLISHING,
+               Publication.started_at < cutoff)
+    ))  # fmt: skip
+
+
 def mark_generated_published(session: Session, generated_id: str, at: datetime) -> bool:
     """A generated clip was posted: ``published`` (retention never purges it), unless it was
     purged meanwhile."""
