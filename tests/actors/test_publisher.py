@@ -53,7 +53,11 @@ def gone() -> bool:
 @contextmanager
 def running(settings: Settings) -> Iterator[Any]:
     """The publisher with ``settings``, stopped for good when the block ends (the next test
-    starts its own with its own settings)."""
+    starts its own with its own settings). One left by another module (``ensure_actors``
+    with that module's settings) is stopped first: the name is one per cluster."""
+    if (other := publisher()) is not None:
+        ray.kill(other, no_restart=True)
+        wait(f"{PUBLISHER_NAME} to go", gone, 60)
     handle = ensure_publisher(settings)
     ray.get(handle.status.remote(), timeout=120)
     try:

@@ -15,6 +15,7 @@ import requests
 import yaml
 
 from clipray.actors.job_runner import job_runner
+from clipray.actors.publisher import publisher
 from clipray.actors.retention import retention_keeper
 from clipray.cluster.procs import free_ports
 from clipray.config import Settings
@@ -72,7 +73,7 @@ def serve_port(api_settings, ray_local, api_db) -> Iterator[int]:
     finally:
         cancel_active_jobs(api_db)
         serve.shutdown()
-        for handle in (job_runner(), retention_keeper()):  # the ingress started both
+        for handle in (job_runner(), retention_keeper(), publisher()):  # the ingress started them
             if handle is not None:
                 ray.kill(handle, no_restart=True)
 

@@ -15,6 +15,7 @@ import ray
 import requests
 
 from clipray.actors.job_runner import job_runner
+from clipray.actors.publisher import publisher
 from clipray.actors.retention import retention_keeper
 from clipray.cluster.procs import free_ports
 from tests.apiclient import Account, register, upload
@@ -52,7 +53,7 @@ def served(api_settings, ray_local, api_db) -> Iterator[Http]:
     finally:
         cancel_active_jobs(api_db)
         serve.shutdown()
-        for handle in (job_runner(), retention_keeper()):  # the ingress started both
+        for handle in (job_runner(), retention_keeper(), publisher()):  # the ingress started them
             if handle is not None:
                 ray.kill(handle, no_restart=True)
 
