@@ -125,21 +125,29 @@ class World:
             s.flush()
             return src.id
 
-    def rendered_clip(self, title: str = "The launch") -> str:
-        """A rendered clip whose video (the shared test video) is on the app-owned bucket."""
+    def rendered_clip(self, title: str = "The launch", generated_id: str | None = None) -> str:
+        """A rendered clip whose video (the shared test video) is on the app-owned bucket
+        (``generated_id``'s object, as a render stores it, when given)."""
         ws = self.owner.workspace_id
         clip_id = new_id()
         key = object_key(ws, "clips", clip_id, "clip.mp4")
-        self.buckets.generated.scoped(ws).put_file(key, clip_file(), "video/mp4")
+        if generated_id is None:
+            self.buckets.generated.scoped(ws).put_file(key, clip_file(), "video/mp4")
+        else:
+            with self.db.session() as s:
+                gen = s.get(GeneratedClip, generated_id)
+                assert gen is not None
+                key = gen.storage_key
         source_id = self.source()
         with self.db.session() as s:
             s.add(Clip(id=clip_id, workspace_id=ws, source_id=source_id, moment_id=new_id(),
                        status=ClipStatus.RENDERED, start_s=3.0, end_s=10.0, score=0.9,
                        title=title, description="What we shipped.", hashtags=["launch"],
-                       spec_hash=uuid.uuid4().hex, video_key=key))  # fmt: skip
+                       spec_hash=uuid.uuid4().hex, video_key=key,
+                       generated_clip_id=generated_id))  # fmt: skip
         return clip_id
 
-    def generated_clip(self, expires_at: datetime, status: str = "available") -> str:
+    def generated_clip(self, expires_at: datetime | None, status: str = "available") -> str:
         ws = self.owner.workspace_id
         cand = new_id()
         key = object_key(ws, "clips", cand, "clip.mp4")

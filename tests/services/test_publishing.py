@@ -175,6 +175,16 @@ def test_a_published_generated_clip_survives_the_retention_sweep(world):
     assert store.head(key) is not None
 
 
+def test_a_published_rendered_clip_keeps_its_generated_files(world):
+    gen = world.generated_clip(expires_at=utcnow() + timedelta(hours=1))
+    pub = world.publication(world.rendered_clip(generated_id=gen))
+    assert publishing.run(world.settings, pub) is PUBLISHED
+    with world.db.session() as s:
+        row = s.get(GeneratedClip, gen)
+        assert row.status is GeneratedStatus.PUBLISHED
+        assert row.expires_at is None
+
+
 def test_a_purged_generated_clip_is_refused_without_calling_the_platform(world):
     gen = world.generated_clip(expires_at=None, status="purged")
     pub = world.publication(gen, ClipKind.GENERATED)

@@ -7,8 +7,9 @@ publishers, or a restarted one, never both win), copies the clip to a temp file,
 through the platform's adapter with fresh tokens, and records what happened in one
 transaction, only if its attempt still holds the row:
 
-- posted: ``published`` with the platform's post id and URL; a generated clip becomes
-  ``published`` too, so retention never purges it; ``publication.published`` is emitted.
+- posted: ``published`` with the platform's post id and URL; the generated clip (the one
+  posted, or the one holding a rendered clip's files) becomes ``published`` too, so
+  retention never purges it; ``publication.published`` is emitted.
 - a refusal that may pass (rate limit, the platform unavailable, a timeout, storage briefly
   away): ``pending`` again with ``not_before = now + retry_delay(attempt, retry time)``
   (exponential from ``publish_backoff_s``, never sooner than the platform's retry time),
@@ -227,6 +228,9 @@ def _record_published(db: Database, work: _Work, attempt: int, post: PostResult,
             return None
         if work.clip_kind is ClipKind.GENERATED:
             q.mark_generated_published(s, work.clip_id, at)
+        elif (clip := s.get(Clip, work.clip_id)) is not None and clip.generated_clip_id:
+            # a rendered clip's files are its generated clip's: keep them too
+            q.mark_generated_published(s, clip.generated_clip_id, at)
         row = s.get(Publication, work.id)
         assert row is not None
         webhooks.emit(s, work.workspace_id, WebhookEvent.PUBLICATION_PUBLISHED, _payload(row))
