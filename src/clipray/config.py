@@ -342,19 +342,6 @@ class Settings(BaseSettings):
     oauth_return_url: str | None = None
     """Where the browser goes after a platform's consent (the studio's accounts page):
     ``?connected=<platform>`` or ``?error=<CODE>`` is appended. Unset: a small HTML page."""
-    publish_poll_s: float = 1.0
-    """How often the publisher looks for due publications and finished attempts."""
-    publish_concurrency: int = 4
-    """Publication attempts in flight at once (each one Ray task of ``publish`` resources)."""
-    publish_backoff_s: float = BACKOFF_S
-    """Wait after a publication's first failed attempt; each later one doubles it (a
-    platform's own retry time is honoured when it is longer)."""
-    publish_call_timeout_s: float = CALL_TIMEOUT_S
-    """The most one attempt may take: the publisher cancels it then and retries it later."""
-    publish_analytics_interval_s: float = 3600.0
-    """How often the publisher pulls views, likes and comments of recent publications."""
-    publish_analytics_days: float = 30.0
-    """Publications published within this many days get their stats pulled."""
 
     # --- webhooks -------------------------------------------------------------------------
     webhook_timestamp_window_s: float = 300.0
@@ -370,6 +357,21 @@ class Settings(BaseSettings):
     """How long a subscriber has to answer one delivery (a timeout is retried)."""
     webhook_delivery_concurrency: int = 4
     """Deliveries the job runner keeps in flight at once (each a small Ray task)."""
+
+    # --- publications (the publisher actor) ----------------------------------------------
+    publish_poll_s: float = 1.0
+    """How often the publisher looks for due publications and finished attempts."""
+    publish_concurrency: int = 4
+    """Publication attempts in flight at once (each one Ray task of ``publish`` resources)."""
+    publish_backoff_s: float = BACKOFF_S
+    """Wait after a publication's first failed attempt; each later one doubles it (a
+    platform's own retry time is honoured when it is longer)."""
+    publish_call_timeout_s: float = CALL_TIMEOUT_S
+    """The most one attempt may take: the publisher cancels it then and retries it later."""
+    publish_analytics_interval_s: float = 3600.0
+    """How often the publisher pulls views, likes and comments of recent publications."""
+    publish_analytics_days: float = 30.0
+    """Posts published within this many days get their stats pulled."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

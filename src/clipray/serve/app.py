@@ -96,12 +96,12 @@ def create_api(settings: Settings | None = None,
         usage,
     ):
         api.include_router(module.router)
-    api.include_router(auth.tokens_router)
-    api.include_router(connections.router)
-    api.include_router(webhooks.router)
     # Must stay before the publications router: its /api/publish/{id} would take
     # "analytics" for an id.
     api.include_router(publish_analytics.router)
+    api.include_router(auth.tokens_router)
+    api.include_router(connections.router)
+    api.include_router(webhooks.router)
     return api
 
 
