@@ -20,10 +20,11 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clipray.domain.publications import BACKOFF_S, CALL_TIMEOUT_S
 from clipray.publish.base import PublishSettings
@@ -342,6 +343,13 @@ class Settings(BaseSettings):
     oauth_return_url: str | None = None
     """Where the browser goes after a platform's consent (the studio's accounts page):
     ``?connected=<platform>`` or ``?error=<CODE>`` is appended. Unset: a small HTML page."""
+    public_url: str | None = None
+    """The API's address as browsers reach it (``https://clips.example.com``, with a path
+    prefix if the proxy adds one): OAuth redirect URIs are built from it, so consent works
+    behind a reverse proxy that rewrites the host or scheme. Unset: built from each request."""
+    install_owners: Annotated[tuple[str, ...], NoDecode] = ()
+    """Emails of the installation's owners, comma-separated: they flip feature flags and read
+    the installation's audit log. Empty: the earliest-registered user who can sign in."""
 
     # --- webhooks -------------------------------------------------------------------------
     webhook_timestamp_window_s: float = 300.0
@@ -388,6 +396,29 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(item, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {item!r} is not an IP or CIDR") from exc
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL without query or fragment; a trailing slash is dropped so
+        that paths join with one."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        bad = parts.query or parts.fragment or not parts.netloc
+        if parts.scheme not in ("http", "https") or bad:
+            raise ValueError(f"public_url: {value!r} is not an http(s) URL without query")
+        return value.rstrip("/")
+
+    @field_validator("install_owners", mode="before")
+    @classmethod
+    def _split_owners(cls, value: Any) -> Any:
+        """``a@x.org,b@x.org`` from the environment, a list from code; lower-cased."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple)):
+            return tuple(v.strip().lower() for v in value if isinstance(v, str) and v.strip())
         return value
 
     @model_validator(mode="after")

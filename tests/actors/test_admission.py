@@ -1,17 +1,21 @@
 """Admission against the real warm model services (Ray, Serve, the job runner): with the
 hard queue limit at 1, a job's analysis in flight makes the next ``POST /api/jobs`` a 429
-with ``Retry-After``, and once its queue has drained the same request is accepted."""
+with ``Retry-After``, and once its queue has drained the same request is accepted. Every
+decision shows on the cluster's metrics endpoint as admitted, queued or rejected counts per
+service."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 import urllib.request
+from collections import Counter
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from clipray.jobs.admission import Verdict
 from clipray.jobs.machine import ACTIVE
 from clipray.services import admission
 from clipray.storage.orm import Job, JobStatus
@@ -81,14 +85,18 @@ def _jobs(db, workspace_id: str) -> int:  # noqa: F811
                         .where(Job.workspace_id == workspace_id))  # fmt: skip
 
 
-def test_new_jobs_wait_for_the_model_services_queue_to_drain(client, db, runner, depths,  # noqa: F811
-                                                             long_talk):  # fmt: skip
+def test_new_jobs_wait_for_the_model_services_queue_to_drain(
+        client, db, runner, depths, runner_settings, long_talk):  # noqa: F811  # fmt: skip
     acct = register(client, "admission")
     sid = upload(client, acct, long_talk).json()["source_id"]
     body = {"source_id": sid, "settings": SETTINGS}
-    assert max(depths.read().values(), default=0) == 0  # nothing queued: admitted
+    before = _admissions()
+    counted: Counter[tuple[str, str]] = Counter()  # what each decision below must add
+    idle = depths.read()
+    assert max(idle.values(), default=0) == 0  # nothing queued: admitted
     first = client.post("/api/jobs", headers=acct.headers, json=body)
     assert first.status_code == 201, first.text
+    counted.update((name, "admitted") for name in idle)  # services not deployed: nothing
     job_id = first.json()["id"]
 
     # The analysis sends its windows and speech to the services: wait until one has a
@@ -103,6 +111,11 @@ def test_new_jobs_wait_for_the_model_services_queue_to_drain(client, db, runner,
     assert err["detail"]["depth"] == busy[err["detail"]["service"]] >= 1
     assert 1 <= int(refused.headers["retry-after"]) <= 300
     assert _jobs(db, acct.workspace_id) == 1  # the refused request wrote nothing
+    counted.update((name, "rejected") for name, depth in busy.items() if depth >= 1)
+    # The same reading under a hard limit far above it: the busy services queue the job.
+    roomy = runner_settings.model_copy(update={"model_queue_hard_limit": 1000})
+    assert admission.admit(roomy, depths.reader).verdict is Verdict.QUEUE
+    counted.update((name, "queued" if depth >= 1 else "admitted") for name, depth in busy.items())
 
     # The first job's model work ends with its analysis; its queue drains to 0.
     past_analysis = {JobStatus.CLIPS_GENERATED, JobStatus.RENDERING, JobStatus.REVIEW}
@@ -113,6 +126,7 @@ def test_new_jobs_wait_for_the_model_services_queue_to_drain(client, db, runner,
     assert set(drained) >= {"Asr", "Faces", "TextEmbed"}
     accepted = client.post("/api/jobs", headers=acct.headers, json=body)
     assert accepted.status_code == 201, accepted.text
+    counted.update((name, "admitted") for name in drained)
     with db.session() as s:
         assert s.get(Job, accepted.json()["id"]).status in ACTIVE
     client.delete(f"/api/jobs/{accepted.json()['id']}", headers=acct.headers)
@@ -124,11 +138,33 @@ def test_new_jobs_wait_for_the_model_services_queue_to_drain(client, db, runner,
         time.sleep(1)
     assert set(_exported("ray_clipray_model_queue_soft_limit")) >= set(drained)
 
+    # Each decision was counted per service as its queue made it (the API runs in this
+    # process, whose counters Ray's agent exports every few seconds).
+    assert counted[(err["detail"]["service"], "rejected")] == 1
+    deadline = time.monotonic() + 120
+    while any((now := _admissions())[k] - before[k] < n for k, n in counted.items()):
+        assert time.monotonic() < deadline, f"exported {now - before}, counted {counted}"
+        time.sleep(1)
+    assert {outcome for _, outcome in counted} == {"admitted", "queued", "rejected"}
 
-def _exported(name: str = "ray_clipray_model_queue_depth") -> dict[str, float]:
-    """``name``'s value per service, from the local Ray's metrics endpoint."""
+
+def _samples(name: str) -> list[tuple[dict[str, str], float]]:
+    """``name``'s samples (labels, value) on the local Ray's metrics endpoint."""
     with urllib.request.urlopen(f"http://127.0.0.1:{RAY_METRICS_PORT}/metrics",
                                 timeout=10) as resp:  # fmt: skip
         text = resp.read().decode()
-    return {s.labels["service"]: s.value for family in text_string_to_metric_families(text)
-            for s in family.samples if s.name == name}  # fmt: skip
+    return [(s.labels, s.value) for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name == name]  # fmt: skip
+
+
+def _exported(name: str = "ray_clipray_model_queue_depth") -> dict[str, float]:
+    """``name``'s value per service, from the local Ray's metrics endpoint."""
+    return {labels["service"]: value for labels, value in _samples(name)}
+
+
+def _admissions() -> Counter[tuple[str, str]]:
+    """The exported admission counts by (service, outcome), summed over processes."""
+    out: Counter[tuple[str, str]] = Counter()
+    for labels, value in _samples("ray_clipray_model_admissions_total"):
+        out[(labels["service"], labels["outcome"])] += int(value)
+    return out

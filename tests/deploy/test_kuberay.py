@@ -21,6 +21,8 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from clipray.config import Settings, StageResources
+from clipray.pipelines.warm import ASR, EMBED, FACES, MODELS_APP, ROOT, TEXT_EMBED
+from clipray.serve.models import service_options
 
 pytestmark = pytest.mark.unit
 
@@ -244,8 +246,9 @@ def test_every_stage_fits_a_worker_group_and_the_model_pools_fit_the_gpu_group(
         fits = [g for g in groups.values() if res.num_cpus <= g["CPU"] and res.num_gpus <= g["GPU"]]
         assert fits, f"stage {name} ({res.num_cpus} CPU, {res.num_gpus} GPU) fits no group"
 
-    models = {n: r for n, r in stages.items() if r.num_gpus > 0}
-    assert set(models) == {"asr", "faces", "embed"}
+    gpu_stages = {n: r for n, r in stages.items() if r.num_gpus > 0}
+    assert set(gpu_stages) == {"asr", "faces", "embed"} | {f"{n}_service" for n in SERVICES}
+    models = {n: gpu_stages[n] for n in ("asr", "faces", "embed")}  # batch runs' pools
     # One actor of each model stage shares one GPU pod.
     assert sum(r.num_gpus for r in models.values()) <= gpu["GPU"]
     assert sum(r.num_cpus for r in models.values()) <= gpu["CPU"]
@@ -256,6 +259,64 @@ def test_every_stage_fits_a_worker_group_and_the_model_pools_fit_the_gpu_group(
     smallest = jobs * sum(r.pool_size * r.num_gpus for r in models.values())
     largest = jobs * sum((r.max_pool_size or r.pool_size) * r.num_gpus for r in models.values())
     assert smallest <= largest <= gpu["GPU"] * gpu["max_pods"]
+
+
+SERVICES = {"asr": ASR, "faces": FACES, "embed": EMBED, "text_embed": TEXT_EMBED}
+"""The warm model services by their stage's name (``<name>_service``)."""
+
+
+def _model_deployments(config: dict) -> dict[str, dict]:
+    (app,) = [a for a in config["applications"] if a["name"] == MODELS_APP]
+    return {d["name"]: d for d in app["deployments"]}
+
+
+def test_the_configmap_starts_the_model_services_serve_config_deploys(service, pod_settings):
+    """A job that finds clipray-models missing starts it from the settings (the ConfigMap):
+    with the replicas and GPU fractions that serveConfigV2 (and serve_config.yaml) gives."""
+    declared = _model_deployments(yaml.safe_load(service["spec"]["serveConfigV2"]))
+    assert declared.pop(ROOT) == {"name": ROOT, "num_replicas": 1,
+                                  "ray_actor_options": {"num_cpus": 0}}  # fmt: skip
+    assert set(declared) == {ASR, FACES, TEXT_EMBED}  # FrameEmbed: with CLIP weights only
+    options = service_options(pod_settings, list(declared))
+    for name, deployment in declared.items():
+        started = options[name]
+        for key, value in deployment.items():
+            if key != "name":
+                assert started[key] == value, (name, key, started[key])
+        assert started["ray_actor_options"]["num_gpus"] > 0, name  # placed on the GPU group
+
+
+def _packs(items: list[tuple[float, float]], bins: int, size: tuple[float, float]) -> bool:
+    """Whether ``items`` (GPU, CPU) fit ``bins`` pods of ``size``, first fit by GPU share
+    descending (what the Ray scheduler can at best do, one replica at a time)."""
+    free = [list(size) for _ in range(bins)]
+    for gpu, cpu in sorted(items, reverse=True):
+        pod = next((f for f in free if f[0] >= gpu - 1e-9 and f[1] >= cpu - 1e-9), None)
+        if pod is None:
+            return False
+        pod[0] -= gpu
+        pod[1] -= cpu
+    return True
+
+
+def test_the_model_services_are_sized_for_the_gpu_group(service, pod_settings):
+    """One replica of every service (FrameEmbed included, as the ConfigMap sizes it) shares
+    one GPU pod, which the group always keeps; at their maximum the services fit the group
+    beside the per-job pools of the runner's jobs at theirs."""
+    (gpu,) = [g for n, g in _groups(service).items() if n != "head" and _capacity(g)["GPU"]]
+    pod = _capacity(gpu)
+    stages = {name: pod_settings.stage(f"{name}_service") for name in SERVICES}
+    one_each = [(r.num_gpus, r.num_cpus) for r in stages.values()]
+    assert _packs(one_each, 1, (pod["GPU"], pod["CPU"]))
+    assert sum(g for g, _ in one_each) == pytest.approx(pod["GPU"])  # a whole GPU, no more
+    assert gpu["minReplicas"] >= 1  # the minimum replicas never wait for a node to boot
+    at_most = [(r.num_gpus, r.num_cpus) for r in stages.values()
+               for _ in range(r.max_pool_size or r.pool_size)]  # fmt: skip
+    assert _packs(at_most, pod["max_pods"], (pod["GPU"], pod["CPU"]))
+    pools = [(r.num_gpus, r.num_cpus) for n in ("asr", "faces", "embed")
+             for r in [pod_settings.stage(n)]
+             for _ in range((r.max_pool_size or r.pool_size) * pod_settings.job_runner_concurrency)]
+    assert _packs(at_most + pools, pod["max_pods"], (pod["GPU"], pod["CPU"]))
 
 
 def test_every_serve_replica_fits_a_worker_group(service):

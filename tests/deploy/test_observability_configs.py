@@ -83,11 +83,13 @@ def test_the_dashboard_queries_only_defined_metrics():
             seen |= names
     titles = " / ".join(p["title"] for p in panels)
     for want in ("Stage duration p50", "Stage duration p95", "Render seconds per output second",
-                 "Jobs by state", "Step failures by code", "Step retries by code"):  # fmt: skip
+                 "Jobs by state", "Step failures by code", "Step retries by code",
+                 "Job admissions by model service"):  # fmt: skip
         assert want in titles
     for metric in ("ray_clipray_stage_seconds_bucket", "ray_clipray_jobs_in_state",
                    "ray_clipray_render_seconds_per_output_second_bucket",
-                   "ray_clipray_job_step_failures_total", "ray_clipray_job_step_retries_total"):
+                   "ray_clipray_job_step_failures_total", "ray_clipray_job_step_retries_total",
+                   "ray_clipray_model_admissions_total"):
         assert metric in seen, metric  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from clipray.jobs.admission import (
     ServiceLoad,
     Verdict,
     decide,
+    per_service,
 )
 
 pytestmark = pytest.mark.unit
@@ -75,3 +76,29 @@ def test_a_hard_limit_of_one_refuses_any_request_in_flight():
 def test_the_decision_does_not_depend_on_the_order_of_services():
     loads = {"Asr": load(40, 1.0), "Faces": load(40, 1.0), "TextEmbed": load(9)}
     assert decide(loads, LIMITS) == decide(dict(reversed(loads.items())), LIMITS)
+
+
+A, Q, R = Verdict.ADMIT, Verdict.QUEUE, Verdict.REFUSE
+
+
+@pytest.mark.parametrize(
+    ("loads", "counted"),
+    [
+        pytest.param({}, {}, id="nothing-deployed-counts-nothing"),
+        pytest.param({"Asr": load(0), "Faces": load(7)}, {"Asr": A, "Faces": A}, id="idle"),
+        pytest.param({"Asr": load(8), "Faces": load(2), "TextEmbed": load(31)},
+                     {"Asr": Q, "Faces": A, "TextEmbed": Q}, id="each-its-own-queue"),
+        # A refused job never reaches the services under the hard limit: they count nothing.
+        pytest.param({"Asr": load(32), "Faces": load(9), "TextEmbed": load(0)}, {"Asr": R},
+                     id="refused-counts-at-the-refusing-service-only"),
+        pytest.param({"Asr": load(40, 3.0), "Faces": load(36, 0.5)}, {"Asr": R, "Faces": R},
+                     id="every-refusing-service"),
+    ],
+)  # fmt: skip
+def test_per_service_counts_what_each_queue_made_of_the_job(loads, counted):
+    decision = decide(loads, LIMITS)
+    got = per_service(loads, LIMITS, decision)
+    assert got == counted
+    # The job's verdict is the worst of what the services counted (admit where none did).
+    worst = max(got.values(), key=[A, Q, R].index, default=A)
+    assert worst is decision.verdict

@@ -36,6 +36,7 @@ TABLES = {
     "webhook_inbound",
     "webhook_nonces",
     "publications",
+    "feature_flags",
 }
 
 

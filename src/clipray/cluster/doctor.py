@@ -269,6 +269,33 @@ def check_publishing(settings: Settings) -> list[Check]:
     return out
 
 
+def check_flags(settings: Settings) -> list[Check]:
+    """A platform switched off for every workspace by its feature flag (a warn each, with
+    who and when); nothing when the database cannot be read (``database`` says why)."""
+    from clipray.domain.flags import platform_flag
+    from clipray.publish.base import PLATFORMS
+    from clipray.storage.db import Database
+    from clipray.storage.flags import FlagRepo
+
+    flags = {platform_flag(p): p for p in PLATFORMS}
+    try:
+        db = Database(settings.resolved_database_url)
+    except Exception:  # a bad URL: check_database reports it
+        return []
+    try:
+        with db.session() as s:
+            off = [(r.name, r.updated_at) for r in FlagRepo(s).off_globally()]
+    except Exception:  # unreachable, or not migrated yet: check_database reports it
+        return []
+    finally:
+        db.dispose()
+    return [Check(f"publish {flags[name]} flag", "warn",
+                  f"switched off for every workspace by flag {name} (since {at:%Y-%m-%d %H:%M} "
+                  "UTC): connecting its accounts is refused (PLATFORM_SWITCHED_OFF)",
+                  f'PATCH /api/admin/flags {{"name": "{name}", "enabled": true}}')
+            for name, at in off if name in flags]  # fmt: skip
+
+
 CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
     check_ffmpeg,
     check_s3,
@@ -277,6 +304,7 @@ CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
     check_models,
     check_gpu,
     check_publishing,
+    check_flags,
 )
 
 

@@ -2,7 +2,9 @@
 
 A user-facing action that changes a workspace (a job created, a clip kept, a member added, a
 cut edited, later a publication) is recorded with who did it, from where, in which
-workspace, on which resource and when. The doors know who and from where (the API its
+workspace, on which resource and when. What concerns the whole installation (a global flag
+switched, an inbound webhook refused) is recorded without a workspace, for the
+installation's owner. The doors know who and from where (the API its
 caller and client address, the CLI its local user) and hand an :class:`Actor` to the
 service, which records the action in the same transaction as the change: an action that
 did not happen leaves no row, and one that happened always has one.
@@ -37,3 +39,8 @@ class AuditAction(enum.StrEnum):
     MEMBER_REMOVED = "member.removed"
     CUT_EDITED = "cut.edited"
     """A cut added, moved or removed (``detail.op``), or an edit undone (``op: undo``)."""
+    FLAG_CHANGED = "flag.changed"
+    """A feature flag set or cleared (``detail``: name, enabled, previous); global flags
+    in the installation's log, a workspace's in that workspace's."""
+    WEBHOOK_REFUSED = "webhook.refused"
+    """An inbound webhook refused (installation log; ``detail``: platform, code, reason)."""

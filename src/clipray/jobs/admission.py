@@ -15,7 +15,8 @@ limits:
   requests that must be answered before the queue is back under the hard limit, at the
   service's recent throughput (or a configured wait where none was measured).
 
-Jobs already admitted are never refused: only creating a job asks.
+Jobs already admitted are never refused: only creating a job asks. What each service's queue
+made of a new job (:func:`per_service`) is what the admission counters count.
 
     >>> limits = QueueLimits(soft=8, hard=32, retry_after_s=10)
     >>> decide({"Asr": ServiceLoad(depth=40, answered_per_s=3.0)}, limits).retry_after_s
@@ -29,7 +30,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["MAX_RETRY_AFTER_S", "Admission", "QueueLimits", "ServiceLoad", "Verdict", "decide"]
+__all__ = [
+    "MAX_RETRY_AFTER_S",
+    "Admission",
+    "QueueLimits",
+    "ServiceLoad",
+    "Verdict",
+    "decide",
+    "per_service",
+]
 
 MAX_RETRY_AFTER_S = 300
 """Longest ``Retry-After`` given: a throughput measured over the last half minute says
@@ -103,3 +112,23 @@ def decide(loads: Mapping[str, ServiceLoad], limits: QueueLimits) -> Admission:
         name = max(sorted(behind), key=lambda n: loads[n].depth)
         return Admission(Verdict.QUEUE, name, loads[name].depth)
     return ADMIT
+
+
+def _verdict(depth: int, limits: QueueLimits) -> Verdict:
+    if depth >= limits.hard:
+        return Verdict.REFUSE
+    return Verdict.QUEUE if depth >= limits.soft else Verdict.ADMIT
+
+
+def per_service(loads: Mapping[str, ServiceLoad], limits: QueueLimits,
+                decision: Admission) -> dict[str, Verdict]:  # fmt: skip
+    """What each service's queue made of the job that ``decision`` decided: admitted (under
+    the soft limit), queued (from the soft limit up to the hard one), refused (at or over the
+    hard limit). A refused job counts only at the services that refused it (the others never
+    see it), so a service's admitted and queued counts are jobs that did reach it. A service
+    missing from ``loads`` (not deployed yet, or silent) counts nothing: nothing is known of
+    its queue."""
+    own = {name: _verdict(load.depth, limits) for name, load in loads.items()}
+    if decision.verdict is Verdict.REFUSE:
+        return {name: v for name, v in own.items() if v is Verdict.REFUSE}
+    return own

@@ -6,8 +6,7 @@ Naming: ``clipray_<thing>_<unit>`` (``clipray_stage_seconds``,
 error code, a model service. Ray's agent exports each metric with a ``ray_`` prefix, and a
 counter with a ``_total`` suffix (:func:`exported_names` lists what Prometheus sees), so
 ``clipray_stage_seconds`` is queried as ``ray_clipray_stage_seconds_bucket``. A new metric
-(the model services' queue metrics are the next ones) is a row in :data:`DEFINITIONS` plus a
-helper.
+is a row in :data:`DEFINITIONS` plus a helper.
 
 The objects are made on first use (``ray.util.metrics`` needs a connected Ray) once per
 process; without Ray every helper does nothing, so a pure function may call one.
@@ -32,6 +31,7 @@ __all__ = [
     "job_step",
     "jobs_in_state",
     "media_task",
+    "model_admission",
     "model_queue",
     "observe_stage",
     "observe_stages",
@@ -95,6 +95,11 @@ DEFINITIONS: tuple[MetricDef, ...] = (
               "Requests waiting in a model service's queue", ("service",)),
     MetricDef("clipray_model_queue_soft_limit", "gauge",
               "Queue depth over which a model service is behind", ("service",)),
+    # --- admission of new jobs: counted where the API (or the CLI) creates a job ----------
+    MetricDef("clipray_model_admissions", "counter",
+              "New jobs by what each model service's queue made of them: admitted (under the "
+              "soft limit), queued (soft to hard), rejected (at or over the hard limit)",
+              ("service", "outcome")),
 )  # fmt: skip
 """Every metric clipray exports; the dashboard and the alert rules may name only these."""
 
@@ -230,3 +235,12 @@ def model_queue(service: str, depth: int, soft_limit: int) -> None:
     """A model service's queue depth and its soft limit (the alert compares the two)."""
     _set("clipray_model_queue_depth", depth, service=service)
     _set("clipray_model_queue_soft_limit", soft_limit, service=service)
+
+
+ADMISSION_OUTCOMES = ("admitted", "queued", "rejected")
+"""The ``outcome`` label of ``clipray_model_admissions``."""
+
+
+def model_admission(service: str, outcome: str) -> None:
+    """One new job as ``service``'s queue decided it (an :data:`ADMISSION_OUTCOMES` word)."""
+    _inc("clipray_model_admissions", service=service, outcome=outcome)

@@ -29,6 +29,7 @@ from clipray.serve.routes import (
     auth,
     clips,
     connections,
+    flags,
     generated,
     health,
     highlights,
@@ -102,6 +103,8 @@ def create_api(settings: Settings | None = None,
     api.include_router(auth.tokens_router)
     api.include_router(connections.router)
     api.include_router(webhooks.router)
+    api.include_router(flags.router)
+    api.include_router(audit.admin_router)
     return api
 
 

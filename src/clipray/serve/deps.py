@@ -239,6 +239,21 @@ def request_actor(request: Request, svc: ServicesDep, auth: UserDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(request_actor)]
 
 
+def install_owner(request: Request, svc: ServicesDep, session: SessionDep, auth: UserDep
+                  ) -> Actor:  # fmt: skip
+    """The installation's owner, signed in in person (``services.access.is_install_owner``),
+    as the audit log names them; anyone else is 403."""
+    user, api_token = auth
+    access.require_install_owner(session, svc.settings.install_owners, user,
+                                 through_api_token=api_token is not None)  # fmt: skip
+    session.commit()
+    return Actor(user.id, client_ip(request, svc.settings.trusted_proxies))
+
+
+InstallOwner = Annotated[Actor, Depends(install_owner)]
+"""Routes that administer the whole installation (``/api/admin/...``) depend on it."""
+
+
 def require_generation(svc: Services, session: Session, workspace_id: str) -> None:
     """Refuse, before any work, what could not be stored as a generated clip: 503 without
     the app-owned bucket, 409 ``GENERATED_CLIP_LIMIT`` at the workspace's cap."""

@@ -356,16 +356,32 @@ def service_options(settings: Settings, names: list[str], cluster_cpus: float | 
     return {n: _options(r, share, **limits) for n, r in res.items()}
 
 
-def model_stats(timeout_s: float = 30.0) -> dict[str, dict[str, Any]] | None:
-    """Each running model service's counters (one replica's answer per deployment); None
-    where the application is not running on the connected cluster."""
-    from ray.serve.schema import ApplicationStatus
-
+def _app_status() -> Any:
+    """The model application's status on the connected cluster, None where it has none."""
     try:
         app = serve.status().applications.get(MODELS_APP)
     except Exception:  # no Serve instance on this cluster
         return None
-    if app is None or app.status != ApplicationStatus.RUNNING:
+    return None if app is None else app.status
+
+
+def model_stats(timeout_s: float = 30.0, *, settle_s: float = 0.0
+                ) -> dict[str, dict[str, Any]] | None:  # fmt: skip
+    """Each running model service's counters (one replica's answer per deployment); None
+    where the application is not running on the connected cluster.
+
+    ``settle_s``: how long to wait for an application that is still deploying (its replicas
+    loading, or GPU nodes coming up) before calling it not running, so that a caller does
+    not deploy a second time over services that are about to answer.
+    """
+    from ray.serve.schema import ApplicationStatus
+
+    status = _app_status()
+    deadline = time.monotonic() + settle_s
+    while status == ApplicationStatus.DEPLOYING and time.monotonic() < deadline:
+        time.sleep(1.0)
+        status = _app_status()
+    if status != ApplicationStatus.RUNNING:
         return None
     return serve.get_app_handle(MODELS_APP).stats.remote().result(timeout_s=timeout_s)
 
@@ -382,14 +398,15 @@ def ensure_model_services(
 
     On a remote cluster (``CLIPRAY_RAY_ADDRESS``) services that run with other models are
     its operator's: they are used as deployed, and a mismatch is refused rather than
-    replaced under other users' jobs.
+    replaced under other users' jobs. Services still deploying (replicas loading, GPU
+    nodes coming up) are waited for, up to ``model_service_timeout_s``, not deployed again.
 
     Raises:
         Conflict: ``MODEL_SERVICES_MISMATCH``, the remote services load other models.
     """
     cfg = cfg or analyze_config(settings)
     want = {name: config_key(c) for name, c in _configs(settings, cfg).items()}
-    running = model_stats()
+    running = model_stats(settle_s=settings.model_service_timeout_s)
     if running is not None:
         have = {name: s["config"] for name, s in running.items()}
         if have == want:

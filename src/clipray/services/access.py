@@ -1,5 +1,6 @@
-"""Records of a workspace, as every door sees them: missing is 404, another's is 403; and
-what a member's role (and an API token's scopes) lets them do there.
+"""Records of a workspace, as every door sees them: missing is 404, another's is 403; what
+a member's role (and an API token's scopes) lets them do there; and who owns the
+installation (flags, the installation's audit log).
 
     >>> job = owned(session, Job, job_id, workspace_id, "job")   # doctest: +SKIP
     >>> require(Role.VIEWER, None, Action.UPLOAD)                 # doctest: +SKIP
@@ -8,6 +9,7 @@ what a member's role (and an API token's scopes) lets them do there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -17,6 +19,8 @@ from clipray.domain.enums import Role
 from clipray.domain.errors import Forbidden, not_found
 from clipray.serve.permissions import Action, allowed, token_allows
 from clipray.storage.keys import is_id
+from clipray.storage.orm import User
+from clipray.storage.repos import UserRepo
 
 T = TypeVar("T")
 
@@ -70,3 +74,31 @@ class Membership:
     def require(self, action: Action) -> None:
         """See :func:`require`."""
         require(self.role, self.scopes, action)
+
+
+def is_install_owner(session: Session, owners: Iterable[str], user: User) -> bool:
+    """Whether ``user`` owns the installation: one of the ``owners`` emails
+    (``CLIPRAY_INSTALL_OWNERS``, case-insensitive) when any are configured, else the
+    earliest-registered user who can sign in (on a fresh install, whoever registered first:
+    the person who set it up)."""
+    listed = {e.strip().lower() for e in owners if e.strip()}
+    if listed:
+        return user.email.lower() in listed
+    first = UserRepo(session).first_registered()
+    return first is not None and first.id == user.id
+
+
+def require_install_owner(session: Session, owners: Iterable[str], user: User,
+                          through_api_token: bool = False) -> None:  # fmt: skip
+    """Refuse installation administration to anyone but its owner, and to API tokens (like
+    managing members, it needs a person: a leaked token must not switch platforms off).
+
+    Raises:
+        Forbidden: 403 ``FORBIDDEN_INSTALL_OWNER`` or ``FORBIDDEN_SCOPE``.
+    """
+    if through_api_token:
+        raise Forbidden("FORBIDDEN_SCOPE", "administering the installation needs a person's "
+                        "sign-in, not an API token")  # fmt: skip
+    if not is_install_owner(session, owners, user):
+        raise Forbidden("FORBIDDEN_INSTALL_OWNER", "only the installation's owner may do this "
+                        "(CLIPRAY_INSTALL_OWNERS, else the first registered user)")  # fmt: skip

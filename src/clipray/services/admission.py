@@ -4,7 +4,9 @@
 job: the model services' queue depths (each summed over its replicas, as
 ``ModelServices.queues`` answers) are held against the settings' soft and hard limits by
 the pure :func:`clipray.jobs.admission.decide`; over the hard limit the job is refused with
-429 ``MODEL_SERVICES_BUSY`` and a ``Retry-After``.
+429 ``MODEL_SERVICES_BUSY`` and a ``Retry-After``. Every decision is counted per service
+(``clipray_model_admissions{service,outcome}``: admitted, queued, rejected), as
+:func:`clipray.jobs.admission.per_service` attributes it.
 
 Reading the depths must never hold job creation up: the reader caches its answer for
 about a second (a burst of POSTs asks the services once), treats services that are not
@@ -31,7 +33,15 @@ from typing import Any
 
 from clipray.config import Settings
 from clipray.domain.errors import RateLimited
-from clipray.jobs.admission import Admission, QueueLimits, ServiceLoad, Verdict, decide
+from clipray.jobs.admission import (
+    Admission,
+    QueueLimits,
+    ServiceLoad,
+    Verdict,
+    decide,
+    per_service,
+)
+from clipray.observability import metrics
 
 __all__ = ["BUSY", "CachedDepths", "DepthReader", "admit", "model_queues", "serve_depths"]
 
@@ -45,6 +55,9 @@ READ_TIMEOUT_S = 2.0
 
 DepthReader = Callable[[], Mapping[str, ServiceLoad]]
 """Every model service's load, now: what :func:`admit` decides on."""
+
+OUTCOMES = {Verdict.ADMIT: "admitted", Verdict.QUEUE: "queued", Verdict.REFUSE: "rejected"}
+"""The ``outcome`` label each service's verdict is counted under."""
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +74,10 @@ def admit(settings: Settings, read: DepthReader | None = None) -> Admission:
         return Admission(Verdict.ADMIT)
     limits = QueueLimits(settings.model_queue_soft_limit, settings.model_queue_hard_limit,
                          settings.model_queue_retry_after_s)  # fmt: skip
-    decision = decide((read or model_queues())(), limits)
+    loads = (read or model_queues())()
+    decision = decide(loads, limits)
+    for service, verdict in per_service(loads, limits, decision).items():
+        metrics.model_admission(service, OUTCOMES[verdict])
     if decision.verdict is Verdict.REFUSE:
         where = {"service": decision.service, "depth": decision.depth, "hard_limit": limits.hard}
         raise RateLimited(

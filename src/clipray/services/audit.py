@@ -2,7 +2,8 @@
 workspace's log (admins).
 
 A service that changes a workspace on a person's behalf calls :func:`record` in the same
-session as the change, so the row commits or rolls back with it.
+session as the change, so the row commits or rolls back with it. ``workspace_id`` None
+records in the installation's log (:func:`installation_page`, for its owner).
 
     record(session, actor, workspace_id, AuditAction.JOB_CREATED, "job", job.id)
 """
@@ -20,7 +21,7 @@ from clipray.storage.db import Database
 from clipray.storage.orm import AuditEvent
 
 
-def record(session: Session, actor: Actor, workspace_id: str, action: AuditAction,
+def record(session: Session, actor: Actor, workspace_id: str | None, action: AuditAction,
            resource_type: str, resource_id: str, detail: dict[str, Any] | None = None
            ) -> AuditEvent:  # fmt: skip
     return AuditRepo(session, workspace_id).add(actor, action.value, resource_type,
@@ -32,3 +33,10 @@ def page(db: Database, workspace_id: str, limit: int, offset: int,
     """The workspace's log, newest first, optionally only some actions."""
     with db.session() as s:
         return AuditRepo(s, workspace_id).page(limit, offset, [a.value for a in actions])
+
+
+def installation_page(db: Database, limit: int, offset: int, actions: Sequence[AuditAction] = ()
+                      ) -> tuple[list[AuditEvent], int]:  # fmt: skip
+    """The installation's own log (rows of no workspace), newest first."""
+    with db.session() as s:
+        return AuditRepo(s, None).page(limit, offset, [a.value for a in actions])

@@ -37,6 +37,7 @@ from clipray.publish.base import (
 )
 from clipray.publish.registry import adapter_for
 from clipray.services.access import owned
+from clipray.services.flags import require_platform
 from clipray.storage.connections import ConnectedAccountRepo, OAuthStateRepo
 from clipray.storage.db import Database
 from clipray.storage.orm import ConnectedAccount, ConnectionStatus, utcnow
@@ -116,15 +117,27 @@ def pkce_pair() -> tuple[str, str]:
 
 
 # --- connecting ------------------------------------------------------------------------------
+def callback_uri(public_url: str | None, path: str, from_request: str) -> str:
+    """The redirect URI a platform sends the browser back to: ``path`` under
+    ``CLIPRAY_PUBLIC_URL`` when set (behind a reverse proxy the request's own host and
+    scheme are the proxy's upstream, which no browser can reach), else ``from_request``,
+    the URL built from the request."""
+    if not public_url:
+        return from_request
+    return f"{public_url.rstrip('/')}/{path.lstrip('/')}"
+
+
 def start(settings: Settings, db: Database, user_id: str, workspace_id: str, platform: str,
           redirect_uri: str, now: datetime | None = None) -> Consent:  # fmt: skip
     """A consent flow for ``user_id`` in ``workspace_id``: its consent URL.
 
     Raises:
-        UnknownPlatform: 404 ``PLATFORM_UNKNOWN``; PlatformOff: 409 ``PLATFORM_OFF``.
+        UnknownPlatform: 404 ``PLATFORM_UNKNOWN``; PlatformOff: 409 ``PLATFORM_OFF``, or
+            ``PLATFORM_SWITCHED_OFF`` while its feature flag is off (``services/flags.py``).
         FernetKeysMissing: 503 ``FERNET_KEYS_MISSING`` (production without keys).
     """
     platform_adapter = adapter(settings, platform)
+    require_platform(db, platform, workspace_id)
     ring = keyring(settings)
     at = now or utcnow()
     state = secrets.token_urlsafe(32)
@@ -186,6 +199,8 @@ def complete(settings: Settings, db: Database, platform: str, state: str, code: 
     Raises:
         StateRefused: 400 ``OAUTH_STATE_UNKNOWN|USED|EXPIRED|PLATFORM``.
         Forbidden: 403 ``OAUTH_STATE_FOREIGN`` when ``caller_user_id`` did not start it.
+        PlatformSwitchedOff: 409 ``PLATFORM_SWITCHED_OFF`` when its flag was switched off
+            since the consent began (the state is spent, no code is exchanged).
         CodedError: 400 ``OAUTH_DENIED`` when the platform reports an error; the platform's
             refusals (``PLATFORM_TOKEN_EXPIRED`` for a bad code, ...).
     """
@@ -194,6 +209,7 @@ def complete(settings: Settings, db: Database, platform: str, state: str, code: 
     at = now or utcnow()
     flow = _take_state(db, platform, state, at, caller_user_id)
     platform_adapter = adapter(settings, platform)
+    require_platform(db, platform, flow.workspace_id)  # switched off since the consent began
     ring = keyring(settings)
     if error or not code:
         raise CodedError("OAUTH_DENIED", f"{platform} did not grant access: {error or 'no code'}",

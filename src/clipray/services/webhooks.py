@@ -10,7 +10,7 @@ after any other 4xx or the last attempt. Receivers verify with
 
 Inbound: :func:`receive` checks a platform's request (rate limit, signature, timestamp
 window, nonce once), stores an accepted event for the publications service, and records a
-refused one with why.
+refused one with why, in ``webhook_inbound`` and in the installation's audit log.
 
     >>> with db.session() as s:                                          # doctest: +SKIP
     ...     emit(s, workspace_id, "job.review", {"job_id": job.id})
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from clipray.cluster.services import open_database
 from clipray.config import Settings
+from clipray.domain.audit import Actor, AuditAction
 from clipray.domain.errors import CodedError, NotFound, RateLimited
 from clipray.domain.time import rfc3339, utcnow
 from clipray.domain.webhooks import (
@@ -50,6 +51,7 @@ from clipray.pipelines.fetch import UrlRefusedError, check_public_url
 from clipray.pipelines.limits import url_policy
 from clipray.publish.base import PlatformSettings, PublishSettings
 from clipray.serve.security import sliding_window_wait
+from clipray.services import audit
 from clipray.services.access import owned
 from clipray.storage.accounts import RateLimitRepo
 from clipray.storage.db import Database
@@ -241,9 +243,23 @@ def _rate_limit(db: Database, settings: Settings, platform: str, client_ip: str,
         wait = sliding_window_wait(repo.recent(key, 60, now), limit, 60, now)
         if wait is None:
             repo.admit(key, now)
-    if wait is not None:
-        raise RateLimited("RATE_LIMITED", f"too many webhook requests; retry in {wait} s",
-                          retry_after=wait)  # fmt: skip
+            return
+        refused = RateLimited("RATE_LIMITED", f"too many webhook requests; retry in {wait} s",
+                              retry_after=wait)  # fmt: skip
+        # A flood is logged once a minute per platform and address, not once per request:
+        # the audit log must not become what the flood fills up.
+        if repo.take(f"audit:{key}", 1, 60, now) is None:
+            _audit_refusal(s, platform, client_ip, refused, {"retry_after_s": wait})
+    raise refused
+
+
+def _audit_refusal(session: Session, platform: str, client_ip: str, exc: CodedError,
+                   extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """An inbound refusal in the installation's audit log (no workspace: nothing says whose
+    a refused event would have been), with the platform, the address and why."""
+    audit.record(session, Actor(None, client_ip), None, AuditAction.WEBHOOK_REFUSED, "webhook",
+                 platform, {"platform": platform, "code": exc.code, "reason": exc.message,
+                            **(extra or {})})  # fmt: skip
 
 
 def receive(db: Database, settings: Settings, platform: str, headers: Mapping[str, str],
@@ -255,7 +271,9 @@ def receive(db: Database, settings: Settings, platform: str, headers: Mapping[st
         NotFound: ``WEBHOOK_PLATFORM_NOT_FOUND``.
         RateLimited: ``RATE_LIMITED`` with ``Retry-After``.
         WebhookRefused: ``WEBHOOK_BAD_SIGNATURE``, ``WEBHOOK_STALE`` or
-            ``WEBHOOK_REPLAYED`` (401), each recorded as a ``webhook_inbound`` row.
+            ``WEBHOOK_REPLAYED`` (401), each recorded as a ``webhook_inbound`` row and in
+            the installation's audit log (``webhook.refused``; rate limited ones there too,
+            once a minute per platform and address).
         CodedError: ``WEBHOOK_BAD_PAYLOAD`` (422) for a signed body that is not a JSON object.
     """
     at = now or utcnow()
@@ -281,6 +299,7 @@ def receive(db: Database, settings: Settings, platform: str, headers: Mapping[st
         except WebhookRefused as exc:
             record_inbound(s, platform, exc.outcome, error=f"{exc.code}: {exc.message}",
                            client_ip=client_ip, now=at)  # fmt: skip
+            _audit_refusal(s, platform, client_ip, exc)
             refused = exc
     raise refused
 

@@ -14,7 +14,9 @@ from clipray.storage.repos import fetch_page
 
 
 class AuditRepo:
-    def __init__(self, session: Session, workspace_id: str) -> None:
+    """One log: a workspace's, or the installation's (``workspace_id`` None)."""
+
+    def __init__(self, session: Session, workspace_id: str | None) -> None:
         self.s = session
         self.workspace_id = workspace_id
 
@@ -29,7 +31,10 @@ class AuditRepo:
 
     def page(self, limit: int, offset: int, actions: Sequence[str] = ()
              ) -> tuple[list[AuditEvent], int]:  # fmt: skip
-        q = select(AuditEvent).where(AuditEvent.workspace_id == self.workspace_id)
+        q = select(AuditEvent).where(
+            AuditEvent.workspace_id.is_(None) if self.workspace_id is None
+            else AuditEvent.workspace_id == self.workspace_id
+        )  # fmt: skip
         if actions:
             q = q.where(AuditEvent.action.in_(actions))
         return fetch_page(self.s, q, limit, offset, AuditEvent.at.desc(), AuditEvent.id.desc())

@@ -90,6 +90,12 @@ class UserRepo:
         )
         return user
 
+    def first_registered(self) -> User | None:
+        """The earliest-registered user who can sign in (the CLI's local user, which has
+        no password, is not one), ties broken by id."""
+        q = select(User).where(User.password_hash.is_not(None))
+        return self.s.scalar(q.order_by(User.created_at, User.id).limit(1))
+
 
 class WorkspaceRepo:
     def __init__(self, session: Session) -> None:

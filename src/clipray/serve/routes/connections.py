@@ -59,9 +59,13 @@ def delete_account(account_id: str, who: Caller, svc: ServicesDep) -> Disconnect
 def login(platform: str, request: Request, who: Caller, svc: ServicesDep,
           accept: Annotated[str | None, Header()] = None) -> Response:  # fmt: skip
     """Start connecting an account of ``platform`` to the workspace: 302 to its consent
-    page, or ``{"url"}`` when asked for JSON."""
+    page, or ``{"url"}`` when asked for JSON. The redirect URI is the callback under
+    ``CLIPRAY_PUBLIC_URL`` when set, else this request's own URL."""
     who.require(Action.CONNECT_ACCOUNT)
-    redirect_uri = str(request.url_for("oauth_callback", platform=platform))
+    redirect_uri = connections.callback_uri(
+        svc.settings.public_url, request.app.url_path_for("oauth_callback", platform=platform),
+        str(request.url_for("oauth_callback", platform=platform)),
+    )
     consent = connections.start(svc.settings, svc.db, who.user.id, who.workspace_id, platform,
                                 redirect_uri)  # fmt: skip
     if accept and "application/json" in accept:
