@@ -13,9 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from clipray.domain.audit import SYSTEM
 from clipray.domain.publications import MAX_ATTEMPTS, ClipKind, PublicationStatus, retry_delay
 from clipray.serve.app import create_api
-from clipray.services import connections, publishing
+from clipray.services import connections, flags, publishing
 from clipray.services.retention import Sweeper
 from clipray.storage.orm import GeneratedClip, GeneratedStatus, Publication, WebhookDelivery, utcnow
 from clipray.storage.webhooks import SubscriptionRepo
@@ -149,6 +150,25 @@ def test_an_access_token_refused_early_is_refreshed_once_and_the_post_goes_out(w
                                       world.account_id).access_token  # fmt: skip
     assert fresh != old
     assert world.fake.tokens == {fresh}
+
+
+def test_a_switched_off_platform_defers_its_publications_without_spending_an_attempt(world):
+    ws = world.owner.workspace_id
+    t0 = utcnow()
+    pub = world.publication(world.rendered_clip(), not_before=t0)
+    seen = world.script.seen
+    flags.set_flag(world.db, SYSTEM, "publish.x", False, workspace_id=ws)
+    try:
+        assert publishing.run(world.settings, pub, now=t0) is None
+        row = world.row(pub)
+        assert (row.status, row.attempt, row.error_code) == (PENDING, 0, publishing.SWITCHED_OFF)
+        assert close(row.not_before, t0 + timedelta(seconds=world.settings.publish_backoff_s))
+        assert world.script.seen == seen  # the platform was not called
+    finally:
+        flags.set_flag(world.db, SYSTEM, "publish.x", None, workspace_id=ws)
+    assert publishing.run(world.settings, pub, now=row.not_before) is PUBLISHED
+    row = world.row(pub)
+    assert (row.attempt, row.error_code) == (1, None)
 
 
 def test_a_published_generated_clip_survives_the_retention_sweep(world):

@@ -14,6 +14,9 @@ transaction, only if its attempt still holds the row:
   away): ``pending`` again with ``not_before = now + retry_delay(attempt, retry time)``
   (exponential from ``publish_backoff_s``, never sooner than the platform's retry time),
   until :data:`~clipray.domain.publications.MAX_ATTEMPTS` attempts were made.
+- the platform's feature flag switched off for the workspace (``services/flags.py``): not
+  claimed, no attempt spent; ``not_before`` moves ``publish_backoff_s`` on with
+  ``PLATFORM_SWITCHED_OFF``, so the post waits until the integration is on again.
 - a 401 from the platform: the tokens are refreshed by force and the post tried once more
   within the attempt; a second 401 (or a refused refresh) fails it.
 - a final refusal (rejected media, a clip that is gone, an account to reconnect), or the
@@ -67,8 +70,9 @@ from clipray.publish.base import (
     PostResult,
     PublishError,
     TokenExpired,
+    UnknownPlatform,
 )
-from clipray.services import connections, webhooks
+from clipray.services import connections, flags, webhooks
 from clipray.services.generated import store as generated_store
 from clipray.storage import publishing as q
 from clipray.storage.db import Database
@@ -80,6 +84,8 @@ log = logging.getLogger("clipray.publishing")
 TIMEOUT = "PUBLISH_TIMEOUT"
 INTERRUPTED = "PUBLISH_INTERRUPTED"
 CRASHED = "PUBLISH_CRASHED"
+SWITCHED_OFF = "PLATFORM_SWITCHED_OFF"
+"""Recorded on a publication deferred while its platform's feature flag is off."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,11 @@ def run(settings: Settings, publication_id: str, now: datetime | None = None,
             return run(settings, publication_id, now, own)
         finally:
             own.dispose()
+    at = now or utcnow()
+    if _switched_off(settings, db, publication_id, at):
+        return None
     with db.session() as s:
-        attempt = q.claim(s, publication_id, now or utcnow())
+        attempt = q.claim(s, publication_id, at)
         if attempt is None:
             return None
         row = s.get(Publication, publication_id)
@@ -140,6 +149,28 @@ def run(settings: Settings, publication_id: str, now: datetime | None = None,
         return _record_refusal(settings, db, work.id, attempt, code, message, retryable, after,
                                now)  # fmt: skip
     return _record_published(db, work, attempt, post, now)
+
+
+def _switched_off(settings: Settings, db: Database, publication_id: str, at: datetime) -> bool:
+    """Whether the platform's feature flag is off for the publication's workspace; if so the
+    publication waits, unclaimed (no attempt spent), and is looked at again after
+    ``publish_backoff_s``: switching a broken integration off defers its posts, it does not
+    fail them."""
+    with db.session() as s:
+        row = s.get(Publication, publication_id)
+        if row is None:
+            return False
+        platform, workspace_id = row.platform, row.workspace_id
+    try:
+        if flags.platform_enabled(db, platform, workspace_id):
+            return False
+    except UnknownPlatform:
+        return False  # the attempt fails it with PLATFORM_UNKNOWN
+    until = at + timedelta(seconds=settings.publish_backoff_s)
+    with db.session() as s:
+        q.defer(s, publication_id, at, until, SWITCHED_OFF,
+                f"publishing to {platform} is switched off; waiting until it is on again")
+    return True
 
 
 def _upload_of(settings: Settings, db: Database, work: _Work, tmp: Path) -> ClipUpload:
@@ -390,5 +421,6 @@ def analytics(db: Database, workspace_id: str, limit: int, offset: int = 0,
     return page, total, totals
 
 
-__all__ = ["CRASHED", "INTERRUPTED", "TIMEOUT", "PlatformTotals", "PostStats", "abandon",
-           "analytics", "due", "overdue", "pull_analytics", "recover", "run"]  # fmt: skip
+__all__ = ["CRASHED", "INTERRUPTED", "SWITCHED_OFF", "TIMEOUT", "PlatformTotals", "PostStats",
+           "abandon", "analytics", "due", "overdue", "pull_analytics", "recover",
+           "run"]  # fmt: skip

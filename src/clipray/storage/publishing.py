@@ -45,6 +45,20 @@ def claim(session: Session, publication_id: str, now: datetime) -> int | None:
                 Publication.not_before <= now)  # fmt: skip
 
 
+def defer(session: Session, publication_id: str, now: datetime, until: datetime, code: str,
+          why: str) -> bool:  # fmt: skip
+    """Push a due, unclaimed publication's ``not_before`` to ``until`` with why (no attempt
+    is spent); False when it was not due or someone claimed it meanwhile."""
+    done = session.execute(
+        update(Publication)
+        .where(Publication.id == publication_id, Publication.status.in_(CLAIMABLE),
+               Publication.not_before <= now)
+        .values(not_before=until, error_code=code, error=why)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return done.rowcount == 1  # type: ignore[attr-defined]
+
+
 def settle(session: Session, publication_id: str, attempt: int, **values: Any) -> bool:
     """Record an outcome if ``attempt`` still holds the row (it is ``publishing`` under that
     attempt); False when it was given up for dead, or a later claim took it over."""
