@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clipray.domain.publications import BACKOFF_S, CALL_TIMEOUT_S
 from clipray.publish.base import PublishSettings
+from clipray.streams.settings import IngestSettings
 
 GiB = 1024**3
 MiB = 1024**2
@@ -91,6 +92,10 @@ def _default_stages() -> dict[str, StageResources]:
         "text_embed_service": StageResources(num_cpus=0.1, batch_size=1),
         # A webhook delivery is one small HTTP POST: it waits on the network, not a CPU.
         "webhook": StageResources(num_cpus=0.05, batch_size=1),
+        # One worker actor per live stream: an FFmpeg ingest and the rolling analysis. Half
+        # a CPU each lets a 2-CPU box watch a stream beside a job; on a cluster raise it so
+        # that one heavy stream never starves another (and streams spread over nodes).
+        "stream": StageResources(num_cpus=0.5, batch_size=1),
         # A publication attempt streams one clip file to a platform and polls its processing:
         # it waits on the network, so a small share lets several run on one core.
         "publish": StageResources(num_cpus=0.1, batch_size=1),
@@ -366,6 +371,37 @@ class Settings(BaseSettings):
     webhook_delivery_concurrency: int = 4
     """Deliveries the job runner keeps in flight at once (each a small Ray task)."""
 
+    # --- live streams ---------------------------------------------------------------------
+    quota_concurrent_streams: int = Field(default=3, ge=0)
+    """Live streams a workspace may watch at once (paused and failed ones count: they can
+    be resumed); the next is refused with 429 ``STREAM_QUOTA_EXCEEDED``."""
+    streams_max_cluster: int = Field(default=20, ge=0)
+    """Live streams the whole cluster watches at once (429 ``STREAM_CAPACITY_EXCEEDED``)."""
+    stream_retry_after_s: int = Field(default=60, ge=1)
+    """``Retry-After`` of a refused stream: a stream that ends frees its place."""
+    stream_pipeline: str | None = None
+    """What a stream worker runs: ``module:factory``, called with a
+    ``actors.stream_worker.WorkerContext``. Unset: workers report ``error``
+    (``STREAM_PIPELINE_MISSING``): clipray does not produce stream clips yet."""
+    stream_heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    """How often a stream worker records ``last_seen_at``."""
+    stream_heartbeat_timeout_s: float = Field(default=30.0, gt=0)
+    """A worker silent this long is taken for dead and recreated by the supervisor."""
+    stream_worker_start_timeout_s: float = Field(default=120.0, gt=0)
+    """How long a new worker may take to send its first heartbeat (Ray schedules it, starts
+    a process, the pipeline connects) before it is taken for dead."""
+    stream_supervisor_lease_s: float = Field(default=30.0, gt=0)
+    """Lifetime of the supervisor's lease (and of its claims on monitors) without renewal:
+    how long a dead supervisor keeps another instance from taking over."""
+    stream_supervisor_poll_s: float = Field(default=2.0, gt=0)
+    """How often the supervisor renews its lease and looks at the monitors."""
+    stream_drain_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a stopping worker may take to flush its buffer and pending clips."""
+    stream_push_host: str = "127.0.0.1"
+    """Host in a push monitor's ``ingest_url``: where OBS reaches the stream workers."""
+    stream_push_ports: tuple[int, int] = (19350, 19449)
+    """First and last RTMP port handed to push monitors (one each while live)."""
+
     # --- publications (the publisher actor) ----------------------------------------------
     publish_poll_s: float = 1.0
     """How often the publisher looks for due publications and finished attempts."""
@@ -386,6 +422,11 @@ class Settings(BaseSettings):
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""
     ffprobe_bin: str = "ffprobe"
     """ffprobe executable, used to validate every ingested video."""
+
+    # --- live streams ---------------------------------------------------------------------
+    stream_ingest: IngestSettings = Field(default_factory=IngestSettings)
+    """A stream worker's ingest and ring buffer: ``CLIPRAY_STREAM_INGEST__SEGMENT_S``,
+    ``..._BUFFER_SECONDS``, ``..._BUFFER_BYTES``, ``..._MAX_FAILURES``, ``..._VIDEO`` ..."""
 
     @field_validator("trusted_proxies")
     @classmethod

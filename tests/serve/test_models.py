@@ -155,6 +155,26 @@ def test_a_second_job_uses_the_models_the_first_loaded(warm_settings, buckets, s
     assert ensure_model_services(settings) is False
 
 
+
+def test_services_still_deploying_are_waited_for_not_deployed_again(warm_settings):
+    import ray
+    from ray import serve
+    from ray.serve.schema import ApplicationStatus
+
+    from clipray.serve.models import models_app
+
+    _stop_models()
+    settings = warm_settings
+    cpus = float(ray.cluster_resources().get("CPU", 0.0))
+    # What another job (or `serve deploy`) started a moment ago: replicas still loading.
+    serve._run(models_app(settings, analyze_config(settings), cpus), name=MODELS_APP,
+               route_prefix=None, _blocking=False)  # fmt: skip
+    assert serve.status().applications[MODELS_APP].status == ApplicationStatus.DEPLOYING
+    assert ensure_model_services(settings) is False  # it waited, and found them running
+    stats = model_stats()
+    assert stats is not None
+    assert {name: s["loads"] for name, s in stats.items()} == dict.fromkeys(stats, 1)
+
 # Four windows (faces) and several speech chunks (ASR): the job is still sending the
 # service work when its replica dies, in the middle of a batch it had started.
 @pytest.mark.parametrize("service", [pytest.param(FACES, id="faces"), pytest.param(ASR, id="asr")])

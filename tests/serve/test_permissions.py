@@ -45,6 +45,8 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
     Action.CONNECT_ACCOUNT:    (True,  True,  False, False),
     Action.LIST_ACCOUNTS:      (True,  True,  True,  False),
+    Action.READ_STREAMS:       (True,  True,  True,  True),
+    Action.MANAGE_STREAMS:     (True,  True,  True,  False),
 }  # fmt: skip
 MATRIX_ROLES = (OWNER, ADMIN, EDITOR, VIEWER)
 
@@ -162,10 +164,11 @@ def test_last_owner_violation(owners_after, refused):
 
 def test_scope_table():
     expected = {
-        "read": {Action.READ},
+        "read": {Action.READ, Action.READ_STREAMS},
         "jobs:write": {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE},
         "clips:write": {Action.EDIT_CLIP, Action.DELETE_CLIP},
         "publish": {Action.PUBLISH},
+        "streams:write": {Action.MANAGE_STREAMS},
     }
     assert dict(SCOPES) == expected
 

@@ -304,6 +304,13 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     w.twice("/api/webhooks/subscriptions/{subscription_id}/deliveries",
             subscription_id=hook["id"])  # fmt: skip
 
+    # a live stream monitor (push ingest: no source URL to check), stopped
+    stream = w.call("POST", "/api/streams", json={"url": "rtmp-push"})
+    shown = w.twice("/api/streams/{stream_id}", stream_id=stream["id"])
+    assert [m["created_at"] for m in w.twice("/api/streams")["data"]] == [shown["created_at"]]
+    stopped = w.call("DELETE", "/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"]
+    assert w.twice("/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"] == stopped
+
     # a published publication with its pulled stats (the publisher writes these rows)
     with api_db.session() as s:
         s.add(Publication(workspace_id=acct.workspace_id, clip_id=clip_id,

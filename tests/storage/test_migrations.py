@@ -37,6 +37,8 @@ TABLES = {
     "webhook_nonces",
     "publications",
     "feature_flags",
+    "stream_monitors",
+    "supervisor_leases",
 }
 
 

@@ -1,4 +1,5 @@
-"""Long-lived Ray actors: the job runner, the retention keeper and the publisher."""
+"""Long-lived Ray actors: the job runner, the retention keeper, the stream supervisor and
+the publisher."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def ensure_actors(settings: Settings) -> dict[str, Any]:
     from clipray.actors.job_runner import ensure_job_runner
     from clipray.actors.publisher import ensure_publisher
     from clipray.actors.retention import ensure_retention_keeper
+    from clipray.actors.stream_supervisor import ensure_stream_supervisor
 
     return {"runner": ensure_job_runner(settings), "retention": ensure_retention_keeper(settings),
+            "streams": ensure_stream_supervisor(settings),
             "publisher": ensure_publisher(settings)}  # fmt: skip

@@ -37,6 +37,7 @@ from clipray.serve.routes import (
     publish_analytics,
     search,
     sources,
+    streams,
     transcripts,
     uploads,
     usage,
@@ -95,6 +96,7 @@ def create_api(settings: Settings | None = None,
         audit,
         health,
         usage,
+        streams,
     ):
         api.include_router(module.router)
     # Must stay before the publications router: its /api/publish/{id} would take

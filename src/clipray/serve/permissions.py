@@ -68,6 +68,10 @@ class Action(enum.StrEnum):
     """See the workspace's connected platform accounts (never their tokens)."""
     MANAGE_WEBHOOKS = "manage_webhooks"
     """Subscribe URLs to the workspace's events, list and delete them, read their logs."""
+    READ_STREAMS = "read_streams"
+    """See the workspace's live stream monitors and their state."""
+    MANAGE_STREAMS = "manage_streams"
+    """Start, pause, resume and stop live stream monitors."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -103,6 +107,9 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.MANAGE_WEBHOOKS: Role.ADMIN,
         Action.DELETE_WORKSPACE: Role.OWNER,
         Action.TRANSFER_OWNERSHIP: Role.OWNER,
+        Action.READ_STREAMS: Role.VIEWER,
+        # A stream monitor is a job that does not end: whoever may start jobs manages them.
+        Action.MANAGE_STREAMS: Role.EDITOR,
     }
 )
 """The whole role policy: the least role that may perform each action."""
@@ -168,12 +175,13 @@ or give away the workspace."""
 
 SCOPES: Final[Mapping[str, frozenset[Action]]] = MappingProxyType(
     {
-        "read": frozenset({Action.READ}),
+        "read": frozenset({Action.READ, Action.READ_STREAMS}),
         "jobs:write": frozenset(
             {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE}
         ),
         "clips:write": frozenset({Action.EDIT_CLIP, Action.DELETE_CLIP}),
         "publish": frozenset({Action.PUBLISH}),
+        "streams:write": frozenset({Action.MANAGE_STREAMS}),
     }
 )
 """What each API token scope unlocks; no scope unlocks anything in `MACHINE_FORBIDDEN`."""

@@ -5,7 +5,7 @@ pipeline vocabulary in ``schemas.py``. Every change to these modules ships with 
 ``storage/migrations/versions`` (a test checks that the two agree).
 
 One module per area (accounts, media, review, generated, audit, publishing, publications,
-webhooks, flags);
+webhooks, flags, streams);
 import the models from ``clipray.storage.orm`` as before.
 """
 
@@ -57,6 +57,7 @@ from clipray.storage.orm.review import (
     CutEdit,
     VirtualClip,
 )
+from clipray.storage.orm.streams import StreamMonitor, SupervisorLease
 from clipray.storage.orm.webhooks import (
     WebhookDelivery,
     WebhookInbound,
@@ -98,6 +99,8 @@ __all__ = [
     "Source",
     "SourceOrigin",
     "StepStatus",
+    "StreamMonitor",
+    "SupervisorLease",
     "UploadReservation",
     "User",
     "VirtualClip",
