@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from clipray.domain.publications import BACKOFF_S, CALL_TIMEOUT_S
 from clipray.publish.base import PublishSettings
 from clipray.streams.settings import IngestSettings
 
@@ -95,6 +96,9 @@ def _default_stages() -> dict[str, StageResources]:
         # a CPU each lets a 2-CPU box watch a stream beside a job; on a cluster raise it so
         # that one heavy stream never starves another (and streams spread over nodes).
         "stream": StageResources(num_cpus=0.5, batch_size=1),
+        # A publication attempt streams one clip file to a platform and polls its processing:
+        # it waits on the network, so a small share lets several run on one core.
+        "publish": StageResources(num_cpus=0.1, batch_size=1),
     }
 
 
@@ -397,6 +401,21 @@ class Settings(BaseSettings):
     """Host in a push monitor's ``ingest_url``: where OBS reaches the stream workers."""
     stream_push_ports: tuple[int, int] = (19350, 19449)
     """First and last RTMP port handed to push monitors (one each while live)."""
+
+    # --- publications (the publisher actor) ----------------------------------------------
+    publish_poll_s: float = 1.0
+    """How often the publisher looks for due publications and finished attempts."""
+    publish_concurrency: int = 4
+    """Publication attempts in flight at once (each one Ray task of ``publish`` resources)."""
+    publish_backoff_s: float = BACKOFF_S
+    """Wait after a publication's first failed attempt; each later one doubles it (a
+    platform's own retry time is honoured when it is longer)."""
+    publish_call_timeout_s: float = CALL_TIMEOUT_S
+    """The most one attempt may take: the publisher cancels it then and retries it later."""
+    publish_analytics_interval_s: float = 3600.0
+    """How often the publisher pulls views, likes and comments of recent publications."""
+    publish_analytics_days: float = 30.0
+    """Posts published within this many days get their stats pulled."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

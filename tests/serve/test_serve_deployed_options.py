@@ -15,6 +15,7 @@ import requests
 import yaml
 
 from clipray.actors.job_runner import job_runner
+from clipray.actors.publisher import publisher
 from clipray.actors.retention import retention_keeper
 from clipray.actors.stream_supervisor import stream_supervisor
 from clipray.cluster.procs import free_ports
@@ -74,7 +75,7 @@ def serve_port(api_settings, ray_local, api_db) -> Iterator[int]:
         cancel_active_jobs(api_db)
         serve.shutdown()
         # the ingress started them
-        for handle in (job_runner(), retention_keeper(), stream_supervisor()):
+        for handle in (job_runner(), retention_keeper(), stream_supervisor(), publisher()):
             if handle is not None:
                 ray.kill(handle, no_restart=True)
 

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from clipray.domain.publications import ClipKind, PublicationStatus
 from clipray.publish.base import PlatformSettings, PublishSettings
 from clipray.serve.app import create_api
-from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, StepStatus, utcnow
+from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, Publication, StepStatus, utcnow
 from tests.apiclient import Account, register, upload_with_cover
 from tests.publish.rows import account as connected_account
 from tests.serve.test_generated_clips import make as make_generated
@@ -320,6 +321,15 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     w.twice("/api/publish")
     days = w.twice("/api/publish/calendar")["days"]
     assert [p["scheduled_at"] for d in days for p in d["publications"]] == [pub["scheduled_at"]]
+
+    # a published publication with its pulled stats (the publisher writes these rows)
+    with api_db.session() as s:
+        s.add(Publication(workspace_id=acct.workspace_id, clip_id=clip_id,
+                          clip_kind=ClipKind.CLIP, platform="youtube",
+                          status=PublicationStatus.PUBLISHED, meta={}, published_at=utcnow(),
+                          stats={"views": 5, "likes": 1, "comments": 0}, stats_at=utcnow()))
+    w.twice("/api/publish/analytics")
+    assert _values(w.seen["GET /api/publish/analytics"], "stats_at")
 
     # the walk reached every kind of time, and every operation that reads one
     assert w.fields >= TIMED_FIELDS

@@ -35,6 +35,7 @@ from clipray.serve.routes import (
     highlights,
     jobs,
     publish,
+    publish_analytics,
     search,
     sources,
     streams,
@@ -99,6 +100,9 @@ def create_api(settings: Settings | None = None,
         streams,
     ):
         api.include_router(module.router)
+    # Must stay before the publications router: its /api/publish/{id} would take
+    # "analytics" for an id.
+    api.include_router(publish_analytics.router)
     api.include_router(auth.tokens_router)
     api.include_router(connections.router)
     api.include_router(webhooks.router)
