@@ -35,6 +35,8 @@ TIMED_FIELDS = {
     "last_used_at",
 }
 
+OWNER = "owner-times@example.com"
+
 
 @pytest.fixture(scope="module")
 def client(api_settings):
@@ -49,6 +51,7 @@ def client(api_settings):
         "publish": PublishSettings(youtube=youtube),
         "fernet_keys": SecretStr(Fernet.generate_key().decode()),
         "url_allow_private": True,  # the webhook subscriber is on loopback
+        "install_owners": (OWNER,),  # the installation's administration answers too
     })  # fmt: skip
     with TestClient(create_api(settings)) as c:
         yield c
@@ -330,6 +333,22 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
                           stats={"views": 5, "likes": 1, "comments": 0}, stats_at=utcnow()))
     w.twice("/api/publish/analytics")
     assert _values(w.seen["GET /api/publish/analytics"], "stats_at")
+
+    # the installation's administration: a global flag switched off, and its audit row
+    password = "correct horse battery staple"
+    reg = client.post("/api/auth/register", json={"email": OWNER, "password": password})
+    assert reg.status_code == 201, reg.text
+    tokens = client.post("/api/auth/login", json={"email": OWNER, "password": password}).json()
+    admin = Walker(client, spec, Account(reg.json()["id"], OWNER, password,
+                                         reg.json()["workspace_id"], tokens["access_token"],
+                                         tokens["refresh_token"]))  # fmt: skip
+    admin.call("PATCH", "/api/admin/flags", json={"name": "publish.tiktok", "enabled": False})
+    assert _values(admin.seen["PATCH /api/admin/flags"], "updated_at")
+    admin.twice("/api/admin/flags")
+    admin.twice("/api/admin/audit")
+    assert _values(admin.seen["GET /api/admin/audit"], "at")
+    w.operations |= admin.operations
+    w.fields |= admin.fields
 
     # the walk reached every kind of time, and every operation that reads one
     assert w.fields >= TIMED_FIELDS
