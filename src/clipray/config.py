@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from clipray.domain.publications import BACKOFF_S, CALL_TIMEOUT_S
 from clipray.publish.base import PublishSettings
 from clipray.streams.clip_settings import StreamClipSettings
 from clipray.streams.settings import IngestSettings
@@ -92,6 +93,13 @@ def _default_stages() -> dict[str, StageResources]:
         "text_embed_service": StageResources(num_cpus=0.1, batch_size=1),
         # A webhook delivery is one small HTTP POST: it waits on the network, not a CPU.
         "webhook": StageResources(num_cpus=0.05, batch_size=1),
+        # One worker actor per live stream: an FFmpeg ingest and the rolling analysis. Half
+        # a CPU each lets a 2-CPU box watch a stream beside a job; on a cluster raise it so
+        # that one heavy stream never starves another (and streams spread over nodes).
+        "stream": StageResources(num_cpus=0.5, batch_size=1),
+        # A publication attempt streams one clip file to a platform and polls its processing:
+        # it waits on the network, so a small share lets several run on one core.
+        "publish": StageResources(num_cpus=0.1, batch_size=1),
     }
 
 
@@ -363,6 +371,52 @@ class Settings(BaseSettings):
     """How long a subscriber has to answer one delivery (a timeout is retried)."""
     webhook_delivery_concurrency: int = 4
     """Deliveries the job runner keeps in flight at once (each a small Ray task)."""
+
+    # --- live streams ---------------------------------------------------------------------
+    quota_concurrent_streams: int = Field(default=3, ge=0)
+    """Live streams a workspace may watch at once (paused and failed ones count: they can
+    be resumed); the next is refused with 429 ``STREAM_QUOTA_EXCEEDED``."""
+    streams_max_cluster: int = Field(default=20, ge=0)
+    """Live streams the whole cluster watches at once (429 ``STREAM_CAPACITY_EXCEEDED``)."""
+    stream_retry_after_s: int = Field(default=60, ge=1)
+    """``Retry-After`` of a refused stream: a stream that ends frees its place."""
+    stream_pipeline: str | None = "clipray.services.stream_pipeline:stream_pipeline"
+    """What a stream worker runs: ``module:factory``, called with a
+    ``actors.stream_worker.WorkerContext``; the default ingests, analyses and assembles
+    clips. Unset (empty): workers report ``error`` (``STREAM_PIPELINE_MISSING``)."""
+    stream_heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    """How often a stream worker records ``last_seen_at``."""
+    stream_heartbeat_timeout_s: float = Field(default=30.0, gt=0)
+    """A worker silent this long is taken for dead and recreated by the supervisor."""
+    stream_worker_start_timeout_s: float = Field(default=120.0, gt=0)
+    """How long a new worker may take to send its first heartbeat (Ray schedules it, starts
+    a process, the pipeline connects) before it is taken for dead."""
+    stream_supervisor_lease_s: float = Field(default=30.0, gt=0)
+    """Lifetime of the supervisor's lease (and of its claims on monitors) without renewal:
+    how long a dead supervisor keeps another instance from taking over."""
+    stream_supervisor_poll_s: float = Field(default=2.0, gt=0)
+    """How often the supervisor renews its lease and looks at the monitors."""
+    stream_drain_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a stopping worker may take to flush its buffer and pending clips."""
+    stream_push_host: str = "127.0.0.1"
+    """Host in a push monitor's ``ingest_url``: where OBS reaches the stream workers."""
+    stream_push_ports: tuple[int, int] = (19350, 19449)
+    """First and last RTMP port handed to push monitors (one each while live)."""
+
+    # --- publications (the publisher actor) ----------------------------------------------
+    publish_poll_s: float = 1.0
+    """How often the publisher looks for due publications and finished attempts."""
+    publish_concurrency: int = 4
+    """Publication attempts in flight at once (each one Ray task of ``publish`` resources)."""
+    publish_backoff_s: float = BACKOFF_S
+    """Wait after a publication's first failed attempt; each later one doubles it (a
+    platform's own retry time is honoured when it is longer)."""
+    publish_call_timeout_s: float = CALL_TIMEOUT_S
+    """The most one attempt may take: the publisher cancels it then and retries it later."""
+    publish_analytics_interval_s: float = 3600.0
+    """How often the publisher pulls views, likes and comments of recent publications."""
+    publish_analytics_days: float = 30.0
+    """Posts published within this many days get their stats pulled."""
 
     # --- media tools ----------------------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"

@@ -37,6 +37,7 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.MANAGE_TOKENS:      (True,  True,  True,  False),
     Action.MANAGE_MEMBERS:     (True,  True,  False, False),
     Action.PUBLISH:            (True,  True,  False, False),
+    Action.REQUEST_PUBLISH:    (True,  True,  True,  False),
     Action.DELETE_SOURCE:      (True,  True,  False, False),
     Action.INSPECT_WORKERS:    (True,  True,  False, False),
     Action.READ_AUDIT:         (True,  True,  False, False),
@@ -45,6 +46,8 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.TRANSFER_OWNERSHIP: (True,  False, False, False),
     Action.CONNECT_ACCOUNT:    (True,  True,  False, False),
     Action.LIST_ACCOUNTS:      (True,  True,  True,  False),
+    Action.READ_STREAMS:       (True,  True,  True,  True),
+    Action.MANAGE_STREAMS:     (True,  True,  True,  False),
 }  # fmt: skip
 MATRIX_ROLES = (OWNER, ADMIN, EDITOR, VIEWER)
 
@@ -162,10 +165,11 @@ def test_last_owner_violation(owners_after, refused):
 
 def test_scope_table():
     expected = {
-        "read": {Action.READ},
+        "read": {Action.READ, Action.READ_STREAMS},
         "jobs:write": {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE},
         "clips:write": {Action.EDIT_CLIP, Action.DELETE_CLIP},
-        "publish": {Action.PUBLISH},
+        "publish": {Action.PUBLISH, Action.REQUEST_PUBLISH},
+        "streams:write": {Action.MANAGE_STREAMS},
     }
     assert dict(SCOPES) == expected
 

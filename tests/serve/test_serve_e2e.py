@@ -15,7 +15,9 @@ import ray
 import requests
 
 from clipray.actors.job_runner import job_runner
+from clipray.actors.publisher import publisher
 from clipray.actors.retention import retention_keeper
+from clipray.actors.stream_supervisor import stream_supervisor
 from clipray.cluster.procs import free_ports
 from tests.apiclient import Account, register, upload
 from tests.conftest import cancel_active_jobs
@@ -52,7 +54,8 @@ def served(api_settings, ray_local, api_db) -> Iterator[Http]:
     finally:
         cancel_active_jobs(api_db)
         serve.shutdown()
-        for handle in (job_runner(), retention_keeper()):  # the ingress started both
+        # the ingress started them
+        for handle in (job_runner(), retention_keeper(), stream_supervisor(), publisher()):
             if handle is not None:
                 ray.kill(handle, no_restart=True)
 

@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from clipray.domain.publications import ClipKind, PublicationStatus
 from clipray.publish.base import PlatformSettings, PublishSettings
 from clipray.serve.app import create_api
-from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, StepStatus, utcnow
+from clipray.storage.orm import Clip, ClipStatus, Job, JobStep, Publication, StepStatus, utcnow
 from tests.apiclient import Account, register, upload_with_cover
+from tests.publish.rows import account as connected_account
 from tests.serve.test_generated_clips import make as make_generated
 
 RFC3339 = re.compile(
@@ -33,6 +35,8 @@ TIMED_FIELDS = {
     "last_used_at",
 }
 
+OWNER = "owner-times@example.com"
+
 
 @pytest.fixture(scope="module")
 def client(api_settings):
@@ -47,6 +51,7 @@ def client(api_settings):
         "publish": PublishSettings(youtube=youtube),
         "fernet_keys": SecretStr(Fernet.generate_key().decode()),
         "url_allow_private": True,  # the webhook subscriber is on loopback
+        "install_owners": (OWNER,),  # the installation's administration answers too
     })  # fmt: skip
     with TestClient(create_api(settings)) as c:
         yield c
@@ -302,6 +307,48 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
         hook["created_at"]]
     w.twice("/api/webhooks/subscriptions/{subscription_id}/deliveries",
             subscription_id=hook["id"])  # fmt: skip
+
+    # a live stream monitor (push ingest: no source URL to check), stopped
+    stream = w.call("POST", "/api/streams", json={"url": "rtmp-push"})
+    shown = w.twice("/api/streams/{stream_id}", stream_id=stream["id"])
+    assert [m["created_at"] for m in w.twice("/api/streams")["data"]] == [shown["created_at"]]
+    stopped = w.call("DELETE", "/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"]
+    assert w.twice("/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"] == stopped
+    # a scheduled publication of the kept clip: created, read alone, listed, on the calendar
+    to = connected_account(api_db, acct.workspace_id, "youtube")
+    at = (utcnow() + timedelta(days=1)).isoformat()
+    pub = w.call("POST", "/api/publish/schedule",
+                 json={"clip_ids": [gid], "account_ids": [to], "scheduled_at": at})["data"][0]
+    got = w.twice("/api/publish/{publication_id}", publication_id=pub["id"])
+    assert (got["scheduled_at"], got["created_at"]) == (pub["scheduled_at"], pub["created_at"])
+    w.twice("/api/publish")
+    days = w.twice("/api/publish/calendar")["days"]
+    assert [p["scheduled_at"] for d in days for p in d["publications"]] == [pub["scheduled_at"]]
+
+    # a published publication with its pulled stats (the publisher writes these rows)
+    with api_db.session() as s:
+        s.add(Publication(workspace_id=acct.workspace_id, clip_id=clip_id,
+                          clip_kind=ClipKind.CLIP, platform="youtube",
+                          status=PublicationStatus.PUBLISHED, meta={}, published_at=utcnow(),
+                          stats={"views": 5, "likes": 1, "comments": 0}, stats_at=utcnow()))
+    w.twice("/api/publish/analytics")
+    assert _values(w.seen["GET /api/publish/analytics"], "stats_at")
+
+    # the installation's administration: a global flag switched off, and its audit row
+    password = "correct horse battery staple"
+    reg = client.post("/api/auth/register", json={"email": OWNER, "password": password})
+    assert reg.status_code == 201, reg.text
+    tokens = client.post("/api/auth/login", json={"email": OWNER, "password": password}).json()
+    admin = Walker(client, spec, Account(reg.json()["id"], OWNER, password,
+                                         reg.json()["workspace_id"], tokens["access_token"],
+                                         tokens["refresh_token"]))  # fmt: skip
+    admin.call("PATCH", "/api/admin/flags", json={"name": "publish.tiktok", "enabled": False})
+    assert _values(admin.seen["PATCH /api/admin/flags"], "updated_at")
+    admin.twice("/api/admin/flags")
+    admin.twice("/api/admin/audit")
+    assert _values(admin.seen["GET /api/admin/audit"], "at")
+    w.operations |= admin.operations
+    w.fields |= admin.fields
 
     # the walk reached every kind of time, and every operation that reads one
     assert w.fields >= TIMED_FIELDS

@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import func, select
 
 from clipray.domain.enums import GeneratedKind
+from clipray.domain.streams import MonitorSettings, MonitorStatus
 from clipray.domain.webhooks import WebhookEvent
 from clipray.live import ClipWindow, EventKind
 from clipray.media.ffmpeg import check, run, run_ffmpeg
-from clipray.services import webhooks
+from clipray.services import streams, webhooks
 from clipray.services.stream_clips import StreamTarget, assemble
 from clipray.services.stream_pipeline import LivePipeline, analysis_overrides, twitch_channel
 from clipray.storage.db import Database
@@ -40,14 +41,9 @@ KEYWORD = "Netherlands"
 RATE = 16_000
 
 
-@dataclass
-class Options:
-    min_duration: float = 10.0
-    max_duration: float = 20.0
-    keywords: tuple[str, ...] = (KEYWORD,)
-    caption_style: str = "highlight_word"
-    aspect: str = "1:1"
-    max_clips_per_hour: int = 12
+OPTIONS = {"min_duration": 10.0, "max_duration": 20.0, "keywords": [KEYWORD],
+           "aspect": "1:1", "max_clips_per_hour": 12}
+"""The monitor's settings: short clips, square (a quicker render on a shared box)."""
 
 
 @dataclass
@@ -59,15 +55,15 @@ class Context:
     url: str | None
     buffer_dir: Path
     settings: object
-    options: Options = field(default_factory=Options)
+    options: MonitorSettings = field(default_factory=lambda: MonitorSettings.of(OPTIONS))
     push_port: int | None = None
     stream_key: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     reports: list[tuple[str, str | None]] = field(default_factory=list)
     made: int = 0
 
-    def report(self, status: object, error: str | None = None) -> bool:
-        self.reports.append((str(status), error))
+    def report(self, status: MonitorStatus, error: str | None = None) -> bool:
+        self.reports.append((status.value, error))
         return True
 
     def clip_made(self, n: int = 1) -> bool:
@@ -100,6 +96,7 @@ def stream_settings(settings, buckets, tmp_path):
         "database_url": f"sqlite:///{tmp_path / 'streams.db'}",
         "warm_models": False,
         "url_allow_private": True,
+        "url_allowed_domains": ("127.0.0.1",),
         # The synthetic stream is H.264 with 1 s GOPs: copied, without the probe's 6 s.
         "stream_ingest": settings.stream_ingest.model_copy(update={"video": "copy"}),
     })  # fmt: skip
@@ -151,7 +148,7 @@ def test_a_live_stream_becomes_clips(stream_media, stream_settings, db, buckets,
                        [WebhookEvent.STREAM_CLIP])  # fmt: skip
     live = LiveHls(tmp_path / "hls", stream_media)
     live.up()
-    monitor = "mon" + ws[:20]
+    monitor = streams.create(stream_settings, db, ws, None, live.url, OPTIONS).monitor.id
     ctx = Context(monitor, ws, live.url, stream_settings.home_dir / "streams" / monitor,
                   stream_settings)  # fmt: skip
     pipeline = LivePipeline(ctx, db, buckets).start()
@@ -241,10 +238,11 @@ def test_a_refused_window_leaves_nothing(stream_media, stream_settings, db, buck
     ws = _workspace(db)
     ring = RingBuffer(tmp_path / "ring")
     fill(ring, segment_file(stream_media, tmp_path / "segs"))
-    target = StreamTarget("mon-cap", ws, "1:1")
+    monitor = streams.create(stream_settings, db, ws, None, "http://127.0.0.1:9/x.m3u8").monitor.id
+    target = StreamTarget(monitor, ws, "1:1")
     capped = stream_settings.model_copy(update={"generated_clips_max_live": 0})
     with pytest.raises(CodedError) as info:
-        assemble(capped, db, buckets, target, ClipWindow("mon-cap:x", 2.0, 8.0, 0.5, ()), ring)
+        assemble(capped, db, buckets, target, ClipWindow(f"{monitor}:x", 2.0, 8.0, 0.5, ()), ring)
     assert info.value.code == "GENERATED_CLIP_LIMIT"
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(StreamClip)) == 0
@@ -270,7 +268,7 @@ def test_the_monitor_settings_layer_onto_the_analysis_overrides():
 
     cfg = Settings(stream_clips=StreamClipSettings(
         analysis={"window": {"pre_roll_s": 2.0}, "energy": {"z_threshold": 4}}))
-    out = analysis_overrides(cfg, Options(min_duration=12, max_duration=30))
+    out = analysis_overrides(cfg, MonitorSettings(min_duration=12, max_duration=30))
     assert out["window"] == {"pre_roll_s": 2.0, "min_duration": 12, "max_duration": 30,
                              "max_clips_per_hour": 12}  # fmt: skip
     assert out["energy"] == {"z_threshold": 4}

@@ -38,6 +38,8 @@ TABLES = {
     "publications",
     "feature_flags",
     "stream_clips",
+    "stream_monitors",
+    "supervisor_leases",
 }
 
 

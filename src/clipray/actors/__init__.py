@@ -1,4 +1,5 @@
-"""Long-lived Ray actors: the job runner and the retention keeper."""
+"""Long-lived Ray actors: the job runner, the retention keeper, the stream supervisor and
+the publisher."""
 
 from __future__ import annotations
 
@@ -34,9 +35,13 @@ def named(name: str) -> Any | None:
 
 
 def ensure_actors(settings: Settings) -> dict[str, Any]:
-    """Both detached actors, started where they are not running (idempotent: they are
+    """The detached actors, started where they are not running (idempotent: they are
     named). ``clipray up``, ``clipray serve`` and the Serve ingress all call this."""
     from clipray.actors.job_runner import ensure_job_runner
+    from clipray.actors.publisher import ensure_publisher
     from clipray.actors.retention import ensure_retention_keeper
+    from clipray.actors.stream_supervisor import ensure_stream_supervisor
 
-    return {"runner": ensure_job_runner(settings), "retention": ensure_retention_keeper(settings)}
+    return {"runner": ensure_job_runner(settings), "retention": ensure_retention_keeper(settings),
+            "streams": ensure_stream_supervisor(settings),
+            "publisher": ensure_publisher(settings)}  # fmt: skip

@@ -8,7 +8,7 @@ clipray down      # stop what ``up`` started (data stays)
 
 One module per command group registers its commands on :data:`app`, in the order that
 ``clipray --help`` lists them: ``services``, ``analysis``, ``vclips``, ``generated``,
-``search``, ``accounts``; shared helpers live in ``common``.
+``search``, ``accounts``, ``streams``, ``publish``; shared helpers live in ``common``.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from clipray.schemas import CodedError
 
 # isort: off
 # The groups register their commands on ``app`` as they are imported: this is --help's order.
-from clipray.cli import services, analysis, vclips, generated, search, accounts
+from clipray.cli import services, analysis, vclips, generated, search, accounts, streams, publish
 # isort: on
 
-__all__ = ["accounts", "analysis", "app", "generated", "main", "search", "services", "vclips"]
+__all__ = ["accounts", "analysis", "app", "generated", "main", "publish", "search", "services",
+           "streams", "vclips"]  # fmt: skip
 
 
 def _version(value: bool) -> None:

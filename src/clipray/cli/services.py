@@ -65,7 +65,8 @@ def up(
         dash += f" (adopted: {report.ray_adopted})" if report.ray_adopted else ""
         out.print(f"[green]OK[/] Ray {ray_word} at {report.ray_address}{dash}", soft_wrap=True)
         _start_actors(settings)
-        out.print("[green]OK[/] job runner and retention keeper running")
+        out.print("[green]OK[/] job runner, retention keeper, stream supervisor and publisher "
+                  "running")
 
 
 def _start_actors(settings: Settings) -> None:

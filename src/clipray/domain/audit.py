@@ -44,3 +44,8 @@ class AuditAction(enum.StrEnum):
     in the installation's log, a workspace's in that workspace's."""
     WEBHOOK_REFUSED = "webhook.refused"
     """An inbound webhook refused (installation log; ``detail``: platform, code, reason)."""
+    PUBLICATION_CREATED = "publication.created"
+    """A publication asked for: ``detail.status`` says whether it waits for approval."""
+    PUBLICATION_APPROVED = "publication.approved"
+    PUBLICATION_REJECTED = "publication.rejected"
+    PUBLICATION_CANCELLED = "publication.cancelled"

@@ -23,7 +23,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -113,7 +113,8 @@ class UrlPolicy:
 
 
 # --- URL checks ----------------------------------------------------------------------------
-def check_url(url: str, policy: UrlPolicy, resolve: Resolver | None = None) -> str:
+def check_url(url: str, policy: UrlPolicy, resolve: Resolver | None = None, *,
+              schemes: Mapping[str, int] = _SCHEMES) -> str:  # fmt: skip
     """Return the normalised form of ``url``, or raise :class:`UrlRefusedError`.
 
     The normalised URL (lowercase IDNA host, no trailing dot, no fragment) is the one to
@@ -124,8 +125,10 @@ def check_url(url: str, policy: UrlPolicy, resolve: Resolver | None = None) -> s
         policy: The allowlist and whether private addresses are allowed.
         resolve: ``(host, port) -> addresses``; defaults to :func:`socket.getaddrinfo`
             over all address families. Tests inject one to avoid real DNS.
+        schemes: Allowed schemes and their default ports (live streams also pull RTMP
+            and SRT); http(s) unless given.
     """
-    _, host, ip, port, normalised = _parse(url)
+    _, host, ip, port, normalised = _parse(url, schemes)
     if not _host_allowed(host, ip, policy.allowed_domains):
         sites = ", ".join(policy.allowed_domains) or "none"
         raise UrlRefusedError(
@@ -144,14 +147,16 @@ def check_public_url(url: str, allow_private: bool, resolve: Resolver | None = N
     return normalised
 
 
-def _parse(url: str) -> tuple[str, str, IPAddress | None, int, str]:
+def _parse(url: str, schemes: Mapping[str, int] = _SCHEMES
+           ) -> tuple[str, str, IPAddress | None, int, str]:  # fmt: skip
     """``url`` -> (scheme, host, host as IP or None, port, normalised URL)."""
     url = url.strip()
     m = _SCHEME_RE.match(url)
     scheme = m.group(1).lower() if m else ""
-    if scheme not in _SCHEMES:
+    if scheme not in schemes:
         shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
-        raise UrlRefusedError("URL_SCHEME_NOT_ALLOWED", f"{shown} is not allowed, only http(s)")
+        only = "http(s)" if schemes is _SCHEMES else ", ".join(sorted(schemes))
+        raise UrlRefusedError("URL_SCHEME_NOT_ALLOWED", f"{shown} is not allowed, only {only}")
     if len(url) > _MAX_URL_LEN:
         raise UrlRefusedError("URL_INVALID", f"URL longer than {_MAX_URL_LEN} characters")
     # Browsers read a backslash as a slash, urllib does not: refuse what parsers disagree on.
@@ -169,7 +174,7 @@ def _parse(url: str) -> tuple[str, str, IPAddress | None, int, str]:
     if port is not None:
         netloc = f"{netloc}:{port}"
     normalised = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-    return scheme, host, ip, port or _SCHEMES[scheme], normalised
+    return scheme, host, ip, port or schemes[scheme], normalised
 
 
 def _normalise_host(raw: str) -> tuple[str, IPAddress | None]:

@@ -34,8 +34,11 @@ from clipray.serve.routes import (
     health,
     highlights,
     jobs,
+    publish,
+    publish_analytics,
     search,
     sources,
+    streams,
     transcripts,
     uploads,
     usage,
@@ -94,13 +97,19 @@ def create_api(settings: Settings | None = None,
         audit,
         health,
         usage,
+        streams,
     ):
         api.include_router(module.router)
+    # Must stay before the publications router: its /api/publish/{id} would take
+    # "analytics" for an id.
+    api.include_router(publish_analytics.router)
     api.include_router(auth.tokens_router)
     api.include_router(connections.router)
     api.include_router(webhooks.router)
     api.include_router(flags.router)
     api.include_router(audit.admin_router)
+    api.include_router(publish.router)
+    api.include_router(publish.clips_router)
     return api
 
 

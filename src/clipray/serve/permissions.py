@@ -54,6 +54,9 @@ class Action(enum.StrEnum):
     UPLOAD = "upload"
     MANAGE_MEMBERS = "manage_members"
     PUBLISH = "publish"
+    """Publish to a connected account, and approve or reject an editor's request."""
+    REQUEST_PUBLISH = "request_publish"
+    """Ask for a publication: it waits until an admin or owner approves it."""
     MANAGE_TOKENS = "manage_tokens"
     """Create and revoke one's own API tokens."""
     DELETE_WORKSPACE = "delete_workspace"
@@ -68,6 +71,10 @@ class Action(enum.StrEnum):
     """See the workspace's connected platform accounts (never their tokens)."""
     MANAGE_WEBHOOKS = "manage_webhooks"
     """Subscribe URLs to the workspace's events, list and delete them, read their logs."""
+    READ_STREAMS = "read_streams"
+    """See the workspace's live stream monitors and their state."""
+    MANAGE_STREAMS = "manage_streams"
+    """Start, pause, resume and stop live stream monitors."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -88,6 +95,8 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.MANAGE_MEMBERS: Role.ADMIN,
         # Publishing posts to outside accounts in the workspace's name, hence above editor.
         Action.PUBLISH: Role.ADMIN,
+        # An editor's publication is a request that an admin or owner approves.
+        Action.REQUEST_PUBLISH: Role.EDITOR,
         # A connected account posts in the workspace's name: whoever may publish connects
         # it; an editor sees which exist (to request a publication to one).
         Action.CONNECT_ACCOUNT: Role.ADMIN,
@@ -103,6 +112,9 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.MANAGE_WEBHOOKS: Role.ADMIN,
         Action.DELETE_WORKSPACE: Role.OWNER,
         Action.TRANSFER_OWNERSHIP: Role.OWNER,
+        Action.READ_STREAMS: Role.VIEWER,
+        # A stream monitor is a job that does not end: whoever may start jobs manages them.
+        Action.MANAGE_STREAMS: Role.EDITOR,
     }
 )
 """The whole role policy: the least role that may perform each action."""
@@ -168,12 +180,13 @@ or give away the workspace."""
 
 SCOPES: Final[Mapping[str, frozenset[Action]]] = MappingProxyType(
     {
-        "read": frozenset({Action.READ}),
+        "read": frozenset({Action.READ, Action.READ_STREAMS}),
         "jobs:write": frozenset(
             {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE}
         ),
         "clips:write": frozenset({Action.EDIT_CLIP, Action.DELETE_CLIP}),
-        "publish": frozenset({Action.PUBLISH}),
+        "publish": frozenset({Action.PUBLISH, Action.REQUEST_PUBLISH}),
+        "streams:write": frozenset({Action.MANAGE_STREAMS}),
     }
 )
 """What each API token scope unlocks; no scope unlocks anything in `MACHINE_FORBIDDEN`."""

@@ -41,6 +41,7 @@ import numpy as np
 
 from clipray.config import Settings
 from clipray.domain.errors import CodedError
+from clipray.domain.streams import MonitorSettings, MonitorStatus
 from clipray.live import ClipWindow, LiveAnalyzer, live_config
 from clipray.media.ffmpeg import run
 from clipray.schemas import Transcript, Word
@@ -60,32 +61,21 @@ Transcribe = Callable[[list[tuple[np.ndarray, float]]], list[Transcript]]
 """``[(samples, offset_s), ...] -> one Transcript each``, word times offset (stream time)."""
 
 
-class MonitorOptions(Protocol):
-    """A monitor's settings as the pipeline reads them (``domain.streams.MonitorSettings``)."""
-
-    min_duration: float
-    max_duration: float
-    keywords: tuple[str, ...]
-    caption_style: str
-    aspect: str
-    max_clips_per_hour: int
-
-
 class PipelineContext(Protocol):
-    """What the stream worker hands its pipeline (``actors.stream_worker.WorkerContext``);
-    a protocol so that this service needs nothing of the actor's module."""
+    """What the stream worker hands its pipeline (``actors.stream_worker.WorkerContext``):
+    its shape, since a service imports no door (import-linter holds that)."""
 
     monitor_id: str
     workspace_id: str
     url: str | None
     push_port: int | None
     stream_key: str | None
-    options: Any
+    options: MonitorSettings
     buffer_dir: Path
     settings: Settings
     stopping: threading.Event
 
-    def report(self, status: Any, error: str | None = None) -> bool: ...
+    def report(self, status: MonitorStatus, error: str | None = None) -> bool: ...
 
     def clip_made(self, n: int = 1) -> bool: ...
 
@@ -99,7 +89,7 @@ def stream_pipeline(ctx: PipelineContext) -> LivePipeline:
     return LivePipeline(ctx, open_database(settings), open_storage(settings)).start()
 
 
-def analysis_overrides(settings: Settings, options: MonitorOptions) -> dict[str, Any]:
+def analysis_overrides(settings: Settings, options: MonitorSettings) -> dict[str, Any]:
     """``CLIPRAY_STREAM_CLIPS__ANALYSIS`` with the monitor's durations and hourly cap on top."""
     out = {k: dict(v) if isinstance(v, dict) else v
            for k, v in settings.stream_clips.analysis.items()}  # fmt: skip
@@ -306,7 +296,7 @@ class LivePipeline:
         if status.state is IngestState.STOPPED:
             return
         reason = status.reason if status.state is not IngestState.ACTIVE else None
-        self.ctx.report(status.state.value, reason)
+        self.ctx.report(MonitorStatus(status.state.value), reason)
 
     # --- analysis ----------------------------------------------------------------------
     def _take(self, seg: Segment) -> None:

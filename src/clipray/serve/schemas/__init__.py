@@ -68,6 +68,7 @@ from clipray.serve.schemas.sources import (
     VirtualClipOut,
     VirtualClipPatch,
 )
+from clipray.serve.schemas.streams import StreamCreate, StreamCreated, StreamOut, StreamSettings
 from clipray.serve.schemas.uploads import ConfirmIn, ConfirmOut, PresignIn, PresignOut
 
 __all__ = [
@@ -125,6 +126,10 @@ __all__ = [
     "SearchOut",
     "SourceOut",
     "StepOut",
+    "StreamCreate",
+    "StreamCreated",
+    "StreamOut",
+    "StreamSettings",
     "Timestamp",
     "Title",
     "Tokens",

@@ -5,7 +5,7 @@ pipeline vocabulary in ``schemas.py``. Every change to these modules ships with 
 ``storage/migrations/versions`` (a test checks that the two agree).
 
 One module per area (accounts, media, review, generated, audit, publishing, publications,
-webhooks, flags);
+webhooks, flags, streams);
 import the models from ``clipray.storage.orm`` as before.
 """
 
@@ -58,6 +58,7 @@ from clipray.storage.orm.review import (
     VirtualClip,
 )
 from clipray.storage.orm.stream_clips import StreamClip
+from clipray.storage.orm.streams import StreamMonitor, SupervisorLease
 from clipray.storage.orm.webhooks import (
     WebhookDelivery,
     WebhookInbound,
@@ -100,6 +101,8 @@ __all__ = [
     "SourceOrigin",
     "StepStatus",
     "StreamClip",
+    "StreamMonitor",
+    "SupervisorLease",
     "UploadReservation",
     "User",
     "VirtualClip",

@@ -32,7 +32,9 @@ class StreamClip(Base):
     workspace_id: Mapped[str] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
-    monitor_id: Mapped[str] = mapped_column(String(64), index=True)
+    monitor_id: Mapped[str] = mapped_column(
+        ForeignKey("stream_monitors.id", ondelete="CASCADE"), index=True
+    )
     """The stream monitor the clip came from."""
     window_key: Mapped[str] = mapped_column(String(128))
     """The analysis' stable key of the window (monitor and rounded edges)."""

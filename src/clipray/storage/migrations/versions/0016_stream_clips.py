@@ -3,8 +3,8 @@
 ``generated_clips.kind`` accepts ``stream``; ``stream_clips`` holds one row per stream clip,
 unique per monitor and window key (a recreated worker never records a moment twice).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -43,7 +43,7 @@ def upgrade() -> None:
         "stream_clips",
         sa.Column("generated_clip_id", sa.String(length=32), nullable=False),
         sa.Column("workspace_id", sa.String(length=32), nullable=False),
-        sa.Column("monitor_id", sa.String(length=64), nullable=False),
+        sa.Column("monitor_id", sa.String(length=32), nullable=False),
         sa.Column("window_key", sa.String(length=128), nullable=False),
         sa.Column("stream_start", sa.Float(), nullable=False),
         sa.Column("stream_end", sa.Float(), nullable=False),
@@ -53,6 +53,9 @@ def upgrade() -> None:
         sa.Column("available_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["generated_clip_id"], ["generated_clips.id"],
                                 name=op.f("fk_stream_clips_generated_clip_id_generated_clips"),
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["monitor_id"], ["stream_monitors.id"],
+                                name=op.f("fk_stream_clips_monitor_id_stream_monitors"),
                                 ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"],
                                 name=op.f("fk_stream_clips_workspace_id_workspaces"),

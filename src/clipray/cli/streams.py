@@ -1,0 +1,111 @@
+"""Live streams: watch one, list them, stop one.
+
+clipray streams start https://www.twitch.tv/somechannel --keywords goal --keywords wow
+clipray streams start rtmp-push        # prints the ingest URL OBS pushes to
+clipray streams list
+clipray streams stop STREAM_ID
+
+The stream supervisor of ``clipray serve`` (or of the cluster) runs the monitors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from clipray.cli.common import _cover_context, _settings, app, out
+from clipray.domain.streams import Control
+
+streams_app = typer.Typer(help="Live streams: watch one, list them, stop one.",
+                          no_args_is_help=True)  # fmt: skip
+app.add_typer(streams_app, name="streams")
+
+
+def _row(m: Any) -> dict[str, Any]:
+    return {"id": m.id, "status": m.status.value, "url": m.url, "push": m.push_port is not None,
+            "clips_generated": m.clips_generated, "last_error": m.last_error,
+            "last_seen_at": m.last_seen_at.isoformat() if m.last_seen_at else None}  # fmt: skip
+
+
+@streams_app.command("start")
+def start(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The stream's URL (HLS/DASH, RTMP, SRT or a "
+                                            "platform page), or rtmp-push for push ingest.")],
+    keywords: Annotated[list[str] | None, typer.Option(
+        "--keywords", "-k", help="A word that triggers a clip when spoken (repeatable).")] = None,
+    min_duration: Annotated[float | None, typer.Option(help="Shortest clip, seconds.")] = None,
+    max_duration: Annotated[float | None, typer.Option(help="Longest clip, seconds.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Watch a live stream; prints its id (and, for rtmp-push, where OBS pushes)."""
+    from clipray.services import streams
+
+    settings = _settings(ctx)
+    chosen: dict[str, Any] = {"keywords": keywords or []}
+    if min_duration is not None:
+        chosen["min_duration"] = min_duration
+    if max_duration is not None:
+        chosen["max_duration"] = max_duration
+    db, ws_id, user_id = _cover_context(settings)
+    try:
+        made = streams.create(settings, db, ws_id, user_id, url, chosen)
+    finally:
+        db.dispose()
+    if as_json:
+        out.print_json(json.dumps({"id": made.monitor.id, "status": made.monitor.status.value,
+                                   "ingest_url": made.ingest_url}))  # fmt: skip
+        return
+    out.print(f"stream {made.monitor.id} {made.monitor.status.value}", highlight=False)
+    if made.ingest_url:
+        out.print(f"push to: {escape(made.ingest_url)}", highlight=False, soft_wrap=True)
+
+
+@streams_app.command("list")
+def list_streams(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Streams per page.")] = 20,
+    page: Annotated[int, typer.Option(min=1, help="Page, from 1.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The workspace's streams, newest first."""
+    from clipray.services import streams
+
+    db, ws_id, _ = _cover_context(_settings(ctx))
+    try:
+        rows, total = streams.page(db, ws_id, limit, (page - 1) * limit)
+    finally:
+        db.dispose()
+    if as_json:
+        out.print_json(json.dumps({"data": [_row(r) for r in rows], "total": total}))
+        return
+    table = Table("id", "status", "source", "clips", "last error")
+    for r in rows:
+        table.add_row(r.id, r.status.value, escape(r.url or "rtmp-push"), str(r.clips_generated),
+                      escape(r.last_error or ""))  # fmt: skip
+    out.print(table)
+
+
+@streams_app.command("stop")
+def stop(
+    ctx: typer.Context,
+    stream_id: Annotated[str, typer.Argument(help="The stream's id.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Stop watching a stream (its worker drains; its buffer is removed)."""
+    from clipray.services import streams
+
+    settings = _settings(ctx)
+    db, ws_id, _ = _cover_context(settings)
+    try:
+        row = streams.control(settings, db, ws_id, stream_id, Control.STOP)
+    finally:
+        db.dispose()
+    if as_json:
+        out.print_json(json.dumps(_row(row)))
+        return
+    out.print(f"stream {row.id} {row.status.value}", highlight=False)
