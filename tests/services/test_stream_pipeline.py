@@ -10,6 +10,7 @@ second is the tone; a workspace keyword spoken in the speech makes its own clip;
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -255,3 +256,61 @@ def test_the_monitor_settings_layer_onto_the_analysis_overrides():
     assert out["window"] == {"pre_roll_s": 2.0, "min_duration": 12, "max_duration": 30,
                              "max_clips_per_hour": 12}  # fmt: skip
     assert out["energy"] == {"z_threshold": 4}
+
+
+@pytest.mark.integration
+def test_a_chat_spike_makes_a_clip(stream_media, stream_settings, db, buckets, tmp_path):
+    """Chat read from a local server speaking Twitch's IRC dialect: a steady message a
+    second, then a flood of ten a second for three seconds; the spike becomes a clip."""
+    from clipray.live_chat.twitch import TwitchChatConfig
+    from tests.live_chat.twitch_server import FakeTwitchIrc
+
+    ws = _workspace(db)
+    live = LiveHls(tmp_path / "hls", stream_media)
+    live.up()
+    monitor = streams.create(stream_settings, db, ws, None, live.url,
+                             {**OPTIONS, "keywords": []}).monitor.id  # fmt: skip
+    ctx = Context(monitor, ws, live.url, stream_settings.home_dir / "streams" / monitor,
+                  stream_settings)  # fmt: skip
+    stop = threading.Event()
+    with FakeTwitchIrc() as irc:
+        cfg = TwitchChatConfig(host="127.0.0.1", port=irc.port, tls=False, poll_s=0.05)
+        pipeline = LivePipeline(ctx, db, buckets, chat=("somechannel", cfg)).start()
+        irc.wait_for(lambda: irc.joins >= 1, timeout=30)
+        flood_at: list[float] = []
+
+        def chatter() -> None:
+            n = 0
+            while not stop.is_set():
+                irc.privmsg("somechannel", f"viewer{n % 7}", f"message {n}")
+                n += 1
+                end = pipeline.ring.span()[1]
+                if not flood_at and end >= 30.0:
+                    flood_at.append(end)
+                    for k in range(30):
+                        irc.privmsg("somechannel", f"fan{k}", "CLIP IT")
+                        time.sleep(0.1)
+                stop.wait(1.0)
+
+        thread = threading.Thread(target=chatter, daemon=True)
+        thread.start()
+        try:
+            def advance() -> bool:
+                pipeline.step()
+                return bool(flood_at) and pipeline.ring.span()[1] >= flood_at[0] + 16.0
+
+            wait_until(advance, 300, "the stream to pass the chat spike", every=0)
+            pipeline.drain()
+        finally:
+            stop.set()
+            thread.join(10)
+            pipeline.close()
+            live.close()
+    with db.session() as s:
+        rows = list(s.scalars(select(StreamClip).where(StreamClip.monitor_id == monitor)))
+    chat = [r for r in rows if any(e.get("kind") == EventKind.CHAT.value for e in r.events)]
+    assert chat, f"no chat clip among {[[e.get('kind') for e in r.events] for r in rows]}"
+    [spike] = [e for e in chat[0].events if e.get("kind") == "chat"][:1]
+    # The spike lies where the flood was sent, on the stream clock (chat reacts late: the
+    # event starts reaction_s before the spike).
+    assert flood_at[0] - 10.0 <= spike["t_end"] <= flood_at[0] + 10.0

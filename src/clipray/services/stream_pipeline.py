@@ -43,6 +43,7 @@ from clipray.config import Settings
 from clipray.domain.errors import CodedError
 from clipray.domain.streams import MonitorSettings, MonitorStatus
 from clipray.live import ClipWindow, LiveAnalyzer, live_config
+from clipray.live_chat.twitch import TwitchChatConfig, TwitchChatReader
 from clipray.media.ffmpeg import run
 from clipray.schemas import Transcript, Word
 from clipray.services.stream_clips import StreamTarget, assemble, emitted
@@ -180,10 +181,13 @@ class LivePipeline:
     Args:
         transcribe: speech recognition; default: the warm service with
             ``settings.warm_models``, else faster-whisper in this process.
+        chat: ``(channel, TwitchChatConfig)`` of the chat to read; default: the channel of
+            a ``twitch.tv`` source on Twitch's own server, none for other sources.
     """
 
     def __init__(self, ctx: PipelineContext, db: Database, buckets: Buckets, *,
-                 transcribe: Transcribe | None = None) -> None:  # fmt: skip
+                 transcribe: Transcribe | None = None,
+                 chat: tuple[str, TwitchChatConfig | None] | None = None) -> None:  # fmt: skip
         self.ctx, self.db, self.buckets = ctx, db, buckets
         settings = self.settings = ctx.settings
         self.cfg = settings.stream_clips
@@ -215,7 +219,9 @@ class LivePipeline:
                                  on_segment=self._segments.put, settings=ing,
                                  ffmpeg=settings.ffmpeg_bin,
                                  ffprobe=settings.ffprobe_bin)  # fmt: skip
-        self.chat_reader: Any = None
+        self.chat_reader: TwitchChatReader | None = None
+        channel = twitch_channel(ctx.url)
+        self._chat_source = chat or ((channel, None) if channel is not None else None)
         self._speech = np.zeros(0, dtype=np.int16)
         self._speech_t0: float | None = None
         self.words: list[Word] = []
@@ -230,22 +236,19 @@ class LivePipeline:
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> LivePipeline:
         self.ingest.start()
-        channel = twitch_channel(self.ctx.url)
-        if channel is not None:
-            self._start_chat(channel)
+        if self._chat_source is not None:
+            self._start_chat(*self._chat_source)
         return self
 
-    def _start_chat(self, channel: str) -> None:
-        from clipray.live_chat.twitch import TwitchChatReader
-
+    def _start_chat(self, channel: str, cfg: TwitchChatConfig | None) -> None:
         try:
-            self.chat_reader = TwitchChatReader(channel)
+            reader = self.chat_reader = TwitchChatReader(channel, cfg)
         except CodedError as exc:
             log.warning("stream %s: no chat: %s", self.ctx.monitor_id, exc)
             return
-        self.chat_reader.run(lambda msg: self._chat.put(msg.time.timestamp()),
-                             on_error=lambda exc: log.warning("stream %s: chat ended: %s",
-                                                              self.ctx.monitor_id, exc))
+        reader.run(lambda msg: self._chat.put(msg.time.timestamp()),
+                   on_error=lambda exc: log.warning("stream %s: chat ended: %s",
+                                                    self.ctx.monitor_id, exc))  # fmt: skip
 
     def step(self) -> None:
         """Take what arrived (waiting at most ``step_wait_s`` for a segment), analyse it and
