@@ -23,6 +23,7 @@ from clipray.domain.streams import MonitorSettings, MonitorStatus
 from clipray.domain.webhooks import WebhookEvent
 from clipray.live import ClipWindow, EventKind
 from clipray.media.ffmpeg import check, run
+from clipray.serve.routes.generated import generated_out
 from clipray.services import streams, webhooks
 from clipray.services.stream_clips import StreamTarget, assemble
 from clipray.services.stream_pipeline import LivePipeline, analysis_overrides, twitch_channel
@@ -157,6 +158,10 @@ def test_a_live_stream_becomes_clips(stream_media, stream_settings, db, buckets,
         deliveries = list(s.scalars(select(WebhookDelivery)))
     assert set(rows) == set(pipeline.clips)
     assert all(g.kind is GeneratedKind.STREAM and g.workspace_id == ws for _, g in rows.values())
+    # As /api/generated-clips serves them: kind stream, from the stream.
+    for _, g in rows.values():
+        out = generated_out(g)
+        assert (out.kind, out.origin.type, out.origin.id) == ("stream", "stream", monitor)
     assert sorted(d.event for d in deliveries) == ["stream.clip"] * len(rows)
     assert {d.payload["generated_clip_id"] for d in deliveries} == set(rows)
 

@@ -21,12 +21,18 @@ router = APIRouter(prefix="/api/generated-clips", tags=["generated clips"])
 _REDIRECT = {302: {"description": "Redirect to a presigned URL of the video"}}
 
 
+def _origin(g: GeneratedClip) -> GeneratedOrigin:
+    if g.kind is GeneratedKind.STREAM:  # the candidate is the window key: "{monitor}:{hash}"
+        return GeneratedOrigin(type="stream", id=g.candidate_id.split(":", 1)[0])
+    kind = "reel" if g.kind is GeneratedKind.HIGHLIGHT_REEL else "clip"
+    return GeneratedOrigin(type=kind, id=g.candidate_id)
+
+
 def generated_out(g: GeneratedClip) -> GeneratedClipOut:
     expires = g.expires_at  # UtcDateTime: aware UTC already
     return GeneratedClipOut(
         id=g.id, source_id=g.source_id, candidate_id=g.candidate_id, kind=g.kind.value,
-        origin=GeneratedOrigin(type="reel" if g.kind is GeneratedKind.HIGHLIGHT_REEL else "clip",
-                               id=g.candidate_id),
+        origin=_origin(g),
         status=g.status.value, title=g.title, size_bytes=g.size_bytes, duration_s=g.duration_s,
         expires_at=expires, expires_in_days=expires_in_days(expires, utcnow()),
         kept_at=g.kept_at, published_at=g.published_at, created_at=g.created_at,

@@ -10,21 +10,24 @@ from clipray.serve.schemas.common import Timestamp
 
 
 class GeneratedOrigin(BaseModel):
-    """What a generated clip was made from: a rendered clip or a highlight reel."""
+    """What a generated clip was made from: a rendered clip, a highlight reel or a live
+    stream."""
 
-    type: Literal["clip", "reel"]
+    type: Literal["clip", "reel", "stream"]
     id: str
-    """``/api/clips/{id}`` for a clip, ``/api/highlights/jobs/{id}`` for a reel."""
+    """``/api/clips/{id}`` for a clip, ``/api/highlights/jobs/{id}`` for a reel,
+    ``/api/streams/{id}`` for a stream."""
 
 
 class GeneratedClipOut(BaseModel):
     id: str
     source_id: str | None
     candidate_id: str
-    """The rendered clip (``/api/clips/{id}``) or highlight reel it was generated from."""
+    """The rendered clip (``/api/clips/{id}``) or highlight reel it was generated from, or
+    the stream window (``{stream id}:{window}``) of a stream clip."""
     origin: GeneratedOrigin
     """``candidate_id`` with its type, so a client follows the link without guessing."""
-    kind: Literal["heuristic", "llm-ranked", "highlight-reel"]
+    kind: Literal["heuristic", "llm-ranked", "highlight-reel", "stream"]
     status: Literal["available", "kept", "published", "purged"]
     title: str
     size_bytes: int
