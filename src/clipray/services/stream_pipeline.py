@@ -20,7 +20,8 @@ One step, at most ``step_wait_s`` of waiting plus the work of what arrived:
   1); words ending in its last ``asr_hold_s`` wait for the next window, which starts there;
 * Twitch chat (a ``twitch.tv`` source), mapped from wall time onto the stream clock;
 * the windows the analyzer makes due, each assembled (``services.stream_clips.assemble``)
-  and counted on the monitor.
+  and counted on the monitor, on one assembler thread beside the analysis: a render takes
+  longer than a heartbeat, and the worker beats between steps.
 
     >>> pipeline = stream_pipeline(ctx)   # doctest: +SKIP
     >>> while running: pipeline.step()    # doctest: +SKIP
@@ -33,6 +34,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 
 RATE = 16_000
 """Sample rate of the PCM the analysis and Whisper get."""
+MAX_SEGMENTS_PER_STEP = 5
+"""A worker that fell behind catches up 10 s of stream per step, so a step stays short."""
 SCENE_LINE = re.compile(r"pts_time:\s*([0-9.]+)")
 
 Transcribe = Callable[[list[tuple[np.ndarray, float]]], list[Transcript]]
@@ -232,6 +236,9 @@ class LivePipeline:
         self.failures: list[str] = []
         """Why windows could not become clips (logged, the stream goes on)."""
         self._stopped = False
+        self._assembler = ThreadPoolExecutor(1, thread_name_prefix=f"clips-{ctx.monitor_id}")
+        """One clip at a time, beside the analysis (a stream's clips are rendered in order)."""
+        self._jobs: list[Future[None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> LivePipeline:
@@ -258,7 +265,7 @@ class LivePipeline:
         except queue.Empty:
             first = None
         batch = [first] if first is not None else []
-        while True:
+        while len(batch) < MAX_SEGMENTS_PER_STEP:
             try:
                 batch.append(self._segments.get_nowait())
             except queue.Empty:
@@ -282,12 +289,15 @@ class LivePipeline:
         self._listen(final=True)
         self._read_chat()
         self._assemble(self.analyzer.ready(final=True))
+        for job in list(self._jobs):
+            job.result()
 
     def close(self) -> None:
-        """Stop FFmpeg and the chat reader."""
+        """Stop FFmpeg and the chat reader; a clip being assembled is finished first."""
         self._stop_ingest()
         if self.chat_reader is not None:
             self.chat_reader.close()
+        self._assembler.shutdown(wait=True, cancel_futures=True)
 
     def _stop_ingest(self) -> None:
         if not self._stopped:
@@ -361,18 +371,29 @@ class LivePipeline:
 
     # --- clips -------------------------------------------------------------------------
     def _assemble(self, windows: Sequence[ClipWindow]) -> None:
+        """Queue each window for the assembler thread: a render takes longer than a
+        heartbeat, and the worker beats between steps."""
+        self._jobs = [j for j in self._jobs if not j.done()]
         for window in windows:
-            try:
-                clip = assemble(self.settings, self.db, self.buckets, self.target, window,
-                                self.ring, words=self.words, cuts=self.cuts)  # fmt: skip
-            except (CodedError, RingError) as exc:  # one lost clip; the stream goes on
-                log.warning("stream %s: window %s not clipped: %s: %s", self.ctx.monitor_id,
-                            window.key, exc.code, exc.message)  # fmt: skip
-                self.failures.append(f"{exc.code}: {exc.message}")
-                continue
-            if clip.created:
-                self.clips.append(clip.generated_clip_id)
-                self.ctx.clip_made(1)
+            self._jobs.append(self._assembler.submit(self._clip, window, list(self.words),
+                                                     list(self.cuts)))  # fmt: skip
+
+    def _clip(self, window: ClipWindow, words: list[Word], cuts: list[float]) -> None:
+        try:
+            clip = assemble(self.settings, self.db, self.buckets, self.target, window,
+                            self.ring, words=words, cuts=cuts)  # fmt: skip
+        except (CodedError, RingError) as exc:  # one lost clip; the stream goes on
+            log.warning("stream %s: window %s not clipped: %s: %s", self.ctx.monitor_id,
+                        window.key, exc.code, exc.message)  # fmt: skip
+            self.failures.append(f"{exc.code}: {exc.message}")
+            return
+        except Exception as exc:  # a bug must not end the stream, nor be silent
+            log.exception("stream %s: window %s not clipped", self.ctx.monitor_id, window.key)
+            self.failures.append(f"{type(exc).__name__}: {exc}")
+            return
+        if clip.created:
+            self.clips.append(clip.generated_clip_id)
+            self.ctx.clip_made(1)
 
 
 __all__ = ["LivePipeline", "PipelineContext", "SegmentDecoder", "analysis_overrides",
