@@ -13,9 +13,14 @@ One run on one input measures, in this process:
 * ``ffmpeg -f null`` decoding of the whole file: the floor.
 
 With ``--repeat N`` each measurement runs N times, alternately, and the best wall time of
-each is kept (the least disturbed by other load). Without ``VIDEO`` a ~2 minute composite
-is built from ../shared/media in a temporary directory: PySceneDetect's testvideo, the
-talking heads and fades.mp4 at 640x360, with LJSpeech sentences as the audio track.
+each is kept (the least disturbed by other load), with the spread of the N. During
+clipray's analysis the CPU time of every process of the local Ray session (the driver,
+Ray's own, each operator's workers and actors) is sampled, and the best run's is printed by
+role: where the time beyond the floor goes, however busy the machine is.
+
+Without ``VIDEO`` a ~2 minute composite is built from ../shared/media in a temporary
+directory: PySceneDetect's testvideo, the talking heads and fades.mp4 at 640x360, with
+LJSpeech sentences as the audio track.
 
     RAY_AUTH_MODE=disabled python bench/analyze.py [VIDEO] [--window-s 60] [--repeat 1]
 """
@@ -24,12 +29,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,10 +97,85 @@ class Best:
     wall: float = float("inf")
     found: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    walls: list[float] = field(default_factory=list)
+    """Every run's wall time, for the spread."""
 
     def keep(self, wall: float, found: str, extra: dict[str, float] | None = None) -> None:
+        self.walls.append(wall)
         if wall < self.wall:
             self.wall, self.found, self.extra = wall, found, extra or {}
+
+    @property
+    def spread(self) -> str:
+        return f"{min(self.walls):.2f}-{max(self.walls):.2f} s" if self.walls else "-"
+
+
+class CpuByRole:
+    """CPU seconds of this process and all its descendants (a local Ray session's driver,
+    raylet, workers and actors) while it runs, by role: a worker's role is the Ray task or
+    actor names its process title showed (``ray::MapWorker(MapBatches(FacesStage))``).
+    Sampled every 0.1 s, so a process that lived less than that may be missed."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self._start: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._roles: dict[int, set[str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuByRole:
+        self._sample()
+        self._start = dict(self._last)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    def _sample(self) -> None:
+        try:
+            procs = [self._me, *self._me.children(recursive=True)]
+        except Exception:  # the tree changed under us: next sample
+            return
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+                title = " ".join(proc.cmdline())
+            except Exception:  # exited meanwhile: its last sample stands
+                t, title = None, ""
+            if t is not None:
+                self._last[proc.pid] = t.user + t.system
+                self._roles.setdefault(proc.pid, set()).add(_role(proc.pid, self._me.pid, title))
+
+    def totals(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for pid, cpu in self._last.items():
+            roles = sorted(self._roles.get(pid, set()) - {"idle worker"}) or ["idle worker"]
+            out[" + ".join(roles)] += cpu - self._start.get(pid, 0.0)
+        return out
+
+
+def _role(pid: int, driver: int, title: str) -> str:
+    if pid == driver:
+        return "driver (Ray Data executor, merge)"
+    m = re.match(r"ray::(\S+)", title)
+    if m is None and "default_worker.py" not in title:  # a worker's title before its first task
+        if title.startswith("ffmpeg"):
+            return "ffmpeg (audio)"
+        return "Ray system processes (raylet, GCS, monitors)"
+    if m is None or m.group(1) == "IDLE":
+        return "idle worker"
+    # MapWorker(MapBatches(FacesStage)).submit -> MapWorker(MapBatches(FacesStage))
+    return re.sub(r"\.(submit|__init__|[a-z_]+)$", "", m.group(1).split(":")[-1])
 
 
 def ffmpeg_decode(path: Path) -> str:
@@ -138,8 +221,9 @@ def plain_whisper(path: Path) -> tuple[str, dict[str, float]]:
     return f"{words} words", {"load": t1 - t0, "transcribe": time.perf_counter() - t1}
 
 
-def clipray_analysis(path: Path, window_s: float) -> tuple[float, AnalysisResult]:
-    """Wall time from ``build_analysis`` to the last ``Finished``, and that result."""
+def clipray_analysis(path: Path, window_s: float) -> tuple[float, AnalysisResult, Counter[str]]:
+    """Wall time from ``build_analysis`` to the last ``Finished``, that result, and the CPU
+    seconds the Ray session spent meanwhile by role."""
     from clipray.config import Settings
     from clipray.pipelines.analyze import AnalyzeConfig, build_analysis, collect
     from clipray.pipelines.stages.decode import probe
@@ -156,18 +240,30 @@ def clipray_analysis(path: Path, window_s: float) -> tuple[float, AnalysisResult
     )
     cfg = AnalyzeConfig(window_s=window_s)
     settings = Settings(ray_num_cpus=RAY_CPUS)
-    t0 = time.perf_counter()
-    ds = build_analysis([row], cfg, settings)
-    done = list(collect(ds.iter_rows(), {row["source_id"]: row}, cfg))
-    wall = time.perf_counter() - t0
+    with CpuByRole() as cpu:
+        t0 = time.perf_counter()
+        ds = build_analysis([row], cfg, settings)
+        done = list(collect(ds.iter_rows(), {row["source_id"]: row}, cfg))
+        wall = time.perf_counter() - t0
     if done[0].error is not None or done[0].result is None:
         raise RuntimeError(f"clipray analysis failed: {done[0].error}")
-    return wall, done[0].result
+    return wall, done[0].result, cpu.totals()
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process (all threads) and its finished children (ffmpeg)."""
+    import resource
+
+    use = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in use)
 
 
 def timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
-    t0 = time.perf_counter()
+    """Wall seconds of ``fn(*args)`` and its result; its CPU seconds are left in
+    ``timed.cpu``, a figure that other load on the machine disturbs much less."""
+    t0, c0 = time.perf_counter(), cpu_s()
     out = fn(*args)
+    timed.cpu = cpu_s() - c0  # type: ignore[attr-defined]
     return time.perf_counter() - t0, out
 
 
@@ -185,44 +281,58 @@ def report(
     psd: Best,
     whisper: Best,
     decode: Best,
+    cpu: Counter[str],
 ) -> None:
-    """Print throughputs (video seconds per second) and the target ratios."""
+    """Print throughputs (video seconds per second), the target ratios, and where the CPU
+    went during the best analysis run."""
     if result is not None:
         t = result.timings
         tr = result.transcript
         words = sum(len(s.words) for s in tr.segments) if tr else 0
         print(
             f"clipray analysis      total {speed(duration, analysis.wall)}   "
-            f"(wall {analysis.wall:.1f} s; {scene_summary(result.scenes)}, "
+            f"(wall {analysis.wall:.1f} s, spread {analysis.spread}; "
+            f"{scene_summary(result.scenes)}, "
             f"{len(result.tracks)} face tracks, {words} words)"
         )
         for stage, secs in t.items():
             print(f"  stage {stage:<15} {speed(duration, secs)}   ({secs:.2f} stage-s)")
         print(f"  sum of stage-s {sum(t.values()):.1f} over wall {analysis.wall:.1f} s")
+        total = sum(cpu.values())
+        print(f"  CPU-s of the Ray session by role: {total:.1f} in all, "
+              f"{total / RAY_CPUS:.1f} s of wall on {RAY_CPUS} CPUs at best")  # fmt: skip
+        for role, secs in cpu.most_common():
+            if secs >= 0.05:
+                print(f"    {secs:6.2f}  {role}")
     else:
         print("clipray analysis      FAILED (see below)")
     print(
         f"clipray detect_scenes (no Ray) {speed(duration, scenes.wall)}   "
-        f"(wall {scenes.wall:.2f} s; {scenes.found})"
+        f"(wall {scenes.wall:.2f} s, spread {scenes.spread}; {scenes.found})"
     )
     print(
         f"pyscenedetect ContentDetector  {speed(duration, psd.wall)}   "
-        f"(wall {psd.wall:.2f} s; {psd.found})"
+        f"(wall {psd.wall:.2f} s, spread {psd.spread}; {psd.found})"
     )
     if has_audio:
         print(
             f"faster-whisper (plain)         {speed(duration, whisper.wall)}   "
             f"(wall {whisper.wall:.2f} s = load {whisper.extra['load']:.2f} + transcribe "
-            f"{whisper.extra['transcribe']:.2f}; {whisper.found})"
+            f"{whisper.extra['transcribe']:.2f}, spread {whisper.spread}; {whisper.found})"
         )
     print(
         f"ffmpeg -f null decode (floor)  {speed(duration, decode.wall)}   "
-        f"(wall {decode.wall:.2f} s)"
+        f"(wall {decode.wall:.2f} s, spread {decode.spread})"
     )
 
     print(
         f"ratio scenes clipray detect_scenes/pyscenedetect: {psd.wall / scenes.wall:.2f}x "
         "(target >= 2x)"
+    )
+    print(
+        f"ratio scenes clipray detect_scenes/ffmpeg decode: {scenes.wall / decode.wall:.2f} "
+        f"(target <= 1.2); in CPU-s of the best runs {scenes.extra['cpu']:.2f}/"
+        f"{decode.extra['cpu']:.2f} = {scenes.extra['cpu'] / decode.extra['cpu']:.2f}"
     )
     if result is not None:
         stage_s = result.timings.get("decode+scenes")
@@ -267,28 +377,29 @@ def main() -> int:
         decode, psd, scenes, whisper = Best(), Best(), Best(), Best()
         analysis = Best()
         result = None
+        cpu: Counter[str] = Counter()
         failure = None
         for _ in range(args.repeat):
             wall, found = timed(ffmpeg_decode, video)
-            decode.keep(wall, found)
+            decode.keep(wall, found, {"cpu": timed.cpu})  # type: ignore[attr-defined]
             wall, found = timed(pyscenedetect_scenes, video)
             psd.keep(wall, found)
             wall, found = timed(clipray_scenes, video, duration)
-            scenes.keep(wall, found)
+            scenes.keep(wall, found, {"cpu": timed.cpu})  # type: ignore[attr-defined]
             if info.has_audio:
                 wall, (found, parts) = timed(plain_whisper, video)
                 whisper.keep(wall, found, parts)
             try:
-                wall, res = clipray_analysis(video, args.window_s)
+                wall, res, used = clipray_analysis(video, args.window_s)
             except Exception:  # report what broke, keep the baselines' figures
                 failure = traceback.format_exc()
                 continue
             if wall < analysis.wall:
-                analysis.keep(wall, "")
-                result = res
+                result, cpu = res, used
+            analysis.keep(wall, "")
         ray.shutdown()
 
-    report(duration, info.has_audio, result, analysis, scenes, psd, whisper, decode)
+    report(duration, info.has_audio, result, analysis, scenes, psd, whisper, decode, cpu)
     if failure is not None:
         print("clipray analysis error:\n" + failure, file=sys.stderr)
         return 1

@@ -120,6 +120,28 @@ def test_batching_does_not_change_boxes(detector):
             assert fa.box == pytest.approx(fb.box, abs=1e-3)
 
 
+def test_one_sleeping_thread_gives_the_same_boxes(detector):
+    """The session runs on the threads it is given, does not spin, and finds what ONNX
+    Runtime's default session (a thread per core, spinning) finds, to the bit."""
+    import onnxruntime
+
+    frames, times = sample_frames(HEADS / "face_recognition" / "short_hamilton_clip.mp4",
+                                  SAMPLE_FPS)  # fmt: skip
+    one = FaceDetector.load(FacesConfig(), threads=1)
+    session = one.model.predictor.model.backend.session
+    options = session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    default = FaceDetector.load(FacesConfig(), threads=1)
+    path = str(resolve_weights(FacesConfig().weights)[0])
+    default.model.predictor.model.backend.session = onnxruntime.InferenceSession(
+        path, providers=["CPUExecutionProvider"]
+    )
+    found = one.detect(frames, times)
+    assert sum(map(len, found)) >= len(frames) // 2  # faces are there to compare
+    assert found == default.detect(frames, times)
+
+
 def test_bundled_labels_match_the_weights_metadata(detector):
     assert dict(detector.model.names) == dict(enumerate(NUDENET_LABELS))
     assert [NUDENET_LABELS[i] for i in detector.face_ids] == ["FACE_FEMALE", "FACE_MALE"]

@@ -151,6 +151,19 @@ def test_one_window_gives_the_same_analysis(windowed, composite, settings, ray_l
     np.testing.assert_array_equal(single.rms, windowed.rms)
 
 
+def test_a_silent_video_is_analysed_without_chunks(settings, ray_local):
+    """No audio: the audio branch yields no chunk at all, and the merge does not wait for
+    one. The scenes are PySceneDetect's goldens for this file (test_scenes.py)."""
+    silent = _video_row(SCENES / "testvideo.mp4")
+    assert not silent["has_audio"]
+    result = _analyse(silent, AnalyzeConfig(window_s=8.0), settings)
+    assert result.transcript is None
+    assert result.rms.size == 0
+    golden = json.loads((SCENES / "goldens" / "testvideo.mp4.ContentDetector.default.json")
+                        .read_text())["cuts"]  # fmt: skip
+    assert [s.start_frame for s in result.scenes if s.kind == "cut"] == golden
+
+
 @pytest.fixture
 def migrated_settings(settings, s3_server):
     migrate.upgrade(settings.resolved_database_url)

@@ -31,6 +31,7 @@ import ray
 from sqlalchemy import select
 
 from clipray.actors import ensure_detached, named
+from clipray.actors.poller import Poller
 from clipray.actors.steps import run_step, step_failure
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database
@@ -124,18 +125,15 @@ class JobRunner:
         self.lock = threading.Lock()
         self.metrics = _Metrics()
         self.gauges = JobGauges(settings, self.db)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self.recovered = self.recover()
-        self._thread: threading.Thread | None = None
+        self.poller = Poller("job-runner", self.tick, settings.job_poll_interval_s)
         if loop:
-            self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
-            self._thread.start()
+            self.poller.start()
 
     # --- actor methods ---------------------------------------------------------------------
     def wake(self) -> None:
         """Look for work now instead of at the next poll (the API calls it after a change)."""
-        self._wake.set()
+        self.poller.wake()
 
     def status(self) -> dict[str, Any]:
         with self.lock:
@@ -149,19 +147,9 @@ class JobRunner:
         }
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        self.poller.stop()
 
     # --- the loop ------------------------------------------------------------------------
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a bad tick (database briefly away) must not end the loop
-                log.exception("job runner tick failed")
-            self._wake.wait(self.settings.job_poll_interval_s)
-            self._wake.clear()
-
     def tick(self) -> None:
         """One pass: finish what ended, cancel what was cancelled, start what can start."""
         with self.lock:

@@ -30,6 +30,7 @@ from typing import Any
 import ray
 
 from clipray.actors import ensure_detached, named
+from clipray.actors.poller import Poller
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database
 from clipray.config import Settings
@@ -60,16 +61,15 @@ class Publisher:
         self.next_analytics = time.monotonic()
         self.counts: dict[str, int] = {}
         self.lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self.recovered = publishing.recover(settings, self.db)
+        self.poller = Poller("publisher", self.tick, settings.publish_poll_s)
         if loop:
-            threading.Thread(target=self._loop, name="publisher", daemon=True).start()
+            self.poller.start()
 
     # --- actor methods ---------------------------------------------------------------------
     def wake(self) -> None:
         """Look for due publications now instead of at the next poll."""
-        self._wake.set()
+        self.poller.wake()
 
     def status(self) -> dict[str, Any]:
         with self.lock:
@@ -77,19 +77,9 @@ class Publisher:
         return {"running": running, "recovered": self.recovered, "counts": dict(self.counts)}
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        self.poller.stop()
 
     # --- the loop ------------------------------------------------------------------------
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # the database briefly away: next poll
-                log.exception("publisher tick failed")
-            self._wake.wait(self.settings.publish_poll_s)
-            self._wake.clear()
-
     def tick(self) -> None:
         """One pass: reap, time out, start what is due, pull analytics when it is time."""
         with self.lock:

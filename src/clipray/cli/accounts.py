@@ -86,7 +86,7 @@ def accounts_connect(
 ) -> None:
     """Connect a platform account: open the printed URL, consent, come back here."""
     from clipray.services import connections
-    from clipray.services.cuts import local_user
+    from clipray.services.accounts import local_user
 
     settings = _settings(ctx)
     db, ws = _workspace_database(settings)

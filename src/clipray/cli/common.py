@@ -101,7 +101,7 @@ def _workspace_database(settings: Settings) -> tuple[Any, Any]:
 
 def _cover_context(settings: Settings) -> tuple[Any, str, str]:
     """Database, workspace id and the local user's id (who the audit trail names)."""
-    from clipray.services.cuts import local_user
+    from clipray.services.accounts import local_user
 
     db, ws = _workspace_database(settings)
     return db, ws.id, local_user(db)

@@ -72,11 +72,11 @@ def clips_keep(
 ) -> None:
     """Keep a generated clip: it will not expire."""
     from clipray.domain.audit import Actor
-    from clipray.services import cuts, generated
+    from clipray.services import accounts, generated
 
     db, ws = _workspace_database(_settings(ctx))
     try:
-        row = generated.keep(db, ws.id, generated_id, Actor(cuts.local_user(db)))
+        row = generated.keep(db, ws.id, generated_id, Actor(accounts.local_user(db)))
     finally:
         db.dispose()
     out.print(f"[green]OK[/] {generated_id} is {row.status.value}: it will not expire")

@@ -71,7 +71,7 @@ def publish(
     """Publish a clip to connected accounts, now or at --at: prints each publication's id
     and status (pending or scheduled; the publisher posts it)."""
     from clipray.publish.base import PostMetadata
-    from clipray.services import publications
+    from clipray.services import accounts, publications
 
     when = parse_at(at) if at is not None else None
     settings = _settings(ctx)
@@ -79,7 +79,7 @@ def publish(
     try:
         from clipray.cluster.services import open_storage
 
-        who, actor = publications.local_caller(db, ws.id)
+        who, actor = accounts.local_caller(db, ws.id)
         meta = PostMetadata(title=title, description=description,
                             hashtags=tuple(hashtag or ()), privacy=privacy)  # fmt: skip
         made = publications.create(db, open_storage(settings), settings, who, actor,
@@ -107,12 +107,12 @@ def calendar(
                                           "API's shape.")] = False,
 ) -> None:
     """The content calendar: scheduled, publishing and published publications by UTC day."""
-    from clipray.services import publications
+    from clipray.services import accounts, publications
 
     first, last = _day(start, "--from"), _day(end, "--to")
     db, ws = _workspace_database(_settings(ctx))
     try:
-        who, _ = publications.local_caller(db, ws.id)
+        who, _ = accounts.local_caller(db, ws.id)
         cal = publications.calendar(db, who, first, last)
     finally:
         db.dispose()

@@ -166,8 +166,14 @@ class FaceDetector:
         self.face_ids = face_ids
 
     @classmethod
-    def load(cls, cfg: FacesConfig) -> FaceDetector:
-        """Resolve the weights and build the model (on the Ray actor, not the driver)."""
+    def load(cls, cfg: FacesConfig, threads: int | None = None) -> FaceDetector:
+        """Resolve the weights and build the model (on the Ray actor, not the driver).
+
+        Args:
+            threads: CPU threads of ONNX weights' inference; ``None`` takes
+                ``OMP_NUM_THREADS``, which Ray sets to the actor's CPUs (see
+                :func:`_limit_onnx_threads`). Detections do not depend on it.
+        """
         path, bundled = resolve_weights(cfg.weights)
         _keep_ultralytics_offline()
         # ultralytics imports torchvision, whose PyPI wheel breaks on CPU-only torch 2.13.
@@ -184,7 +190,13 @@ class FaceDetector:
         else:
             names = dict(model.names)
         imgsz = cfg.imgsz or (bundled.imgsz if bundled is not None else None)
-        return cls(model, cfg, imgsz, face_class_ids(names, cfg.face_classes))
+        detector = cls(model, cfg, imgsz, face_class_ids(names, cfg.face_classes))
+        if path.suffix == ".onnx":
+            # ultralytics builds its ONNX Runtime session on the first predict: make it, then
+            # replace it with one that runs on the actor's share of the CPUs.
+            detector.detect(np.zeros((1, 32, 32, 3), np.uint8))
+            _limit_onnx_threads(model, path, threads)
+        return detector
 
     def detect(
         self, frames: np.ndarray, times: Sequence[float] | None = None
@@ -232,6 +244,35 @@ class FaceDetector:
                 order = np.argsort(-scores, kind="stable")
                 out.append([_face_box(t, xyxy[i], scores[i]) for i in order])
         return out
+
+
+def _limit_onnx_threads(model: Any, path: Path, threads: int | None) -> None:
+    """Give a CPU ONNX Runtime session ``threads`` intra-op threads that sleep when idle.
+
+    ultralytics opens the session with ONNX Runtime's defaults: one thread per physical core,
+    each spinning between the model's operators. Measured on a 2-core box that is 50 ms of
+    CPU per 320-pixel frame instead of 21 ms with one thread, and the spinning is taken from
+    the decoder and ASR beside it in the same pipeline. Ray's ``OMP_NUM_THREADS`` (the
+    actor's CPUs) caps torch and CTranslate2 but is not read by ONNX Runtime, hence this.
+    Each operator's arithmetic does not depend on the thread count, so neither do the
+    detections (tests/models/test_faces.py compares them). A session on a GPU provider, or a
+    backend laid out otherwise than ultralytics 8.4's, is left as it is.
+    """
+    backend = getattr(getattr(model.predictor, "model", None), "backend", None)
+    session = getattr(backend, "session", None)
+    if session is None or session.get_providers() != ["CPUExecutionProvider"]:
+        return
+    import onnxruntime
+
+    if threads is None:
+        threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(0, threads)  # 0: ONNX Runtime's default
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    backend.session = onnxruntime.InferenceSession(
+        str(path), options, providers=["CPUExecutionProvider"]
+    )
 
 
 def _face_box(t: float, xyxy: np.ndarray, score: float) -> FaceBox:

