@@ -12,7 +12,7 @@ venv="${CLIPRAY_VENV:-.venv}"
 "$venv/bin/python" -m pip install -q --upgrade pip
 # torch 2.13.0 and torchvision 0.28.0 are pinned in the ml extra and installed in the
 # same resolve, so no other torch (and no CUDA wheel) can be pulled in.
-"$venv/bin/python" -m pip install -q -e ".[ml,dev]"
+"$venv/bin/python" -m pip install -q -e ".[ml,dev,live]"
 
 export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}"
 # Collecting no tests (pytest's exit 5) is a failure like any other.
