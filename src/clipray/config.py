@@ -382,7 +382,7 @@ class Settings(BaseSettings):
     """``Retry-After`` of a refused stream: a stream that ends frees its place."""
     stream_pipeline: str | None = "clipray.services.stream_pipeline:stream_pipeline"
     """What a stream worker runs: ``module:factory``, called with a
-    ``actors.stream_worker.WorkerContext``; the default ingests, analyses and assembles
+    ``services.stream_context.WorkerContext``; the default ingests, analyses and assembles
     clips. Unset (empty): workers report ``error`` (``STREAM_PIPELINE_MISSING``)."""
     stream_heartbeat_interval_s: float = Field(default=5.0, gt=0)
     """How often a stream worker records ``last_seen_at``."""

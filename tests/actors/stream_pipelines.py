@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import time
 
-from clipray.actors.stream_worker import WorkerContext
 from clipray.domain.errors import CodedError
 from clipray.domain.streams import MonitorStatus
+from clipray.services.stream_context import WorkerContext
 
 STEP_S = 0.1
 

@@ -24,9 +24,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import ray
 
@@ -35,6 +33,7 @@ from clipray.config import Settings
 from clipray.domain.errors import CodedError
 from clipray.domain.streams import RUNNABLE, MonitorSettings, MonitorStatus
 from clipray.domain.time import utcnow
+from clipray.services.stream_context import StreamPipeline, WorkerContext
 from clipray.services.streams import buffer_dir, stream_key
 from clipray.storage import streams as store
 from clipray.storage.db import Database
@@ -42,49 +41,6 @@ from clipray.storage.orm import StreamMonitor
 
 log = logging.getLogger("clipray.stream_worker")
 PIPELINE_MISSING = "STREAM_PIPELINE_MISSING"
-
-
-class StreamPipeline(Protocol):
-    """What a worker drives. ``step`` does one short unit of work (read a segment, analyse
-    a window, cut a clip) and returns within about a heartbeat interval: a worker whose
-    step hangs stops beating and is recreated."""
-
-    def step(self) -> None: ...
-
-    def drain(self) -> None:
-        """Flush what is pending (buffered media, clips being cut) before a stop."""
-
-    def close(self) -> None:
-        """Free everything: processes, sockets, files."""
-
-
-@dataclass
-class WorkerContext:
-    """What a pipeline is given: its monitor, where its buffer lives, and how to report."""
-
-    monitor_id: str
-    workspace_id: str
-    url: str | None
-    """The checked source URL; None for push ingest."""
-    push_port: int | None
-    stream_key: str | None
-    """Push ingest: the key OBS must push with (``rtmp://host:port/live/{key}``)."""
-    options: MonitorSettings
-    buffer_dir: Path
-    settings: Settings
-    _report: Callable[[MonitorStatus, str | None], bool] = field(repr=False)
-    _clip: Callable[[int], bool] = field(repr=False)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    """Set when the worker was asked to stop: a long step may look at it and return."""
-
-    def report(self, status: MonitorStatus, error: str | None = None) -> bool:
-        """Record ``connecting``, ``active`` or ``error`` (with why); False when the monitor
-        was paused or stopped meanwhile, or the claim lost (the worker is ending)."""
-        return self._report(status, error)
-
-    def clip_made(self, n: int = 1) -> bool:
-        """Count ``n`` clips on the monitor (``clips_generated``)."""
-        return self._clip(n)
 
 
 def load_factory(path: str) -> Callable[[WorkerContext], StreamPipeline]:
@@ -205,5 +161,4 @@ class StreamWorker:
 
 StreamWorkerActor = ray.remote(StreamWorker)
 
-__all__ = ["PIPELINE_MISSING", "StreamPipeline", "StreamWorker", "StreamWorkerActor",
-           "WorkerContext", "load_factory"]  # fmt: skip
+__all__ = ["PIPELINE_MISSING", "StreamWorker", "StreamWorkerActor", "load_factory"]

@@ -32,11 +32,10 @@ from __future__ import annotations
 import logging
 import queue
 import re
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -49,6 +48,7 @@ from clipray.live_chat.twitch import TwitchChatConfig, TwitchChatReader
 from clipray.media.ffmpeg import run
 from clipray.schemas import Transcript, Word
 from clipray.services.stream_clips import StreamTarget, assemble, emitted
+from clipray.services.stream_context import WorkerContext
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets
 from clipray.streams.ingest import Ingest, IngestState, IngestStatus, PushIngest
@@ -66,26 +66,7 @@ Transcribe = Callable[[list[tuple[np.ndarray, float]]], list[Transcript]]
 """``[(samples, offset_s), ...] -> one Transcript each``, word times offset (stream time)."""
 
 
-class PipelineContext(Protocol):
-    """What the stream worker hands its pipeline (``actors.stream_worker.WorkerContext``):
-    its shape, since a service imports no door (import-linter holds that)."""
-
-    monitor_id: str
-    workspace_id: str
-    url: str | None
-    push_port: int | None
-    stream_key: str | None
-    options: MonitorSettings
-    buffer_dir: Path
-    settings: Settings
-    stopping: threading.Event
-
-    def report(self, status: MonitorStatus, error: str | None = None) -> bool: ...
-
-    def clip_made(self, n: int = 1) -> bool: ...
-
-
-def stream_pipeline(ctx: PipelineContext) -> LivePipeline:
+def stream_pipeline(ctx: WorkerContext) -> LivePipeline:
     """The factory ``CLIPRAY_STREAM_PIPELINE`` names: storage and the database from the
     context's settings, then :class:`LivePipeline` (its ingest started)."""
     from clipray.cluster.services import open_database, open_storage
@@ -189,7 +170,7 @@ class LivePipeline:
             a ``twitch.tv`` source on Twitch's own server, none for other sources.
     """
 
-    def __init__(self, ctx: PipelineContext, db: Database, buckets: Buckets, *,
+    def __init__(self, ctx: WorkerContext, db: Database, buckets: Buckets, *,
                  transcribe: Transcribe | None = None,
                  chat: tuple[str, TwitchChatConfig | None] | None = None) -> None:  # fmt: skip
         self.ctx, self.db, self.buckets = ctx, db, buckets
@@ -396,5 +377,10 @@ class LivePipeline:
             self.ctx.clip_made(1)
 
 
-__all__ = ["LivePipeline", "PipelineContext", "SegmentDecoder", "analysis_overrides",
-           "stream_pipeline", "twitch_channel"]  # fmt: skip
+__all__ = [
+    "LivePipeline",
+    "SegmentDecoder",
+    "analysis_overrides",
+    "stream_pipeline",
+    "twitch_channel",
+]  # fmt: skip
