@@ -6,9 +6,12 @@ service as the settings describe it, for the CLI, the Ray actors and the tests a
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from clipray.cluster import logs
 from clipray.cluster.embedded_s3 import EmbeddedS3
@@ -20,6 +23,8 @@ from clipray.storage.db import Database
 from clipray.storage.objects import Buckets, S3Endpoint, open_buckets
 from clipray.storage.orm import Role, Workspace
 from clipray.storage.repos import LOCAL_USER_EMAIL, UserRepo, WorkspaceRepo
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:  # lancedb loads on first use of the index, not with every CLI command
     from clipray.storage.index import IndexConfig, SearchIndex
@@ -90,6 +95,27 @@ def open_index(settings: Settings) -> SearchIndex:
 
 def open_database(settings: Settings) -> Database:
     return Database(settings.resolved_database_url)
+
+
+def own_database(fn: F) -> F:
+    """For a function that runs as a Ray task and takes ``settings`` and ``db=None``: called
+    without a database (a task has none), it gets an engine of its own for the call,
+    disposed after; a caller that holds one (the tests, a service) passes it."""
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        bound = sig.bind(*args, **kwargs)
+        if bound.arguments.get("db") is not None:
+            return fn(*args, **kwargs)
+        own = open_database(bound.arguments["settings"])
+        try:
+            bound.arguments["db"] = own
+            return fn(*bound.args, **bound.kwargs)
+        finally:
+            own.dispose()
+
+    return call  # type: ignore[return-value]
 
 
 def ensure_workspace(db: Database, slug: str) -> Workspace:

@@ -52,7 +52,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from clipray.cluster.services import open_database, open_storage
+from clipray.cluster.services import open_storage, own_database
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, Conflict, not_found
 from clipray.domain.publications import (
@@ -117,17 +117,13 @@ def due(db: Database, limit: int, now: datetime | None = None) -> list[str]:
 
 
 # --- one attempt ---------------------------------------------------------------------------
+@own_database
 def run(settings: Settings, publication_id: str, now: datetime | None = None,
         db: Database | None = None) -> PublicationStatus | None:  # fmt: skip
     """One attempt of a publication (a Ray task of the publisher; tests call it with ``now``
     to drive the backoff without waiting). Returns the status it left, or None when the
     publication was not due or another attempt holds it."""
-    if db is None:  # a Ray task: its own engine, closed when the attempt is done
-        own = open_database(settings)
-        try:
-            return run(settings, publication_id, now, own)
-        finally:
-            own.dispose()
+    assert db is not None  # given by @own_database
     at = now or utcnow()
     if _switched_off(settings, db, publication_id, at):
         return None
@@ -343,17 +339,13 @@ def recover(settings: Settings, db: Database, now: datetime | None = None) -> li
 
 
 # --- analytics -----------------------------------------------------------------------------
+@own_database
 def pull_analytics(settings: Settings, db: Database | None = None, now: datetime | None = None,
                    limit: int = 500) -> int:  # fmt: skip
     """Pull views, likes and comments of the publications published within
     ``publish_analytics_days`` into ``stats``; returns how many were updated. One post's
     failure (the platform away, an account to reconnect) skips that post until next time."""
-    if db is None:  # a Ray task of the publisher
-        own = open_database(settings)
-        try:
-            return pull_analytics(settings, own, now, limit)
-        finally:
-            own.dispose()
+    assert db is not None  # given by @own_database
     at = now or utcnow()
     since = at - timedelta(days=settings.publish_analytics_days)
     with db.session() as s:

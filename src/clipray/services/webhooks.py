@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
-from clipray.cluster.services import open_database
+from clipray.cluster.services import own_database
 from clipray.config import Settings
 from clipray.domain.audit import Actor, AuditAction
 from clipray.domain.errors import CodedError, NotFound, RateLimited
@@ -153,17 +153,13 @@ def delivery_body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
 
+@own_database
 def deliver(settings: Settings, delivery_id: str, now: datetime | None = None,
             db: Database | None = None) -> DeliveryStatus | None:  # fmt: skip
     """One attempt of a delivery (a Ray task the job runner starts; tests call it with
     ``now`` to drive backoff without waiting). Returns the status it left, or None when the
     delivery was not due or another worker holds it."""
-    if db is None:  # a Ray task: its own engine, closed when the attempt is done
-        own = open_database(settings)
-        try:
-            return deliver(settings, delivery_id, now, own)
-        finally:
-            own.dispose()
+    assert db is not None  # given by @own_database
     at = now or utcnow()
     with db.session() as s:
         attempt = claim_delivery(s, delivery_id, at)
