@@ -381,7 +381,7 @@ class LivePipeline:
         if clip.created:
             self.clips.append(clip.generated_clip_id)
             self.ctx.clip_made(1)
-            self.ctx.event(StreamEventType.CLIP, {
+            self._tell(StreamEventType.CLIP, {
                 "id": clip.generated_clip_id, "window_key": window.key,
                 "stream_start": clip.stream_start, "stream_end": clip.stream_end,
                 "clip_start": round(window.start, 3), "clip_end": round(window.end, 3),
@@ -393,7 +393,16 @@ class LivePipeline:
     def _detected(self, event: Event) -> None:
         """The analysis saw something: the stream's watchers hear of it now, before any
         clip (which waits for the moment to end and be rendered)."""
-        self.ctx.event(StreamEventType.EVENT, event.to_json())
+        self._tell(StreamEventType.EVENT, event.to_json())
+
+    def _tell(self, kind: StreamEventType, payload: dict[str, Any]) -> None:
+        """A message for the watchers; one that cannot be recorded is logged, and the
+        stream (and its clips) go on."""
+        try:
+            self.ctx.event(kind, payload)
+        except Exception:
+            log.exception("stream %s: a %s message was not recorded", self.ctx.monitor_id,
+                          kind.value)  # fmt: skip
 
 
 __all__ = [
