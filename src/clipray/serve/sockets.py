@@ -87,10 +87,13 @@ async def refuse(websocket: WebSocket, exc: CodedError) -> None:
 
 async def _first_message(websocket: WebSocket) -> dict[str, Any]:
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), FIRST_MESSAGE_S)
+        got = await asyncio.wait_for(websocket.receive(), FIRST_MESSAGE_S)
     except TimeoutError:
         raise Unauthorized("UNAUTHORIZED", 'send {"token": "<access token>"} first, or the '
                            "subprotocols 'bearer, <token>'") from None  # fmt: skip
+    if got["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(got.get("code", 1000))
+    raw = got.get("text") or (got.get("bytes") or b"").decode("utf-8", "replace")
     try:
         body = json.loads(raw)
     except ValueError:
@@ -110,7 +113,8 @@ async def connect(websocket: WebSocket, svc: Services) -> SocketCaller | None:
         if token is None:
             first = await _first_message(websocket)
             token = first["token"]
-            workspace = first.get("workspace_id") or workspace
+            named = first.get("workspace_id")
+            workspace = named if isinstance(named, str) and named else workspace
         clock = getattr(websocket.app.state, "clock", None) or utcnow
         return await asyncio.to_thread(_authenticate, svc, token, workspace, clock())
     except CodedError as exc:
