@@ -176,7 +176,8 @@ def collect(
 
     def complete(sid: str) -> bool:
         need_audio = videos[sid]["has_audio"]
-        w_ok = totals.get((sid, "window")) == len(windows[sid])
+        need_video = videos[sid].get("has_video", True)
+        w_ok = not need_video or totals.get((sid, "window")) == len(windows[sid])
         c_ok = not need_audio or totals.get((sid, "chunk")) == len(chunks[sid])
         return w_ok and c_ok
 
