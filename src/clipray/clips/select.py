@@ -184,11 +184,11 @@ class _Index:
     has_audio: bool
     face_fps: float | None
     """Face-detection sample rate; None where faces were not looked for."""
+    face_samples: tuple[int, ...]
+    """Indices ``round(t * face_fps)`` of the samples where at least one face was found."""
     has_video: bool = True
     """False for an audio-only source: scene cuts are not scored (there is no picture to
     cut), so its moments rank on the transcript and the audio energy alone."""
-    face_samples: tuple[int, ...]
-    """Indices ``round(t * face_fps)`` of the samples where at least one face was found."""
 
 
 def _pieces(seg: Segment, max_len: float) -> list[_Sentence]:
