@@ -241,9 +241,13 @@ def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
 
 def still(ffmpeg: str, source: str, at: float, out: Path, width: int | None = None) -> Path:
     """One frame of ``source`` (a path or URL) at ``at`` seconds as a JPEG, scaled to
-    ``width`` (height kept in proportion, even) when given."""
+    ``width`` (height kept in proportion, even) when given.
+
+    At 0 the input is not seeked at all: FFmpeg hands out an audio file's cover art (an
+    attached picture) only to a run that does not seek."""
     scale = ["-vf", f"scale={width}:-2"] if width else []
-    run_ffmpeg(["-y", "-ss", f"{at:.3f}", "-i", source, "-frames:v", "1", *scale, "-q:v", "3",
+    seek = ["-ss", f"{at:.3f}"] if at > 0 else []
+    run_ffmpeg(["-y", *seek, "-i", source, "-frames:v", "1", *scale, "-q:v", "3", "-update", "1",
                 str(out)], ffmpeg=ffmpeg, what="thumbnail", error=RenderError)  # fmt: skip
     if not out.is_file():
         raise RenderError(f"thumbnail failed: ffmpeg wrote no {out.name}")

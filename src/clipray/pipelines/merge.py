@@ -106,6 +106,8 @@ def merge_parts(
     duration = max(video["duration"], float(frame_times[-1]) if frame_times.size else 0.0)
     scenes = _scenes_from_cuts(cuts, fades, state.n_frames, frame_times, duration=duration,
                                min_scene_len=cfg.scenes.min_scene_len)  # fmt: skip
+    if not video.get("has_video", True):
+        scenes = []  # an audio-only source has no picture, so no scene at all
 
     tracker, tracks = TrackerState(), []
     for w in windows:
