@@ -63,6 +63,8 @@ def test_an_episode_with_cover_art_becomes_a_searchable_audiogram(client, api_db
     source = client.get(f"/api/sources/{sid}", headers=acct.headers).json()
     assert (source["audio_only"], source["width"], source["height"]) == (True, None, None)
     assert source["frame_count"] is None  # no frame grid, so no virtual clips
+    assert_error(client.get(f"/api/sources/{sid}/clips", headers=acct.headers), 409,
+                 "SOURCE_AUDIO_ONLY")  # fmt: skip
 
     job = client.post("/api/jobs", headers=acct.headers,
                       json={"source_id": sid, "settings": SETTINGS})  # fmt: skip
