@@ -253,3 +253,29 @@ def test_batch_records_a_corrupt_video_and_reruns_do_nothing(migrated_settings, 
         steps = JobRepo(s, ws.id).steps(job)
         assert sorted(st.status.value for st in steps) == ["failed"] + ["succeeded"] * 4
     db.dispose()
+
+
+def test_batch_takes_podcast_episodes_from_a_bucket(migrated_settings, buckets, ray_local,
+                                                   tmp_path):  # fmt: skip
+    """The batch door: audio files under a prefix become audio-only sources, analysed by
+    the audio branch alone (the dataset starts no picture stage)."""
+    from clipray.storage.orm import Source
+    from tests.podcast import episode
+
+    settings = migrated_settings.model_copy(update={"workspace": f"p-{uuid.uuid4().hex[:6]}"})
+    landing = f"podcasts-{uuid.uuid4().hex[:8]}"
+    client = buckets.media.client
+    client.create_bucket(Bucket=landing)
+    for path in (episode(tmp_path, "flac", cover=False), episode(tmp_path, "m4a", cover=True)):
+        client.upload_file(str(path), landing, f"in/{path.name}")
+    done = run_batch(settings, f"s3://{landing}/in/")
+    assert (len(done.analysed), done.failed) == (2, {})
+    db = open_database(settings)
+    try:
+        ws = ensure_workspace(db, settings.workspace)
+        with db.session() as s:
+            rows = s.query(Source).filter(Source.workspace_id == ws.id).all()
+            assert sorted((r.audio_only, r.audio_codec, r.width) for r in rows) == [
+                (True, "aac", None), (True, "flac", None)]  # fmt: skip
+    finally:
+        db.dispose()
