@@ -20,12 +20,17 @@ and the tool versions, so the same spec renders the same output; how the loudnes
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clipray.clips.audiogram import AudiogramSpec, audiogram_args, audiogram_graph, cover_args
+from clipray.clips.audiogram import (
+    AudiogramSpec,
+    audiogram_args,
+    audiogram_graph,
+    cover_args,
+    escape_filter_path,
+)
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
 from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, version
 
@@ -119,11 +124,6 @@ def centred_crop(src_w: int, src_h: int, aspect: str) -> str:
     return f"crop={w}:{h}:{(src_w - w) // 2}:{(src_h - h) // 2}"
 
 
-def _escape_filter_path(path: Path) -> str:
-    """A file path as an FFmpeg filter option value (``:``, ``\\`` and quotes escaped)."""
-    return re.sub(r"([\\:'\[\],;])", r"\\\1", str(path))
-
-
 def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> str:
     w, h = spec.size
     if spec.reframe_filter:
@@ -135,7 +135,7 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
             "setsar=1",
         ]
     if ass is not None:
-        chain.append(f"subtitles=filename={_escape_filter_path(ass)}")
+        chain.append(f"subtitles=filename={escape_filter_path(ass)}")
     chain.append("format=yuv420p")
     return ",".join(chain)
 
