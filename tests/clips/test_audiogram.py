@@ -140,3 +140,42 @@ def test_an_audiogram_has_no_captions_where_none_are_asked(tmp_path):
     done = render_clip(spec, str(src), (0, 0), True, tmp_path / "out",
                        build_ass(WORDS, 1.0, 4.0, 1080, 1080))  # fmt: skip
     assert ink(caption_band(frame_rgb(done.video, 1.0, (1080, 1080))), BACKGROUND_RGB) < 0.001
+
+
+# --- planning a clip of an audio-only source (pure) ---------------------------------------
+def _podcast_item(cover: bool):  # type: ignore[no-untyped-def]
+    from clipray.pipelines.ingest import Ingested
+    from clipray.pipelines.stages.decode import VideoInfo
+    from clipray.storage.orm import Source, SourceOrigin
+
+    info = VideoInfo(duration=11.0, fps=0.0, base_fps=0.0, width=0, height=0, has_audio=True,
+                     n_frames=None, video_codec="", audio_codec="mp3", start_time=0.0,
+                     container="mp3", has_video=False, has_cover=cover)  # fmt: skip
+    source = Source(id="p" * 32, origin=SourceOrigin.LOCAL, origin_uri="/eps/ep.mp3",
+                    storage_key="k", sha256="0" * 64, size_bytes=1, duration_s=11.0)  # fmt: skip
+    return Ingested(source, info, created=False)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("cover", [pytest.param(True, id="cover"), pytest.param(False, id="plain")])
+def test_a_moment_of_an_audio_only_source_is_planned_as_an_audiogram(cover):
+    from clipray.clips.select import Candidate
+    from clipray.domain.analysis import Analysis, SourceInfo
+    from clipray.pipelines.clipjob import RunOptions, plan_moment, planned_of, planned_row
+    from clipray.schemas import Segment, Transcript
+
+    words = tuple(WORDS)
+    analysis = Analysis(SourceInfo("p" * 32, duration=11.0, has_video=False),
+                        transcript=Transcript("en", "m", (Segment(0.5, 5.1, "".join(
+                            w.word for w in words), words),)))  # fmt: skip
+    moment = Candidate(id="m1", start=1.0, end=5.0, text="so my fellow Americans",
+                       title="Americans", hashtags=(), score=0.5, reasons=())  # fmt: skip
+    look = AudiogramSpec(background="navy", wave="freqs", cover=not cover)  # cover: the file's
+    p = plan_moment(analysis, _podcast_item(cover), moment, RunOptions(aspect="1:1"), {}, look)
+    assert p.spec.audiogram == AudiogramSpec(background="navy", wave="freqs", cover=cover)
+    assert (p.spec.reframe_filter, p.spec.size) == (None, (1080, 1080))
+    assert p.ass is not None
+    assert "Americans" in p.ass
+    assert 'width="1080"' in p.fcpxml  # the timeline has the canvas' frame
+    row = planned_row(p, "p" * 32, "m1")
+    assert planned_of(row).spec == p.spec  # what the render task reads back from the row
