@@ -39,7 +39,7 @@ _EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "avi": 
                "mp3": "mp3", "flac": "flac", "wav": "wav", "ogg": "ogg"}  # fmt: skip
 _CONTENT_TYPES = {"mp4": "video/mp4", "mkv": "video/x-matroska", "avi": "video/x-msvideo",
                   "mp3": "audio/mpeg", "flac": "audio/flac", "wav": "audio/wav",
-                  "ogg": "audio/ogg"}  # fmt: skip
+                  "ogg": "audio/ogg", "m4a": "audio/mp4"}  # fmt: skip
 
 
 class IngestError(CodedError):
@@ -144,6 +144,8 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
     check_storage_for(ctx, path.stat().st_size)
     container = info.container
     ext = _EXTENSIONS.get(container, "bin")
+    if ext == "mp4" and not info.has_video:
+        ext = "m4a"  # an MP4 holding sound only is a podcast's .m4a
     source_id = new_id()
     key = object_key(ctx.workspace_id, "sources", source_id, f"original.{ext}")
     media: ObjectStore = ctx.buckets.media.scoped(ctx.workspace_id)
