@@ -90,8 +90,20 @@ class Settings(BaseSettings):
         "video/quicktime",
         "video/webm",
         "video/x-matroska",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/x-m4a",
+        "audio/aac",
+        "audio/wav",
+        "audio/x-wav",
+        "audio/flac",
+        "audio/x-flac",
+        "audio/ogg",
+        "audio/opus",
+        "audio/webm",
     )
-    """Content types a presigned upload may carry."""
+    """Content types a presigned upload may carry: videos, and audio files (podcast
+    episodes, rendered as audiograms)."""
     embedded_s3_start_timeout_s: float = 60.0
     """How long ``clipray up`` waits for the embedded S3 server to become healthy."""
     embedded_s3_port: int | None = None
@@ -361,6 +373,13 @@ class Settings(BaseSettings):
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""
     ffprobe_bin: str = "ffprobe"
     """ffprobe executable, used to validate every ingested video."""
+    audiogram_background: str = Field(
+        "0x1d2433", pattern=r"^(0x|#)?[0-9a-fA-F]{6}$|^[a-zA-Z]{3,20}$"
+    )
+    """Canvas colour of an audiogram (a clip of an audio-only source) where the episode has
+    no cover art, and around it where it has: ``0xRRGGBB``, ``#RRGGBB`` or a colour name."""
+    audiogram_wave: Literal["waves", "freqs", "spectrum"] = "waves"
+    """How an audiogram animates the sound: the waveform, spectrum bars, or a spectrogram."""
 
     # --- live streams ---------------------------------------------------------------------
     stream_ingest: IngestSettings = Field(default_factory=IngestSettings)

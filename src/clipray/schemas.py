@@ -7,7 +7,7 @@ Plain frozen dataclasses, no Ray, no SQL. Later issues add the rest of the vocab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from clipray.domain.errors import CodedError  # noqa: F401  (re-exported: the refusal base)
 
@@ -100,6 +100,8 @@ class VideoRow(TypedDict):
     has_audio: bool
     width: int
     height: int
+    has_video: NotRequired[bool]
+    """False for an audio-only source: only the audio branch runs (True when missing)."""
 
 
 class PartRow(TypedDict):

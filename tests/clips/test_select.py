@@ -393,6 +393,21 @@ def test_features_not_measured_do_not_count() -> None:
         assert c.score > 0
 
 
+def test_an_audio_only_source_is_scored_on_its_transcript_and_energy_alone() -> None:
+    """A podcast has no picture: no scene cuts to count, no faces to look for. Its moments
+    rank on speech, hooks, keywords and audio peaks, not marked down for cuts it cannot
+    have."""
+    doc = build_doc(peaks=[(20.0, 0.9)], sample_fps=None)
+    audio_only = {**doc, "source": {**doc["source"], "has_video": False, "width": 0,
+                                    "height": 0, "fps": None}, "scenes": []}  # fmt: skip
+    as_video, as_audio = select(doc), select(audio_only)
+    assert [(c.start, c.end) for c in as_audio] == [(c.start, c.end) for c in as_video]
+    for v, a in zip(as_video, as_audio, strict=True):
+        assert not any(r.startswith(("face", "scene")) or "scene cut" in r for r in a.reasons)
+        assert a.score > v.score  # the unmeasurable scene feature no longer dilutes it
+    assert any(r.startswith("audio peak") for c in as_audio for r in c.reasons)
+
+
 # --- selection ------------------------------------------------------------------------------
 @pytest.mark.parametrize("max_clips", [0, 1, 3, 5, 50])
 def test_select_no_overlaps_and_at_most_max_clips(max_clips: int) -> None:

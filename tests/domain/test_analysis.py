@@ -67,6 +67,18 @@ def test_views_over_the_analysis() -> None:
     assert not silent.has_audio
 
 
+def test_an_audio_only_analysis_reads_back_as_audio_only() -> None:
+    podcast = Analysis(SourceInfo("p", duration=11.0, has_video=False),
+                       transcript=FULL.transcript, audio=FULL.audio)  # fmt: skip
+    doc = json.loads(json.dumps(podcast.to_json()))
+    assert doc["source"]["has_video"] is False
+    assert Analysis.from_json(doc) == podcast
+    assert Analysis.from_json(doc).has_audio
+    # a document from before audio-only sources describes a video
+    older = {**FULL.to_json(), "source": {"id": "s", "width": 640, "height": 360}}
+    assert Analysis.from_json(older).source.has_video
+
+
 def test_a_video_without_audio_keeps_its_null_language() -> None:
     a = Analysis(SourceInfo("s", has_audio=False), transcript=Transcript("", "m"))
     doc = a.to_json()

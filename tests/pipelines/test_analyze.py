@@ -164,6 +164,32 @@ def test_a_silent_video_is_analysed_without_chunks(settings, ray_local):
     assert [s.start_frame for s in result.scenes if s.kind == "cut"] == golden
 
 
+def test_an_audio_only_source_runs_the_audio_branch_only(settings, ray_local, tmp_path):
+    """A podcast episode beside a video in one dataset: the episode has no windows (no
+    scenes, faces or frame embeddings) and the merge does not wait for any; its transcript
+    and energy are the audio branch's, as for a video."""
+    from tests.podcast import episode
+
+    podcast = episode(tmp_path, "flac", cover=False)
+    info = probe(podcast)
+    sound = VideoRow(source_id=uuid.uuid4().hex, uri=str(podcast), duration=info.duration,
+                     has_audio=True, width=0, height=0, has_video=info.has_video)  # fmt: skip
+    assert not sound["has_video"]
+    silent = {**_video_row(SCENES / "testvideo.mp4"), "has_video": True}
+    rows = {sound["source_id"]: sound, silent["source_id"]: silent}
+    cfg = AnalyzeConfig(window_s=8.0)
+    done = {d.source_id: d for d in collect(build_analysis(list(rows.values()), cfg, settings)
+                                            .iter_rows(), rows, cfg)}  # fmt: skip
+    assert all(d.error is None for d in done.values()), done
+    heard = done[sound["source_id"]].result
+    assert (heard.scenes, heard.tracks, heard.n_frames, heard.embeddings) == ([], [], 0, None)
+    said = " ".join(s.text for s in heard.transcript.segments)
+    assert word_error_rate((JFK / "REFERENCE.txt").read_text(), said) <= 0.10
+    assert heard.rms.size == pytest.approx(110, abs=2)  # 11 s at a 100 ms hop
+    seen = done[silent["source_id"]].result  # the video beside it is analysed as ever
+    assert [s.kind for s in seen.scenes].count("cut") >= 3
+
+
 @pytest.fixture
 def migrated_settings(settings, s3_server):
     migrate.upgrade(settings.resolved_database_url)
@@ -227,3 +253,29 @@ def test_batch_records_a_corrupt_video_and_reruns_do_nothing(migrated_settings, 
         steps = JobRepo(s, ws.id).steps(job)
         assert sorted(st.status.value for st in steps) == ["failed"] + ["succeeded"] * 4
     db.dispose()
+
+
+def test_batch_takes_podcast_episodes_from_a_bucket(migrated_settings, buckets, ray_local,
+                                                   tmp_path):  # fmt: skip
+    """The batch door: audio files under a prefix become audio-only sources, analysed by
+    the audio branch alone (the dataset starts no picture stage)."""
+    from clipray.storage.orm import Source
+    from tests.podcast import episode
+
+    settings = migrated_settings.model_copy(update={"workspace": f"p-{uuid.uuid4().hex[:6]}"})
+    landing = f"podcasts-{uuid.uuid4().hex[:8]}"
+    client = buckets.media.client
+    client.create_bucket(Bucket=landing)
+    for path in (episode(tmp_path, "flac", cover=False), episode(tmp_path, "m4a", cover=True)):
+        client.upload_file(str(path), landing, f"in/{path.name}")
+    done = run_batch(settings, f"s3://{landing}/in/")
+    assert (len(done.analysed), done.failed) == (2, {})
+    db = open_database(settings)
+    try:
+        ws = ensure_workspace(db, settings.workspace)
+        with db.session() as s:
+            rows = s.query(Source).filter(Source.workspace_id == ws.id).all()
+            assert sorted((r.audio_only, r.audio_codec, r.width) for r in rows) == [
+                (True, "aac", None), (True, "flac", None)]  # fmt: skip
+    finally:
+        db.dispose()

@@ -303,6 +303,16 @@ def test_download_is_byte_identical_and_reports_progress(base, video, tmp_path):
     assert sorted(p.name for p in (tmp_path / "job").iterdir()) == ["source.mp4"]
 
 
+def test_a_podcast_episode_url_downloads_as_an_audio_only_source(base, tmp_path):
+    from clipray.pipelines.validate import MediaLimits, validate_file
+
+    flac = MEDIA / "speech" / "whisper_jfk" / "jfk.flac"
+    path = download(_url(base, flac), tmp_path / "job", LOOPBACK)
+    assert path.name == "source.flac"
+    assert _sha256(path) == _sha256(flac)
+    assert not validate_file(path, MediaLimits()).has_video  # a source, clipped as audiograms
+
+
 def test_a_second_download_replaces_the_first(base, video, tmp_path):
     (tmp_path / "source.mp4").write_bytes(b"stale")
     path = download(_url(base, video), tmp_path, LOOPBACK)

@@ -47,6 +47,27 @@ def test_a_video_is_probed_stored_and_recorded_once(ctx):
     assert _stored(ctx) == [src.storage_key]
 
 
+@pytest.mark.parametrize(
+    ("ext", "cover", "stored", "content_type"),
+    [pytest.param("flac", False, "flac", "audio/flac", id="flac"),
+     pytest.param("mp3", True, "mp3", "audio/mpeg", id="mp3/cover-art"),
+     pytest.param("m4a", True, "m4a", "audio/mp4", id="m4a/cover-art")],
+)  # fmt: skip
+def test_a_podcast_episode_is_an_audio_only_source(ctx, tmp_path, ext, cover, stored,
+                                                   content_type):  # fmt: skip
+    from tests.podcast import episode
+
+    got = ingest(ctx, str(episode(tmp_path, ext, cover=cover)))
+    src = got.source
+    assert (got.info.has_video, got.info.has_cover) == (False, cover)
+    assert (src.audio_only, src.width, src.height, src.video_codec) == (True, None, None, None)
+    assert abs(src.duration_s - 11.0) < 0.1
+    assert src.storage_key.endswith(f"/original.{stored}")
+    head = ctx.buckets.media.scoped(ctx.workspace_id).head(src.storage_key)
+    assert head is not None
+    assert head.content_type == content_type
+
+
 def test_a_file_that_is_not_a_video_leaves_nothing_behind(ctx, tmp_path):
     bogus = tmp_path / "clip.mp4"
     bogus.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)

@@ -64,23 +64,57 @@ def _text(tmp: Path) -> Path:
     return path
 
 
-def _audio_only(tmp: Path) -> Path:
-    assert AUDIO.is_file(), f"test media missing: {AUDIO}"
-    path = tmp / "speech.mp4"
-    path.write_bytes(AUDIO.read_bytes())
-    return path
-
-
 @pytest.mark.parametrize(
     "make",
     [
         pytest.param(_text, id="text-named-mp4"),
-        pytest.param(_audio_only, id="wav-named-mp4/no-video-stream"),
     ],
 )
 def test_what_is_not_a_video_is_refused_as_such(tmp_path, make):
     err = _rejected(make(tmp_path))
     assert err.code == "MEDIA_NOT_A_VIDEO"
+
+
+@pytest.mark.parametrize(
+    ("ext", "cover", "codec"),
+    [
+        pytest.param("flac", False, "flac", id="flac"),
+        pytest.param("mp3", True, "mp3", id="mp3/cover-art"),
+        pytest.param("m4a", True, "aac", id="m4a/cover-art"),
+    ],
+)
+def test_an_audio_only_file_is_a_source_without_a_picture(tmp_path, ext, cover, codec):
+    from tests.podcast import episode
+
+    info = validate_file(episode(tmp_path, ext, cover=cover), MediaLimits())
+    assert (info.has_video, info.has_cover, info.has_audio) == (False, cover, True)
+    assert (info.width, info.height, info.video_codec, info.audio_codec) == (0, 0, "", codec)
+    assert abs(info.duration - 11.0) < 0.1
+
+
+def test_a_wav_named_mp4_is_judged_by_its_bytes(tmp_path):
+    assert AUDIO.is_file(), f"test media missing: {AUDIO}"
+    path = tmp_path / "speech.mp4"
+    path.write_bytes(AUDIO.read_bytes())
+    info = validate_file(path, MediaLimits())
+    assert (info.has_video, info.audio_codec) == (False, "pcm_s16le")
+
+
+def test_a_truncated_audio_file_is_corrupt(tmp_path):
+    from tests.podcast import episode
+
+    whole = episode(tmp_path, "m4a", cover=False)  # moov after the data: cut, it is gone
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert _rejected(cut).code == "MEDIA_CORRUPT"
+
+
+def test_an_audio_codec_outside_the_list_is_refused(tmp_path):
+    from tests.podcast import episode
+
+    limits = MediaLimits(audio_codecs=("aac",))
+    assert _rejected(episode(tmp_path, "flac", cover=False), limits).code == (
+        "MEDIA_CODEC_NOT_ALLOWED")  # fmt: skip
 
 
 def _truncated(src: Path, dst: Path) -> Path:

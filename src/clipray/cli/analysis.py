@@ -79,7 +79,8 @@ def analyze(
         return
     words = sum(1 for _ in a.words)
     cached = " (cached analysis)" if outcome.cached else ""
-    out.print(f"source {a.source.id} ({a.source.duration or 0.0:.1f} s){cached}")
+    sound = "" if a.source.has_video else ", audio only: no scenes or faces"
+    out.print(f"source {a.source.id} ({a.source.duration or 0.0:.1f} s{sound}){cached}")
     out.print(f"  scenes   {len(a.scenes)}")
     out.print(f"  speech   {len(a.transcript.segments)} segments, {words} words")
     out.print(f"  faces    {len(a.faces.tracks)} tracks")

@@ -20,6 +20,9 @@ a duration off by more than :data:`DURATION_TOLERANCE_S`) the parts are joined a
 through the concat filter and re-encoded (``method="reencode"``).
 
     >>> parts = [ReelPart("a.mp4", 12.0, 15.5), ReelPart("b.mov", 3.0, 5.0, has_audio=False)]
+A part of an audio-only source (a podcast episode) has no picture to cut: its picture is
+drawn from its sound, a waveform across a plain background (:data:`AUDIO_PART_BACKGROUND`).
+
     >>> make_reel(parts, Path("reel.mp4"))                                    # doctest: +SKIP
     ReelResult(path=PosixPath('reel.mp4'), duration=5.5, parts=2, method='copy', ...)
 
@@ -43,7 +46,6 @@ from typing import Any, Literal
 from clipray.clips.proxy import (
     ProxyError,
     partial_path,
-    probe_streams,
     seconds_or_none,
     write_mp4,
 )
@@ -73,6 +75,9 @@ the target and starts every stream there, so seeking into the span before a sour
 picture (its video starting after its audio, as a camera's often does: 0.84 s in
 short_hamilton_clip.mp4) would drop the sound under it. Decoding 5 s more costs little."""
 
+AUDIO_PART_BACKGROUND = "0x1d2433"
+"""Background of an audio-only part's drawn picture (the audiograms' default colour)."""
+
 GOP_SECONDS = 2
 """Keyframe interval of a part: players seek within a reel to the nearest keyframe, and two
 seconds is what the posting platforms recommend for H.264 uploads."""
@@ -100,6 +105,9 @@ class ReelPart:
     has_audio: bool = True
     """False: the part is silent even if its source has sound. :func:`make_reel` also makes
     a part silent where its source has no audio stream."""
+    has_video: bool = True
+    """False: an audio-only source, whose picture is drawn from its sound (a waveform);
+    :func:`make_reel` sets it from the source's streams."""
 
     @property
     def duration(self) -> float:
@@ -220,16 +228,27 @@ def cut_args(part: ReelPart, fmt: ReelFormat, pcm: bool = False) -> list[str]:
     vtrim = f"trim=start={skip:.6f},setpts=PTS-{skip:.6f}/TB," if skip else ""
     atrim = f"atrim=start={skip:.6f},asetpts=PTS-{skip:.6f}/TB," if skip else ""
     w, h = fmt.width, fmt.height
+    last = f"tpad=stop=-1:stop_mode=clone,trim=end_frame={frames},setpts=PTS-STARTPTS[v]"
     video = (
         f"[0:v:0]{vtrim}fps={fmt.fps}:start_time=0,"
         f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
-        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p,"
-        f"tpad=stop=-1:stop_mode=clone,trim=end_frame={frames},setpts=PTS-STARTPTS[v]"
+        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p,{last}"
     )
     layout = {1: "mono", 2: "stereo"}.get(fmt.channels, f"{fmt.channels}c")
     aformat = f"aformat=sample_fmts=fltp:sample_rates={fmt.sample_rate}:channel_layouts={layout}"
+    source = "[0:a:0]"
+    if not part.has_video:  # the picture is the part's own sound, drawn as a waveform
+        band = _even(h / 4)
+        video = (
+            f"color=c={AUDIO_PART_BACKGROUND}:s={w}x{h}:r={fmt.fps}[bg];"
+            f"[0:a:0]{atrim}asplit=2[sound][drawn];"
+            f"[drawn]aformat=channel_layouts=mono,showwaves=s={w}x{band}:mode=cline"
+            f":rate={fmt.fps}:colors=0xf2f2f2:draw=full:scale=sqrt,format=rgba[wave];"
+            f"[bg][wave]overlay=x=0:y=(H-h)/2:shortest=1,setsar=1,format=yuv420p,{last}"
+        )
+        source, atrim = "[sound]", ""
     if part.has_audio:
-        audio = f"[0:a:0]{atrim}aresample={fmt.sample_rate}:async=1:first_pts=0,{aformat}"
+        audio = f"{source}{atrim}aresample={fmt.sample_rate}:async=1:first_pts=0,{aformat}"
     else:
         audio = f"[1:a]{aformat}"
     audio += f",apad,atrim=end_sample={samples},asetpts=N/SR/TB[a]"
@@ -354,8 +373,17 @@ def cut_part(
     return out
 
 
-def _inspect(parts: Sequence[ReelPart], ffprobe: str) -> list[tuple[ReelPart, tuple[int, int]]]:
-    """Each part with ``has_audio`` false where its source has none, and the source's size.
+def _probe_source(uri: str, ffprobe: str) -> dict[str, Any]:
+    """A source's streams (with which are cover art) and duration, from its header."""
+    entries = ("stream=codec_type,width,height:stream_disposition=attached_pic"
+               ":format=duration")  # fmt: skip
+    return ffprobe_json(uri, "-show_entries", entries, ffprobe=ffprobe, error=ProxyError)
+
+
+def _inspect(parts: Sequence[ReelPart], ffprobe: str
+             ) -> list[tuple[ReelPart, tuple[int, int] | None]]:  # fmt: skip
+    """Each part with ``has_audio`` false where its source has none (``has_video`` false
+    for an audio-only one), and the source's size (None for an audio-only one).
 
     Reading every source's header before cutting any catches a missing file, a non-video
     file or a range past a source's end in a second, not after minutes of encoding.
@@ -363,12 +391,18 @@ def _inspect(parts: Sequence[ReelPart], ffprobe: str) -> list[tuple[ReelPart, tu
     inspected = []
     for i, part in enumerate(parts):
         try:
-            data = probe_streams(part.uri, ffprobe)
+            data = _probe_source(part.uri, ffprobe)
         except ProxyError as exc:
             raise ReelError("REEL_BAD_PART", f"part {i} ({part.uri}): {exc}") from exc
         streams = data["streams"]
-        video = next(s for s in streams if s.get("codec_type") == "video")
         has_audio = any(s.get("codec_type") == "audio" for s in streams)
+        video = next((s for s in streams if s.get("codec_type") == "video"
+                      and not (s.get("disposition") or {}).get("attached_pic")), None)  # fmt: skip
+        if video is None:  # audio-only: its drawn picture fits any reel size
+            if not has_audio:
+                raise ReelError("REEL_BAD_PART", f"part {i} ({part.uri}): no picture or sound")
+            inspected.append((replace(part, has_video=False), None))
+            continue
         length = seconds_or_none(data.get("format", {}).get("duration"))
         if length is not None and part.end > length + OVERRUN_TOLERANCE_S:
             raise ReelError(
@@ -410,8 +444,8 @@ def make_reel(
     check_parts(parts)
     inspected = _inspect(parts, ffprobe_bin)
     if fmt is None:
-        width, height = common_format([size for _, size in inspected])
-        fmt = ReelFormat(width=width, height=height)
+        sizes = [size for _, size in inspected if size is not None]
+        fmt = ReelFormat(*common_format(sizes)) if sizes else ReelFormat()
     out = Path(out)
     expected = float(sum(frame_count(p.duration, fmt.rate) for p in parts) / fmt.rate)
     with tempfile.TemporaryDirectory(prefix="reel-", dir=workdir) as scratch:

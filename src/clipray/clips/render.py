@@ -9,6 +9,10 @@ Every FFmpeg run takes an argument list (never a shell string):
 3. the encoded clip's loudness is measured; a clip more than half the tolerance off the
    target gets its gain corrected and its audio encoded again (the video is copied).
 
+A clip of an audio-only source is an audiogram instead (``clips/audiogram.py``): step 2
+draws the canvas, the cover art, the animated sound and the captions in one encode, with
+the same normalised audio, the same check of the encoded loudness after it.
+
 A thumbnail is taken from the rendered clip. The :class:`RenderSpec` holds every parameter
 and the tool versions, so the same spec renders the same output; how the loudness came out
 (:class:`~clipray.clips.loudness.Normalised`) is stored next to it.
@@ -16,11 +20,17 @@ and the tool versions, so the same spec renders the same output; how the loudnes
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from clipray.clips.audiogram import (
+    AudiogramSpec,
+    audiogram_args,
+    audiogram_graph,
+    cover_args,
+    escape_filter_path,
+)
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
 from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, version
 
@@ -55,6 +65,8 @@ class RenderSpec:
     loudness: LoudnessConfig = field(default_factory=LoudnessConfig)
     versions: dict[str, str] = field(default_factory=dict)
     """clipray, ffmpeg and model ids at render time."""
+    audiogram: AudiogramSpec | None = None
+    """Set for a clip of an audio-only source: drawn as an audiogram (no reframe)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -65,7 +77,12 @@ class RenderSpec:
         return self.end - self.start
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored spec; ``audiogram`` only where set, so a video clip's spec (and its
+        hash, which decides whether a render is reused) is what it was before audiograms."""
+        data = asdict(self)
+        if self.audiogram is None:
+            del data["audiogram"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RenderSpec:
@@ -73,6 +90,8 @@ class RenderSpec:
         fields = {k: v for k, v in data.items() if k != LOUDNESS_RESULT}
         fields["loudness"] = LoudnessConfig(**fields.get("loudness", {}))
         fields["versions"] = dict(fields.get("versions", {}))
+        if fields.get("audiogram") is not None:
+            fields["audiogram"] = AudiogramSpec.from_json(fields["audiogram"])
         return cls(**fields)
 
 
@@ -105,11 +124,6 @@ def centred_crop(src_w: int, src_h: int, aspect: str) -> str:
     return f"crop={w}:{h}:{(src_w - w) // 2}:{(src_h - h) // 2}"
 
 
-def _escape_filter_path(path: Path) -> str:
-    """A file path as an FFmpeg filter option value (``:``, ``\\`` and quotes escaped)."""
-    return re.sub(r"([\\:'\[\],;])", r"\\\1", str(path))
-
-
 def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> str:
     w, h = spec.size
     if spec.reframe_filter:
@@ -121,7 +135,7 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
             "setsar=1",
         ]
     if ass is not None:
-        chain.append(f"subtitles=filename={_escape_filter_path(ass)}")
+        chain.append(f"subtitles=filename={escape_filter_path(ass)}")
     chain.append("format=yuv420p")
     return ",".join(chain)
 
@@ -171,8 +185,13 @@ def render_clip(
         wav = workdir / "audio-normalised.wav"
         norm = normalise(ffmpeg, raw, wav, spec.loudness)
     video = workdir / "clip.mp4"
-    vf = video_filter(spec, *src_size, ass)
-    check(run(encode_args(ffmpeg, source, spec, vf, wav, video)), "encode", RenderError)
+    if spec.audiogram is not None:
+        if wav is None:
+            raise RenderError("an audiogram needs the source's sound, and it has none")
+        _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video)
+    else:
+        vf = video_filter(spec, *src_size, ass)
+        check(run(encode_args(ffmpeg, source, spec, vf, wav, video)), "encode", RenderError)
     if norm is not None and wav is not None:
         norm = _verify(ffmpeg, spec, video, workdir, norm)
     thumb = workdir / "thumbnail.jpg"
@@ -180,6 +199,20 @@ def render_clip(
              max(spec.duration - 0.1, 0.0))  # fmt: skip
     still(ffmpeg, str(video), at, thumb)
     return Rendered(video, thumb, norm)
+
+
+def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, wav: Path,
+               ass: Path | None, workdir: Path, out: Path) -> None:  # fmt: skip
+    """Draw the audiogram of ``spec`` in one encode (after a one-frame extraction of the
+    cover art, when it has one)."""
+    cover = None
+    if look.cover:
+        cover = workdir / "cover.png"
+        check(run(cover_args(ffmpeg, source, cover)), "cover art extraction", RenderError)
+    graph = audiogram_graph(look, spec.size, spec.duration, ass)
+    args = audiogram_args(ffmpeg, wav, cover, graph, spec.duration, spec.crf, spec.preset,
+                          spec.audio_bitrate, out)  # fmt: skip
+    check(run(args), "audiogram encode", RenderError)
 
 
 def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
@@ -208,9 +241,13 @@ def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
 
 def still(ffmpeg: str, source: str, at: float, out: Path, width: int | None = None) -> Path:
     """One frame of ``source`` (a path or URL) at ``at`` seconds as a JPEG, scaled to
-    ``width`` (height kept in proportion, even) when given."""
+    ``width`` (height kept in proportion, even) when given.
+
+    At 0 the input is not seeked at all: FFmpeg hands out an audio file's cover art (an
+    attached picture) only to a run that does not seek."""
     scale = ["-vf", f"scale={width}:-2"] if width else []
-    run_ffmpeg(["-y", "-ss", f"{at:.3f}", "-i", source, "-frames:v", "1", *scale, "-q:v", "3",
+    seek = ["-ss", f"{at:.3f}"] if at > 0 else []
+    run_ffmpeg(["-y", *seek, "-i", source, "-frames:v", "1", *scale, "-q:v", "3", "-update", "1",
                 str(out)], ffmpeg=ffmpeg, what="thumbnail", error=RenderError)  # fmt: skip
     if not out.is_file():
         raise RenderError(f"thumbnail failed: ffmpeg wrote no {out.name}")

@@ -186,6 +186,9 @@ class _Index:
     """Face-detection sample rate; None where faces were not looked for."""
     face_samples: tuple[int, ...]
     """Indices ``round(t * face_fps)`` of the samples where at least one face was found."""
+    has_video: bool = True
+    """False for an audio-only source: scene cuts are not scored (there is no picture to
+    cut), so its moments rank on the transcript and the audio energy alone."""
 
 
 def _pieces(seg: Segment, max_len: float) -> list[_Sentence]:
@@ -251,6 +254,7 @@ def _index(analysis: Analysis, max_len: float = math.inf) -> _Index:
         has_audio=analysis.has_audio,
         face_fps=float(fps) if fps else None,
         face_samples=tuple(sorted(samples)),
+        has_video=analysis.source.has_video,
     )
 
 
@@ -376,19 +380,20 @@ def _features(c: Candidate, ix: _Index, cfg: SelectConfig) -> list[_Feature]:
         else:
             feats.append(_Feature(w.audio, 0.0, None))
 
-    lo, hi = (
-        bisect_right(ix.cuts, c.start + _CUT_MARGIN_S),
-        bisect_left(ix.cuts, c.end - _CUT_MARGIN_S),
-    )
-    inside = max(0, hi - lo)
-    per_min = inside / (span / 60.0)
-    feats.append(
-        _Feature(
-            w.scenes,
-            min(1.0, per_min / _FULL_CUTS_PER_MIN),
-            f"{inside} scene cut{'s' if inside != 1 else ''}" if inside else None,
+    if ix.has_video:
+        lo, hi = (
+            bisect_right(ix.cuts, c.start + _CUT_MARGIN_S),
+            bisect_left(ix.cuts, c.end - _CUT_MARGIN_S),
         )
-    )
+        inside = max(0, hi - lo)
+        per_min = inside / (span / 60.0)
+        feats.append(
+            _Feature(
+                w.scenes,
+                min(1.0, per_min / _FULL_CUTS_PER_MIN),
+                f"{inside} scene cut{'s' if inside != 1 else ''}" if inside else None,
+            )
+        )
 
     if ix.face_fps:
         # samples k / fps with start <= k / fps < end

@@ -37,6 +37,9 @@ class SourceInfo:
     width: int = 0
     height: int = 0
     has_audio: bool = True
+    has_video: bool = True
+    """False for an audio-only source (a podcast episode): no scenes, faces or frame
+    embeddings, and its clips are audiograms."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class Analysis:
                 "width": src.width,
                 "height": src.height,
                 "has_audio": src.has_audio,
+                "has_video": src.has_video,
             },
             "scenes": [
                 {
@@ -181,6 +185,7 @@ class Analysis:
                 width=int(src.get("width") or 0),
                 height=int(src.get("height") or 0),
                 has_audio=src.get("has_audio") is not False,
+                has_video=src.get("has_video") is not False,
             ),
             scenes=tuple(
                 Scene(

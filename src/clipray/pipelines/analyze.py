@@ -1,5 +1,6 @@
 """The analysis of videos as one Ray Data pipeline: scenes, speech, faces, audio energy,
-embeddings, from one decode of each window.
+embeddings, from one decode of each window. An audio-only source (a podcast episode) runs
+the audio branch only: no windows, so no scenes, faces or frame embeddings.
 
 Two branches leave each video row and meet again at the driver:
 
@@ -128,8 +129,15 @@ def _guard(stage: str, fn: Callable[[], Any], make_error: Callable[[str], Any]) 
 
 
 # --- video branch ------------------------------------------------------------------------
+def has_video(row: VideoRow) -> bool:
+    return row.get("has_video", True)
+
+
 def plan_video(row: VideoRow, window_s: float) -> list[dict[str, Any]]:
-    """1 video -> N windows starting on keyframes."""
+    """1 video -> N windows starting on keyframes (none for an audio-only source: the merge
+    does not wait for windows of one)."""
+    if not has_video(row):
+        return []
     try:
         windows = plan_windows(row["uri"], window_s)
     except Exception as exc:
@@ -404,6 +412,10 @@ def build_analysis(
     )
     audio, asr = settings.stage("audio"), settings.stage("asr")
     ds = ray.data.from_items(list(videos))
+    if not any(has_video(v) for v in videos):
+        # audio-only sources (podcasts): no picture, so no decode and no face or embedding
+        # pools are started for nothing
+        return _audio_branch(ds, cfg, settings, warm, audio, asr)
     # Bookkeeping steps (planning windows, dropping frames) take a tenth of a CPU: they
     # wait on I/O or copy bytes, and must never hold a core the decoder or a model needs.
     light = 0.1
@@ -426,6 +438,12 @@ def build_analysis(
     if warm:
         # 1 window -> 1 part for the merge, frames dropped (fused into the thin task)
         video = video.map(window_part, num_cpus=light)
+    return video.union(_audio_branch(ds, cfg, settings, warm, audio, asr))
+
+
+def _audio_branch(ds: Any, cfg: AnalyzeConfig, settings: Settings, warm: bool, audio: Any,
+                  asr: Any) -> Any:  # fmt: skip
+    """The audio branch of :func:`build_analysis`: the merge's transcribed chunks."""
     # 1 video -> M audio chunks cut at pauses (flat_map streaming one ffmpeg; none for a
     # video without audio)
     chunks = ds.flat_map(audio_chunks, fn_kwargs={"cfg": cfg}, **{
@@ -440,8 +458,7 @@ def build_analysis(
         }
     fn, kwargs = _model_step(warm, settings, "asr",
                              (AsrStage, {**asr_kwargs, **actor_pool_args(asr)}))  # fmt: skip
-    audio_parts = chunks.map_batches(fn, batch_format="numpy", **kwargs)
-    return video.union(audio_parts)
+    return chunks.map_batches(fn, batch_format="numpy", **kwargs)
 
 
 # --- the merge ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from clipray.clips.audiogram import AudiogramSpec
 from clipray.clips.captions import CaptionConfig, build_ass
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
@@ -119,6 +120,11 @@ class JobResult:
         return out
 
 
+def audiogram_look(settings: Settings) -> AudiogramSpec:
+    """How the configured audiograms look (the cover is decided per source)."""
+    return AudiogramSpec(background=settings.audiogram_background, wave=settings.audiogram_wave)
+
+
 def spec_hash(spec: RenderSpec) -> str:
     return hashlib.sha256(json.dumps(spec.to_json(), sort_keys=True).encode()).hexdigest()
 
@@ -130,28 +136,38 @@ def plan(
     versions: dict[str, str],
     llm: LlmConfig | None = None,
     on_llm_usage: UsageFn | None = None,
+    look: AudiogramSpec | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis (no Ray; I/O only for the optional LLM, whose
-    tokens ``on_llm_usage`` hears)."""
+    tokens ``on_llm_usage`` hears). ``look``: how audiograms are drawn, for an audio-only
+    source (default :class:`AudiogramSpec`)."""
     moments = select(analysis, opts.select_config())
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm, on_usage=on_llm_usage)
-    return [plan_moment(analysis, item, m, opts, versions) for m in moments]
+    return [plan_moment(analysis, item, m, opts, versions, look) for m in moments]
 
 
 def plan_moment(
     analysis: Analysis, item: Ingested, m: Candidate, opts: RunOptions,
-    versions: dict[str, str],
+    versions: dict[str, str], look: AudiogramSpec | None = None,
 ) -> PlannedClip:
-    """The render plan of one moment (also used to re-render a clip with other settings)."""
+    """The render plan of one moment (also used to re-render a clip with other settings).
+
+    An audio-only source (no picture to crop) is planned as an audiogram drawn as ``look``
+    says, with its cover art when the file has one."""
     src = analysis.source
     words = list(analysis.words)
     out_w, out_h = ASPECTS[opts.aspect]
-    path = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
-                     analysis.cut_times, ReframeConfig(aspect=opts.aspect))  # fmt: skip
+    drawn = None if item.info.has_video else replace(look or AudiogramSpec(),
+                                                     cover=item.info.has_cover)  # fmt: skip
+    reframe = None
+    if drawn is None:
+        reframe = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
+                            analysis.cut_times, ReframeConfig(aspect=opts.aspect)
+                            ).to_ffmpeg_filter()  # fmt: skip
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
-        reframe_filter=path.to_ffmpeg_filter(), captions=opts.captions, versions=versions,
+        reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
     )  # fmt: skip
     ass = None
     if opts.captions != "none":
@@ -159,7 +175,8 @@ def plan_moment(
     nle = NleClip(
         name=m.title or m.id, source_name=Path(item.source.origin_uri).name or "source.mp4",
         source_url=_media_url(item), source_duration=src.duration,
-        fps=src.fps or 30.0, width=src.width, height=src.height,
+        # an audiogram's timeline has the canvas' frame (its source has none)
+        fps=src.fps or 30.0, width=src.width or out_w, height=src.height or out_h,
         has_audio=src.has_audio, start=m.start, end=m.end,
     )  # fmt: skip
     return PlannedClip(

@@ -71,7 +71,11 @@ def ensure_cover(db: Database, workspace_id: str, source_id: str, analysis: Anal
 
     The grid is :func:`~clipray.clips.proxy.frame_grid` of the source at ``uri`` (its
     header only; the analysis' own frame count stands in where the container has none):
-    the rate scene detection numbers frames with, so scene starts are grid frames."""
+    the rate scene detection numbers frames with, so scene starts are grid frames.
+
+    An audio-only source has no frames to number: it gets no virtual clips (False)."""
+    if not analysis.source.has_video:
+        return False
     scenes = analysis.scenes
     decoded = scenes[-1].end_frame if scenes else None
     grid = frame_grid(uri, ffprobe, counted=decoded)

@@ -35,8 +35,11 @@ from clipray.storage.repos import SourceMeta, SourceRepo
 from clipray.storage.uploads import UploadRepo
 
 # Container extension for the stored original: chosen by clipray, never the user's name.
-_EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "avi": "avi"}
-_CONTENT_TYPES = {"mp4": "video/mp4", "mkv": "video/x-matroska", "avi": "video/x-msvideo"}
+_EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "avi": "avi",
+               "mp3": "mp3", "flac": "flac", "wav": "wav", "ogg": "ogg"}  # fmt: skip
+_CONTENT_TYPES = {"mp4": "video/mp4", "mkv": "video/x-matroska", "avi": "video/x-msvideo",
+                  "mp3": "audio/mpeg", "flac": "audio/flac", "wav": "audio/wav",
+                  "ogg": "audio/ogg", "m4a": "audio/mp4"}  # fmt: skip
 
 
 class IngestError(CodedError):
@@ -127,10 +130,10 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
     try:
         info = probe(path, ctx.ffprobe_bin)
     except ProbeError as exc:
-        raise IngestError(f"{origin_uri}: not a readable video ({exc})",
+        raise IngestError(f"{origin_uri}: not a readable video or audio file ({exc})",
                           code=RejectCode.NOT_A_VIDEO) from exc  # fmt: skip
-    if info.duration <= 0 or info.width <= 0:
-        raise IngestError(f"{origin_uri}: the video has no duration or no picture",
+    if info.duration <= 0 or (info.has_video and info.width <= 0):
+        raise IngestError(f"{origin_uri}: the media has no duration or no picture",
                           code=RejectCode.NOT_A_VIDEO)  # fmt: skip
 
     with ctx.db.session() as s:
@@ -141,6 +144,8 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
     check_storage_for(ctx, path.stat().st_size)
     container = info.container
     ext = _EXTENSIONS.get(container, "bin")
+    if ext == "mp4" and not info.has_video:
+        ext = "m4a"  # an MP4 holding sound only is a podcast's .m4a
     source_id = new_id()
     key = object_key(ctx.workspace_id, "sources", source_id, f"original.{ext}")
     media: ObjectStore = ctx.buckets.media.scoped(ctx.workspace_id)
@@ -153,8 +158,8 @@ def ingest_path(ctx: IngestContext, path: Path, origin: SourceOrigin, origin_uri
         size_bytes=path.stat().st_size,
         duration_s=info.duration,
         fps=info.fps or None,
-        width=info.width,
-        height=info.height,
+        width=info.width or None,  # None: audio-only (so is video_codec)
+        height=info.height or None,
         container=container or None,
         video_codec=info.video_codec or None,
         audio_codec=info.audio_codec,

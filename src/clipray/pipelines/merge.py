@@ -106,6 +106,8 @@ def merge_parts(
     duration = max(video["duration"], float(frame_times[-1]) if frame_times.size else 0.0)
     scenes = _scenes_from_cuts(cuts, fades, state.n_frames, frame_times, duration=duration,
                                min_scene_len=cfg.scenes.min_scene_len)  # fmt: skip
+    if not video.get("has_video", True):
+        scenes = []  # an audio-only source has no picture, so no scene at all
 
     tracker, tracks = TrackerState(), []
     for w in windows:
@@ -176,7 +178,8 @@ def collect(
 
     def complete(sid: str) -> bool:
         need_audio = videos[sid]["has_audio"]
-        w_ok = totals.get((sid, "window")) == len(windows[sid])
+        need_video = videos[sid].get("has_video", True)
+        w_ok = not need_video or totals.get((sid, "window")) == len(windows[sid])
         c_ok = not need_audio or totals.get((sid, "chunk")) == len(chunks[sid])
         return w_ok and c_ok
 

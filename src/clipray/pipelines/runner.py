@@ -57,6 +57,8 @@ def analysis_of(
     result: AnalysisResult,
     cfg: AnalyzeConfig,
     embeddings_uri: str | None,
+    *,
+    has_video: bool = True,
 ) -> Analysis:
     """The analysis as it is stored and read back: times in seconds, frames 0-based, source
     pixels; boxes to 0.1 px, scores to 1e-4, loudness to 1e-5 (what the document keeps)."""
@@ -70,6 +72,7 @@ def analysis_of(
             width=source.width or 0,
             height=source.height or 0,
             has_audio=has_audio,
+            has_video=has_video,
         ),
         scenes=tuple(result.scenes),
         transcript=Transcript(
@@ -77,9 +80,9 @@ def analysis_of(
             model=tr.model if tr else cfg.asr.model,
             segments=tuple(tr.segments) if tr else (),
         ),
-        faces=Faces(
-            model=cfg.faces.weights,
-            sample_fps=cfg.sample_fps,
+        faces=Faces(  # not looked for (no model, no rate) in an audio-only source
+            model=cfg.faces.weights if has_video else None,
+            sample_fps=cfg.sample_fps if has_video else None,
             tracks=tuple(
                 Track(t.id, tuple(
                     FaceBox(d.t, _box(round(v, 1) for v in d.box), round(d.score, 4))
@@ -182,6 +185,7 @@ class AnalysisRunner:
                 has_audio=info.has_audio,
                 width=info.width,
                 height=info.height,
+                has_video=info.has_video,
             )
             sources[item.source.id] = item
         if videos:
@@ -252,7 +256,8 @@ class AnalysisRunner:
             np.savez(buf, vectors=result.embeddings, times=result.embedding_times)
             self.media.put_bytes(key, buf.getvalue(), content_type="application/octet-stream")
             emb_uri = f"s3://{self.media.bucket}/{key}"
-        analysis = analysis_of(src, item.info.has_audio, result, self.cfg, emb_uri)
+        analysis = analysis_of(src, item.info.has_audio, result, self.cfg, emb_uri,
+                               has_video=item.info.has_video)  # fmt: skip
         key = object_key(self.ctx.workspace_id, "analysis", src.id, f"analysis-{tag}.json")
         body = json.dumps(analysis.to_json()).encode()
         self.media.put_bytes(key, body, content_type="application/json")

@@ -1,5 +1,9 @@
 """The policy an uploaded or downloaded video must meet before it becomes a source.
 
+A source is a video, or an audio-only file (a podcast episode: ``.mp3``, ``.m4a``, ``.wav``,
+``.flac``, ``.opus``), which clipray renders as audiograms; for one of those the picture
+checks are skipped and its sound is what gets test-decoded.
+
 Checks run cheapest first: ffprobe's header (is it media at all, does it have a picture),
 then the limits on what it says (:func:`check_media`, pure), then a real decode of the first
 frames and of the last second, which catches what a header cannot: a truncated upload whose
@@ -48,7 +52,7 @@ class RejectCode(StrEnum):
     """Why a file was refused; the values are the machine-readable codes clients see."""
 
     NOT_A_VIDEO = "MEDIA_NOT_A_VIDEO"
-    """Not media at all, or media without a video stream (an audio file, a renamed text)."""
+    """Not media at all (a renamed text), or media with neither a picture nor sound."""
     CORRUPT = "MEDIA_CORRUPT"
     """A recognised container that cannot be decoded, or has no duration or picture size."""
     TOO_LONG = "MEDIA_TOO_LONG"
@@ -86,6 +90,9 @@ def check_media(info: VideoInfo, limits: MediaLimits) -> None:
     """Raise :class:`MediaRejectedError` if ``info`` breaks ``limits``; pure."""
     if not (math.isfinite(info.duration) and info.duration > 0):
         raise MediaRejectedError(RejectCode.CORRUPT, "the container states no duration")
+    if not info.has_video:
+        _check_audio_codec(info, limits)
+        return
     if info.width <= 0 or info.height <= 0:
         raise MediaRejectedError(
             RejectCode.CORRUPT, f"the video has no picture size ({info.width}x{info.height})"
@@ -108,7 +115,12 @@ def check_media(info: VideoInfo, limits: MediaLimits) -> None:
             f"video codec {info.video_codec or 'unknown'!r} is not one of "
             f"{', '.join(limits.video_codecs)}",
         )
-    if info.audio_codec is not None and info.audio_codec not in limits.audio_codecs:
+    if info.audio_codec is not None:
+        _check_audio_codec(info, limits)
+
+
+def _check_audio_codec(info: VideoInfo, limits: MediaLimits) -> None:
+    if info.audio_codec not in limits.audio_codecs:
         raise MediaRejectedError(
             RejectCode.CODEC_NOT_ALLOWED,
             f"audio codec {info.audio_codec or 'unknown'!r} is not one of "
@@ -137,7 +149,7 @@ def validate_file(
                 RejectCode.CORRUPT, f"{path.name}: a damaged media file ({detail})"
             ) from exc
         raise MediaRejectedError(
-            RejectCode.NOT_A_VIDEO, f"{path.name}: not a video ({detail})"
+            RejectCode.NOT_A_VIDEO, f"{path.name}: not a video or audio file ({detail})"
         ) from exc
     except CodedError:  # DependencyMissing is a ValueError too: not the file's fault
         raise
@@ -155,7 +167,7 @@ def _broken_container(path: Path, ffprobe: str) -> bool:
 
     A truncated MP4 without its ``moov`` index is recognised from its ``ftyp`` box (score 100)
     and then fails; a text file named ``x.mp4`` is only tried as MP4 because of its name
-    (score 1). ffprobe reporting success here means the file is media without a video stream.
+    (score 1). ffprobe reporting success here means media with neither picture nor sound.
     """
     cmd = [ffprobe, "-hide_banner", "-v", "debug", str(path)]
     try:
@@ -169,17 +181,23 @@ def _broken_container(path: Path, ffprobe: str) -> bool:
 
 
 def _check_decodes(path: Path, info: VideoInfo, ffprobe: str, ffmpeg: str) -> None:
-    """Decode the first frames and the last second of the video stream, or raise CORRUPT.
+    """Decode the first frames and the last second of the video stream (of the sound, for an
+    audio-only file), or raise CORRUPT.
 
     A file cut short after its index (an MP4 written with ``+faststart``) decodes its head
     cleanly and then just ends: its tail decodes no frame and logs no error, so an empty tail
     counts as corrupt too, unless the picture legitimately ends before the audio does.
     """
-    if _decode(path, ffmpeg, start=None, frames=_HEAD_FRAMES) == 0:
+    stream = "v" if info.has_video else "a"
+    if _decode(path, ffmpeg, start=None, frames=_HEAD_FRAMES, stream=stream) == 0:
         raise MediaRejectedError(RejectCode.CORRUPT, f"{path.name}: no frame decodes")
     tail = max(info.duration - _TAIL_S, 0.0)
-    if _decode(path, ffmpeg, start=tail, frames=None) > 0:
+    if _decode(path, ffmpeg, start=tail, frames=None, stream=stream) > 0:
         return
+    if not info.has_video:
+        raise MediaRejectedError(
+            RejectCode.CORRUPT, f"{path.name}: no sound decodes after {tail:.2f} s (truncated?)"
+        )
     video_end = _video_end(path, ffprobe, info.start_time)
     if video_end is not None and video_end < info.duration - _TAIL_S:
         tail = max(video_end - _TAIL_S, 0.0)
@@ -190,14 +208,16 @@ def _check_decodes(path: Path, info: VideoInfo, ffprobe: str, ffmpeg: str) -> No
     )
 
 
-def _decode(path: Path, ffmpeg: str, *, start: float | None, frames: int | None) -> int:
-    """Frames decoded from ``start`` (``frames`` at most); CORRUPT on any decoder error."""
+def _decode(path: Path, ffmpeg: str, *, start: float | None, frames: int | None,
+            stream: str = "v") -> int:  # fmt: skip
+    """Frames decoded from ``start`` (``frames`` at most) of the first ``stream`` (``v``, or
+    ``a`` for sound, whose frames are audio frames); CORRUPT on any decoder error."""
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-xerror"]
     if start is not None:
         cmd += ["-ss", f"{start:.3f}"]
-    cmd += ["-i", str(path), "-map", "0:v:0"]
+    cmd += ["-i", str(path), "-map", f"0:{stream}:0"]
     if frames is not None:
-        cmd += ["-frames:v", str(frames)]
+        cmd += [f"-frames:{stream}", str(frames)]
     cmd += ["-f", "null", "-progress", "pipe:1", "-"]
     where = "the start" if start is None else f"{start:.2f} s"
     try:
@@ -212,8 +232,13 @@ def _decode(path: Path, ffmpeg: str, *, start: float | None, frames: int | None)
         raise MediaRejectedError(
             RejectCode.CORRUPT, f"{path.name}: decoding from {where} fails ({detail})"
         )
-    # -progress writes key=value blocks; the last frame= is the total.
-    counts = [line[6:] for line in proc.stdout.splitlines() if line.startswith("frame=")]
+    # -progress writes key=value blocks; the last frame= is the total. Sound has no frame
+    # count there: any decoded time (out_time_us above 0) counts as one frame.
+    lines = proc.stdout.splitlines()
+    if stream == "a":
+        times = [line[12:] for line in lines if line.startswith("out_time_us=")]
+        return 1 if times and times[-1].isdigit() and int(times[-1]) > 0 else 0
+    counts = [line[6:] for line in lines if line.startswith("frame=")]
     return int(counts[-1]) if counts and counts[-1].isdigit() else 0
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from clipray.clips.cuts import Op
 from clipray.domain.audit import Actor, AuditAction
-from clipray.domain.errors import not_found
+from clipray.domain.errors import Conflict, not_found
 from clipray.pipelines.export import grid_of
 from clipray.services import audit
 from clipray.services.access import owned
@@ -65,8 +65,13 @@ class EditResult:
 
 # --- shared by the use cases on a source's clips -----------------------------------------
 def covered(session: Session, workspace_id: str, source_id: str) -> Source:
-    """The source, if it has clips: 409 ``CLIPS_NOT_READY`` before its analysis ends."""
+    """The source, if it has clips: 409 ``CLIPS_NOT_READY`` before its analysis ends, 409
+    ``SOURCE_AUDIO_ONLY`` for a sound file (no frames to cut on, so never any clips)."""
     source = owned(session, Source, source_id, workspace_id, "source")
+    if source.audio_only:
+        raise Conflict("SOURCE_AUDIO_ONLY", "this source is sound only (a podcast episode): "
+                       "it has no frames, so no virtual clips; its clips are a job's "
+                       "audiograms")  # fmt: skip
     if source.frame_count is None or not source.frame_rate:
         raise NoCoverError("this source has no clips yet: they are made when its analysis ends")
     return source

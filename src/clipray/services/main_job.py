@@ -38,6 +38,7 @@ from clipray.pipelines.clipjob import (
     JobResult,
     PlannedClip,
     RunOptions,
+    audiogram_look,
     plan,
     planned_row,
     render_all,
@@ -124,7 +125,8 @@ def expected_parts(settings: Settings, item: Ingested) -> int:
     so that a door can size a progress bar before it starts."""
     cfg, info = analyze_config(settings), item.info
     audio = math.ceil(info.duration / cfg.audio.chunk_s) if info.has_audio else 0
-    return max(math.ceil(info.duration / cfg.window_s) + audio, 1)
+    windows = math.ceil(info.duration / cfg.window_s) if info.has_video else 0
+    return max(windows + audio, 1)
 
 
 def analyse(
@@ -171,7 +173,8 @@ def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOpti
            on_llm_usage: UsageFn | None = None) -> list[PlannedClip]:  # fmt: skip
     """The clips to render from an analysis: selected, reranked by the LLM when one is
     configured (``on_llm_usage`` hears the tokens it spent), each with its render plan."""
-    return plan(analysis, item, opts, versions_of(settings), llm_of(settings), on_llm_usage)
+    return plan(analysis, item, opts, versions_of(settings), llm_of(settings), on_llm_usage,
+                audiogram_look(settings))  # fmt: skip
 
 
 def run_main_job(

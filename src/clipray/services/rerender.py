@@ -25,6 +25,7 @@ from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import (
     PlannedClip,
     RunOptions,
+    audiogram_look,
     plan_moment,
     planned_of,
     planned_row,
@@ -60,8 +61,9 @@ def plan_rerender(
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
     media = ctx.buckets.media.scoped(ctx.workspace_id)
     info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
+    look = spec.audiogram or audiogram_look(settings)  # a clip keeps its own look
     return plan_moment(analysis, Ingested(source, info, created=False), planned_of(clip).moment,
-                       opts, dict(spec.versions))  # fmt: skip
+                       opts, dict(spec.versions), look)  # fmt: skip
 
 
 def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,

@@ -192,10 +192,15 @@ def thumbnail(settings: Settings, buckets: Buckets, source: Source, t: float) ->
     """A presigned URL of the source's frame at ``t`` as a JPEG, made on first request and
     kept on the bucket beside the source.
 
+    An audio-only source (a podcast episode) shows its cover art whatever ``t`` is.
+
     Raises:
         CodedError: 502 ``THUMBNAIL_FAILED`` when FFmpeg cannot read that frame.
+        NotFound: 404 ``SOURCE_HAS_NO_PICTURE``, an audio-only source without cover art.
     """
     at = min(t, max(source.duration_s - 0.05, 0.0))
+    if source.audio_only:
+        at = 0.0  # its one picture, the cover art, is shown at the start
     store = buckets.media.scoped(source.workspace_id)
     key = thumbnail_key(source.workspace_id, source.id, at)
     if store.head(key) is None:
@@ -204,6 +209,9 @@ def thumbnail(settings: Settings, buckets: Buckets, source: Source, t: float) ->
                 jpeg = still(settings.ffmpeg_bin, store.presign_get(source.storage_key), at,
                              Path(tmp) / "thumb.jpg", width=THUMB_WIDTH)  # fmt: skip
             except RenderError as exc:
+                if source.audio_only:
+                    raise NotFound("SOURCE_HAS_NO_PICTURE", f"source {source.id} is sound "
+                                   "only, without cover art: it has no frame to show") from exc
                 raise CodedError("THUMBNAIL_FAILED", str(exc), status=502) from exc
             store.put_file(key, jpeg, content_type="image/jpeg")
     return store.presign_get(key)

@@ -1,5 +1,6 @@
 """Uploads: a presigned POST straight to the bucket, then a confirm that validates the video
-and registers it as a source. The API never carries the bytes of a presigned upload.
+(or audio-only file: a podcast episode) and registers it as a source. The API never
+carries the bytes of a presigned upload.
 
 The presign reserves its declared size against the workspace's storage quota; the confirm
 frees the reservation (the source then counts its real size). An upload never confirmed is
@@ -36,7 +37,10 @@ from clipray.storage.orm import Source, SourceOrigin, new_id, utcnow
 __all__ = ["EXTENSIONS", "Confirmed", "confirm", "presign"]
 
 EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm",
-              "video/x-matroska": "mkv"}  # fmt: skip
+              "video/x-matroska": "mkv", "audio/mpeg": "mp3", "audio/mp4": "m4a",
+              "audio/x-m4a": "m4a", "audio/aac": "aac", "audio/wav": "wav", "audio/x-wav": "wav",
+              "audio/flac": "flac", "audio/x-flac": "flac", "audio/ogg": "ogg",
+              "audio/opus": "opus", "audio/webm": "webm"}  # fmt: skip
 """The upload object's extension per content type (``bin`` for any other allowed one)."""
 
 

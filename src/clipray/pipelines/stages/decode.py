@@ -38,7 +38,8 @@ DEFAULT_ANALYSIS_SIZE = 256
 
 
 class ProbeError(FfmpegError):
-    """ffprobe failed or the file has no video stream: the file is at fault (422)."""
+    """ffprobe failed or the file has neither a picture nor sound: the file is at fault
+    (422)."""
 
     status = 422
     code = "MEDIA_NOT_A_VIDEO"
@@ -66,6 +67,12 @@ class VideoInfo:
     """Container start time; decoded timestamps are relative to it, as ffmpeg's outputs are."""
     container: str = ""
     """ffprobe's ``format_name``, e.g. ``mov,mp4,m4a,3gp,3g2,mj2``."""
+    has_video: bool = True
+    """False for an audio-only source (a podcast episode): no picture stream besides cover
+    art, so ``width``, ``height`` and the rates are 0 and ``video_codec`` is empty."""
+    has_cover: bool = False
+    """The file carries cover art: an attached picture (``disposition.attached_pic``), the
+    episode image an MP3's ID3 tag or an M4A's ``covr`` atom holds."""
 
     @property
     def is_vfr(self) -> bool:
@@ -87,14 +94,32 @@ def _float(value: object, default: float = 0.0) -> float:
         return default
 
 
+def _attached(stream: dict) -> bool:
+    return bool((stream.get("disposition") or {}).get("attached_pic"))
+
+
 def parse_probe(data: dict) -> VideoInfo:
-    """A :class:`VideoInfo` from ffprobe's ``-show_format -show_streams`` JSON."""
+    """A :class:`VideoInfo` from ffprobe's ``-show_format -show_streams`` JSON.
+
+    Cover art is a video stream to ffprobe, but one still picture, not a picture track: a
+    file whose only video streams are attached pictures is audio-only (``has_video`` False).
+    """
     streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"), None)
-    if video is None:
-        raise ProbeError("no video stream")
+    pictures = [s for s in streams if s.get("codec_type") == "video"]
+    video = next((s for s in pictures if not _attached(s)), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     fmt = data.get("format", {})
+    has_cover = any(_attached(s) for s in pictures)
+    if video is None:
+        if audio is None:
+            raise ProbeError("no video or audio stream")
+        return VideoInfo(
+            duration=_float(fmt.get("duration"), _float(audio.get("duration"))),
+            fps=0.0, base_fps=0.0, width=0, height=0, has_audio=True, n_frames=None,
+            video_codec="", audio_codec=str(audio.get("codec_name", "")),
+            start_time=_float(fmt.get("start_time")),
+            container=str(fmt.get("format_name", "")), has_video=False, has_cover=has_cover,
+        )  # fmt: skip
     nb_frames = video.get("nb_frames")
     return VideoInfo(
         duration=_float(fmt.get("duration"), _float(video.get("duration"))),
@@ -108,11 +133,12 @@ def parse_probe(data: dict) -> VideoInfo:
         audio_codec=str(audio.get("codec_name", "")) if audio is not None else None,
         start_time=_float(fmt.get("start_time")),
         container=str(fmt.get("format_name", "")),
+        has_cover=has_cover,
     )
 
 
 def probe(path: str | Path, ffprobe_bin: str = "ffprobe") -> VideoInfo:
-    """Run ffprobe on ``path``; raises :class:`ProbeError` if it is not a readable video, and
+    """Run ffprobe on ``path``; raises :class:`ProbeError` if it is not readable media, and
     :class:`~clipray.domain.errors.DependencyMissing` if ``ffprobe_bin`` cannot be run."""
     return parse_probe(ffprobe_json(path, "-show_format", "-show_streams", ffprobe=ffprobe_bin,
                                     error=ProbeError))  # fmt: skip

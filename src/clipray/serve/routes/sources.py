@@ -58,7 +58,7 @@ def source_out(s: Source) -> SourceOut:
         id=s.id, origin=s.origin.value, origin_uri=s.origin_uri, duration_s=s.duration_s,
         width=s.width, height=s.height, fps=s.fps, frame_count=s.frame_count,
         frame_rate=s.frame_rate, cut_version=s.cut_version, proxy_status=s.proxy_status.value,
-        created_at=s.created_at,
+        created_at=s.created_at, audio_only=s.audio_only,
     )  # fmt: skip
 
 

@@ -36,6 +36,9 @@ class SourceOut(BaseModel):
     """Send it back with a cut operation: a changed version means another edit landed."""
     proxy_status: str
     created_at: Timestamp
+    audio_only: bool = False
+    """A sound file without a picture (a podcast episode): its clips render as audiograms,
+    and it has no virtual clips (no frame grid)."""
 
 
 class ExportOut(BaseModel):

@@ -76,6 +76,12 @@ class Source(Base):
     """When a worker took the proxy build; a claim older than the build timeout is stale."""
     proxy_error: Mapped[str | None] = mapped_column(Text)
 
+    @property
+    def audio_only(self) -> bool:
+        """A sound file without a picture (a podcast episode): ingest records no video codec
+        for one, and every video source has one, so no column of its own is needed."""
+        return self.video_codec is None
+
 
 class Job(Base):
     """A unit of work a user asked for (analyse, render, export...), with its steps."""
