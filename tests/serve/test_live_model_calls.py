@@ -3,7 +3,9 @@ request that asks for beam 1 gets what the same model gives at beam 1 in this pr
 that asks for nothing keeps the service's configured beam (5), and the two sent at once,
 so that ``@serve.batch`` gathers them into one pass, each still get their own. The audio is
 LJSpeech's first 30 s, where tiny.en punctuates and words differently at beam 1 and 5, so
-a service that ignored the option would fail the check."""
+a service that ignored the option would fail the check. The live clips' other warm call,
+the face detector their reframe follows, finds on the warm service what it finds in
+process."""
 
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ import pytest
 
 from clipray.models.asr import AsrModel, DecodeOptions
 from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.stages.decode import analysis_size
 from clipray.pipelines.warm import ASR, MODELS_APP, ServiceCall
 from clipray.schemas import Transcript
 from clipray.serve.models import ensure_model_services, model_stats
+from clipray.services.stream_faces import local_detector, sample_frames, warm_detector
 from clipray.services.stream_pipeline import warm_transcriber
 from tests.conftest import MEDIA
+from tests.streams.conftest import TALK
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -86,3 +91,16 @@ def test_requests_batched_together_keep_their_own_options(asr_settings, local, c
     assert [words(g) for g in got] == [greedy, beam, greedy, beam]
     assert got[0] == got[2]  # one replica, one beam: the very same answer
     assert got[1] == got[3]
+
+
+def test_live_clips_find_faces_on_the_warm_service_as_in_process(asr_settings, tmp_path):
+    frames, times = sample_frames(TALK, 0.0, 6.0, 1.0, analysis_size(512, 512))
+    assert len(frames) == 6
+    warm = warm_detector(asr_settings)(frames, times)
+    local = local_detector(asr_settings)(frames, times)
+    assert all(len(found) == 1 for found in warm), warm  # one face on every sample
+    for w, lo in zip(warm, local, strict=True):
+        assert len(w) == len(lo)
+        for a, b in zip(w, lo, strict=True):
+            assert a.t == b.t
+            assert a.box == pytest.approx(b.box, abs=1.0)
