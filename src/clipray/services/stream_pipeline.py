@@ -54,6 +54,7 @@ from clipray.media.ffmpeg import run
 from clipray.schemas import Transcript, Word
 from clipray.services.stream_clips import StreamTarget, assemble, emitted
 from clipray.services.stream_context import WorkerContext
+from clipray.services.stream_faces import face_detector
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets
 from clipray.streams.ingest import Ingest, IngestState, IngestStatus, PushIngest
@@ -149,18 +150,21 @@ def local_transcriber(settings: Settings) -> Transcribe:
 
 
 def warm_transcriber(settings: Settings) -> Transcribe:
-    """The warm ASR service the jobs share (started on first use where it does not run)."""
+    """The warm ASR service the jobs share (started on first use where it does not run),
+    asked for the live beam (``asr_beam_size``) on each call: the jobs keep the service's."""
+    from clipray.models.asr import DecodeOptions
     from clipray.pipelines.warm import ASR, ServiceCall
     from clipray.serve.models import ensure_model_services
 
     call = ServiceCall.of(settings, ASR, "transcribe")
+    options = DecodeOptions(beam_size=settings.stream_clips.asr_beam_size)
     ready: list[bool] = []
 
     def transcribe(chunks: list[tuple[np.ndarray, float]]) -> list[Transcript]:
         if not ready:
             ensure_model_services(settings)
             ready.append(True)
-        return list(call(chunks))
+        return list(call(chunks, options))
 
     return transcribe
 
@@ -195,6 +199,8 @@ class LivePipeline:
         self.decoder = SegmentDecoder(settings)
         self.transcribe = transcribe or (warm_transcriber(settings) if settings.warm_models
                                          else local_transcriber(settings))  # fmt: skip
+        self.detect = face_detector(settings)
+        """The face detector a clip's crop follows (warm or in process; None: centred)."""
         self._segments: queue.Queue[Segment] = queue.Queue()
         self._chat: queue.Queue[float] = queue.Queue()
         self.ingest: Ingest | PushIngest
@@ -368,7 +374,7 @@ class LivePipeline:
     def _clip(self, window: ClipWindow, words: list[Word], cuts: list[float]) -> None:
         try:
             clip = assemble(self.settings, self.db, self.buckets, self.target, window,
-                            self.ring, words=words, cuts=cuts)  # fmt: skip
+                            self.ring, words=words, cuts=cuts, detect=self.detect)  # fmt: skip
         except (CodedError, RingError) as exc:  # one lost clip; the stream goes on
             log.warning("stream %s: window %s not clipped: %s: %s", self.ctx.monitor_id,
                         window.key, exc.code, exc.message)  # fmt: skip
