@@ -31,8 +31,10 @@ import ray
 from clipray.cluster.services import open_database
 from clipray.config import Settings
 from clipray.domain.errors import CodedError
-from clipray.domain.streams import RUNNABLE, MonitorSettings, MonitorStatus
+from clipray.domain.streams import RUNNABLE, MonitorSettings, MonitorStatus, StreamHealth
 from clipray.domain.time import utcnow
+from clipray.observability import metrics
+from clipray.services import stream_health
 from clipray.services.stream_context import StreamPipeline, WorkerContext
 from clipray.services.streams import buffer_dir, stream_key
 from clipray.storage import streams as store
@@ -88,12 +90,14 @@ class StreamWorker:
             pipeline = load_factory(self.settings.stream_pipeline)(ctx)
         except Exception as exc:
             return self._fail(exc)
+        metrics.stream_active(self.monitor_id, True)
         try:
             self.ended = self._loop(ctx, pipeline)
         except Exception as exc:
             log.exception("stream %s: the pipeline failed", self.monitor_id)
             self.ended = self._fail(exc)
         finally:
+            metrics.stream_active(self.monitor_id, False)
             ctx.stopping.set()
             try:
                 if self._drain:
@@ -131,12 +135,15 @@ class StreamWorker:
             return WorkerContext(
                 row.id, row.workspace_id, row.url, row.push_port, key,
                 MonitorSettings.of(row.settings), folder, self.settings,
-                self._write_report, self._write_clips,
+                self._write_report, self._write_clips, _health=self._write_health,
             )  # fmt: skip
 
     def _write_report(self, status: MonitorStatus, error: str | None) -> bool:
         with self.db.session() as s:
             return store.report(s, self.monitor_id, self.holder, status, utcnow(), error)
+
+    def _write_health(self, health: StreamHealth) -> bool:
+        return stream_health.record(self.db, self.monitor_id, self.holder, health)
 
     def _write_clips(self, n: int) -> bool:
         with self.db.session() as s:

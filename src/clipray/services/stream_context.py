@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from clipray.config import Settings
-from clipray.domain.streams import MonitorSettings, MonitorStatus
+from clipray.domain.streams import MonitorSettings, MonitorStatus, StreamHealth
 
 
 class StreamPipeline(Protocol):
@@ -47,6 +47,7 @@ class WorkerContext:
     _clip: Callable[[int], bool] = field(repr=False)
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the worker was asked to stop: a long step may look at it and return."""
+    _health: Callable[[StreamHealth], bool] | None = field(default=None, repr=False)
 
     def report(self, status: MonitorStatus, error: str | None = None) -> bool:
         """Record ``connecting``, ``active`` or ``error`` (with why); False when the monitor
@@ -56,3 +57,8 @@ class WorkerContext:
     def clip_made(self, n: int = 1) -> bool:
         """Count ``n`` clips on the monitor (``clips_generated``)."""
         return self._clip(n)
+
+    def health(self, health: StreamHealth) -> bool:
+        """Record how the stream keeps up (buffer, ingest and transcript lag) on the monitor;
+        False when the claim was lost or nothing records it."""
+        return self._health(health) if self._health is not None else False
