@@ -37,6 +37,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +67,10 @@ RATE = 16_000
 """Sample rate of the PCM the analysis and Whisper get."""
 MAX_SEGMENTS_PER_STEP = 5
 """A worker that fell behind catches up 10 s of stream per step, so a step stays short."""
+CLOCK_SLACK_S = 0.25
+"""The analysis' clock runs on decoded audio, which may outlast a segment's measured length
+by a few AAC frames: a window ending this little past the buffer's end is cut at the end
+instead of being refused as not yet received."""
 HEALTH_EVERY_S = 1.0
 """How often the health is reported: often enough for a dashboard, one small update a
 second for the database."""
@@ -411,6 +416,9 @@ class LivePipeline:
                                                      list(self.cuts)))  # fmt: skip
 
     def _clip(self, window: ClipWindow, words: list[Word], cuts: list[float]) -> None:
+        end = self.ring.span()[1]
+        if end < window.end <= end + CLOCK_SLACK_S:
+            window = replace(window, end=end)
         try:
             clip = assemble(self.settings, self.db, self.buckets, self.target, window,
                             self.ring, words=words, cuts=cuts)  # fmt: skip
