@@ -115,7 +115,18 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 def run_stream(settings: Any, monitor_id: str, workspace_id: str, url: str, seconds: float,
                options: dict[str, Any], out: Any) -> None:  # fmt: skip
-    """One stream's worker process: drive the pipeline, send back what it measured."""
+    """One stream's worker process: drive the pipeline, send back what it measured (or
+    why it failed: the parent must not wait for a result that never comes)."""
+    try:
+        out.put(_drive(settings, monitor_id, workspace_id, url, seconds, options))
+    except BaseException:
+        import traceback
+
+        out.put({"monitor": monitor_id, "error": traceback.format_exc()})
+
+
+def _drive(settings: Any, monitor_id: str, workspace_id: str, url: str, seconds: float,
+           options: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     from clipray.cluster.services import open_database, open_storage
     from clipray.domain.streams import MonitorSettings
     from clipray.services.stream_context import WorkerContext
@@ -150,9 +161,9 @@ def run_stream(settings: Any, monitor_id: str, workspace_id: str, url: str, seco
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-    out.put({"monitor": monitor_id, "clock": clock, "wall": wall, "cpu": cpu,
-             "healths": healths, "clips": list(pipeline.clips),
-             "failures": list(pipeline.failures)})  # fmt: skip
+    return {"monitor": monitor_id, "clock": clock, "wall": wall, "cpu": cpu,
+            "healths": healths, "clips": list(pipeline.clips),
+            "failures": list(pipeline.failures)}  # fmt: skip
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -189,11 +200,18 @@ def run_count(n: int, settings: Any, media: Path, seconds: float, options: dict[
                                                    options, out))  # fmt: skip
         p.start()
         procs.append(p)
-    results = [out.get(timeout=seconds + 900) for _ in procs]
-    for p in procs:
-        p.join(60)
-    for src in sources:
-        src.close()
+    try:
+        results = [out.get(timeout=seconds + 900) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(60)
+            if p.is_alive():
+                p.kill()
+        for src in sources:
+            src.close()
+    for r in results:
+        if "error" in r:
+            raise RuntimeError(f"stream {r['monitor']} failed:\n{r['error']}")
     latencies, events = [], []
     with db.session() as s:
         for r in results:
@@ -231,7 +249,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=150.0, help="seconds of each stream")
     parser.add_argument("--clip", type=float, default=30.0, help="clip length (min = max)")
     parser.add_argument("--aspect", default="9:16")
-    parser.add_argument("--asr-model", default="tiny.en")
+    parser.add_argument("--asr-model", default=None,
+                        help="CLIPRAY_ASR_MODEL (default: the bundled tiny.en)")
     args = parser.parse_args()
 
     from pydantic import SecretStr
@@ -253,17 +272,19 @@ def main() -> int:
             migrate.upgrade(url)
             settings = Settings(
                 home=work / "home", database_url=url, warm_models=False,
-                asr_model=args.asr_model, media_bucket="bench-media",
+                media_bucket="bench-media",
                 generated_bucket="bench-clips", url_allow_private=True,
                 url_allowed_domains=("127.0.0.1",), s3_endpoint_url=endpoint.url,
                 s3_access_key_id=SecretStr(endpoint.access_key_id or ""),
                 s3_secret_access_key=SecretStr(endpoint.secret_access_key or ""),
             )  # fmt: skip
+            if args.asr_model:
+                settings = settings.model_copy(update={"asr_model": args.asr_model})
             open_buckets(endpoint, settings).ensure()
             media = make_media(work / "live.mp4", args.seconds + 30)
             print(f"streams of {args.seconds:g} s (480x480 H.264 2 s GOPs, speech, tones at "
                   f"{', '.join(f'{t:g}' for t in TONES if t + 10 < args.seconds)} s), "
-                  f"{args.clip:g} s clips at {args.aspect}, ASR {args.asr_model} in process, "
+                  f"{args.clip:g} s clips at {args.aspect}, ASR {settings.asr_model} in process, "
                   f"beam 1")  # fmt: skip
             print(" streams  clips  e2c p50  e2c p95  asr p50  asr p95  asr max  ingest p95  "
                   "cpu s/stream-min  tones  keywords  real time")  # fmt: skip

@@ -3,7 +3,7 @@ a worker with the live pipeline on the synthetic HLS stream, and the cluster's P
 endpoint (read over HTTP, in the text format) shows the stream active, its buffer bytes, its
 ingest and transcript lag, its clips and their event-to-clip latency; the monitor's health
 (what ``GET /api/streams/{id}/health`` serves) holds the same figures; once the stream is
-stopped its active gauge reads 0."""
+stopped it no longer reads active."""
 
 from __future__ import annotations
 
@@ -92,8 +92,9 @@ def test_a_live_stream_shows_in_metrics(e2e_settings, ray_local, tmp_path):  # n
 
         streams.control(e2e_settings, db, ws, mid, Control.STOP)
         assert poll(lambda: not ray.get(handle.status.remote(), timeout=30)["workers"], 120)
-        assert poll(lambda: of(scrape(), "ray_clipray_streams_active", mid) == [0.0], 60,
-                    every=2.0), "the stopped stream still reads active"  # fmt: skip
+        # Its worker set 0 as it ended; Ray's agent may also drop a dead process's series.
+        assert poll(lambda: of(scrape(), "ray_clipray_streams_active", mid) in ([0.0], []),
+                    60, every=2.0), "the stopped stream still reads active"  # fmt: skip
     finally:
         live.close()
         ray.get((stream_supervisor() or handle).stop.remote(), timeout=120)
