@@ -93,6 +93,8 @@ class LiveHls:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/live.m3u8"
+        self.started = time.time()
+        """When media time 0 played (``-re``: media time m plays at ``started + m``)."""
         self.proc = subprocess.Popen(
             ["ffmpeg", "-nostdin", "-v", "error", "-re", "-i", str(source), "-c", "copy",
              "-f", "hls", "-hls_time", "2", "-hls_list_size", "6", "-hls_flags",
@@ -114,11 +116,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def run_stream(settings: Any, monitor_id: str, workspace_id: str, url: str, seconds: float,
-               options: dict[str, Any], out: Any) -> None:  # fmt: skip
+               options: dict[str, Any], started: float, out: Any) -> None:  # fmt: skip
     """One stream's worker process: drive the pipeline, send back what it measured (or
     why it failed: the parent must not wait for a result that never comes)."""
     try:
-        out.put(_drive(settings, monitor_id, workspace_id, url, seconds, options))
+        out.put(_drive(settings, monitor_id, workspace_id, url, seconds, options, started))
     except BaseException:
         import traceback
 
@@ -126,7 +128,7 @@ def run_stream(settings: Any, monitor_id: str, workspace_id: str, url: str, seco
 
 
 def _drive(settings: Any, monitor_id: str, workspace_id: str, url: str, seconds: float,
-           options: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+           options: dict[str, Any], started: float) -> dict[str, Any]:  # fmt: skip
     from clipray.cluster.services import open_database, open_storage
     from clipray.domain.streams import MonitorSettings
     from clipray.services.stream_context import WorkerContext
@@ -155,13 +157,16 @@ def _drive(settings: Any, monitor_id: str, workspace_id: str, url: str, seconds:
                 break
         wall = time.monotonic() - (first_media or t0)
         clock = pipeline.ring.span()[1]
+        # The stream clock starts where the ingest joined the live playlist: stream time t is
+        # media time t + offset, the offset read from the best-delivered segment.
+        offset = min(s.received_at - s.end_s for s in pipeline.ring.segments()) - started
         pipeline.drain()
     finally:
         pipeline.close()
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-    return {"monitor": monitor_id, "clock": clock, "wall": wall, "cpu": cpu,
+    return {"monitor": monitor_id, "clock": clock, "wall": wall, "cpu": cpu, "offset": offset,
             "healths": healths, "clips": list(pipeline.clips),
             "failures": list(pipeline.failures)}  # fmt: skip
 
@@ -197,7 +202,7 @@ def run_count(n: int, settings: Any, media: Path, seconds: float, options: dict[
     for src in sources:
         mid = streams.create(settings, db, ws_id, None, src.url, options).monitor.id
         p = spawn.Process(target=run_stream, args=(settings, mid, ws_id, src.url, seconds,
-                                                   options, out))  # fmt: skip
+                                                   options, src.started, out))  # fmt: skip
         p.start()
         procs.append(p)
     try:
@@ -212,34 +217,41 @@ def run_count(n: int, settings: Any, media: Path, seconds: float, options: dict[
     for r in results:
         if "error" in r:
             raise RuntimeError(f"stream {r['monitor']} failed:\n{r['error']}")
-    latencies, events = [], []
+    latencies: list[float] = []
+    hits = [0, 0]
+    moments = [0, 0]
     with db.session() as s:
         for r in results:
+            events = []
             for gid in r["clips"]:
                 row = s.get(StreamClip, gid)
                 if row is None:
                     continue
                 if (x := latency_of(row)) is not None:
                     latencies.append(x)
-                events.append([e for e in row.events if "kind" in e])
+                # On the media's clock, where the tones and keywords were put.
+                events += [(e["kind"], e["t_start"] + r["offset"]) for e in row.events
+                           if "kind" in e]  # fmt: skip
+            lo, hi = r["offset"], r["offset"] + r["clock"] - 10.0  # what it streamed, settled
+            tones = [t for t in TONES if lo <= t <= hi]
+            words = [(s0, s1) for _, s0, s1 in keyword_times(hi + 10.0) if lo <= s0 <= hi]
+            moments[0] += len(tones)
+            moments[1] += len(words)
+            hits[0] += sum(any(k == "energy" and abs(t0 - t) < 4.0 for k, t0 in events)
+                           for t in tones)  # fmt: skip
+            hits[1] += sum(any(k == "keyword" and s0 - 4.0 <= t0 <= s1 + 4.0
+                               for k, t0 in events) for s0, s1 in words)  # fmt: skip
     lags = [lag for r in results for _, lag, _ in r["healths"] if lag is not None]
     ingest = [lag for r in results for _, _, lag in r["healths"] if lag is not None]
     kept = all(r["clock"] >= 0.95 * r["wall"] and max(
         (lag for _, lag, _ in r["healths"] if lag is not None), default=1e9) < KEEP_UP_LAG_S
         for r in results)  # fmt: skip
-    tones = [t for t in TONES if t + 10 < seconds]
-    hit_tones = sum(any(e["kind"] == "energy" and abs(e["t_start"] - t) < 2.5 for ev in events
-                        for e in ev) for t in tones) / max(1, n)  # fmt: skip
-    words = keyword_times(seconds - 10)
-    hit_words = sum(any(e["kind"] == "keyword" and s0 - 1 <= e["t_start"] <= s1 + 1
-                        for ev in events for e in ev)
-                    for _, s0, s1 in words) / max(1, n)  # fmt: skip
     cpu_per_min = [r["cpu"] / (r["clock"] / 60.0) for r in results if r["clock"] > 0]
     return {"n": n, "clips": len(latencies), "p50": pct(latencies, 50),
             "p95": pct(latencies, 95), "asr50": pct(lags, 50), "asr95": pct(lags, 95),
             "asrmax": max(lags, default=None), "ingest95": pct(ingest, 95),
             "cpu": sum(cpu_per_min) / max(1, len(cpu_per_min)), "kept": kept,
-            "tones": f"{hit_tones:.1f}/{len(tones)}", "words": f"{hit_words:.1f}/{len(words)}",
+            "tones": f"{hits[0]}/{moments[0]}", "words": f"{hits[1]}/{moments[1]}",
             "failures": [f for r in results for f in r["failures"]]}  # fmt: skip
 
 
