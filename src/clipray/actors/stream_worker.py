@@ -90,7 +90,6 @@ class StreamWorker:
             pipeline = load_factory(self.settings.stream_pipeline)(ctx)
         except Exception as exc:
             return self._fail(exc)
-        metrics.stream_active(self.monitor_id, True)
         try:
             self.ended = self._loop(ctx, pipeline)
         except Exception as exc:
@@ -120,6 +119,8 @@ class StreamWorker:
                     return "claim lost"
                 if status not in RUNNABLE:
                     return status.value
+                # Set again each beat: Ray's agent drops a gauge no one has set lately.
+                metrics.stream_active(self.monitor_id, True)
             pipeline.step()
             self.steps += 1
         return "asked to stop"
