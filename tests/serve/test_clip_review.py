@@ -93,3 +93,15 @@ def test_a_viewer_cannot_review(client, owner, job_clips):
     resp = client.patch(f"/api/clips/{ids[0]}", headers=h, json={"review": "skipped"})
     assert resp.status_code == 403, resp.text
     assert resp.json()["error"]["code"].startswith("FORBIDDEN")
+
+
+def test_the_download_url_is_refused_until_the_clip_has_its_file(client, owner, job_clips):
+    _, ids = job_clips
+    resp = client.get(f"/api/clips/{ids[0]}/download-url?file=thumbnail", headers=owner.headers)
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["error"]["code"] == "CLIP_NOT_READY"
+    bad = client.get(f"/api/clips/{ids[0]}/download-url?file=secrets", headers=owner.headers)
+    assert bad.status_code == 422
+    other = register(client, "stranger")
+    denied = client.get(f"/api/clips/{ids[0]}/download-url", headers=other.headers)
+    assert (denied.status_code, denied.json()["error"]["code"]) == (403, "FORBIDDEN")

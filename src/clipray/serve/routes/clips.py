@@ -18,6 +18,7 @@ from clipray.serve.deps import (
 )
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
+from clipray.serve.schemas.clips import DownloadUrl
 from clipray.services import clips
 from clipray.services.rerender import rerender
 from clipray.storage.orm import Clip, ClipStatus, Job, ReviewStatus, Source
@@ -94,6 +95,21 @@ def download_clip(
     who.require(Action.READ)
     clip = owned(session, Clip, clip_id, who, "clip")
     return RedirectResponse(clips.download_url(svc.buckets, clip, file), status_code=302)
+
+
+@router.get("/{clip_id}/download-url")
+def download_clip_url(
+    clip_id: str,
+    who: Caller,
+    session: SessionDep,
+    svc: ServicesDep,
+    file: Annotated[str, Query(pattern="^(video|thumbnail|fcpxml|edl)$")] = "video",
+) -> DownloadUrl:
+    """The presigned URL ``/download`` redirects to, as JSON: a browser page cannot send its
+    bearer token with an ``<img>`` or ``<video>`` source, so the studio asks for the URL."""
+    who.require(Action.READ)
+    clip = owned(session, Clip, clip_id, who, "clip")
+    return DownloadUrl(file=file, url=clips.download_url(svc.buckets, clip, file))
 
 
 @router.post("/{clip_id}/rerender", status_code=202)

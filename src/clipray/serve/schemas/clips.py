@@ -49,6 +49,13 @@ class ClipPatch(Body):
     review: ReviewName | None = None
 
 
+class DownloadUrl(BaseModel):
+    """A short-lived presigned URL of one of a clip's files."""
+
+    file: str
+    url: str
+
+
 class RerenderIn(Body):
     aspect: Aspect | None = None
     captions: CaptionStyle | None = None
