@@ -43,6 +43,7 @@ export interface TokenStore {
 
 export const browserTokens: TokenStore = {
   load() {
+    if (typeof localStorage === "undefined") return null; // not a browser (unit tests)
     const raw = localStorage.getItem("clipray.tokens");
     return raw ? (JSON.parse(raw) as Tokens) : null;
   },

@@ -13,10 +13,12 @@ export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: 
   const [error, setError] = useState<unknown>(null);
 
   useEffect(() => {
-    setTitle(clip.title);
-    setDescription(clip.description);
     setSaved(false);
     setError(null);
+  }, [clip.id]);
+  useEffect(() => {
+    setTitle(clip.title);
+    setDescription(clip.description);
   }, [clip.id, clip.title, clip.description]);
 
   async function save(e: FormEvent) {
@@ -67,7 +69,11 @@ export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: 
           <textarea name="description" rows={3} value={description} onChange={(e) => setDescription(e.target.value)} />
         </label>
         <button type="submit">Save</button>
-        {saved && <span className="muted"> saved</span>}
+        {saved && (
+          <span className="muted" role="status">
+            saved
+          </span>
+        )}
       </form>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
     </section>

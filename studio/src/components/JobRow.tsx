@@ -5,8 +5,11 @@ import { ACTIVE_JOB_STATES, type Job, type JobStatusEvent, type Step } from "../
 import { href } from "../router";
 import { ErrorBox } from "./ErrorBox";
 
+/** What the job was made from: its URL, its bucket key, or the upload (by its source id). */
 function sourceName(job: Job): string {
-  return job.source.filename ?? job.source.url ?? job.source.key ?? job.source_id ?? "";
+  const { kind, value = "" } = job.source;
+  const when = new Date(job.created_at).toLocaleString();
+  return kind === "id" ? `upload ${value.slice(0, 8)} · ${when}` : `${value} · ${when}`;
 }
 
 /** One job: its state and progress, followed live over the job's event stream while it runs. */
