@@ -220,7 +220,7 @@ def test_sign_up_upload_review_approve_and_download(served, built, browser, shor
     assert width <= 390, f"the review page is {width}px wide on a 390px screen"
     shot(page, "06-clip-review-phone")
     page.get_by_role("link", name="← Jobs").click()
-    page.get_by_role("heading", name="New job").wait_for()
+    page.locator(f"li.job[data-job-id='{job_id}'][data-status=review]").wait_for()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the jobs page is {width}px wide on a 390px screen"
     shot(page, "07-jobs-phone")
