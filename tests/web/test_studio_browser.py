@@ -126,9 +126,20 @@ def test_sign_up_upload_review_approve_and_download(served, built, browser, shor
     page.get_by_label("Max s").fill("6")
     page.get_by_label("Aspect").select_option("1:1")
     page.get_by_label("Captions").select_option("karaoke")
+    page.evaluate("""() => {  // every value the upload's progress bar shows
+        window.uploadProgress = [];
+        new MutationObserver(() => {
+            const bar = document.querySelector("[role=progressbar][aria-label=upload]");
+            if (bar) window.uploadProgress.push(Number(bar.getAttribute("aria-valuenow")));
+        }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    }""")
     page.get_by_role("button", name="Start job").click()
     row = page.locator("li.job").first
     row.wait_for()
+    shown = page.evaluate("window.uploadProgress")
+    assert shown, "the upload showed no progress bar"
+    assert shown == sorted(shown), shown
+    assert shown[-1] == 100, shown
     job_id = row.get_attribute("data-job-id")
     assert job_id
     shot(page, "03-job-running")
