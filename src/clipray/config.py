@@ -331,6 +331,11 @@ class Settings(BaseSettings):
     """How often the supervisor renews its lease and looks at the monitors."""
     stream_drain_timeout_s: float = Field(default=30.0, gt=0)
     """How long a stopping worker may take to flush its buffer and pending clips."""
+    stream_events_keep: int = Field(default=2000, ge=1)
+    """Messages (events, clips, status changes) a stream's feed keeps, newest first: the
+    worker prunes older ones as it writes (a watcher away longer resumes at the oldest)."""
+    stream_events_poll_s: float = Field(default=0.5, gt=0)
+    """How often a stream's event feed (SSE, WebSocket, ``streams watch``) reads the table."""
     stream_push_host: str = "127.0.0.1"
     """Host in a push monitor's ``ingest_url``: where OBS reaches the stream workers."""
     stream_push_ports: tuple[int, int] = (19350, 19449)

@@ -22,7 +22,7 @@ from clipray.actors.stream_supervisor import (
 )
 from clipray.actors.stream_worker import StreamWorker
 from clipray.domain.streams import Control, MonitorStatus
-from clipray.services import streams
+from clipray.services import stream_events, streams
 from clipray.storage import migrate
 from clipray.storage import streams as store
 from clipray.storage.db import Database
@@ -211,6 +211,14 @@ def test_pause_drains_resume_restarts_stop_ends_and_removes_the_buffer(sv_settin
     assert poll(lambda: worker_of(supervisor, mid) is None, 30), "the worker kept running"
     assert poll(lambda: not buffer.exists(), 10), "the buffer outlived the stop"
     assert row(db, mid).status is MonitorStatus.STOPPED
+    # The stream's watchers were told every change, the worker's and the client's, in
+    # order; once the worker let go the feed is complete.
+    done = poll(lambda: (b := stream_events.read(db, mid, 0)).end is not None and b, 30)
+    assert done, "the feed never ended"
+    assert [m["status"] for m in done.messages] == [
+        "connecting", "active", "paused", "idle", "connecting", "active", "stopped"]
+    assert [m["seq"] for m in done.messages] == list(range(1, 8))
+    assert done.end == {"type": "end", "status": "stopped"}
 
 
 def test_a_pipeline_failure_is_reported_as_error_with_the_reason(sv_settings, db, ws,

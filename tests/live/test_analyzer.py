@@ -156,3 +156,18 @@ def test_no_window_is_due_before_its_cluster_closes_and_its_audio_is_in(ljspeech
     assert due_at is not None
     # closed: the gap (8 s) passed after the burst; in: the post-roll is in the buffer
     assert 150.0 + BURST_S + cfg.scoring.gap_s <= due_at <= 150.0 + BURST_S + 8.0 + 2 * CHUNK_S
+
+
+def test_every_event_is_heard_as_it_is_detected(ljspeech):
+    """The worker's hook (``on_event``) hears each event once, when a detector reports it:
+    before any window is due, and including what the final flush finds."""
+    cfg = live_config({"window": {"min_duration": 15, "max_duration": 30}})
+    heard: list = []
+    live = LiveAnalyzer(cfg, "mon-1", keywords=("calligraphy",), on_event=heard.append)
+    windows = run_live(with_burst(ljspeech, 150.0), live)
+    assert windows
+    in_windows = [e for w in windows for e in w.events]
+    assert all(any(e == h for h in heard) for e in in_windows)
+    assert len(heard) == len(set(heard))
+    [burst] = [e for e in heard if e.kind is EventKind.ENERGY]
+    assert 149.0 <= burst.t_start <= 151.0

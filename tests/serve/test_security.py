@@ -287,3 +287,18 @@ def test_hash_token_is_deterministic_and_per_token():
     assert a not in hash_token(a)
     # A known answer, so the stored form cannot change silently between releases.
     assert hash_token("crt_x") == "ca36514c53ad1e5b91d9ac994611d5211595397505d639353f077cbbad4c4c1e"
+
+
+def test_an_access_token_s_expiry_is_when_it_stops_being_accepted():
+    from clipray.serve.security import access_token_expiry
+
+    token = issue_access_token(CFG, "user-1", now=T0)
+    at = access_token_expiry(token)
+    assert at == T0 + timedelta(seconds=CFG.access_ttl_s)
+    assert decode_access_token(CFG, token, now=at - timedelta(seconds=1)) == "user-1"
+    with pytest.raises(InvalidTokenError) as info:
+        decode_access_token(CFG, token, now=at)
+    assert info.value.code == TOKEN_EXPIRED
+    with pytest.raises(InvalidTokenError) as info:
+        access_token_expiry("not.a.jwt")
+    assert info.value.code == TOKEN_INVALID

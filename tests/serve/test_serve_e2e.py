@@ -273,3 +273,37 @@ def test_fuzzing_the_openapi_schema_finds_no_5xx(served):
     assert problems == []
     # the credentials worked: authenticated routes were reached, not just refused with 401
     assert {"GET /api/jobs", "GET /api/clips", "POST /api/workspaces"} <= answered
+
+
+def test_websockets_pass_through_serve(served, api_db):
+    """Serve's proxy hands WebSockets to the ingress: the subprotocol credential is echoed,
+    a job's and a stream's messages arrive as text frames and the close code comes back."""
+    from clipray.domain.stream_events import StreamEventType
+    from clipray.domain.streams import MonitorStatus
+    from clipray.storage import stream_events as feed
+    from clipray.storage.orm import Job, JobStatus, StreamMonitor, utcnow
+    from tests.serve.realtime import ws_closed, ws_connect, ws_messages
+
+    acct = register(served, "sockets")
+    with api_db.session() as s:
+        job = Job(workspace_id=acct.workspace_id, kind="clips", status=JobStatus.REVIEW,
+                  progress=1.0, params={})  # fmt: skip
+        monitor = StreamMonitor(workspace_id=acct.workspace_id, url=None, settings={},
+                                status=MonitorStatus.STOPPED, clips_generated=0)  # fmt: skip
+        s.add_all([job, monitor])
+        s.flush()
+        feed.append(s, monitor.id, StreamEventType.STATUS, {"status": "stopped", "error": None},
+                    utcnow())  # fmt: skip
+        job_id, monitor_id = job.id, monitor.id
+    ws = ws_connect(served.base, f"/ws/jobs/{job_id}", acct.access_token, subprotocol=True)
+    assert ws.subprotocol == "bearer"
+    got = ws_messages(ws, lambda m: m["type"] == "end")
+    assert [(m["type"], m["seq"]) for m in got] == [("status", 1), ("end", 2)]
+    assert got[0]["data"]["status"] == "review"
+    assert ws_closed(ws) == (1000, "")
+    ws = ws_connect(served.base, f"/ws/stream/{monitor_id}", acct.access_token)
+    assert [m["type"] for m in ws_messages(ws, lambda m: m["type"] == "end")] == ["status", "end"]
+    assert ws_closed(ws) == (1000, "")
+    ws = ws_connect(served.base, f"/ws/stream/{monitor_id}", "not-a-token", subprotocol=True)
+    assert ws_messages(ws, lambda m: True)[0]["error"]["code"] == "TOKEN_INVALID"
+    assert ws_closed(ws) == (1008, "TOKEN_INVALID")

@@ -60,6 +60,7 @@ class Context:
     stopping: threading.Event = field(default_factory=threading.Event)
     reports: list[tuple[str, str | None]] = field(default_factory=list)
     made: int = 0
+    events: list[tuple[str, dict]] = field(default_factory=list)
 
     def report(self, status: MonitorStatus, error: str | None = None) -> bool:
         self.reports.append((status.value, error))
@@ -67,6 +68,10 @@ class Context:
 
     def clip_made(self, n: int = 1) -> bool:
         self.made += n
+        return True
+
+    def event(self, kind, payload: dict) -> bool:
+        self.events.append((kind.value, payload))
         return True
 
 
@@ -151,6 +156,9 @@ def test_a_live_stream_becomes_clips(stream_media, stream_settings, db, buckets,
     assert ("active", None) in ctx.reports
     assert pipeline.clips, f"no clip was made; failures: {pipeline.failures}"
     assert ctx.made == len(pipeline.clips)
+    # Every clip stored was told to the stream's watchers, and the analysis' events first.
+    assert sorted(p["id"] for k, p in ctx.events if k == "clip") == sorted(pipeline.clips)
+    assert any(k == "event" and p["kind"] == "energy" for k, p in ctx.events)
 
     with db.session() as s:
         rows = {r.generated_clip_id: (r, s.get(GeneratedClip, r.generated_clip_id))

@@ -38,6 +38,7 @@ TABLES = {
     "publications",
     "feature_flags",
     "stream_clips",
+    "stream_events",
     "stream_monitors",
     "supervisor_leases",
 }

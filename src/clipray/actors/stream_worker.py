@@ -31,10 +31,12 @@ import ray
 from clipray.cluster.services import open_database
 from clipray.config import Settings
 from clipray.domain.errors import CodedError
+from clipray.domain.stream_events import StreamEventType
 from clipray.domain.streams import RUNNABLE, MonitorSettings, MonitorStatus
 from clipray.domain.time import utcnow
 from clipray.services.stream_context import StreamPipeline, WorkerContext
 from clipray.services.streams import buffer_dir, stream_key
+from clipray.storage import stream_events as feed
 from clipray.storage import streams as store
 from clipray.storage.db import Database
 from clipray.storage.orm import StreamMonitor
@@ -66,6 +68,8 @@ class StreamWorker:
         self._drain = True
         self.steps = 0
         self.ended: str | None = None
+        self._status: MonitorStatus | None = None
+        """The status last recorded: a report that changes it is also a ``status`` event."""
 
     # --- actor methods ---------------------------------------------------------------------
     def stop(self, drain: bool = True) -> None:
@@ -128,15 +132,32 @@ class StreamWorker:
             key = stream_key(self.settings, row)
             folder = buffer_dir(self.settings, row.id)
             folder.mkdir(parents=True, exist_ok=True)
+            self._status = row.status
             return WorkerContext(
                 row.id, row.workspace_id, row.url, row.push_port, key,
                 MonitorSettings.of(row.settings), folder, self.settings,
-                self._write_report, self._write_clips,
+                self._write_report, self._write_clips, self._write_event,
             )  # fmt: skip
 
     def _write_report(self, status: MonitorStatus, error: str | None) -> bool:
+        now = utcnow()
         with self.db.session() as s:
-            return store.report(s, self.monitor_id, self.holder, status, utcnow(), error)
+            done = store.report(s, self.monitor_id, self.holder, status, now, error)
+            if done and status is not self._status:
+                feed.append(s, self.monitor_id, StreamEventType.STATUS,
+                            {"status": status.value, "error": error}, now, holder=self.holder,
+                            keep=self.settings.stream_events_keep)  # fmt: skip
+        if done:
+            self._status = status
+        return done
+
+    def _write_event(self, kind: StreamEventType, payload: dict[str, Any]) -> bool:
+        """One message of the stream's feed, while this worker's claim holds (pruning the
+        feed to the newest ``stream_events_keep``)."""
+        with self.db.session() as s:
+            seq = feed.append(s, self.monitor_id, kind, payload, utcnow(), holder=self.holder,
+                              keep=self.settings.stream_events_keep)  # fmt: skip
+        return seq is not None
 
     def _write_clips(self, n: int) -> bool:
         with self.db.session() as s:

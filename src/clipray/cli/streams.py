@@ -1,8 +1,9 @@
-"""Live streams: watch one, list them, stop one.
+"""Live streams: watch one, list them, follow one's events, stop one.
 
 clipray streams start https://www.twitch.tv/somechannel --keywords goal --keywords wow
 clipray streams start rtmp-push        # prints the ingest URL OBS pushes to
 clipray streams list
+clipray streams watch STREAM_ID        # events, clips and status changes as they happen
 clipray streams stop STREAM_ID
 
 The stream supervisor of ``clipray serve`` (or of the cluster) runs the monitors.
@@ -20,7 +21,7 @@ from rich.table import Table
 from clipray.cli.common import _cover_context, _settings, app, out
 from clipray.domain.streams import Control
 
-streams_app = typer.Typer(help="Live streams: watch one, list them, stop one.",
+streams_app = typer.Typer(help="Live streams: watch one, list them, follow one, stop one.",
                           no_args_is_help=True)  # fmt: skip
 app.add_typer(streams_app, name="streams")
 
@@ -109,3 +110,44 @@ def stop(
         out.print_json(json.dumps(_row(row)))
         return
     out.print(f"stream {row.id} {row.status.value}", highlight=False)
+
+
+def _line(msg: dict[str, Any]) -> str:
+    """One message of a stream's feed as one line for people."""
+    at = str(msg.get("at", ""))[11:19]
+    kind = msg["type"]
+    if kind == "event":
+        what = (f"{msg['kind']} {msg['t_start']:.1f}-{msg['t_end']:.1f} s "
+                f"strength {msg['strength']:.2f}")  # fmt: skip
+    elif kind == "clip":
+        what = (f"{msg['id']} {msg['stream_start']:.1f}-{msg['stream_end']:.1f} s "
+                f"score {msg['score']:.2f}")  # fmt: skip
+    elif kind == "status":
+        what = msg["status"] + (f" ({msg['error']})" if msg.get("error") else "")
+    else:
+        return f"stream {msg.get('status', 'ended')}: no more events"
+    return f"{at} {kind:<6} {what}"
+
+
+@streams_app.command("watch")
+def watch(
+    ctx: typer.Context,
+    stream_id: Annotated[str, typer.Argument(help="The stream's id.")],
+    after: Annotated[int, typer.Option(min=0, help="Start after this event's seq (0: "
+                                                   "from the oldest kept).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Follow a stream: its events, clips and status changes, one line each as they
+    happen, until the stream is stopped (Ctrl+C ends it sooner)."""
+    from clipray.services import stream_events
+
+    settings = _settings(ctx)
+    db, ws_id, _ = _cover_context(settings)
+    try:
+        stream_events.check(db, ws_id, stream_id)
+        for msg in stream_events.watch(db, settings, stream_id, after):
+            typer.echo(json.dumps(msg) if as_json else _line(msg))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        db.dispose()

@@ -18,7 +18,7 @@ is what the worker says), no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy.typing as npt
 
@@ -52,6 +52,8 @@ class LiveAnalyzer:
         emitted: windows (or ``(key, start, end)``) the stream emitted before, persisted by
             a previous worker: never emitted again.
         reranker: the optional re-ranking hook; it can reorder windows, nothing more.
+        on_event: called with each event as a detector reports it (the worker tells the
+            stream's watchers); what it does is the caller's business.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class LiveAnalyzer:
         emitted: Iterable[ClipWindow | tuple[str, float, float]] = (),
         reranker: Reranker | None = None,
         sentiment: SentimentFn = vader_compound,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.energy = EnergyDetector(cfg.energy)
@@ -73,6 +76,7 @@ class LiveAnalyzer:
         self.chat = ChatVelocityDetector(cfg.chat)
         self.planner = WindowPlanner(cfg.window, stream_key, emitted)
         self.reranker = reranker
+        self.on_event = on_event
         self.pending: list[Event] = []
         """Events not decided yet (their cluster is still open)."""
         self.decided: list[tuple[Cluster, ClipWindow | None]] = []
@@ -113,6 +117,9 @@ class LiveAnalyzer:
 
     def _add(self, events: list[Event]) -> list[Event]:
         self.pending.extend(events)
+        if self.on_event is not None:
+            for e in events:
+                self.on_event(e)
         return events
 
     # --- deciding --------------------------------------------------------------------

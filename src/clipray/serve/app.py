@@ -39,12 +39,14 @@ from clipray.serve.routes import (
     publish_analytics,
     search,
     sources,
+    stream_events,
     streams,
     transcripts,
     uploads,
     usage,
     webhooks,
     workspaces,
+    ws,
 )
 from clipray.serve.studio import install_studio
 from clipray.web import DIST
@@ -103,6 +105,8 @@ def create_api(settings: Settings | None = None,
         health,
         usage,
         streams,
+        stream_events,
+        ws,
     ):
         api.include_router(module.router)
     # Must stay before the publications router: its /api/publish/{id} would take

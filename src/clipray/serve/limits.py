@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clipray.domain.errors import PayloadTooLarge
@@ -96,9 +97,10 @@ def _query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-def known_query(request: Request) -> None:
+def known_query(request: HTTPConnection) -> None:
     """Refuse query parameters the matched route does not declare (422 ``VALIDATION_ERROR``
-    naming each one). An app-wide dependency: it runs before the route's own."""
+    naming each one). An app-wide dependency: it runs before the route's own (a
+    WebSocket's too, which it leaves alone: a socket has no error response to give)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return

@@ -50,6 +50,7 @@ __all__ = [
     "TOKEN_INVALID",
     "InvalidTokenError",
     "TokenConfig",
+    "access_token_expiry",
     "check_password_strength",
     "client_address",
     "decode_access_token",
@@ -231,6 +232,23 @@ def decode_access_token(cfg: TokenConfig, token: str, *, now: datetime | None = 
     if _now(now).timestamp() >= exp:
         raise InvalidTokenError(TOKEN_EXPIRED, "access token has expired")
     return sub
+
+
+def access_token_expiry(token: str) -> datetime:
+    """When an access token lapses (its ``exp``), read without checking it: only for a
+    token :func:`decode_access_token` accepted, by a connection that outlives a request (a
+    WebSocket) and must end when its credential does.
+
+    Raises:
+        InvalidTokenError: ``TOKEN_INVALID``, not a JWT with a numeric ``exp``.
+    """
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    except (jwt.PyJWTError, KeyError):
+        raise InvalidTokenError(TOKEN_INVALID, "not an access token") from None
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise InvalidTokenError(TOKEN_INVALID, "access token has a malformed expiry")
+    return datetime.fromtimestamp(exp, tz=UTC)
 
 
 # --- opaque tokens ---------------------------------------------------------------------

@@ -79,6 +79,8 @@ class StreamClipResult:
     """False: the window had its clip already (this call made nothing)."""
     deliveries: tuple[str, ...] = ()
     """The ``stream.clip`` webhook deliveries queued with it."""
+    available_at: datetime | None = None
+    """When the clip was stored (its row's ``available_at``)."""
 
 
 def _received(segs: Sequence[Segment]) -> tuple[datetime, datetime]:
@@ -217,7 +219,7 @@ def assemble(settings: Settings, db: Database, buckets: Buckets, target: StreamT
 def _result(generated_id: str, key: str, row: StreamClip, *, created: bool,
             deliveries: Sequence[str] = ()) -> StreamClipResult:  # fmt: skip
     return StreamClipResult(generated_id, key, row.stream_start, row.stream_end, created,
-                            tuple(deliveries))  # fmt: skip
+                            tuple(deliveries), row.available_at)  # fmt: skip
 
 
 def emitted(db: Database, target: StreamTarget) -> list[tuple[str, float, float]]:

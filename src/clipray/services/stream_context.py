@@ -9,9 +9,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from clipray.config import Settings
+from clipray.domain.stream_events import StreamEventType
 from clipray.domain.streams import MonitorSettings, MonitorStatus
 
 
@@ -45,6 +46,8 @@ class WorkerContext:
     settings: Settings
     _report: Callable[[MonitorStatus, str | None], bool] = field(repr=False)
     _clip: Callable[[int], bool] = field(repr=False)
+    _event: Callable[[StreamEventType, dict[str, Any]], bool] | None = field(default=None,
+                                                                            repr=False)
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the worker was asked to stop: a long step may look at it and return."""
 
@@ -56,3 +59,9 @@ class WorkerContext:
     def clip_made(self, n: int = 1) -> bool:
         """Count ``n`` clips on the monitor (``clips_generated``)."""
         return self._clip(n)
+
+    def event(self, kind: StreamEventType, payload: dict[str, Any]) -> bool:
+        """Tell the stream's watchers (``GET /api/streams/{id}/events``, ``WS
+        /ws/stream/{id}``): an ``event`` the analysis detected, a ``clip`` stored. Recorded
+        only while the worker holds the monitor; False when it was not (or nobody listens)."""
+        return self._event(kind, payload) if self._event is not None else False

@@ -23,6 +23,9 @@ One step, at most ``step_wait_s`` of waiting plus the work of what arrived:
   and counted on the monitor, on one assembler thread beside the analysis: a render takes
   longer than a heartbeat, and the worker beats between steps.
 
+Every event the analysis detects and every clip stored is also told to the stream's
+watchers (``ctx.event``: the feed of ``GET /api/streams/{id}/events``).
+
     >>> pipeline = stream_pipeline(ctx)   # doctest: +SKIP
     >>> while running: pipeline.step()    # doctest: +SKIP
 """
@@ -42,8 +45,10 @@ import numpy as np
 
 from clipray.config import Settings
 from clipray.domain.errors import CodedError
+from clipray.domain.stream_events import StreamEventType
 from clipray.domain.streams import MonitorSettings, MonitorStatus
-from clipray.live import ClipWindow, LiveAnalyzer, live_config
+from clipray.domain.time import rfc3339, utcnow
+from clipray.live import ClipWindow, Event, LiveAnalyzer, live_config
 from clipray.live_chat.twitch import TwitchChatConfig, TwitchChatReader
 from clipray.media.ffmpeg import run
 from clipray.schemas import Transcript, Word
@@ -185,7 +190,8 @@ class LivePipeline:
                                ffprobe=settings.ffprobe_bin)  # fmt: skip
         self.analyzer = LiveAnalyzer(live_config(analysis_overrides(settings, options)),
                                      ctx.monitor_id, options.keywords,
-                                     emitted=emitted(db, self.target))  # fmt: skip
+                                     emitted=emitted(db, self.target),
+                                     on_event=self._detected)  # fmt: skip
         self.decoder = SegmentDecoder(settings)
         self.transcribe = transcribe or (warm_transcriber(settings) if settings.warm_models
                                          else local_transcriber(settings))  # fmt: skip
@@ -375,6 +381,28 @@ class LivePipeline:
         if clip.created:
             self.clips.append(clip.generated_clip_id)
             self.ctx.clip_made(1)
+            self._tell(StreamEventType.CLIP, {
+                "id": clip.generated_clip_id, "window_key": window.key,
+                "stream_start": clip.stream_start, "stream_end": clip.stream_end,
+                "clip_start": round(window.start, 3), "clip_end": round(window.end, 3),
+                "score": round(window.score, 4),
+                "available_at": rfc3339(clip.available_at or utcnow()),
+                "kinds": sorted({e.kind.value for e in window.events}),
+            })  # fmt: skip
+
+    def _detected(self, event: Event) -> None:
+        """The analysis saw something: the stream's watchers hear of it now, before any
+        clip (which waits for the moment to end and be rendered)."""
+        self._tell(StreamEventType.EVENT, event.to_json())
+
+    def _tell(self, kind: StreamEventType, payload: dict[str, Any]) -> None:
+        """A message for the watchers; one that cannot be recorded is logged, and the
+        stream (and its clips) go on."""
+        try:
+            self.ctx.event(kind, payload)
+        except Exception:
+            log.exception("stream %s: a %s message was not recorded", self.ctx.monitor_id,
+                          kind.value)  # fmt: skip
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, Unavailable
+from clipray.domain.stream_events import StreamEventType
 from clipray.domain.streams import (
     PUSH,
     STREAM_SCHEMES,
@@ -39,6 +40,7 @@ from clipray.pipelines.fetch import UrlRefusedError, check_url
 from clipray.pipelines.limits import url_policy
 from clipray.services.access import owned
 from clipray.services.connections import keyring
+from clipray.storage import stream_events as feed
 from clipray.storage import streams as store
 from clipray.storage.db import Database
 from clipray.storage.orm import StreamMonitor
@@ -154,8 +156,9 @@ def get(db: Database, workspace_id: str, monitor_id: str) -> StreamMonitor:
 
 def control(settings: Settings, db: Database, workspace_id: str, monitor_id: str,
             what: Control) -> StreamMonitor:  # fmt: skip
-    """Pause, resume or stop the monitor (committed); the supervisor stops or starts its
-    worker at its next look. Stopping also removes the monitor's buffer directory.
+    """Pause, resume or stop the monitor (committed, with a ``status`` message on its
+    event feed); the supervisor stops or starts its worker at its next look. Stopping also
+    removes the monitor's buffer directory.
 
     Raises:
         CodedError: 404/403 as :func:`get`; 409 ``STREAM_NOT_PAUSABLE`` /
@@ -169,6 +172,10 @@ def control(settings: Settings, db: Database, workspace_id: str, monitor_id: str
         if what is Control.RESUME:
             row.last_error = None
         s.flush()
+        # The stream's watchers see a client's pause, resume and stop as they see the
+        # worker's reports.
+        feed.append(s, monitor_id, StreamEventType.STATUS,
+                    {"status": row.status.value, "error": None}, utcnow())  # fmt: skip
         s.expunge(row)
     if what is Control.STOP:
         # The worker drains into it until the supervisor stops it; whatever it writes after

@@ -8,15 +8,14 @@ next poll (the route also wakes it).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
-from clipray.jobs.machine import ACTIVE, Event
+from clipray.jobs.machine import Event
 from clipray.serve.deps import (
     ActorDep,
     Caller,
@@ -33,6 +32,7 @@ from clipray.serve.permissions import Action
 from clipray.serve.schemas import JobCreate, JobCreated, JobOut, Page, StepOut
 from clipray.serve.schemas.usage import JobUsageOut
 from clipray.services import jobs, usage
+from clipray.services.job_events import follow_job
 from clipray.services.jobs import JobRequest
 from clipray.storage.orm import Job, JobStatus, JobStep
 
@@ -165,7 +165,8 @@ def job_events(job_id: str, request: Request, who: Caller, session: SessionDep,
                svc: ServicesDep) -> StreamingResponse:  # fmt: skip
     """Server-sent events: ``status`` (state, progress, paused) and ``step`` (an attempt
     started or ended) as they happen, then ``end`` once the job is finished or in review.
-    Every replica reads the database, so any replica can serve the stream."""
+    Every replica reads the database, so any replica can serve the stream. ``WS
+    /ws/jobs/{id}`` sends the same messages."""
     who.require(Action.READ)
     owned(session, Job, job_id, who, "job")
     session.commit()  # the stream polls in short sessions of its own; hold nothing open
@@ -174,10 +175,10 @@ def job_events(job_id: str, request: Request, who: Caller, session: SessionDep,
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-def _snapshot(svc: ServicesDep, workspace_id: str, job_id: str, workers: bool
-              ) -> dict[str, Any] | None:  # fmt: skip
-    return jobs.read_job(svc.db, workspace_id, job_id, lambda s, job: json.loads(
-        job_out(s, job, workers=workers).model_dump_json()))  # fmt: skip
+def job_view(workers: bool) -> Callable[[Any, Job], dict[str, Any]]:
+    """A job's snapshot as its followers see it (``view(session, job)``): the JSON of
+    :func:`job_out`."""
+    return lambda s, job: json.loads(job_out(s, job, workers=workers).model_dump_json())
 
 
 def _sse(event: str, data: dict[str, Any], n: int) -> bytes:
@@ -186,35 +187,10 @@ def _sse(event: str, data: dict[str, Any], n: int) -> bytes:
 
 async def _events(svc: ServicesDep, workspace_id: str, job_id: str, request: Request,
                   workers: bool) -> AsyncIterator[bytes]:  # fmt: skip
-    last_status: tuple[Any, ...] | None = None
-    seen_steps: dict[tuple[str, int], str] = {}
-    n, idle = 0, 0.0
-    poll = max(svc.settings.job_poll_interval_s, 0.2)
-    while not await request.is_disconnected():
-        snap = await asyncio.to_thread(_snapshot, svc, workspace_id, job_id, workers)
-        if snap is None:
-            n += 1
-            yield _sse("end", {"status": "deleted"}, n)
-            return
-        for st in snap["steps"]:
-            key = (st["name"], st["attempt"])
-            if seen_steps.get(key) != st["status"]:
-                seen_steps[key] = st["status"]
-                n += 1
-                yield _sse("step", st, n)
-        status = (snap["status"], round(snap["progress"], 3), snap["paused"], snap["error"])
-        if status != last_status:
-            last_status = status
-            n += 1
-            yield _sse("status", {k: snap[k] for k in ("id", "status", "progress", "paused",
-                                                       "error")}, n)  # fmt: skip
-            idle = 0.0
-        if JobStatus(snap["status"]) not in ACTIVE:  # only a person moves it on now
-            n += 1
-            yield _sse("end", {"status": snap["status"]}, n)
-            return
-        await asyncio.sleep(poll)
-        idle += poll
-        if idle >= 15:  # a comment line keeps proxies from closing a quiet stream
-            idle = 0.0
+    async for msg in follow_job(svc.db, svc.settings, workspace_id, job_id, job_view(workers),
+                                gone=request.is_disconnected):  # fmt: skip
+        if msg is None:  # a comment line keeps proxies from closing a quiet stream
             yield b": keep-alive\n\n"
+        else:
+            n, kind, data = msg
+            yield _sse(kind, data, n)

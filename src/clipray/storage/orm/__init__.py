@@ -58,6 +58,7 @@ from clipray.storage.orm.review import (
     VirtualClip,
 )
 from clipray.storage.orm.stream_clips import StreamClip
+from clipray.storage.orm.stream_events import StreamEvent
 from clipray.storage.orm.streams import StreamMonitor, SupervisorLease
 from clipray.storage.orm.webhooks import (
     WebhookDelivery,
@@ -101,6 +102,7 @@ __all__ = [
     "SourceOrigin",
     "StepStatus",
     "StreamClip",
+    "StreamEvent",
     "StreamMonitor",
     "SupervisorLease",
     "UploadReservation",
