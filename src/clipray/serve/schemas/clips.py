@@ -6,7 +6,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Description, Timestamp, Title
+from clipray.serve.schemas.common import (
+    Aspect,
+    Body,
+    CaptionStyle,
+    Description,
+    ReviewName,
+    Timestamp,
+    Title,
+)
 
 
 class ClipOut(BaseModel):
@@ -24,6 +32,9 @@ class ClipOut(BaseModel):
     status: str
     version: int
     error: str | None
+    review: ReviewName = "pending_review"
+    """Where a reviewer put this version: pending_review, approved, skipped, archived."""
+    reviewed_at: Timestamp | None = None
     generated_clip_id: str | None = None
     """The generated clip this render is (``/api/generated-clips/{id}``); None until it is
     rendered, and again once retention purged it."""
@@ -31,8 +42,18 @@ class ClipOut(BaseModel):
 
 
 class ClipPatch(Body):
+    """Every field optional; an absent one is kept."""
+
     title: Title | None = None
     description: Description | None = None
+    review: ReviewName | None = None
+
+
+class DownloadUrl(BaseModel):
+    """A short-lived presigned URL of one of a clip's files."""
+
+    file: str
+    url: str
 
 
 class RerenderIn(Body):
