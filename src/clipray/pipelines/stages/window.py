@@ -13,6 +13,7 @@ import numpy as np
 
 from clipray.pipelines.stages.decode import iter_windows
 from clipray.pipelines.stages.scenes import Features, ScenesConfig, features
+from clipray.pipelines.stages.speaking import MotionAccumulator
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,6 +24,9 @@ class DecodedWindow:
     """``(S, H, W, 3)`` uint8 RGB frames at ``sample_fps``, analysis size."""
     sample_times: np.ndarray
     """``(S,)`` their timestamps in seconds."""
+    motion: np.ndarray | None = None
+    """``(S, h, w)`` frame-to-frame luma change around each sample, at half the analysis
+    size: what the mouth-motion measure reads once faces are found."""
 
 
 def sample_grid(start: float, end: float, sample_fps: float) -> np.ndarray:
@@ -45,6 +49,8 @@ def decode_window(
     samples: list[np.ndarray] = []
     sample_times: list[float] = []
     prev: np.ndarray | None = None
+    grid_index: list[int] = []
+    motion = MotionAccumulator(sample_fps)
     g = 0
     chunks = iter_windows(path, cfg.chunk_s, cfg.decode_config(), start=start, end=end, reuse=True)
     for chunk in chunks:
@@ -53,11 +59,14 @@ def decode_window(
         parts.append(part)
         # The sample for grid instant g is the first frame shown at or after it.
         for i, t in enumerate(chunk.times):
+            motion.add(float(t), chunk.frames[i])
             while g < grid.size and grid[g] <= t:
                 if not sample_times or sample_times[-1] != t:
                     samples.append(chunk.frames[i].copy())
                     sample_times.append(float(t))
+                    grid_index.append(round(grid[g] * sample_fps))
                 g += 1
     feats = Features.concat(parts) if parts else None
     frames = np.stack(samples) if samples else np.zeros((0, 1, 1, 3), np.uint8)
-    return DecodedWindow(feats, frames, np.asarray(sample_times, np.float64))
+    maps = motion.maps(grid_index, frames.shape[1:3]) if samples else None
+    return DecodedWindow(feats, frames, np.asarray(sample_times, np.float64), maps)
