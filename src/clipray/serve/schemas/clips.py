@@ -6,7 +6,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Description, Timestamp, Title
+from clipray.serve.schemas.common import (
+    Aspect,
+    Body,
+    CaptionStyle,
+    Description,
+    Layout,
+    Timestamp,
+    Title,
+)
 
 
 class ClipOut(BaseModel):
@@ -38,6 +46,7 @@ class ClipPatch(Body):
 class RerenderIn(Body):
     aspect: Aspect | None = None
     captions: CaptionStyle | None = None
+    layout: Layout | None = None
 
 
 class ClipIds(Body):
