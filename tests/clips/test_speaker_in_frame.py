@@ -47,16 +47,20 @@ def two_heads(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def analysed(two_heads, settings, ray_local):
-    info = probe(two_heads)
-    row = VideoRow(source_id=uuid.uuid4().hex, uri=str(two_heads), duration=info.duration,
+def _analyse(path: Path, settings, window_s: float):
+    info = probe(path)
+    row = VideoRow(source_id=uuid.uuid4().hex, uri=str(path), duration=info.duration,
                    has_audio=True, width=info.width, height=info.height)  # fmt: skip
-    cfg = AnalyzeConfig()
+    cfg = AnalyzeConfig(window_s=window_s)
     (done,) = collect(build_analysis([row], cfg, settings).iter_rows(), {row["source_id"]: row},
                       cfg)  # fmt: skip
     assert done.error is None, done.error
     return done.result
+
+
+@pytest.fixture(scope="module")
+def analysed(two_heads, settings, ray_local):
+    return _analyse(two_heads, settings, 60.0)
 
 
 def _speaker(t: np.ndarray) -> np.ndarray:
@@ -73,6 +77,16 @@ def test_each_face_track_has_speaking_scores_that_follow_the_turns(analysed):
         s = np.array(track.speaking)
         mine = _speaker(t) == side
         assert s[mine].mean() > 3 * max(s[~mine].mean(), 0.02), (side, track.speaking)
+
+
+def test_windows_change_no_speaking_score(analysed, two_heads, settings):
+    """Cut into 2-second windows (a keyframe every 2 s), every sample's motion still sees
+    the frames around it: the scores are the one-window analysis' to the bit."""
+    windowed = _analyse(two_heads, settings, 2.0)
+    assert [t.speaking for t in windowed.tracks] == [t.speaking for t in analysed.tracks]
+    assert [len(t.detections) for t in windowed.tracks] == [
+        len(t.detections) for t in analysed.tracks
+    ]
 
 
 @pytest.mark.parametrize("layout", ["speaker", "auto"])
