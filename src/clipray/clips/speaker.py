@@ -104,8 +104,8 @@ def plan_turns(times: np.ndarray, scores: dict[int, np.ndarray], default: int,
         default: the face shown while nobody has spoken yet (the shot's main face).
 
     Returns:
-        Turns covering ``[times[0], times[-1]]`` in order, each at least ``cfg.hold`` long
-        except where the shot is shorter.
+        Turns covering ``[times[0], times[-1]]`` in order; two switches are at least
+        ``cfg.hold`` apart (the last turn may be shorter: the shot ends it).
     """
     if times.size == 0:
         return []
