@@ -54,7 +54,7 @@ from clipray.pipelines.stages.audio import (
 )
 from clipray.pipelines.stages.decode import plan_windows
 from clipray.pipelines.stages.scenes import ScenesConfig
-from clipray.pipelines.stages.speaking import with_mouth_motion
+from clipray.pipelines.stages.speaking import SpeakingConfig, with_mouth_motion
 from clipray.pipelines.stages.tracks import (
     TrackerConfig,
 )
@@ -79,6 +79,9 @@ class AnalyzeConfig:
     whisperx: WhisperXConfig = field(default_factory=WhisperXConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    speaking: SpeakingConfig = field(default_factory=SpeakingConfig)
+    """How mouth motion and speech make each track's speaking scores (part of the
+    fingerprint: an analysis made before them is made again, with them)."""
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     ffmpeg_bin: str = "ffmpeg"
 

@@ -123,7 +123,7 @@ def merge_parts(
     rms = np.concatenate([c.rms for c in chunks]) if chunks else np.zeros(0, np.float32)
     tracks = speaking_series(split_at_cuts(tracks, cut_times),
                              [w for s in segments for w in s.words], rms, cfg.audio.hop_s,
-                             cfg.sample_fps)  # fmt: skip
+                             cfg.sample_fps, cfg.speaking)  # fmt: skip
     tracks = [_to_source_px(t, video) for t in tracks]
 
     transcript = None
