@@ -3,7 +3,7 @@ matched against the speech the audio branch heard. Pure numpy, no model, no Ray.
 
 Three steps, each where its inputs already are:
 
-1. :func:`motion_accumulator` (the decode, which sees every frame): the mean absolute change
+1. :class:`MotionAccumulator` (the decode, which sees every frame): the mean absolute change
    of luma between consecutive frames, per sample interval, on a half-size grid. A few
    kilobytes per sample instead of the frames themselves, and at the full frame rate: a
    mouth opens and closes several times a second, far faster than the 2 fps samples.
@@ -15,10 +15,11 @@ Three steps, each where its inputs already are:
    track's mouth motion above its own idle level, on a scale shared by all faces, gated by
    the speech activity (ASR words' times and the audio energy) at each sample.
 
-    >>> acc = motion_accumulator(2.0)
+    >>> acc = MotionAccumulator(2.0)
     >>> for t, frame in frames:                                     # doctest: +SKIP
     ...     acc.add(t, frame)
-    >>> faces = with_mouth_motion(detections, acc.maps(sample_grid_indices), (144, 256))
+    >>> maps = acc.maps(grid_indices, (144, 256))                   # doctest: +SKIP
+    >>> faces = with_mouth_motion(detections, maps, (144, 256))     # doctest: +SKIP
     >>> speaking_series(tracks, words, rms, 0.1, 2.0)               # doctest: +SKIP
 """
 
@@ -76,10 +77,6 @@ class MotionAccumulator:
             if k in self._sums:
                 out[i] = self._sums[k] / self._counts[k]
         return out
-
-
-def motion_accumulator(fps: float) -> MotionAccumulator:
-    return MotionAccumulator(fps)
 
 
 def _region(box: tuple[float, float, float, float], frac: tuple[float, float, float, float],
