@@ -70,6 +70,10 @@ class FaceBox:
     t: float
     box: tuple[float, float, float, float]
     score: float
+    mouth: float | None = None
+    """Motion of the mouth region around this sample (``pipelines/stages/speaking.py``);
+    None where it was not measured. Only the analysis carries it: the stored document keeps
+    the track's speaking scores instead."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class Track:
 
     id: int
     detections: tuple[FaceBox, ...]
+    speaking: tuple[float, ...] = ()
+    """How much this face speaks at each detection, in [0, 1] (one value per detection; empty
+    where not measured: a silent source, or an analysis made before speaking scores)."""
 
     @property
     def start(self) -> float:

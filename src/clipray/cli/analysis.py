@@ -125,6 +125,9 @@ def run(
     captions: Annotated[
         str, typer.Option(help="highlight_word, karaoke, pop_in or none.")
     ] = "highlight_word",
+    layout: Annotated[
+        str, typer.Option(help="auto (the speaker; split while two speak), speaker, split or wide.")
+    ] = "auto",
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -133,6 +136,7 @@ def run(
 ) -> None:
     """The main job: analyse (cached), pick the best moments, render them; print the clips."""
     from clipray.clips.render import ASPECTS
+    from clipray.clips.speaker import JOB_LAYOUTS
     from clipray.pipelines.clipjob import RunOptions
 
     if aspect not in ASPECTS:
@@ -141,10 +145,12 @@ def run(
         raise typer.BadParameter(
             "use highlight_word, karaoke, pop_in or none", param_hint="--captions"
         )
+    if layout not in JOB_LAYOUTS:
+        raise typer.BadParameter(f"use one of {', '.join(JOB_LAYOUTS)}", param_hint="--layout")
     if min_duration > max_duration:
         raise typer.BadParameter("must not exceed --max-duration", param_hint="--min-duration")
     settings = _settings(ctx, workspace)
-    opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions)
+    opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout)
     _run_and_print(settings, source, opts, out, as_json)
 
 

@@ -30,13 +30,15 @@ from typing import Literal
 
 import numpy as np
 
+from clipray.clips import speaker
 from clipray.schemas import Scene, Track
 
 Aspect = Literal["9:16", "1:1", "16:9"]
-Layout = Literal["track", "wide", "split", "center"]
-"""How the renderer uses a path. ``track``, ``wide`` and ``center`` are one crop scaled to
-the output (they differ only in what the crop follows); ``split`` is two crops, ``boxes``
-on top and ``boxes2`` below, each scaled to half the output height and stacked."""
+Layout = Literal["track", "wide", "split", "center", "speaker", "letterbox"]
+"""How the renderer uses a path. ``track``, ``wide``, ``center`` and ``speaker`` (see
+``clips/speaker.py``) are one crop scaled to the output (they differ only in what the crop
+follows); ``split`` is two crops, ``boxes`` on top and ``boxes2`` below, each scaled to half
+the output height and stacked; ``letterbox`` is the whole frame, fitted and padded."""
 
 OUTPUT_SIZES: dict[str, tuple[int, int]] = {
     "9:16": (1080, 1920),
@@ -79,6 +81,9 @@ class ReframeConfig:
     co_present: float = 0.5
     """...and when it is on screen with the main face for this share of the main face's
     samples in the clip."""
+    layout: speaker.JobLayout = "auto"
+    """The job's layout; ``auto`` and ``speaker`` need speaking scores in the tracks and
+    otherwise frame two faces as ``two_face_layout`` says."""
     split_zoom: float = 4.0
     """Split crops are this many face heights tall (between half and all of the largest
     crop), so each half shows one person instead of both."""
@@ -88,6 +93,8 @@ class ReframeConfig:
             raise ValueError(f"aspect must be one of {sorted(OUTPUT_SIZES)}, not {self.aspect!r}")
         if self.two_face_layout not in ("wide", "split"):
             raise ValueError(f"two_face_layout must be 'wide' or 'split': {self.two_face_layout!r}")
+        if self.layout not in speaker.JOB_LAYOUTS:
+            raise ValueError(f"layout must be one of {speaker.JOB_LAYOUTS}: {self.layout!r}")
         if self.fps <= 0 or self.max_speed <= 0:
             raise ValueError("fps and max_speed must be positive")
 
@@ -110,6 +117,9 @@ class CropPath:
     output_size: tuple[int, int]
     boxes2: np.ndarray | None = None
     """``split`` only: the bottom crop (the right-hand face); ``boxes`` is the top one."""
+    overlay: CropPath | None = None
+    """``speaker`` only: the split path shown during ``overlay_spans`` (both speak)."""
+    overlay_spans: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         for arr in (self.times, self.boxes, self.boxes2):
@@ -159,6 +169,8 @@ class CropPath:
         output size and square pixels; for ``split``, two crops scaled to half height each
         and stacked top over bottom."""
         out_w, out_h = self.output_size
+        if self.layout == "letterbox" or self.overlay is not None:
+            return speaker.ffmpeg_filter(self, tolerance)
         if self.layout != "split":
             return f"{self.to_ffmpeg_expr(0, tolerance)},scale={out_w}:{out_h},setsar=1"
         half = out_h // 2
@@ -197,6 +209,8 @@ def crop_path(
     duration = end - start
     if duration <= 0:
         raise ValueError(f"empty clip: [{start}, {end})")
+    if cfg.layout == "wide":
+        return speaker.letterbox_path(width, height, duration, cfg)
     out_w, out_h = cfg.output_size
     frame = (width, height)
     crop = _fit(width, height, out_w / out_h)
@@ -210,8 +224,10 @@ def crop_path(
     shots = _shots(start, end, sorted(float(getattr(c, "start", c)) for c in cuts))
     times = [_grid(lo - start, hi - start, cfg.fps) for lo, hi, _, _ in shots]
     pair = _two_faces(faces, start, end, cfg)
+    if speaker.follows(pair, cfg):  # two faces, and who speaks is known
+        return speaker.speaker_path(frame, start, end, tracks, cuts, faces, shots, cfg)
 
-    if pair is not None and cfg.two_face_layout == "split":
+    if pair is not None and (cfg.two_face_layout == "split" or cfg.layout == "split"):
         clip_pair = (pair[0].within(start, end), pair[1].within(start, end))
         split = _fit_split(width, height, out_w / (out_h / 2), clip_pair, cfg)
         left, right = sorted(pair, key=lambda f: float(np.median(f.centres()[0])))
@@ -243,21 +259,25 @@ def crop_path(
 
 @dataclass(frozen=True, eq=False)
 class _Face:
-    """A track as arrays: ``t`` (M,) source seconds, ``box`` (M, 4) ``x1, y1, x2, y2``."""
+    """A track as arrays: ``t`` (M,) source seconds, ``box`` (M, 4) ``x1, y1, x2, y2``,
+    ``speaking`` (M,) its speaking scores, or (0,) where not measured."""
 
     id: int
     t: np.ndarray
     box: np.ndarray
+    speaking: np.ndarray
 
     @classmethod
     def of(cls, track: Track) -> _Face:
-        dets = [(d.t, *d.box) for d in track.detections]
-        arr = np.asarray(sorted(dets), dtype=float).reshape(-1, 5)
-        return cls(track.id, arr[:, 0], arr[:, 1:])
+        said = track.speaking if len(track.speaking) == len(track.detections) else ()
+        dets = [(d.t, *d.box, *said[i : i + 1]) for i, d in enumerate(track.detections)]
+        arr = np.asarray(sorted(dets), dtype=float).reshape(-1, 6 if said else 5)
+        return cls(track.id, arr[:, 0], arr[:, 1:5], arr[:, 5] if said else np.zeros(0))
 
     def within(self, lo: float, hi: float) -> _Face:
         keep = (self.t >= lo) & (self.t < hi)
-        return _Face(self.id, self.t[keep], self.box[keep])
+        said = self.speaking[keep] if self.speaking.size else self.speaking
+        return _Face(self.id, self.t[keep], self.box[keep], said)
 
     def weight(self) -> float:
         """Summed box area: large and long-present faces both weigh more."""

@@ -67,6 +67,8 @@ class RenderSpec:
     """clipray, ffmpeg and model ids at render time."""
     audiogram: AudiogramSpec | None = None
     """Set for a clip of an audio-only source: drawn as an audiogram (no reframe)."""
+    layout: str = "auto"
+    """How the reframe framed faces (auto, speaker, split, wide): what a re-render keeps."""
 
     @property
     def size(self) -> tuple[int, int]:

@@ -136,12 +136,7 @@ class Analysis:
                 "model": faces.model,
                 "sample_fps": faces.sample_fps,
                 "tracks": [
-                    {
-                        "id": t.id,
-                        "detections": [
-                            {"t": d.t, "box": list(d.box), "score": d.score} for d in t.detections
-                        ],
-                    }
+                    _track_json(t)
                     for t in faces.tracks
                 ],
             },
@@ -212,6 +207,7 @@ class Analysis:
                             FaceBox(float(d["t"]), _box(d["box"]), float(d.get("score", 0.0)))
                             for d in t.get("detections") or ()
                         ),
+                        tuple(float(v) for v in t.get("speaking") or ()),
                     )
                     for t in faces.get("tracks") or ()
                 ),
@@ -232,6 +228,18 @@ class Analysis:
             ),
             timings={str(k): float(v) for k, v in (doc.get("timings") or {}).items()},
         )
+
+
+def _track_json(t: Track) -> dict[str, Any]:
+    """A track; ``speaking`` (one score per detection) only where it was measured, so an
+    analysis without it reads and writes as it did before speaking scores."""
+    out: dict[str, Any] = {
+        "id": t.id,
+        "detections": [{"t": d.t, "box": list(d.box), "score": d.score} for d in t.detections],
+    }
+    if t.speaking:
+        out["speaking"] = list(t.speaking)
+    return out
 
 
 def _segment_json(s: Segment) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from clipray.pipelines.stages.audio import (
 )
 from clipray.pipelines.stages.decode import plan_windows
 from clipray.pipelines.stages.scenes import ScenesConfig
+from clipray.pipelines.stages.speaking import SpeakingConfig, with_mouth_motion
 from clipray.pipelines.stages.tracks import (
     TrackerConfig,
 )
@@ -78,6 +79,9 @@ class AnalyzeConfig:
     whisperx: WhisperXConfig = field(default_factory=WhisperXConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    speaking: SpeakingConfig = field(default_factory=SpeakingConfig)
+    """How mouth motion and speech make each track's speaking scores (part of the
+    fingerprint: an analysis made before them is made again, with them)."""
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     ffmpeg_bin: str = "ffmpeg"
 
@@ -164,7 +168,8 @@ def decode_row(row: dict[str, Any], cfg: AnalyzeConfig) -> dict[str, Any]:
             row["uri"], row["start"], end, row["duration"], cfg.scenes, cfg.sample_fps
         )
         took = {"decode+scenes": time.perf_counter() - t0}
-        return WindowResult(win.features, win.sample_times, [], None, took, samples=win.samples)
+        return WindowResult(win.features, win.sample_times, [], None, took, samples=win.samples,
+                            motion=win.motion)  # fmt: skip
 
     res = _guard("decode", run, lambda e: WindowResult(None, np.zeros(0), [], None, {}, e))
     return {"part": pickle.dumps(res), **_ids(row)}
@@ -194,9 +199,12 @@ def _each_window(
         if res.error is None and res.samples is not None and len(res.samples):
             t0 = time.perf_counter()
             changes = fn(res)
+            if "faces" in changes and res.motion is not None:  # who moves their lips
+                changes["faces"] = with_mouth_motion(changes["faces"], res.motion,
+                                                     res.samples.shape[1:3])  # fmt: skip
             timings = {**res.timings, stage: time.perf_counter() - t0}
             res = replace(res, **changes, timings=timings)
-        parts.append(pickle.dumps(replace(res, samples=None) if finish else res))
+        parts.append(pickle.dumps(replace(res, samples=None, motion=None) if finish else res))
     if finish:
         return {
             "source_id": batch["source_id"],
@@ -260,7 +268,7 @@ class EmbedStage:
 
 def window_part(row: dict[str, Any]) -> PartRow:
     """Drop the sampled frames and hand the window to the merge."""
-    slim = replace(pickle.loads(row["part"]), samples=None)
+    slim = replace(pickle.loads(row["part"]), samples=None, motion=None)
     return _row(row["source_id"], "window", int(row["index"]), int(row["total"]), slim)
 
 

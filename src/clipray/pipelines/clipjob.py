@@ -59,6 +59,8 @@ class RunOptions:
     max_duration: float = 60.0
     aspect: str = "9:16"
     captions: str = "highlight_word"
+    layout: str = "auto"
+    """How faces are framed (``clips/speaker.py``): auto, speaker, split or wide."""
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -163,11 +165,13 @@ def plan_moment(
     reframe = None
     if drawn is None:
         reframe = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
-                            analysis.cut_times, ReframeConfig(aspect=opts.aspect)
+                            analysis.cut_times,
+                            ReframeConfig(aspect=opts.aspect, layout=opts.layout),  # type: ignore[arg-type]
                             ).to_ffmpeg_filter()  # fmt: skip
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
+        layout=opts.layout,
     )  # fmt: skip
     ass = None
     if opts.captions != "none":

@@ -21,6 +21,7 @@ from clipray.pipelines.stages.audio import (
 )
 from clipray.pipelines.stages.scenes import Features, ScanState, scan_features
 from clipray.pipelines.stages.scenes import scenes_from_cuts as _scenes_from_cuts
+from clipray.pipelines.stages.speaking import speaking_series
 from clipray.pipelines.stages.tracks import (
     TrackerState,
     close_all,
@@ -45,6 +46,9 @@ class WindowResult:
     error: str | None = None
     samples: np.ndarray | None = None
     """The sampled frames, dropped once the model stages have seen them."""
+    motion: np.ndarray | None = None
+    """Motion around each sample (``stages/speaking.py``), dropped with the samples once
+    the faces have their mouth motion."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,15 +119,18 @@ def merge_parts(
         tracks += closed
     tracks += close_all(tracker, cfg.tracker)
     cut_times = [s.start for s in scenes if s.kind == "cut"]
-    tracks = [_to_source_px(t, video) for t in split_at_cuts(tracks, cut_times)]
-
     segments: list[Segment] = [s for c in chunks if c.transcript for s in c.transcript.segments]
+    rms = np.concatenate([c.rms for c in chunks]) if chunks else np.zeros(0, np.float32)
+    tracks = speaking_series(split_at_cuts(tracks, cut_times),
+                             [w for s in segments for w in s.words], rms, cfg.audio.hop_s,
+                             cfg.sample_fps, cfg.speaking)  # fmt: skip
+    tracks = [_to_source_px(t, video) for t in tracks]
+
     transcript = None
     if video["has_audio"]:
         language = next((c.transcript.language for c in chunks if c.transcript), cfg.asr.language)
         model = cfg.whisperx.model if cfg.asr_backend == "whisperx" else cfg.asr.model
         transcript = Transcript(language or "", model, tuple(segments))
-    rms = np.concatenate([c.rms for c in chunks]) if chunks else np.zeros(0, np.float32)
 
     embeds = [w.embeddings for w in windows if w.embeddings is not None]
     embeddings = np.concatenate(embeds) if embeds else None
@@ -149,10 +156,11 @@ def _to_source_px(track: Track, video: VideoRow) -> Track:
     w, h = analysis_size(video["width"], video["height"])
     sx, sy = video["width"] / w, video["height"] / h
     dets = tuple(
-        FaceBox(d.t, (d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy), d.score)
+        FaceBox(d.t, (d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy), d.score,
+                d.mouth)
         for d in track.detections
     )
-    return Track(track.id, dets)
+    return Track(track.id, dets, track.speaking)
 
 
 @dataclass(frozen=True, eq=False)

@@ -87,7 +87,7 @@ def analysis_of(
                 Track(t.id, tuple(
                     FaceBox(d.t, _box(round(v, 1) for v in d.box), round(d.score, 4))
                     for d in t.detections
-                ))
+                ), t.speaking)
                 for t in result.tracks
             ),
         ),

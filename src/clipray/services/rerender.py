@@ -46,7 +46,7 @@ __all__ = ["plan_rerender", "rerender", "rerender_task"]
 
 def plan_rerender(
     settings: Settings, ctx: IngestContext, clip: Clip, source: Source,
-    aspect: str | None = None, captions: str | None = None,
+    aspect: str | None = None, captions: str | None = None, layout: str | None = None,
 ) -> PlannedClip:  # fmt: skip
     """The render plan of ``clip``'s moment with another aspect or caption style (None
     keeps the clip's own); the versions recorded in its spec stay the clip's.
@@ -55,7 +55,8 @@ def plan_rerender(
         Conflict: ``ANALYSIS_MISSING`` when the source's analysis is gone.
     """
     spec = RenderSpec.from_json(clip.render_spec)
-    opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions)
+    opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions,
+                      layout=layout or spec.layout)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
@@ -67,8 +68,8 @@ def plan_rerender(
 
 
 def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,
-             source: Source, aspect: str | None = None, captions: str | None = None
-             ) -> Clip:  # fmt: skip
+             source: Source, aspect: str | None = None, captions: str | None = None,
+             layout: str | None = None) -> Clip:  # fmt: skip
     """The version of ``clip``'s moment with these settings: the existing one when it was
     rendered (or is rendering), else a pending one whose render is submitted to Ray.
 
@@ -85,7 +86,7 @@ def rerender(settings: Settings, buckets: Buckets, db: Database, session: Sessio
         raise Conflict("CLIP_NOT_READY", "the clip is still being rendered")
     session.commit()
     ctx = IngestContext.of(settings, buckets, db, clip.workspace_id)
-    p = plan_rerender(settings, ctx, clip, source, aspect, captions)
+    p = plan_rerender(settings, ctx, clip, source, aspect, captions, layout)
     repo = ClipRepo(session, ctx.workspace_id)
     existing = repo.find(clip.moment_id, p.spec_hash)
     if existing is not None and existing.status is not ClipStatus.FAILED:

@@ -121,7 +121,7 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     clip = owned(session, Clip, clip_id, who, "clip")
     source = owned(session, Source, clip.source_id, who, "source")
     new = rerender(svc.settings, svc.buckets, svc.db, session, clip, source, body.aspect,
-                   body.captions)  # fmt: skip
+                   body.captions, body.layout)  # fmt: skip
     return clip_out(new)
 
 

@@ -11,6 +11,7 @@ from clipray.serve.schemas.common import (
     Body,
     CaptionStyle,
     Description,
+    Layout,
     ReviewName,
     Timestamp,
     Title,
@@ -59,6 +60,7 @@ class DownloadUrl(BaseModel):
 class RerenderIn(Body):
     aspect: Aspect | None = None
     captions: CaptionStyle | None = None
+    layout: Layout | None = None
 
 
 class ClipIds(Body):

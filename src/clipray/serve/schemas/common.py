@@ -32,6 +32,9 @@ T = TypeVar("T")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 Aspect = Literal["9:16", "1:1", "16:9"]
 CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "none"]
+Layout = Literal["auto", "speaker", "split", "wide"]
+"""How faces are framed: follow the speaker (split while two speak), follow the speaker,
+always two faces stacked, or the whole frame letterboxed."""
 ReviewName = Literal["pending_review", "approved", "skipped", "archived"]
 
 Timestamp = Annotated[

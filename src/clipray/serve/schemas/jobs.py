@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Timestamp
+from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Layout, Timestamp
 
 
 class JobSettings(Body):
@@ -17,6 +17,7 @@ class JobSettings(Body):
     max_duration: float = Field(default=60.0, ge=3.0, le=600.0)
     aspect: Aspect = "9:16"
     captions: CaptionStyle = "highlight_word"
+    layout: Layout = "auto"
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
