@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 
 from clipray.clips import speaker
+from clipray.clips.framing import Face, area, fit, follow, grid
 from clipray.schemas import Scene, Track
 
 Aspect = Literal["9:16", "1:1", "16:9"]
@@ -213,8 +214,8 @@ def crop_path(
         return speaker.letterbox_path(width, height, duration, cfg)
     out_w, out_h = cfg.output_size
     frame = (width, height)
-    crop = _fit(width, height, out_w / out_h)
-    faces = [f for f in (_Face.of(t) for t in tracks) if f.t.size]
+    crop = fit(width, height, out_w / out_h)
+    faces = [f for f in (Face.of(t) for t in tracks) if f.t.size]
     in_clip = [f.within(start, end) for f in faces]
     faces = [f for f, c in zip(faces, in_clip, strict=True) if c.t.size]
     if not faces:
@@ -222,7 +223,7 @@ def crop_path(
         return CropPath(np.array([0.0, duration]), box, "center", frame, (out_w, out_h))
 
     shots = _shots(start, end, sorted(float(getattr(c, "start", c)) for c in cuts))
-    times = [_grid(lo - start, hi - start, cfg.fps) for lo, hi, _, _ in shots]
+    times = [grid(lo - start, hi - start, cfg.fps) for lo, hi, _, _ in shots]
     pair = _two_faces(faces, start, end, cfg)
     if speaker.follows(pair, cfg):  # two faces, and who speaks is known
         return speaker.speaker_path(frame, start, end, tracks, cuts, faces, shots, cfg)
@@ -237,7 +238,7 @@ def crop_path(
             for (_, _, plo, phi), ts in zip(shots, times, strict=True):
                 shot_face = face.within(plo, phi)
                 target = shot_face.centres_at(ts + start) if shot_face.t.size else None
-                parts.append(_follow(ts, target, split, frame, cfg))
+                parts.append(follow(ts, target, split, frame, cfg))
             paths.append(np.concatenate(parts))
         return CropPath(np.concatenate(times), paths[0], "split", frame, (out_w, out_h), paths[1])
 
@@ -251,86 +252,21 @@ def crop_path(
             target = _wide_target(both, ts + start, crop, cfg) if len(both) == 2 else None
             layout = "wide" if target is not None else layout
         if target is None and present:
-            main = max(present, key=_Face.weight)
+            main = max(present, key=Face.weight)
             target = main.centres_at(ts + start)
-        parts.append(_follow(ts, target, crop, frame, cfg))
+        parts.append(follow(ts, target, crop, frame, cfg))
     return CropPath(np.concatenate(times), np.concatenate(parts), layout, frame, (out_w, out_h))
 
 
-@dataclass(frozen=True, eq=False)
-class _Face:
-    """A track as arrays: ``t`` (M,) source seconds, ``box`` (M, 4) ``x1, y1, x2, y2``,
-    ``speaking`` (M,) its speaking scores, or (0,) where not measured."""
-
-    id: int
-    t: np.ndarray
-    box: np.ndarray
-    speaking: np.ndarray
-
-    @classmethod
-    def of(cls, track: Track) -> _Face:
-        said = track.speaking if len(track.speaking) == len(track.detections) else ()
-        dets = [(d.t, *d.box, *said[i : i + 1]) for i, d in enumerate(track.detections)]
-        arr = np.asarray(sorted(dets), dtype=float).reshape(-1, 6 if said else 5)
-        return cls(track.id, arr[:, 0], arr[:, 1:5], arr[:, 5] if said else np.zeros(0))
-
-    def within(self, lo: float, hi: float) -> _Face:
-        keep = (self.t >= lo) & (self.t < hi)
-        said = self.speaking[keep] if self.speaking.size else self.speaking
-        return _Face(self.id, self.t[keep], self.box[keep], said)
-
-    def weight(self) -> float:
-        """Summed box area: large and long-present faces both weigh more."""
-        return float(np.sum(_area(self.box)))
-
-    def centres(self) -> tuple[np.ndarray, np.ndarray]:
-        return (self.box[:, 0] + self.box[:, 2]) / 2, (self.box[:, 1] + self.box[:, 3]) / 2
-
-    def boxes_at(self, ts: np.ndarray) -> np.ndarray:
-        """Boxes interpolated at ``ts``, held at the ends; a median of three detections
-        first, so one misplaced box does not pull the crop."""
-        box = _median3(self.box)
-        return np.stack([np.interp(ts, self.t, box[:, k]) for k in range(4)], axis=1)
-
-    def centres_at(self, ts: np.ndarray) -> np.ndarray:
-        b = self.boxes_at(ts)
-        return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
-
-
-def _area(box: np.ndarray) -> np.ndarray:
-    return np.clip(box[:, 2] - box[:, 0], 0, None) * np.clip(box[:, 3] - box[:, 1], 0, None)
-
-
-def _median3(a: np.ndarray) -> np.ndarray:
-    if len(a) < 3:
-        return a
-    out = a.copy()
-    out[1:-1] = np.median(np.stack([a[:-2], a[1:-1], a[2:]]), axis=0)
-    return out
-
-
-def _fit(width: int, height: int, aspect: float) -> tuple[int, int]:
-    """The largest crop of ``aspect`` inside the frame, in even pixels (yuv420 needs them).
-    The aspect is exact to within a pixel; an exact integer ratio (9k x 16k) would cost up
-    to 31 rows of the picture for a difference nobody sees after scaling."""
-    if width / height > aspect:
-        h = height - height % 2
-        w = min(width - width % 2, 2 * round(h * aspect / 2))
-    else:
-        w = width - width % 2
-        h = min(height - height % 2, 2 * round(w / aspect / 2))
-    return w, h
-
-
 def _fit_split(
-    width: int, height: int, aspect: float, pair: tuple[_Face, _Face], cfg: ReframeConfig
+    width: int, height: int, aspect: float, pair: tuple[Face, Face], cfg: ReframeConfig
 ) -> tuple[int, int]:
     """Split crops: ``split_zoom`` face heights tall, between half and all of the largest
     crop of the half-output aspect (tighter would upscale a small face into mush)."""
-    _, full_h = _fit(width, height, aspect)
+    _, full_h = fit(width, height, aspect)
     face_h = max(float(np.median(f.box[:, 3] - f.box[:, 1])) for f in pair)
     h = min(full_h, max(full_h / 2, cfg.split_zoom * face_h))
-    return _fit(int(h * aspect), int(h), aspect)
+    return fit(int(h * aspect), int(h), aspect)
 
 
 def _shots(start: float, end: float, cuts: list[float]) -> list[tuple[float, float, float, float]]:
@@ -347,22 +283,15 @@ def _shots(start: float, end: float, cuts: list[float]) -> list[tuple[float, flo
     ]
 
 
-def _grid(lo: float, hi: float, fps: float) -> np.ndarray:
-    """Keyframes of one shot: every ``1/fps`` from ``lo`` and ``hi`` itself, so the shot's
-    last crop is held up to the cut and the next shot starts at the same time."""
-    n = max(1, math.ceil((hi - lo) * fps - 1e-9))
-    return np.append(lo + np.arange(n) / fps, hi)
-
-
 def _two_faces(
-    faces: list[_Face], start: float, end: float, cfg: ReframeConfig
-) -> tuple[_Face, _Face] | None:
+    faces: list[Face], start: float, end: float, cfg: ReframeConfig
+) -> tuple[Face, Face] | None:
     """The two heaviest faces of the clip, when they share the screen and are alike in size."""
-    clip = sorted((f.within(start, end) for f in faces), key=_Face.weight, reverse=True)
+    clip = sorted((f.within(start, end) for f in faces), key=Face.weight, reverse=True)
     if len(clip) < 2:
         return None
     a, b = clip[0], clip[1]
-    if np.median(_area(b.box)) < cfg.similar_size * np.median(_area(a.box)):
+    if np.median(area(b.box)) < cfg.similar_size * np.median(area(a.box)):
         return None
     # Samples of a with a detection of b within half a second (the analysis samples at ~2 fps).
     gaps = np.abs(b.t[None, :] - a.t[:, None]).min(axis=1)
@@ -373,7 +302,7 @@ def _two_faces(
 
 
 def _wide_target(
-    both: list[_Face], ts: np.ndarray, crop: tuple[int, int], cfg: ReframeConfig
+    both: list[Face], ts: np.ndarray, crop: tuple[int, int], cfg: ReframeConfig
 ) -> np.ndarray | None:
     """Aim at the middle of two faces when both fit in the crop with a dead zone to spare
     on each side (for 80% of the shot); None keeps the dominant face."""
@@ -385,65 +314,6 @@ def _wide_target(
     if np.mean(fits) < 0.8:
         return None
     return (lo + hi) / 2
-
-
-def _follow(
-    ts: np.ndarray,
-    target: np.ndarray | None,
-    crop: tuple[int, int],
-    frame: tuple[int, int],
-    cfg: ReframeConfig,
-) -> np.ndarray:
-    """One shot's crop boxes following ``target`` (N, 2) face centres, or centred on None.
-    Each axis: clamp the aim into the frame, dead zone, Gaussian, speed limit, clamp."""
-    n = len(ts)
-    out = np.empty((n, 4))
-    out[:, 2:] = crop
-    for k in range(2):
-        size, room = crop[k], frame[k] - crop[k]
-        if target is None or room <= 0:
-            out[:, k] = max(room, 0) / 2
-            continue
-        anchor = 0.5 if k == 0 else cfg.face_y
-        aim = np.clip(target[:, k] - anchor * size, 0, room)
-        aim = _dead_zone(ts, aim, cfg.dead_zone * size)
-        aim = _gaussian(aim, cfg.smoothing * cfg.fps)
-        aim = _speed_limit(ts, aim, cfg.max_speed * size)
-        out[:, k] = np.clip(aim, 0, room)
-    return out
-
-
-def _dead_zone(ts: np.ndarray, x: np.ndarray, zone: float) -> np.ndarray:
-    """Hysteresis: the output holds still until ``x`` leaves ``+-zone`` around it, then is
-    dragged along at ``zone`` behind. It starts at the median of the first second, so a
-    noisy first detection does not set the frame."""
-    out = np.empty_like(x)
-    held = float(np.median(x[ts <= ts[0] + 1.0]))
-    for i, v in enumerate(x):
-        if v > held + zone:
-            held = v - zone
-        elif v < held - zone:
-            held = v + zone
-        out[i] = held
-    return out
-
-
-def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Zero-phase Gaussian smoothing in samples, edges padded with their own value so a
-    shot's first and last crops are not pulled toward zero."""
-    if sigma < 0.5 or len(x) < 3:
-        return x
-    r = math.ceil(3 * sigma)
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    return np.convolve(np.pad(x, r, mode="edge"), k / k.sum(), mode="valid")
-
-
-def _speed_limit(ts: np.ndarray, x: np.ndarray, speed: float) -> np.ndarray:
-    out = x.copy()
-    for i in range(1, len(x)):
-        step = speed * (ts[i] - ts[i - 1])
-        out[i] = out[i - 1] + np.clip(x[i] - out[i - 1], -step, step)
-    return out
 
 
 # --- ffmpeg expression ----------------------------------------------------------------------

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-# The module, not its names: reframe calls into this module and this one builds on
-# reframe's crop helpers, so each reads the other's names only when called.
+# The module, not its names: reframe dispatches to this module and this one makes its
+# paths (and a split's) with reframe's, so each reads the other's names only when called.
 from clipray.clips import reframe
+from clipray.clips.framing import Face, fit, follow, grid
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from clipray.clips.reframe import CropPath, ReframeConfig, _Face
+    from clipray.clips.reframe import CropPath, ReframeConfig
     from clipray.schemas import Scene, Track
 
 JobLayout = Literal["auto", "speaker", "split", "wide"]
@@ -133,7 +134,7 @@ def plan_turns(times: np.ndarray, scores: dict[int, np.ndarray], default: int,
     return [Turn(a, b, s) for a, b, s in zip(starts, ends, states, strict=True)]
 
 
-def _scores_at(face: _Face, ts: np.ndarray, reach: float) -> np.ndarray:
+def _scores_at(face: Face, ts: np.ndarray, reach: float) -> np.ndarray:
     """The face's speaking score at ``ts``, 0 further than ``reach`` from a detection."""
     if face.t.size == 0:
         return np.zeros(ts.size)
@@ -142,7 +143,7 @@ def _scores_at(face: _Face, ts: np.ndarray, reach: float) -> np.ndarray:
     return np.where(near, s, 0.0)
 
 
-def follows(pair: tuple[_Face, _Face] | None, cfg: ReframeConfig) -> bool:
+def follows(pair: tuple[Face, Face] | None, cfg: ReframeConfig) -> bool:
     """Whether a clip follows the speaker: two faces share it, both with speaking scores,
     and the layout is ``auto`` or ``speaker``."""
     return (pair is not None and cfg.layout in ("auto", "speaker")
@@ -151,7 +152,7 @@ def follows(pair: tuple[_Face, _Face] | None, cfg: ReframeConfig) -> bool:
 
 def speaker_path(
     frame: tuple[int, int], start: float, end: float, tracks: Sequence[Track],
-    cuts: Sequence[float | Scene], faces: list[_Face],
+    cuts: Sequence[float | Scene], faces: list[Face],
     shots: list[tuple[float, float, float, float]], cfg: ReframeConfig,
 ) -> CropPath:  # fmt: skip
     """The crop path following the speaking face among ``faces``; with ``layout`` auto,
@@ -165,17 +166,17 @@ def speaker_path(
     faces = [f for f in faces if f.speaking.size]
     scfg = SpeakerConfig(allow_split=split is not None)
     out_w, out_h = cfg.output_size
-    crop = reframe._fit(width, height, out_w / out_h)
+    crop = fit(width, height, out_w / out_h)
     times, parts, spans = [], [], []
     shown_id = -1
     for lo, hi, plo, phi in shots:
         present = {f.id: f for f in (f.within(plo, phi) for f in faces) if f.t.size}
-        grid = reframe._grid(lo, hi, cfg.fps)[:-1] if hi - lo > 1 / cfg.fps else np.array([lo])
-        scores = {k: _scores_at(f, grid, 0.75) for k, f in present.items()}
-        main = max(present.values(), key=reframe._Face.weight).id if present else -1
-        for turn in plan_turns(grid, scores, main, scfg):
-            stop = hi if turn.end >= grid[-1] else turn.end
-            ts = reframe._grid(turn.start - start, stop - start, cfg.fps)
+        keys = grid(lo, hi, cfg.fps)[:-1] if hi - lo > 1 / cfg.fps else np.array([lo])
+        scores = {k: _scores_at(f, keys, 0.75) for k, f in present.items()}
+        main = max(present.values(), key=Face.weight).id if present else -1
+        for turn in plan_turns(keys, scores, main, scfg):
+            stop = hi if turn.end >= keys[-1] else turn.end
+            ts = grid(turn.start - start, stop - start, cfg.fps)
             if len(turn.faces) > 1:  # the split covers it; the crop behind keeps still
                 spans.append((float(ts[0]), float(ts[-1])))
                 shown_id = shown_id if shown_id in present else turn.faces[0]
@@ -183,7 +184,7 @@ def speaker_path(
                 shown_id = turn.faces[0]
             shown = present.get(shown_id)
             target = shown.centres_at(ts + start) if shown is not None else None
-            parts.append(reframe._follow(ts, target, crop, frame, cfg))
+            parts.append(follow(ts, target, crop, frame, cfg))
             times.append(ts)
     spans = _merge(spans)
     if split is not None and spans and sum(b - a for a, b in spans) >= (end - start) - 1e-6:
