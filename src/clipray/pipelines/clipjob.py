@@ -17,12 +17,14 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from clipray.clips.audiogram import AudiogramSpec
-from clipray.clips.captions import CaptionConfig, build_ass
+from clipray.clips.captions import CaptionConfig, build_ass, hook_event
+from clipray.clips.effects.fillers import retime
+from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
@@ -59,6 +61,8 @@ class RunOptions:
     max_duration: float = 60.0
     aspect: str = "9:16"
     captions: str = "highlight_word"
+    effects: EffectsConfig = field(default_factory=EffectsConfig)
+    """Zooms, hook, filler removal; the default adds none (a plain clip)."""
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -160,18 +164,35 @@ def plan_moment(
     out_w, out_h = ASPECTS[opts.aspect]
     drawn = None if item.info.has_video else replace(look or AudiogramSpec(),
                                                      cover=item.info.has_cover)  # fmt: skip
-    reframe = None
+    reframe, path = None, None
     if drawn is None:
-        reframe = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
-                            analysis.cut_times, ReframeConfig(aspect=opts.aspect)
-                            ).to_ffmpeg_filter()  # fmt: skip
+        path = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
+                         analysis.cut_times, ReframeConfig(aspect=opts.aspect))  # fmt: skip
+        reframe = path.to_ffmpeg_filter()
+    effects = None
+    if opts.effects.any:
+        # an audiogram has no picture to cut or zoom in step with its sound: a hook only
+        wanted = opts.effects if drawn is None else EffectsConfig(hook=opts.effects.hook)
+        peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
+        effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
+                             faces_on_output(path, analysis.faces.tracks, m.start))
+        effects = effects if effects is not None and effects.held else None
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
+        effects=effects,
     )  # fmt: skip
     ass = None
-    if opts.captions != "none":
-        ass = build_ass(words, m.start, m.end, out_w, out_h, CaptionConfig(style=opts.captions))
+    style = CaptionConfig(style=opts.captions)
+    cut = effects.base_cut if effects is not None else None
+    if opts.captions != "none" and cut is None:
+        ass = build_ass(words, m.start, m.end, out_w, out_h, style)
+    elif opts.captions != "none":  # captions on the cut clip's timeline
+        ass = build_ass(retime(words, m.start, cut), 0.0, cut.duration, out_w, out_h, style)
+    if effects is not None and effects.hook is not None:
+        hook = effects.hook
+        ass = (ass or build_ass([], 0.0, 1.0, out_w, out_h, style)) + hook_event(
+            hook.text, hook.duration, out_w, out_h, style)
     nle = NleClip(
         name=m.title or m.id, source_name=Path(item.source.origin_uri).name or "source.mp4",
         source_url=_media_url(item), source_duration=src.duration,

@@ -75,6 +75,14 @@ class BaseCut:
             t += b - a - self.crossfade
         return out
 
+    def source_time(self, t: float) -> float:
+        """Output time ``t`` back on the span's timeline (the later part where two overlap)."""
+        found = self.keep[0][0] + t
+        for (a, b), off in zip(self.keep, self.offsets(), strict=True):
+            if t >= off:
+                found = min(a + t - off, b)
+        return found
+
     def map_time(self, t: float) -> float | None:
         """Span time ``t`` on the output's timeline; None where it was cut away."""
         for (a, b), off in zip(self.keep, self.offsets(), strict=True):
