@@ -74,7 +74,9 @@ def plan_cut(words: Sequence[Word], start: float, end: float, cfg: FillerConfig)
             lo = 0.0
         if k == len(runs) - 1 and after is None and span - b <= cfg.max_pause:
             hi = span
-        keep.append((lo, hi))
+        # a bound set by a filler rounds away from it: not a frame of "um" is kept
+        keep.append((lo, hi, before is not None and lo == before,
+                     after is not None and hi == after))  # fmt: skip
     parts = _on_grid(keep, span)
     if not parts or (len(parts) == 1 and parts[0][0] <= 1e-9
                      and parts[0][1] >= _floor(span) - 1e-9):  # fmt: skip
@@ -86,13 +88,15 @@ def _floor(t: float) -> float:
     return math.floor(t * FPS + 1e-6) / FPS
 
 
-def _on_grid(keep: list[tuple[float, float]], span: float) -> list[tuple[float, float]]:
-    """Parts with boundaries on the nearest frame (never past the span), overlapping ones
-    merged, those too short for a crossfade dropped."""
+def _on_grid(keep: list[tuple[float, float, bool, bool]], span: float
+             ) -> list[tuple[float, float]]:  # fmt: skip
+    """Parts with boundaries on the nearest frame (inwards where a flag says so; never past
+    the span), overlapping ones merged, those too short for a crossfade dropped."""
     out: list[tuple[float, float]] = []
-    for lo, hi in keep:
-        a = round(lo * FPS) / FPS
-        b = min(round(hi * FPS) / FPS, _floor(span))
+    for lo, hi, lo_in, hi_in in keep:
+        a = (math.ceil(lo * FPS - 1e-6) if lo_in else round(lo * FPS)) / FPS
+        b = (math.floor(hi * FPS + 1e-6) if hi_in else round(hi * FPS)) / FPS
+        b = min(b, _floor(span))
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         elif b - a >= 3 / FPS:
@@ -109,8 +113,10 @@ def retime(words: Sequence[Word], start: float, cut: BaseCut | None) -> list[Wor
         if cut is None:
             out.append(replace(w, start=s, end=w.end - start))
             continue
-        t = cut.map_time(s)
-        if t is None:
+        mid = cut.map_time((s + w.end - start) / 2)
+        if mid is None:  # most of the word was cut away (a filler)
             continue
-        out.append(replace(w, start=t, end=t + (w.end - w.start)))
+        t = cut.map_time(s)
+        t = mid - (w.end - w.start) / 2 if t is None else t
+        out.append(replace(w, start=max(t, 0.0), end=t + (w.end - w.start)))
     return out
