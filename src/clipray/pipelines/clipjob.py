@@ -17,7 +17,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,16 @@ class RunOptions:
     max_duration: float = 60.0
     aspect: str = "9:16"
     captions: str = "highlight_word"
-    effects: EffectsConfig = field(default_factory=EffectsConfig)
-    """Zooms, hook, filler removal; the default adds none (a plain clip)."""
+    zooms: str | None = None
+    """A zoom style (``clips.effects.zooms``), None: no zooms."""
+    hook: str | None = None
+    """A hook's text, ``auto`` for each clip's title, None: no hook."""
+    remove_fillers: bool = False
+
+    @property
+    def effects(self) -> EffectsConfig:
+        """The effects asked for; the defaults add none (a plain clip)."""
+        return EffectsConfig(self.zooms, self.hook, self.remove_fillers)  # type: ignore[arg-type]
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Description, Timestamp, Title
+from clipray.serve.schemas.common import (
+    Aspect,
+    Body,
+    CaptionStyle,
+    Description,
+    HookText,
+    Timestamp,
+    Title,
+    ZoomStyle,
+)
 
 
 class ClipOut(BaseModel):
@@ -38,6 +47,12 @@ class ClipPatch(Body):
 class RerenderIn(Body):
     aspect: Aspect | None = None
     captions: CaptionStyle | None = None
+    zooms: ZoomStyle | Literal["none"] | None = None
+    """A zoom style, or ``none`` to take zooms off; null keeps the clip's own."""
+    hook: HookText | Literal[""] | None = None
+    """A hook's text (``auto``: the clip's title), ``""`` to take it off; null keeps it."""
+    remove_fillers: bool | None = None
+    """Filler and silence removal on or off; null keeps the clip's own."""
 
 
 class ClipIds(Body):

@@ -6,7 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Timestamp
+from clipray.serve.schemas.common import (
+    Aspect,
+    Body,
+    CaptionStyle,
+    HookText,
+    Timestamp,
+    ZoomStyle,
+)
 
 
 class JobSettings(Body):
@@ -17,6 +24,12 @@ class JobSettings(Body):
     max_duration: float = Field(default=60.0, ge=3.0, le=600.0)
     aspect: Aspect = "9:16"
     captions: CaptionStyle = "highlight_word"
+    zooms: ZoomStyle | None = None
+    """Magic zooms on emphasis in this style; null: none."""
+    hook: HookText | None = None
+    """A title over each clip's first seconds: this text, or ``auto`` for the clip's title."""
+    remove_fillers: bool = False
+    """Cut "um", "uh" and long pauses out of the clips (captions stay in sync)."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
