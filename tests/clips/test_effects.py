@@ -146,7 +146,7 @@ def test_the_select_expression_ends_each_part_a_crossfade_early():
         pytest.param((0.4, 0.2, 0.6, 0.45), id="centred"),
         pytest.param((0.0, 0.0, 0.3, 0.25), id="top-left-corner"),
         pytest.param((0.55, 0.6, 1.0, 1.0), id="bottom-right-large"),
-        pytest.param((0.1, 0.1, 0.9, 0.9), id="fills-the-frame"),
+        pytest.param((0.15, 0.15, 0.85, 0.8), id="large"),
     ],
 )
 def test_zooms_keep_the_face_inside_the_window_on_every_frame(style, face):
@@ -161,6 +161,10 @@ def test_zooms_keep_the_face_inside_the_window_on_every_frame(style, face):
             assert face[2] <= x2 + 1e-9 <= 1 + 2e-9
             assert 0 <= y1 <= face[1] + 1e-9
             assert face[3] <= y2 + 1e-9 <= 1 + 2e-9
+
+
+def test_a_face_filling_the_frame_gets_no_zoom():
+    assert plan_zooms([1.0, 6.0], 12.0, "snap", lambda t: (0.05, 0.1, 0.95, 0.9)).zooms == ()
 
 
 def test_zoom_filter_draws_each_zoom_and_none_is_a_passthrough():

@@ -75,6 +75,8 @@ def plan_zooms(
             fit = cfg.face_margin / max(x2 - x1, y2 - y1, 1e-6)
             scale = max(1.0, min(scale, fit))
             cx, cy = _inside((x1 + x2) / 2, scale), _inside((y1 + y2) / 2, scale)
+        if scale < 1.05:  # the face fills the frame (or two faces share it): no room
+            continue
         out.append(Zoom(start, end, round(scale, 4), round(cx, 4), round(cy, 4)))
     return Zooms(style, tuple(out))
 
