@@ -166,7 +166,7 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
     else:
         chain = [
             centred_crop(src_w, src_h, spec.aspect),
-            f"scale={w}:{h}:flags=lanczos",
+            f"scale={w}:{h}",  # bicubic, as the reframe path: lanczos cost ~1/4 more
             "setsar=1",
         ]
     effects = spec.effects or EffectsGraph()
