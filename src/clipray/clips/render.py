@@ -173,7 +173,8 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
     if effects.base_cut is not None:
         chain += ["fps=30", f"select='{keep_expr(effects.base_cut)}'", "setpts=N/30/TB"]
     if effects.zooms is not None and (zoom := zoom_filter(effects.zooms, (w, h))):
-        chain += [zoom, "setsar=1"]
+        # zoompan stamps one output frame per input frame at its own rate: feed it 30 fps
+        chain += [*([] if effects.base_cut is not None else ["fps=30"]), zoom, "setsar=1"]
     if ass is not None:
         chain.append(f"subtitles=filename={escape_filter_path(ass)}")
     chain.append("format=yuv420p")
