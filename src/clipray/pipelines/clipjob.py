@@ -208,9 +208,13 @@ def plan_moment(
         fps=src.fps or 30.0, width=src.width or out_w, height=src.height or out_h,
         has_audio=src.has_audio, start=m.start, end=m.end,
     )  # fmt: skip
+    thumb = _best_frame(analysis, m)
+    if cut is not None:  # on the cut clip's timeline (a frame cut away: the nearest before)
+        before = max((a for a, _ in cut.keep if a <= thumb), default=cut.keep[0][0])
+        thumb = cut.map_time(thumb) or cut.map_time(before)
     return PlannedClip(
         m, spec, spec_hash(spec), ass, to_fcpxml(nle), to_edl(nle, m.title),
-        thumbnail_at=_best_frame(analysis, m),
+        thumbnail_at=thumb or 0.0,
     )  # fmt: skip
 
 
