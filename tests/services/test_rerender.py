@@ -139,12 +139,15 @@ def test_effects_are_a_new_version_and_taking_them_off_gives_the_plain_one_back(
     sid, doc = analysed
     clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, new_id())
     resp = client.post(f"/api/clips/{clip_id}/rerender", headers=acct.headers,
-                       json={"hook": "auto", "captions": "typewriter"})  # fmt: skip
+                       json={"hook": "auto", "captions": "typewriter", "zooms": "pulse",
+                             "remove_fillers": True})  # fmt: skip
     assert resp.status_code == 202, resp.text
     hooked = resp.json()
     assert hooked["version"] == 2
     with api_db.session() as s:
         row = s.get(Clip, hooked["id"])
+        # the JFK sentence has no filler, no long pause, no keyword or peak: those steps
+        # are passthroughs, and only the hook is stored
         assert row.render_spec["effects"] == [{"step": "hook", "text": "Ask not",
                                                "duration": 3.0}]  # fmt: skip
         assert row.render_spec["captions"] == "typewriter"
