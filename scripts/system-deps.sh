@@ -3,6 +3,9 @@
 #   ffmpeg      decoding, rendering, captions (Debian's build has libass)
 #   postgresql  server binaries for the PostgreSQL tests (pass "postgresql" as an argument)
 #   espeak-ng   speech for `clipray demo`'s sample video (pass "espeak-ng")
+#   nodejs      node and npm, to build the web studio (pass "nodejs"; Vite 8 needs node
+#               >= 20.19: Debian 13's package, or NodeSource's on older releases)
+#   chromium    the browser of the studio's browser tests (pass "chromium")
 set -euo pipefail
 
 need=()
@@ -11,6 +14,7 @@ python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 for extra in "$@"; do
   case "$extra" in
     postgresql) compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql) ;;
+    nodejs) { command -v node && command -v npm; } >/dev/null 2>&1 || need+=(nodejs npm) ;;
     *) command -v "$extra" >/dev/null 2>&1 || need+=("$extra") ;;
   esac
 done

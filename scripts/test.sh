@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/system-deps.sh postgresql espeak-ng
+bash scripts/system-deps.sh postgresql espeak-ng nodejs chromium
+bash scripts/build-studio.sh  # the browser tests (tests/web) walk the built studio
 venv="${CLIPRAY_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip

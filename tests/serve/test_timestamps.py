@@ -183,6 +183,47 @@ def _values(items: list[tuple[str, str]], field: str) -> list[str]:
     return [v for where, v in items if where.endswith(f".{field}")]
 
 
+def walk_stream_clips_and_health(w: Walker, api_db, store) -> None:
+    """A live stream with a clip (recorded by the stream clips' repository, as the clip
+    service records one) and its worker's health report: both routes walked."""
+    from clipray.domain.enums import GeneratedKind
+    from clipray.domain.streams import StreamHealth
+    from clipray.services import stream_health
+    from clipray.storage import streams as monitors
+    from clipray.storage.generated import Generation
+    from clipray.storage.keys import object_key
+    from clipray.storage.orm import new_id
+    from clipray.storage.stream_clips import StreamClipRepo, StreamWindow
+
+    ws = w.acct.workspace_id
+    sid = w.call("POST", "/api/streams", json={"url": "rtmp-push"})["id"]
+    holder = f"times-{sid}"
+    with api_db.session() as s:
+        assert sid in monitors.claim_runnable(s, holder, utcnow(), ttl_s=60, limit=1000)
+    assert stream_health.record(api_db, sid, holder, StreamHealth(
+        utcnow(), 30.0, 30.0, 4096, 1.0, 3.0))  # fmt: skip
+    gen_id = new_id()
+    key = object_key(ws, "clips", gen_id, "clip.mp4")
+    store.scoped(ws).put_bytes(key, b"\0" * 64, "video/mp4")
+    with api_db.session() as s:
+        monitors.release_claims(s, holder)
+        window = StreamWindow(sid, f"{sid}:10-20", 10.0, 20.0, utcnow() - timedelta(seconds=25),
+                              utcnow() - timedelta(seconds=15),
+                              [{"score": 0.6}, {"kind": "energy", "t_start": 12.0,
+                                                "t_end": 13.0, "strength": 0.9}])  # fmt: skip
+        StreamClipRepo(s, ws).record(gen_id, Generation(window.window_key, None, key, 64, 10.0,
+                                                        "Live moment", GeneratedKind.STREAM),
+                                     window, utcnow(), 7.0, 1000)  # fmt: skip
+    clips = w.twice("/api/streams/{stream_id}/clips", stream_id=sid)["data"]
+    assert [c["id"] for c in clips] == [gen_id]
+    seen = w.seen[f"GET /api/streams/{sid}/clips"]
+    for field in ("received_start", "received_end", "available_at", "expires_at"):
+        assert _values(seen, field), field
+    w.twice("/api/streams/{stream_id}/health", stream_id=sid)
+    assert _values(w.seen[f"GET /api/streams/{sid}/health"], "measured_at")
+    w.call("DELETE", "/api/streams/{stream_id}", stream_id=sid)
+
+
 def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     client, spec, api_db, store, short_talk
 ):
@@ -314,6 +355,7 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     assert [m["created_at"] for m in w.twice("/api/streams")["data"]] == [shown["created_at"]]
     stopped = w.call("DELETE", "/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"]
     assert w.twice("/api/streams/{stream_id}", stream_id=stream["id"])["stopped_at"] == stopped
+    walk_stream_clips_and_health(w, api_db, store)
     # a scheduled publication of the kept clip: created, read alone, listed, on the calendar
     to = connected_account(api_db, acct.workspace_id, "youtube")
     at = (utcnow() + timedelta(days=1)).isoformat()

@@ -9,6 +9,7 @@ second is the tone; a workspace keyword spoken in the speech makes its own clip;
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clipray.domain.enums import GeneratedKind
-from clipray.domain.streams import MonitorSettings, MonitorStatus
+from clipray.domain.streams import MonitorSettings, MonitorStatus, StreamHealth
 from clipray.domain.webhooks import WebhookEvent
 from clipray.live import ClipWindow, EventKind
 from clipray.media.ffmpeg import check, run
@@ -61,6 +62,7 @@ class Context:
     reports: list[tuple[str, str | None]] = field(default_factory=list)
     made: int = 0
     events: list[tuple[str, dict]] = field(default_factory=list)
+    healths: list[StreamHealth] = field(default_factory=list)
 
     def report(self, status: MonitorStatus, error: str | None = None) -> bool:
         self.reports.append((status.value, error))
@@ -72,6 +74,8 @@ class Context:
 
     def event(self, kind, payload: dict) -> bool:
         self.events.append((kind.value, payload))
+    def health(self, health: StreamHealth) -> bool:
+        self.healths.append(health)
         return True
 
 
@@ -131,6 +135,28 @@ def loudest_second(pcm: np.ndarray) -> tuple[float, float]:
     return best / RATE, float(share)
 
 
+def check_health(healths: list[StreamHealth], settings) -> None:
+    """What the pipeline reported as it went: about once a second, a growing buffer, lags
+    that are measured and bounded on a real-time stream."""
+    assert len(healths) >= 5, healths
+    times = [h.measured_at for h in healths]
+    assert times == sorted(times)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.99, gaps  # throttled to one a second
+    last = healths[-1]
+    assert last.buffer_seconds > 10.0
+    assert last.buffer_bytes > 0
+    assert abs(last.buffer_seconds - last.stream_time_s) < 1.0  # nothing evicted yet
+    ingest = [h.ingest_lag_s for h in healths if h.ingest_lag_s is not None]
+    assert ingest, "no ingest lag: no segment was measured"
+    assert all(0.0 <= x < 30.0 for x in ingest), ingest
+    heard = [h.transcript_lag_s for h in healths if h.transcript_lag_s is not None]
+    assert heard, "no transcript lag: nothing was transcribed"
+    # Audio waits for a whole ASR window before it is heard; a loaded box adds to that.
+    bound = settings.stream_clips.asr_window_s + 60.0
+    assert all(0.0 <= x < bound for x in heard), heard
+
+
 @pytest.mark.integration
 def test_a_live_stream_becomes_clips(stream_media, stream_settings, db, buckets, tmp_path):
     ws = _workspace(db)
@@ -155,6 +181,7 @@ def test_a_live_stream_becomes_clips(stream_media, stream_settings, db, buckets,
         live.close()
     assert ("active", None) in ctx.reports
     assert pipeline.clips, f"no clip was made; failures: {pipeline.failures}"
+    check_health(ctx.healths, stream_settings)
     assert ctx.made == len(pipeline.clips)
     # Every clip stored was told to the stream's watchers, and the analysis' events first.
     assert sorted(p["id"] for k, p in ctx.events if k == "clip") == sorted(pipeline.clips)

@@ -32,8 +32,10 @@ from clipray.cluster.services import open_database
 from clipray.config import Settings
 from clipray.domain.errors import CodedError
 from clipray.domain.stream_events import StreamEventType
-from clipray.domain.streams import RUNNABLE, MonitorSettings, MonitorStatus
+from clipray.domain.streams import RUNNABLE, MonitorSettings, MonitorStatus, StreamHealth
 from clipray.domain.time import utcnow
+from clipray.observability import metrics
+from clipray.services import stream_health
 from clipray.services.stream_context import StreamPipeline, WorkerContext
 from clipray.services.streams import buffer_dir, stream_key
 from clipray.storage import stream_events as feed
@@ -98,6 +100,7 @@ class StreamWorker:
             log.exception("stream %s: the pipeline failed", self.monitor_id)
             self.ended = self._fail(exc)
         finally:
+            metrics.stream_active(self.monitor_id, False)
             ctx.stopping.set()
             try:
                 if self._drain:
@@ -120,6 +123,8 @@ class StreamWorker:
                     return "claim lost"
                 if status not in RUNNABLE:
                     return status.value
+                # Set again each beat: Ray's agent drops a gauge no one has set lately.
+                metrics.stream_active(self.monitor_id, True)
             pipeline.step()
             self.steps += 1
         return "asked to stop"
@@ -137,6 +142,7 @@ class StreamWorker:
                 row.id, row.workspace_id, row.url, row.push_port, key,
                 MonitorSettings.of(row.settings), folder, self.settings,
                 self._write_report, self._write_clips, self._write_event,
+                _health=self._write_health,
             )  # fmt: skip
 
     def _write_report(self, status: MonitorStatus, error: str | None) -> bool:
@@ -158,6 +164,9 @@ class StreamWorker:
             seq = feed.append(s, self.monitor_id, kind, payload, utcnow(), holder=self.holder,
                               keep=self.settings.stream_events_keep)  # fmt: skip
         return seq is not None
+
+    def _write_health(self, health: StreamHealth) -> bool:
+        return stream_health.record(self.db, self.monitor_id, self.holder, health)
 
     def _write_clips(self, n: int) -> bool:
         with self.db.session() as s:

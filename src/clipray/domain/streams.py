@@ -18,9 +18,10 @@ A monitor's life::
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -226,3 +227,102 @@ def heartbeat_stale(last_seen_at: datetime | None, started_at: datetime, now: da
     if last_seen_at is None or last_seen_at < started_at:
         return now - started_at > timedelta(seconds=start_timeout_s)
     return now - last_seen_at > timedelta(seconds=timeout_s)
+
+
+# --- health --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StreamHealth:
+    """How a stream's worker is keeping up, as it measured itself at ``measured_at``.
+
+    Stream times count media received (the ring buffer's clock); wall times are UTC. The
+    worker reports one about once a second; it is stored on the monitor as JSON.
+    """
+
+    measured_at: datetime
+    """The wall clock (UTC) the figures were taken at."""
+    stream_time_s: float
+    """The stream clock then: the end of the newest segment received."""
+    buffer_seconds: float
+    """Seconds of media the ring buffer holds."""
+    buffer_bytes: int
+    ingest_lag_s: float | None
+    """How far behind the source the newest media is: ``now - received_at`` of the newest
+    segment, plus how much later than real time that segment arrived compared with the
+    best-delivered segment since the source (re)connected (``received_at - end_s``, whose
+    minimum anchors the source's clock). The platform's own delay before its first segment
+    is not measurable here, so this is a lower bound. None before any segment arrived."""
+    transcript_lag_s: float | None
+    """``stream_time_s`` minus the end of the newest audio the speech recognition has
+    transcribed: how far the keyword and sentiment signals trail the stream. None until a
+    first window was transcribed."""
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["measured_at"] = self.measured_at.astimezone(UTC).isoformat()
+        return out
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> StreamHealth:
+        fields = {k: raw.get(k) for k in cls.__dataclass_fields__}
+        fields["measured_at"] = datetime.fromisoformat(str(raw["measured_at"]))
+        return cls(**fields)
+
+
+def ingest_lag_s(now: float, received_at: float, end_s: float, anchor: float) -> float:
+    """:attr:`StreamHealth.ingest_lag_s` of the newest segment (landed at Unix time
+    ``received_at``, ending at stream time ``end_s``) at Unix time ``now``; ``anchor`` is the
+    least ``received_at - end_s`` since the source (re)connected.
+
+    >>> ingest_lag_s(now=105.0, received_at=104.0, end_s=50.0, anchor=51.0)
+    4.0
+    """
+    return max(0.0, now - received_at) + max(0.0, (received_at - end_s) - anchor)
+
+
+def arrived_at(t: float, stream_start: float, stream_end: float, received_start: datetime,
+               received_end: datetime) -> datetime:  # fmt: skip
+    """When stream time ``t`` of a clip arrived: linear between the clip's first moment
+    (``stream_start`` arrived at ``received_start``) and its last (``stream_end`` at
+    ``received_end``), clamped to the clip. A live source arrives at about real time, so
+    the slope is about 1; the interpolation also absorbs a clip cut across a stall."""
+    span = stream_end - stream_start
+    if span <= 0:
+        return received_end
+    share = min(1.0, max(0.0, (t - stream_start) / span))
+    return received_start + (received_end - received_start) * share
+
+
+def event_to_clip_s(events: Sequence[Mapping[str, Any]], stream_start: float,
+                    stream_end: float, received_start: datetime | None,
+                    received_end: datetime | None,
+                    available_at: datetime) -> float | None:  # fmt: skip
+    """A stream clip's latency: from when the end of its last event (the latest ``t_end``
+    among the events that made it: the last evidence the analysis waited for) arrived, to
+    ``available_at`` (the clip stored and watchable). None for a clip without events or
+    without received times.
+
+    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> event_to_clip_s([{"t_end": 15.0}], 10.0, 30.0, t0, t0 + timedelta(seconds=20),
+    ...                 t0 + timedelta(seconds=40))
+    35.0
+    """
+    ends = [float(e["t_end"]) for e in events if isinstance(e.get("t_end"), int | float)]
+    if not ends or received_start is None or received_end is None:
+        return None
+    at = arrived_at(max(ends), stream_start, stream_end, received_start, received_end)
+    return max(0.0, (available_at - at).total_seconds())
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) of ``values``, linear between ranks (NumPy's
+    default); None for no values.
+
+    >>> percentile([10.0, 20.0, 30.0, 40.0], 50)
+    25.0
+    """
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)

@@ -113,6 +113,19 @@ class AsrConfig:
             raise ValueError("batch_size and beam_size must be at least 1")
 
 
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding settings one call asks for over the loaded config's, so that callers with
+    other needs share one loaded model (the live pipeline asks the jobs' warm service for a
+    greedy beam). ``None`` keeps the config's value."""
+
+    beam_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.beam_size is not None and self.beam_size < 1:
+            raise ValueError("beam_size must be at least 1")
+
+
 def resolve_weights(model: str) -> str:
     """Turn a configured model into what ``WhisperModel`` accepts: a directory or a name.
 
@@ -250,12 +263,14 @@ class AsrModel:
         """Transcribe one chunk; ``offset`` (s) is where it starts in its file."""
         return self.transcribe_batch([(audio, offset)])[0]
 
-    def transcribe_batch(self, chunks: Sequence[TimedSamples]) -> list[Transcript]:
+    def transcribe_batch(self, chunks: Sequence[TimedSamples],
+                         options: DecodeOptions | None = None) -> list[Transcript]:  # fmt: skip
         """Transcribe several chunks, decoding their windows together.
 
         Args:
             chunks: ``(samples, offset)`` pairs; samples are 16 kHz mono float32, offset is
                 where the chunk starts in its file, in seconds.
+            options: this call's decoding settings over the config's.
 
         Returns:
             One transcript per chunk, in order, with times shifted by the chunk's offset.
@@ -270,7 +285,7 @@ class AsrModel:
         segments: list[list[Segment]] = [[] for _ in chunks]
         for language in dict.fromkeys(languages):
             group = [w for i, ws in enumerate(windows) if languages[i] == language for w in ws]
-            for window, raw in self._decode(audios, group, language):
+            for window, raw in self._decode(audios, group, language, options):
                 # Chunk-relative until the very end, so that the offset is added exactly once.
                 start, end = window.start / SAMPLE_RATE, window.end / SAMPLE_RATE
                 words = snap_onsets(_window_words(raw, start, end), onsets[window.chunk], start)
@@ -319,8 +334,9 @@ class AsrModel:
         return speech_onsets(probs, self._vad_options.threshold, _VAD_FRAME / SAMPLE_RATE)
 
     def _decode(
-        self, audios: list[np.ndarray], windows: list[_Window], language: str
-    ) -> list[tuple[_Window, RawWindow]]:
+        self, audios: list[np.ndarray], windows: list[_Window], language: str,
+        options: DecodeOptions | None = None,
+    ) -> list[tuple[_Window, RawWindow]]:  # fmt: skip
         """Decode windows in batches; returns each window with its raw faster-whisper segments.
 
         The windows are laid out in one buffer, each starting on a whole second. Whole
@@ -360,7 +376,7 @@ class AsrModel:
         segments, _ = self._pipeline.transcribe(
             np.concatenate([np.zeros(_WINDOW_GAP_S * SAMPLE_RATE, np.float32), *pieces]),
             language=language,
-            beam_size=self.cfg.beam_size,
+            beam_size=(options and options.beam_size) or self.cfg.beam_size,
             batch_size=self.cfg.batch_size,
             word_timestamps=True,
             # Timestamp tokens would give sentence segments, but in independent windows

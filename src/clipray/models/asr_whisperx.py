@@ -17,6 +17,7 @@ default backend; the alignment model is WhisperX's default for the language or
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -123,7 +124,21 @@ class WhisperXModel:
             diarizer = pipeline(use_auth_token=os.environ.get("HF_TOKEN"), device=device)
         return cls(cfg, asr, align, diarizer, device)
 
-    def transcribe_batch(self, chunks: Sequence[tuple[np.ndarray, float]]) -> list[Transcript]:
+    def transcribe_batch(self, chunks: Sequence[tuple[np.ndarray, float]],
+                         options: Any = None) -> list[Transcript]:  # fmt: skip
+        """``AsrModel.transcribe_batch``'s contract; ``options`` (a ``DecodeOptions``) sets
+        this call's beam on WhisperX's pipeline, which otherwise fixes it at load."""
+        beam = getattr(options, "beam_size", None)
+        if beam is None:
+            return self._transcribe(chunks)
+        loaded = self.asr.options
+        self.asr.options = dataclasses.replace(loaded, beam_size=beam)
+        try:
+            return self._transcribe(chunks)
+        finally:
+            self.asr.options = loaded
+
+    def _transcribe(self, chunks: Sequence[tuple[np.ndarray, float]]) -> list[Transcript]:
         import whisperx
 
         out: list[Transcript] = []

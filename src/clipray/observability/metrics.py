@@ -42,6 +42,9 @@ __all__ = [
     "step_failed",
     "step_timeouts",
     "steps_running",
+    "stream_active",
+    "stream_clip",
+    "stream_health",
 ]
 
 Kind = Literal["counter", "gauge", "histogram"]
@@ -50,6 +53,9 @@ Kind = Literal["counter", "gauge", "histogram"]
 _SECONDS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3600.0)
 # Render speed: 0.1 is ten times faster than real time; over 1 a render is slower than the
 # clip it makes (the usual alarm line).
+# Event to clip on a live stream: the goal is 45 s; post-roll alone waits 5-15 s, a render on
+# a loaded box can take a minute, and past two minutes a live clip is late whatever it is.
+_LIVE_LATENCY = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0)
 _SPEED = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0)
 
 
@@ -100,6 +106,21 @@ DEFINITIONS: tuple[MetricDef, ...] = (
               "New jobs by what each model service's queue made of them: admitted (under the "
               "soft limit), queued (soft to hard), rejected (at or over the hard limit)",
               ("service", "outcome")),
+    # --- live streams: exported by each stream worker, labelled by monitor id (bounded by
+    # CLIPRAY_STREAMS_MAX_CLUSTER at any time) ------------------------------------------
+    MetricDef("clipray_streams_active", "gauge",
+              "1 while a stream's worker runs its pipeline, 0 once it ended (sum: active "
+              "streams)", ("stream",)),
+    MetricDef("clipray_stream_buffer_bytes", "gauge", "Bytes a stream's ring buffer holds",
+              ("stream",)),
+    MetricDef("clipray_stream_ingest_lag_seconds", "gauge",
+              "How far behind the source a stream's newest media is", ("stream",)),
+    MetricDef("clipray_stream_transcript_lag_seconds", "gauge",
+              "Stream clock minus the end of the newest transcribed audio", ("stream",)),
+    MetricDef("clipray_stream_event_to_clip_seconds", "histogram",
+              "From when the end of a live clip's last event arrived to the clip being "
+              "available", (), _LIVE_LATENCY),
+    MetricDef("clipray_stream_clips", "counter", "Clips made from each stream", ("stream",)),
 )  # fmt: skip
 """Every metric clipray exports; the dashboard and the alert rules may name only these."""
 
@@ -244,3 +265,25 @@ ADMISSION_OUTCOMES = ("admitted", "queued", "rejected")
 def model_admission(service: str, outcome: str) -> None:
     """One new job as ``service``'s queue decided it (an :data:`ADMISSION_OUTCOMES` word)."""
     _inc("clipray_model_admissions", service=service, outcome=outcome)
+
+
+# --- live streams ------------------------------------------------------------------------
+def stream_active(stream: str, active: bool) -> None:
+    _set("clipray_streams_active", 1.0 if active else 0.0, stream=stream)
+
+
+def stream_health(stream: str, buffer_bytes: int, ingest_lag_s: float | None,
+                  transcript_lag_s: float | None) -> None:  # fmt: skip
+    """A stream worker's health report (a lag not measured yet is left as it was)."""
+    _set("clipray_stream_buffer_bytes", buffer_bytes, stream=stream)
+    if ingest_lag_s is not None:
+        _set("clipray_stream_ingest_lag_seconds", ingest_lag_s, stream=stream)
+    if transcript_lag_s is not None:
+        _set("clipray_stream_transcript_lag_seconds", transcript_lag_s, stream=stream)
+
+
+def stream_clip(stream: str, latency_s: float | None) -> None:
+    """A clip made from ``stream``, ``latency_s`` from its last event's end to available."""
+    _inc("clipray_stream_clips", stream=stream)
+    if latency_s is not None:
+        _observe("clipray_stream_event_to_clip_seconds", latency_s)

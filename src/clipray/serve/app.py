@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -47,6 +48,8 @@ from clipray.serve.routes import (
     workspaces,
     ws,
 )
+from clipray.serve.studio import install_studio
+from clipray.web import DIST
 
 
 class Liveness(BaseModel):
@@ -55,9 +58,11 @@ class Liveness(BaseModel):
 
 
 def create_api(settings: Settings | None = None,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:  # fmt: skip
+               clock: Callable[[], datetime] | None = None,
+               studio: Path | None = None) -> FastAPI:  # fmt: skip
     """The plain FastAPI app; ``settings`` None reads ``CLIPRAY_*`` on first use. ``clock``
-    (UTC now by default) times the per-user rate limit: tests move it instead of sleeping."""
+    (UTC now by default) times the per-user rate limit: tests move it instead of sleeping.
+    ``studio`` is the web studio's build served at ``/`` (the package's own by default)."""
     api = FastAPI(
         title="clipray",
         version=__version__,
@@ -114,6 +119,7 @@ def create_api(settings: Settings | None = None,
     api.include_router(audit.admin_router)
     api.include_router(publish.router)
     api.include_router(publish.clips_router)
+    install_studio(api, studio if studio is not None else DIST)
     return api
 
 

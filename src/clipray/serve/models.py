@@ -44,6 +44,7 @@ from ray import serve
 
 from clipray.config import Settings, StageResources, get_settings
 from clipray.domain.errors import Conflict
+from clipray.models.asr import DecodeOptions
 from clipray.models.asr_whisperx import WhisperXConfig
 from clipray.models.asr_whisperx import runtime_env as whisperx_runtime_env
 from clipray.models.embed import EmbedConfig
@@ -166,15 +167,23 @@ class AsrDeployment(_Counted):
         self.model = load_asr(cfg)
         self._loaded(cfg)
 
-    async def transcribe(self, chunks: list[tuple[np.ndarray, float]]) -> Any:
-        return await self._queued(self._transcribe(chunks))
+    async def transcribe(self, chunks: list[tuple[np.ndarray, float]],
+                         options: DecodeOptions | None = None) -> Any:  # fmt: skip
+        """One transcript per chunk; ``options`` are this request's decoding settings over
+        the loaded config's (the live pipeline's beam 1), None keeps the config's."""
+        return await self._queued(self._transcribe(chunks, options))
 
     @serve.batch(**BATCH)
-    async def _transcribe(self, requests: list[list[tuple[np.ndarray, float]]]) -> list[Any]:
-        # One transcribe_batch per request: the chunks a batch-pipeline actor would get.
+    async def _transcribe(self, requests: list[list[tuple[np.ndarray, float]]],
+                          options: list[DecodeOptions | None]) -> list[Any]:  # fmt: skip
+        # One transcribe_batch per request, with that request's own options: the chunks a
+        # batch-pipeline actor would get, never decoded beside another request's.
         return await self._run(
-            lambda: [self.model.transcribe_batch(chunks) for chunks in requests], len(requests)
-        )
+            lambda: [self.model.transcribe_batch(chunks, opts) if opts is not None
+                     else self.model.transcribe_batch(chunks)
+                     for chunks, opts in zip(requests, options, strict=True)],
+            len(requests),
+        )  # fmt: skip
 
 
 @serve.deployment(name=FACES, max_ongoing_requests=MAX_ONGOING)

@@ -19,7 +19,7 @@ from clipray.domain.errors import Conflict
 from clipray.services.generated import store as generated_store
 from clipray.storage.generated import GeneratedRepo
 from clipray.storage.objects import Buckets, download_name
-from clipray.storage.orm import Clip, ClipStatus, utcnow
+from clipray.storage.orm import Clip, ClipStatus, ReviewStatus, utcnow
 from clipray.storage.repos import ClipRepo, fetch_page
 
 __all__ = ["FILES", "delete_clips", "download_url", "edit_clip", "list_clips", "versions"]
@@ -30,23 +30,30 @@ FILES = {"video": ("video_key", "mp4"), "thumbnail": ("thumbnail_key", "jpg"),
 
 
 def list_clips(session: Session, workspace_id: str, job_id: str | None,
-               status: ClipStatus | None, page: int, limit: int
-               ) -> tuple[Sequence[Clip], int]:  # fmt: skip
+               status: ClipStatus | None, page: int, limit: int,
+               review: ReviewStatus | None = None) -> tuple[Sequence[Clip], int]:  # fmt: skip
     """One page of the workspace's clips, best first, and how many there are."""
     q = select(Clip).where(Clip.workspace_id == workspace_id)
     if job_id is not None:
         q = q.where(Clip.job_id == job_id)
     if status is not None:
         q = q.where(Clip.status == status)
+    if review is not None:
+        q = q.where(Clip.review == review)
     return fetch_page(session, q, limit, (page - 1) * limit, Clip.score.desc(), Clip.id)
 
 
-def edit_clip(session: Session, clip: Clip, title: str | None, description: str | None) -> Clip:
-    """Change the title or the description (the video is not touched); None keeps it."""
+def edit_clip(session: Session, clip: Clip, title: str | None, description: str | None,
+              review: ReviewStatus | None = None) -> Clip:  # fmt: skip
+    """Change the title, the description or the review state (the video is not touched);
+    None keeps it. A review change stamps ``reviewed_at``; the same state again does not."""
     if title is not None:
         clip.title = title
     if description is not None:
         clip.description = description
+    if review is not None and review is not clip.review:
+        clip.review = review
+        clip.reviewed_at = utcnow()
     session.flush()
     return clip
 

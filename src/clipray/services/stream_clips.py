@@ -8,8 +8,10 @@ analysis makes due):
    ``(monitor_id, window_key)`` row decides; nothing is cut or rendered again);
 2. the window is cut from the ring by stream copy (:meth:`RingBuffer.window`: whole segments
    around it) and rendered by ``clips.render.render_clip`` as a VOD clip is: the reframe
-   path (``clips.reframe.crop_path``, shots bounded by the stream's scene cuts), captions of
-   the window's words, -14 LUFS, at the live x264 preset of ``CLIPRAY_STREAM_CLIPS``;
+   path (``clips.reframe.crop_path`` on the window's face tracks, found by the VOD face
+   detector on frames sampled from the cut (``services.stream_faces``); centred where none;
+   shots bounded by the stream's scene cuts), captions of the window's words, -14 LUFS, at
+   the live x264 preset of ``CLIPRAY_STREAM_CLIPS``;
 3. the video and its thumbnail go to the app-owned bucket, then one transaction records the
    generated clip, its stream window and the ``stream.clip`` webhook deliveries.
 
@@ -44,6 +46,7 @@ from clipray.media.ffmpeg import ffprobe_json
 from clipray.schemas import Word
 from clipray.services import webhooks
 from clipray.services.generation import require_generation
+from clipray.services.stream_faces import Detect, tracks_or_none
 from clipray.storage.db import Database
 from clipray.storage.generated import Generation
 from clipray.storage.keys import object_key
@@ -110,9 +113,9 @@ def _title(window: ClipWindow) -> str:
 
 def render_window(settings: Settings, target: StreamTarget, window: ClipWindow, ring: RingBuffer,
                   work: Path, words: Sequence[Word] = (), cuts: Sequence[float] = (),
-                  ) -> tuple[Path, Path, list[Segment]]:  # fmt: skip
+                  detect: Detect | None = None) -> tuple[Path, Path, list[Segment]]:  # fmt: skip
     """Cut ``window`` from ``ring`` and render it in ``work``; the video, its thumbnail and
-    the segments it was cut from.
+    the segments it was cut from. With ``detect`` the crop follows the window's faces.
 
     Raises:
         WindowEvicted, WindowNotReceived, RingError: the buffer cannot serve the window.
@@ -124,7 +127,8 @@ def render_window(settings: Settings, target: StreamTarget, window: ClipWindow, 
     width, height, has_audio = _probe(cut, settings.ffprobe_bin)
     start, end = window.start - base, window.end - base
     cfg = settings.stream_clips
-    path = crop_path(width, height, start, end, [], [c - base for c in cuts],
+    tracks = tracks_or_none(cut, width, height, start, end, detect, settings)
+    path = crop_path(width, height, start, end, tracks, [c - base for c in cuts],
                      ReframeConfig(aspect=target.aspect))  # type: ignore[arg-type]
     spec = RenderSpec(
         source_id=target.monitor_id, start=start, end=end, aspect=target.aspect,
@@ -148,13 +152,16 @@ def render_window(settings: Settings, target: StreamTarget, window: ClipWindow, 
 
 def assemble(settings: Settings, db: Database, buckets: Buckets, target: StreamTarget,
              window: ClipWindow, ring: RingBuffer, *, words: Sequence[Word] = (),
-             cuts: Sequence[float] = ()) -> StreamClipResult:  # fmt: skip
+             cuts: Sequence[float] = (), detect: Detect | None = None,
+             ) -> StreamClipResult:  # fmt: skip
     """The generated clip of ``window`` of ``target``'s stream: made now, or the one made
     before for the same window key.
 
     Args:
         words: transcribed words around the window (stream seconds), for its captions.
         cuts: scene cuts around the window (stream seconds), for the reframe path's shots.
+        detect: the face detector the crop follows faces with (``stream_faces``); None
+            crops centred.
 
     Raises:
         Unavailable: 503 ``GENERATED_STORAGE_UNAVAILABLE``, no reachable app-owned bucket.
@@ -175,7 +182,7 @@ def assemble(settings: Settings, db: Database, buckets: Buckets, target: StreamT
     keys = {name: object_key(ws, "clips", generated_id, name) for name in (VIDEO, THUMBNAIL)}
     with tempfile.TemporaryDirectory(prefix="clipray-stream-clip-") as tmp:
         video, thumb, segs = render_window(settings, target, window, ring, Path(tmp),
-                                           words, cuts)  # fmt: skip
+                                           words, cuts, detect)  # fmt: skip
         size = store.put_file(keys[VIDEO], video, content_type="video/mp4").size
         try:
             store.put_file(keys[THUMBNAIL], thumb, content_type="image/jpeg")

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from clipray.config import Settings
 from clipray.domain.stream_events import StreamEventType
-from clipray.domain.streams import MonitorSettings, MonitorStatus
+from clipray.domain.streams import MonitorSettings, MonitorStatus, StreamHealth
 
 
 class StreamPipeline(Protocol):
@@ -50,6 +50,7 @@ class WorkerContext:
                                                                             repr=False)
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the worker was asked to stop: a long step may look at it and return."""
+    _health: Callable[[StreamHealth], bool] | None = field(default=None, repr=False)
 
     def report(self, status: MonitorStatus, error: str | None = None) -> bool:
         """Record ``connecting``, ``active`` or ``error`` (with why); False when the monitor
@@ -65,3 +66,8 @@ class WorkerContext:
         /ws/stream/{id}``): an ``event`` the analysis detected, a ``clip`` stored. Recorded
         only while the worker holds the monitor; False when it was not (or nobody listens)."""
         return self._event(kind, payload) if self._event is not None else False
+
+    def health(self, health: StreamHealth) -> bool:
+        """Record how the stream keeps up (buffer, ingest and transcript lag) on the monitor;
+        False when the claim was lost or nothing records it."""
+        return self._health(health) if self._health is not None else False

@@ -21,7 +21,9 @@ One step, at most ``step_wait_s`` of waiting plus the work of what arrived:
 * Twitch chat (a ``twitch.tv`` source), mapped from wall time onto the stream clock;
 * the windows the analyzer makes due, each assembled (``services.stream_clips.assemble``)
   and counted on the monitor, on one assembler thread beside the analysis: a render takes
-  longer than a heartbeat, and the worker beats between steps.
+  longer than a heartbeat, and the worker beats between steps;
+* about once a second (``HEALTH_EVERY_S``), the stream's health (``StreamHealth``: buffer,
+  ingest lag, transcript lag) reported through the context and to the metrics.
 
 Every event the analysis detects and every clip stored is also told to the stream's
 watchers (``ctx.event``: the feed of ``GET /api/streams/{id}/events``).
@@ -35,8 +37,10 @@ from __future__ import annotations
 import logging
 import queue
 import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,14 +50,17 @@ import numpy as np
 from clipray.config import Settings
 from clipray.domain.errors import CodedError
 from clipray.domain.stream_events import StreamEventType
-from clipray.domain.streams import MonitorSettings, MonitorStatus
+from clipray.domain.streams import MonitorSettings, MonitorStatus, StreamHealth, ingest_lag_s
 from clipray.domain.time import rfc3339, utcnow
 from clipray.live import ClipWindow, Event, LiveAnalyzer, live_config
 from clipray.live_chat.twitch import TwitchChatConfig, TwitchChatReader
 from clipray.media.ffmpeg import run
+from clipray.observability import metrics
 from clipray.schemas import Transcript, Word
 from clipray.services.stream_clips import StreamTarget, assemble, emitted
 from clipray.services.stream_context import WorkerContext
+from clipray.services.stream_faces import face_detector
+from clipray.services.stream_health import clip_latency
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets
 from clipray.streams.ingest import Ingest, IngestState, IngestStatus, PushIngest
@@ -65,6 +72,13 @@ RATE = 16_000
 """Sample rate of the PCM the analysis and Whisper get."""
 MAX_SEGMENTS_PER_STEP = 5
 """A worker that fell behind catches up 10 s of stream per step, so a step stays short."""
+CLOCK_SLACK_S = 0.25
+"""The analysis' clock runs on decoded audio, which may outlast a segment's measured length
+by a few AAC frames: a window ending this little past the buffer's end is cut at the end
+instead of being refused as not yet received."""
+HEALTH_EVERY_S = 1.0
+"""How often the health is reported: often enough for a dashboard, one small update a
+second for the database."""
 SCENE_LINE = re.compile(r"pts_time:\s*([0-9.]+)")
 
 Transcribe = Callable[[list[tuple[np.ndarray, float]]], list[Transcript]]
@@ -149,18 +163,21 @@ def local_transcriber(settings: Settings) -> Transcribe:
 
 
 def warm_transcriber(settings: Settings) -> Transcribe:
-    """The warm ASR service the jobs share (started on first use where it does not run)."""
+    """The warm ASR service the jobs share (started on first use where it does not run),
+    asked for the live beam (``asr_beam_size``) on each call: the jobs keep the service's."""
+    from clipray.models.asr import DecodeOptions
     from clipray.pipelines.warm import ASR, ServiceCall
     from clipray.serve.models import ensure_model_services
 
     call = ServiceCall.of(settings, ASR, "transcribe")
+    options = DecodeOptions(beam_size=settings.stream_clips.asr_beam_size)
     ready: list[bool] = []
 
     def transcribe(chunks: list[tuple[np.ndarray, float]]) -> list[Transcript]:
         if not ready:
             ensure_model_services(settings)
             ready.append(True)
-        return list(call(chunks))
+        return list(call(chunks, options))
 
     return transcribe
 
@@ -195,6 +212,8 @@ class LivePipeline:
         self.decoder = SegmentDecoder(settings)
         self.transcribe = transcribe or (warm_transcriber(settings) if settings.warm_models
                                          else local_transcriber(settings))  # fmt: skip
+        self.detect = face_detector(settings)
+        """The face detector a clip's crop follows (warm or in process; None: centred)."""
         self._segments: queue.Queue[Segment] = queue.Queue()
         self._chat: queue.Queue[float] = queue.Queue()
         self.ingest: Ingest | PushIngest
@@ -223,6 +242,12 @@ class LivePipeline:
         self.failures: list[str] = []
         """Why windows could not become clips (logged, the stream goes on)."""
         self._stopped = False
+        self._heard_until: float | None = None
+        """Stream time where the newest transcribed audio ends."""
+        self._anchor: float | None = None
+        """Least ``received_at - end_s`` of a segment since the source (re)connected."""
+        self._reanchor = False
+        self._health_at = -HEALTH_EVERY_S
         self._assembler = ThreadPoolExecutor(1, thread_name_prefix=f"clips-{ctx.monitor_id}")
         """One clip at a time, beside the analysis (a stream's clips are rendered in order)."""
         self._jobs: list[Future[None]] = []
@@ -263,6 +288,7 @@ class LivePipeline:
             self._listen(final=False)
         self._read_chat()
         self._assemble(self.analyzer.ready())
+        self._report_health()
 
     def drain(self) -> None:
         """Land the segment being written, analyse everything received, and assemble every
@@ -296,6 +322,8 @@ class LivePipeline:
         if status.state is IngestState.STOPPED:
             return
         reason = status.reason if status.state is not IngestState.ACTIVE else None
+        if status.state is IngestState.ACTIVE:  # a new connection: a new clock anchor
+            self._reanchor = True
         self.ctx.report(MonitorStatus(status.state.value), reason)
 
     # --- analysis ----------------------------------------------------------------------
@@ -303,6 +331,11 @@ class LivePipeline:
         path = self.ring.root / "segments" / seg.name
         if not path.is_file():  # evicted before it was read (a worker far behind)
             return
+        late = seg.received_at - seg.end_s
+        if self._reanchor or self._anchor is None:
+            self._anchor, self._reanchor = late, False
+        else:
+            self._anchor = min(self._anchor, late)
         pcm = self.decoder.audio(path)
         cuts = [seg.start_s + t for t in self.decoder.scene_cuts(path)]
         if len(pcm):
@@ -326,6 +359,7 @@ class LivePipeline:
             t0, pcm = self._speech_t0, self._speech
             end = t0 + len(pcm) / RATE
             [transcript] = self.transcribe([(pcm.astype(np.float32) / 32768.0, t0)])
+            self._heard_until = end
             cut = end if final else end - self.cfg.asr_hold_s
             words = [w for seg in transcript.segments for w in seg.words if w.end <= cut]
             if words:
@@ -356,6 +390,33 @@ class LivePipeline:
         last = segs[-1]
         self.analyzer.feed_chat(sorted(last.end_s - (last.received_at - t) for t in times))
 
+    # --- health ------------------------------------------------------------------------
+    def health(self) -> StreamHealth:
+        """The stream's health now (``domain.streams.StreamHealth``)."""
+        segs = self.ring.segments()
+        now = time.time()
+        ingest = None
+        if segs:
+            newest = segs[-1]
+            late = newest.received_at - newest.end_s
+            anchor = late if self._anchor is None else min(self._anchor, late)
+            ingest = round(ingest_lag_s(now, newest.received_at, newest.end_s, anchor), 3)
+        clock = self.ring.span()[1]
+        heard = None if self._heard_until is None else round(max(0.0, clock - self._heard_until), 3)
+        return StreamHealth(measured_at=utcnow(), stream_time_s=round(clock, 3),
+                            buffer_seconds=round(sum(s.duration_s for s in segs), 3),
+                            buffer_bytes=sum(s.size for s in segs), ingest_lag_s=ingest,
+                            transcript_lag_s=heard)  # fmt: skip
+
+    def _report_health(self) -> None:
+        if time.monotonic() - self._health_at < HEALTH_EVERY_S:
+            return
+        self._health_at = time.monotonic()
+        h = self.health()
+        self.ctx.health(h)
+        metrics.stream_health(self.ctx.monitor_id, h.buffer_bytes, h.ingest_lag_s,
+                              h.transcript_lag_s)  # fmt: skip
+
     # --- clips -------------------------------------------------------------------------
     def _assemble(self, windows: Sequence[ClipWindow]) -> None:
         """Queue each window for the assembler thread: a render takes longer than a
@@ -366,9 +427,12 @@ class LivePipeline:
                                                      list(self.cuts)))  # fmt: skip
 
     def _clip(self, window: ClipWindow, words: list[Word], cuts: list[float]) -> None:
+        end = self.ring.span()[1]
+        if end < window.end <= end + CLOCK_SLACK_S:
+            window = replace(window, end=end)
         try:
             clip = assemble(self.settings, self.db, self.buckets, self.target, window,
-                            self.ring, words=words, cuts=cuts)  # fmt: skip
+                            self.ring, words=words, cuts=cuts, detect=self.detect)  # fmt: skip
         except (CodedError, RingError) as exc:  # one lost clip; the stream goes on
             log.warning("stream %s: window %s not clipped: %s: %s", self.ctx.monitor_id,
                         window.key, exc.code, exc.message)  # fmt: skip
@@ -389,6 +453,8 @@ class LivePipeline:
                 "available_at": rfc3339(clip.available_at or utcnow()),
                 "kinds": sorted({e.kind.value for e in window.events}),
             })  # fmt: skip
+            metrics.stream_clip(self.ctx.monitor_id, clip_latency(
+                self.db, self.ctx.workspace_id, clip.generated_clip_id))  # fmt: skip
 
     def _detected(self, event: Event) -> None:
         """The analysis saw something: the stream's watchers hear of it now, before any

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clipray.clips.retention import expiry
 from clipray.storage.generated import GeneratedRepo, Generation
 from clipray.storage.orm import GeneratedClip, GeneratedStatus, StreamClip
 from clipray.storage.repos import get_or_create
+
+RECENT_FOR_LATENCY = 500
+"""Clips the latency percentiles are taken over: a monitor's most recent ones (a day of a
+busy stream at the default cap), so the figure follows the present and the read stays small."""
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,24 @@ class StreamClipRepo:
         return list(self.s.scalars(select(StreamClip).where(
             StreamClip.workspace_id == self.workspace_id, StreamClip.monitor_id == monitor_id,
         ).order_by(StreamClip.stream_start)))  # fmt: skip
+
+    def page_of_monitor(self, monitor_id: str, limit: int, offset: int
+                        ) -> tuple[list[tuple[StreamClip, GeneratedClip]], int]:  # fmt: skip
+        """The monitor's clips not purged, newest first (by ``available_at``), each with its
+        generated clip, and how many there are."""
+        where = (StreamClip.workspace_id == self.workspace_id,
+                 StreamClip.monitor_id == monitor_id,
+                 GeneratedClip.status != GeneratedStatus.PURGED)  # fmt: skip
+        joined = select(StreamClip, GeneratedClip).join(
+            GeneratedClip, GeneratedClip.id == StreamClip.generated_clip_id).where(*where)
+        total = self.s.scalar(select(func.count()).select_from(joined.subquery())) or 0
+        rows = self.s.execute(joined.order_by(StreamClip.available_at.desc(),
+                                              StreamClip.generated_clip_id.desc())
+                              .limit(limit).offset(offset)).all()  # fmt: skip
+        return [(r[0], r[1]) for r in rows], int(total)
+
+    def recent_of_monitor(self, monitor_id: str, n: int = RECENT_FOR_LATENCY) -> list[StreamClip]:
+        """The monitor's ``n`` most recent clips (purged ones too: their latency happened)."""
+        return list(self.s.scalars(select(StreamClip).where(
+            StreamClip.workspace_id == self.workspace_id, StreamClip.monitor_id == monitor_id,
+        ).order_by(StreamClip.available_at.desc()).limit(n)))  # fmt: skip

@@ -167,6 +167,18 @@ def report(s: Session, monitor_id: str, holder: str, status: MonitorStatus, now:
     return _rows(done) == 1
 
 
+def report_health(s: Session, monitor_id: str, holder: str, health: dict[str, object],
+                  now: datetime) -> bool:  # fmt: skip
+    """A worker's health report (``StreamHealth`` as JSON), written only while ``holder``
+    holds the monitor: a stale worker cannot overwrite its successor's figures."""
+    done = s.execute(
+        update(StreamMonitor)
+        .where(StreamMonitor.id == monitor_id, StreamMonitor.claimed_by == holder)
+        .values(health=health, health_at=now).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return _rows(done) == 1
+
+
 def add_clips(s: Session, monitor_id: str, holder: str, n: int = 1) -> bool:
     done = s.execute(
         update(StreamMonitor)

@@ -29,12 +29,17 @@ class StreamClipSettings(BaseModel):
     """Words ending in the last this-many seconds of a window are not fed yet: the word may
     be cut at the window's end, so the next window (starting there) transcribes it again."""
     asr_beam_size: int = Field(1, ge=1, le=10)
-    """Beam of the in-process model (greedy for live; the warm service keeps its own)."""
+    """Beam of live speech recognition, in process or asked of the warm service per call
+    (greedy for live; the jobs' calls keep the service's own)."""
     scene_threshold: float = Field(0.3, gt=0.0, lt=1.0)
     """FFmpeg's scene score from which a frame starts a new shot."""
     scene_height: int = Field(90, ge=32, le=720)
     """Scene cuts are found on a decode this many pixels high: cuts are big changes, a
     thumbnail-sized decode sees them at a fraction of the cost."""
+    face_sample_fps: float = Field(1.0, ge=0.0, le=10.0)
+    """Frames per second of a clip's window the face detector sees, for its reframe (the
+    VOD analysis samples 2: a live clip must be out fast, and a speaker barely moves in a
+    second); 0 crops live clips centred."""
     step_wait_s: float = Field(1.0, gt=0.0, le=10.0)
     """How long one pipeline step waits for the next segment (well under a heartbeat)."""
     analysis: dict[str, Any] = Field(default_factory=dict)

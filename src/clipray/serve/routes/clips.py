@@ -18,9 +18,10 @@ from clipray.serve.deps import (
 )
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
+from clipray.serve.schemas.clips import DownloadUrl
 from clipray.services import clips
 from clipray.services.rerender import EffectsChange, rerender
-from clipray.storage.orm import Clip, ClipStatus, Job, Source
+from clipray.storage.orm import Clip, ClipStatus, Job, ReviewStatus, Source
 
 router = APIRouter(prefix="/api/clips", tags=["clips"])
 
@@ -30,8 +31,8 @@ def clip_out(c: Clip) -> ClipOut:
         id=c.id, job_id=c.job_id, source_id=c.source_id, moment_id=c.moment_id, start=c.start_s,
         end=c.end_s, score=c.score, title=c.title, description=c.description,
         hashtags=list(c.hashtags), reasons=list(c.reasons), status=c.status.value,
-        version=c.version, error=c.error, generated_clip_id=c.generated_clip_id,
-        created_at=c.created_at,
+        version=c.version, error=c.error, review=c.review.value, reviewed_at=c.reviewed_at,
+        generated_clip_id=c.generated_clip_id, created_at=c.created_at,
     )  # fmt: skip
 
 
@@ -41,14 +42,17 @@ def list_clips(
     session: SessionDep,
     job_id: str | None = None,
     status: ClipStatus | None = None,
+    review: ReviewStatus | None = None,
     page: PageNo = 1,
     limit: PageSize = 20,
 ) -> Page[ClipOut]:
-    """The workspace's clips, best first; ``job_id`` and ``status`` narrow the list."""
+    """The workspace's clips, best first; ``job_id``, ``status`` and ``review`` narrow
+    the list."""
     who.require(Action.READ)
     if job_id is not None:
         owned(session, Job, job_id, who, "job")
-    rows, total = clips.list_clips(session, who.workspace_id, job_id, status, page, limit)
+    rows, total = clips.list_clips(session, who.workspace_id, job_id, status, page, limit,
+                                   review)  # fmt: skip
     return Page[ClipOut].of([clip_out(c) for c in rows], total, page, limit)
 
 
@@ -60,10 +64,12 @@ def get_clip(clip_id: str, who: Caller, session: SessionDep) -> ClipOut:
 
 @router.patch("/{clip_id}")
 def patch_clip(clip_id: str, body: ClipPatch, who: Caller, session: SessionDep) -> ClipOut:
-    """Change the title or the description (the video is not touched)."""
+    """Change the title, the description or the review state (``pending_review``,
+    ``approved``, ``skipped``, ``archived``); the video is not touched."""
     who.require(Action.EDIT_CLIP)
     clip = owned(session, Clip, clip_id, who, "clip")
-    return clip_out(clips.edit_clip(session, clip, body.title, body.description))
+    review = ReviewStatus(body.review) if body.review is not None else None
+    return clip_out(clips.edit_clip(session, clip, body.title, body.description, review))
 
 
 @router.get("/{clip_id}/versions")
@@ -89,6 +95,21 @@ def download_clip(
     who.require(Action.READ)
     clip = owned(session, Clip, clip_id, who, "clip")
     return RedirectResponse(clips.download_url(svc.buckets, clip, file), status_code=302)
+
+
+@router.get("/{clip_id}/download-url")
+def download_clip_url(
+    clip_id: str,
+    who: Caller,
+    session: SessionDep,
+    svc: ServicesDep,
+    file: Annotated[str, Query(pattern="^(video|thumbnail|fcpxml|edl)$")] = "video",
+) -> DownloadUrl:
+    """The presigned URL ``/download`` redirects to, as JSON: a browser page cannot send its
+    bearer token with an ``<img>`` or ``<video>`` source, so the studio asks for the URL."""
+    who.require(Action.READ)
+    clip = owned(session, Clip, clip_id, who, "clip")
+    return DownloadUrl(file=file, url=clips.download_url(svc.buckets, clip, file))
 
 
 @router.post("/{clip_id}/rerender", status_code=202)

@@ -13,9 +13,16 @@ from fastapi import APIRouter
 from clipray.domain.streams import Control
 from clipray.serve.deps import Caller, PageNo, PageSize, ServicesDep
 from clipray.serve.permissions import Action
+from clipray.serve.routes.generated import generated_out
 from clipray.serve.schemas import Page
-from clipray.serve.schemas.streams import StreamCreate, StreamCreated, StreamOut
-from clipray.services import streams
+from clipray.serve.schemas.streams import (
+    StreamClipOut,
+    StreamCreate,
+    StreamCreated,
+    StreamHealthOut,
+    StreamOut,
+)
+from clipray.services import stream_health, streams
 from clipray.storage.orm import StreamMonitor
 
 router = APIRouter(prefix="/api/streams", tags=["streams"])
@@ -85,3 +92,43 @@ def resume_stream(stream_id: str, who: Caller, svc: ServicesDep) -> StreamOut:
     who.require(Action.MANAGE_STREAMS)
     return stream_out(streams.control(svc.settings, svc.db, who.workspace_id, stream_id,
                                       Control.RESUME))  # fmt: skip
+
+
+def stream_clip_out(view: stream_health.StreamClipView) -> StreamClipOut:
+    w, g = view.window, view.clip
+    return StreamClipOut(
+        **generated_out(g).model_dump(), watch_url=f"/api/generated-clips/{g.id}/watch",
+        download_url=f"/api/generated-clips/{g.id}/download", stream_start=w.stream_start,
+        stream_end=w.stream_end, received_start=w.received_start, received_end=w.received_end,
+        events=w.events, available_at=w.available_at, latency_s=stream_health.latency_of(w),
+    )  # fmt: skip
+
+
+@router.get("/{stream_id}/clips")
+def list_stream_clips(stream_id: str, who: Caller, svc: ServicesDep, page: PageNo = 1,
+                      limit: PageSize = 20) -> Page[StreamClipOut]:  # fmt: skip
+    """The clips the stream made (purged ones left out), newest first: each generated clip
+    with its window on the stream clock (``stream_start``/``stream_end``), when those
+    moments arrived (``received_start``/``received_end``), the events that made it and
+    ``available_at``."""
+    who.require(Action.READ_STREAMS)
+    rows, total = stream_health.clips(svc.db, who.workspace_id, stream_id, limit,
+                                      (page - 1) * limit)  # fmt: skip
+    return Page[StreamClipOut].of([stream_clip_out(v) for v in rows], total, page, limit)
+
+
+@router.get("/{stream_id}/health")
+def get_stream_health(stream_id: str, who: Caller, svc: ServicesDep) -> StreamHealthOut:
+    """How the stream keeps up: its buffer, ingest and transcript lag as its worker last
+    reported them (null before it has), and the event-to-clip latency (p50, p95) of its
+    recent clips."""
+    who.require(Action.READ_STREAMS)
+    view = stream_health.health(svc.db, who.workspace_id, stream_id)
+    h = view.reported
+    return StreamHealthOut(
+        status=view.status.value, measured_at=h and h.measured_at,
+        stream_time_s=h and h.stream_time_s, buffer_seconds=h and h.buffer_seconds,
+        buffer_bytes=h and h.buffer_bytes, ingest_lag_s=h and h.ingest_lag_s,
+        transcript_lag_s=h and h.transcript_lag_s, latency_p50_s=view.latency_p50_s,
+        latency_p95_s=view.latency_p95_s, latency_clips=view.latency_clips,
+    )  # fmt: skip

@@ -12,6 +12,7 @@ from clipray.serve.schemas.common import (
     CaptionStyle,
     Description,
     HookText,
+    ReviewName,
     Timestamp,
     Title,
     ZoomStyle,
@@ -33,6 +34,9 @@ class ClipOut(BaseModel):
     status: str
     version: int
     error: str | None
+    review: ReviewName = "pending_review"
+    """Where a reviewer put this version: pending_review, approved, skipped, archived."""
+    reviewed_at: Timestamp | None = None
     generated_clip_id: str | None = None
     """The generated clip this render is (``/api/generated-clips/{id}``); None until it is
     rendered, and again once retention purged it."""
@@ -40,8 +44,18 @@ class ClipOut(BaseModel):
 
 
 class ClipPatch(Body):
+    """Every field optional; an absent one is kept."""
+
     title: Title | None = None
     description: Description | None = None
+    review: ReviewName | None = None
+
+
+class DownloadUrl(BaseModel):
+    """A short-lived presigned URL of one of a clip's files."""
+
+    file: str
+    url: str
 
 
 class RerenderIn(Body):

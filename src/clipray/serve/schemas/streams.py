@@ -15,6 +15,7 @@ from clipray.domain.streams import (
     MonitorSettings,
 )
 from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Timestamp
+from clipray.serve.schemas.generated import GeneratedClipOut
 
 _LO, _HI = DURATION_BOUNDS
 
@@ -68,3 +69,53 @@ class StreamOut(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     stopped_at: Timestamp | None
+
+
+class StreamClipOut(GeneratedClipOut):
+    """A clip of the stream: the generated clip as ``/api/generated-clips`` shows it, plus
+    where it lies on the stream and what made it."""
+
+    watch_url: str
+    """``/api/generated-clips/{id}/watch``: 302 to a URL that plays it."""
+    download_url: str
+    """``/api/generated-clips/{id}/download``: 302 to a URL that downloads it."""
+    stream_start: float
+    """Seconds of the stream (its clock counts media received) where the clip starts..."""
+    stream_end: float
+    """...and ends."""
+    received_start: Timestamp | None
+    """When the clip's first moment arrived..."""
+    received_end: Timestamp | None
+    """...and its last."""
+    events: list[dict[str, Any]]
+    """The events that made it (kind, ``t_start``/``t_end`` in stream seconds, strength,
+    detail); the first item is ``{"score": ...}``, the window's score."""
+    available_at: Timestamp
+    """When the clip was stored and could be watched."""
+    latency_s: float | None
+    """Event to clip: from when the end of its last event arrived to ``available_at``."""
+
+
+class StreamHealthOut(BaseModel):
+    """How the stream's worker keeps up; the figures are null until it has reported."""
+
+    status: str
+    """The monitor's status: the figures are its worker's last report, stale once the
+    monitor is no longer running (compare ``measured_at``)."""
+    measured_at: Timestamp | None
+    """When the worker took the figures."""
+    stream_time_s: float | None
+    """The stream clock then (end of the newest segment received)."""
+    buffer_seconds: float | None
+    buffer_bytes: int | None
+    ingest_lag_s: float | None
+    """How far behind the source the newest media is (a lower bound: now minus when the
+    newest segment landed, plus how much later than real time it landed than the best
+    segment since the source connected)."""
+    transcript_lag_s: float | None
+    """The stream clock minus the end of the newest transcribed audio."""
+    latency_p50_s: float | None
+    """Event to clip, median over the monitor's recent clips (up to 500)."""
+    latency_p95_s: float | None
+    latency_clips: int
+    """How many clips the latency figures are taken over."""

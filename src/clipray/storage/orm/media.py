@@ -24,6 +24,7 @@ from clipray.domain.enums import (
     ClipStatus,
     JobStatus,
     ProxyStatus,
+    ReviewStatus,
     SourceOrigin,
     StepStatus,
 )
@@ -226,6 +227,13 @@ class Clip(Base):
     fcpxml_key: Mapped[str | None] = mapped_column(String(1024))
     edl_key: Mapped[str | None] = mapped_column(String(1024))
     error: Mapped[str | None] = mapped_column(Text)
+    review: Mapped[ReviewStatus] = mapped_column(
+        str_enum(ReviewStatus, "review_status"), default=ReviewStatus.PENDING_REVIEW,
+        server_default=ReviewStatus.PENDING_REVIEW.value,
+    )
+    """Where a reviewer put this version (the studio's approve, skip, archive); the video
+    is not touched."""
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     generated_clip_id: Mapped[str | None] = mapped_column(
         ForeignKey("generated_clips.id", ondelete="SET NULL")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clipray.domain.ids import new_id
@@ -54,6 +54,11 @@ class StreamMonitor(Base):
     """The worker's last heartbeat."""
     last_error: Mapped[str | None] = mapped_column(Text)
     clips_generated: Mapped[int] = mapped_column(Integer, default=0)
+    health: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The worker's last ``domain.streams.StreamHealth`` (buffer, ingest and transcript lag)
+    as JSON; None until a worker reported one."""
+    health_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    """When ``health`` was written."""
     claimed_by: Mapped[str | None] = mapped_column(String(128), index=True)
     """The supervisor instance that runs this monitor's worker."""
     claim_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -4,7 +4,7 @@ One row per message, numbered per monitor (``seq``), so that any Serve replica c
 stream's event feed and a client resumes after the last one it saw; pruned to the newest
 ``CLIPRAY_STREAM_EVENTS_KEEP`` per monitor by the worker that writes them.
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-06
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,97 @@
+import { useEffect, useState } from "react";
+import { api } from "./api/client";
+import type { Me, Workspace } from "./api/types";
+import { ErrorBox } from "./components/ErrorBox";
+import { Jobs } from "./pages/Jobs";
+import { Review } from "./pages/Review";
+import { SignIn } from "./pages/SignIn";
+import { href, navigate, useRoute } from "./router";
+
+const WORKSPACE_KEY = "clipray.workspace";
+
+/** The frame: who is signed in, which workspace they act in, and the page of the route. */
+export function App() {
+  const route = useRoute();
+  const [signedIn, setSignedIn] = useState(api.signedIn);
+  const [me, setMe] = useState<Me | null>(null);
+  const [workspaces, setWorkspaces] = useState<Workspace[]>([]);
+  const [workspaceId, setWorkspaceId] = useState<string | null>(() => localStorage.getItem(WORKSPACE_KEY));
+  const [error, setError] = useState<unknown>(null);
+
+  useEffect(() => {
+    api.onSignedOut = () => setSignedIn(false);
+  }, []);
+
+  useEffect(() => {
+    if (!signedIn) return;
+    const stop = new AbortController();
+    Promise.all([api.get<Me>("/api/auth/me", stop.signal), api.get<Workspace[]>("/api/workspaces", stop.signal)])
+      .then(([who, list]) => {
+        setMe(who);
+        setWorkspaces(list);
+        // A remembered workspace the user has left falls back to the personal one.
+        setWorkspaceId((ws) => (ws && list.some((w) => w.id === ws) ? ws : who.workspace_id));
+      })
+      .catch((err) => !stop.signal.aborted && setError(err));
+    return () => stop.abort();
+  }, [signedIn]);
+
+  api.workspaceId = workspaceId;
+  useEffect(() => {
+    if (workspaceId) localStorage.setItem(WORKSPACE_KEY, workspaceId);
+  }, [workspaceId]);
+
+  if (!signedIn || route.page === "signin") {
+    return (
+      <SignIn
+        onSignedIn={() => {
+          setSignedIn(true);
+          navigate({ page: "jobs" });
+        }}
+      />
+    );
+  }
+
+  const role = workspaces.find((w) => w.id === workspaceId)?.role;
+  return (
+    <div className="app">
+      <header className="topbar">
+        <a className="brand" href={href({ page: "jobs" })}>
+          clipray studio
+        </a>
+        <nav>
+          <a href={href({ page: "jobs" })} aria-current={route.page === "jobs" ? "page" : undefined}>
+            Jobs
+          </a>
+        </nav>
+        <label className="workspace">
+          <span className="visually-hidden">Workspace</span>
+          <select aria-label="workspace" value={workspaceId ?? ""} onChange={(e) => setWorkspaceId(e.target.value)}>
+            {workspaces.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name} ({w.role})
+              </option>
+            ))}
+          </select>
+        </label>
+        <span className="who muted" title={role}>
+          {me?.email}
+        </span>
+        <button
+          type="button"
+          onClick={() => {
+            void api.signOut();
+            localStorage.removeItem(WORKSPACE_KEY);
+            setWorkspaceId(null);
+            setSignedIn(false);
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <ErrorBox error={error} onDismiss={() => setError(null)} />
+      {me && workspaceId &&
+        (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : <Jobs workspaceId={workspaceId} />)}
+    </div>
+  );
+}

@@ -1,0 +1,111 @@
+// The shapes of the public HTTP API the studio reads (see /docs for the whole schema).
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+}
+
+export interface Me {
+  id: string;
+  email: string;
+  name: string;
+  workspace_id: string;
+  role: string;
+}
+
+export interface Workspace {
+  id: string;
+  slug: string;
+  name: string;
+  role: string;
+}
+
+export interface Page<T> {
+  data: T[];
+  total: number;
+  page: number;
+  pages: number;
+}
+
+export const ASPECTS = ["9:16", "1:1", "16:9"] as const;
+export const CAPTION_STYLES = ["highlight_word", "karaoke", "pop_in", "none"] as const;
+export type Aspect = (typeof ASPECTS)[number];
+export type CaptionStyle = (typeof CAPTION_STYLES)[number];
+
+export interface JobSettings {
+  max_clips: number;
+  min_duration: number;
+  max_duration: number;
+  aspect: Aspect;
+  captions: CaptionStyle;
+}
+
+export interface Step {
+  name: string;
+  status: string;
+  attempt: number;
+  error: string | null;
+  duration_s: number | null;
+}
+
+export interface Job {
+  id: string;
+  status: string;
+  paused: boolean;
+  progress: number;
+  error: string | null;
+  source_id: string | null;
+  source: Record<string, string>;
+  settings: Partial<JobSettings>;
+  created_at: string;
+  finished_at: string | null;
+  steps: Step[];
+}
+
+/** What a job's `status` server-sent event carries. */
+export interface JobStatusEvent {
+  id: string;
+  status: string;
+  progress: number;
+  paused: boolean;
+  error: string | null;
+}
+
+export const REVIEW_STATES = ["pending_review", "approved", "skipped", "archived"] as const;
+export type Review = (typeof REVIEW_STATES)[number];
+
+export interface Clip {
+  id: string;
+  job_id: string | null;
+  source_id: string;
+  start: number;
+  end: number;
+  score: number;
+  title: string;
+  description: string;
+  hashtags: string[];
+  reasons: string[];
+  status: string;
+  version: number;
+  error: string | null;
+  review: Review;
+}
+
+export interface Presigned {
+  key: string;
+  url: string;
+  method: string;
+  fields: Record<string, string>;
+  expires_in: number;
+}
+
+export interface Confirmed {
+  source_id: string;
+  duration: number;
+  width: number;
+  height: number;
+}
+
+/** Jobs in these states still change on their own; the list follows them live. */
+export const ACTIVE_JOB_STATES = ["created", "ingesting", "analyzing", "clips_generated", "rendering"];
