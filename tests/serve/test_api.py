@@ -338,6 +338,12 @@ def test_job_from_an_uploaded_source(client, alice, source_id):
                      "VALIDATION_ERROR", id="min-above-max"),
         pytest.param({"source_url": "https://youtu.be/x", "settings": {"colour": "red"}},
                      "VALIDATION_ERROR", id="unknown-setting"),
+        pytest.param({"source_url": "https://youtu.be/x", "settings": {"zooms": "wobble"}},
+                     "VALIDATION_ERROR", id="bad-zoom-style"),
+        pytest.param({"source_url": "https://youtu.be/x", "settings": {"hook": "x" * 121}},
+                     "VALIDATION_ERROR", id="hook-too-long"),
+        pytest.param({"source_url": "https://youtu.be/x", "settings": {"captions": "wavy"}},
+                     "VALIDATION_ERROR", id="bad-caption-style"),
     ],
 )  # fmt: skip
 def test_bad_job_requests(client, alice, body, code):

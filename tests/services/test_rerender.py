@@ -134,6 +134,51 @@ def test_a_rerender_through_the_api_renders_the_services_plan(client, acct, anal
     assert [v["version"] for v in versions] == [1, 2]
 
 
+def test_effects_are_a_new_version_and_taking_them_off_gives_the_plain_one_back(
+        client, acct, analysed, api_settings, api_db):  # fmt: skip
+    sid, doc = analysed
+    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, new_id())
+    resp = client.post(f"/api/clips/{clip_id}/rerender", headers=acct.headers,
+                       json={"hook": "auto", "captions": "typewriter", "zooms": "pulse",
+                             "remove_fillers": True})  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    hooked = resp.json()
+    assert hooked["version"] == 2
+    with api_db.session() as s:
+        row = s.get(Clip, hooked["id"])
+        # the JFK sentence has no filler, no long pause, no keyword or peak: those steps
+        # are passthroughs, and only the hook is stored
+        assert row.render_spec["effects"] == [{"step": "hook", "text": "Ask not",
+                                               "duration": 3.0}]  # fmt: skip
+        assert row.render_spec["captions"] == "typewriter"
+        assert "Ask not" in row.plan["ass"]
+        assert "\\ko" in row.plan["ass"]
+    done = _wait_rendered(client, acct, hooked["id"])
+    assert done["status"] == "rendered", done
+    # the hook taken off again (captions back too): the plain spec, so the first version
+    plain = client.post(f"/api/clips/{hooked['id']}/rerender", headers=acct.headers,
+                        json={"hook": "", "captions": "highlight_word"})  # fmt: skip
+    assert plain.status_code == 202, plain.text
+    assert plain.json()["id"] == clip_id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"zooms": "wobble"}, id="bad-zoom-style"),
+        pytest.param({"hook": "x" * 121}, id="hook-too-long"),
+        pytest.param({"captions": "wavy"}, id="bad-caption-style"),
+        pytest.param({"remove_fillers": "maybe"}, id="not-a-bool"),
+    ],
+)
+def test_bad_rerender_settings_are_refused(client, acct, analysed, api_settings, api_db, body):
+    sid, doc = analysed
+    clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.RENDERED, new_id())
+    resp = client.post(f"/api/clips/{clip_id}/rerender", headers=acct.headers, json=body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
 def test_a_clip_still_rendering_is_not_rerendered(client, acct, analysed, api_settings, api_db):
     sid, doc = analysed
     clip_id = _clip(api_settings, api_db, acct, sid, doc, ClipStatus.PENDING, new_id())

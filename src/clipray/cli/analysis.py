@@ -123,11 +123,20 @@ def run(
     max_duration: Annotated[float, typer.Option(min=1.0, help="Longest clip, seconds.")] = 60.0,
     aspect: Annotated[str, typer.Option(help="9:16, 1:1 or 16:9.")] = "9:16",
     captions: Annotated[
-        str, typer.Option(help="highlight_word, karaoke, pop_in or none.")
+        str, typer.Option(help="highlight_word, karaoke, pop_in, typewriter, bounce or none.")
     ] = "highlight_word",
     layout: Annotated[
         str, typer.Option(help="auto (the speaker; split while two speak), speaker, split or wide.")
     ] = "auto",
+    zooms: Annotated[
+        str | None, typer.Option(help="Zooms on emphasis: smooth, snap, ken_burns or pulse.")
+    ] = None,
+    hook: Annotated[
+        str | None, typer.Option(help="A title over each clip's first seconds ('auto': its title).")
+    ] = None,
+    remove_fillers: Annotated[
+        bool, typer.Option("--remove-fillers", help="Cut 'um', 'uh' and long pauses out.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -135,22 +144,27 @@ def run(
     workspace: WorkspaceOption = None,
 ) -> None:
     """The main job: analyse (cached), pick the best moments, render them; print the clips."""
+    from clipray.clips.captions import STYLES
+    from clipray.clips.effects.graph import ZOOM_STYLES
     from clipray.clips.render import ASPECTS
     from clipray.clips.speaker import JOB_LAYOUTS
     from clipray.pipelines.clipjob import RunOptions
 
     if aspect not in ASPECTS:
         raise typer.BadParameter(f"use one of {', '.join(ASPECTS)}", param_hint="--aspect")
-    if captions not in ("highlight_word", "karaoke", "pop_in", "none"):
-        raise typer.BadParameter(
-            "use highlight_word, karaoke, pop_in or none", param_hint="--captions"
-        )
+    if captions not in STYLES:
+        raise typer.BadParameter(f"use one of {', '.join(STYLES)}", param_hint="--captions")
+    if zooms is not None and zooms not in ZOOM_STYLES:
+        raise typer.BadParameter(f"use one of {', '.join(ZOOM_STYLES)}", param_hint="--zooms")
+    if hook is not None and not 1 <= len(hook.strip()) <= 120:
+        raise typer.BadParameter("a hook is 1 to 120 characters", param_hint="--hook")
     if layout not in JOB_LAYOUTS:
         raise typer.BadParameter(f"use one of {', '.join(JOB_LAYOUTS)}", param_hint="--layout")
     if min_duration > max_duration:
         raise typer.BadParameter("must not exceed --max-duration", param_hint="--min-duration")
     settings = _settings(ctx, workspace)
-    opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout)
+    opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
+                      hook, remove_fillers)  # fmt: skip
     _run_and_print(settings, source, opts, out, as_json)
 
 

@@ -13,8 +13,12 @@ lines, and written as ``Dialogue`` events for libass (ffmpeg's ``subtitles`` fil
 Styles: ``highlight_word`` (the page stays, the active word changes colour: one event per
 word and per pause), ``karaoke`` (one event per page with ``\\k`` timings, libass colours
 each word from its start), ``pop_in`` (words appear one by one at their start, fading in;
-the hidden ones are laid out transparent so the line never re-centres), ``none`` (no
-events). Sizes are fractions of the output, so one config fits 9:16, 1:1 and 16:9.
+the hidden ones are laid out transparent so the line never re-centres), ``typewriter``
+(one event per page; each word's letters are typed out over the time it is said, with
+libass's ``\\ko`` karaoke over a transparent unsung colour), ``bounce`` (as
+``highlight_word``, the spoken word also springs up and back), ``none`` (no events).
+:func:`hook_event` adds a hook, a title over the first seconds, to the same document.
+Sizes are fractions of the output, so one config fits 9:16, 1:1 and 16:9.
 
 Everything here is pure string building; :func:`resolve_font` is the one call that asks the
 system (fontconfig) anything.
@@ -32,8 +36,8 @@ from typing import Literal
 
 from clipray.schemas import Word
 
-CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "none"]
-STYLES: tuple[str, ...] = ("highlight_word", "karaoke", "pop_in", "none")
+CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "typewriter", "bounce", "none"]
+STYLES: tuple[str, ...] = ("highlight_word", "karaoke", "pop_in", "typewriter", "bounce", "none")
 
 FALLBACK_FONTS: tuple[str, ...] = ("DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial")
 """Tried in order by :func:`resolve_font` when the configured font is not installed."""
@@ -80,6 +84,10 @@ class CaptionConfig:
     """How long (seconds) a page stays after its last word, unless the next one starts."""
     pop_ms: int = 80
     """``pop_in``: fade-in time of a new word, in milliseconds."""
+    bounce_ms: int = 90
+    """``bounce``: time the spoken word takes to spring up (and as long back), in ms."""
+    bounce_scale: int = 125
+    """``bounce``: the spoken word's size at the top of its spring, in percent."""
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -205,14 +213,19 @@ def _page_events(
         }
         text = f"{{\\1c{sung}\\2c{unsung}}}{_page_text(page, sweep)}"
         return [_dialogue(timed[flat[0]].start, end, text)]
+    if cfg.style == "typewriter":
+        return [_dialogue(timed[flat[0]].start, end, _typed(timed, page, flat, plain))]
     events: list[str] = []
     on = _ass_colour(cfg.highlight_colour)
+    spring = (f"\\t(0,{cfg.bounce_ms},\\fscx{cfg.bounce_scale}\\fscy{cfg.bounce_scale})"
+              f"\\t({cfg.bounce_ms},{2 * cfg.bounce_ms},\\fscx100\\fscy100)")  # fmt: skip
     fade = f"{{\\alpha&HFF&\\t(0,{cfg.pop_ms},\\alpha&H00&)}}"
     for k, i in enumerate(flat):
         w = timed[i]
         following = timed[flat[k + 1]].start if k + 1 < len(flat) else end
-        if cfg.style == "highlight_word":
-            active = {j: f"{{\\1c{on}}}{plain[j]}{{\\r}}" if j == i else plain[j] for j in flat}
+        if cfg.style in ("highlight_word", "bounce"):
+            mark = f"\\1c{on}{spring if cfg.style == 'bounce' else ''}"
+            active = {j: f"{{{mark}}}{plain[j]}{{\\r}}" if j == i else plain[j] for j in flat}
             events.append(_dialogue(w.start, w.end, _page_text(page, active)))
             events.append(_dialogue(w.end, following, _page_text(page, plain)))
         else:  # pop_in: earlier words shown, this one fading in, later ones laid out unseen
@@ -221,6 +234,57 @@ def _page_events(
             }
             events.append(_dialogue(w.start, following, _page_text(page, shown)))
     return [e for e in events if e]
+
+
+def _typed(timed: list[_Timed], page: list[list[int]], flat: list[int],
+           plain: Mapping[int, str]) -> str:  # fmt: skip
+    """A typewriter page: each letter a ``\\ko`` syllable, a word's letters sharing the
+    time it is said and its pause before the next word; the unsung colour transparent,
+    so letters appear as they are typed and the line is laid out once."""
+    nexts = [timed[j].start for j in flat[1:]] + [timed[flat[-1]].end]
+    typed: dict[int, str] = {}
+    prev = timed[flat[0]].start
+    for i, nxt in zip(flat, nexts, strict=True):
+        w = timed[i]
+        letters = _letters(plain[i])
+        lead = w.start - prev  # the pause before the word: the space waits it out
+        each, spare = divmod(max(w.end - w.start, 0), len(letters))
+        typed[i] = f"{{\\ko{lead}}}" * (lead > 0) + "".join(
+            f"{{\\ko{each + (1 if k < spare else 0)}}}{c}" for k, c in enumerate(letters)
+        )
+        prev = w.end if nxt > w.end else nxt
+    return "{\\2a&HFF&}" + _page_text(page, typed)
+
+
+def _letters(text: str) -> list[str]:
+    """An escaped word cut into letters, keeping an escape (``\\{``, a backslash with
+    its joiner) in one piece."""
+    out: list[str] = []
+    k = 0
+    while k < len(text):
+        step = 2 if text[k] == "\\" and k + 1 < len(text) else 1
+        out.append(text[k:k + step])
+        k += step
+    return out
+
+
+def hook_event(text: str, duration: float, width: int, height: int, cfg: CaptionConfig) -> str:
+    """A hook: ``text`` large, near the top, fading in and out over the first ``duration``
+    seconds; one Dialogue line for the captions' document (its ``Caption`` style, placed
+    and sized by overrides, so the captions' header serves both)."""
+    size = round(cfg.font_size * height * 1.35)
+    top = round(height * 0.14)
+    wrap = max(8, int(width * (1 - 2 * cfg.margin_side) / (0.6 * size)))
+    lines, line = [], ""
+    for word in escape(" ".join(text.split())).split(" "):
+        if line and len(line) + 1 + len(word) > wrap:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    body = f"{{\\an8\\pos({width // 2},{top})\\fs{size}\\fad(200,300)}}" + "\\N".join(lines)
+    return f"Dialogue: 1,{ass_time(0)},{ass_time(round(duration * 100))},Caption,,0,0,0,,{body}\n"
 
 
 def _page_text(page: list[list[int]], text: Mapping[int, str]) -> str:

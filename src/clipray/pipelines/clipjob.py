@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from clipray.clips.audiogram import AudiogramSpec
-from clipray.clips.captions import CaptionConfig, build_ass
+from clipray.clips.captions import CaptionConfig, build_ass, hook_event
+from clipray.clips.effects.fillers import retime
+from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
 from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
@@ -61,6 +63,16 @@ class RunOptions:
     captions: str = "highlight_word"
     layout: str = "auto"
     """How faces are framed (``clips/speaker.py``): auto, speaker, split or wide."""
+    zooms: str | None = None
+    """A zoom style (``clips.effects.zooms``), None: no zooms."""
+    hook: str | None = None
+    """A hook's text, ``auto`` for each clip's title, None: no hook."""
+    remove_fillers: bool = False
+
+    @property
+    def effects(self) -> EffectsConfig:
+        """The effects asked for; the defaults add none (a plain clip)."""
+        return EffectsConfig(self.zooms, self.hook, self.remove_fillers)  # type: ignore[arg-type]
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -162,20 +174,37 @@ def plan_moment(
     out_w, out_h = ASPECTS[opts.aspect]
     drawn = None if item.info.has_video else replace(look or AudiogramSpec(),
                                                      cover=item.info.has_cover)  # fmt: skip
-    reframe = None
+    reframe, path = None, None
     if drawn is None:
-        reframe = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
-                            analysis.cut_times,
-                            ReframeConfig(aspect=opts.aspect, layout=opts.layout),  # type: ignore[arg-type]
-                            ).to_ffmpeg_filter()  # fmt: skip
+        path = crop_path(src.width, src.height, m.start, m.end, analysis.faces.tracks,
+                         analysis.cut_times,
+                         ReframeConfig(aspect=opts.aspect, layout=opts.layout),  # type: ignore[arg-type]
+                         )  # fmt: skip
+        reframe = path.to_ffmpeg_filter()
+    effects = None
+    if opts.effects.any:
+        # an audiogram has no picture to cut or zoom in step with its sound: a hook only
+        wanted = opts.effects if drawn is None else EffectsConfig(hook=opts.effects.hook)
+        peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
+        effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
+                             faces_on_output(path, analysis.faces.tracks, m.start))
+        effects = effects if effects is not None and effects.held else None
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
-        layout=opts.layout,
+        layout=opts.layout, effects=effects,
     )  # fmt: skip
     ass = None
-    if opts.captions != "none":
-        ass = build_ass(words, m.start, m.end, out_w, out_h, CaptionConfig(style=opts.captions))
+    style = CaptionConfig(style=opts.captions)
+    cut = effects.base_cut if effects is not None else None
+    if opts.captions != "none" and cut is None:
+        ass = build_ass(words, m.start, m.end, out_w, out_h, style)
+    elif opts.captions != "none":  # captions on the cut clip's timeline
+        ass = build_ass(retime(words, m.start, cut), 0.0, cut.duration, out_w, out_h, style)
+    if effects is not None and effects.hook is not None:
+        hook = effects.hook
+        ass = (ass or build_ass([], 0.0, 1.0, out_w, out_h, style)) + hook_event(
+            hook.text, hook.duration, out_w, out_h, style)
     nle = NleClip(
         name=m.title or m.id, source_name=Path(item.source.origin_uri).name or "source.mp4",
         source_url=_media_url(item), source_duration=src.duration,
@@ -183,9 +212,13 @@ def plan_moment(
         fps=src.fps or 30.0, width=src.width or out_w, height=src.height or out_h,
         has_audio=src.has_audio, start=m.start, end=m.end,
     )  # fmt: skip
+    thumb = _best_frame(analysis, m)
+    if cut is not None:  # on the cut clip's timeline (a frame cut away: the nearest before)
+        before = max((a for a, _ in cut.keep if a <= thumb), default=cut.keep[0][0])
+        thumb = cut.map_time(thumb) or cut.map_time(before)
     return PlannedClip(
         m, spec, spec_hash(spec), ass, to_fcpxml(nle), to_edl(nle, m.title),
-        thumbnail_at=_best_frame(analysis, m),
+        thumbnail_at=thumb or 0.0,
     )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""Re-render a clip with another aspect or caption style: a new version of its moment.
+"""Re-render a clip with other settings (aspect, captions, effects): a new version of its
+moment.
 
 ``POST /api/clips/{id}/rerender`` calls :func:`rerender`: the moment is planned again from
 the source's stored analysis (the same :func:`~clipray.pipelines.clipjob.plan_moment` as
@@ -14,8 +15,11 @@ anything is recorded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
+from clipray.clips.effects.plan import EffectsConfig
 from clipray.clips.render import RenderSpec
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database, open_storage
@@ -41,22 +45,52 @@ from clipray.storage.objects import Buckets
 from clipray.storage.orm import Clip, ClipStatus, Source
 from clipray.storage.repos import ClipRepo, SourceRepo
 
-__all__ = ["plan_rerender", "rerender", "rerender_task"]
+__all__ = ["EffectsChange", "effects_of", "plan_rerender", "rerender", "rerender_task"]
+
+
+def effects_of(spec: RenderSpec) -> EffectsConfig:
+    """The effects a rendered clip was asked for, read back from its graph."""
+    g = spec.effects
+    if g is None:
+        return EffectsConfig()
+    return EffectsConfig(zooms=g.zooms.style if g.zooms else None,
+                         hook=g.hook.text if g.hook else None,
+                         remove_fillers=g.base_cut is not None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EffectsChange:
+    """Changes to a clip's effects for a re-render; None keeps the clip's own setting."""
+
+    zooms: str | None = None
+    """A zoom style, or ``none`` to take zooms off."""
+    hook: str | None = None
+    """A hook's text (``auto``: the clip's title), or ``""`` to take the hook off."""
+    remove_fillers: bool | None = None
+
+    def applied(self, own: EffectsConfig) -> EffectsConfig:
+        zooms = own.zooms if self.zooms is None else (None if self.zooms == "none" else self.zooms)
+        hook = own.hook if self.hook is None else (self.hook or None)
+        fillers = own.remove_fillers if self.remove_fillers is None else self.remove_fillers
+        return EffectsConfig(zooms, hook, fillers)  # type: ignore[arg-type]
 
 
 def plan_rerender(
     settings: Settings, ctx: IngestContext, clip: Clip, source: Source,
     aspect: str | None = None, captions: str | None = None, layout: str | None = None,
+    change: EffectsChange | None = None,
 ) -> PlannedClip:  # fmt: skip
-    """The render plan of ``clip``'s moment with another aspect or caption style (None
-    keeps the clip's own); the versions recorded in its spec stay the clip's.
+    """The render plan of ``clip``'s moment with another aspect, caption style or effects
+    (None keeps the clip's own); the versions recorded in its spec stay the clip's.
 
     Raises:
         Conflict: ``ANALYSIS_MISSING`` when the source's analysis is gone.
     """
     spec = RenderSpec.from_json(clip.render_spec)
+    fx = (change or EffectsChange()).applied(effects_of(spec))
     opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions,
-                      layout=layout or spec.layout)  # fmt: skip
+                      layout=layout or spec.layout,
+                      zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
@@ -69,7 +103,7 @@ def plan_rerender(
 
 def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,
              source: Source, aspect: str | None = None, captions: str | None = None,
-             layout: str | None = None) -> Clip:  # fmt: skip
+             layout: str | None = None, change: EffectsChange | None = None) -> Clip:  # fmt: skip
     """The version of ``clip``'s moment with these settings: the existing one when it was
     rendered (or is rendering), else a pending one whose render is submitted to Ray.
 
@@ -86,7 +120,7 @@ def rerender(settings: Settings, buckets: Buckets, db: Database, session: Sessio
         raise Conflict("CLIP_NOT_READY", "the clip is still being rendered")
     session.commit()
     ctx = IngestContext.of(settings, buckets, db, clip.workspace_id)
-    p = plan_rerender(settings, ctx, clip, source, aspect, captions, layout)
+    p = plan_rerender(settings, ctx, clip, source, aspect, captions, layout, change)
     repo = ClipRepo(session, ctx.workspace_id)
     existing = repo.find(clip.moment_id, p.spec_hash)
     if existing is not None and existing.status is not ClipStatus.FAILED:

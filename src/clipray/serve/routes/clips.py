@@ -20,7 +20,7 @@ from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
 from clipray.serve.schemas.clips import DownloadUrl
 from clipray.services import clips
-from clipray.services.rerender import rerender
+from clipray.services.rerender import EffectsChange, rerender
 from clipray.storage.orm import Clip, ClipStatus, Job, ReviewStatus, Source
 
 router = APIRouter(prefix="/api/clips", tags=["clips"])
@@ -115,13 +115,14 @@ def download_clip_url(
 @router.post("/{clip_id}/rerender", status_code=202)
 def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionDep,
                   svc: ServicesDep) -> ClipOut:  # fmt: skip
-    """Render the clip's moment again with another aspect or caption style, as a new
-    version (the old one stays). The same settings again return the existing version."""
+    """Render the clip's moment again with another aspect, caption style or effects, as a
+    new version (the old one stays). The same settings again return the existing version."""
     who.require(Action.EDIT_CLIP)
     clip = owned(session, Clip, clip_id, who, "clip")
     source = owned(session, Source, clip.source_id, who, "source")
+    change = EffectsChange(body.zooms, body.hook, body.remove_fillers)
     new = rerender(svc.settings, svc.buckets, svc.db, session, clip, source, body.aspect,
-                   body.captions, body.layout)  # fmt: skip
+                   body.captions, body.layout, change)  # fmt: skip
     return clip_out(new)
 
 

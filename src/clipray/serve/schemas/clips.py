@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,10 +11,12 @@ from clipray.serve.schemas.common import (
     Body,
     CaptionStyle,
     Description,
+    HookText,
     Layout,
     ReviewName,
     Timestamp,
     Title,
+    ZoomStyle,
 )
 
 
@@ -61,6 +63,12 @@ class RerenderIn(Body):
     aspect: Aspect | None = None
     captions: CaptionStyle | None = None
     layout: Layout | None = None
+    zooms: ZoomStyle | Literal["none"] | None = None
+    """A zoom style, or ``none`` to take zooms off; null keeps the clip's own."""
+    hook: HookText | Literal[""] | None = None
+    """A hook's text (``auto``: the clip's title), ``""`` to take it off; null keeps it."""
+    remove_fillers: bool | None = None
+    """Filler and silence removal on or off; null keeps the clip's own."""
 
 
 class ClipIds(Body):

@@ -31,10 +31,13 @@ from clipray.domain.time import rfc3339
 T = TypeVar("T")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 Aspect = Literal["9:16", "1:1", "16:9"]
-CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "none"]
+CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "typewriter", "bounce", "none"]
 Layout = Literal["auto", "speaker", "split", "wide"]
 """How faces are framed: follow the speaker (split while two speak), follow the speaker,
 always two faces stacked, or the whole frame letterboxed."""
+ZoomStyle = Literal["smooth", "snap", "ken_burns", "pulse"]
+HookText = Annotated[str, Field(min_length=1, max_length=120)]
+"""A hook's text; ``auto``: the clip's title."""
 ReviewName = Literal["pending_review", "approved", "skipped", "archived"]
 
 Timestamp = Annotated[

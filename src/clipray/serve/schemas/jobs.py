@@ -6,7 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from clipray.serve.schemas.common import Aspect, Body, CaptionStyle, Layout, Timestamp
+from clipray.serve.schemas.common import (
+    Aspect,
+    Body,
+    CaptionStyle,
+    HookText,
+    Layout,
+    Timestamp,
+    ZoomStyle,
+)
 
 
 class JobSettings(Body):
@@ -18,6 +26,12 @@ class JobSettings(Body):
     aspect: Aspect = "9:16"
     captions: CaptionStyle = "highlight_word"
     layout: Layout = "auto"
+    zooms: ZoomStyle | None = None
+    """Magic zooms on emphasis in this style; null: none."""
+    hook: HookText | None = None
+    """A title over each clip's first seconds: this text, or ``auto`` for the clip's title."""
+    remove_fillers: bool = False
+    """Cut "um", "uh" and long pauses out of the clips (captions stay in sync)."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
