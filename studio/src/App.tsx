@@ -5,6 +5,7 @@ import { ErrorBox } from "./components/ErrorBox";
 import { Jobs } from "./pages/Jobs";
 import { Review } from "./pages/Review";
 import { SignIn } from "./pages/SignIn";
+import { Styler } from "./pages/style/Styler";
 import { href, navigate, useRoute } from "./router";
 
 const WORKSPACE_KEY = "clipray.workspace";
@@ -91,7 +92,7 @@ export function App() {
       </header>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
       {me && workspaceId &&
-        (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : <Jobs workspaceId={workspaceId} />)}
+        (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : route.page === "style" ? <Styler key={`${workspaceId}-${route.clipId}`} clipId={route.clipId} /> : <Jobs workspaceId={workspaceId} />)}
     </div>
   );
 }

@@ -6,11 +6,13 @@ import { useEffect, useState } from "react";
 export type Route =
   | { page: "jobs" }
   | { page: "clips"; jobId: string }
+  | { page: "style"; clipId: string }
   | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   if (parts[0] === "jobs" && parts[1] && parts[2] === "clips") return { page: "clips", jobId: decodeURIComponent(parts[1]) };
+  if (parts[0] === "clips" && parts[1] && parts[2] === "style") return { page: "style", clipId: decodeURIComponent(parts[1]) };
   if (parts[0] === "signin") return { page: "signin" };
   return { page: "jobs" };
 }
@@ -19,6 +21,8 @@ export function href(route: Route): string {
   switch (route.page) {
     case "clips":
       return `#/jobs/${encodeURIComponent(route.jobId)}/clips`;
+    case "style":
+      return `#/clips/${encodeURIComponent(route.clipId)}/style`;
     case "signin":
       return "#/signin";
     default:

@@ -28,6 +28,7 @@ from clipray.serve.options import INGRESS, deployment_kwargs
 from clipray.serve.routes import (
     audit,
     auth,
+    caption_preview,
     clips,
     connections,
     flags,
@@ -116,6 +117,7 @@ def create_api(settings: Settings | None = None,
     api.include_router(connections.router)
     api.include_router(webhooks.router)
     api.include_router(flags.router)
+    api.include_router(caption_preview.router)
     api.include_router(audit.admin_router)
     api.include_router(publish.router)
     api.include_router(publish.clips_router)

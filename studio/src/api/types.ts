@@ -88,6 +88,8 @@ export interface Clip {
   reasons: string[];
   status: string;
   version: number;
+  aspect?: string | null;
+  captions?: string | null;
   error: string | null;
   review: Review;
 }

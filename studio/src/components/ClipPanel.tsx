@@ -3,6 +3,7 @@ import { api } from "../api/client";
 import type { Clip, Review } from "../api/types";
 import { duration, useFileUrl } from "./ClipCard";
 import { ErrorBox } from "./ErrorBox";
+import { StyleLinks } from "../pages/style/StyleLinks";
 
 /** The selected clip: its player, review actions, title and description, download. */
 export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: (c: Clip) => void; onReview: (r: Review) => void }) {
@@ -56,6 +57,7 @@ export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: 
           </a>
         )}
       </div>
+      <StyleLinks clip={clip} />
       <p className="muted">
         {duration(clip)} from {clip.start.toFixed(1)} s · score {clip.score.toFixed(2)} · <span data-testid="review-state">{clip.review}</span>
       </p>

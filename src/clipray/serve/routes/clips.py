@@ -33,6 +33,7 @@ def clip_out(c: Clip) -> ClipOut:
         hashtags=list(c.hashtags), reasons=list(c.reasons), status=c.status.value,
         version=c.version, error=c.error, review=c.review.value, reviewed_at=c.reviewed_at,
         generated_clip_id=c.generated_clip_id, created_at=c.created_at,
+        aspect=(c.render_spec or {}).get("aspect"), captions=(c.render_spec or {}).get("captions"),
     )  # fmt: skip
 
 

@@ -34,6 +34,10 @@ class ClipOut(BaseModel):
     reasons: list[str]
     status: str
     version: int
+    aspect: str | None = None
+    """The version's aspect and caption style (from its render spec): what tells versions
+    apart."""
+    captions: str | None = None
     error: str | None
     review: ReviewName = "pending_review"
     """Where a reviewer put this version: pending_review, approved, skipped, archived."""
