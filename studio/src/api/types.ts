@@ -29,7 +29,7 @@ export interface Page<T> {
 }
 
 export const ASPECTS = ["9:16", "1:1", "16:9"] as const;
-export const CAPTION_STYLES = ["highlight_word", "karaoke", "pop_in", "none"] as const;
+export const CAPTION_STYLES = ["highlight_word", "karaoke", "pop_in", "typewriter", "bounce", "none"] as const;
 export type Aspect = (typeof ASPECTS)[number];
 export type CaptionStyle = (typeof CAPTION_STYLES)[number];
 
