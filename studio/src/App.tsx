@@ -5,6 +5,8 @@ import { ErrorBox } from "./components/ErrorBox";
 import { Jobs } from "./pages/Jobs";
 import { Review } from "./pages/Review";
 import { SignIn } from "./pages/SignIn";
+import { CutEditor } from "./pages/edit/CutEditor";
+import { Sources } from "./pages/edit/Sources";
 import { href, navigate, useRoute } from "./router";
 
 const WORKSPACE_KEY = "clipray.workspace";
@@ -63,6 +65,7 @@ export function App() {
           <a href={href({ page: "jobs" })} aria-current={route.page === "jobs" ? "page" : undefined}>
             Jobs
           </a>
+          <a href={href({ page: "sources" })} aria-current={route.page === "sources" || route.page === "edit" ? "page" : undefined}>Sources</a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -90,7 +93,9 @@ export function App() {
         </button>
       </header>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
-      {me && workspaceId &&
+      {me && workspaceId && route.page === "sources" && <Sources key={workspaceId} />}
+      {me && workspaceId && route.page === "edit" && <CutEditor key={`${workspaceId}-${route.sourceId}`} sourceId={route.sourceId} />}
+      {me && workspaceId && route.page !== "sources" && route.page !== "edit" &&
         (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : <Jobs workspaceId={workspaceId} />)}
     </div>
   );
