@@ -28,7 +28,12 @@ function describe(e: edit.Edit): string {
  * answers 409 and the page offers to reload. Ctrl+Z undoes your last edit on the server.
  */
 export function CutEditor({ sourceId }: { sourceId: string }) {
-  const video = useRef<HTMLVideoElement>(null);
+  const video = useRef<HTMLVideoElement | null>(null);
+  const [videoEl, setVideoEl] = useState<HTMLVideoElement | null>(null); // what effects follow
+  const attach = useCallback((el: HTMLVideoElement | null) => {
+    video.current = el;
+    setVideoEl(el);
+  }, []);
   const [source, setSource] = useState<edit.Source | null>(null);
   const [proxy, setProxy] = useState<edit.Proxy | null>(null);
   const [cuts, setCuts] = useState<edit.Cuts | null>(null);
@@ -89,7 +94,7 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
 
   // The frame on screen follows the player: after each seek, and each animation frame while it plays.
   useEffect(() => {
-    const v = video.current;
+    const v = videoEl;
     if (!v || !fps) return;
     let raf = 0;
     const at = () => Math.min(Math.max(frameCount - 1, 0), Math.floor(v.currentTime * fps + 1e-6));
@@ -121,7 +126,7 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
       v.removeEventListener("pause", onPause);
       v.removeEventListener("loadeddata", onSeeked);
     };
-  }, [fps, frameCount, proxy?.url]);
+  }, [fps, frameCount, videoEl]);
 
   const seek = useCallback(
     (f: number) => {
@@ -213,12 +218,13 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
         <section className="editor-player card" aria-label="player">
           {proxy?.url ? (
             <video
-              ref={video}
+              ref={attach}
               src={proxy.url}
               preload="auto"
               muted
               playsInline
               data-testid="editor-video"
+              style={source?.width && source.height ? { aspectRatio: `${source.width} / ${source.height}` } : undefined}
               data-frame={shown ?? undefined}
             />
           ) : (
@@ -269,7 +275,7 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
             <kbd>Delete</kbd> remove it; <kbd>Ctrl</kbd>+<kbd>Z</kbd> undo; <kbd>P</kbd> play/pause.
           </p>
           <h2>Transcript</h2>
-          {transcript ? <Transcript data={transcript} player={video} /> : <p className="muted">No transcript yet.</p>}
+          {transcript ? <Transcript data={transcript} player={videoEl} /> : <p className="muted">No transcript yet.</p>}
         </section>
         <aside className="editor-side">
           <section className="card" aria-label="cuts">

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type RefObject } from "react";
+import { useEffect, useMemo, useState } from "react";
 import type { Transcript as TranscriptData, Word } from "../../api/edit";
 
 /** The index of the word spoken at `t` (start <= t < end), or -1; words are in spoken order. */
@@ -20,12 +20,12 @@ export function wordAt(words: Word[], t: number): number {
  * be with `timeupdate`'s four calls a second), and clicking a word (or Enter on it) seeks the
  * player to the word's start.
  */
-export function Transcript({ data, player, offset = 0 }: { data: TranscriptData; player: RefObject<HTMLVideoElement | null>; offset?: number }) {
+export function Transcript({ data, player, offset = 0 }: { data: TranscriptData; player: HTMLVideoElement | null; offset?: number }) {
   const words = useMemo(() => data.segments.flatMap((s) => s.words), [data]);
   const [current, setCurrent] = useState(-1);
 
   useEffect(() => {
-    const video = player.current;
+    const video = player;
     if (!video) return;
     let raf = 0;
     const update = () => setCurrent(wordAt(words, video.currentTime + offset));
@@ -61,8 +61,7 @@ export function Transcript({ data, player, offset = 0 }: { data: TranscriptData;
           aria-current={i === current ? "true" : undefined}
           title={`${w.start.toFixed(2)} s`}
           onClick={() => {
-            const video = player.current;
-            if (video) video.currentTime = Math.max(0, w.start - offset);
+            if (player) player.currentTime = Math.max(0, w.start - offset);
           }}
         >
           {w.word.trim()}
