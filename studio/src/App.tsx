@@ -6,6 +6,8 @@ import { Jobs } from "./pages/Jobs";
 import { Review } from "./pages/Review";
 import { SignIn } from "./pages/SignIn";
 import { Styler } from "./pages/style/Styler";
+import { CutEditor } from "./pages/edit/CutEditor";
+import { Sources } from "./pages/edit/Sources";
 import { href, navigate, useRoute } from "./router";
 
 const WORKSPACE_KEY = "clipray.workspace";
@@ -64,6 +66,7 @@ export function App() {
           <a href={href({ page: "jobs" })} aria-current={route.page === "jobs" ? "page" : undefined}>
             Jobs
           </a>
+          <a href={href({ page: "sources" })} aria-current={route.page === "sources" || route.page === "edit" ? "page" : undefined}>Sources</a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -91,8 +94,11 @@ export function App() {
         </button>
       </header>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
-      {me && workspaceId &&
-        (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : route.page === "style" ? <Styler key={`${workspaceId}-${route.clipId}`} clipId={route.clipId} /> : <Jobs workspaceId={workspaceId} />)}
+      {me && workspaceId && route.page === "sources" && <Sources key={workspaceId} />}
+      {me && workspaceId && route.page === "edit" && <CutEditor key={`${workspaceId}-${route.sourceId}`} sourceId={route.sourceId} />}
+      {me && workspaceId && route.page === "style" && <Styler key={`${workspaceId}-${route.clipId}`} clipId={route.clipId} />}
+      {me && workspaceId && route.page === "clips" && <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} />}
+      {me && workspaceId && route.page === "jobs" && <Jobs workspaceId={workspaceId} />}
     </div>
   );
 }

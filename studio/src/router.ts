@@ -7,13 +7,17 @@ export type Route =
   | { page: "jobs" }
   | { page: "clips"; jobId: string }
   | { page: "style"; clipId: string }
-  | { page: "signin" };
+  | { page: "signin" }
+  | { page: "sources" }
+  | { page: "edit"; sourceId: string };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   if (parts[0] === "jobs" && parts[1] && parts[2] === "clips") return { page: "clips", jobId: decodeURIComponent(parts[1]) };
   if (parts[0] === "clips" && parts[1] && parts[2] === "style") return { page: "style", clipId: decodeURIComponent(parts[1]) };
   if (parts[0] === "signin") return { page: "signin" };
+  if (parts[0] === "sources" && parts[1] && parts[2] === "edit") return { page: "edit", sourceId: decodeURIComponent(parts[1]) };
+  if (parts[0] === "sources") return { page: "sources" };
   return { page: "jobs" };
 }
 
@@ -25,6 +29,10 @@ export function href(route: Route): string {
       return `#/clips/${encodeURIComponent(route.clipId)}/style`;
     case "signin":
       return "#/signin";
+    case "sources":
+      return "#/sources";
+    case "edit":
+      return `#/sources/${encodeURIComponent(route.sourceId)}/edit`;
     default:
       return "#/jobs";
   }

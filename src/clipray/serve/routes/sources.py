@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import RedirectResponse
 
 from clipray.serve.deps import (
@@ -38,6 +38,7 @@ from clipray.serve.schemas import (
     GroupOut,
     GroupPatch,
     Page,
+    ProxyOut,
     SourceOut,
     UndoIn,
     VirtualClipOut,
@@ -46,6 +47,7 @@ from clipray.serve.schemas import (
 from clipray.services import cuts, sources
 from clipray.services import review as reviews
 from clipray.services.cuts import ClipView, EditResult
+from clipray.services.proxy_view import proxy_view
 from clipray.services.search import thumbnail
 from clipray.storage.orm import ClipExport, CutEdit, ReviewStatus, Source
 
@@ -136,6 +138,25 @@ def source_thumbnail(
     who.require(Action.READ)
     source = owned(session, Source, source_id, who, "source")
     return RedirectResponse(thumbnail(svc.settings, svc.buckets, source, t), status_code=302)
+
+
+_NOT_YET = {202: {"model": ProxyOut,
+                  "description": "Not ready: queued or building; ask again after Retry-After"}}
+
+
+@router.get("/{source_id}/proxy", responses=_NOT_YET)  # type: ignore[arg-type]
+def source_proxy(source_id: str, who: Caller, svc: ServicesDep, response: Response) -> ProxyOut:
+    """The source's all-intra proxy for frame-exact viewing (the studio's cut editor): 200
+    with a presigned ``url`` when it is ready; else 202 with its ``status``, having queued
+    its build (once per source; a failed build is tried again). 409 ``NO_FRAME_GRID`` for a
+    source without frames to edit (analysis pending, or sound only)."""
+    who.require(Action.READ)
+    view = proxy_view(svc.db, svc.buckets, who.workspace_id, source_id, wake=wake_runner)
+    if view.url is None:
+        response.status_code = 202
+        response.headers["Retry-After"] = "2"
+    return ProxyOut(status=view.status, url=view.url, frame_count=view.frame_count,  # type: ignore[arg-type]
+                    frame_rate=view.frame_rate, error=view.error)  # fmt: skip
 
 
 # --- the cover and review ---------------------------------------------------------------

@@ -160,3 +160,17 @@ class GroupOut(BaseModel):
     hashtags: list[str]
     clips: list[str]
     created_at: Timestamp
+
+
+class ProxyOut(BaseModel):
+    """The source's all-intra proxy for frame-exact viewing (every frame a keyframe, frame
+    N shown from N / ``frame_rate`` seconds)."""
+
+    status: Literal["ready", "pending", "building"]
+    url: str | None
+    """A presigned URL of the MP4 (no credentials needed: a ``<video>`` can play it) while
+    ``status`` is ready; None before."""
+    frame_count: int
+    frame_rate: str
+    error: str | None
+    """Why the previous build failed, while it is being tried again."""
