@@ -2,9 +2,13 @@ import { useEffect, useState } from "react";
 import { api } from "./api/client";
 import type { Me, Workspace } from "./api/types";
 import { ErrorBox } from "./components/ErrorBox";
+import { Generated } from "./pages/generated/Generated";
 import { Jobs } from "./pages/Jobs";
+import { Members } from "./pages/members/Members";
 import { Review } from "./pages/Review";
+import { Search } from "./pages/search/Search";
 import { SignIn } from "./pages/SignIn";
+import { RoleContext } from "./role";
 import { href, navigate, useRoute } from "./router";
 
 const WORKSPACE_KEY = "clipray.workspace";
@@ -63,6 +67,15 @@ export function App() {
           <a href={href({ page: "jobs" })} aria-current={route.page === "jobs" ? "page" : undefined}>
             Jobs
           </a>
+          <a href={href({ page: "search" })} aria-current={route.page === "search" ? "page" : undefined}>
+            Search
+          </a>
+          <a href={href({ page: "generated" })} aria-current={route.page === "generated" ? "page" : undefined}>
+            Generated
+          </a>
+          <a href={href({ page: "members" })} aria-current={route.page === "members" ? "page" : undefined}>
+            Members
+          </a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -90,8 +103,14 @@ export function App() {
         </button>
       </header>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
-      {me && workspaceId &&
-        (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : <Jobs workspaceId={workspaceId} />)}
+      <RoleContext.Provider value={role}>
+        {me && workspaceId &&
+          (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} />
+          : route.page === "search" ? <Search key={workspaceId} />
+          : route.page === "generated" ? <Generated workspaceId={workspaceId} />
+          : route.page === "members" ? <Members key={workspaceId} workspaceId={workspaceId} myId={me.id} />
+          : <Jobs workspaceId={workspaceId} />)}
+      </RoleContext.Provider>
     </div>
   );
 }

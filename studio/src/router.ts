@@ -6,11 +6,15 @@ import { useEffect, useState } from "react";
 export type Route =
   | { page: "jobs" }
   | { page: "clips"; jobId: string }
+  | { page: "search" }
+  | { page: "generated" }
+  | { page: "members" }
   | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   if (parts[0] === "jobs" && parts[1] && parts[2] === "clips") return { page: "clips", jobId: decodeURIComponent(parts[1]) };
+  if (parts[0] === "search" || parts[0] === "generated" || parts[0] === "members") return { page: parts[0] };
   if (parts[0] === "signin") return { page: "signin" };
   return { page: "jobs" };
 }
@@ -19,6 +23,10 @@ export function href(route: Route): string {
   switch (route.page) {
     case "clips":
       return `#/jobs/${encodeURIComponent(route.jobId)}/clips`;
+    case "search":
+    case "generated":
+    case "members":
+      return `#/${route.page}`;
     case "signin":
       return "#/signin";
     default:
