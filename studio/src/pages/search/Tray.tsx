@@ -1,6 +1,6 @@
 import { useState, type DragEvent, type KeyboardEvent } from "react";
 import type { SearchHit } from "../../api/types";
-import { stamp } from "./stamp";
+import { moveItem, stamp } from "./stamp";
 
 /** The picked moments in reel order: dragged to a new place (HTML5 drag and drop), or moved
  * with Alt+↑/Alt+↓ (or the ↑/↓ buttons) from the keyboard; Delete removes one. */
@@ -10,10 +10,7 @@ export function Tray({ items, onChange }: { items: SearchHit[]; onChange: (items
 
   function move(from: number, to: number) {
     if (to < 0 || to >= items.length || from === to) return;
-    const next = [...items];
-    const [it] = next.splice(from, 1);
-    next.splice(to, 0, it);
-    onChange(next);
+    onChange(moveItem(items, from, to));
   }
 
   function onDrop(e: DragEvent, to: number) {
