@@ -63,9 +63,15 @@ def fits_phone(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def tray_starts(page) -> list[float]:
+def js_number(x: float) -> str:
+    """A number as JavaScript writes it (both write the shortest round-trip digits)."""
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+def tray_moments(page) -> list[str]:
+    """The tray's parts in order, each as ``{start}-{end}`` (two may start together)."""
     items = page.get_by_test_id("tray-item")
-    return [float(items.nth(i).get_attribute("data-start")) for i in range(items.count())]
+    return [items.nth(i).get_attribute("data-moment") for i in range(items.count())]
 
 
 def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, tmp_path):  # noqa: F811
@@ -101,22 +107,22 @@ def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, 
                            arg=img.element_handle())  # fmt: skip
     items = page.get_by_test_id("tray-item")
     assert items.count() == 2
-    first, second = tray_starts(page)
+    first, second = tray_moments(page)
     assert first != second
     shot(page, "10-search-tray")
 
     # Drag the second part above the first; Alt+↓ moves it back; drag it up again.
     items.nth(1).drag_to(items.nth(0))
     page.wait_for_function(f"() => document.querySelector('[data-testid=tray-item]')"
-                           f".dataset.start === '{second:g}'")  # fmt: skip
-    assert tray_starts(page) == [second, first]
+                           f".dataset.moment === '{second}'")  # fmt: skip
+    assert tray_moments(page) == [second, first]
     items.nth(0).focus()
     page.keyboard.press("Alt+ArrowDown")
-    assert tray_starts(page) == [first, second]
+    assert tray_moments(page) == [first, second]
     items.nth(1).drag_to(items.nth(0))
     page.wait_for_function(f"() => document.querySelector('[data-testid=tray-item]')"
-                           f".dataset.start === '{second:g}'")  # fmt: skip
-    order = tray_starts(page)
+                           f".dataset.moment === '{second}'")  # fmt: skip
+    order = tray_moments(page)
     assert order == [second, first]
     watch.check("search and tray")
 
@@ -131,7 +137,8 @@ def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, 
     reels = served.get("/api/highlights", headers=owner.headers).json()["data"]
     assert len(reels) == 1
     reel = reels[0]
-    assert [m["start"] for m in reel["moments"]] == order  # the tray's order
+    sent = [f"{js_number(m['start'])}-{js_number(m['end'])}" for m in reel["moments"]]
+    assert sent == order  # the reel's parts in the tray's order
     expected = sum(m["end"] - m["start"] for m in reel["moments"])
     href = page.get_by_test_id("reel-download").get_attribute("href")
     saved = tmp_path / "reel.mp4"

@@ -37,7 +37,7 @@ export function Tray({ items, onChange }: { items: SearchHit[]; onChange: (items
           key={`${h.source_id}-${h.start}-${h.end}`}
           className={`tray-item${over === i ? " drop-target" : ""}`}
           data-testid="tray-item"
-          data-start={h.start}
+          data-moment={`${h.start}-${h.end}`}
           draggable
           tabIndex={0}
           aria-label={`part ${i + 1}: ${stamp(h.start)} to ${stamp(h.end)}; Alt+arrows move it`}
