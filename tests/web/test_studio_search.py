@@ -202,7 +202,7 @@ def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, 
         assert panel.get_by_role("button", name=name).count() == 0, name
     assert panel.get_by_label("Title").count() == 0
     assert panel.get_by_label("Description").count() == 0
-    assert "approve" not in page.locator(".review-head").inner_text()  # no A/S key hints
+    assert "approve" not in page.locator(".review-head .keys").inner_text()  # no A/S hints
     shot(page, "18-viewer-review")
     page.get_by_role("link", name="Generated").click()
     page.locator("li.generated").first.wait_for()
