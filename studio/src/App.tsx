@@ -2,12 +2,16 @@ import { useEffect, useState } from "react";
 import { api } from "./api/client";
 import type { Me, Workspace } from "./api/types";
 import { ErrorBox } from "./components/ErrorBox";
+import { Generated } from "./pages/generated/Generated";
 import { Jobs } from "./pages/Jobs";
+import { Members } from "./pages/members/Members";
 import { Review } from "./pages/Review";
+import { Search } from "./pages/search/Search";
 import { SignIn } from "./pages/SignIn";
 import { Styler } from "./pages/style/Styler";
 import { CutEditor } from "./pages/edit/CutEditor";
 import { Sources } from "./pages/edit/Sources";
+import { RoleContext } from "./role";
 import { href, navigate, useRoute } from "./router";
 
 const WORKSPACE_KEY = "clipray.workspace";
@@ -67,6 +71,15 @@ export function App() {
             Jobs
           </a>
           <a href={href({ page: "sources" })} aria-current={route.page === "sources" || route.page === "edit" ? "page" : undefined}>Sources</a>
+          <a href={href({ page: "search" })} aria-current={route.page === "search" ? "page" : undefined}>
+            Search
+          </a>
+          <a href={href({ page: "generated" })} aria-current={route.page === "generated" ? "page" : undefined}>
+            Generated
+          </a>
+          <a href={href({ page: "members" })} aria-current={route.page === "members" ? "page" : undefined}>
+            Members
+          </a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -94,11 +107,16 @@ export function App() {
         </button>
       </header>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
-      {me && workspaceId && route.page === "sources" && <Sources key={workspaceId} />}
-      {me && workspaceId && route.page === "edit" && <CutEditor key={`${workspaceId}-${route.sourceId}`} sourceId={route.sourceId} />}
-      {me && workspaceId && route.page === "style" && <Styler key={`${workspaceId}-${route.clipId}`} clipId={route.clipId} />}
-      {me && workspaceId && route.page === "clips" && <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} />}
-      {me && workspaceId && route.page === "jobs" && <Jobs workspaceId={workspaceId} />}
+      <RoleContext.Provider value={role}>
+        {me && workspaceId && route.page === "sources" && <Sources key={workspaceId} />}
+        {me && workspaceId && route.page === "edit" && <CutEditor key={`${workspaceId}-${route.sourceId}`} sourceId={route.sourceId} />}
+        {me && workspaceId && route.page === "style" && <Styler key={`${workspaceId}-${route.clipId}`} clipId={route.clipId} />}
+        {me && workspaceId && route.page === "clips" && <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} />}
+        {me && workspaceId && route.page === "search" && <Search key={workspaceId} />}
+        {me && workspaceId && route.page === "generated" && <Generated workspaceId={workspaceId} />}
+        {me && workspaceId && route.page === "members" && <Members key={workspaceId} workspaceId={workspaceId} myId={me.id} />}
+        {me && workspaceId && route.page === "jobs" && <Jobs workspaceId={workspaceId} />}
+      </RoleContext.Provider>
     </div>
   );
 }

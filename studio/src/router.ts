@@ -7,14 +7,18 @@ export type Route =
   | { page: "jobs" }
   | { page: "clips"; jobId: string }
   | { page: "style"; clipId: string }
-  | { page: "signin" }
   | { page: "sources" }
-  | { page: "edit"; sourceId: string };
+  | { page: "edit"; sourceId: string }
+  | { page: "search" }
+  | { page: "generated" }
+  | { page: "members" }
+  | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   if (parts[0] === "jobs" && parts[1] && parts[2] === "clips") return { page: "clips", jobId: decodeURIComponent(parts[1]) };
   if (parts[0] === "clips" && parts[1] && parts[2] === "style") return { page: "style", clipId: decodeURIComponent(parts[1]) };
+  if (parts[0] === "search" || parts[0] === "generated" || parts[0] === "members") return { page: parts[0] };
   if (parts[0] === "signin") return { page: "signin" };
   if (parts[0] === "sources" && parts[1] && parts[2] === "edit") return { page: "edit", sourceId: decodeURIComponent(parts[1]) };
   if (parts[0] === "sources") return { page: "sources" };
@@ -27,6 +31,10 @@ export function href(route: Route): string {
       return `#/jobs/${encodeURIComponent(route.jobId)}/clips`;
     case "style":
       return `#/clips/${encodeURIComponent(route.clipId)}/style`;
+    case "search":
+    case "generated":
+    case "members":
+      return `#/${route.page}`;
     case "signin":
       return "#/signin";
     case "sources":

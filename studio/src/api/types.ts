@@ -111,3 +111,66 @@ export interface Confirmed {
 
 /** Jobs in these states still change on their own; the list follows them live. */
 export const ACTIVE_JOB_STATES = ["created", "ingesting", "analyzing", "clips_generated", "rendering"];
+
+export interface SearchHit {
+  source_id: string;
+  job_id: string | null;
+  start: number;
+  end: number;
+  score: number;
+  mode: "visual" | "transcript" | "hybrid";
+  text: string;
+  thumbnail_url: string;
+}
+
+export interface SearchResults {
+  results: SearchHit[];
+  total: number;
+  page: number;
+  pages: number;
+  visual: "available" | "unavailable";
+}
+
+export interface Moment {
+  source_id: string;
+  start: number;
+  end: number;
+}
+
+export interface HighlightJob {
+  id: string;
+  status: "pending" | "running" | "succeeded" | "failed";
+  moments: Moment[];
+  title: string;
+  error: string | null;
+  generated_clip_id: string | null;
+  duration_s: number | null;
+  url: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface GeneratedClip {
+  id: string;
+  source_id: string | null;
+  candidate_id: string;
+  origin: { type: "clip" | "reel" | "stream"; id: string };
+  kind: "heuristic" | "llm-ranked" | "highlight-reel" | "stream";
+  status: "available" | "kept" | "published" | "purged";
+  title: string;
+  size_bytes: number;
+  duration_s: number;
+  expires_at: string | null;
+  expires_in_days: number | null;
+  kept_at: string | null;
+  published_at: string | null;
+  created_at: string;
+}
+
+export const ROLES = ["viewer", "editor", "admin", "owner"] as const;
+
+export interface Member {
+  user_id: string;
+  email: string;
+  role: string;
+}

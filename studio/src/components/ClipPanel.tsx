@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import type { Clip, Review } from "../api/types";
 import { duration, useFileUrl } from "./ClipCard";
+import { useCanEdit } from "../role";
 import { ErrorBox } from "./ErrorBox";
 import { StyleLinks } from "../pages/style/StyleLinks";
 
@@ -12,6 +13,7 @@ export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: 
   const [description, setDescription] = useState(clip.description);
   const [saved, setSaved] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const canEdit = useCanEdit();
 
   useEffect(() => {
     setSaved(false);
@@ -42,15 +44,19 @@ export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: 
         <div className="player-empty muted">{clip.status === "rendered" ? "loading…" : `the clip is ${clip.status}`}</div>
       )}
       <div className="review-actions" role="group" aria-label="review">
-        <button type="button" className={clip.review === "approved" ? "primary" : ""} onClick={() => onReview("approved")} title="A">
-          Approve <kbd>A</kbd>
-        </button>
-        <button type="button" className={clip.review === "skipped" ? "primary" : ""} onClick={() => onReview("skipped")} title="S">
-          Skip <kbd>S</kbd>
-        </button>
-        <button type="button" className={clip.review === "archived" ? "primary" : ""} onClick={() => onReview("archived")}>
-          Archive
-        </button>
+        {canEdit && (
+          <>
+            <button type="button" className={clip.review === "approved" ? "primary" : ""} onClick={() => onReview("approved")} title="A">
+              Approve <kbd>A</kbd>
+            </button>
+            <button type="button" className={clip.review === "skipped" ? "primary" : ""} onClick={() => onReview("skipped")} title="S">
+              Skip <kbd>S</kbd>
+            </button>
+            <button type="button" className={clip.review === "archived" ? "primary" : ""} onClick={() => onReview("archived")}>
+              Archive
+            </button>
+          </>
+        )}
         {video && (
           <a className="button" href={video} download data-testid="download">
             Download MP4
@@ -61,22 +67,24 @@ export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: 
       <p className="muted">
         {duration(clip)} from {clip.start.toFixed(1)} s · score {clip.score.toFixed(2)} · <span data-testid="review-state">{clip.review}</span>
       </p>
-      <form onSubmit={save} className="clip-edit">
-        <label>
-          Title
-          <input name="title" value={title} maxLength={200} onChange={(e) => setTitle(e.target.value)} />
-        </label>
-        <label>
-          Description
-          <textarea name="description" rows={3} value={description} onChange={(e) => setDescription(e.target.value)} />
-        </label>
-        <button type="submit">Save</button>
-        {saved && (
-          <span className="muted" role="status">
-            saved
-          </span>
-        )}
-      </form>
+      {canEdit && (
+        <form onSubmit={save} className="clip-edit">
+          <label>
+            Title
+            <input name="title" value={title} maxLength={200} onChange={(e) => setTitle(e.target.value)} />
+          </label>
+          <label>
+            Description
+            <textarea name="description" rows={3} value={description} onChange={(e) => setDescription(e.target.value)} />
+          </label>
+          <button type="submit">Save</button>
+          {saved && (
+            <span className="muted" role="status">
+              saved
+            </span>
+          )}
+        </form>
+      )}
       <ErrorBox error={error} onDismiss={() => setError(null)} />
     </section>
   );

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { api } from "../api/client";
 import { follow } from "../api/events";
 import { ACTIVE_JOB_STATES, type Job, type JobStatusEvent, type Step } from "../api/types";
+import { useCanEdit } from "../role";
 import { href } from "../router";
 import { ErrorBox } from "./ErrorBox";
 
@@ -17,6 +18,7 @@ export function JobRow({ initial, live }: { initial: Job; live: boolean }) {
   const [job, setJob] = useState(initial);
   const [error, setError] = useState<unknown>(null);
   const active = ACTIVE_JOB_STATES.includes(job.status);
+  const canEdit = useCanEdit();
 
   // The list's rows carry no steps: keep the ones the stream brought.
   useEffect(() => setJob((j) => ({ ...initial, steps: initial.steps.length ? initial.steps : j.steps })), [initial]);
@@ -69,12 +71,12 @@ export function JobRow({ initial, live }: { initial: Job; live: boolean }) {
           {sourceName(job)}
         </span>
         <span className="job-actions">
-          {active && (
+          {canEdit && active && (
             <button type="button" onClick={() => control("cancel")}>
               Cancel
             </button>
           )}
-          {job.status === "failed" && (
+          {canEdit && job.status === "failed" && (
             <button type="button" onClick={() => control("retry")}>
               Retry
             </button>

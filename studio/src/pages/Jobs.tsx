@@ -4,6 +4,7 @@ import { ACTIVE_JOB_STATES, type Job, type Page } from "../api/types";
 import { ErrorBox } from "../components/ErrorBox";
 import { JobRow } from "../components/JobRow";
 import { NewJob } from "../components/NewJob";
+import { useCanEdit } from "../role";
 
 // Browsers open about six connections per host: a few job streams leave room for the rest;
 // the other running jobs are refreshed with the list.
@@ -14,6 +15,7 @@ const REFRESH_MS = 10_000;
 export function Jobs({ workspaceId }: { workspaceId: string | null }) {
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const canEdit = useCanEdit();
 
   const load = useCallback(async (signal?: AbortSignal) => {
     try {
@@ -39,7 +41,7 @@ export function Jobs({ workspaceId }: { workspaceId: string | null }) {
   let streams = 0;
   return (
     <main className="jobs-page">
-      <NewJob onCreated={() => void load()} />
+      {canEdit && <NewJob onCreated={() => void load()} />}
       <section className="card">
         <h2>Jobs</h2>
         <ErrorBox error={error} />

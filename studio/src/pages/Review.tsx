@@ -4,6 +4,7 @@ import { REVIEW_STATES, type Clip, type Job, type Page, type Review as ReviewSta
 import { ClipCard } from "../components/ClipCard";
 import { ClipPanel } from "../components/ClipPanel";
 import { ErrorBox } from "../components/ErrorBox";
+import { useCanEdit } from "../role";
 import { href } from "../router";
 
 /** Keys of the review, read anywhere on the page but in a text field. */
@@ -20,6 +21,7 @@ export function Review({ jobId }: { jobId: string }) {
   const [filter, setFilter] = useState<ReviewState | "">("");
   const [index, setIndex] = useState(0);
   const [error, setError] = useState<unknown>(null);
+  const canEdit = useCanEdit();
 
   useEffect(() => {
     const stop = new AbortController();
@@ -57,11 +59,11 @@ export function Review({ jobId }: { jobId: string }) {
       const clip = clips[index];
       if (action === "next") setIndex((i) => Math.min(i + 1, clips.length - 1));
       else if (action === "previous") setIndex((i) => Math.max(i - 1, 0));
-      else if (clip) void review(clip, action === "approve" ? "approved" : "skipped");
+      else if (clip && canEdit) void review(clip, action === "approve" ? "approved" : "skipped");
     }
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [clips, index, review]);
+  }, [clips, index, review, canEdit]);
 
   const selected = clips?.[index];
   return (
@@ -84,7 +86,7 @@ export function Review({ jobId }: { jobId: string }) {
           </select>
         </label>
         <span className="muted keys">
-          <kbd>A</kbd> approve · <kbd>S</kbd> skip · <kbd>J</kbd>/<kbd>K</kbd> next/previous
+          {canEdit && <><kbd>A</kbd> approve · <kbd>S</kbd> skip · </>}<kbd>J</kbd>/<kbd>K</kbd> next/previous
         </span>
       </div>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
