@@ -3,7 +3,9 @@ import { api } from "./api/client";
 import type { Me, Workspace } from "./api/types";
 import { ErrorBox } from "./components/ErrorBox";
 import { Jobs } from "./pages/Jobs";
+import { Publishing } from "./pages/publish/Publishing";
 import { Review } from "./pages/Review";
+import { Streams } from "./pages/live/Streams";
 import { SignIn } from "./pages/SignIn";
 import { href, navigate, useRoute } from "./router";
 
@@ -63,6 +65,8 @@ export function App() {
           <a href={href({ page: "jobs" })} aria-current={route.page === "jobs" ? "page" : undefined}>
             Jobs
           </a>
+          <a href={href({ page: "streams" })} aria-current={route.page === "streams" ? "page" : undefined}>Streams</a>
+          <a href={href({ page: "publish" })} aria-current={route.page === "publish" ? "page" : undefined}>Publishing</a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -91,7 +95,9 @@ export function App() {
       </header>
       <ErrorBox error={error} onDismiss={() => setError(null)} />
       {me && workspaceId &&
-        (route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : <Jobs workspaceId={workspaceId} />)}
+        (route.page === "streams" ? <Streams key={workspaceId} workspaceId={workspaceId} streamId={route.streamId} /> :
+         route.page === "publish" ? <Publishing key={workspaceId} role={role} /> :
+         route.page === "clips" ? <Review key={`${workspaceId}-${route.jobId}`} jobId={route.jobId} /> : <Jobs workspaceId={workspaceId} />)}
     </div>
   );
 }

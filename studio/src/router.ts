@@ -6,12 +6,16 @@ import { useEffect, useState } from "react";
 export type Route =
   | { page: "jobs" }
   | { page: "clips"; jobId: string }
-  | { page: "signin" };
+  | { page: "signin" }
+  | { page: "streams"; streamId?: string }
+  | { page: "publish" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   if (parts[0] === "jobs" && parts[1] && parts[2] === "clips") return { page: "clips", jobId: decodeURIComponent(parts[1]) };
   if (parts[0] === "signin") return { page: "signin" };
+  if (parts[0] === "streams") return parts[1] ? { page: "streams", streamId: decodeURIComponent(parts[1]) } : { page: "streams" };
+  if (parts[0] === "publish") return { page: "publish" };
   return { page: "jobs" };
 }
 
@@ -21,6 +25,10 @@ export function href(route: Route): string {
       return `#/jobs/${encodeURIComponent(route.jobId)}/clips`;
     case "signin":
       return "#/signin";
+    case "streams":
+      return route.streamId ? `#/streams/${encodeURIComponent(route.streamId)}` : "#/streams";
+    case "publish":
+      return "#/publish";
     default:
       return "#/jobs";
   }
