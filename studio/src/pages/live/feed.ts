@@ -47,6 +47,8 @@ export function followStream(
   return () => {
     closed = true;
     window.clearTimeout(timer);
-    socket?.close();
+    // Closing a socket still connecting logs an error in the console: close it once open.
+    if (socket?.readyState === WebSocket.CONNECTING) socket.onopen = () => socket?.close();
+    else socket?.close();
   };
 }
