@@ -16,6 +16,7 @@ Every page is checked for console errors and kept as a screenshot under
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -232,7 +233,7 @@ def rendered_clip(settings: Settings, db: Database, s3_server, workspace_id: str
 
 
 def publish_from_page(page, title: str, account_label: str, button: str) -> None:
-    page.get_by_label("Clip", exact=True).select_option(label=f"{title} (rendered)")
+    page.get_by_role("combobox", name=re.compile(r"^Clip")).select_option(label=f"{title} (rendered)")
     page.get_by_label(account_label).check()
     page.get_by_label("Title", exact=True).fill(title)
     page.get_by_label("Hashtags").fill("#clipray")
