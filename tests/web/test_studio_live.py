@@ -233,7 +233,8 @@ def rendered_clip(settings: Settings, db: Database, s3_server, workspace_id: str
 
 
 def publish_from_page(page, title: str, account_label: str, button: str) -> None:
-    page.get_by_role("combobox", name=re.compile(r"^Clip")).select_option(label=f"{title} (rendered)")
+    clip = page.get_by_role("combobox", name=re.compile(r"^Clip"))
+    clip.select_option(label=f"{title} (rendered)")
     page.get_by_label(account_label).check()
     page.get_by_label("Title", exact=True).fill(title)
     page.get_by_label("Hashtags").fill("#clipray")
