@@ -79,7 +79,7 @@ export function Publications({
       <section className="card" aria-labelledby="requests-heading">
         <h2 id="requests-heading">Requests awaiting approval</h2>
         <ErrorBox error={error} onDismiss={() => setError(null)} />
-        {requests.length === 0 && <p className="muted">No requests waiting.</p>}
+        {publications !== null && requests.length === 0 && <p className="muted">No requests waiting.</p>}
         <ul className="monitor-list" aria-label="requests">
           {requests.map(row)}
         </ul>
