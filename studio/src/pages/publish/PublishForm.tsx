@@ -20,7 +20,7 @@ export function PublishForm({
   isAdmin: boolean;
   onPublished: (made: Publication[]) => void;
 }) {
-  const [clips, setClips] = useState<Publishable[]>([]);
+  const [clips, setClips] = useState<Publishable[] | null>(null);
   const [clipId, setClipId] = useState("");
   const [chosen, setChosen] = useState<string[]>([]);
   const [title, setTitle] = useState("");
@@ -89,8 +89,9 @@ export function PublishForm({
         <label>
           Clip
           <select value={clipId} onChange={(e) => setClipId(e.target.value)} required>
-            {clips.length === 0 && <option value="">No rendered or generated clips</option>}
-            {clips.map((c) => (
+            {clips === null && <option value="">Loading…</option>}
+            {clips?.length === 0 && <option value="">No rendered or generated clips</option>}
+            {clips?.map((c) => (
               <option key={c.id} value={c.id}>
                 {c.title || c.id} ({c.kind === "clip" ? "rendered" : "generated"})
               </option>
