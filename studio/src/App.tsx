@@ -7,6 +7,8 @@ import { Jobs } from "./pages/Jobs";
 import { Members } from "./pages/members/Members";
 import { Review } from "./pages/Review";
 import { Search } from "./pages/search/Search";
+import { Publishing } from "./pages/publish/Publishing";
+import { Streams } from "./pages/live/Streams";
 import { SignIn } from "./pages/SignIn";
 import { Styler } from "./pages/style/Styler";
 import { CutEditor } from "./pages/edit/CutEditor";
@@ -80,6 +82,8 @@ export function App() {
           <a href={href({ page: "members" })} aria-current={route.page === "members" ? "page" : undefined}>
             Members
           </a>
+          <a href={href({ page: "streams" })} aria-current={route.page === "streams" ? "page" : undefined}>Streams</a>
+          <a href={href({ page: "publish" })} aria-current={route.page === "publish" ? "page" : undefined}>Publishing</a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -115,6 +119,8 @@ export function App() {
         {me && workspaceId && route.page === "search" && <Search key={workspaceId} />}
         {me && workspaceId && route.page === "generated" && <Generated workspaceId={workspaceId} />}
         {me && workspaceId && route.page === "members" && <Members key={workspaceId} workspaceId={workspaceId} myId={me.id} />}
+        {me && workspaceId && route.page === "streams" && <Streams key={workspaceId} workspaceId={workspaceId} streamId={route.streamId} />}
+        {me && workspaceId && route.page === "publish" && <Publishing key={workspaceId} role={role} />}
         {me && workspaceId && route.page === "jobs" && <Jobs workspaceId={workspaceId} />}
       </RoleContext.Provider>
     </div>

@@ -12,6 +12,8 @@ export type Route =
   | { page: "search" }
   | { page: "generated" }
   | { page: "members" }
+  | { page: "streams"; streamId?: string }
+  | { page: "publish" }
   | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
@@ -22,6 +24,8 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "signin") return { page: "signin" };
   if (parts[0] === "sources" && parts[1] && parts[2] === "edit") return { page: "edit", sourceId: decodeURIComponent(parts[1]) };
   if (parts[0] === "sources") return { page: "sources" };
+  if (parts[0] === "streams") return parts[1] ? { page: "streams", streamId: decodeURIComponent(parts[1]) } : { page: "streams" };
+  if (parts[0] === "publish") return { page: "publish" };
   return { page: "jobs" };
 }
 
@@ -41,6 +45,10 @@ export function href(route: Route): string {
       return "#/sources";
     case "edit":
       return `#/sources/${encodeURIComponent(route.sourceId)}/edit`;
+    case "streams":
+      return route.streamId ? `#/streams/${encodeURIComponent(route.streamId)}` : "#/streams";
+    case "publish":
+      return "#/publish";
     default:
       return "#/jobs";
   }

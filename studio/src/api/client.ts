@@ -80,6 +80,11 @@ export class ApiClient {
     return this.tokens !== null;
   }
 
+  /** The access token, for what cannot send a header (a WebSocket's subprotocols). */
+  get accessToken(): string | null {
+    return this.tokens?.access_token ?? null;
+  }
+
   setTokens(tokens: Tokens | null): void {
     this.tokens = tokens;
     this.store.save(tokens);
