@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError } from "../../api/client";
 import * as edit from "../../api/edit";
 import { ErrorBox } from "../../components/ErrorBox";
+import { useCanEdit } from "../../role";
 import { href } from "../../router";
 import { Timeline } from "./Timeline";
 import { Transcript } from "./Transcript";
@@ -28,6 +29,7 @@ function describe(e: edit.Edit): string {
  * answers 409 and the page offers to reload. Ctrl+Z undoes your last edit on the server.
  */
 export function CutEditor({ sourceId }: { sourceId: string }) {
+  const canEdit = useCanEdit(); // a viewer steps and watches; the edits are not offered
   const video = useRef<HTMLVideoElement | null>(null);
   const [videoEl, setVideoEl] = useState<HTMLVideoElement | null>(null); // what effects follow
   const attach = useCallback((el: HTMLVideoElement | null) => {
@@ -168,7 +170,7 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
   useEffect(() => {
     function onKey(e: KeyboardEvent) {
       if (typing(e.target) || e.altKey) return;
-      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
+      if (canEdit && (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
         e.preventDefault();
         void undo();
         return;
@@ -180,9 +182,11 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
         ArrowLeft: () => seek(frame - step),
         Home: () => seek(0),
         End: () => seek(frameCount - 1),
-        c: () => void addCut(),
-        m: () => selected !== null && void moveCut(selected),
-        Delete: () => selected !== null && void removeCut(selected),
+        ...(canEdit ? {
+          c: () => void addCut(),
+          m: () => selected !== null && void moveCut(selected),
+          Delete: () => selected !== null && void removeCut(selected),
+        } : {}),
         p: () => {
           const v = video.current;
           if (v) void (v.paused ? v.play().catch(() => undefined) : v.pause());
@@ -195,7 +199,7 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
     }
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [seek, frame, frameCount, addCut, moveCut, removeCut, undo, selected]);
+  }, [seek, frame, frameCount, addCut, moveCut, removeCut, undo, selected, canEdit]);
 
   const seconds = fps ? frame / fps : 0;
   return (
@@ -250,12 +254,16 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
               »
             </button>
             <span className="muted">{seconds.toFixed(3)} s</span>
-            <button type="button" onClick={() => void addCut()} disabled={!cuts || busy || frame === 0}>
-              Add cut here
-            </button>
-            <button type="button" onClick={() => void undo()} disabled={!cuts || busy}>
-              Undo
-            </button>
+            {canEdit && (
+              <button type="button" onClick={() => void addCut()} disabled={!cuts || busy || frame === 0}>
+                Add cut here
+              </button>
+            )}
+            {canEdit && (
+              <button type="button" onClick={() => void undo()} disabled={!cuts || busy}>
+                Undo
+              </button>
+            )}
           </div>
           {cuts && (
             <Timeline
@@ -286,12 +294,16 @@ export function CutEditor({ sourceId }: { sourceId: string }) {
                   <button type="button" className="link" aria-pressed={c === selected} onClick={() => (setSelected(c), seek(c))}>
                     frame {c}
                   </button>
-                  <button type="button" onClick={() => void moveCut(c)} disabled={busy || c === frame}>
-                    Move here
-                  </button>
-                  <button type="button" onClick={() => void removeCut(c)} disabled={busy} aria-label={`remove cut at frame ${c}`}>
-                    Remove
-                  </button>
+                  {canEdit && (
+                    <button type="button" onClick={() => void moveCut(c)} disabled={busy || c === frame}>
+                      Move here
+                    </button>
+                  )}
+                  {canEdit && (
+                    <button type="button" onClick={() => void removeCut(c)} disabled={busy} aria-label={`remove cut at frame ${c}`}>
+                      Remove
+                    </button>
+                  )}
                 </li>
               ))}
               {cuts && !cuts.cuts.length && <li className="muted">No cuts: one clip.</li>}

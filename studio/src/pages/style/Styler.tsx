@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api } from "../../api/client";
 import type { Clip } from "../../api/types";
 import { ErrorBox } from "../../components/ErrorBox";
+import { useCanEdit } from "../../role";
 import { href } from "../../router";
 import { Downloads } from "./Downloads";
 import { fileUrl, usePreview, type CaptionStyles } from "./files";
@@ -15,6 +16,7 @@ function StyleCard({ clip, style, aspect, current, busy, onPick }: {
   clip: Clip; style: string; aspect: string; current: boolean; busy: boolean; onPick: () => void;
 }) {
   const { url, error } = usePreview(clip, style, aspect);
+  const canEdit = useCanEdit(); // a viewer sees the previews, not the re-render
   const name = style.replace(/_/g, " ");
   return (
     <li className={`style-card card${current ? " current" : ""}`} data-style={style}>
@@ -32,9 +34,11 @@ function StyleCard({ clip, style, aspect, current, busy, onPick }: {
       <div className="style-meta">
         <strong>{name}</strong>
         {current && <span className="badge">current</span>}
-        <button type="button" className={current ? "" : "primary"} disabled={busy || current} onClick={onPick} aria-label={`Use ${name}`}>
-          Use
-        </button>
+        {canEdit && (
+          <button type="button" className={current ? "" : "primary"} disabled={busy || current} onClick={onPick} aria-label={`Use ${name}`}>
+            Use
+          </button>
+        )}
       </div>
     </li>
   );
