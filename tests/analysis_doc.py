@@ -37,7 +37,7 @@ def analysis_of(source: Source, cuts: tuple[float, ...] = (8.0,), *, speech: boo
     return {
         "source": {"id": source.id, "sha256": source.sha256, "duration": source.duration_s,
                    "fps": source.fps, "width": source.width, "height": source.height,
-                   "has_audio": True},
+                   "has_audio": True, "has_video": True},
         "scenes": scenes,
         "transcript": {"language": "en", "model": "test", "segments": [
             {"start": 0.3, "end": 10.5, "text": JFK, "words": spoken}] if speech else []},
