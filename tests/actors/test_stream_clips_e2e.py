@@ -2,7 +2,9 @@
 it, the stream supervisor on a real Ray starting a worker that drives the default pipeline
 (``CLIPRAY_STREAM_PIPELINE`` unset in these settings' source: the live pipeline), and the
 synthetic HLS stream's loud tone coming out as a generated clip of kind ``stream``, counted
-on the monitor; stopping the monitor ends the worker and removes its buffer."""
+on the monitor; the cluster's Prometheus endpoint and the monitor's health show the stream
+as an operator watches it; stopping the monitor ends the worker, removes its buffer and
+leaves the stream no longer active in the metrics."""
 
 from __future__ import annotations
 
@@ -17,16 +19,22 @@ from clipray.actors.stream_supervisor import ensure_stream_supervisor, stream_su
 from clipray.config import Settings
 from clipray.domain.enums import GeneratedKind
 from clipray.domain.streams import Control, MonitorStatus
-from clipray.services import streams
+from clipray.services import stream_health, streams
 from clipray.services.streams import buffer_dir
 from clipray.storage import migrate
 from clipray.storage.db import Database
 from clipray.storage.orm import GeneratedClip, StreamClip, StreamMonitor, Workspace
 from tests.actors.test_stream_supervisor import poll
+from tests.observability.test_job_metrics import scrape, total
 from tests.services.stream_media import KEYWORD, make_stream_media
 from tests.streams.conftest import LiveHls
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+def of(samples: dict, name: str, stream: str) -> list[float]:
+    """The values of one metric for one stream (its ``stream`` label)."""
+    return [v for labels, v in samples.get(name, []) if labels.get("stream") == stream]
 
 
 @pytest.fixture
@@ -82,10 +90,48 @@ def test_the_supervisor_runs_the_live_pipeline_into_clips(e2e_settings, ray_loca
             assert monitor.status is MonitorStatus.ACTIVE
             assert monitor.clips_generated >= 1
         assert Path(buffer_dir(e2e_settings, mid)).is_dir()
+
+        # As an operator watches it: the cluster's Prometheus endpoint (read over HTTP, in
+        # the text format) shows the stream active, its buffer, its lags, its clips and their
+        # event-to-clip latency; the monitor's health (``GET /api/streams/{id}/health``)
+        # holds the worker's report and the clips' latency.
+        names = ("ray_clipray_streams_active", "ray_clipray_stream_buffer_bytes",
+                 "ray_clipray_stream_ingest_lag_seconds",
+                 "ray_clipray_stream_transcript_lag_seconds",
+                 "ray_clipray_stream_clips_total")  # fmt: skip
+
+        def exported() -> dict | None:
+            got = scrape()
+            if all(of(got, n, mid) for n in names) and total(
+                    got, "ray_clipray_stream_event_to_clip_seconds_count") >= 1:
+                return got
+            return None
+
+        samples = poll(exported, 120, every=2.0)
+        assert samples, f"stream metrics never exported: {sorted(scrape())}"
+        assert of(samples, "ray_clipray_streams_active", mid) == [1.0]
+        assert of(samples, "ray_clipray_stream_buffer_bytes", mid)[0] > 0
+        assert 0.0 <= of(samples, "ray_clipray_stream_ingest_lag_seconds", mid)[0] < 60.0
+        assert 0.0 <= of(samples, "ray_clipray_stream_transcript_lag_seconds", mid)[0] < 120.0
+        assert of(samples, "ray_clipray_stream_clips_total", mid)[0] >= 1
+        count = total(samples, "ray_clipray_stream_event_to_clip_seconds_count")
+        under = total(samples, "ray_clipray_stream_event_to_clip_seconds_bucket", le="120.0")
+        assert count >= 1
+        assert under == count
+        view = poll(lambda: (v := stream_health.health(db, ws, mid)).reported and v, 30)
+        assert view, "the worker never reported its health"
+        assert view.reported.buffer_seconds > 0
+        assert view.reported.ingest_lag_s is not None
+        assert view.latency_clips >= 1
+        assert 0.0 <= view.latency_p50_s <= view.latency_p95_s < 120.0
+
         streams.control(e2e_settings, db, ws, mid, Control.STOP)
         assert poll(lambda: not ray.get(handle.status.remote(), timeout=30)["workers"], 120), (
             "the worker outlived its stopped monitor")
         assert poll(lambda: not Path(buffer_dir(e2e_settings, mid)).exists(), 30)
+        # Its worker set 0 as it ended; Ray's agent may also drop a dead process's series.
+        assert poll(lambda: of(scrape(), "ray_clipray_streams_active", mid) in ([0.0], []),
+                    60, every=2.0), "the stopped stream still reads active"  # fmt: skip
     finally:
         live.close()
         ray.get((stream_supervisor() or handle).stop.remote(), timeout=120)
