@@ -25,7 +25,6 @@ from clipray.clips.render import ASPECTS, RenderSpec
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, Conflict
 from clipray.pipelines.ingest import IngestContext
-from clipray.pipelines.stages.decode import probe
 from clipray.services.rerender import plan_rerender
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets
@@ -74,8 +73,8 @@ def caption_preview(settings: Settings, buckets: Buckets, db: Database, session:
         stored = (clip.plan or {}).get("ass")
         at = caption_time(stored or plan.ass, float((clip.plan or {}).get("thumbnail_at", 0.0)))
     url = ctx.buckets.media.scoped(ctx.workspace_id).presign_get(source.storage_key)
-    info = probe(url, settings.ffprobe_bin)
+    size = (source.width or 0, source.height or 0)  # probed at ingest (video sources only)
     with tempfile.TemporaryDirectory(prefix="clipray-preview-") as tmp:
-        png = preview_frame(plan.spec, url, (info.width, info.height), plan.ass, at, Path(tmp),
+        png = preview_frame(plan.spec, url, size, plan.ass, at, Path(tmp),
                             ffmpeg=settings.ffmpeg_bin)  # fmt: skip
         return png.read_bytes()
