@@ -4,9 +4,11 @@ spoken keyword at known times, over a talking head, as an HLS-ready H.264/AAC fi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from clipray.media.ffmpeg import run_ffmpeg
 from tests.conftest import MEDIA
+from tests.streams.conftest import wait_until
 
 TALK = MEDIA / "talking_head/sadtalker_hdtf/WDA_KatieHill_000.mp4"
 LJSPEECH = MEDIA / "speech/ljspeech/ljspeech_LJ001-0001_0032.flac"
@@ -33,3 +35,16 @@ def make_stream_media(out: Path) -> Path:
                 "-c:a", "aac", "-b:a", "96k", "-ar", "48000", out],
                what="stream media", timeout=300)  # fmt: skip
     return out
+
+
+def run_past_tone(pipeline: Any, timeout: float = 240) -> None:
+    """Step a started live pipeline until its stream has run past the tone (the ingest starts
+    a few seconds into the media), then drain it: its clips are made."""
+
+    def advance() -> bool:
+        pipeline.step()
+        return pipeline.ring.span()[1] >= MEDIA_S - 8.0
+
+    wait_until(advance, timeout, "the stream to pass the tone", every=0)
+    pipeline.drain()
+

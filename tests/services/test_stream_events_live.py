@@ -25,8 +25,8 @@ from clipray.storage.db import Database
 from clipray.storage.orm import StreamClip, StreamMonitor, utcnow
 from tests.apiclient import register
 from tests.serve.realtime import SseReader, served, ws_closed, ws_connect, ws_messages
-from tests.services.stream_media import MEDIA_S, make_stream_media
-from tests.streams.conftest import LiveHls, wait_until
+from tests.services.stream_media import make_stream_media, run_past_tone
+from tests.streams.conftest import LiveHls
 
 pytestmark = pytest.mark.integration
 
@@ -80,12 +80,7 @@ def test_the_burst_clip_reaches_an_sse_and_a_websocket_client(stream_media, live
             ws = ws_connect(base, f"/ws/stream/{sid}", acct.access_token, subprotocol=True)
             pipeline = LivePipeline(ctx, db, buckets).start()
             try:
-                def advance() -> bool:
-                    pipeline.step()
-                    return pipeline.ring.span()[1] >= MEDIA_S - 8.0
-
-                wait_until(advance, 240, "the stream to pass the tone", every=0)
-                pipeline.drain()
+                run_past_tone(pipeline)
             finally:
                 pipeline.close()
             assert pipeline.clips, f"no clip was made; failures: {pipeline.failures}"

@@ -32,9 +32,9 @@ from clipray.storage.db import Database
 from clipray.storage.orm import GeneratedClip, StreamClip, WebhookDelivery, Workspace
 from tests.services.stream_media import (
     KEYWORD,
-    MEDIA_S,
     TONE_HZ,
     make_stream_media,
+    run_past_tone,
 )
 from tests.streams.conftest import LiveHls, wait_until
 
@@ -169,13 +169,7 @@ def test_a_live_stream_becomes_clips(stream_media, stream_settings, db, buckets,
                   stream_settings)  # fmt: skip
     pipeline = LivePipeline(ctx, db, buckets).start()
     try:
-        # The stream runs past the tone (the ingest starts a few seconds into the media).
-        def advance() -> bool:
-            pipeline.step()
-            return pipeline.ring.span()[1] >= MEDIA_S - 8.0
-
-        wait_until(advance, 240, "the stream to pass the tone", every=0)
-        pipeline.drain()
+        run_past_tone(pipeline)
     finally:
         pipeline.close()
         live.close()
