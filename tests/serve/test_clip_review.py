@@ -37,9 +37,9 @@ def job_clips(client, owner, short_talk, api_db) -> tuple[str, list[str]]:
     with api_db.session() as s:
         for i in range(3):
             clip = Clip(workspace_id=owner.workspace_id, source_id=sid, job_id=job["id"],
-                        moment_id=f"{i}" * 32, status=ClipStatus.RENDERED, start_s=float(i),
-                        end_s=i + 5.0, score=0.9 - i / 10, title=f"moment {i}",
-                        render_spec={}, spec_hash=f"{i}" * 64)  # fmt: skip
+                        moment_id=f"{i}{job['id'][1:]}", status=ClipStatus.RENDERED,
+                        start_s=float(i), end_s=i + 5.0, score=0.9 - i / 10, title=f"moment {i}",
+                        render_spec={}, spec_hash=f"{i}{job['id']}".ljust(64, "0"))  # fmt: skip
             s.add(clip)
             s.flush()
             ids.append(clip.id)

@@ -90,8 +90,9 @@ def job_id(acct, api_db) -> str:
             s.add(gen)
             s.flush()
             s.add(Clip(workspace_id=acct.workspace_id, source_id=src.id, job_id=job.id,
-                       moment_id=f"{n}" * 32, status=ClipStatus.RENDERED, start_s=1.0,
-                       end_s=9.0, score=0.5, spec_hash=f"{n}" * 64, generated_clip_id=gen.id))
+                       moment_id=f"{n}{job.id[1:]}", status=ClipStatus.RENDERED, start_s=1.0,
+                       end_s=9.0, score=0.5, spec_hash=f"{n}{job.id}".ljust(64, "0"),
+                       generated_clip_id=gen.id))  # fmt: skip
         return job.id
 
 

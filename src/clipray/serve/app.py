@@ -20,6 +20,7 @@ from ray.serve.handle import DeploymentHandle
 
 from clipray import __version__
 from clipray.config import Settings
+from clipray.serve.abandoned import FinishAbandonedRequests
 from clipray.serve.deps import app_services
 from clipray.serve.encoders import QueryEncoderDeployment
 from clipray.serve.errors import ErrorResponse, install_error_handlers
@@ -85,6 +86,7 @@ def create_api(settings: Settings | None = None,
     api.add_middleware(BodyLimitMiddleware,
                        limit=lambda: app_services(api).settings.max_request_bytes)  # fmt: skip
     install_error_handlers(api)
+    api.add_middleware(FinishAbandonedRequests)  # outermost: see serve/abandoned.py
 
     @api.get("/healthz", tags=["meta"])
     def healthz() -> Liveness:

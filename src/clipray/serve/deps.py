@@ -151,12 +151,13 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 
 def db_session(svc: ServicesDep) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back if it raises."""
+    """One transaction per request: committed when the route returns, before its answer is
+    sent (a commit that fails is the answer), rolled back if it raises."""
     with svc.db.session() as s:
         yield s
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
 @dataclass(frozen=True)
