@@ -68,6 +68,8 @@ def serve_port(api_settings, ray_local, api_db) -> Iterator[int]:
     from ray import serve
 
     cancel_active_jobs(api_db)  # the runner the ingress starts sees only this module's jobs
+    # Serve started by an earlier module keeps its proxy's port: a fresh start takes ours.
+    serve.shutdown()
     (port,) = free_ports(1)
     try:
         yield port
