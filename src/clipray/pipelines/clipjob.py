@@ -23,6 +23,7 @@ from typing import Any
 
 from clipray.clips.audiogram import AudiogramSpec
 from clipray.clips.captions import CaptionConfig, build_ass, hook_event
+from clipray.clips.effects.audio import CensorConfig, star_words
 from clipray.clips.effects.fillers import retime
 from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
@@ -68,11 +69,19 @@ class RunOptions:
     hook: str | None = None
     """A hook's text, ``auto`` for each clip's title, None: no hook."""
     remove_fillers: bool = False
+    censor: CensorConfig | None = None
+    """Words muted or bleeped, and starred in the captions (a job's stored settings hold
+    it as ``{"words": [...], "mode": ...}``)."""
+    denoise: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "censor", CensorConfig.of(self.censor))
 
     @property
     def effects(self) -> EffectsConfig:
         """The effects asked for; the defaults add none (a plain clip)."""
-        return EffectsConfig(self.zooms, self.hook, self.remove_fillers)  # type: ignore[arg-type]
+        return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
+                             self.censor, self.denoise)  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -184,7 +193,8 @@ def plan_moment(
     effects = None
     if opts.effects.any:
         # an audiogram has no picture to cut or zoom in step with its sound: a hook only
-        wanted = opts.effects if drawn is None else EffectsConfig(hook=opts.effects.hook)
+        wanted = opts.effects if drawn is None else EffectsConfig(
+            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
                              faces_on_output(path, analysis.faces.tracks, m.start))
@@ -197,6 +207,8 @@ def plan_moment(
     ass = None
     style = CaptionConfig(style=opts.captions)
     cut = effects.base_cut if effects is not None else None
+    if effects is not None and effects.audio is not None and effects.audio.censor:
+        words = star_words(words, effects.audio.censor)
     if opts.captions != "none" and cut is None:
         ass = build_ass(words, m.start, m.end, out_w, out_h, style)
     elif opts.captions != "none":  # captions on the cut clip's timeline

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -15,6 +15,16 @@ from clipray.serve.schemas.common import (
     Timestamp,
     ZoomStyle,
 )
+
+CensorWord = Annotated[str, Field(min_length=1, max_length=40, pattern=r"\w")]
+
+
+class Censor(Body):
+    """Words muted in the clips' sound (``bleep``: a 1 kHz tone in their place) and starred
+    in the captions, matched ignoring case and punctuation; no words: no censoring."""
+
+    words: list[CensorWord] = Field(max_length=50)
+    mode: Literal["bleep", "silence"] = "bleep"
 
 
 class JobSettings(Body):
@@ -32,6 +42,9 @@ class JobSettings(Body):
     """A title over each clip's first seconds: this text, or ``auto`` for the clip's title."""
     remove_fillers: bool = False
     """Cut "um", "uh" and long pauses out of the clips (captions stay in sync)."""
+    censor: Censor | None = None
+    denoise: bool = False
+    """FFT noise reduction of the clips' sound."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
