@@ -158,3 +158,26 @@ def test_settings_reach_the_graph_and_a_rerender_keeps_or_changes_them():
     other = EffectsChange(censor={"words": ["heck"], "mode": "bleep"}).applied(own)
     assert other.censor == CensorConfig(("heck",))
     assert other.denoise
+
+
+@pytest.mark.parametrize(
+    "censor",
+    [pytest.param({"words": ["!!"]}, id="punct-only"), pytest.param({"words": "damn"}, id="str"),
+     pytest.param({"words": ["x" * 41]}, id="too-long"),
+     pytest.param({"words": ["damn"], "mode": "mute"}, id="mode"),
+     pytest.param({"words": [f"w{i}" for i in range(51)]}, id="too-many")],
+)  # fmt: skip
+def test_requests_with_a_bad_censor_are_refused_before_any_work(censor):
+    from pydantic import ValidationError
+
+    from clipray.serve.schemas import JobSettings, RerenderIn
+
+    for model in (JobSettings, RerenderIn):
+        with pytest.raises(ValidationError):
+            model.model_validate({"censor": censor})
+    body = RerenderIn.model_validate({"censor": {"words": ["Damn"]}, "denoise": True})
+    assert body.censor is not None
+    change = EffectsChange(censor=body.censor.model_dump(), denoise=body.denoise)
+    assert change.censor == CensorConfig(("damn",), "bleep")
+    job = JobSettings.model_validate({"censor": {"words": ["Damn"], "mode": "silence"}})
+    assert RunOptions(**job.model_dump()).censor == CensorConfig(("damn",), "silence")
