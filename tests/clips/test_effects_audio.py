@@ -181,3 +181,34 @@ def test_requests_with_a_bad_censor_are_refused_before_any_work(censor):
     assert change.censor == CensorConfig(("damn",), "bleep")
     job = JobSettings.model_validate({"censor": {"words": ["Damn"], "mode": "silence"}})
     assert RunOptions(**job.model_dump()).censor == CensorConfig(("damn",), "silence")
+
+
+def test_music_is_ducked_under_the_speech_in_one_graph_and_reaches_the_settings():
+    from pydantic import ValidationError
+
+    from clipray.clips.effects.audio import music_graph
+    from clipray.serve.schemas import JobSettings, RerenderIn
+
+    step = plan_audio(SAID, 3.0, None, denoise=True, music="music/bed.mp3")
+    assert step == Audio(denoise=True, music="music/bed.mp3")
+    graph = music_graph(step)
+    assert graph.startswith("[0:a]afftdn")
+    assert "[bed][key]sidechaincompress" in graph
+    assert graph.endswith("amix=inputs=2:duration=first:normalize=0[out]")
+    with pytest.raises(GraphError):
+        Audio(music="")
+    spec = RenderSpec(source_id="a" * 32, start=0.0, end=3.0, effects=EffectsGraph((step,)))
+    assert RenderSpec.from_json(spec.to_json()) == spec
+    own = effects_of(spec)
+    assert own.music == "music/bed.mp3"
+    assert EffectsChange(music="").applied(own).music is None
+    assert EffectsChange().applied(own).music == "music/bed.mp3"
+    job = JobSettings.model_validate({"music": "music/bed.mp3"})
+    assert RunOptions(**job.model_dump()).effects.music == "music/bed.mp3"
+    for bad in ("/etc/passwd", "x" * 1025):  # a server path is never a client's to name
+        for model in (JobSettings, RerenderIn):
+            with pytest.raises(ValidationError):
+                model.model_validate({"music": bad})
+    with pytest.raises(ValidationError):
+        JobSettings.model_validate({"music": ""})
+    assert RerenderIn.model_validate({"music": ""}).music == ""  # a re-render takes it off

@@ -11,7 +11,7 @@ import pytest
 
 from clipray.clips.captions import CaptionConfig, build_ass
 from clipray.clips.effects.audio import BLEEP_HZ, CensorConfig, plan_audio, star_words
-from clipray.clips.effects.graph import EffectsGraph
+from clipray.clips.effects.graph import Audio, EffectsGraph
 from clipray.clips.loudness import measure
 from clipray.clips.render import RenderSpec, audio_effects_args, render_clip
 from clipray.schemas import Word
@@ -115,3 +115,58 @@ def test_real_speech_is_bleeped_and_denoised_at_the_target_loudness(tmp_path):
     assert done.loudness is not None
     assert done.loudness.reached
     _on_target(done.video)
+
+
+def _band(x: np.ndarray, a: float, b: float, hz: float) -> float:
+    """The mean power of ``x[a:b]`` within 50 Hz of ``hz``."""
+    seg = x[int(a * RATE):int(b * RATE)]
+    power = np.abs(np.fft.rfft(seg * np.hanning(len(seg)))) ** 2 / len(seg)
+    freqs = np.fft.rfftfreq(len(seg), 1 / RATE)
+    return float(power[np.abs(freqs - hz) <= 50].sum())
+
+
+def test_music_loops_under_the_clip_and_ducks_while_words_are_said(tmp_path):
+    src = tmp_path / "source.mkv"
+    _synthetic(src)
+    music = tmp_path / "bed.wav"  # 2 s of 300 Hz: shorter than the clip, so it loops
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "sine=frequency=300:sample_rate=44100:duration=2", str(music)],
+                   check=True)  # fmt: skip
+    words = [Word(a, b, f" {w}", 1.0) for a, b, w in SCRIPT]
+    step = plan_audio(words, 5.0, None, denoise=False, music=str(music))
+    assert step is not None
+    spec = RenderSpec(source_id="m" * 32, start=0.0, end=5.0, aspect="1:1", captions="none",
+                      effects=EffectsGraph((step,)))  # fmt: skip
+    done = render_clip(spec, str(src), (320, 240), True, tmp_path / "out", None,
+                       music=str(music))  # fmt: skip
+    x = _pcm(done.video)
+    # a pause from 2.0 s to 3.9 s (the music's second loop): the bed at its own level
+    pause = _band(x, 2.7, 3.8, 300)
+    said = [_band(x, a + 0.08, b - 0.03, 300) for a, b, w in SCRIPT if b <= 5.0 and a > 3.0]
+    assert pause > 0
+    for p in said:  # under every word it is pressed down at least 8 dB
+        assert 10 * np.log10(pause / p) > 8.0, (pause, said)
+    assert _share_at(x, 2.7, 3.8, 300) > 0.9  # the pause is the music alone
+    assert done.loudness is not None
+    assert done.loudness.reached
+    _on_target(done.video)
+    with pytest.raises(Exception, match="music"):
+        render_clip(spec, str(src), (320, 240), True, tmp_path / "none", None)
+
+
+def test_a_music_file_that_is_not_there_is_refused_with_a_code(tmp_path):
+    from clipray.config import Settings
+    from clipray.domain.errors import NotFound
+    from clipray.pipelines.music import music_at
+
+    bed = tmp_path / "bed.wav"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "sine=frequency=300:duration=0.5", str(bed)], check=True)  # fmt: skip
+    spec = RenderSpec(source_id="m" * 32, start=0.0, end=3.0,
+                      effects=EffectsGraph((Audio(music=str(bed)),)))  # fmt: skip
+    assert music_at(spec, Settings(), "w" * 32) == str(bed)
+    bed.unlink()
+    with pytest.raises(NotFound) as err:
+        music_at(spec, Settings(), "w" * 32)
+    assert err.value.code == "MUSIC_NOT_FOUND"
+    assert music_at(RenderSpec(source_id="m" * 32, start=0.0, end=3.0), Settings(), "w") is None

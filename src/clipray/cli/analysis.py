@@ -147,6 +147,9 @@ def run(
     denoise: Annotated[
         bool, typer.Option("--denoise", help="Reduce background noise in the sound.")
     ] = False,
+    music: Annotated[
+        str | None, typer.Option(help="Music ducked under the speech: a file or a media key.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -182,7 +185,8 @@ def run(
         raise typer.BadParameter(str(exc), param_hint="--censor") from exc
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
-                      hook, remove_fillers, censored, denoise)  # fmt: skip
+                      hook, remove_fillers, censored, denoise,
+                      str(Path(music).resolve()) if music and Path(music).is_file() else music)
     _run_and_print(settings, source, opts, out, as_json)
 
 

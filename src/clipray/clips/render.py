@@ -41,7 +41,7 @@ from clipray.clips.audiogram import (
     cover_args,
     escape_filter_path,
 )
-from clipray.clips.effects.audio import audio_filter
+from clipray.clips.effects.audio import audio_filter, music_graph
 from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph
 from clipray.clips.effects.zooms import zoom_filter
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
@@ -216,13 +216,19 @@ def cut_audio_args(ffmpeg: str, wav: Path, cut: BaseCut, out: Path) -> list[str]
             *BITEXACT, str(out)]  # fmt: skip
 
 
-def audio_effects_args(ffmpeg: str, wav: Path, step: Audio, out: Path) -> list[str] | None:
-    """The audio step's chain over ``wav`` (the clip's audio, cut); None: a passthrough."""
+def audio_effects_args(ffmpeg: str, wav: Path, step: Audio, out: Path,
+                       music: str | None = None) -> list[str] | None:  # fmt: skip
+    """The audio step over ``wav`` (the clip's audio, cut), with ``music`` (where FFmpeg
+    reads the step's music: a path or URL) looped under it; None: a passthrough."""
+    head = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(wav)]
+    tail = ["-c:a", "pcm_f32le", *BITEXACT, str(out)]
+    if step.music is not None:
+        if music is None:
+            raise RenderError("the clip's music track was not resolved to a file")
+        return [*head, "-stream_loop", "-1", "-i", music, "-filter_complex", music_graph(step),
+                "-map", "[out]", *tail]  # fmt: skip
     chain = audio_filter(step)
-    if chain is None:
-        return None
-    return [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(wav),
-            "-af", chain, "-c:a", "pcm_f32le", *BITEXACT, str(out)]  # fmt: skip
+    return None if chain is None else [*head, "-af", chain, *tail]
 
 
 def encode_args(
@@ -258,8 +264,10 @@ def render_clip(
     ass_text: str | None = None,
     thumbnail_at: float | None = None,
     ffmpeg: str = "ffmpeg",
+    music: str | None = None,
 ) -> Rendered:
-    """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``."""
+    """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``;
+    ``music``: where FFmpeg reads the audio step's music track (a path or URL)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ass = None
     hook = spec.effects is not None and spec.effects.hook is not None
@@ -271,7 +279,8 @@ def render_clip(
         raw = workdir / "audio.wav"
         cut = spec.effects.base_cut if spec.effects else None
         step = spec.effects.audio if spec.effects else None
-        fx = audio_effects_args(ffmpeg, workdir / "audio-cut.wav", step, raw) if step else None
+        fx = audio_effects_args(ffmpeg, workdir / "audio-cut.wav", step, raw,
+                                music) if step else None  # fmt: skip
         got = raw if fx is None else workdir / "audio-cut.wav"
         if cut is None:
             extract(ffmpeg, source, spec.start, spec.duration, got)

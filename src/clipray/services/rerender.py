@@ -62,7 +62,8 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
                          remove_fillers=g.base_cut is not None,
                          censor=CensorConfig(audio.censor, audio.mode)
                          if audio is not None and audio.censor else None,
-                         denoise=audio is not None and audio.denoise)  # fmt: skip
+                         denoise=audio is not None and audio.denoise,
+                         music=audio.music if audio is not None else None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class EffectsChange:
     """Words to censor instead of the clip's own (a :class:`CensorConfig` or a request's
     ``{"words": [...], "mode": ...}``), or ``off`` (no words) to take censoring off."""
     denoise: bool | None = None
+    music: str | None = None
+    """A music track's object key, or ``""`` to take the music off."""
 
     def __post_init__(self) -> None:
         if isinstance(self.censor, Mapping):
@@ -90,7 +93,9 @@ class EffectsChange:
         censor = own.censor if self.censor is None else (
             None if self.censor == "off" else self.censor)  # type: ignore[assignment]
         denoise = own.denoise if self.denoise is None else self.denoise
-        return EffectsConfig(zooms, hook, fillers, censor, denoise)  # type: ignore[arg-type]
+        music = own.music if self.music is None else (self.music or None)
+        return EffectsConfig(zooms, hook, fillers, censor,  # type: ignore[arg-type]
+                             denoise, music)  # fmt: skip
 
 
 def plan_rerender(
@@ -109,7 +114,7 @@ def plan_rerender(
     opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions,
                       layout=layout or spec.layout,
                       zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers,
-                      censor=fx.censor, denoise=fx.denoise)  # fmt: skip
+                      censor=fx.censor, denoise=fx.denoise, music=fx.music)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")

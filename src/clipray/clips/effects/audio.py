@@ -5,6 +5,7 @@ A censored word is matched on its text lower-cased with the punctuation stripped
 timeline, padded a little as the timings are the recogniser's) is muted in the audio,
 with a 1 kHz tone in its place in ``bleep`` mode, and the captions show it starred
 (``d***``: the first letter kept). Denoising is FFmpeg's ``afftdn`` (FFT noise reduction).
+Music is mixed under the speech, ducked by ``sidechaincompress`` keyed on the speech.
 
 :func:`audio_filter` writes the step as one FFmpeg audio chain, which runs on the clip's
 audio before it is normalised: the loudness pass stays the last word on the level, so a
@@ -109,15 +110,16 @@ def star_words(words: Sequence[Word], censored: Iterable[str]) -> list[Word]:
 
 
 def plan_audio(words: Sequence[Word], duration: float, censor: CensorConfig | None,
-               denoise: bool) -> Audio | None:  # fmt: skip
+               denoise: bool, music: str | None = None) -> Audio | None:  # fmt: skip
     """The audio step of a clip whose words (on the output's timeline) are ``words``; None
-    (a passthrough) when no censored word is said and no denoising is asked for."""
+    (a passthrough) when no censored word is said, and no denoising or music is asked for."""
     spans = censor_spans(words, censor, duration) if censor is not None else ()
-    if not spans and not denoise:
+    if not spans and not denoise and not music:
         return None
     if not spans or censor is None:
-        return Audio(denoise=True)
-    return Audio(censor=censor.words, mode=censor.mode, spans=spans, denoise=denoise)
+        return Audio(denoise=denoise, music=music or None)
+    return Audio(censor=censor.words, mode=censor.mode, spans=spans, denoise=denoise,
+                 music=music or None)  # fmt: skip
 
 
 def audio_filter(step: Audio) -> str | None:
@@ -139,5 +141,27 @@ def audio_filter(step: Audio) -> str | None:
     return ",".join(chain) or None
 
 
-__all__ = ["CensorConfig", "audio_filter", "censor_spans", "plan_audio", "star", "star_words",
-           "word_key"]  # fmt: skip
+MUSIC_GAIN_DB = -18.0
+"""The music's level against the speech before ducking (both then normalised together):
+a bed under the voice, not a second voice."""
+DUCK = "sidechaincompress=threshold=0.02:ratio=8:attack=20:release=400:makeup=1"
+"""Ducking keyed on the speech: above -34 dBFS of speech the music is pressed down 8:1
+(about 15 dB under a talking voice), in within 20 ms, back over 0.4 s after a phrase."""
+
+
+def music_graph(step: Audio) -> str:
+    """A ``-filter_complex`` over the clip's audio (input 0) and the music (input 1,
+    looped by the caller) with the step's chain on the speech, the music in the clip's
+    layout and ducked under it, the two mixed into ``[out]`` as long as the clip."""
+    speech = audio_filter(step) or "anull"
+    return ";".join([
+        f"[0:a]{speech},asplit=2[speech][key]",
+        f"[1:a]aresample=48000,aformat=sample_fmts=flt:channel_layouts=stereo,"
+        f"volume={MUSIC_GAIN_DB}dB[bed]",
+        f"[bed][key]{DUCK}[ducked]",
+        "[speech][ducked]amix=inputs=2:duration=first:normalize=0[out]",
+    ])  # fmt: skip
+
+
+__all__ = ["CensorConfig", "audio_filter", "censor_spans", "music_graph", "plan_audio", "star",
+           "star_words", "word_key"]  # fmt: skip

@@ -143,22 +143,27 @@ class Hook:
 @dataclass(frozen=True)
 class Audio:
     """The audio suite (``clips/effects/audio.py``): the censored ``spans`` (output
-    seconds) muted, with a bleep in ``bleep`` mode; ``denoise``: FFT noise reduction.
-    ``censor`` keeps the words asked for, so a re-render asks for them again."""
+    seconds) muted, with a bleep in ``bleep`` mode; ``denoise``: FFT noise reduction;
+    ``music``: a track (a workspace object key, or a local path from the CLI) looped
+    under the clip and ducked while someone speaks. ``censor`` keeps the words asked
+    for, so a re-render asks for them again."""
 
     name: ClassVar[str] = "audio"
     censor: tuple[str, ...] = ()
     mode: CensorMode = "bleep"
     spans: tuple[tuple[float, float], ...] = ()
     denoise: bool = False
+    music: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in CENSOR_MODES:
             raise GraphError(f"censor mode must be one of {CENSOR_MODES}, not {self.mode!r}")
         if bool(self.spans) != bool(self.censor):
             raise GraphError("censored spans and censored words go together")
-        if not self.spans and not self.denoise:
+        if not self.spans and not self.denoise and self.music is None:
             raise GraphError("an audio step that changes nothing is a passthrough")
+        if self.music is not None and not 0 < len(self.music) <= 1024:
+            raise GraphError("a music track is a key or path of 1 to 1024 characters")
         last = 0.0
         for a, b in self.spans:
             if a < last or b <= a:

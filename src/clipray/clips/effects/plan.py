@@ -38,11 +38,14 @@ class EffectsConfig:
     """Words muted (or bleeped) in the sound and starred in the captions; None: none."""
     denoise: bool = False
     """FFT noise reduction of the clip's sound."""
+    music: str | None = None
+    """A music track (a workspace object key, or a local path from the CLI) ducked under
+    the speech; None: none."""
 
     @property
     def any(self) -> bool:
         return bool(self.zooms or self.hook or self.remove_fillers or self.censor
-                    or self.denoise)  # fmt: skip
+                    or self.denoise or self.music)  # fmt: skip
 
 
 def plan_graph(
@@ -71,7 +74,7 @@ def plan_graph(
     if text:
         steps.append(Hook(text[:120], min(3.0, max(duration / 2, 0.5))))
     inside = [w for w in out_words if w.end > 0 and w.start < duration]
-    audio = plan_audio(inside, duration, cfg.censor, cfg.denoise)
+    audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
     if audio is not None:
         steps.append(audio)
     return EffectsGraph(tuple(steps))

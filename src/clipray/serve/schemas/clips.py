@@ -18,7 +18,7 @@ from clipray.serve.schemas.common import (
     Title,
     ZoomStyle,
 )
-from clipray.serve.schemas.jobs import Censor
+from clipray.serve.schemas.jobs import Censor, MusicKey
 
 
 class ClipOut(BaseModel):
@@ -78,6 +78,8 @@ class RerenderIn(Body):
     """Words to censor instead of the clip's own (no words: none); null keeps the clip's."""
     denoise: bool | None = None
     """Denoising on or off; null keeps the clip's own."""
+    music: MusicKey | Literal[""] | None = None
+    """A music track's object key, ``""`` to take it off; null keeps the clip's own."""
 
 
 class ClipIds(Body):

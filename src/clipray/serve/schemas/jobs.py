@@ -27,6 +27,10 @@ class Censor(Body):
     mode: Literal["bleep", "silence"] = "bleep"
 
 
+MusicKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^/\x00-\x1f]")]
+"""A music track: the key of an object in the workspace's media (never a server path)."""
+
+
 class JobSettings(Body):
     """What the job makes; every field optional."""
 
@@ -45,6 +49,8 @@ class JobSettings(Body):
     censor: Censor | None = None
     denoise: bool = False
     """FFT noise reduction of the clips' sound."""
+    music: MusicKey | None = None
+    """A music track (a workspace object key) ducked under the speech; null: none."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
