@@ -17,8 +17,9 @@ A clip with an effects graph (``clips/effects/``: silence and filler cuts, zooms
 gets it in the same encode: the kept parts are selected on the frame grid after the
 reframe, zooms drawn on the output frames, the hook drawn by libass with the captions;
 the audio is cut the same way (with one-frame crossfades) before it is normalised, and
-its audio step (censored words muted or bleeped, denoising) runs on the cut audio, also
-before the normalisation, which so stays the last pass on the level.
+its audio step (censored words muted or bleeped, denoising, music ducked under the
+speech) runs on the cut audio in one FFmpeg run, also before the normalisation, which so
+stays the last pass on the level.
 
 Every encode is reproducible: bit-exact flags, a fixed thread count and no varying
 metadata, so the same spec on the same machine gives the same bytes.

@@ -195,7 +195,8 @@ def plan_moment(
         reframe = path.to_ffmpeg_filter()
     effects = None
     if opts.effects.any:
-        # an audiogram has no picture to cut or zoom in step with its sound: a hook only
+        # an audiogram has no picture to cut or zoom in step with its sound: a hook and
+        # the audio step only
         wanted = opts.effects if drawn is None else EffectsConfig(
             hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
