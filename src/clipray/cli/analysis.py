@@ -137,6 +137,19 @@ def run(
     remove_fillers: Annotated[
         bool, typer.Option("--remove-fillers", help="Cut 'um', 'uh' and long pauses out.")
     ] = False,
+    censor: Annotated[
+        list[str] | None,
+        typer.Option(help="A word to mute in the sound and star in the captions (repeatable)."),
+    ] = None,
+    censor_mode: Annotated[
+        str, typer.Option(help="bleep (a 1 kHz tone over the word) or silence.")
+    ] = "bleep",
+    denoise: Annotated[
+        bool, typer.Option("--denoise", help="Reduce background noise in the sound.")
+    ] = False,
+    music: Annotated[
+        str | None, typer.Option(help="Music ducked under the speech: a file or a media key.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -145,7 +158,8 @@ def run(
 ) -> None:
     """The main job: analyse (cached), pick the best moments, render them; print the clips."""
     from clipray.clips.captions import STYLES
-    from clipray.clips.effects.graph import ZOOM_STYLES
+    from clipray.clips.effects.audio import CensorConfig
+    from clipray.clips.effects.graph import CENSOR_MODES, ZOOM_STYLES, GraphError
     from clipray.clips.render import ASPECTS
     from clipray.clips.speaker import JOB_LAYOUTS
     from clipray.pipelines.clipjob import RunOptions
@@ -162,9 +176,17 @@ def run(
         raise typer.BadParameter(f"use one of {', '.join(JOB_LAYOUTS)}", param_hint="--layout")
     if min_duration > max_duration:
         raise typer.BadParameter("must not exceed --max-duration", param_hint="--min-duration")
+    if censor_mode not in CENSOR_MODES:
+        raise typer.BadParameter(f"use one of {', '.join(CENSOR_MODES)}",
+                                 param_hint="--censor-mode")  # fmt: skip
+    try:
+        censored = CensorConfig.of({"words": censor or [], "mode": censor_mode})
+    except GraphError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--censor") from exc
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
-                      hook, remove_fillers)  # fmt: skip
+                      hook, remove_fillers, censored, denoise,
+                      str(Path(music).resolve()) if music and Path(music).is_file() else music)
     _run_and_print(settings, source, opts, out, as_json)
 
 

@@ -16,7 +16,10 @@ the same normalised audio, the same check of the encoded loudness after it.
 A clip with an effects graph (``clips/effects/``: silence and filler cuts, zooms, a hook)
 gets it in the same encode: the kept parts are selected on the frame grid after the
 reframe, zooms drawn on the output frames, the hook drawn by libass with the captions;
-the audio is cut the same way (with one-frame crossfades) before it is normalised.
+the audio is cut the same way (with one-frame crossfades) before it is normalised, and
+its audio step (censored words muted or bleeped, denoising, music ducked under the
+speech) runs on the cut audio in one FFmpeg run, also before the normalisation, which so
+stays the last pass on the level.
 
 Every encode is reproducible: bit-exact flags, a fixed thread count and no varying
 metadata, so the same spec on the same machine gives the same bytes.
@@ -39,7 +42,8 @@ from clipray.clips.audiogram import (
     cover_args,
     escape_filter_path,
 )
-from clipray.clips.effects.graph import BaseCut, EffectsGraph
+from clipray.clips.effects.audio import audio_filter, music_graph
+from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph
 from clipray.clips.effects.zooms import zoom_filter
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
 from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, version
@@ -213,6 +217,21 @@ def cut_audio_args(ffmpeg: str, wav: Path, cut: BaseCut, out: Path) -> list[str]
             *BITEXACT, str(out)]  # fmt: skip
 
 
+def audio_effects_args(ffmpeg: str, wav: Path, step: Audio, out: Path,
+                       music: str | None = None) -> list[str] | None:  # fmt: skip
+    """The audio step over ``wav`` (the clip's audio, cut), with ``music`` (where FFmpeg
+    reads the step's music: a path or URL) looped under it; None: a passthrough."""
+    head = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(wav)]
+    tail = ["-c:a", "pcm_f32le", *BITEXACT, str(out)]
+    if step.music is not None:
+        if music is None:
+            raise RenderError("the clip's music track was not resolved to a file")
+        return [*head, "-stream_loop", "-1", "-i", music, "-filter_complex", music_graph(step),
+                "-map", "[out]", *tail]  # fmt: skip
+    chain = audio_filter(step)
+    return None if chain is None else [*head, "-af", chain, *tail]
+
+
 def encode_args(
     ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path
 ) -> list[str]:
@@ -246,8 +265,10 @@ def render_clip(
     ass_text: str | None = None,
     thumbnail_at: float | None = None,
     ffmpeg: str = "ffmpeg",
+    music: str | None = None,
 ) -> Rendered:
-    """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``."""
+    """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``;
+    ``music``: where FFmpeg reads the audio step's music track (a path or URL)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ass = None
     hook = spec.effects is not None and spec.effects.hook is not None
@@ -258,11 +279,17 @@ def render_clip(
     if has_audio:
         raw = workdir / "audio.wav"
         cut = spec.effects.base_cut if spec.effects else None
+        step = spec.effects.audio if spec.effects else None
+        fx = audio_effects_args(ffmpeg, workdir / "audio-cut.wav", step, raw,
+                                music) if step else None  # fmt: skip
+        got = raw if fx is None else workdir / "audio-cut.wav"
         if cut is None:
-            extract(ffmpeg, source, spec.start, spec.duration, raw)
+            extract(ffmpeg, source, spec.start, spec.duration, got)
         else:
             span = extract(ffmpeg, source, spec.start, spec.duration, workdir / "span.wav")
-            check(run(cut_audio_args(ffmpeg, span, cut, raw)), "audio cut", RenderError)
+            check(run(cut_audio_args(ffmpeg, span, cut, got)), "audio cut", RenderError)
+        if fx is not None:
+            check(run(fx), "audio effects", RenderError)
         wav = workdir / "audio-normalised.wav"
         norm = normalise(ffmpeg, raw, wav, spec.loudness)
     video = workdir / "clip.mp4"

@@ -23,6 +23,7 @@ from typing import Any
 
 from clipray.clips.audiogram import AudiogramSpec
 from clipray.clips.captions import CaptionConfig, build_ass, hook_event
+from clipray.clips.effects.audio import CensorConfig, star_words
 from clipray.clips.effects.fillers import retime
 from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
@@ -41,6 +42,7 @@ from clipray.config import Settings
 from clipray.domain.analysis import Analysis
 from clipray.observability import metrics, timed
 from clipray.pipelines.ingest import IngestContext, Ingested
+from clipray.pipelines.music import music_at
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
 from clipray.storage.keys import object_key
 from clipray.storage.objects import NO_GENERATED_BUCKET, Buckets
@@ -68,11 +70,21 @@ class RunOptions:
     hook: str | None = None
     """A hook's text, ``auto`` for each clip's title, None: no hook."""
     remove_fillers: bool = False
+    censor: CensorConfig | None = None
+    """Words muted or bleeped, and starred in the captions (a job's stored settings hold
+    it as ``{"words": [...], "mode": ...}``)."""
+    denoise: bool = False
+    music: str | None = None
+    """A music track ducked under the speech: a workspace object key (or a local path)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "censor", CensorConfig.of(self.censor))
 
     @property
     def effects(self) -> EffectsConfig:
         """The effects asked for; the defaults add none (a plain clip)."""
-        return EffectsConfig(self.zooms, self.hook, self.remove_fillers)  # type: ignore[arg-type]
+        return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
+                             self.censor, self.denoise, self.music)  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -183,8 +195,10 @@ def plan_moment(
         reframe = path.to_ffmpeg_filter()
     effects = None
     if opts.effects.any:
-        # an audiogram has no picture to cut or zoom in step with its sound: a hook only
-        wanted = opts.effects if drawn is None else EffectsConfig(hook=opts.effects.hook)
+        # an audiogram has no picture to cut or zoom in step with its sound: a hook and
+        # the audio step only
+        wanted = opts.effects if drawn is None else EffectsConfig(
+            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
                              faces_on_output(path, analysis.faces.tracks, m.start))
@@ -197,6 +211,8 @@ def plan_moment(
     ass = None
     style = CaptionConfig(style=opts.captions)
     cut = effects.base_cut if effects is not None else None
+    if effects is not None and effects.audio is not None and effects.audio.censor:
+        words = star_words(words, effects.audio.censor)
     if opts.captions != "none" and cut is None:
         ass = build_ass(words, m.start, m.end, out_w, out_h, style)
     elif opts.captions != "none":  # captions on the cut clip's timeline
@@ -255,7 +271,8 @@ def render_and_upload(
         work = Path(tmp)
         with timed("render", output_s=p.spec.duration):
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
-                               p.thumbnail_at, ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+                               p.thumbnail_at, ffmpeg=settings.ffmpeg_bin,
+                               music=music_at(p.spec, settings, workspace_id))  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
         (work / CLIP_FILES["edl"]).write_text(p.edl, encoding="utf-8")
         files = {

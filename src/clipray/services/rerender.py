@@ -15,10 +15,13 @@ anything is recorded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from clipray.clips.effects.audio import CensorConfig
 from clipray.clips.effects.plan import EffectsConfig
 from clipray.clips.render import RenderSpec
 from clipray.cluster.resources import actor_options
@@ -53,9 +56,14 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
     g = spec.effects
     if g is None:
         return EffectsConfig()
+    audio = g.audio
     return EffectsConfig(zooms=g.zooms.style if g.zooms else None,
                          hook=g.hook.text if g.hook else None,
-                         remove_fillers=g.base_cut is not None)  # fmt: skip
+                         remove_fillers=g.base_cut is not None,
+                         censor=CensorConfig(audio.censor, audio.mode)
+                         if audio is not None and audio.censor else None,
+                         denoise=audio is not None and audio.denoise,
+                         music=audio.music if audio is not None else None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,12 +75,27 @@ class EffectsChange:
     hook: str | None = None
     """A hook's text (``auto``: the clip's title), or ``""`` to take the hook off."""
     remove_fillers: bool | None = None
+    censor: CensorConfig | Mapping[str, Any] | Literal["off"] | None = None
+    """Words to censor instead of the clip's own (a :class:`CensorConfig` or a request's
+    ``{"words": [...], "mode": ...}``), or ``off`` (no words) to take censoring off."""
+    denoise: bool | None = None
+    music: str | None = None
+    """A music track's object key, or ``""`` to take the music off."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.censor, Mapping):
+            object.__setattr__(self, "censor", CensorConfig.of(self.censor) or "off")
 
     def applied(self, own: EffectsConfig) -> EffectsConfig:
         zooms = own.zooms if self.zooms is None else (None if self.zooms == "none" else self.zooms)
         hook = own.hook if self.hook is None else (self.hook or None)
         fillers = own.remove_fillers if self.remove_fillers is None else self.remove_fillers
-        return EffectsConfig(zooms, hook, fillers)  # type: ignore[arg-type]
+        censor = own.censor if self.censor is None else (
+            None if self.censor == "off" else self.censor)  # type: ignore[assignment]
+        denoise = own.denoise if self.denoise is None else self.denoise
+        music = own.music if self.music is None else (self.music or None)
+        return EffectsConfig(zooms, hook, fillers, censor,  # type: ignore[arg-type]
+                             denoise, music)  # fmt: skip
 
 
 def plan_rerender(
@@ -90,7 +113,8 @@ def plan_rerender(
     fx = (change or EffectsChange()).applied(effects_of(spec))
     opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions,
                       layout=layout or spec.layout,
-                      zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers)  # fmt: skip
+                      zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers,
+                      censor=fx.censor, denoise=fx.denoise, music=fx.music)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")

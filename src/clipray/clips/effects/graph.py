@@ -8,8 +8,9 @@ render spec: a changed step changes the spec, and so adds a clip version.
 
 Steps planned here: ``base_cut`` (:class:`BaseCut`, the parts of the span kept after
 silence and filler removal, joined with short audio crossfades), ``zooms``
-(:class:`Zooms`) and the hook, a title over the first seconds drawn with the captions
-(:class:`Hook`). Reframe, captions and export keep their own fields in the spec.
+(:class:`Zooms`), the hook, a title over the first seconds drawn with the captions
+(:class:`Hook`), and ``audio`` (:class:`Audio`: censored words muted or bleeped,
+denoising). Reframe, captions and export keep their own fields in the spec.
 
     >>> g = EffectsGraph((Hook("Why sleep matters"),))
     >>> EffectsGraph.from_json(g.to_json()) == g
@@ -32,6 +33,8 @@ STEP_ORDER: tuple[str, ...] = (
 
 ZoomStyle = Literal["smooth", "snap", "ken_burns", "pulse"]
 ZOOM_STYLES: tuple[str, ...] = ("smooth", "snap", "ken_burns", "pulse")
+CensorMode = Literal["bleep", "silence"]
+CENSOR_MODES: tuple[str, ...] = ("bleep", "silence")
 
 
 class GraphError(ValueError):
@@ -137,8 +140,39 @@ class Hook:
             raise GraphError("a hook lasts 0.5 to 10 seconds")
 
 
-Step = BaseCut | Zooms | Hook
-_KINDS: dict[str, type[Step]] = {k.name: k for k in (BaseCut, Zooms, Hook)}
+@dataclass(frozen=True)
+class Audio:
+    """The audio suite (``clips/effects/audio.py``): the censored ``spans`` (output
+    seconds) muted, with a bleep in ``bleep`` mode; ``denoise``: FFT noise reduction;
+    ``music``: a track (a workspace object key, or a local path from the CLI) looped
+    under the clip and ducked while someone speaks. ``censor`` keeps the words asked
+    for, so a re-render asks for them again."""
+
+    name: ClassVar[str] = "audio"
+    censor: tuple[str, ...] = ()
+    mode: CensorMode = "bleep"
+    spans: tuple[tuple[float, float], ...] = ()
+    denoise: bool = False
+    music: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in CENSOR_MODES:
+            raise GraphError(f"censor mode must be one of {CENSOR_MODES}, not {self.mode!r}")
+        if bool(self.spans) != bool(self.censor):
+            raise GraphError("censored spans and censored words go together")
+        if not self.spans and not self.denoise and self.music is None:
+            raise GraphError("an audio step that changes nothing is a passthrough")
+        if self.music is not None and not 0 < len(self.music) <= 1024:
+            raise GraphError("a music track is a key or path of 1 to 1024 characters")
+        last = 0.0
+        for a, b in self.spans:
+            if a < last or b <= a:
+                raise GraphError(f"censored spans must be ordered and apart: {a}-{b}")
+            last = b
+
+
+Step = BaseCut | Zooms | Hook | Audio
+_KINDS: dict[str, type[Step]] = {k.name: k for k in (BaseCut, Zooms, Hook, Audio)}
 
 
 @dataclass(frozen=True)
@@ -174,6 +208,10 @@ class EffectsGraph:
     def hook(self) -> Hook | None:
         return self.get("hook")
 
+    @property
+    def audio(self) -> Audio | None:
+        return self.get("audio")
+
     def output_duration(self, span: float) -> float:
         cut = self.base_cut
         return cut.duration if cut is not None else span
@@ -193,5 +231,8 @@ class EffectsGraph:
                 fields["keep"] = tuple((float(a), float(b)) for a, b in fields["keep"])
             if kind is Zooms:
                 fields["zooms"] = tuple(Zoom(**z) for z in fields["zooms"])
+            if kind is Audio:
+                fields["censor"] = tuple(fields.get("censor", ()))
+                fields["spans"] = tuple((float(a), float(b)) for a, b in fields.get("spans", ()))
             held.append(kind(**fields))
         return cls(tuple(held))

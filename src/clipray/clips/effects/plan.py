@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clipray.clips.effects.audio import CensorConfig, plan_audio
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
 from clipray.clips.effects.graph import EffectsGraph, Hook, Step
 from clipray.clips.effects.zooms import FaceAt, ZoomStyle, emphasis_times, plan_zooms
@@ -33,10 +34,18 @@ class EffectsConfig:
     """The hook's text, :data:`HOOK_AUTO` for the clip's title, None: no hook."""
     remove_fillers: bool = False
     """Cut "um", "uh" and long pauses out of the clip."""
+    censor: CensorConfig | None = None
+    """Words muted (or bleeped) in the sound and starred in the captions; None: none."""
+    denoise: bool = False
+    """FFT noise reduction of the clip's sound."""
+    music: str | None = None
+    """A music track (a workspace object key, or a local path from the CLI) ducked under
+    the speech; None: none."""
 
     @property
     def any(self) -> bool:
-        return bool(self.zooms or self.hook or self.remove_fillers)
+        return bool(self.zooms or self.hook or self.remove_fillers or self.censor
+                    or self.denoise or self.music)  # fmt: skip
 
 
 def plan_graph(
@@ -51,8 +60,8 @@ def plan_graph(
     if cut is not None:
         steps.append(cut)
     duration = cut.duration if cut is not None else end - start
+    out_words = retime(words, start, cut)
     if cfg.zooms:
-        out_words = retime(words, start, cut)
         mapped = [p - start for p in peaks if start <= p < end]
         if cut is not None:
             mapped = [t for p in mapped if (t := cut.map_time(p)) is not None]
@@ -64,6 +73,10 @@ def plan_graph(
     text = (title if cfg.hook == HOOK_AUTO else cfg.hook or "").strip()
     if text:
         steps.append(Hook(text[:120], min(3.0, max(duration / 2, 0.5))))
+    inside = [w for w in out_words if w.end > 0 and w.start < duration]
+    audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
+    if audio is not None:
+        steps.append(audio)
     return EffectsGraph(tuple(steps))
 
 

@@ -121,7 +121,9 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     who.require(Action.EDIT_CLIP)
     clip = owned(session, Clip, clip_id, who, "clip")
     source = owned(session, Source, clip.source_id, who, "source")
-    change = EffectsChange(body.zooms, body.hook, body.remove_fillers)
+    change = EffectsChange(body.zooms, body.hook, body.remove_fillers,
+                           body.censor.model_dump() if body.censor else None, body.denoise,
+                           body.music)  # fmt: skip
     new = rerender(svc.settings, svc.buckets, svc.db, session, clip, source, body.aspect,
                    body.captions, body.layout, change)  # fmt: skip
     return clip_out(new)

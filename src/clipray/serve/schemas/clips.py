@@ -18,6 +18,7 @@ from clipray.serve.schemas.common import (
     Title,
     ZoomStyle,
 )
+from clipray.serve.schemas.jobs import Censor, MusicKey
 
 
 class ClipOut(BaseModel):
@@ -73,6 +74,12 @@ class RerenderIn(Body):
     """A hook's text (``auto``: the clip's title), ``""`` to take it off; null keeps it."""
     remove_fillers: bool | None = None
     """Filler and silence removal on or off; null keeps the clip's own."""
+    censor: Censor | None = None
+    """Words to censor instead of the clip's own (no words: none); null keeps the clip's."""
+    denoise: bool | None = None
+    """Denoising on or off; null keeps the clip's own."""
+    music: MusicKey | Literal[""] | None = None
+    """A music track's object key, ``""`` to take it off; null keeps the clip's own."""
 
 
 class ClipIds(Body):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -15,6 +15,20 @@ from clipray.serve.schemas.common import (
     Timestamp,
     ZoomStyle,
 )
+
+CensorWord = Annotated[str, Field(min_length=1, max_length=40, pattern=r"\w")]
+
+
+class Censor(Body):
+    """Words muted in the clips' sound (``bleep``: a 1 kHz tone in their place) and starred
+    in the captions, matched ignoring case and punctuation; no words: no censoring."""
+
+    words: list[CensorWord] = Field(max_length=50)
+    mode: Literal["bleep", "silence"] = "bleep"
+
+
+MusicKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^/\x00-\x1f]")]
+"""A music track: the key of an object in the workspace's media (never a server path)."""
 
 
 class JobSettings(Body):
@@ -32,6 +46,11 @@ class JobSettings(Body):
     """A title over each clip's first seconds: this text, or ``auto`` for the clip's title."""
     remove_fillers: bool = False
     """Cut "um", "uh" and long pauses out of the clips (captions stay in sync)."""
+    censor: Censor | None = None
+    denoise: bool = False
+    """FFT noise reduction of the clips' sound."""
+    music: MusicKey | None = None
+    """A music track (a workspace object key) ducked under the speech; null: none."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:

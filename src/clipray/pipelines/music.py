@@ -1,0 +1,38 @@
+"""Where a render reads its clip's music track (the effects graph's audio step).
+
+The step stores what was asked for: a key of the workspace's media bucket (what the API
+takes), or a local path (what the CLI may pass); the render task, on a worker, turns it
+into something FFmpeg opens.
+
+    >>> music_at(spec, settings, workspace_id)  # doctest: +SKIP
+    'https://s3.../media/ws/music/bed.mp3?X-Amz-...'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clipray.clips.render import RenderSpec
+from clipray.config import Settings
+from clipray.domain.errors import NotFound
+
+
+def music_at(spec: RenderSpec, settings: Settings, workspace_id: str) -> str | None:
+    """Where FFmpeg reads the clip's music: a local path as it is, a key as a presigned URL
+    of the workspace's media object.
+
+    Raises:
+        NotFound: ``MUSIC_NOT_FOUND`` when no such object (or file) exists."""
+    from clipray.cluster.services import open_storage  # as the render task: on the worker
+
+    audio = spec.effects.audio if spec.effects is not None else None
+    if audio is None or audio.music is None:
+        return None
+    if Path(audio.music).is_absolute():
+        if not Path(audio.music).is_file():
+            raise NotFound("MUSIC_NOT_FOUND", f"no music file at {audio.music}")
+        return audio.music
+    media = open_storage(settings).media.scoped(workspace_id)
+    if media.head(audio.music) is None:
+        raise NotFound("MUSIC_NOT_FOUND", f"no music object {audio.music!r} in the workspace")
+    return media.presign_get(audio.music, expires_in=3600)
