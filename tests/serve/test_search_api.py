@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pytest
 import requests
 from fastapi.testclient import TestClient
@@ -33,6 +32,7 @@ from clipray.services.search import ThumbnailLinks
 from clipray.storage.generated import GeneratedRepo
 from clipray.storage.orm import GeneratedClip, GeneratedKind, HighlightReel, Job, JobStatus
 from tests.apiclient import Account, register
+from tests.frames import frames_indexed
 from tests.serve.test_api import assert_error
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
@@ -362,50 +362,17 @@ def post_raw(client, acct, moments):
 
 # --- search by an example picture ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def clip_settings(api_settings, tmp_path_factory):
-    """The API's settings with CLIP on: open_clip's real ViT-S-32 with seeded random
-    weights, saved as a local checkpoint (no CLIP weights ship on PyPI). Random weights
-    still map a frame and its own JPEG close together, which is what is tested."""
-    from clipray.models.torchvision_compat import import_torchvision
-
-    import_torchvision()
-    import open_clip
-    import torch
-
-    torch.manual_seed(0)
-    model = open_clip.create_model("ViT-S-32", pretrained=None)
-    path = tmp_path_factory.mktemp("clip") / "vit-s-32-random.pt"
-    torch.save({"state_dict": model.state_dict()}, path)
-    return api_settings.model_copy(update={"clip_model": "ViT-S-32",
-                                           "clip_pretrained": str(path)})  # fmt: skip
-
-
-def _frames_indexed(settings, buckets, db, acct: Account, path: Path) -> str:
-    """A real source of ``acct``'s workspace whose frames are indexed as the analysis
-    indexes them (2 per second, 256 pixels across, through the configured CLIP), without
-    running an analysis."""
-    from clipray.models.embed import EmbedConfig, EmbedModel
-
-    item = ingest(IngestContext(buckets, db, acct.workspace_id), str(path))
-    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vf",
-                          "fps=2,scale=256:144:flags=neighbor", "-f", "rawvideo", "-pix_fmt",
-                          "rgb24", "pipe:"], capture_output=True, check=True).stdout  # fmt: skip
-    frames = np.frombuffer(raw, np.uint8).reshape(-1, 144, 256, 3)
-    cfg = EmbedConfig(model_name=settings.clip_model, pretrained=settings.clip_pretrained)
-    model = EmbedModel.load(cfg)
-    vectors, times = model.embed_images(frames), np.arange(len(frames)) * 0.5
-    todo = SourceToIndex.of(acct.workspace_id, item.source.id, Analysis.from_json({}), vectors,
-                            times)  # fmt: skip
-    assert index_sources(settings, [todo]) == {item.source.id: None}
-    return item.source.id
+def clip_settings(api_settings, random_clip):
+    """The API's settings with CLIP on (a random ViT-S-32: see ``random_clip``)."""
+    return api_settings.model_copy(update=random_clip)
 
 
 @pytest.fixture(scope="module")
 def pictures(client, clip_settings, api_db, buckets, ray_local):
     """Two workspaces with the same video's frames indexed, and a client with CLIP on."""
     carol, dan = register(client, "picture-carol"), register(client, "picture-dan")
-    c_scenes = _frames_indexed(clip_settings, buckets, api_db, carol, SCENES)
-    d_scenes = _frames_indexed(clip_settings, buckets, api_db, dan, SCENES)
+    c_scenes = frames_indexed(clip_settings, buckets, api_db, carol.workspace_id, SCENES)
+    d_scenes = frames_indexed(clip_settings, buckets, api_db, dan.workspace_id, SCENES)
     with TestClient(create_api(clip_settings)) as with_clip:
         yield with_clip, carol, dan, c_scenes, d_scenes
 
