@@ -123,7 +123,8 @@ class HighlightJobOut(BaseModel):
     generated_clip_id: str | None
     duration_s: float | None
     url: str | None
-    """A presigned URL of the reel, once it succeeded."""
+    """A presigned URL of the reel, once it succeeded; it saves the MP4 under the reel's title
+    (``Content-Disposition: attachment``)."""
     created_at: Timestamp
     finished_at: Timestamp | None
 
