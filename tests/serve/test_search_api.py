@@ -242,7 +242,9 @@ def test_a_reel_of_three_moments_from_two_sources(client, world, api_settings, a
     done = client.get(f"/api/highlights/jobs/{job['id']}", headers=alice.headers).json()
     assert done["status"] == "succeeded", done
     reel = tmp_path / "reel.mp4"
-    reel.write_bytes(requests.get(done["url"], timeout=60).content)
+    got = requests.get(done["url"], timeout=60)
+    assert got.headers["content-disposition"].startswith('attachment; filename="best of.mp4"')
+    reel.write_bytes(got.content)
     info = _streams(reel)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
