@@ -180,6 +180,8 @@ def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, 
     hits.first.wait_for()
     assert hits.first.get_attribute("data-source") == scenes
     assert "visual" in hits.first.inner_text()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=page.locator(".hit img").first.element_handle())  # fmt: skip
     shot(page, "12a-search-by-picture")
     page.get_by_role("button", name="remove the picture").click()
     assert page.get_by_label("Query").is_enabled()
@@ -187,7 +189,7 @@ def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, 
     notes = tmp_path / "notes.txt"
     notes.write_text("just words")
     drop_file(page, "[data-testid=search-drop]", notes, "text/plain")
-    page.get_by_test_id("picked-picture").wait_for()
+    assert page.get_by_test_id("picked-picture").inner_text().startswith("notes.txt")
     page.get_by_role("button", name="Search", exact=True).click()
     alert = page.get_by_role("alert")
     alert.wait_for()

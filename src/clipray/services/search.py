@@ -1,7 +1,9 @@
 """Search: the one flow behind ``POST /api/search`` and ``clipray search``.
 
-Resolve what the query may see (a source, a job's source, or the whole workspace), encode
-the query (the Serve encoder deployment, or the encoders in this process), run the index's
+Check an example picture first (words or a picture, never both; see
+:mod:`clipray.services.search_picture`), resolve what the query may see (a source, a job's
+source, or the whole workspace), encode the query's words or picture (the Serve encoder
+deployment, or the encoders in this process), run the index's
 lists and group them into moments, name each moment's newest job, and give each result a
 thumbnail link. Thumbnail links are signed (HMAC over source, time and expiry), so an
 ``<img>`` loads them without a Bearer header; the signed route then redirects to the JPEG.

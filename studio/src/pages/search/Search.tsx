@@ -149,7 +149,11 @@ export function Search() {
           </label>
           {picture ? (
             <span className="picked" data-testid="picked-picture">
-              <img src={picture.url} alt={`picture to search by: ${picture.name}`} />
+              {picture.file.type.startsWith("image/") ? (
+                <img src={picture.url} alt={`picture to search by: ${picture.name}`} />
+              ) : (
+                <span className="picked-name">{picture.name}</span>
+              )}
               <button type="button" className="link" aria-label="remove the picture" onClick={() => setPicture(null)}>
                 ×
               </button>
