@@ -372,6 +372,25 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def random_clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Settings that turn CLIP on (``settings.model_copy(update=random_clip)``): open_clip's
+    real ViT-S-32 with seeded random weights, saved as a local checkpoint, as no CLIP
+    weights ship on PyPI. Random weights still map a frame and its own JPEG close together,
+    which is what searching by a picture is tested on."""
+    from clipray.models.torchvision_compat import import_torchvision
+
+    import_torchvision()
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-S-32", pretrained=None)
+    path = tmp_path_factory.mktemp("clip") / "vit-s-32-random.pt"
+    torch.save({"state_dict": model.state_dict()}, path)
+    return {"clip_model": "ViT-S-32", "clip_pretrained": str(path)}
+
+
 # --- processes and threads ---------------------------------------------------------------
 def pid_gone(pid: int) -> bool:
     """Whether process ``pid`` has exited: no such process, or a zombie its parent has not

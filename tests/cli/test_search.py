@@ -1,6 +1,7 @@
 """`clipray search` and `clipray reel` as a user runs them (a subprocess with its own
 CLIPRAY_HOME, the embedded S3 and database, Ray started by the command): they run the
-API's flow, so they refuse what the API refuses, with the same codes."""
+API's flow, so they refuse what the API refuses, with the same codes (an example picture
+that is no picture included)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,9 @@ def test_reel_and_search_refuse_like_the_api(tmp_path, up_home):
     gone = up_home.run("search", "anything", "--job", new_id())
     assert gone.returncode == 2
     assert gone.stderr.startswith("error: JOB_NOT_FOUND:")
+    # an example picture is checked as the API checks it: a text file is no picture (415)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just words")
+    picture = up_home.run("search", "--image", str(notes), "--mode", "visual")
+    assert picture.returncode == 2, picture.stdout + picture.stderr
+    assert picture.stderr.startswith("error: IMAGE_TYPE_UNSUPPORTED:")

@@ -1,5 +1,6 @@
 """Generated clips over HTTP (plain FastAPI app, real SQLite and S3): the list with days
-left, watch and download followed to the clip's bytes, keep, and the 401/403/404 cases."""
+left, watch, its URL as JSON and download followed to the clip's bytes, keep, and the
+401/403/404 cases."""
 
 from __future__ import annotations
 
@@ -59,13 +60,19 @@ def test_list_shows_days_left_and_hides_purged(client, alice, api_db, store):
     assert [g["id"] for g in only["data"]] == [purged]
 
 
-@pytest.mark.parametrize("action", ["watch", "download"])
+@pytest.mark.parametrize("action", ["watch", "download", "watch-url"])
 def test_watch_and_download_redirect_to_the_clips_bytes(client, alice, api_db, store, action):
     gid = make(api_db, store, alice)
     resp = client.get(f"/api/generated-clips/{gid}/{action}", headers=alice.headers,
                       follow_redirects=False)  # fmt: skip
-    assert resp.status_code == 302
-    got = requests.get(resp.headers["location"], timeout=30)
+    if action == "watch-url":  # what a <video> plays: the URL /watch redirects to, as JSON
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["file"] == "video"
+        location = resp.json()["url"]
+    else:
+        assert resp.status_code == 302
+        location = resp.headers["location"]
+    got = requests.get(location, timeout=30)
     assert got.status_code == 200
     assert got.content == VIDEO
     disposition = got.headers.get("content-disposition", "")
@@ -89,12 +96,12 @@ def test_guests_other_workspaces_and_gone_clips(client, alice, api_db, store):
     gid = make(api_db, store, alice)
     purged = make(api_db, store, alice, "purged", None)
     expired = make(api_db, store, alice, "available", timedelta(seconds=-5))  # not swept yet
-    for path in ("", "/watch", "/download"):
+    for path in ("", "/watch", "/download", "/watch-url"):
         assert_error(client.get(f"/api/generated-clips/{gid}{path}", follow_redirects=False),
                      401, "UNAUTHORIZED")  # fmt: skip
     assert_error(client.get("/api/generated-clips"), 401, "UNAUTHORIZED")
     bob = register(client, "gen-bob")
-    for path in ("", "/watch", "/download"):
+    for path in ("", "/watch", "/download", "/watch-url"):
         assert_error(client.get(f"/api/generated-clips/{gid}{path}", headers=bob.headers,
                                 follow_redirects=False), 403, "FORBIDDEN")  # fmt: skip
     assert_error(client.post(f"/api/generated-clips/{gid}/keep", headers=bob.headers), 403,
@@ -102,7 +109,7 @@ def test_guests_other_workspaces_and_gone_clips(client, alice, api_db, store):
     assert gid not in [g["id"] for g in client.get("/api/generated-clips",
                                                    headers=bob.headers).json()["data"]]  # fmt: skip
     for gone in (purged, expired, "f" * 32):
-        for path in ("", "/watch", "/download"):
+        for path in ("", "/watch", "/download", "/watch-url"):
             resp = client.get(f"/api/generated-clips/{gone}{path}", headers=alice.headers,
                               follow_redirects=False)  # fmt: skip
             assert_error(resp, 404, "GENERATED_CLIP_NOT_FOUND")
@@ -118,7 +125,7 @@ def test_without_the_app_owned_bucket_the_links_are_503_and_the_records_stay(
     made = make(api_db, store, alice)
     bare = api_settings.model_copy(update={"generated_bucket": None})
     with TestClient(create_api(bare)) as c:
-        for action in ("watch", "download"):
+        for action in ("watch", "download", "watch-url"):
             resp = c.get(f"/api/generated-clips/{made}/{action}", headers=alice.headers,
                          follow_redirects=False)  # fmt: skip
             assert_error(resp, 503, "GENERATED_STORAGE_UNAVAILABLE")

@@ -1,12 +1,16 @@
 """Search and highlight reels over HTTP (plain FastAPI app; real SQLite, S3, LanceDB, Ray
 Data and models): the result shape, workspace scoping, visual mode without CLIP weights,
 moments tight around their words and bounded, text in spoken order, signed thumbnails an
-``<img>`` loads without credentials, a reel of three moments from two sources followed to
-its MP4, the list of reels, and the errors of each route (a 260,000-moment reel refused
-at once, by its size)."""
+``<img>`` loads without credentials, a search by an example picture (a frame of an indexed
+video finds its scene; pictures that are not JPEG/PNG/WebP, broken, too large, or sent with
+words are refused by code), a reel of three moments from two sources followed to its MP4,
+the list of reels, and the errors of each route (a 260,000-moment reel refused at once, by
+its size)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import subprocess
 import time
@@ -28,10 +32,14 @@ from clipray.services.search import ThumbnailLinks
 from clipray.storage.generated import GeneratedRepo
 from clipray.storage.orm import GeneratedClip, GeneratedKind, HighlightReel, Job, JobStatus
 from tests.apiclient import Account, register
+from tests.frames import frames_indexed
 from tests.serve.test_api import assert_error
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 HEAD = MEDIA / "talking_head" / "face_recognition" / "short_hamilton_clip.mp4"  # 640x360
+SCENES = MEDIA / "scene_cuts" / "pyscenedetect" / "testvideo.mp4"  # 1280x720, 24 s
+# Its scenes start at frames 30, 180 and 394 of 29.97 fps (the media's ground truth).
+SCENE_SPANS = [(30 / 29.97, 180 / 29.97), (180 / 29.97, 394 / 29.97), (394 / 29.97, 24.0)]
 # What the JFK recording says, split where he pauses (the words are the reference text).
 JFK = [(0.0, 4.5, "And so my fellow Americans,"),
        (4.5, 7.8, "ask not what your country can do for you,"),
@@ -234,7 +242,9 @@ def test_a_reel_of_three_moments_from_two_sources(client, world, api_settings, a
     done = client.get(f"/api/highlights/jobs/{job['id']}", headers=alice.headers).json()
     assert done["status"] == "succeeded", done
     reel = tmp_path / "reel.mp4"
-    reel.write_bytes(requests.get(done["url"], timeout=60).content)
+    got = requests.get(done["url"], timeout=60)
+    assert got.headers["content-disposition"].startswith('attachment; filename="best of.mp4"')
+    reel.write_bytes(got.content)
     info = _streams(reel)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
@@ -350,6 +360,125 @@ def test_a_huge_reel_request_is_refused_at_once_by_its_size(client, world, api_d
 def post_raw(client, acct, moments):
     return client.post("/api/highlights/export", headers=acct.headers,
                        json={"moments": moments})  # fmt: skip
+
+
+# --- search by an example picture ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def clip_settings(api_settings, random_clip):
+    """The API's settings with CLIP on (a random ViT-S-32: see ``random_clip``)."""
+    return api_settings.model_copy(update=random_clip)
+
+
+@pytest.fixture(scope="module")
+def pictures(client, clip_settings, api_db, buckets, ray_local):
+    """Two workspaces with the same video's frames indexed, and a client with CLIP on."""
+    carol, dan = register(client, "picture-carol"), register(client, "picture-dan")
+    c_scenes = frames_indexed(clip_settings, buckets, api_db, carol.workspace_id, SCENES)
+    d_scenes = frames_indexed(clip_settings, buckets, api_db, dan.workspace_id, SCENES)
+    with TestClient(create_api(clip_settings)) as with_clip:
+        yield with_clip, carol, dan, c_scenes, d_scenes
+
+
+def _still(at: float, tmp_path: Path) -> bytes:
+    """The video's frame at ``at`` as a full-size JPEG, as a user would screenshot it."""
+    out = tmp_path / f"still-{at}.jpg"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{at}", "-i",
+                    str(SCENES), "-frames:v", "1", "-q:v", "3", str(out)], check=True)  # fmt: skip
+    return out.read_bytes()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_a_frame_finds_its_own_scene(pictures, tmp_path):
+    with_clip, carol, _, c_scenes, _ = pictures
+    for lo, hi in SCENE_SPANS:
+        at = round((lo + hi) / 2 * 2) / 2  # a sampled frame's time
+        resp = _search(with_clip, carol, image=_b64(_still(at, tmp_path)), limit=3)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["visual"] == "available"
+        top = body["results"][0]
+        assert set(top) == RESULT_KEYS
+        assert (top["source_id"], top["mode"]) == (c_scenes, "visual")
+        assert top["score"] > 0.95, top  # its own frame, through the same network
+        assert top["start"] - 0.5 <= at <= top["end"] + 0.5, (at, top)
+        inside = min(top["end"], hi) - max(top["start"], lo)  # neighbouring hits merge in
+        assert inside > (top["end"] - top["start"]) / 2, (lo, hi, top)  # mostly its scene
+        assert top["thumbnail_url"].startswith(f"/api/search/thumbnails/{c_scenes}?")
+    from PIL import Image
+
+    # the same frame as a PNG and as a WebP finds the same moment
+    im = Image.open(io.BytesIO(_still(12.0, tmp_path)))
+    tops = set()
+    for fmt in ("PNG", "WEBP"):
+        buf = io.BytesIO()
+        im.save(buf, format=fmt)
+        hit = _search(with_clip, carol, image=_b64(buf.getvalue()), mode="visual").json()
+        tops.add((hit["results"][0]["source_id"], hit["results"][0]["start"]))
+    assert len(tops) == 1
+
+
+def test_a_picture_stays_in_the_workspace(pictures, tmp_path):
+    with_clip, carol, dan, c_scenes, d_scenes = pictures
+    image = _b64(_still(9.0, tmp_path))
+    theirs = _search(with_clip, dan, image=image, limit=100).json()["results"]
+    assert theirs
+    assert {r["source_id"] for r in theirs} == {d_scenes}
+    mine = _search(with_clip, carol, image=image, limit=100).json()["results"]
+    assert {r["source_id"] for r in mine} == {c_scenes}
+    assert_error(_search(with_clip, dan, image=image, source_id=c_scenes), 403, "FORBIDDEN")
+    assert_error(with_clip.post("/api/search", json={"image": image}), 401, "UNAUTHORIZED")
+
+
+def test_pictures_that_cannot_be_searched_are_refused_by_code(client, pictures, tmp_path):
+    with_clip, carol = pictures[0], pictures[1]
+    jpeg = _still(3.0, tmp_path)
+    image = _b64(jpeg)
+    for c in (client, with_clip):
+        assert_error(_search(c, carol, query="a stage", image=image), 422,
+                     "QUERY_TEXT_AND_IMAGE")  # fmt: skip
+        assert_error(_search(c, carol, image=image, mode="hybrid"), 422,
+                     "IMAGE_QUERY_NOT_VISUAL")  # fmt: skip
+        assert_error(_search(c, carol), 422, "QUERY_EMPTY")
+        assert_error(_search(c, carol, image=_b64(b"not a picture at all")), 415,
+                     "IMAGE_TYPE_UNSUPPORTED")  # fmt: skip
+        assert_error(_search(c, carol, image=_b64(b"GIF89a" + jpeg[3:])), 415,
+                     "IMAGE_TYPE_UNSUPPORTED")  # fmt: skip
+        assert_error(_search(c, carol, image=_b64(jpeg[: len(jpeg) // 3])), 422,
+                     "IMAGE_UNREADABLE")  # fmt: skip
+        assert_error(_search(c, carol, image=""), 422, "IMAGE_EMPTY")
+        err = assert_error(_search(c, carol, image="%%% not base64"), 422, "VALIDATION_ERROR")
+        assert err["detail"][0]["loc"] == ["body", "image"]
+    # a picture is checked before CLIP is asked for: without weights the answer is 409
+    assert_error(_search(client, carol, image=image), 409, "VISUAL_SEARCH_UNAVAILABLE")
+
+
+def test_a_picture_too_large_is_refused_by_bytes_or_by_pixels(client, pictures, api_settings):
+    from PIL import Image
+
+    carol = pictures[1]
+    limit = api_settings.max_request_bytes
+    big = b"\xff\xd8\xff" + bytes(limit)  # over the body limit once in base64
+    err = assert_error(_search(client, carol, image=_b64(big)), 413, "PAYLOAD_TOO_LARGE")
+    assert err["detail"] == {"limit": limit}
+    buf = io.BytesIO()
+    Image.new("1", (8000, 8000)).save(buf, format="PNG")  # 64 MP in a few kilobytes
+    assert len(buf.getvalue()) < limit
+    err = assert_error(_search(client, carol, image=_b64(buf.getvalue())), 413,
+                       "IMAGE_TOO_LARGE")  # fmt: skip
+    assert (err["detail"]["width"], err["detail"]["height"]) == (8000, 8000)
+
+
+def test_the_openapi_schema_describes_the_picture(client):
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/api/search"]["post"]
+    assert {"409", "413", "415"} <= set(op["responses"])
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    body = spec["components"]["schemas"][ref]
+    assert body["properties"]["image"]["anyOf"][0]["contentEncoding"] == "base64"
+    assert "query" not in body.get("required", [])
 
 
 def test_deleting_a_source_removes_its_hits(client, world, api_settings):

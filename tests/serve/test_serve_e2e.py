@@ -3,6 +3,7 @@ downloaded clip, then schemathesis fuzzing the OpenAPI schema of the running app
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import subprocess
@@ -38,7 +39,9 @@ class Http:
 
 
 @pytest.fixture(scope="module")
-def served(api_settings, ray_local, api_db) -> Iterator[Http]:
+def served(api_settings, ray_local, api_db, random_clip) -> Iterator[Http]:
+    """The app on Serve; its encoder deployment has CLIP (random weights), so that a search
+    by picture crosses the handle (jobs run without CLIP: their frames are not indexed)."""
     from ray import serve
 
     from clipray.serve.app import Ingress
@@ -48,7 +51,8 @@ def served(api_settings, ray_local, api_db) -> Iterator[Http]:
     (port,) = free_ports(1)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
-        app = Ingress.bind(api_settings, encoders=QueryEncoderDeployment.bind(api_settings))
+        encoders = QueryEncoderDeployment.bind(api_settings.model_copy(update=random_clip))
+        app = Ingress.bind(api_settings, encoders=encoders)
         serve.run(app, name="clipray", route_prefix="/")
         yield Http(f"http://127.0.0.1:{port}")
     finally:
@@ -210,6 +214,15 @@ def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
     assert top["start"] < 11.0
     assert "country" in top["text"].lower()
     assert all(a.json() == answers[0].json() for a in answers)
+    # a picture (a frame of the video) is decoded by the ingress and encoded by CLIP in the
+    # encoder deployment: searched, though this job indexed no frames
+    still = tmp_path / "still.jpg"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", "2", "-i", str(short_talk),
+                    "-frames:v", "1", str(still)], check=True)  # fmt: skip
+    image = base64.b64encode(still.read_bytes()).decode()
+    by_picture = served.post("/api/search", headers=acct.headers, json={"image": image})
+    assert by_picture.status_code == 200, by_picture.text
+    assert (by_picture.json()["visual"], by_picture.json()["results"]) == ("available", [])
     # a highlight reel of two of its moments, made by the job runner on the cluster
     reel = served.post("/api/highlights/export", headers=acct.headers, json={"moments": [
         {"source_id": sid, "start": 1.0, "end": 3.0}, {"source_id": sid, "start": 9.0, "end": 12.0}

@@ -3,7 +3,7 @@ Ray, the S3 server, a database), its stream supervisor and publisher actors incl
 
 - A stream monitor started from the page (keyboard only) on a synthetic live HLS stream
   becomes ``active``, and a clip of the stream arrives on the page through the stream's
-  WebSocket while the page stays open; stopping it from the page stops it.
+  WebSocket while the page stays open and plays there; stopping it from the page stops it.
 - An owner connects an X account through the real OAuth flow against the local fake of X
   (the consent opens in a new window), publishes a rendered clip to it, and sees it reach
   ``published`` in the publications and the calendar; an editor's publication shows as a
@@ -199,6 +199,12 @@ def test_a_stream_started_on_the_page_goes_active_and_its_clip_arrives_live(
         kinds = [e["kind"] for e in clip["events"] if e.get("kind")]
         assert kinds
         assert all(k in card.inner_text() for k in kinds)
+        # It plays in the page: Play asks for its signed URL, the <video> loads the MP4.
+        card.get_by_role("button", name="Play").click()
+        video = card.locator("video")
+        video.wait_for()
+        page.wait_for_function("v => v.readyState >= 1 && v.duration > 0",
+                               arg=video.element_handle())  # fmt: skip
         # The worker's health report shows (its first figure, the stream clock, is set).
         page.wait_for_function("document.querySelector('dl.health dd').textContent !== '—'")
         shot(page, "live-02-stream-clip")

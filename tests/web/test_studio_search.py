@@ -5,9 +5,11 @@ end-to-end tests.
 An owner's job on a talk (the JFK speech over two talking heads) is made through the API;
 in the studio the owner searches spoken words, picks two moments into the tray, reorders
 them by drag and drop (and from the keyboard), exports the reel, waits for it and downloads
-it (ffprobe: an MP4 as long as its two parts); keeps the reel on the generated-clips page and
-sees its expiry go. A second user, added as a viewer through the API, then walks the jobs,
-clip review, generated and members pages and finds no control that changes anything.
+it (ffprobe: an MP4 as long as its two parts); searches by a picture (a frame of another video
+of the workspace, picked with the file input, finds that video; a dropped text file shows the
+server's refusal code); keeps the reel on the generated-clips page and sees its expiry go. A
+second user, added as a viewer through the API, then walks the jobs, clip review, generated
+and members pages and finds no control that changes anything.
 Screenshots go to ``test-artifacts/studio/`` like the other studio pages'.
 """
 
@@ -21,8 +23,16 @@ import pytest
 import requests
 
 from tests.apiclient import Account, register, upload
+from tests.frames import frames_indexed
+from tests.serve.test_search_api import SCENES
 from tests.serve.test_serve_e2e import served  # noqa: F401 (the served stack fixture)
-from tests.web.test_studio_browser import ConsoleWatch, browser, built, shot  # noqa: F401
+from tests.web.test_studio_browser import (  # noqa: F401
+    ConsoleWatch,
+    browser,
+    built,
+    drop_file,
+    shot,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
@@ -74,7 +84,9 @@ def tray_moments(page) -> list[str]:
     return [items.nth(i).get_attribute("data-moment") for i in range(items.count())]
 
 
-def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, tmp_path):  # noqa: F811
+def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk,  # noqa: F811
+                                            tmp_path, api_settings, api_db, buckets,
+                                            random_clip):  # fmt: skip
     owner = register(served, "studio-owner")
     confirmed = upload(served, owner, short_talk)
     assert confirmed.status_code == 200, confirmed.text
@@ -151,6 +163,43 @@ def test_search_tray_reel_keep_and_a_viewer(served, built, browser, short_talk, 
     assert float(probe["format"]["duration"]) == pytest.approx(expected, abs=0.3)
     fits_phone(page, "12-search")
     watch.check("reel")
+
+    # Search by a picture: a frame of another video of the workspace (its frames indexed as
+    # an analysis with the encoder deployment's CLIP would) finds that video.
+    clip_settings = api_settings.model_copy(update=random_clip)
+    scenes = frames_indexed(clip_settings, buckets, api_db, owner.workspace_id, SCENES)
+    still = tmp_path / "frame.jpg"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", "9", "-i", str(SCENES),
+                    "-frames:v", "1", "-q:v", "3", str(still)], check=True)  # fmt: skip
+    page.get_by_label("Picture").set_input_files(str(still))
+    page.get_by_test_id("picked-picture").wait_for()
+    assert page.get_by_label("Query").is_disabled()
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator("[role=status][data-query='picture:frame.jpg']").wait_for()
+    hits = page.get_by_test_id("hit")
+    hits.first.wait_for()
+    assert hits.first.get_attribute("data-source") == scenes
+    assert "visual" in hits.first.inner_text()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=page.locator(".hit img").first.element_handle())  # fmt: skip
+    shot(page, "12a-search-by-picture")
+    page.get_by_role("button", name="remove the picture").click()
+    assert page.get_by_label("Query").is_enabled()
+    # A dropped file that is not a picture: sent, and the server's refusal shown by its code.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just words")
+    drop_file(page, "[data-testid=search-drop]", notes, "text/plain")
+    assert page.get_by_test_id("picked-picture").inner_text().startswith("notes.txt")
+    page.get_by_role("button", name="Search", exact=True).click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert alert.locator(".error-code").inner_text() == "IMAGE_TYPE_UNSUPPORTED"
+    shot(page, "12b-search-picture-refused")
+    page.get_by_role("button", name="dismiss").click()
+    page.get_by_role("button", name="remove the picture").click()
+    # The browser logs the refused request's 415 as a console error: the one expected.
+    watch.errors = [e for e in watch.errors if "status of 415" not in e]
+    watch.check("search by picture")
 
     # Generated clips: the reel expires in N days until it is kept.
     page.get_by_role("link", name="Generated").click()

@@ -60,8 +60,8 @@ def search(
                                  param_hint="--image")  # fmt: skip
     settings = _settings(ctx)
     db, ws = _workspace_database(settings)
-    pixels = _read_image(image) if image is not None else None
-    req = service.SearchRequest(query, mode, source, job, limit, page, pixels)  # type: ignore[arg-type]
+    picture = _read_image(image) if image is not None else None
+    req = service.SearchRequest(query, mode, source, job, limit, page, picture)  # type: ignore[arg-type]
     backends = service.OpenBackends(db, open_index(settings), settings)
     res = asyncio.run(service.search(backends, ws.id, req, service.LocalEncoders(settings)))
     if as_json:
@@ -80,15 +80,12 @@ def search(
     out.print(table)
 
 
-def _read_image(path: Path) -> Any:
-    import numpy as np
-    from PIL import Image
-
+def _read_image(path: Path) -> bytes:
+    """The file's bytes; the search service checks and decodes them as the API's."""
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))[None]
+        return path.read_bytes()
     except OSError as exc:
-        raise typer.BadParameter(f"not a picture: {exc}", param_hint="--image") from exc
+        raise typer.BadParameter(f"cannot read it: {exc}", param_hint="--image") from exc
 
 
 def _moment(text: str) -> tuple[str, float, float]:

@@ -13,6 +13,7 @@ it, and nothing else may.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,8 +83,9 @@ class EmbedModel:
     def dim(self) -> int:
         return int(self.model.visual.output_dim)
 
-    def embed_images(self, frames: np.ndarray) -> np.ndarray:
-        """Unit-length embeddings of ``frames`` ((N, H, W, 3) uint8 RGB), in batches."""
+    def embed_images(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Unit-length embeddings of ``frames`` ((N, H, W, 3) uint8 RGB, or N such frames
+        of different sizes: CLIP's preprocessing resizes each), in batches."""
         import torch
         from PIL import Image
 

@@ -11,6 +11,7 @@ image) tower for frames. Serve runs them as their own deployment
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,8 +62,9 @@ class QueryEncoders:
             raise WeightsUnavailableError("no CLIP weights configured: visual search is off")
         return self.clip.embed_texts(texts)
 
-    def clip_images(self, frames: np.ndarray) -> np.ndarray:
-        """CLIP image embeddings of RGB frames: search by an example picture."""
+    def clip_images(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """CLIP image embeddings of RGB frames: search by an example picture (a sequence:
+        pictures of different sizes, as a batch of queries brings)."""
         if self.clip is None:
             raise WeightsUnavailableError("no CLIP weights configured: visual search is off")
         return self.clip.embed_images(frames)

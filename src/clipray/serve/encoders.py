@@ -32,7 +32,8 @@ costs a few ms on a CPU, so a longer wait would cost more than the batch saves."
 
 @serve.deployment(**deployment_kwargs(QUERY_ENCODERS))
 class QueryEncoderDeployment:
-    """Sentence and CLIP text encoders of search queries, batched across requests."""
+    """Sentence and CLIP encoders of search queries (words, or an example picture),
+    batched across requests."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         from clipray.config import get_settings
@@ -51,6 +52,15 @@ class QueryEncoderDeployment:
         if not self.enc.visual_available:
             return [None] * len(texts)
         return list(await asyncio.to_thread(self.enc.clip_texts, texts))
+
+    @serve.batch(**BATCH)
+    async def clip_image(self, pictures: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Each picture ``1 x H x W x 3``, of its own size (the ingress scaled it like an
+        indexed frame): they go through CLIP's preprocessing as one batch of frames."""
+        if not self.enc.visual_available:
+            return [None] * len(pictures)
+        frames = [p[0] for p in pictures]
+        return list(await asyncio.to_thread(self.enc.clip_images, frames))
 
 
 class HandleEncoders:
@@ -72,3 +82,8 @@ class HandleEncoders:
 
     async def clip_text(self, text: str) -> np.ndarray | None:
         return await self.handle.clip_text.remote(text)
+
+    async def clip_image(self, pixels: np.ndarray) -> np.ndarray | None:
+        """The decoded, scaled picture crosses to the replica (at most 256 x 256 x 3 bytes),
+        so the ingress never loads CLIP."""
+        return await self.handle.clip_image.remote(pixels)

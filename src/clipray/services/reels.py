@@ -34,6 +34,7 @@ from clipray.pipelines.highlights import (
 from clipray.services.access import owned
 from clipray.services.generation import require_generation
 from clipray.storage.generated import GeneratedRepo
+from clipray.storage.objects import download_name
 from clipray.storage.orm import ExportStatus, HighlightReel, utcnow
 from clipray.storage.repos import fetch_page
 
@@ -90,7 +91,10 @@ def _state(session: Session, buckets: Buckets, workspace_id: str,
     gen = GeneratedRepo(session, workspace_id).get(row.generated_clip_id)
     if gen is None or GeneratedRepo.gone(gen, utcnow()) or buckets.generated is None:
         return ReelState(row, None, None)
-    url = buckets.generated.scoped(workspace_id).presign_get(gen.storage_key)
+    # A link that saves the file under the reel's title: a browser follows an <a download>
+    # to another origin (the bucket) as a navigation, and would play the MP4 instead.
+    name = download_name(row.title or "highlight-reel", ".mp4")
+    url = buckets.generated.scoped(workspace_id).presign_get(gen.storage_key, download_name=name)
     return ReelState(row, gen.storage_key, url)
 
 

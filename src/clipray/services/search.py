@@ -1,7 +1,9 @@
 """Search: the one flow behind ``POST /api/search`` and ``clipray search``.
 
-Resolve what the query may see (a source, a job's source, or the whole workspace), encode
-the query (the Serve encoder deployment, or the encoders in this process), run the index's
+Check an example picture first (words or a picture, never both; see
+:mod:`clipray.services.search_picture`), resolve what the query may see (a source, a job's
+source, or the whole workspace), encode the query's words or picture (the Serve encoder
+deployment, or the encoders in this process), run the index's
 lists and group them into moments, name each moment's newest job, and give each result a
 thumbnail link. Thumbnail links are signed (HMAC over source, time and expiry), so an
 ``<img>`` loads them without a Bearer header; the signed route then redirects to the JPEG.
@@ -30,6 +32,7 @@ from clipray.clips.render import RenderError, still
 from clipray.config import Settings
 from clipray.domain.errors import CodedError, Conflict, Forbidden, NotFound
 from clipray.services.access import owned
+from clipray.services.search_picture import picture_pixels
 from clipray.storage.keys import is_id, thumbnail_key
 from clipray.storage.orm import Job, Source
 from clipray.storage.search import MODES as MODES  # the modes a door may offer
@@ -37,6 +40,7 @@ from clipray.storage.search import (
     Mode,
     Query,
     QueryVectors,
+    SearchError,
     latest_jobs,
     restrict,
     result_dict,
@@ -68,10 +72,14 @@ class Encoders(Protocol):
         """None: no CLIP weights (visual search unavailable)."""
         ...
 
+    async def clip_image(self, pixels: np.ndarray) -> np.ndarray | None:
+        """An example picture (``1 x H x W x 3`` RGB) through CLIP; None without weights."""
+        ...
+
 
 class LocalEncoders:
     """:class:`Encoders` in this process, loaded on the first query (the CLI, and the API
-    without Serve); it also encodes example pictures, which only the CLI sends."""
+    without Serve)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -138,8 +146,8 @@ class SearchRequest:
     """Only the source of this job (409 ``JOB_HAS_NO_SOURCE`` before it stored its video)."""
     limit: int = 10
     page: int = 1
-    image: np.ndarray | None = field(default=None, compare=False)
-    """An example picture instead of words (visual mode; encoders with ``clip_image``)."""
+    image: bytes | None = field(default=None, compare=False, repr=False)
+    """An example picture (JPEG, PNG or WebP bytes) instead of words: visual mode only."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +259,20 @@ def scope(backends: Backends, workspace_id: str, source_id: str | None,
     return restrict(source_id, job_source)
 
 
+async def _picture(req: SearchRequest, asked: bool) -> np.ndarray | None:
+    """The request's example picture as pixels, checked before any lookup or encoding: a
+    query is words or a picture, and a picture only searches frames."""
+    if req.image is None:
+        return None
+    if asked:
+        raise SearchError("QUERY_TEXT_AND_IMAGE", "search by words or by a picture, not both: "
+                          "send either a query or an image", status=422)  # fmt: skip
+    if req.mode != "visual":
+        raise SearchError("IMAGE_QUERY_NOT_VISUAL", "a picture searches frames: use mode "
+                          f"visual, not {req.mode}", status=422)  # fmt: skip
+    return await asyncio.to_thread(picture_pixels, req.image)  # decoding is CPU work
+
+
 def _jobs_of(backends: Backends, workspace_id: str, source_ids: set[str]) -> dict[str, str]:
     with backends.db.session() as s:
         return latest_jobs(s, workspace_id, source_ids)
@@ -269,18 +291,23 @@ async def search(
     ``/api/sources/{id}/thumbnail?t=`` (what the CLI prints: it holds no API secret).
 
     Raises:
-        SearchError: 422 ``QUERY_EMPTY``; 409 ``VISUAL_SEARCH_UNAVAILABLE`` in visual mode
-            without CLIP weights; 409 ``SEARCH_SCOPE_CONFLICT``.
+        SearchError: 422 ``QUERY_EMPTY``, ``QUERY_TEXT_AND_IMAGE`` (words and a picture),
+            ``IMAGE_QUERY_NOT_VISUAL`` (a picture in another mode than visual); 409
+            ``VISUAL_SEARCH_UNAVAILABLE`` in visual mode without CLIP weights; 409
+            ``SEARCH_SCOPE_CONFLICT``.
+        PictureRefused: what :func:`~clipray.services.search_picture.picture_pixels`
+            refuses (415, 413 or 422).
         CodedError: what :func:`scope` raises.
     """
+    asked = bool(req.query.strip())  # a blank query is refused by run_search, unencoded
+    pixels = await _picture(req, asked)
     sources = await asyncio.to_thread(scope, backends, workspace_id, req.source_id, req.job_id)
     available = await encoders.visual_available()
-    asked = bool(req.query.strip())  # a blank query is refused by run_search, unencoded
     sentence = await encoders.sentence(req.query) if asked and req.mode != "visual" else None
     visual = None
     if available and req.mode != "transcript":
-        if req.image is not None:
-            visual = await encoders.clip_image(req.image)  # type: ignore[attr-defined]
+        if pixels is not None:
+            visual = await encoders.clip_image(pixels)
         elif asked:
             visual = await encoders.clip_text(req.query)
     s = backends.settings

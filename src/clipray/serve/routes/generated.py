@@ -2,7 +2,9 @@
 
 They count against no storage quota and are purged ``CLIPRAY_GENERATED_CLIP_RETENTION_DAYS``
 after they were made, unless kept (``POST .../keep``) or published. Watching or downloading
-one redirects to a short-lived presigned URL. A purged or expired clip is gone: 404.
+one redirects to a short-lived presigned URL (``.../watch-url`` gives the one to play as
+JSON, for a ``<video>``, which cannot send a bearer token). A purged or expired clip is
+gone: 404.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from clipray.clips.retention import expires_in_days
 from clipray.serve.deps import ActorDep, Caller, PageNo, PageSize, ServicesDep
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import GeneratedClipOut, GeneratedOrigin, Page
+from clipray.serve.schemas.clips import DownloadUrl
 from clipray.services import generated
 from clipray.storage.orm import GeneratedClip, GeneratedKind, GeneratedStatus, utcnow
 
@@ -65,6 +68,16 @@ def watch_generated(generated_id: str, who: Caller, svc: ServicesDep) -> Redirec
     who.require(Action.READ)
     url = generated.url(svc.db, svc.buckets, who.workspace_id, generated_id, attachment=False)
     return RedirectResponse(url, 302)
+
+
+@router.get("/{generated_id}/watch-url")
+def watch_generated_url(generated_id: str, who: Caller, svc: ServicesDep) -> DownloadUrl:
+    """The presigned URL ``/watch`` redirects to, as JSON: a browser page cannot send its
+    bearer token with a ``<video>`` source, so the studio asks for the URL (a stream's
+    clips play in its page)."""
+    who.require(Action.READ)
+    url = generated.url(svc.db, svc.buckets, who.workspace_id, generated_id, attachment=False)
+    return DownloadUrl(file="video", url=url)
 
 
 @router.get("/{generated_id}/download", status_code=302, responses=_REDIRECT)

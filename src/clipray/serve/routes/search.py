@@ -1,4 +1,5 @@
-"""Search: text queries over the frames and the transcript of the workspace's videos.
+"""Search: text queries over the frames and the transcript of the workspace's videos, or an
+example picture (``image``, base64 in the JSON body) over the frames.
 
 The query is encoded by the encoder deployment (a handle; batched across requests), then
 the index answers each list with the workspace filter inside the query itself, so hits of
@@ -11,13 +12,14 @@ A result's ``thumbnail_url`` is signed: ``GET`` it with no ``Authorization`` hea
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from clipray.serve.deps import Caller, Services, ServicesDep
+from clipray.serve.errors import ErrorResponse
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import SearchHit, SearchIn, SearchOut
 from clipray.services import search as service
@@ -30,18 +32,33 @@ def thumbnail_links(svc: Services) -> service.ThumbnailLinks:
     return service.ThumbnailLinks(svc.tokens.secret, svc.settings.presign_expiry_s)
 
 
-@router.post("")
-async def search(body: SearchIn, who: Caller, svc: ServicesDep) -> SearchOut:
-    """Moments of the workspace's videos that match ``query``, best first.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "VISUAL_SEARCH_UNAVAILABLE, "
+          "JOB_HAS_NO_SOURCE or SEARCH_SCOPE_CONFLICT"},
+    413: {"model": ErrorResponse, "description": "PAYLOAD_TOO_LARGE (the body, picture "
+          "included, is over CLIPRAY_MAX_REQUEST_BYTES) or IMAGE_TOO_LARGE (too many pixels)"},
+    415: {"model": ErrorResponse, "description": "IMAGE_TYPE_UNSUPPORTED: the picture is "
+          "not a JPEG, PNG or WebP image"},
+}  # fmt: skip
 
-    Errors: 422 ``QUERY_EMPTY``; 409 ``VISUAL_SEARCH_UNAVAILABLE`` in visual mode without
-    CLIP weights (hybrid mode then searches the transcript and says ``visual:
-    unavailable``); 409 ``JOB_HAS_NO_SOURCE`` for a job that has not stored its video;
-    409 ``SEARCH_SCOPE_CONFLICT`` for a job about another source.
+
+@router.post("", responses=_ERRORS)
+async def search(body: SearchIn, who: Caller, svc: ServicesDep) -> SearchOut:
+    """Moments of the workspace's videos that match ``query`` (words) or ``image`` (an
+    example picture, searched against the frames), best first.
+
+    Errors: 422 ``QUERY_EMPTY`` (neither words nor a picture), ``QUERY_TEXT_AND_IMAGE``
+    (both), ``IMAGE_QUERY_NOT_VISUAL`` (a picture with mode transcript or hybrid),
+    ``IMAGE_EMPTY``, ``IMAGE_UNREADABLE`` (a broken picture), ``VALIDATION_ERROR`` (an
+    image that is not base64); 415 ``IMAGE_TYPE_UNSUPPORTED``; 413 ``PAYLOAD_TOO_LARGE``,
+    ``IMAGE_TOO_LARGE``; 409 ``VISUAL_SEARCH_UNAVAILABLE`` in visual mode without CLIP
+    weights (hybrid mode then searches the transcript and says ``visual: unavailable``);
+    409 ``JOB_HAS_NO_SOURCE`` for a job that has not stored its video; 409
+    ``SEARCH_SCOPE_CONFLICT`` for a job about another source.
     """
     who.require(Action.READ)
     req = service.SearchRequest(body.query, body.mode, body.source_id, body.job_id,
-                                body.limit, body.page)  # fmt: skip
+                                body.limit, body.page, body.image)  # fmt: skip
     links = await run_in_threadpool(thumbnail_links, svc)
     page = await service.search(svc, who.workspace_id, req, svc.encoders, links)
     return SearchOut(results=[SearchHit.model_validate(r) for r in page.results],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import base64
+import binascii
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from clipray.serve.schemas.common import Body, Timestamp, Title, _no_nul
 
@@ -13,11 +15,32 @@ REEL_PARTS_MAX = 500
 setting, lower by default) is the reel's real limit, checked by the route."""
 
 
+def _base64(value: Any) -> Any:
+    """Standard base64 (RFC 4648, padded) to bytes; anything else is left to the type."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"the image is not standard base64: {exc}") from exc
+
+
+_PICTURE_SCHEMA = {"type": "string", "contentEncoding": "base64",
+                   "description": "A JPEG, PNG or WebP picture, base64-encoded (RFC 4648, no "
+                   "data: prefix); the request body's size limit bounds it."}  # fmt: skip
+Picture = Annotated[bytes, BeforeValidator(_base64), WithJsonSchema(_PICTURE_SCHEMA)]
+
+
 class SearchIn(Body):
-    query: str = Field(max_length=500, examples=["someone laughing on stage"])
+    """Words (``query``) or an example picture (``image``), not both."""
+
+    query: str = Field(default="", max_length=500, examples=["someone laughing on stage"])
+    image: Picture | None = None
+    """Search frames that look like this picture instead of words (``visual`` mode)."""
     mode: Literal["visual", "transcript", "hybrid"] = "hybrid"
     """``visual``: frames through CLIP; ``transcript``: meaning and keywords of what is said;
-    ``hybrid``: both, fused by reciprocal rank."""
+    ``hybrid``: both, fused by reciprocal rank. With an ``image`` it may be left out
+    (``visual``, the one mode a picture searches)."""
     job_id: str | None = Field(default=None, max_length=64)
     """Only the source this job is about."""
     source_id: str | None = Field(default=None, max_length=64)
@@ -25,6 +48,12 @@ class SearchIn(Body):
     limit: int = Field(default=10, ge=1, le=100)
     """Moments per page."""
     page: int = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _picture_searches_frames(self) -> SearchIn:
+        if self.image is not None and "mode" not in self.model_fields_set:
+            self.mode = "visual"
+        return self
 
 
 class SearchHit(BaseModel):
@@ -94,7 +123,8 @@ class HighlightJobOut(BaseModel):
     generated_clip_id: str | None
     duration_s: float | None
     url: str | None
-    """A presigned URL of the reel, once it succeeded."""
+    """A presigned URL of the reel, once it succeeded; it saves the MP4 under the reel's title
+    (``Content-Disposition: attachment``)."""
     created_at: Timestamp
     finished_at: Timestamp | None
 

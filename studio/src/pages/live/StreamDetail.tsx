@@ -8,6 +8,34 @@ import { type FeedMessage, type StreamClip, type StreamHealth, type StreamMonito
 const HEALTH_MS = 5_000;
 const FEED_KEEP = 100;
 
+/** A stream clip's player, its URL asked for on the first Play: a <video> cannot send the
+ * bearer token, so it plays the short-lived presigned URL the API signs (asked late, so a
+ * page left open does not hold fifty URLs that have expired). */
+function ClipPlayer({ clip }: { clip: StreamClip }) {
+  const [url, setUrl] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  async function play() {
+    setError(null);
+    try {
+      const got = await api.get<{ url: string }>(`/api/generated-clips/${encodeURIComponent(clip.id)}/watch-url`);
+      setUrl(got.url);
+    } catch (err) {
+      setError(err);
+    }
+  }
+  if (url) {
+    return <video className="stream-clip-video" src={url} controls autoPlay muted playsInline aria-label={`play ${clip.title || "clip"}`} />;
+  }
+  return (
+    <>
+      <button type="button" className="stream-clip-play" onClick={() => void play()}>
+        ▶ Play
+      </button>
+      <ErrorBox error={error} onDismiss={() => setError(null)} />
+    </>
+  );
+}
+
 /** One stream: its health, the events and clips arriving live (WebSocket), its clips with the
  * window they cover and the events that made them. */
 export function StreamDetail({
@@ -121,6 +149,7 @@ export function StreamDetail({
                     .map((e) => `${e.kind} ${secs(e.t_start)}–${secs(e.t_end)}`)
                     .join("; ")}
                 </span>
+                <ClipPlayer clip={c} />
               </li>
             ))}
           </ul>
