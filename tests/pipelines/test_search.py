@@ -192,28 +192,9 @@ def test_two_workspaces_with_the_same_media_never_see_each_other(
     db_b.dispose()
 
 
-@pytest.fixture(scope="module")
-def clip_checkpoint(tmp_path_factory) -> tuple[str, Path]:
-    """open_clip's real model with random weights (``pretrained=None``; no CLIP weights
-    ship on PyPI), saved as a local checkpoint so that the analysis' actors and the query
-    encoder load the same network through open_clip's own loading code."""
-    from clipray.models.torchvision_compat import import_torchvision
-
-    import_torchvision()
-    import open_clip
-    import torch
-
-    torch.manual_seed(0)
-    model = open_clip.create_model("ViT-S-32", pretrained=None)
-    path = tmp_path_factory.mktemp("clip") / "vit-s-32-random.pt"
-    torch.save({"state_dict": model.state_dict()}, path)
-    return "ViT-S-32", path
-
-
 def test_a_frame_finds_its_own_scene_through_open_clip(migrated, buckets, ray_local,
-                                                       clip_checkpoint, tmp_path):  # fmt: skip
-    name, path = clip_checkpoint
-    settings = migrated.model_copy(update={"clip_model": name, "clip_pretrained": str(path)})
+                                                       random_clip, tmp_path):  # fmt: skip
+    settings = migrated.model_copy(update=random_clip)
     video = SCENES / "testvideo.mp4"
     db, ws, source_id = _analysed(settings, buckets, video, "visual")
     encoders = QueryEncoders.from_settings(settings)

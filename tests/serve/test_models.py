@@ -28,31 +28,13 @@ JFK = ("and so my fellow americans ask not what your country can do for you "
 
 
 @pytest.fixture(scope="module")
-def clip_checkpoint(tmp_path_factory):
-    """A small open_clip network with seeded random weights, saved as a local checkpoint,
-    so that the image-embedding stage runs on both paths (no weights ship on PyPI)."""
-    from clipray.models.torchvision_compat import import_torchvision
-
-    import_torchvision()
-    import open_clip
-    import torch
-
-    torch.manual_seed(0)
-    model = open_clip.create_model("ViT-S-32", pretrained=None)
-    path = tmp_path_factory.mktemp("clip") / "vit-s-32-random.pt"
-    torch.save({"state_dict": model.state_dict()}, path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def warm_settings(settings, s3_server, clip_checkpoint, ray_local):
+def warm_settings(settings, s3_server, random_clip, ray_local):
     """The session's settings with image embeddings on; Serve shut down after the module,
     so that the services' reservations do not outlive it."""
     from ray import serve
 
     migrate.upgrade(settings.resolved_database_url)
-    yield settings.model_copy(update={"clip_model": "ViT-S-32",
-                                      "clip_pretrained": str(clip_checkpoint)})  # fmt: skip
+    yield settings.model_copy(update=random_clip)
     serve.shutdown()
 
 
