@@ -42,10 +42,13 @@ export function StreamDetail({
   monitor,
   workspaceId,
   onStatus,
+  onClips,
 }: {
   monitor: StreamMonitor;
   workspaceId: string;
   onStatus: (status: string) => void;
+  /** The stream's clip count, each time its clips are read (a clip message brings a new one). */
+  onClips?: (count: number) => void;
 }) {
   const [health, setHealth] = useState<StreamHealth | null>(null);
   const [clips, setClips] = useState<StreamClip[] | null>(null);
@@ -56,7 +59,9 @@ export function StreamDetail({
 
   const loadClips = useCallback(async () => {
     try {
-      setClips((await api.get<Page<StreamClip>>(`${path}/clips?limit=50`)).data);
+      const page = await api.get<Page<StreamClip>>(`${path}/clips?limit=50`);
+      setClips(page.data);
+      onClips?.(page.total);
     } catch (err) {
       setError(err);
     }

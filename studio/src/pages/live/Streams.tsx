@@ -98,6 +98,7 @@ export function Streams({ workspaceId, streamId }: { workspaceId: string; stream
           monitor={open}
           workspaceId={workspaceId}
           onStatus={(status) => setMonitors((list) => list?.map((x) => (x.id === open.id ? { ...x, status } : x)) ?? null)}
+          onClips={(count) => setMonitors((list) => list?.map((x) => (x.id === open.id ? { ...x, clips_generated: count } : x)) ?? null)}
         />
       )}
     </main>
