@@ -36,6 +36,8 @@ from clipray.clips.render import (
     render_clip,
 )
 from clipray.clips.select import Candidate, NoClips, SelectConfig, select
+from clipray.clips.thumb_render import titled_thumbnails
+from clipray.clips.thumbs import FaceAt, faces_in
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
@@ -101,6 +103,8 @@ class PlannedClip:
     fcpxml: str
     edl: str
     thumbnail_at: float
+    faces: tuple[FaceAt, ...] = ()
+    """Faces on the clip's timeline, for choosing its thumbnails (``clips/thumbs.py``)."""
 
 
 @dataclass(frozen=True)
@@ -232,9 +236,11 @@ def plan_moment(
     if cut is not None:  # on the cut clip's timeline (a frame cut away: the nearest before)
         before = max((a for a, _ in cut.keep if a <= thumb), default=cut.keep[0][0])
         thumb = cut.map_time(thumb) or cut.map_time(before)
+    faces = faces_in(analysis.faces.tracks, m.start, m.end, (src.width, src.height),
+                     cut.map_time if cut is not None else None)  # fmt: skip
     return PlannedClip(
         m, spec, spec_hash(spec), ass, to_fcpxml(nle), to_edl(nle, m.title),
-        thumbnail_at=thumb or 0.0,
+        thumbnail_at=thumb or 0.0, faces=faces,
     )  # fmt: skip
 
 
@@ -273,24 +279,21 @@ def render_and_upload(
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
                                p.thumbnail_at, ffmpeg=settings.ffmpeg_bin,
                                music=music_at(p.spec, settings, workspace_id))  # fmt: skip
+            thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
+                                       p.moment.title, p.faces, work)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
         (work / CLIP_FILES["edl"]).write_text(p.edl, encoding="utf-8")
         files = {
             "video": done.video,
-            "thumbnail": done.thumbnail,
             "fcpxml": work / CLIP_FILES["fcpxml"],
             "edl": work / CLIP_FILES["edl"],
+            **{"thumbnail" if n == 0 else f"thumbnail-{n}": t for n, t in enumerate(thumbs)},
         }
-        types = {
-            "video": "video/mp4",
-            "thumbnail": "image/jpeg",
-            "fcpxml": "application/xml",
-            "edl": "text/plain",
-        }
+        types = {"video": "video/mp4", "fcpxml": "application/xml", "edl": "text/plain"}
         keys, size = {}, 0
         for kind, path in files.items():
-            key = object_key(workspace_id, "clips", clip_id, CLIP_FILES[kind])
-            info = store.put_file(key, path, content_type=types[kind])
+            key = object_key(workspace_id, "clips", clip_id, path.name)
+            info = store.put_file(key, path, content_type=types.get(kind, "image/jpeg"))
             keys[kind] = key
             size = info.size if kind == "video" else size
         return keys, size, done.loudness.to_json() if done.loudness else None
