@@ -7,6 +7,7 @@ clip are checked by their pixels."""
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 from pathlib import Path
 
@@ -20,9 +21,12 @@ from clipray.clips.thumbs import (
     FaceAt,
     Frame,
     ThumbConfig,
+    best_face_at,
     candidate_name,
     choose,
     faces_in,
+    faces_json,
+    faces_of,
     grey,
     sharpness,
     signature,
@@ -111,6 +115,15 @@ def test_faces_in_moves_detections_to_the_clip_timeline_and_drops_cut_ones():
     assert faces[0].area == pytest.approx(0.5)
     cut = BaseCut(keep=((0.0, 1.0), (3.0, 10.0)))
     assert [f.t for f in faces_in([track], 10.0, 20.0, (100, 100), cut.map_time)] == [0.5]
+
+
+@pytest.mark.unit
+def test_faces_survive_the_stored_plan_and_the_best_face_marks_the_preview_frame():
+    track = Track(1, (FaceBox(11.0, (0, 0, 10, 10), 0.6), FaceBox(13.0, (0, 0, 10, 10), 0.9)))
+    faces = faces_in([track], 10.0, 20.0, (100, 100))
+    assert faces_of(json.loads(json.dumps(faces_json(faces)))) == faces
+    assert best_face_at([track], 10.0, 20.0) == pytest.approx(3.0)
+    assert best_face_at([], 10.0, 20.0) == pytest.approx(5.0)
 
 
 @pytest.mark.unit

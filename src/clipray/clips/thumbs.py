@@ -93,6 +93,27 @@ def faces_in(tracks: Sequence[Track], start: float, end: float, size: tuple[int,
     return tuple(sorted(out, key=lambda f: (f.t, -f.score)))
 
 
+def best_face_at(tracks: Sequence[Track], start: float, end: float) -> float:
+    """Clip time of the most confident face in ``[start, end)``, else the middle: the frame a
+    caption preview shows (``plan["thumbnail_at"]``)."""
+    best, at = -1.0, (end - start) / 2
+    for track in tracks:
+        for d in track.detections:
+            if start <= d.t < end and d.score > best:
+                best, at = d.score, d.t - start
+    return at
+
+
+def faces_json(faces: Sequence[FaceAt]) -> list[list[float]]:
+    """``[[t, area, score], ...]``, rounded: how a clip's stored plan keeps its faces."""
+    return [[round(f.t, 3), round(f.area, 4), round(f.score, 3)] for f in faces]
+
+
+def faces_of(doc: Sequence[Sequence[float]]) -> tuple[FaceAt, ...]:
+    """The inverse of :func:`faces_json`."""
+    return tuple(FaceAt(float(t), float(a), float(s)) for t, a, s in doc)
+
+
 def grey(rgb: np.ndarray) -> np.ndarray:
     """Luma (BT.601) as float."""
     return rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])

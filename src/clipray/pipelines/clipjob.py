@@ -37,7 +37,7 @@ from clipray.clips.render import (
 )
 from clipray.clips.select import Candidate, NoClips, SelectConfig, select
 from clipray.clips.thumb_render import titled_thumbnails
-from clipray.clips.thumbs import FaceAt, faces_in
+from clipray.clips.thumbs import FaceAt, best_face_at, faces_in, faces_json, faces_of
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
@@ -232,7 +232,7 @@ def plan_moment(
         fps=src.fps or 30.0, width=src.width or out_w, height=src.height or out_h,
         has_audio=src.has_audio, start=m.start, end=m.end,
     )  # fmt: skip
-    thumb = _best_frame(analysis, m)
+    thumb = best_face_at(analysis.faces.tracks, m.start, m.end)
     if cut is not None:  # on the cut clip's timeline (a frame cut away: the nearest before)
         before = max((a for a, _ in cut.keep if a <= thumb), default=cut.keep[0][0])
         thumb = cut.map_time(thumb) or cut.map_time(before)
@@ -249,16 +249,6 @@ def _media_url(item: Ingested) -> str:
     if origin.startswith("s3://") or Path(origin).is_absolute():
         return origin
     return str(Path(origin).resolve())
-
-
-def _best_frame(analysis: Analysis, m: Candidate) -> float:
-    """Clip time of the best thumbnail: the most confident face in the span, else the middle."""
-    best, at = -1.0, (m.end - m.start) / 2
-    for track in analysis.faces.tracks:
-        for d in track.detections:
-            if m.start <= d.t < m.end and d.score > best:
-                best, at = d.score, d.t - m.start
-    return at
 
 
 def render_and_upload(
@@ -338,7 +328,8 @@ def planned_row(p: PlannedClip, source_id: str, moment_id: str, job_id: str | No
         start_s=m.start, end_s=m.end, score=m.score, title=m.title[:200], description=m.text,
         hashtags=list(m.hashtags), reasons=list(m.reasons), render_spec=p.spec.to_json(),
         spec_hash=p.spec_hash,
-        plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at},
+        plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at,
+              "faces": faces_json(p.faces)},
     )  # fmt: skip
 
 
@@ -351,6 +342,7 @@ def planned_of(row: Clip) -> PlannedClip:
     return PlannedClip(
         moment, RenderSpec.from_json(row.render_spec), row.spec_hash, extra.get("ass"),
         extra.get("fcpxml", ""), extra.get("edl", ""), float(extra.get("thumbnail_at", 0.0)),
+        faces_of(extra.get("faces") or ()),
     )  # fmt: skip
 
 
