@@ -189,7 +189,8 @@ def test_generating_the_same_candidate_again_gives_one_row_and_one_object(job, b
     files = sorted(
         o.key.rsplit("/", 1)[1] for o in buckets.generated.scoped(ctx.workspace_id).list(prefix)
     )
-    assert files == ["clip.edl", "clip.fcpxml", "clip.mp4", "thumbnail.jpg"]
+    assert files == ["clip.edl", "clip.fcpxml", "clip.mp4", "thumbnail-1.jpg", "thumbnail-2.jpg",
+                     "thumbnail.jpg"]  # fmt: skip
 
 
 def test_a_rendered_clip_queues_clip_ready_for_its_subscribers(job, settings):

@@ -4,9 +4,12 @@ approve, skip and archive call), and narrowing the list with ``?review=``."""
 from __future__ import annotations
 
 import pytest
+import requests
 from fastapi.testclient import TestClient
 
+from clipray.clips.thumb_render import titled_thumbnails
 from clipray.serve.app import create_api
+from clipray.storage.keys import object_key
 from clipray.storage.orm import Clip, ClipStatus
 from tests.apiclient import Account, register, upload
 from tests.conftest import cancel_active_jobs
@@ -105,3 +108,51 @@ def test_the_download_url_is_refused_until_the_clip_has_its_file(client, owner, 
     other = register(client, "stranger")
     denied = client.get(f"/api/clips/{ids[0]}/download-url", headers=other.headers)
     assert (denied.status_code, denied.json()["error"]["code"]) == (403, "FORBIDDEN")
+
+
+def test_thumbnail_n_picks_one_of_the_titled_candidates(client, owner, job_clips, short_talk,
+                                                        buckets, api_db, tmp_path):  # fmt: skip
+    """Three titled candidates stored as the render step stores them: ``n`` picks each, an
+    older clip with only ``thumbnail.jpg`` has no ``n=1``, a delete takes all three."""
+    _, ids = job_clips
+    paths = titled_thumbnails("ffmpeg", short_talk, 16.0, "moment 1", (), tmp_path)
+    assert len({p.read_bytes() for p in paths}) == 3
+    store = buckets.generated.scoped(owner.workspace_id)
+    keys = [object_key(owner.workspace_id, "clips", ids[1], p.name) for p in paths]
+    for key, path in zip(keys, paths, strict=True):
+        store.put_file(key, path, content_type="image/jpeg")
+    older = object_key(owner.workspace_id, "clips", ids[2], "thumbnail.jpg")
+    store.put_file(older, paths[0], content_type="image/jpeg")
+    with api_db.session() as s:
+        s.get(Clip, ids[1]).thumbnail_key = keys[0]
+        s.get(Clip, ids[2]).thumbnail_key = older
+    url = f"/api/clips/{ids[1]}/download-url?file=thumbnail"
+    for n, path in enumerate(paths):
+        got = client.get(f"{url}&n={n}", headers=owner.headers)
+        assert got.status_code == 200, got.text
+        body = requests.get(got.json()["url"], timeout=30).content
+        assert body == path.read_bytes(), f"n={n} gave another file"
+    plain = client.get(url, headers=owner.headers).json()["url"]
+    assert requests.get(plain, timeout=30).content == paths[0].read_bytes()
+    moved = client.get(f"/api/clips/{ids[1]}/download?file=thumbnail&n=2", headers=owner.headers,
+                       follow_redirects=False)  # fmt: skip
+    assert moved.status_code == 302
+    assert "thumbnail-2.jpg" in moved.headers["location"]
+    for bad in ("n=3", "n=-1", "n=one"):
+        assert_error(client.get(f"{url}&{bad}", headers=owner.headers), 422, "VALIDATION_ERROR")
+    assert_error(client.get(f"/api/clips/{ids[1]}/download-url?file=video&n=1",
+                            headers=owner.headers), 422, "THUMBNAIL_N_INVALID")  # fmt: skip
+    old_url = f"/api/clips/{ids[2]}/download-url?file=thumbnail"
+    assert client.get(f"{old_url}&n=0", headers=owner.headers).status_code == 200
+    assert_error(client.get(f"{old_url}&n=1", headers=owner.headers), 404, "THUMBNAIL_NOT_FOUND")
+    spec = client.get("/openapi.json").json()["paths"]["/api/clips/{clip_id}/download"]["get"]
+    n_param = next(p for p in spec["parameters"] if p["name"] == "n")
+    assert "thumbnail" in n_param["description"]
+    deleted = client.post("/api/clips/delete", headers=owner.headers, json={"ids": [ids[1]]})
+    assert deleted.status_code == 200, deleted.text
+    assert [store.head(k) for k in keys] == [None, None, None]
+
+
+def assert_error(resp, status: int, code: str) -> None:
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"]["code"] == code

@@ -36,6 +36,8 @@ from clipray.clips.render import (
     render_clip,
 )
 from clipray.clips.select import Candidate, NoClips, SelectConfig, select
+from clipray.clips.thumb_render import titled_thumbnails
+from clipray.clips.thumbs import FaceAt, best_face_at, faces_in, faces_json, faces_of
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
@@ -101,6 +103,8 @@ class PlannedClip:
     fcpxml: str
     edl: str
     thumbnail_at: float
+    faces: tuple[FaceAt, ...] = ()
+    """Faces on the clip's timeline, for choosing its thumbnails (``clips/thumbs.py``)."""
 
 
 @dataclass(frozen=True)
@@ -228,13 +232,15 @@ def plan_moment(
         fps=src.fps or 30.0, width=src.width or out_w, height=src.height or out_h,
         has_audio=src.has_audio, start=m.start, end=m.end,
     )  # fmt: skip
-    thumb = _best_frame(analysis, m)
+    thumb = best_face_at(analysis.faces.tracks, m.start, m.end)
     if cut is not None:  # on the cut clip's timeline (a frame cut away: the nearest before)
         before = max((a for a, _ in cut.keep if a <= thumb), default=cut.keep[0][0])
         thumb = cut.map_time(thumb) or cut.map_time(before)
+    faces = faces_in(analysis.faces.tracks, m.start, m.end, (src.width, src.height),
+                     cut.map_time if cut is not None else None)  # fmt: skip
     return PlannedClip(
         m, spec, spec_hash(spec), ass, to_fcpxml(nle), to_edl(nle, m.title),
-        thumbnail_at=thumb or 0.0,
+        thumbnail_at=thumb or 0.0, faces=faces,
     )  # fmt: skip
 
 
@@ -243,16 +249,6 @@ def _media_url(item: Ingested) -> str:
     if origin.startswith("s3://") or Path(origin).is_absolute():
         return origin
     return str(Path(origin).resolve())
-
-
-def _best_frame(analysis: Analysis, m: Candidate) -> float:
-    """Clip time of the best thumbnail: the most confident face in the span, else the middle."""
-    best, at = -1.0, (m.end - m.start) / 2
-    for track in analysis.faces.tracks:
-        for d in track.detections:
-            if m.start <= d.t < m.end and d.score > best:
-                best, at = d.score, d.t - m.start
-    return at
 
 
 def render_and_upload(
@@ -273,24 +269,21 @@ def render_and_upload(
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
                                p.thumbnail_at, ffmpeg=settings.ffmpeg_bin,
                                music=music_at(p.spec, settings, workspace_id))  # fmt: skip
+            thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
+                                       p.moment.title, p.faces, work)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
         (work / CLIP_FILES["edl"]).write_text(p.edl, encoding="utf-8")
         files = {
             "video": done.video,
-            "thumbnail": done.thumbnail,
             "fcpxml": work / CLIP_FILES["fcpxml"],
             "edl": work / CLIP_FILES["edl"],
+            **{"thumbnail" if n == 0 else f"thumbnail-{n}": t for n, t in enumerate(thumbs)},
         }
-        types = {
-            "video": "video/mp4",
-            "thumbnail": "image/jpeg",
-            "fcpxml": "application/xml",
-            "edl": "text/plain",
-        }
+        types = {"video": "video/mp4", "fcpxml": "application/xml", "edl": "text/plain"}
         keys, size = {}, 0
         for kind, path in files.items():
-            key = object_key(workspace_id, "clips", clip_id, CLIP_FILES[kind])
-            info = store.put_file(key, path, content_type=types[kind])
+            key = object_key(workspace_id, "clips", clip_id, path.name)
+            info = store.put_file(key, path, content_type=types.get(kind, "image/jpeg"))
             keys[kind] = key
             size = info.size if kind == "video" else size
         return keys, size, done.loudness.to_json() if done.loudness else None
@@ -335,7 +328,8 @@ def planned_row(p: PlannedClip, source_id: str, moment_id: str, job_id: str | No
         start_s=m.start, end_s=m.end, score=m.score, title=m.title[:200], description=m.text,
         hashtags=list(m.hashtags), reasons=list(m.reasons), render_spec=p.spec.to_json(),
         spec_hash=p.spec_hash,
-        plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at},
+        plan={"ass": p.ass, "fcpxml": p.fcpxml, "edl": p.edl, "thumbnail_at": p.thumbnail_at,
+              "faces": faces_json(p.faces)},
     )  # fmt: skip
 
 
@@ -348,6 +342,7 @@ def planned_of(row: Clip) -> PlannedClip:
     return PlannedClip(
         moment, RenderSpec.from_json(row.render_spec), row.spec_hash, extra.get("ass"),
         extra.get("fcpxml", ""), extra.get("edl", ""), float(extra.get("thumbnail_at", 0.0)),
+        faces_of(extra.get("faces") or ()),
     )  # fmt: skip
 
 

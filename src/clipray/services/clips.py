@@ -15,14 +15,16 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clipray.domain.errors import Conflict
+from clipray.clips.thumbs import THUMBNAIL_CANDIDATES, candidate_name
+from clipray.domain.errors import CodedError, Conflict, NotFound
 from clipray.services.generated import store as generated_store
 from clipray.storage.generated import GeneratedRepo
 from clipray.storage.objects import Buckets, download_name
 from clipray.storage.orm import Clip, ClipStatus, ReviewStatus, utcnow
 from clipray.storage.repos import ClipRepo, fetch_page
 
-__all__ = ["FILES", "delete_clips", "download_url", "edit_clip", "list_clips", "versions"]
+__all__ = ["FILES", "delete_clips", "download_url", "edit_clip", "list_clips", "thumbnail_keys",
+           "versions"]
 
 FILES = {"video": ("video_key", "mp4"), "thumbnail": ("thumbnail_key", "jpg"),
          "fcpxml": ("fcpxml_key", "fcpxml"), "edl": ("edl_key", "edl")}  # fmt: skip
@@ -63,19 +65,42 @@ def versions(session: Session, clip: Clip) -> Sequence[Clip]:
     return ClipRepo(session, clip.workspace_id).versions(clip.moment_id)
 
 
-def download_url(buckets: Buckets, clip: Clip, file: str = "video") -> str:
-    """A short-lived presigned URL of one of the clip's files, saved under its title.
+def thumbnail_keys(clip: Clip) -> list[str]:
+    """The keys of the clip's thumbnail candidates, ``thumbnail.jpg`` (the row's key) first;
+    the others sit beside it. Empty without a thumbnail."""
+    key = clip.thumbnail_key
+    if not key:
+        return []
+    folder = key.rpartition("/")[0]
+    return [key, *(f"{folder}/{candidate_name(n)}" for n in range(1, THUMBNAIL_CANDIDATES))]
+
+
+def download_url(buckets: Buckets, clip: Clip, file: str = "video", n: int | None = None) -> str:
+    """A short-lived presigned URL of one of the clip's files, saved under its title; ``n``
+    picks one of the thumbnail candidates (0, the default, is the best).
 
     Raises:
         Unavailable: 503 ``GENERATED_STORAGE_UNAVAILABLE``, no app-owned bucket.
         Conflict: 409 ``CLIP_NOT_READY`` until the clip is rendered.
+        CodedError: 422 ``THUMBNAIL_N_INVALID``, ``n`` with another file or out of range.
+        NotFound: 404 ``THUMBNAIL_NOT_FOUND``, a clip rendered before it had candidates.
     """
+    if n is not None and (file != "thumbnail" or not 0 <= n < THUMBNAIL_CANDIDATES):
+        raise CodedError("THUMBNAIL_N_INVALID", f"n picks one of the {THUMBNAIL_CANDIDATES} "
+                         f"thumbnails (0 to {THUMBNAIL_CANDIDATES - 1}) with file=thumbnail",
+                         status=422)  # fmt: skip
     attr, ext = FILES[file]
     key = getattr(clip, attr)
     store = generated_store(buckets, clip.workspace_id)
     if clip.status is not ClipStatus.RENDERED or not key:
         raise Conflict("CLIP_NOT_READY", f"the clip is {clip.status.value}, not rendered")
-    name = download_name(clip.title, f"-v{clip.version}.{ext}")
+    if n:
+        key = thumbnail_keys(clip)[n]
+        if store.head(key) is None:
+            raise NotFound("THUMBNAIL_NOT_FOUND", f"the clip has no thumbnail {n}: it was "
+                           "rendered with one; render it again for three")  # fmt: skip
+    suffix = f"-{n}" if n else ""
+    name = download_name(clip.title, f"-v{clip.version}{suffix}.{ext}")
     return store.presign_get(key, download_name=name)
 
 
@@ -92,4 +117,6 @@ def delete_clips(session: Session, buckets: Buckets, workspace_id: str, clips: l
             for attr, _ in FILES.values():
                 if key := getattr(c, attr):
                     store.delete(key)
+            for key in thumbnail_keys(c)[1:]:
+                store.delete(key)
     return len(clips)

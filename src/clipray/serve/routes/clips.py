@@ -82,6 +82,11 @@ def clip_versions(clip_id: str, who: Caller, session: SessionDep) -> list[ClipOu
 
 
 _REDIRECT = {302: {"description": "Redirect to a presigned URL of the file"}}
+ThumbnailN = Annotated[int | None, Query(
+    ge=0, le=clips.THUMBNAIL_CANDIDATES - 1,
+    description="With file=thumbnail: which of the clip's titled thumbnail candidates, 0 "
+                "(the best, the default) to 2; a clip rendered before there were three has "
+                "only 0 (404 THUMBNAIL_NOT_FOUND).")]  # fmt: skip
 
 
 @router.get("/{clip_id}/download", status_code=302, responses=_REDIRECT)
@@ -91,11 +96,13 @@ def download_clip(
     session: SessionDep,
     svc: ServicesDep,
     file: Annotated[str, Query(pattern="^(video|thumbnail|fcpxml|edl)$")] = "video",
+    n: ThumbnailN = None,
 ) -> RedirectResponse:
-    """302 to a short-lived presigned URL of the clip's video (or thumbnail, FCPXML, EDL)."""
+    """302 to a short-lived presigned URL of the clip's video (or thumbnail, FCPXML, EDL;
+    ``n`` picks one of the thumbnails)."""
     who.require(Action.READ)
     clip = owned(session, Clip, clip_id, who, "clip")
-    return RedirectResponse(clips.download_url(svc.buckets, clip, file), status_code=302)
+    return RedirectResponse(clips.download_url(svc.buckets, clip, file, n), status_code=302)
 
 
 @router.get("/{clip_id}/download-url")
@@ -105,12 +112,13 @@ def download_clip_url(
     session: SessionDep,
     svc: ServicesDep,
     file: Annotated[str, Query(pattern="^(video|thumbnail|fcpxml|edl)$")] = "video",
+    n: ThumbnailN = None,
 ) -> DownloadUrl:
     """The presigned URL ``/download`` redirects to, as JSON: a browser page cannot send its
     bearer token with an ``<img>`` or ``<video>`` source, so the studio asks for the URL."""
     who.require(Action.READ)
     clip = owned(session, Clip, clip_id, who, "clip")
-    return DownloadUrl(file=file, url=clips.download_url(svc.buckets, clip, file))
+    return DownloadUrl(file=file, url=clips.download_url(svc.buckets, clip, file, n))
 
 
 @router.post("/{clip_id}/rerender", status_code=202)
