@@ -191,7 +191,7 @@ def test_a_stream_started_on_the_page_goes_active_and_its_clip_arrives_live(
         card = page.locator(".stream-clip").first
         card.wait_for()
         # The list's count follows the clips that arrived (not the count read at page load).
-        monitor.filter(has_text=re.compile(r"\b[1-9]\d* clips")).wait_for()
+        monitor.locator("span", has_text=re.compile(r"^[1-9]\d* clips$")).wait_for()
         clips = live_served.get(f"/api/streams/{stream_id}/clips",
                                 headers=owner.headers).json()["data"]  # fmt: skip
         shown = card.get_attribute("data-clip-id")
