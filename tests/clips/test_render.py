@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipray.clips.render import RenderSpec, centred_crop, render_clip
+from clipray.clips.render import RenderSpec, centred_crop, render_clip, thumbnail
 from tests.loudness import assert_on_target
 
 MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
@@ -91,11 +91,12 @@ def test_captions_are_burned_into_the_caption_region_only(renders):
     assert top < 1.0
 
 
-def test_thumbnail_is_a_jpeg_of_the_output_size(renders):
-    _, captioned, _ = renders
-    data = captioned.thumbnail.read_bytes()
+def test_thumbnail_is_a_jpeg_of_the_output_size(renders, tmp_path):
+    spec, captioned, _ = renders
+    thumb = thumbnail("ffmpeg", captioned.video, spec.output_duration, None, tmp_path / "t.jpg")
+    data = thumb.read_bytes()
     assert data[:3] == b"\xff\xd8\xff"
-    info = _probe(captioned.thumbnail)
+    info = _probe(thumb)
     assert (info["streams"][0]["width"], info["streams"][0]["height"]) == (1080, 1920)
 
 

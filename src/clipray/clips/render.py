@@ -24,7 +24,8 @@ stays the last pass on the level.
 Every encode is reproducible: bit-exact flags, a fixed thread count and no varying
 metadata, so the same spec on the same machine gives the same bytes.
 
-A thumbnail is taken from the rendered clip. The :class:`RenderSpec` holds every parameter
+:func:`thumbnail` takes one still of a rendered clip (a stream clip's; a job's clips get
+titled candidates, ``clips/thumb_render.py``). The :class:`RenderSpec` holds every parameter
 and the tool versions, so the same spec renders the same output; how the loudness came out
 (:class:`~clipray.clips.loudness.Normalised`) is stored next to it.
 """
@@ -147,7 +148,6 @@ its loudness came out (:meth:`Normalised.to_json`); not part of the spec itself.
 @dataclass(frozen=True)
 class Rendered:
     video: Path
-    thumbnail: Path
     loudness: Normalised | None
     """How the clip's audio was normalised, measured on the encoded clip; None without
     audio."""
@@ -263,7 +263,6 @@ def render_clip(
     has_audio: bool,
     workdir: Path,
     ass_text: str | None = None,
-    thumbnail_at: float | None = None,
     ffmpeg: str = "ffmpeg",
     music: str | None = None,
 ) -> Rendered:
@@ -302,12 +301,14 @@ def render_clip(
         check(run(encode_args(ffmpeg, source, spec, vf, wav, video)), "encode", RenderError)
     if norm is not None and wav is not None:
         norm = _verify(ffmpeg, spec, video, workdir, norm)
-    thumb = workdir / "thumbnail.jpg"
-    length = spec.output_duration
-    at = min(max(thumbnail_at if thumbnail_at is not None else length / 2, 0.0),
-             max(length - 0.1, 0.0))  # fmt: skip
-    still(ffmpeg, str(video), at, thumb)
-    return Rendered(video, thumb, norm)
+    return Rendered(video, norm)
+
+
+def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Path) -> Path:
+    """One still of a rendered clip ``length`` seconds long, at ``at`` (its middle when
+    None), kept inside the clip."""
+    at = min(max(at if at is not None else length / 2, 0.0), max(length - 0.1, 0.0))
+    return still(ffmpeg, str(video), at, out)
 
 
 def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, wav: Path,

@@ -267,7 +267,7 @@ def render_and_upload(
         work = Path(tmp)
         with timed("render", output_s=p.spec.duration):
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
-                               p.thumbnail_at, ffmpeg=settings.ffmpeg_bin,
+                               ffmpeg=settings.ffmpeg_bin,
                                music=music_at(p.spec, settings, workspace_id))  # fmt: skip
             thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
                                        p.moment.title, p.faces, work)  # fmt: skip

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from clipray.clips.captions import CaptionConfig, build_ass
 from clipray.clips.reframe import ReframeConfig, crop_path
-from clipray.clips.render import ASPECTS, RenderSpec, ffmpeg_version, render_clip
+from clipray.clips.render import ASPECTS, RenderSpec, ffmpeg_version, render_clip, thumbnail
 from clipray.config import Settings
 from clipray.domain.enums import GeneratedKind
 from clipray.domain.errors import CodedError
@@ -146,8 +146,10 @@ def render_window(settings: Settings, target: StreamTarget, window: ClipWindow, 
     peak = max(window.events, key=lambda e: e.strength, default=None)
     at = (peak.t_start - window.start) if peak is not None else None
     done = render_clip(spec, str(cut), (width, height), has_audio, work / "render", ass,
-                       thumbnail_at=at, ffmpeg=settings.ffmpeg_bin)  # fmt: skip
-    return done.video, done.thumbnail, segs
+                       ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+    thumb = thumbnail(settings.ffmpeg_bin, done.video, spec.output_duration, at,
+                      work / "render" / THUMBNAIL)  # fmt: skip
+    return done.video, thumb, segs
 
 
 def assemble(settings: Settings, db: Database, buckets: Buckets, target: StreamTarget,
