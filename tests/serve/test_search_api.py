@@ -211,7 +211,7 @@ def test_a_thumbnail_link_is_only_good_for_its_frame_until_it_expires(client, wo
     assert_error(other, 403, "THUMBNAIL_LINK_INVALID")
     later = {**q, "exp": str(int(q["exp"]) + 3600)}
     assert_error(client.get(base, params=later), 403, "THUMBNAIL_LINK_INVALID")
-    links = ThumbnailLinks(jwt_secret(api_settings), ttl_s=60)
+    links = ThumbnailLinks(jwt_secret(api_settings), ttl_s=60, step_s=1)
     old = links.url(a_talk, 1.0, now=time.time() - 120)  # signed two minutes ago
     assert_error(client.get(old), 403, "THUMBNAIL_LINK_EXPIRED")
     fresh = client.get(links.url(a_talk, 1.0), follow_redirects=False)

@@ -213,7 +213,18 @@ def test_from_registration_to_a_downloaded_clip(served, short_talk, tmp_path):
     assert (top["source_id"], top["job_id"]) == (sid, job_id)
     assert top["start"] < 11.0
     assert "country" in top["text"].lower()
-    assert all(a.json() == answers[0].json() for a in answers)
+
+    # the same moments in the same order: a query encoded in a batch of another size may
+    # differ in its last float bits, and a link signed across an expiry step in its expiry
+    def moments(answer):
+        return [(r["source_id"], r["start"], r["end"], r["text"], r["thumbnail_url"].split("&")[0])
+                for r in answer.json()["results"]]  # fmt: skip
+
+    def scores(answer):
+        return [r["score"] for r in answer.json()["results"]]
+
+    assert all(moments(a) == moments(answers[0]) for a in answers)
+    assert all(scores(a) == pytest.approx(scores(answers[0]), rel=1e-4) for a in answers)
     # a picture (a frame of the video) is decoded by the ingress and encoded by CLIP in the
     # encoder deployment: searched, though this job indexed no frames
     still = tmp_path / "still.jpg"

@@ -97,3 +97,18 @@ def test_the_frame_size_is_the_analysis_size():
     from clipray.pipelines.stages.decode import DEFAULT_ANALYSIS_SIZE
 
     assert FRAME_SIZE == DEFAULT_ANALYSIS_SIZE
+
+
+def test_a_patched_image_open_in_the_same_process_is_not_used(monkeypatch):
+    """ultralytics (the face detector) replaces ``PIL.Image.open`` when imported: its version
+    installs a HEIF plugin on a picture Pillow refuses, which fails offline. The picture is
+    read by its format's own reader, so a broken one is still refused with its code."""
+
+    def patched(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'pi_heif'")
+
+    monkeypatch.setattr(Image, "open", patched)
+    with pytest.raises(PictureRefused) as exc:
+        picture_pixels(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    assert exc.value.code == "IMAGE_UNREADABLE"
+    assert picture_pixels(_encoded(_halves(64, 32), "PNG")).shape == (1, 32, 64, 3)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import tempfile
 import threading
 import time
@@ -172,6 +173,10 @@ class ThumbnailLinks:
 
     secret: str
     ttl_s: int = 3600
+    step_s: int = 300
+    """Expiries are rounded up to a multiple of this: the same frame searched again within
+    it gets the same link, which the browser has cached; a link lives ``ttl_s`` to
+    ``ttl_s + step_s``."""
 
     def _sig(self, source_id: str, t: str, exp: int) -> str:
         key = hashlib.sha256(b"clipray thumbnail links\0" + self.secret.encode()).digest()
@@ -179,7 +184,8 @@ class ThumbnailLinks:
         return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
     def url(self, source_id: str, t: float, now: float | None = None) -> str:
-        exp = int((time.time() if now is None else now) + self.ttl_s)
+        due = (time.time() if now is None else now) + self.ttl_s
+        exp = math.ceil(due / self.step_s) * self.step_s
         at = f"{t:.3f}"
         query = urlencode({"t": at, "exp": exp, "sig": self._sig(source_id, at, exp)})
         return f"{THUMBNAIL_ROUTE}/{source_id}?{query}"

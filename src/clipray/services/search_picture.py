@@ -56,10 +56,12 @@ def sniff(data: bytes) -> str | None:
 
 def _pillow() -> Any:
     try:
-        from PIL import Image, ImageOps
+        from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
     except ImportError as exc:  # the ml extra brings Pillow (and the CLIP model)
         raise DependencyMissing("Pillow", "install clipray[ml] to search by picture") from exc
-    return Image, ImageOps
+    openers = {"JPEG": JpegImagePlugin.JpegImageFile, "PNG": PngImagePlugin.PngImageFile,
+               "WEBP": WebPImagePlugin.WebPImageFile}  # fmt: skip
+    return Image, ImageOps, openers
 
 
 def picture_pixels(data: bytes) -> np.ndarray:
@@ -79,9 +81,12 @@ def picture_pixels(data: bytes) -> np.ndarray:
         raise PictureRefused("IMAGE_TYPE_UNSUPPORTED", "the picture is not a JPEG, PNG or "
                              "WebP image", status=415,
                              detail={"accepted": sorted(FORMATS.values())})  # fmt: skip
-    image, image_ops = _pillow()
+    image, image_ops, openers = _pillow()
     try:
-        with image.open(io.BytesIO(data), formats=[fmt]) as im:
+        # The format's own reader, not ``Image.open``: a library loaded in the same process
+        # may patch that (ultralytics retries a refused picture after installing a HEIF
+        # plugin, which fails without network) and the signature already chose the reader.
+        with openers[fmt](io.BytesIO(data)) as im:
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise PictureRefused("IMAGE_TOO_LARGE", f"the picture is {w}x{h} pixels, over "
