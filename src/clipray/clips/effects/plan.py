@@ -18,6 +18,7 @@ from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
 from clipray.clips.effects.graph import EffectsGraph, Hook, Step
 from clipray.clips.effects.zooms import FaceAt, ZoomStyle, emphasis_times, plan_zooms
 from clipray.clips.reframe import CropPath
+from clipray.domain.brand import BrandKit
 from clipray.schemas import Track, Word
 
 HOOK_AUTO = "auto"
@@ -41,11 +42,13 @@ class EffectsConfig:
     music: str | None = None
     """A music track (a workspace object key, or a local path from the CLI) ducked under
     the speech; None: none."""
+    brand: BrandKit | None = None
+    """The brand kit applied (logo, caption colours and font, intro, outro); None: none."""
 
     @property
     def any(self) -> bool:
         return bool(self.zooms or self.hook or self.remove_fillers or self.censor
-                    or self.denoise or self.music)  # fmt: skip
+                    or self.denoise or self.music or self.brand)  # fmt: skip
 
 
 def plan_graph(
