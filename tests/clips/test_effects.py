@@ -72,7 +72,8 @@ def test_the_whole_graph_round_trips_through_the_stored_spec():
     names = [name for name, _ in graph.steps()]
     assert names == list(STEP_ORDER)
     assert [n for n, step in graph.steps() if step is None] == [
-        "reframe", "broll", "captions", "brand", "audio", "export"]  # fmt: skip
+        "transitions", "reframe", "broll", "captions", "brand", "sfx", "audio",
+        "export"]  # fmt: skip
 
 
 def test_a_changed_step_changes_the_spec_hash():
@@ -218,3 +219,30 @@ def test_hook_is_a_title_over_the_first_seconds():
     assert line.startswith("Dialogue: 1,0:00:00.00,0:00:03.00,Caption,")
     assert "\\an8\\pos(540," in line
     assert "\\{sleep\\}" in line
+
+
+def test_the_library_and_brand_steps_round_trip_and_check_their_ranges():
+    from clipray.clips.effects.graph import Brand, BRoll, Insert, Sfx, SoundHit, Transitions
+    from clipray.domain.brand import BrandKit
+
+    kit = BrandKit(id="k" * 32, workspace_id="w" * 32, name="Main", logo_key="w/brand/a.png")
+    graph = EffectsGraph((
+        Brand.of(kit, outro_key="w/sources/o.mp4"),
+        Sfx((SoundHit(1.0, "w/lib/whoosh.wav"),)),
+        BRoll((Insert(2.0, 4.0, "w/lib/city.mp4", 1.5),)),
+        Transitions("wipe"),
+        BaseCut(((0.0, 2.0), (3.0, 6.0))),
+    ))  # fmt: skip
+    spec = RenderSpec(source_id="b" * 32, start=1.0, end=9.0, effects=graph)
+    back = RenderSpec.from_json(spec.to_json())
+    assert back == spec
+    assert [s.name for s in back.effects.held] == [
+        "base_cut", "transitions", "broll", "brand", "sfx"]  # fmt: skip
+    assert back.effects.brand.outro_key == "w/sources/o.mp4"
+    bads = [lambda: Transitions("spin"), lambda: BRoll(()),  # type: ignore[arg-type]
+            lambda: BRoll((Insert(3.0, 2.0, "k"),)), lambda: Sfx((SoundHit(1.0, "k", 30),)),
+            lambda: Brand("k" * 32, logo_size=0.9),
+            lambda: Brand("k" * 32, primary_color="red")]  # fmt: skip
+    for bad in bads:
+        with pytest.raises(GraphError):
+            bad()

@@ -7,10 +7,14 @@ decides whether a render is reused, stays the same). The whole graph is stored i
 render spec: a changed step changes the spec, and so adds a clip version.
 
 Steps planned here: ``base_cut`` (:class:`BaseCut`, the parts of the span kept after
-silence and filler removal, joined with short audio crossfades), ``zooms``
-(:class:`Zooms`), the hook, a title over the first seconds drawn with the captions
-(:class:`Hook`), and ``audio`` (:class:`Audio`: censored words muted or bleeped,
-denoising). Reframe, captions and export keep their own fields in the spec.
+silence and filler removal, joined with short audio crossfades), ``transitions``
+(:class:`Transitions`, how those parts join on screen), ``zooms`` (:class:`Zooms`),
+``broll`` (:class:`BRoll`, cutaways from the workspace's library), the hook, a title
+over the first seconds drawn with the captions (:class:`Hook`), ``brand``
+(:class:`Brand`, a brand kit's logo, colours, font, intro and outro), ``sfx``
+(:class:`Sfx`, sound effects on keywords) and ``audio`` (:class:`Audio`: censored words
+muted or bleeped, denoising, music). Reframe, captions and export keep their own fields
+in the spec.
 
     >>> g = EffectsGraph((Hook("Why sleep matters"),))
     >>> EffectsGraph.from_json(g.to_json()) == g
@@ -24,17 +28,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
+from clipray.domain.brand import BrandKit, invalid_field
+
 FPS = 30
 """The output frame rate (the encode's ``-r 30``): cut points sit on its frame grid."""
 
 STEP_ORDER: tuple[str, ...] = (
-    "base_cut", "reframe", "zooms", "broll", "captions", "hook", "brand", "audio", "export",
+    "base_cut", "transitions", "reframe", "zooms", "broll", "captions", "hook", "brand",
+    "sfx", "audio", "export",
 )  # fmt: skip
 
 ZoomStyle = Literal["smooth", "snap", "ken_burns", "pulse"]
 ZOOM_STYLES: tuple[str, ...] = ("smooth", "snap", "ken_burns", "pulse")
 CensorMode = Literal["bleep", "silence"]
 CENSOR_MODES: tuple[str, ...] = ("bleep", "silence")
+TransitionStyle = Literal["crossfade", "wipe", "zoom"]
+TRANSITION_STYLES: tuple[str, ...] = ("crossfade", "wipe", "zoom")
 
 
 class GraphError(ValueError):
@@ -171,8 +180,122 @@ class Audio:
             last = b
 
 
-Step = BaseCut | Zooms | Hook | Audio
-_KINDS: dict[str, type[Step]] = {k.name: k for k in (BaseCut, Zooms, Hook, Audio)}
+@dataclass(frozen=True)
+class Transitions:
+    """How the parts a :class:`BaseCut` keeps are joined on screen: ``style`` over
+    ``duration`` seconds at each join (without this step a join is a straight cut)."""
+
+    name: ClassVar[str] = "transitions"
+    style: TransitionStyle
+    duration: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.style not in TRANSITION_STYLES:
+            raise GraphError(f"transition style must be one of {TRANSITION_STYLES}, "
+                             f"not {self.style!r}")  # fmt: skip
+        if not 1 / FPS <= self.duration <= 1.0:
+            raise GraphError("a transition lasts one frame to 1 second")
+
+
+@dataclass(frozen=True)
+class Insert:
+    """One B-roll cutaway: output seconds ``[start, end)`` show the video at ``key`` (an
+    object key on the workspace's media bucket) from its second ``src_start``, filling the
+    frame; the clip's own sound goes on under it."""
+
+    start: float
+    end: float
+    key: str
+    src_start: float = 0.0
+
+
+@dataclass(frozen=True)
+class BRoll:
+    """B-roll cutaways from the workspace's library, ordered and apart."""
+
+    name: ClassVar[str] = "broll"
+    inserts: tuple[Insert, ...]
+
+    def __post_init__(self) -> None:
+        if not self.inserts:
+            raise GraphError("a B-roll step without inserts is a passthrough")
+        last = 0.0
+        for i in self.inserts:
+            if i.start < last or i.end <= i.start or i.src_start < 0 or not i.key:
+                raise GraphError(f"B-roll inserts must be ordered, apart and named: {i}")
+            last = i.end
+
+
+@dataclass(frozen=True)
+class SoundHit:
+    """A sound effect (object ``key``, a library sound) played from output second ``at``,
+    ``gain_db`` relative to its own level."""
+
+    at: float
+    key: str
+    gain_db: float = -6.0
+
+
+@dataclass(frozen=True)
+class Sfx:
+    """Sound effects on keywords, mixed in the audio run before the loudness pass."""
+
+    name: ClassVar[str] = "sfx"
+    hits: tuple[SoundHit, ...]
+
+    def __post_init__(self) -> None:
+        if not self.hits:
+            raise GraphError("a sound-effects step without hits is a passthrough")
+        last = -1.0
+        for h in self.hits:
+            if h.at < last or not h.key or not -40 <= h.gain_db <= 12:
+                raise GraphError(f"sound effects must be ordered and named, -40 to +12 dB: {h}")
+            last = h.at
+
+
+@dataclass(frozen=True)
+class Brand:
+    """A brand kit as the render draws it (``clipray.domain.brand.BrandKit``, with its
+    intro and outro sources resolved to their object keys). Keys are content-addressed,
+    so a kit whose logo changes gives another spec."""
+
+    name: ClassVar[str] = "brand"
+    kit_id: str
+    logo_key: str | None = None
+    logo_position: str = "top_right"
+    logo_size: float = 0.15
+    logo_opacity: float = 0.9
+    primary_color: str = "#FFFFFF"
+    accent_color: str = "#FFD400"
+    background_color: str = "#101014"
+    font_family: str | None = None
+    font_key: str | None = None
+    background_key: str | None = None
+    intro_key: str | None = None
+    outro_key: str | None = None
+
+    def __post_init__(self) -> None:
+        bad = invalid_field(BrandKit(self.kit_id, "", "kit", self.logo_key,
+                                     self.logo_position, self.logo_size,  # type: ignore[arg-type]
+                                     self.logo_opacity, self.primary_color, self.accent_color,
+                                     self.background_color, self.font_family))  # fmt: skip
+        if bad is not None:
+            raise GraphError(f"brand {bad[0]}: {bad[1]}")
+
+    @classmethod
+    def of(cls, kit: BrandKit, intro_key: str | None = None,
+           outro_key: str | None = None) -> Brand:  # fmt: skip
+        """The step of ``kit``; its intro and outro sources' object keys are the caller's
+        to look up (the pure core reads no database)."""
+        return cls(kit.id, kit.logo_key, kit.logo_position, kit.logo_size, kit.logo_opacity,
+                   kit.primary_color, kit.accent_color, kit.background_color, kit.font_family,
+                   kit.font_key, kit.background_key, intro_key, outro_key)  # fmt: skip
+
+
+Step = BaseCut | Transitions | Zooms | BRoll | Hook | Brand | Sfx | Audio
+_KINDS: dict[str, type[Step]] = {
+    k.name: k for k in (BaseCut, Transitions, Zooms, BRoll, Hook, Brand, Sfx, Audio)
+}
 
 
 @dataclass(frozen=True)
@@ -212,6 +335,22 @@ class EffectsGraph:
     def audio(self) -> Audio | None:
         return self.get("audio")
 
+    @property
+    def transitions(self) -> Transitions | None:
+        return self.get("transitions")
+
+    @property
+    def broll(self) -> BRoll | None:
+        return self.get("broll")
+
+    @property
+    def sfx(self) -> Sfx | None:
+        return self.get("sfx")
+
+    @property
+    def brand(self) -> Brand | None:
+        return self.get("brand")
+
     def output_duration(self, span: float) -> float:
         cut = self.base_cut
         return cut.duration if cut is not None else span
@@ -234,5 +373,9 @@ class EffectsGraph:
             if kind is Audio:
                 fields["censor"] = tuple(fields.get("censor", ()))
                 fields["spans"] = tuple((float(a), float(b)) for a, b in fields.get("spans", ()))
+            if kind is BRoll:
+                fields["inserts"] = tuple(Insert(**i) for i in fields["inserts"])
+            if kind is Sfx:
+                fields["hits"] = tuple(SoundHit(**h) for h in fields["hits"])
             held.append(kind(**fields))
         return cls(tuple(held))
