@@ -95,7 +95,14 @@ def test_clipray_serve_and_serve_deploy_run_what_the_yaml_declares(api_settings,
 
     # `clipray serve`: its own code path, deploy_api (after bring_up, which the fixtures did)
     url = deploy_api(api_settings.model_copy(update={"serve_port": serve_port}))
+    assert url == f"http://127.0.0.1:{serve_port}"
     assert requests.get(f"{url}/healthz", timeout=60).status_code == 200
+    # Serve already runs: asked for another port, the API stays on the proxy's, and the URL
+    # returned is that one (where it answers), not the one asked for
+    other = free_ports(1)[0]
+    again = deploy_api(api_settings.model_copy(update={"serve_port": other}))
+    assert again == url
+    assert requests.get(f"{again}/healthz", timeout=60).status_code == 200
     by_clipray_serve = running_deployments()
     assert set(by_clipray_serve) == set(declared)
     for name, want in declared.items():

@@ -109,6 +109,8 @@ def serve(
     with out.status("starting the API..."):
         served = start_api(settings)
     out.print(f"[green]OK[/] API at {served.url}  (docs {served.docs_url})")
+    if served.note:
+        out.print(f"[yellow]note[/] {served.note}", highlight=False, soft_wrap=True)
     if served.up.dashboard_url:
         out.print(f"[green]OK[/] Ray dashboard {served.up.dashboard_url}")
     if detach:
