@@ -1,8 +1,9 @@
 """Where a render reads its clip's music track (the effects graph's audio step).
 
-The step stores what was asked for: a key of the workspace's media bucket (what the API
-takes), or a local path (what the CLI may pass); the render task, on a worker, turns it
-into something FFmpeg opens.
+The step stores a key of the workspace's media bucket: what the API takes, and what
+``clipray run --music FILE`` stores the file under (named by its bytes,
+``services.main_job.music_on_bucket``). A local path is still read where a spec stored
+before holds one. The render task, on a worker, turns it into something FFmpeg opens.
 
     >>> music_at(spec, settings, workspace_id)  # doctest: +SKIP
     'https://s3.../media/ws/music/bed.mp3?X-Amz-...'

@@ -22,6 +22,7 @@ import logging
 import math
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,7 @@ def run_main_job(
         AnalysisFailedError: the analysis failed.
     """
     say = on_stage or (lambda _msg: None)
+    opts = music_on_bucket(ctx, opts)
     say("ingesting")
     item = ingest_uri(ctx, uri)
     say("analysing")
@@ -208,6 +210,25 @@ def run_main_job(
     clips = render_all(settings, ctx, item, planned, source, log_to_driver=log_to_driver)
     none = why_no_clips(analysis, opts.select_config()) if not planned else None
     return JobResult(item.source.id, clips, none)
+
+
+def music_on_bucket(ctx: IngestContext, opts: RunOptions) -> RunOptions:
+    """``opts`` with a local music file (``clipray run --music FILE``) stored on the
+    workspace's media bucket under a key named by its bytes' hash, and that key in its
+    place: every worker of a cluster reads the key, and a file changed at the same path is
+    another key, so another render spec (not a reused render of the old track)."""
+    path = Path(opts.music) if opts.music else None
+    if path is None or not path.is_absolute() or not path.is_file():
+        return opts
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    key = f"{ctx.workspace_id}/music/{digest.hexdigest()[:32]}{path.suffix.lower()}"
+    media = ctx.buckets.media.scoped(ctx.workspace_id)
+    if media.head(key) is None:
+        media.put_file(key, path)
+    return replace(opts, music=key)
 
 
 # --- the job runner's steps --------------------------------------------------------------
