@@ -4,17 +4,19 @@ import { api } from "../api/client";
 import { CENSOR_MODES, LAYOUTS, ZOOMS, type EffectsForm } from "../api/effects";
 import "./effects.css";
 
-/** The workspace's brand kits for a select: null while loading, when the server has no
- * kits' API (404) or when reading them failed (the form works without a kit). */
-export function useKits(): BrandKit[] | null {
+/** The workspace's brand kits for a select, read once `wanted` (the effects are unfolded,
+ * so a form nobody opens asks nothing): null before, when the server has no kits' API
+ * (404) or when reading them failed (the form works without a kit). */
+export function useKits(wanted: boolean): BrandKit[] | null {
   const [kits, setKits] = useState<BrandKit[] | null>(null);
   useEffect(() => {
+    if (!wanted) return;
     const stop = new AbortController();
     listKits(api, stop.signal)
       .then((k) => !stop.signal.aborted && setKits(k))
       .catch(() => !stop.signal.aborted && setKits(null));
     return () => stop.abort();
-  }, []);
+  }, [wanted]);
   return kits;
 }
 
@@ -33,8 +35,7 @@ export function EffectsFields({
   kits: BrandKit[] | null;
 }) {
   return (
-    <fieldset className="settings effects">
-      <legend>Effects</legend>
+    <fieldset className="settings effects" aria-label="effects">
       <label>
         Layout
         <select name="layout" value={value.layout} onChange={(e) => onChange("layout", e.target.value as EffectsForm["layout"])}>

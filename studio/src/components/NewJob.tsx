@@ -14,7 +14,8 @@ export function NewJob({ onCreated }: { onCreated: (jobId: string) => void }) {
   const [file, setFile] = useState<File | null>(null);
   const [settings, setSettings] = useState<JobSettings>(DEFAULTS);
   const [effects, setEffects] = useState<EffectsForm>(EFFECTS_DEFAULTS);
-  const kits = useKits();
+  const [effectsOpen, setEffectsOpen] = useState(false);
+  const kits = useKits(effectsOpen);
   const [progress, setProgress] = useState<number | null>(null);
   const [busy, setBusy] = useState(false);
   const [dragging, setDragging] = useState(false);
@@ -149,7 +150,10 @@ export function NewJob({ onCreated }: { onCreated: (jobId: string) => void }) {
           </select>
         </label>
       </fieldset>
-      <EffectsFields value={effects} onChange={setEffect} kits={kits} />
+      <details className="effects-fold" onToggle={(e) => setEffectsOpen(e.currentTarget.open)}>
+        <summary>Effects</summary>
+        <EffectsFields value={effects} onChange={setEffect} kits={kits} />
+      </details>
       <ErrorBox error={error} />
       <button type="submit" className="primary" disabled={busy || (!file && !url.trim())}>
         {busy ? "Starting…" : "Start job"}

@@ -9,10 +9,10 @@ import "./effects.css";
  * candidates), or the server's refusal. */
 type Candidate = { n: number; url: string | null; missing: boolean; error: unknown };
 
-/** A clip rendered before it had this candidate answers 404 THUMBNAIL_NOT_FOUND: nothing to
- * show, not an error. */
+/** A clip rendered before it had this candidate answers 404 THUMBNAIL_NOT_FOUND (and one
+ * with no thumbnail at all 409 CLIP_NOT_READY): nothing to show, not an error. */
 function missing(err: unknown): boolean {
-  return err instanceof ApiError && err.code === "THUMBNAIL_NOT_FOUND";
+  return err instanceof ApiError && (err.code === "THUMBNAIL_NOT_FOUND" || err.code === "CLIP_NOT_READY");
 }
 
 /** The clip's titled thumbnail candidates side by side, one shown large on click, each with

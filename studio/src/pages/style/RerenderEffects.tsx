@@ -12,7 +12,8 @@ export function RerenderEffects({ clip, aspect, busy, onRerender }: {
   const start = useMemo(() => effectsOfClip(clip), [clip]);
   const [form, setForm] = useState<EffectsForm>(start.form);
   const [touched, setTouched] = useState<Set<EffectsKey>>(() => new Set());
-  const kits = useKits();
+  const [open, setOpen] = useState(false);
+  const kits = useKits(open);
 
   function set<K extends keyof EffectsForm>(key: K, value: EffectsForm[K]) {
     setForm((f) => ({ ...f, [key]: value }));
@@ -29,15 +30,21 @@ export function RerenderEffects({ clip, aspect, busy, onRerender }: {
   }
 
   return (
-    <section className="card" aria-labelledby="effects-head">
-      <form className="rerender-effects" onSubmit={submit} aria-label="re-render with effects">
-        <h2 id="effects-head">Layout &amp; effects</h2>
-        <EffectsFields value={form} onChange={set} kits={kits} />
-        <button type="submit" className="primary" disabled={busy || !changed}>
-          Re-render
-        </button>
-        {!changed && <span className="muted"> change a setting to render a new version</span>}
-      </form>
+    <section className="card" aria-label="layout and effects">
+      <details className="effects-fold" onToggle={(e) => setOpen(e.currentTarget.open)}>
+        <summary>
+          <h2>Layout &amp; effects</h2>
+        </summary>
+        <form className="rerender-effects" onSubmit={submit} aria-label="re-render with effects">
+          <EffectsFields value={form} onChange={set} kits={kits} />
+          <div>
+            <button type="submit" className="primary" disabled={busy || !changed}>
+              Re-render
+            </button>
+            {!changed && <span className="muted"> change a setting to render a new version</span>}
+          </div>
+        </form>
+      </details>
     </section>
   );
 }
