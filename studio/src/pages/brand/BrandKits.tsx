@@ -7,7 +7,7 @@ import {
   LOGO_SIZE_RANGE,
   NAME_MAX,
   kitChanges,
-  listKits,
+  parseKits,
   uploadAsset,
   type AssetKind,
   type BrandKit,
@@ -166,9 +166,8 @@ export function BrandKits() {
 
   const load = useCallback(async (signal?: AbortSignal) => {
     try {
-      const got = await listKits(api, signal);
-      if (got === null) throw new Error("this server has no brand kits (GET /api/brand: 404)");
-      setKits(got);
+      // Read directly, not through listKits: here a server without kits is an error to show.
+      setKits(parseKits(await api.get<unknown>("/api/brand", signal)));
     } catch (err) {
       if (!signal?.aborted) setError(err);
     }
