@@ -9,6 +9,7 @@ import { Review } from "./pages/Review";
 import { Search } from "./pages/search/Search";
 import { Publishing } from "./pages/publish/Publishing";
 import { Streams } from "./pages/live/Streams";
+import { BrandKits } from "./pages/brand/BrandKits";
 import { SignIn } from "./pages/SignIn";
 import { Styler } from "./pages/style/Styler";
 import { CutEditor } from "./pages/edit/CutEditor";
@@ -84,6 +85,7 @@ export function App() {
           </a>
           <a href={href({ page: "streams" })} aria-current={route.page === "streams" ? "page" : undefined}>Streams</a>
           <a href={href({ page: "publish" })} aria-current={route.page === "publish" ? "page" : undefined}>Publishing</a>
+          <a href={href({ page: "brand" })} aria-current={route.page === "brand" ? "page" : undefined}>Brand</a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -122,6 +124,7 @@ export function App() {
         {me && workspaceId && route.page === "streams" && <Streams key={workspaceId} workspaceId={workspaceId} streamId={route.streamId} />}
         {me && workspaceId && route.page === "publish" && <Publishing key={workspaceId} role={role} />}
         {me && workspaceId && route.page === "jobs" && <Jobs workspaceId={workspaceId} />}
+        {me && workspaceId && route.page === "brand" && <BrandKits key={workspaceId} />}
       </RoleContext.Provider>
     </div>
   );

@@ -14,6 +14,7 @@ export type Route =
   | { page: "members" }
   | { page: "streams"; streamId?: string }
   | { page: "publish" }
+  | { page: "brand" }
   | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
@@ -26,6 +27,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "sources") return { page: "sources" };
   if (parts[0] === "streams") return parts[1] ? { page: "streams", streamId: decodeURIComponent(parts[1]) } : { page: "streams" };
   if (parts[0] === "publish") return { page: "publish" };
+  if (parts[0] === "brand") return { page: "brand" };
   return { page: "jobs" };
 }
 
@@ -49,6 +51,8 @@ export function href(route: Route): string {
       return route.streamId ? `#/streams/${encodeURIComponent(route.streamId)}` : "#/streams";
     case "publish":
       return "#/publish";
+    case "brand":
+      return "#/brand";
     default:
       return "#/jobs";
   }

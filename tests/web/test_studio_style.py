@@ -4,7 +4,9 @@ A new user's job reaches review; from the clip review the thumbnail, FCPXML and 
 downloaded and checked for what they are; the clip's caption styler shows every style the
 API lists, each a frame the server rendered through the render's libass path (the previews
 differ pixel by pixel between styles); using another style (by keyboard) re-renders the
-clip as a new version, listed, played, and downloaded as an MP4 checked with ffprobe.
+clip as a new version, listed, played, and downloaded as an MP4 checked with ffprobe. The
+clip's three thumbnail candidates load in the review; zooms set in the styler's effects
+re-render it as one more version, sending only that change.
 Screenshots go to ``test-artifacts/studio/`` with the other studio pages'.
 """
 
@@ -124,6 +126,21 @@ def test_caption_styler_rerender_versions_and_downloads(served, built, browser, 
     shot(page, "style-01-review-downloads")
     watch.check("clip review downloads")
 
+    # Its three titled thumbnail candidates load; one shows large on click.
+    candidates = panel.get_by_test_id("thumb-candidate")
+    candidates.nth(2).wait_for()
+    assert candidates.count() == 3
+    for i in range(3):
+        candidates.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("i => i.complete && i.naturalWidth > 0",
+                               arg=candidates.nth(i).element_handle())  # fmt: skip
+    assert panel.get_by_role("button", name="Download 3").is_visible()
+    candidates.nth(1).click()
+    large = panel.get_by_test_id("thumb-large")
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=large.element_handle())
+    assert large.get_attribute("src") == candidates.nth(1).get_attribute("src")
+    watch.check("thumbnail candidates")
+
     # The styler: every style the API lists, each previewed on the same frame.
     panel.get_by_role("link", name="Captions & versions").click()
     known = requests.get(f"{served.base}/api/caption-styles", headers=headers, timeout=30).json()
@@ -183,6 +200,26 @@ def test_caption_styler_rerender_versions_and_downloads(served, built, browser, 
     length = versions[1]["end"] - versions[1]["start"]
     assert float(probe["format"]["duration"]) == pytest.approx(length, abs=0.5)
     watch.check("new version")
+
+    # Zooms "pulse" from the layout and effects: only that field is sent, and it renders as
+    # the next version with the clip's own captions and aspect.
+    page.get_by_text("Layout & effects").click()
+    page.get_by_label("Zooms").select_option("pulse")
+    assert page.get_by_label("Brand kit").count() == 0  # a new workspace has no kits
+    with page.expect_request(lambda r: r.url.endswith("/rerender") and r.method == "POST") as req:
+        page.get_by_role("button", name="Re-render", exact=True).click()
+    assert req.value.post_data_json == {"zooms": "pulse"}
+    page.locator("li.version[data-version='3']").wait_for()
+    page.locator("li.version[data-version='3'][data-status=rendered]").wait_for(
+        timeout=RENDER_DEADLINE_MS)  # fmt: skip
+    versions = requests.get(f"{served.base}/api/clips/{clip_id}/versions", headers=headers,
+                            timeout=30).json()  # fmt: skip
+    assert [(v["version"], v["captions"], v["aspect"], v["status"]) for v in versions][2] == (
+        3, "highlight_word", "1:1", "rendered")  # fmt: skip
+    if requests.get(f"{served.base}/api/brand", headers=headers, timeout=30).status_code == 404:
+        # A server before the kits' API: the studio's one read of it was refused, as expected.
+        watch.errors = [e for e in watch.errors if "status of 404" not in e]
+    watch.check("effects re-render")
 
     # A phone-sized screen: the previews fold, nothing wider than the screen.
     page.set_viewport_size({"width": 390, "height": 844})

@@ -58,6 +58,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Send no credentials (sign in, sign up). */
   anonymous?: boolean;
+  /** A raw body (a file's bytes) sent with its own Content-Type instead of JSON. */
+  raw?: { body: Blob; type: string };
 }
 
 export class ApiClient {
@@ -90,9 +92,10 @@ export class ApiClient {
     this.store.save(tokens);
   }
 
-  private headers(json: boolean, anonymous: boolean): Record<string, string> {
+  private headers(json: boolean, anonymous: boolean, type?: string): Record<string, string> {
     const h: Record<string, string> = { Accept: "application/json" };
     if (json) h["Content-Type"] = "application/json";
+    if (type) h["Content-Type"] = type;
     if (!anonymous && this.tokens) h.Authorization = `Bearer ${this.tokens.access_token}`;
     if (!anonymous && this.workspaceId) h["X-Workspace-Id"] = this.workspaceId;
     return h;
@@ -129,8 +132,8 @@ export class ApiClient {
     const attempt = () =>
       this.fetcher(`${this.base}${path}`, {
         method,
-        headers: this.headers(opts.body !== undefined, anonymous),
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        headers: this.headers(opts.body !== undefined, anonymous, opts.raw?.type),
+        body: opts.raw ? opts.raw.body : opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: opts.signal,
       });
     let resp = await attempt();

@@ -5,8 +5,10 @@ import { duration, useFileUrl } from "./ClipCard";
 import { useCanEdit } from "../role";
 import { ErrorBox } from "./ErrorBox";
 import { StyleLinks } from "../pages/style/StyleLinks";
+import { Thumbnails } from "./Thumbnails";
 
-/** The selected clip: its player, review actions, title and description, download. */
+/** The selected clip: its player, review actions, title and description, downloads and
+ * thumbnail candidates. */
 export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: (c: Clip) => void; onReview: (r: Review) => void }) {
   const video = useFileUrl(clip, "video");
   const [title, setTitle] = useState(clip.title);
@@ -64,6 +66,7 @@ export function ClipPanel({ clip, onChange, onReview }: { clip: Clip; onChange: 
         )}
       </div>
       <StyleLinks clip={clip} />
+      <Thumbnails clip={clip} />
       <p className="muted">
         {duration(clip)} from {clip.start.toFixed(1)} s · score {clip.score.toFixed(2)} · <span data-testid="review-state">{clip.review}</span>
       </p>

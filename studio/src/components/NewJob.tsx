@@ -2,6 +2,8 @@ import { useRef, useState, type DragEvent, type FormEvent } from "react";
 import { api } from "../api/client";
 import { ASPECTS, CAPTION_STYLES, type Aspect, type CaptionStyle, type JobSettings } from "../api/types";
 import { uploadVideo } from "../api/upload";
+import { EFFECTS_DEFAULTS, jobEffects, type EffectsForm } from "../api/effects";
+import { EffectsFields, useKits } from "./EffectsFields";
 import { ErrorBox } from "./ErrorBox";
 
 const DEFAULTS: JobSettings = { max_clips: 5, min_duration: 15, max_duration: 60, aspect: "9:16", captions: "highlight_word" };
@@ -11,6 +13,9 @@ export function NewJob({ onCreated }: { onCreated: (jobId: string) => void }) {
   const [url, setUrl] = useState("");
   const [file, setFile] = useState<File | null>(null);
   const [settings, setSettings] = useState<JobSettings>(DEFAULTS);
+  const [effects, setEffects] = useState<EffectsForm>(EFFECTS_DEFAULTS);
+  const [effectsOpen, setEffectsOpen] = useState(false);
+  const kits = useKits(effectsOpen);
   const [progress, setProgress] = useState<number | null>(null);
   const [busy, setBusy] = useState(false);
   const [dragging, setDragging] = useState(false);
@@ -19,6 +24,10 @@ export function NewJob({ onCreated }: { onCreated: (jobId: string) => void }) {
 
   function set<K extends keyof JobSettings>(key: K, value: JobSettings[K]) {
     setSettings((s) => ({ ...s, [key]: value }));
+  }
+
+  function setEffect<K extends keyof EffectsForm>(key: K, value: EffectsForm[K]) {
+    setEffects((s) => ({ ...s, [key]: value }));
   }
 
   function onDrop(e: DragEvent) {
@@ -44,7 +53,8 @@ export function NewJob({ onCreated }: { onCreated: (jobId: string) => void }) {
       } else {
         source = { source_url: url.trim() };
       }
-      const job = await api.post<{ id: string }>("/api/jobs", { ...source, settings });
+      // Effects only where changed: a server without a newer field never sees it.
+      const job = await api.post<{ id: string }>("/api/jobs", { ...source, settings: { ...settings, ...jobEffects(effects) } });
       setFile(null);
       setUrl("");
       setProgress(null);
@@ -140,6 +150,10 @@ export function NewJob({ onCreated }: { onCreated: (jobId: string) => void }) {
           </select>
         </label>
       </fieldset>
+      <details className="effects-fold" onToggle={(e) => setEffectsOpen(e.currentTarget.open)}>
+        <summary>Effects</summary>
+        <EffectsFields value={effects} onChange={setEffect} kits={kits} />
+      </details>
       <ErrorBox error={error} />
       <button type="submit" className="primary" disabled={busy || (!file && !url.trim())}>
         {busy ? "Starting…" : "Start job"}

@@ -6,6 +6,7 @@ import { useCanEdit } from "../../role";
 import { href } from "../../router";
 import { Downloads } from "./Downloads";
 import { fileUrl, usePreview, type CaptionStyles } from "./files";
+import { RerenderEffects } from "./RerenderEffects";
 import "./style.css";
 
 /** How often the versions are read again while one of them renders. */
@@ -77,6 +78,7 @@ export function Styler({ clipId }: { clipId: string }) {
   const [video, setVideo] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const canEdit = useCanEdit(); // a viewer sees the versions, not the re-render
 
   useEffect(() => {
     const stop = new AbortController();
@@ -130,19 +132,25 @@ export function Styler({ clipId }: { clipId: string }) {
     };
   }, [shown?.id, shown?.status]);
 
-  async function pick(style: string) {
-    if (!aspect) return;
+  /** Render a new version with `body`'s changes; whether the server took it. */
+  async function rerender(body: Record<string, unknown>): Promise<boolean> {
     setBusy(true);
     setError(null);
     try {
-      const made = await api.post<Clip>(`/api/clips/${clipId}/rerender`, { captions: style, aspect });
+      const made = await api.post<Clip>(`/api/clips/${clipId}/rerender`, body);
       setPlaying(made.id);
       await loadVersions();
+      return true;
     } catch (err) {
       setError(err);
+      return false;
     } finally {
       setBusy(false);
     }
+  }
+
+  async function pick(style: string) {
+    if (aspect) await rerender({ captions: style, aspect });
   }
 
   if (!clip || !known || !aspect) {
@@ -191,6 +199,7 @@ export function Styler({ clipId }: { clipId: string }) {
           ))}
         </ul>
       </section>
+      {canEdit && <RerenderEffects clip={clip} aspect={aspect} busy={busy} onRerender={rerender} />}
       <section className="card versions-card" aria-labelledby="versions-head">
         <h2 id="versions-head">Versions</h2>
         {video ? (

@@ -20,8 +20,18 @@ export interface CaptionStyles {
   aspects: string[];
 }
 
-export async function fileUrl(clipId: string, file: ClipFile): Promise<string> {
-  const r = await api.get<{ url: string }>(`/api/clips/${clipId}/download-url?file=${file}`);
+/** How many titled thumbnail candidates a clip has (the server's THUMBNAIL_CANDIDATES). */
+export const THUMBNAIL_CANDIDATES = 3;
+
+/** The API path that answers a presigned URL of one of the clip's files; `n` picks one of
+ * the thumbnail candidates (0, the best, to THUMBNAIL_CANDIDATES - 1). */
+export function downloadUrlPath(clipId: string, file: ClipFile, n?: number): string {
+  const which = file === "thumbnail" && n !== undefined ? `&n=${n}` : "";
+  return `/api/clips/${encodeURIComponent(clipId)}/download-url?file=${file}${which}`;
+}
+
+export async function fileUrl(clipId: string, file: ClipFile, n?: number, signal?: AbortSignal): Promise<string> {
+  const r = await api.get<{ url: string }>(downloadUrlPath(clipId, file, n), signal);
   return r.url;
 }
 

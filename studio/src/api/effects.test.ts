@@ -1,0 +1,71 @@
+// The effects form's request bodies: a new job sends only what differs from the server's
+// defaults; a re-render only what differs from the clip's own, in the re-render's spelling.
+import { describe, expect, it } from "vitest";
+import { EFFECTS_DEFAULTS, effectsOfClip, jobEffects, parseWords, rerenderEffects, type EffectsForm, type EffectsKey } from "./effects";
+
+const form = (over: Partial<EffectsForm>): EffectsForm => ({ ...EFFECTS_DEFAULTS, ...over });
+const none = new Set<EffectsKey>();
+
+describe("parseWords", () => {
+  it("splits on commas, trims, drops empties and repeats (ignoring case)", () => {
+    expect(parseWords(" damn, heck ,, Damn,  ")).toEqual(["damn", "heck"]);
+    expect(parseWords("")).toEqual([]);
+  });
+});
+
+describe("jobEffects", () => {
+  it("sends nothing for an untouched form", () => {
+    expect(jobEffects(EFFECTS_DEFAULTS)).toEqual({});
+  });
+  it("sends each changed field alone, in the job's spelling", () => {
+    expect(jobEffects(form({ zooms: "pulse" }))).toEqual({ zooms: "pulse" });
+    expect(jobEffects(form({ layout: "split", denoise: true }))).toEqual({ layout: "split", denoise: true });
+    expect(jobEffects(form({ hookMode: "title" }))).toEqual({ hook: "auto" });
+    expect(jobEffects(form({ hookMode: "text", hookText: "  Wait for it " }))).toEqual({ hook: "Wait for it" });
+    expect(jobEffects(form({ removeFillers: true }))).toEqual({ remove_fillers: true });
+    expect(jobEffects(form({ music: " music/bed.mp3 " }))).toEqual({ music: "music/bed.mp3" });
+    expect(jobEffects(form({ brandKitId: "k1" }))).toEqual({ brand_kit_id: "k1" });
+  });
+  it("sends censor only with words, carrying its mode", () => {
+    expect(jobEffects(form({ censorMode: "silence" }))).toEqual({});
+    expect(jobEffects(form({ censorWords: "heck, darn", censorMode: "silence" }))).toEqual({
+      censor: { words: ["heck", "darn"], mode: "silence" },
+    });
+  });
+  it("treats a hook with no text, or changed back, as unchanged", () => {
+    expect(jobEffects(form({ hookMode: "text", hookText: "   " }))).toEqual({});
+    expect(jobEffects(form({ zooms: "off", layout: "auto" }))).toEqual({});
+  });
+});
+
+describe("rerenderEffects", () => {
+  it("sends only what differs from the clip's own, taking things off in the re-render's spelling", () => {
+    const { form: base, known } = effectsOfClip({ zooms: "snap", hook: "auto", music: "m.mp3", censor: { words: ["heck"], mode: "bleep" } });
+    expect(rerenderEffects(base, base, known, none)).toEqual({});
+    expect(rerenderEffects({ ...base, zooms: "off" }, base, known, none)).toEqual({ zooms: "none" });
+    expect(rerenderEffects({ ...base, hookMode: "off" }, base, known, none)).toEqual({ hook: "" });
+    expect(rerenderEffects({ ...base, music: "" }, base, known, none)).toEqual({ music: "" });
+    expect(rerenderEffects({ ...base, censorWords: "" }, base, known, none)).toEqual({ censor: { words: [], mode: "bleep" } });
+  });
+  it("sends a touched field the clip did not report, even at the form's default", () => {
+    const { form: base, known } = effectsOfClip({ aspect: "1:1" });
+    expect(known.size).toBe(0);
+    expect(rerenderEffects(base, base, known, new Set<EffectsKey>(["denoise"]))).toEqual({ denoise: false });
+    expect(rerenderEffects({ ...base, zooms: "pulse" }, base, known, none)).toEqual({ zooms: "pulse" });
+  });
+  it("does not send a touched field the clip reported and the user set back", () => {
+    const { form: base, known } = effectsOfClip({ denoise: true });
+    expect(rerenderEffects(base, base, known, new Set<EffectsKey>(["denoise"]))).toEqual({});
+  });
+});
+
+describe("effectsOfClip", () => {
+  it("reads the clip's own fields and marks which it reported", () => {
+    const { form: f, known } = effectsOfClip({ layout: "wide", zooms: null, hook: "Big news", remove_fillers: true, brand_kit_id: "k2" });
+    expect(f).toEqual(form({ layout: "wide", hookMode: "text", hookText: "Big news", removeFillers: true, brandKitId: "k2" }));
+    expect([...known].sort()).toEqual(["brand_kit_id", "hook", "layout", "remove_fillers", "zooms"]);
+  });
+  it("keeps the defaults for values it does not know", () => {
+    expect(effectsOfClip({ layout: "diagonal", zooms: "wobble" }).form).toEqual(EFFECTS_DEFAULTS);
+  });
+});
