@@ -10,9 +10,11 @@ the same frame, so picture and sound stay in step and the clip is the parts less
 duration per join (:attr:`~clipray.clips.effects.graph.BaseCut.duration`).
 
 B-roll: each insert is an input of its own (``-ss src_start -t length`` on the object's
-URL), scaled and centre-cropped to fill the output frame, at 30 fps, its timestamps
-moved to the insert's start, and overlaid over ``[start, end)`` of the clip; the B-roll's
-own sound is never mapped: the clip's sound goes on under it.
+URL), scaled and centre-cropped to fill the output frame, at 30 fps, cut to the insert's
+frames (its last frame held where the video is shorter), its timestamps moved to the
+insert's start, and overlaid while it lasts (``eof_action=pass``): the overlay's own
+``enable`` is not used, as a two-input filter evaluates it a frame late. The B-roll's own
+sound is never mapped: the clip's sound goes on under it.
 
     >>> from clipray.clips.effects.graph import BaseCut, Transitions
     >>> f = joined_filter(BaseCut(((0.0, 1.0), (2.0, 3.0)), 0.2), Transitions("wipe", 0.2))
@@ -66,11 +68,13 @@ def broll_graph(base: str, step: BRoll, size: tuple[int, int], top: str, first: 
     w, h = size
     parts = [f"[0:v]{base}[v0]"]
     for n, ins in enumerate(step.inserts):
+        frames = max(round((ins.end - ins.start) * FPS), 1)
         parts.append(f"[{first + n}:v]scale={w}:{h}:force_original_aspect_ratio=increase,"
                      f"crop={w}:{h},setsar=1,fps={FPS},"
+                     f"tpad=stop_mode=clone:stop_duration={ins.end - ins.start:.6f},"
+                     f"trim=end_frame={frames},"
                      f"setpts=PTS-STARTPTS+{ins.start:.6f}/TB[b{n}]")  # fmt: skip
-        parts.append(f"[v{n}][b{n}]overlay=enable='between(t,{ins.start - _EPS:.4f},"
-                     f"{ins.end - _EPS:.4f})'[v{n + 1}]")  # fmt: skip
+        parts.append(f"[v{n}][b{n}]overlay=eof_action=pass[v{n + 1}]")
     parts.append(f"[v{len(step.inserts)}]{top}[vout]")
     return ";".join(parts)
 
