@@ -14,6 +14,7 @@ pytestmark = pytest.mark.integration
         pytest.param(["--hook", "x" * 121], "--hook", id="hook-too-long"),
         pytest.param(["--captions", "wavy"], "--captions", id="bad-caption-style"),
         pytest.param(["--censor", "!!"], "--censor", id="censor-no-word"),
+        pytest.param(["--transition", "spin"], "--transition", id="bad-transition"),
     ],
 )
 def test_bad_effects_options_are_refused_before_anything_starts(tmp_path, args, hint):

@@ -63,7 +63,7 @@ def test_the_whole_graph_round_trips_through_the_stored_spec():
     graph = EffectsGraph((
         Hook("Why sleep matters"),
         Zooms("pulse", (Zoom(1.0, 1.5, 1.2, 0.5, 0.4),)),
-        BaseCut(((0.0, 2.0), (3.0, 6.0))),
+        BaseCut(((0.0, 2.0), (3.0, 6.0)), crossfade=0.25),
     ))  # fmt: skip
     spec = RenderSpec(source_id="b" * 32, start=1.0, end=9.0, effects=graph)
     back = RenderSpec.from_json(spec.to_json())
@@ -231,7 +231,7 @@ def test_the_library_and_brand_steps_round_trip_and_check_their_ranges():
         Sfx((SoundHit(1.0, "w/lib/whoosh.wav"),)),
         BRoll((Insert(2.0, 4.0, "w/lib/city.mp4", 1.5),)),
         Transitions("wipe"),
-        BaseCut(((0.0, 2.0), (3.0, 6.0))),
+        BaseCut(((0.0, 2.0), (3.0, 6.0)), crossfade=0.25),
     ))  # fmt: skip
     spec = RenderSpec(source_id="b" * 32, start=1.0, end=9.0, effects=graph)
     back = RenderSpec.from_json(spec.to_json())

@@ -150,6 +150,9 @@ def run(
     music: Annotated[
         str | None, typer.Option(help="Music ducked under the speech: a file or a media key.")
     ] = None,
+    transition: Annotated[
+        str, typer.Option(help="How --remove-fillers' cuts join: none, crossfade, wipe or zoom.")
+    ] = "none",
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -159,7 +162,12 @@ def run(
     """The main job: analyse (cached), pick the best moments, render them; print the clips."""
     from clipray.clips.captions import STYLES
     from clipray.clips.effects.audio import CensorConfig
-    from clipray.clips.effects.graph import CENSOR_MODES, ZOOM_STYLES, GraphError
+    from clipray.clips.effects.graph import (
+        CENSOR_MODES,
+        TRANSITION_STYLES,
+        ZOOM_STYLES,
+        GraphError,
+    )
     from clipray.clips.render import ASPECTS
     from clipray.clips.speaker import JOB_LAYOUTS
     from clipray.pipelines.clipjob import RunOptions
@@ -176,6 +184,9 @@ def run(
         raise typer.BadParameter(f"use one of {', '.join(JOB_LAYOUTS)}", param_hint="--layout")
     if min_duration > max_duration:
         raise typer.BadParameter("must not exceed --max-duration", param_hint="--min-duration")
+    if transition != "none" and transition not in TRANSITION_STYLES:
+        raise typer.BadParameter(f"use none or one of {', '.join(TRANSITION_STYLES)}",
+                                 param_hint="--transition")  # fmt: skip
     if censor_mode not in CENSOR_MODES:
         raise typer.BadParameter(f"use one of {', '.join(CENSOR_MODES)}",
                                  param_hint="--censor-mode")  # fmt: skip
@@ -186,7 +197,8 @@ def run(
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
                       hook, remove_fillers, censored, denoise,
-                      str(Path(music).resolve()) if music and Path(music).is_file() else music)
+                      str(Path(music).resolve()) if music and Path(music).is_file() else music,
+                      transition=transition)
     _run_and_print(settings, source, opts, out, as_json)
 
 

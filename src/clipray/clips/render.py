@@ -18,8 +18,11 @@ gets it in the same encode: the kept parts are selected on the frame grid after 
 reframe, zooms drawn on the output frames, the hook drawn by libass with the captions;
 the audio is cut the same way (with one-frame crossfades) before it is normalised, and
 its audio step (censored words muted or bleeped, denoising, music ducked under the
-speech) runs on the cut audio in one FFmpeg run, also before the normalisation, which so
-stays the last pass on the level.
+speech, sound effects mixed in at their instants) runs on the cut audio in one FFmpeg
+run, also before the normalisation, which so stays the last pass on the level. With
+transitions the parts are joined by ``xfade`` (and their sound by an ``acrossfade`` as
+long); B-roll inserts are extra inputs of the encode overlaid under the captions
+(``clips/effects/cutaways.py``).
 
 Every encode is reproducible: bit-exact flags, a fixed thread count and no varying
 metadata, so the same spec on the same machine gives the same bytes.
@@ -32,6 +35,7 @@ and the tool versions, so the same spec renders the same output; how the loudnes
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,8 +47,9 @@ from clipray.clips.audiogram import (
     cover_args,
     escape_filter_path,
 )
-from clipray.clips.effects.audio import audio_filter, music_graph
-from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph
+from clipray.clips.effects.audio import audio_filter, music_graph, sfx_graph, sfx_keys
+from clipray.clips.effects.cutaways import broll_graph, broll_inputs, joined_filter
+from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph, Sfx
 from clipray.clips.effects.zooms import zoom_filter
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
 from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, version
@@ -169,6 +174,8 @@ def centred_crop(src_w: int, src_h: int, aspect: str) -> str:
 
 
 def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> str:
+    """The encode's video filters: a ``-vf`` chain, or with B-roll a ``-filter_complex``
+    whose output is ``[vout]`` (the inserts are inputs 1, 2 ...)."""
     w, h = spec.size
     if spec.reframe_filter:
         chain = [spec.reframe_filter]
@@ -179,15 +186,18 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
             "setsar=1",
         ]
     effects = spec.effects or EffectsGraph()
-    if effects.base_cut is not None:
+    if effects.base_cut is not None and effects.transitions is not None:
+        chain += ["fps=30", joined_filter(effects.base_cut, effects.transitions)]
+    elif effects.base_cut is not None:
         chain += ["fps=30", f"select='{keep_expr(effects.base_cut)}'", "setpts=N/30/TB"]
     if effects.zooms is not None and (zoom := zoom_filter(effects.zooms, (w, h))):
         # zoompan stamps one output frame per input frame at its own rate: feed it 30 fps
         chain += [*([] if effects.base_cut is not None else ["fps=30"]), zoom, "setsar=1"]
-    if ass is not None:
-        chain.append(f"subtitles=filename={escape_filter_path(ass)}")
-    chain.append("format=yuv420p")
-    return ",".join(chain)
+    top = [f"subtitles=filename={escape_filter_path(ass)}"] if ass is not None else []
+    top.append("format=yuv420p")
+    if effects.broll is not None:  # under the captions and the hook
+        return broll_graph(",".join(chain), effects.broll, (w, h), ",".join(top), 1)
+    return ",".join(chain + top)
 
 
 def keep_expr(cut: BaseCut) -> str:
@@ -217,34 +227,60 @@ def cut_audio_args(ffmpeg: str, wav: Path, cut: BaseCut, out: Path) -> list[str]
             *BITEXACT, str(out)]  # fmt: skip
 
 
-def audio_effects_args(ffmpeg: str, wav: Path, step: Audio, out: Path,
-                       music: str | None = None) -> list[str] | None:  # fmt: skip
+def audio_effects_args(ffmpeg: str, wav: Path, step: Audio | None, out: Path,
+                       music: str | None = None, sfx: Sfx | None = None,
+                       media: Mapping[str, str] | None = None) -> list[str] | None:  # fmt: skip
     """The audio step over ``wav`` (the clip's audio, cut), with ``music`` (where FFmpeg
-    reads the step's music: a path or URL) looped under it; None: a passthrough."""
+    reads the step's music: a path or URL) looped under it and ``sfx``'s sounds (read
+    where ``media`` maps their keys) mixed in; None: a passthrough."""
     head = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(wav)]
     tail = ["-c:a", "pcm_f32le", *BITEXACT, str(out)]
-    if step.music is not None:
+    inputs: list[str] = []
+    graph, clip = [], "[0:a]"
+    if step is not None and step.music is not None:
         if music is None:
             raise RenderError("the clip's music track was not resolved to a file")
-        return [*head, "-stream_loop", "-1", "-i", music, "-filter_complex", music_graph(step),
-                "-map", "[out]", *tail]  # fmt: skip
-    chain = audio_filter(step)
-    return None if chain is None else [*head, "-af", chain, *tail]
+        inputs += ["-stream_loop", "-1", "-i", music]
+        graph, clip = [music_graph(step, "mixed" if sfx else "out")], "[mixed]"
+    chain = audio_filter(step) if step is not None and step.music is None else None
+    if sfx is None:
+        if graph:
+            return [*head, *inputs, "-filter_complex", graph[0], "-map", "[out]", *tail]
+        return None if chain is None else [*head, "-af", chain, *tail]
+    if chain is not None:
+        graph, clip = [f"[0:a]{chain}[speech]"], "[speech]"
+    for key in sfx_keys(sfx):
+        inputs += ["-i", _resolved(media, key, "sound effect")]
+    graph.append(sfx_graph(sfx, clip, 1 + (1 if step is not None and step.music else 0)))
+    return [*head, *inputs, "-filter_complex", ";".join(graph), "-map", "[out]", *tail]
+
+
+def _resolved(media: Mapping[str, str] | None, key: str, what: str) -> str:
+    """Where FFmpeg reads the object ``key`` (the render task resolved it)."""
+    if media is None or key not in media:
+        raise RenderError(f"the clip's {what} {key!r} was not resolved to a file")
+    return media[key]
 
 
 def encode_args(
-    ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path
+    ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path,
+    extra: Sequence[Sequence[str]] = (),
 ) -> list[str]:
-    """The encode: video from the source span, audio (when any) the normalised WAV."""
+    """The encode: video from the source span, audio (when any) the normalised WAV;
+    ``extra``: the options of more video inputs (B-roll), which make ``vf`` a
+    ``-filter_complex`` with the output ``[vout]``."""
     args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
             "-ss", f"{spec.start:.3f}", "-t", f"{spec.duration:.3f}", "-i", source]  # fmt: skip
+    for options in extra:
+        args += options
     if audio is not None:
         args += ["-i", str(audio)]
-    args += ["-map", "0:v:0", "-vf", vf,
+    video = ["-filter_complex", vf, "-map", "[vout]"] if extra else ["-map", "0:v:0", "-vf", vf]
+    args += [*video,
              "-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf),
              "-profile:v", "high", "-r", "30"]  # fmt: skip
     if audio is not None:
-        args += ["-map", "1:a:0", "-c:a", "aac", "-b:a", spec.audio_bitrate]
+        args += ["-map", f"{1 + len(extra)}:a:0", "-c:a", "aac", "-b:a", spec.audio_bitrate]
     return [*args, *BITEXACT, "-movflags", "+faststart", str(out)]
 
 
@@ -265,9 +301,11 @@ def render_clip(
     ass_text: str | None = None,
     ffmpeg: str = "ffmpeg",
     music: str | None = None,
+    media: Mapping[str, str] | None = None,
 ) -> Rendered:
     """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``;
-    ``music``: where FFmpeg reads the audio step's music track (a path or URL)."""
+    ``music``: where FFmpeg reads the audio step's music track (a path or URL); ``media``:
+    where it reads each B-roll and sound effect, by object key."""
     workdir.mkdir(parents=True, exist_ok=True)
     ass = None
     hook = spec.effects is not None and spec.effects.hook is not None
@@ -279,8 +317,9 @@ def render_clip(
         raw = workdir / "audio.wav"
         cut = spec.effects.base_cut if spec.effects else None
         step = spec.effects.audio if spec.effects else None
+        sfx = spec.effects.sfx if spec.effects else None
         fx = audio_effects_args(ffmpeg, workdir / "audio-cut.wav", step, raw,
-                                music) if step else None  # fmt: skip
+                                music, sfx, media) if step or sfx else None  # fmt: skip
         got = raw if fx is None else workdir / "audio-cut.wav"
         if cut is None:
             extract(ffmpeg, source, spec.start, spec.duration, got)
@@ -298,7 +337,11 @@ def render_clip(
         _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video)
     else:
         vf = video_filter(spec, *src_size, ass)
-        check(run(encode_args(ffmpeg, source, spec, vf, wav, video)), "encode", RenderError)
+        broll = spec.effects.broll if spec.effects else None
+        extra = broll_inputs(broll, {i.key: _resolved(media, i.key, "B-roll")
+                                     for i in broll.inserts}) if broll else []  # fmt: skip
+        check(run(encode_args(ffmpeg, source, spec, vf, wav, video, extra)), "encode",
+              RenderError)  # fmt: skip
     if norm is not None and wav is not None:
         norm = _verify(ffmpeg, spec, video, workdir, norm)
     return Rendered(video, norm)

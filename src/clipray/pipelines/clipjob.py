@@ -43,6 +43,7 @@ from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
 from clipray.observability import metrics, timed
+from clipray.pipelines.cutaways import cutaways_at
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.music import music_at
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
@@ -78,15 +79,20 @@ class RunOptions:
     denoise: bool = False
     music: str | None = None
     """A music track ducked under the speech: a workspace object key (or a local path)."""
+    transition: str | None = None
+    """How the parts left by filler removal join (crossfade, wipe, zoom); None: cuts."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "censor", CensorConfig.of(self.censor))
+        if self.transition == "none":  # a job's stored settings say none as a word
+            object.__setattr__(self, "transition", None)
 
     @property
     def effects(self) -> EffectsConfig:
         """The effects asked for; the defaults add none (a plain clip)."""
         return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
-                             self.censor, self.denoise, self.music)  # fmt: skip
+                             self.censor, self.denoise, self.music,
+                             transition=self.transition)  # type: ignore[arg-type]  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -268,7 +274,8 @@ def render_and_upload(
         with timed("render", output_s=p.spec.duration):
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
                                ffmpeg=settings.ffmpeg_bin,
-                               music=music_at(p.spec, settings, workspace_id))  # fmt: skip
+                               music=music_at(p.spec, settings, workspace_id),
+                               media=cutaways_at(p.spec, settings, workspace_id))  # fmt: skip
             thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
                                        p.moment.title, p.faces, work)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")

@@ -63,7 +63,8 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
                          censor=CensorConfig(audio.censor, audio.mode)
                          if audio is not None and audio.censor else None,
                          denoise=audio is not None and audio.denoise,
-                         music=audio.music if audio is not None else None)  # fmt: skip
+                         music=audio.music if audio is not None else None,
+                         transition=g.transitions.style if g.transitions else None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class EffectsChange:
     denoise: bool | None = None
     music: str | None = None
     """A music track's object key, or ``""`` to take the music off."""
+    transition: str | None = None
+    """A transition style for the cut's joins, or ``none`` for straight cuts."""
 
     def __post_init__(self) -> None:
         if isinstance(self.censor, Mapping):
@@ -94,8 +97,10 @@ class EffectsChange:
             None if self.censor == "off" else self.censor)  # type: ignore[assignment]
         denoise = own.denoise if self.denoise is None else self.denoise
         music = own.music if self.music is None else (self.music or None)
+        joins = own.transition if self.transition is None else (
+            None if self.transition == "none" else self.transition)
         return EffectsConfig(zooms, hook, fillers, censor,  # type: ignore[arg-type]
-                             denoise, music)  # fmt: skip
+                             denoise, music, own.brand, joins)  # type: ignore[arg-type]  # fmt: skip
 
 
 def plan_rerender(
@@ -114,7 +119,8 @@ def plan_rerender(
     opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions,
                       layout=layout or spec.layout,
                       zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers,
-                      censor=fx.censor, denoise=fx.denoise, music=fx.music)  # fmt: skip
+                      censor=fx.censor, denoise=fx.denoise, music=fx.music,
+                      transition=fx.transition)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")

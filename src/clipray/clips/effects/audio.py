@@ -6,6 +6,7 @@ timeline, padded a little as the timings are the recogniser's) is muted in the a
 with a 1 kHz tone in its place in ``bleep`` mode, and the captions show it starred
 (``d***``: the first letter kept). Denoising is FFmpeg's ``afftdn`` (FFT noise reduction).
 Music is mixed under the speech, ducked by ``sidechaincompress`` keyed on the speech.
+Sound effects (:func:`sfx_graph`) are mixed in at their instants in the same run.
 
 :func:`audio_filter` writes the step as one FFmpeg audio chain, which runs on the clip's
 audio before it is normalised: the loudness pass stays the last word on the level, so a
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from clipray.clips.effects.graph import CENSOR_MODES, Audio, CensorMode, GraphError
+from clipray.clips.effects.graph import CENSOR_MODES, Audio, CensorMode, GraphError, Sfx
 from clipray.schemas import Word
 
 MAX_WORDS = 50
@@ -149,7 +150,7 @@ DUCK = "sidechaincompress=threshold=0.02:ratio=8:attack=20:release=400:makeup=1"
 (about 15 dB under a talking voice), in within 20 ms, back over 0.4 s after a phrase."""
 
 
-def music_graph(step: Audio) -> str:
+def music_graph(step: Audio, out: str = "out") -> str:
     """A ``-filter_complex`` over the clip's audio (input 0) and the music (input 1,
     looped by the caller) with the step's chain on the speech, the music in the clip's
     layout and ducked under it, the two mixed into ``[out]`` as long as the clip."""
@@ -159,9 +160,42 @@ def music_graph(step: Audio) -> str:
         f"[1:a]aresample=48000,aformat=sample_fmts=flt:channel_layouts=stereo,"
         f"volume={MUSIC_GAIN_DB}dB[bed]",
         f"[bed][key]{DUCK}[ducked]",
-        "[speech][ducked]amix=inputs=2:duration=first:normalize=0[out]",
+        f"[speech][ducked]amix=inputs=2:duration=first:normalize=0[{out}]",
     ])  # fmt: skip
 
 
-__all__ = ["CensorConfig", "audio_filter", "censor_spans", "music_graph", "plan_audio", "star",
-           "star_words", "word_key"]  # fmt: skip
+SFX_RATE = 48000
+"""The clip audio's rate (``clips/loudness.extract``): a hit is delayed by whole samples."""
+
+
+def sfx_keys(step: Sfx) -> list[str]:
+    """The distinct sounds of ``step`` in the order of their first hit: one FFmpeg input
+    each, however often it is played."""
+    return list(dict.fromkeys(h.key for h in step.hits))
+
+
+def sfx_graph(step: Sfx, clip: str, first: int) -> str:
+    """Filters mixing ``step``'s hits into the clip's audio (the label ``clip``) as
+    ``[out]``, as long as the clip: the sounds are inputs ``first``, ``first + 1`` ... in
+    :func:`sfx_keys` order, each in the clip's layout, split among its hits, each hit at its
+    gain and delayed to the sample of its ``at``. The mix adds (``normalize=0``): the
+    loudness pass after it sets the level of the whole."""
+    keys = sfx_keys(step)
+    uses = {k: [n for n, h in enumerate(step.hits) if h.key == k] for k in keys}
+    parts = []
+    for i, key in enumerate(keys):
+        outs = "".join(f"[s{n}]" for n in uses[key])
+        parts.append(f"[{first + i}:a]aresample={SFX_RATE},"
+                     f"aformat=sample_fmts=flt:channel_layouts=stereo,"
+                     f"asplit={len(uses[key])}{outs}")  # fmt: skip
+    for n, h in enumerate(step.hits):
+        parts.append(f"[s{n}]volume={h.gain_db:.2f}dB,"
+                     f"adelay=delays={round(h.at * SFX_RATE)}S:all=1[h{n}]")  # fmt: skip
+    hits = "".join(f"[h{n}]" for n in range(len(step.hits)))
+    parts.append(f"{clip}{hits}amix=inputs={len(step.hits) + 1}:duration=first:"
+                 f"normalize=0[out]")  # fmt: skip
+    return ";".join(parts)
+
+
+__all__ = ["CensorConfig", "audio_filter", "censor_spans", "music_graph", "plan_audio",
+           "sfx_graph", "sfx_keys", "star", "star_words", "word_key"]  # fmt: skip

@@ -58,7 +58,10 @@ class BaseCut:
 
     Every boundary is on the output's frame grid; consecutive parts are joined with an
     audio crossfade of ``crossfade`` seconds (one frame), the video of every part but the
-    last ending that much early, so picture and sound stay in step."""
+    last ending that much early, so picture and sound stay in step. Where the graph holds
+    :class:`Transitions`, ``crossfade`` is the transition's duration: picture and sound
+    overlap that long at each join, and every time below (the output's length, where a
+    part starts, the captions' retiming) counts it so."""
 
     name: ClassVar[str] = "base_cut"
     keep: tuple[tuple[float, float], ...]
@@ -183,7 +186,9 @@ class Audio:
 @dataclass(frozen=True)
 class Transitions:
     """How the parts a :class:`BaseCut` keeps are joined on screen: ``style`` over
-    ``duration`` seconds at each join (without this step a join is a straight cut)."""
+    ``duration`` seconds at each join (without this step a join is a straight cut). The
+    sound crossfades over the same seconds, so the graph's base cut has ``duration`` as its
+    ``crossfade``: the output is the parts less one ``duration`` per join."""
 
     name: ClassVar[str] = "transitions"
     style: TransitionStyle
@@ -310,6 +315,11 @@ class EffectsGraph:
             raise GraphError(f"a step appears twice: {names}")
         order = sorted(self.held, key=lambda s: STEP_ORDER.index(s.name))
         object.__setattr__(self, "held", tuple(order))
+        joins, cut = self.transitions, self.base_cut
+        if joins is not None and (cut is None or len(cut.keep) < 2
+                                  or abs(cut.crossfade - joins.duration) > 1e-9):  # fmt: skip
+            raise GraphError("transitions join a base cut's parts: the cut needs two parts "
+                             "or more, overlapping by the transition's duration")  # fmt: skip
 
     def get(self, name: str) -> Any:
         """The step called ``name``, or None where it is a passthrough."""

@@ -9,13 +9,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from clipray.clips.effects.audio import CensorConfig, plan_audio
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
-from clipray.clips.effects.graph import EffectsGraph, Hook, Step
+from clipray.clips.effects.graph import (
+    FPS,
+    BaseCut,
+    EffectsGraph,
+    Hook,
+    Step,
+    Transitions,
+    TransitionStyle,
+)
 from clipray.clips.effects.zooms import FaceAt, ZoomStyle, emphasis_times, plan_zooms
 from clipray.clips.reframe import CropPath
 from clipray.domain.brand import BrandKit
@@ -44,11 +52,35 @@ class EffectsConfig:
     the speech; None: none."""
     brand: BrandKit | None = None
     """The brand kit applied (logo, caption colours and font, intro, outro); None: none."""
+    transition: TransitionStyle | None = None
+    """How the parts left by filler removal join on screen (crossfade, wipe, zoom); None:
+    straight cuts. Without ``remove_fillers`` a clip is one part, with nothing to join."""
 
     @property
     def any(self) -> bool:
         return bool(self.zooms or self.hook or self.remove_fillers or self.censor
-                    or self.denoise or self.music or self.brand)  # fmt: skip
+                    or self.denoise or self.music or self.brand or self.transition)  # fmt: skip
+
+
+TRANSITION_FRAMES = 7
+"""A transition's length in frames (about 0.23 s): whole frames, so every join starts on
+the frame grid, and under the silence of a cut's two pads (2 x 0.15 s), so the
+crossfading sound overlaps pauses more than words."""
+
+
+def plan_transitions(cut: BaseCut, style: TransitionStyle) -> tuple[BaseCut, Transitions]:
+    """``cut`` with its parts overlapping by a transition's length, and the transitions
+    step: :data:`TRANSITION_FRAMES`, less where a part is too short to hold two
+    (one frame at the least). The clip so gets shorter by that length at every join.
+
+    Raises:
+        GraphError: ``cut`` has a single part (nothing to join)."""
+    shortest = min(round((b - a) * FPS) for a, b in cut.keep)
+    duration = max(min(TRANSITION_FRAMES, shortest // 2), 1) / FPS
+    joins = Transitions(style, duration)
+    joined = replace(cut, crossfade=duration)
+    EffectsGraph((joined, joins))  # checks that the two fit
+    return joined, joins
 
 
 def plan_graph(
@@ -60,6 +92,9 @@ def plan_graph(
     (see :func:`faces_on_output`)."""
     steps: list[Step] = []
     cut = plan_cut(words, start, end, FillerConfig()) if cfg.remove_fillers else None
+    if cut is not None and cfg.transition and len(cut.keep) > 1:
+        cut, joins = plan_transitions(cut, cfg.transition)
+        steps.append(joins)
     if cut is not None:
         steps.append(cut)
     duration = cut.duration if cut is not None else end - start
@@ -116,4 +151,5 @@ def faces_on_output(path: CropPath | None, tracks: Sequence[Track], start: float
     return at
 
 
-__all__ = ["HOOK_AUTO", "EffectsConfig", "faces_on_output", "plan_graph"]
+__all__ = ["HOOK_AUTO", "TRANSITION_FRAMES", "EffectsConfig", "faces_on_output", "plan_graph",
+           "plan_transitions"]  # fmt: skip

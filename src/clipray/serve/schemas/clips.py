@@ -80,6 +80,8 @@ class RerenderIn(Body):
     """Denoising on or off; null keeps the clip's own."""
     music: MusicKey | Literal[""] | None = None
     """A music track's object key, ``""`` to take it off; null keeps the clip's own."""
+    transition: Literal["none", "crossfade", "wipe", "zoom"] | None = None
+    """How the cut's parts join (``none``: straight cuts); null keeps the clip's own."""
 
 
 class ClipIds(Body):

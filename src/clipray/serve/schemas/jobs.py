@@ -51,6 +51,9 @@ class JobSettings(Body):
     """FFT noise reduction of the clips' sound."""
     music: MusicKey | None = None
     """A music track (a workspace object key) ducked under the speech; null: none."""
+    transition: Literal["none", "crossfade", "wipe", "zoom"] = "none"
+    """How the parts left by ``remove_fillers`` join on screen, the sound crossfading as
+    long; ``none``: straight cuts."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
