@@ -373,6 +373,12 @@ class Settings(BaseSettings):
     """ffmpeg executable (Debian's build has libass, needed to burn captions)."""
     ffprobe_bin: str = "ffprobe"
     """ffprobe executable, used to validate every ingested video."""
+    render_encoder: Literal["auto", "libx264", "h264_nvenc"] = "auto"
+    """H.264 encoder of clip renders (``media/encoders.py``): ``libx264`` (the CPU; the
+    reproducible path, the same bytes for the same spec), ``h264_nvenc`` (an NVIDIA GPU; a
+    render where it cannot encode fails with ``ENCODER_UNAVAILABLE``), or ``auto``: NVENC
+    where a 0.1 s test encode with it succeeds in the rendering process, else libx264. Give
+    renders a GPU with ``CLIPRAY_STAGES__RENDER__NUM_GPUS``."""
     audiogram_background: str = Field(
         "0x1d2433", pattern=r"^(0x|#)?[0-9a-fA-F]{6}$|^[a-zA-Z]{3,20}$"
     )

@@ -39,8 +39,15 @@ def default_stages() -> dict[str, StageResources]:
         "asr": StageResources(num_cpus=1, batch_size=4),
         "faces": StageResources(num_cpus=0.25, batch_size=1),
         "embed": StageResources(num_cpus=0.25, batch_size=1),
-        # One FFmpeg encode per clip; libx264 uses more than one thread when it can.
-        "render": StageResources(num_cpus=1, batch_size=1),
+        # One FFmpeg encode per clip; libx264 uses more than one thread when it can. No GPU
+        # unless configured: CLIPRAY_STAGES__RENDER__NUM_GPUS=0.25 puts renders on GPU
+        # nodes, four sharing one GPU's NVENC engine (under the concurrent sessions a
+        # consumer card allows; the filters and the audio still run on the CPU), and
+        # CLIPRAY_RENDER_ENCODER=auto (or h264_nvenc) encodes there with NVENC.
+        # At 0 a render reserves no GPU, but Ray leaves a node's GPUs visible to it
+        # (RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO unset), so `auto` may still use NVENC on a GPU
+        # node; CLIPRAY_RENDER_ENCODER=libx264 keeps renders off GPUs entirely.
+        "render": StageResources(num_cpus=1, num_gpus=0, batch_size=1),
         # A job step is a coordinator: it submits the analysis and render work above, which
         # holds the CPUs. Reserving one here would deadlock a 2-CPU box.
         "job_step": StageResources(num_cpus=0, batch_size=1),

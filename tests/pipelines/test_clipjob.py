@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from clipray.clips.render import LOUDNESS_RESULT
+from clipray.clips.render import ENCODER_RESULT, LOUDNESS_RESULT, RenderSpec
 from clipray.cluster.services import ensure_workspace, open_database
-from clipray.pipelines.clipjob import RunOptions, copy_out
+from clipray.pipelines.clipjob import RunOptions, copy_out, spec_hash
 from clipray.pipelines.demo import make_demo_video
 from clipray.pipelines.ingest import IngestContext
 from clipray.services.main_job import run_main_job
@@ -90,6 +90,17 @@ def test_every_rendered_clip_is_at_minus_14_lufs(job, buckets):
         record = c.render_spec[LOUDNESS_RESULT]
         assert record["reached"] is True
         assert record["output_i"] == pytest.approx(measured, abs=0.05)
+
+
+def test_every_stored_spec_records_its_encoder_outside_the_hash(job):
+    """Rendered without a usable NVENC here: libx264, recorded beside the spec; the hash the
+    clip is found by is the spec's without it."""
+    ctx, first, _, other, _ = job
+    for c in [*first.clips, *other.clips]:
+        assert c.render_spec[ENCODER_RESULT] == "libx264"
+        with ctx.db.session() as s:
+            row = ClipRepo(s, ctx.workspace_id).get(c.id)
+            assert spec_hash(RenderSpec.from_json(c.render_spec)) == row.spec_hash
 
 
 def test_json_result_has_the_documented_shape(job):

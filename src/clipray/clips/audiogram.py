@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from clipray.media.encoders import X264, video_args
+
 Wave = Literal["waves", "freqs", "spectrum"]
 WAVES: tuple[str, ...] = ("waves", "freqs", "spectrum")
 
@@ -158,15 +160,17 @@ def audiogram_graph(spec: AudiogramSpec, size: tuple[int, int], duration: float,
 
 
 def audiogram_args(ffmpeg: str, audio: Path, cover: Path | None, graph: str, duration: float,
-                   crf: int, preset: str, audio_bitrate: str, out: Path) -> list[str]:  # fmt: skip
-    """The one encode of an audiogram: the graph's frames and the normalised audio."""
+                   crf: int, preset: str, audio_bitrate: str, out: Path,
+                   encoder: str = X264) -> list[str]:  # fmt: skip
+    """The one encode of an audiogram: the graph's frames (by ``encoder``, ``libx264`` or
+    ``h264_nvenc``) and the normalised audio."""
     args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(audio)]
     if cover is not None:
         args += ["-i", str(cover)]
     return [*args, "-filter_complex", graph, "-map", "[v]", "-map", "0:a:0",
-            "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-profile:v", "high",
-            "-r", str(FPS), "-c:a", "aac", "-b:a", audio_bitrate, "-t", f"{duration:.3f}",
-            "-movflags", "+faststart", str(out)]  # fmt: skip
+            *video_args(encoder, crf, preset), "-r", str(FPS), "-c:a", "aac",
+            "-b:a", audio_bitrate, "-t", f"{duration:.3f}", "-movflags", "+faststart",
+            str(out)]  # fmt: skip
 
 
 def cover_args(ffmpeg: str, source: str, out: Path) -> list[str]:

@@ -25,7 +25,11 @@ long); B-roll inserts are extra inputs of the encode overlaid under the captions
 (``clips/effects/cutaways.py``).
 
 Every encode is reproducible: bit-exact flags, a fixed thread count and no varying
-metadata, so the same spec on the same machine gives the same bytes.
+metadata, so the same spec on the same machine gives the same bytes. That holds for
+libx264; ``CLIPRAY_RENDER_ENCODER`` may hand the video to NVENC instead
+(``media/encoders.py``: ``auto`` where a GPU can encode), whose output differs between GPUs
+and drivers. The encoder actually used is recorded beside the spec (:data:`ENCODER_RESULT`),
+not in it, so it is not part of the hash that decides reuse (see there for why).
 
 :func:`thumbnail` takes one still of a rendered clip (a stream clip's; a job's clips get
 titled candidates, ``clips/thumb_render.py``). The :class:`RenderSpec` holds every parameter
@@ -52,6 +56,7 @@ from clipray.clips.effects.cutaways import broll_graph, broll_inputs, joined_fil
 from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph, Sfx
 from clipray.clips.effects.zooms import zoom_filter
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
+from clipray.media.encoders import X264, Choice, choose, video_args
 from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, version
 
 ASPECTS: dict[str, tuple[int, int]] = {
@@ -135,7 +140,7 @@ class RenderSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RenderSpec:
         """The spec ``to_json`` wrote (a stored clip's ``render_spec``)."""
-        fields = {k: v for k, v in data.items() if k != LOUDNESS_RESULT}
+        fields = {k: v for k, v in data.items() if k not in RESULT_KEYS}
         fields["loudness"] = LoudnessConfig(**fields.get("loudness", {}))
         fields["versions"] = dict(fields.get("versions", {}))
         if fields.get("audiogram") is not None:
@@ -149,6 +154,28 @@ LOUDNESS_RESULT = "loudness_result"
 """The key of a stored spec (a clip's ``render_spec``) under which the render records how
 its loudness came out (:meth:`Normalised.to_json`); not part of the spec itself."""
 
+ENCODER_RESULT = "encoder"
+"""The key of a stored spec under which the render records the H.264 encoder that made the
+clip's bytes (``libx264`` or ``h264_nvenc``). Beside the spec, not in it, so not hashed:
+
+* the hash is taken when the clip is planned, on the driver, which probes no GPU; ``auto``
+  is resolved on the node that renders, so the encoder used is known only afterwards;
+* the hash says what the clip shows (span, framing, captions, effects, tool versions), and
+  either encoder shows that at the same quality target: a clip made on a GPU node is the
+  answer for its spec on a CPU node too, not something to render again;
+* only libx264 promises bytes (the same spec on the same machine, the same bytes); NVENC's
+  differ between GPUs and drivers, so a hash of it would promise what it cannot. What a
+  record of ``h264_nvenc`` tells a reader is that a re-render gives another encoding of the
+  same clip; the byte-for-byte path is ``CLIPRAY_RENDER_ENCODER=libx264``."""
+
+RESULT_KEYS = (LOUDNESS_RESULT, ENCODER_RESULT)
+"""The keys of a stored spec that say how its render came out (not part of the spec)."""
+
+
+def with_results(stored: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """A stored spec with one render's results in place of any earlier render's."""
+    return {**{k: v for k, v in stored.items() if k not in RESULT_KEYS}, **results}
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -156,6 +183,15 @@ class Rendered:
     loudness: Normalised | None
     """How the clip's audio was normalised, measured on the encoded clip; None without
     audio."""
+    encoder: Choice = field(default_factory=lambda: Choice(X264, ""))
+    """The H.264 encoder that made the video, and why it was chosen."""
+
+    def results(self) -> dict[str, Any]:
+        """What the stored spec records of this render (:func:`with_results`)."""
+        out: dict[str, Any] = {ENCODER_RESULT: self.encoder.encoder}
+        if self.loudness is not None:
+            out[LOUDNESS_RESULT] = self.loudness.to_json()
+        return out
 
 
 def ffmpeg_version(ffmpeg: str = "ffmpeg") -> str:
@@ -265,10 +301,12 @@ def _resolved(media: Mapping[str, str] | None, key: str, what: str) -> str:
 def encode_args(
     ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path,
     extra: Sequence[Sequence[str]] = (),
+    encoder: str = X264,
 ) -> list[str]:
-    """The encode: video from the source span, audio (when any) the normalised WAV;
-    ``extra``: the options of more video inputs (B-roll), which make ``vf`` a
-    ``-filter_complex`` with the output ``[vout]``."""
+    """The encode: video from the source span by ``encoder`` (``libx264`` or
+    ``h264_nvenc``), audio (when any) the normalised WAV; ``extra``: the options of more
+    video inputs (B-roll), which make ``vf`` a ``-filter_complex`` with the output
+    ``[vout]``."""
     args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
             "-ss", f"{spec.start:.3f}", "-t", f"{spec.duration:.3f}", "-i", source]  # fmt: skip
     for options in extra:
@@ -276,9 +314,7 @@ def encode_args(
     if audio is not None:
         args += ["-i", str(audio)]
     video = ["-filter_complex", vf, "-map", "[vout]"] if extra else ["-map", "0:v:0", "-vf", vf]
-    args += [*video,
-             "-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf),
-             "-profile:v", "high", "-r", "30"]  # fmt: skip
+    args += [*video, *video_args(encoder, spec.crf, spec.preset), "-r", "30"]
     if audio is not None:
         args += ["-map", f"{1 + len(extra)}:a:0", "-c:a", "aac", "-b:a", spec.audio_bitrate]
     return [*args, *BITEXACT, "-movflags", "+faststart", str(out)]
@@ -302,10 +338,19 @@ def render_clip(
     ffmpeg: str = "ffmpeg",
     music: str | None = None,
     media: Mapping[str, str] | None = None,
+    encoder: str = "auto",
 ) -> Rendered:
     """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``;
     ``music``: where FFmpeg reads the audio step's music track (a path or URL); ``media``:
-    where it reads each B-roll and sound effect, by object key."""
+    where it reads each B-roll and sound effect, by object key; ``encoder``:
+    ``CLIPRAY_RENDER_ENCODER`` (``auto``, ``libx264`` or ``h264_nvenc``), chosen before
+    anything is written.
+
+    Raises:
+        EncoderUnavailable: ``h264_nvenc`` asked for where NVENC cannot encode.
+        RenderError: FFmpeg failed.
+    """
+    chosen = choose(encoder, ffmpeg)
     workdir.mkdir(parents=True, exist_ok=True)
     ass = None
     hook = spec.effects is not None and spec.effects.hook is not None
@@ -334,17 +379,19 @@ def render_clip(
     if spec.audiogram is not None:
         if wav is None:
             raise RenderError("an audiogram needs the source's sound, and it has none")
-        _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video)
+        _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video,
+                   chosen.encoder)  # fmt: skip
     else:
         vf = video_filter(spec, *src_size, ass)
         broll = spec.effects.broll if spec.effects else None
         extra = broll_inputs(broll, {i.key: _resolved(media, i.key, "B-roll")
                                      for i in broll.inserts}) if broll else []  # fmt: skip
-        check(run(encode_args(ffmpeg, source, spec, vf, wav, video, extra)), "encode",
+        check(run(encode_args(ffmpeg, source, spec, vf, wav, video, extra, chosen.encoder)),
+              "encode",
               RenderError)  # fmt: skip
     if norm is not None and wav is not None:
         norm = _verify(ffmpeg, spec, video, workdir, norm)
-    return Rendered(video, norm)
+    return Rendered(video, norm, chosen)
 
 
 def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Path) -> Path:
@@ -355,7 +402,7 @@ def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Pa
 
 
 def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, wav: Path,
-               ass: Path | None, workdir: Path, out: Path) -> None:  # fmt: skip
+               ass: Path | None, workdir: Path, out: Path, encoder: str) -> None:  # fmt: skip
     """Draw the audiogram of ``spec`` in one encode (after a one-frame extraction of the
     cover art, when it has one)."""
     cover = None
@@ -364,7 +411,7 @@ def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, 
         check(run(cover_args(ffmpeg, source, cover)), "cover art extraction", RenderError)
     graph = audiogram_graph(look, spec.size, spec.duration, ass)
     args = audiogram_args(ffmpeg, wav, cover, graph, spec.duration, spec.crf, spec.preset,
-                          spec.audio_bitrate, out)  # fmt: skip
+                          spec.audio_bitrate, out, encoder)  # fmt: skip
     check(run(args), "audiogram encode", RenderError)
 
 

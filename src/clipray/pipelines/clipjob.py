@@ -31,9 +31,9 @@ from clipray.clips.nle import NleClip, to_edl, to_fcpxml
 from clipray.clips.reframe import ReframeConfig, crop_path
 from clipray.clips.render import (
     ASPECTS,
-    LOUDNESS_RESULT,
     RenderSpec,
     render_clip,
+    with_results,
 )
 from clipray.clips.select import Candidate, NoClips, SelectConfig, select
 from clipray.clips.thumb_render import titled_thumbnails
@@ -262,7 +262,8 @@ def render_and_upload(
     workspace_id: str, clip_id: str,
 ) -> tuple[dict[str, str], int, dict[str, Any] | None]:  # fmt: skip
     """One clip, on a Ray worker: render, then upload its four files to the app-owned bucket.
-    Returns their keys, the video's size and how its loudness came out (None: no audio)."""
+    Returns their keys, the video's size and how the render came out (its loudness and
+    encoder: ``Rendered.results``)."""
     from clipray.cluster.services import open_storage
 
     generated = open_storage(settings).generated
@@ -275,7 +276,8 @@ def render_and_upload(
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
                                ffmpeg=settings.ffmpeg_bin,
                                music=music_at(p.spec, settings, workspace_id),
-                               media=cutaways_at(p.spec, settings, workspace_id))  # fmt: skip
+                               media=cutaways_at(p.spec, settings, workspace_id),
+                               encoder=settings.render_encoder)  # fmt: skip
             thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
                                        p.moment.title, p.faces, work)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
@@ -293,7 +295,7 @@ def render_and_upload(
             info = store.put_file(key, path, content_type=types.get(kind, "image/jpeg"))
             keys[kind] = key
             size = info.size if kind == "video" else size
-        return keys, size, done.loudness.to_json() if done.loudness else None
+        return keys, size, done.results()
 
 
 def render_all(
@@ -424,11 +426,11 @@ def render_clips(
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
         try:
-            (keys, size, loudness), error = ray.get(ready[0]), None
+            (keys, size, results), error = ray.get(ready[0]), None
         except Exception as exc:  # one failed render is recorded, the others go on
-            keys, size, loudness, error = {}, 0, None, f"{type(exc).__name__}: {exc}"[-2000:]
+            keys, size, results, error = {}, 0, {}, f"{type(exc).__name__}: {exc}"[-2000:]
             metrics.render_failed()
-        if not _record(settings, ctx, refs[ready[0]], keys, size, error, loudness, on_ready):
+        if not _record(settings, ctx, refs[ready[0]], keys, size, error, results, on_ready):
             failed += 1
         if report is not None:
             report(1 - len(pending) / len(refs))
@@ -436,16 +438,16 @@ def render_clips(
 
 
 def _record(settings: Settings, ctx: IngestContext, clip_id: str, keys: dict[str, str],
-            size: int, error: str | None, loudness: dict[str, Any] | None,
+            size: int, error: str | None, results: dict[str, Any],
             on_ready: OnReady | None = None) -> bool:  # fmt: skip
     """Store one render's outcome; True when the clip and its generated row are recorded.
-    How the clip's loudness came out goes into its stored spec (``LOUDNESS_RESULT``)."""
+    How the render came out (its loudness, its encoder) goes into its stored spec
+    (``with_results``)."""
     replaced = None
     with ctx.db.session() as s:
         clip = ClipRepo(s, ctx.workspace_id).mark_rendered(clip_id, keys, error)
         if clip is not None:
-            spec = {k: v for k, v in clip.render_spec.items() if k != LOUDNESS_RESULT}
-            clip.render_spec = {**spec, LOUDNESS_RESULT: loudness} if loudness else spec
+            clip.render_spec = with_results(clip.render_spec, results)
         if clip is not None and error is None:
             kind = GeneratedKind.LLM_RANKED if settings.llm_base_url else GeneratedKind.HEURISTIC
             try:

@@ -146,7 +146,7 @@ def render_window(settings: Settings, target: StreamTarget, window: ClipWindow, 
     peak = max(window.events, key=lambda e: e.strength, default=None)
     at = (peak.t_start - window.start) if peak is not None else None
     done = render_clip(spec, str(cut), (width, height), has_audio, work / "render", ass,
-                       ffmpeg=settings.ffmpeg_bin)  # fmt: skip
+                       ffmpeg=settings.ffmpeg_bin, encoder=settings.render_encoder)  # fmt: skip
     thumb = thumbnail(settings.ffmpeg_bin, done.video, spec.output_duration, at,
                       work / "render" / THUMBNAIL)  # fmt: skip
     return done.video, thumb, segs
