@@ -150,6 +150,12 @@ def run(
     music: Annotated[
         str | None, typer.Option(help="Music ducked under the speech: a file or a media key.")
     ] = None,
+    broll: Annotated[
+        bool, typer.Option("--broll", help="Cut away to the workspace library's B-roll.")
+    ] = False,
+    sfx: Annotated[
+        bool, typer.Option("--sfx", help="Play the library's sound effects on their words.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -186,7 +192,8 @@ def run(
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
                       hook, remove_fillers, censored, denoise,
-                      str(Path(music).resolve()) if music and Path(music).is_file() else music)
+                      str(Path(music).resolve()) if music and Path(music).is_file() else music,
+                      broll=broll, sfx=sfx)
     _run_and_print(settings, source, opts, out, as_json)
 
 

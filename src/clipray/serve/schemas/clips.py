@@ -80,6 +80,10 @@ class RerenderIn(Body):
     """Denoising on or off; null keeps the clip's own."""
     music: MusicKey | Literal[""] | None = None
     """A music track's object key, ``""`` to take it off; null keeps the clip's own."""
+    broll: bool | None = None
+    """B-roll from the workspace's library on or off; null keeps the clip's own."""
+    sfx: bool | None = None
+    """Sound effects from the workspace's library on or off; null keeps the clip's own."""
 
 
 class ClipIds(Body):

@@ -51,6 +51,11 @@ class JobSettings(Body):
     """FFT noise reduction of the clips' sound."""
     music: MusicKey | None = None
     """A music track (a workspace object key) ducked under the speech; null: none."""
+    broll: bool = False
+    """Cut away to the workspace library's B-roll (``/api/library``) where a clip talks about
+    what it shows; an empty library: no cutaways (the analyze step's ``warnings`` say so)."""
+    sfx: bool = False
+    """Play the library's sound effects on the spoken words they are tagged with."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
