@@ -18,6 +18,7 @@ from clipray.clips.broll import (
     choose_sfx,
     rank,
     sentences,
+    topics,
 )
 from clipray.clips.effects.graph import FPS, BRoll, EffectsGraph, Sfx
 from clipray.clips.effects.plan import EffectsConfig, plan_graph
@@ -283,3 +284,10 @@ def test_sentences_split_on_stops_and_pauses():
     ws = [*talk("one two .", 0.0), *talk("three four", 2.0), *talk("five", 5.0)]
     got = [(m.text, m.start) for m in sentences(ws, 10.0)]
     assert got == [("one two .", 0.0), ("three four", 2.0), ("five", 5.0)]
+
+
+def test_topics_are_the_words_said_most():
+    words = talk("the ocean is calm . what a calm ocean , said the sailor . ocean ocean")
+    assert topics(words) == ["ocean", "calm", "sailor"]
+    assert topics(words, n=1) == ["ocean"]
+    assert topics(talk("so what is it")) == []

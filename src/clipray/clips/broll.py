@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -53,7 +53,8 @@ _NOT_WORD = re.compile(r"[^\w']+")
 _STOPWORDS = (
     "a an and are as at be but by for from has have i in is it its of on or so that the "
     "this to was we were with you your they them our my me he she his her not no do did "
-    "just very really"
+    "just very really what can about there here when where which will would could should "
+    "been more some than then into like know think going want because said says"
 )
 _STOP = frozenset(_STOPWORDS.split())
 """Words too common to say what a moment shows: they match no tag."""
@@ -261,6 +262,18 @@ def rank(library: Library, text: str, limit: int, cfg: BrollConfig | None = None
     return [p.item for p in pairs][:max(limit, 0)]
 
 
+def topics(words: Iterable[Word], n: int = 3, min_len: int = 4) -> list[str]:
+    """The ``n`` words said most often (of at least ``min_len`` letters, not common ones),
+    first said first on a tie: what to search stock footage for."""
+    counts: dict[str, int] = {}
+    for w in words:
+        k = word_key(w.word)
+        if len(k) >= min_len and k not in _STOP:
+            counts[k] = counts.get(k, 0) + 1
+    order = {k: i for i, k in enumerate(counts)}
+    return sorted(counts, key=lambda k: (-counts[k], order[k]))[:max(n, 0)]
+
+
 def choose_sfx(words: Sequence[Word], duration: float, library: Library,
                cfg: SfxConfig | None = None) -> Sfx | None:  # fmt: skip
     """The sound-effects step: a library sound on each spoken word that is one of its tags
@@ -285,5 +298,5 @@ def choose_sfx(words: Sequence[Word], duration: float, library: Library,
 
 __all__ = [
     "BrollConfig", "Library", "LibraryClip", "Moment", "SfxConfig", "TextEncoder",
-    "choose_broll", "choose_sfx", "rank", "sentences", "title_words", "word_key",
+    "choose_broll", "choose_sfx", "rank", "sentences", "title_words", "topics", "word_key",
 ]  # fmt: skip

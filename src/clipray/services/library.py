@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from clipray.storage.index import SearchIndex
 
 __all__ = ["BrollProvider", "LibraryProvider", "add", "entries", "for_plan", "remove",
-           "retag"]  # fmt: skip
+           "retag", "with_footage"]  # fmt: skip
 
 log = logging.getLogger("clipray.library")
 EMPTY_BROLL = "broll: the workspace's library has no B-roll; the clips have no cutaways"
@@ -188,3 +189,23 @@ def for_plan(settings: Settings, db: Database, workspace_id: str, broll: bool, s
     for w in warnings:
         log.warning("workspace %s: %s", workspace_id, w)
     return Library(tuple(items), encode, tuple(warnings))
+
+
+def with_footage(lib: Library, provider: BrollProvider, queries: Sequence[str],
+                 per_query: int = 1) -> Library:  # fmt: skip
+    """``lib`` with what ``provider`` finds for each query, tagged with its query (so the
+    chooser places it where the query is said). A provider that fails adds a warning, never
+    an error: the clips go on with the library alone."""
+    found: list[LibraryClip] = []
+    warnings = list(lib.warnings)
+    for q in queries:
+        try:
+            got = provider.candidates(q, per_query)
+        except CodedError as exc:
+            warnings.append(f"broll: stock footage unavailable ({exc.code}): {exc.message}")
+            log.warning("library: stock footage for %r: %s", q, exc)
+            break
+        found += [replace(c, tags=(q,)) for c in got if c.key not in {f.key for f in found}]
+    if found:
+        warnings = [w for w in warnings if w != EMPTY_BROLL]
+    return replace(lib, items=lib.items + tuple(found), warnings=tuple(warnings))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from clipray import __version__
-from clipray.clips.broll import Library
+from clipray.clips.broll import Library, topics
 from clipray.clips.llm import LlmConfig, UsageFn
 from clipray.clips.render import ffmpeg_version
 from clipray.clips.select import why_no_clips
@@ -52,7 +52,7 @@ from clipray.pipelines.limits import media_limits, url_policy
 from clipray.pipelines.runner import AnalysisRunner, Outcome
 from clipray.pipelines.stages.decode import ProbeError, probe
 from clipray.pipelines.validate import validate_file
-from clipray.services import library, webhooks
+from clipray.services import library, stock_footage, webhooks
 from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin, StepStatus
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
@@ -171,10 +171,16 @@ def analyse(
     return outcome
 
 
-def job_library(settings: Settings, ctx: IngestContext, opts: RunOptions) -> Library:
+def job_library(settings: Settings, ctx: IngestContext, opts: RunOptions,
+                analysis: Analysis | None = None) -> Library:  # fmt: skip
     """The workspace's library as the plan of a job with ``broll`` or ``sfx`` on reads it
-    (empty when neither is on: nothing is read)."""
-    return library.for_plan(settings, ctx.db, ctx.workspace_id, opts.broll, opts.sfx)
+    (empty when neither is on: nothing is read). With Pexels configured, footage found for
+    the talk's topics (its most said words) joins it, ingested into the workspace first."""
+    lib = library.for_plan(settings, ctx.db, ctx.workspace_id, opts.broll, opts.sfx)
+    stock = stock_footage.pexels(settings, ctx) if opts.broll and analysis is not None else None
+    if stock is not None and analysis is not None:
+        lib = library.with_footage(lib, stock, topics(analysis.words))
+    return lib
 
 
 def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOptions,
@@ -210,7 +216,8 @@ def run_main_job(
     outcome = analyse(settings, ctx, item, uri, log_to_driver=log_to_driver, on_stage=say)
     analysis = outcome.analysis
     assert analysis is not None
-    planned = choose(settings, analysis, item, opts, lib=job_library(settings, ctx, opts))
+    lib = job_library(settings, ctx, opts, analysis)
+    planned = choose(settings, analysis, item, opts, lib=lib)
     say(f"rendering {len(planned)} clips")
     source = AnalysisRunner(settings, ctx, analyze_config(settings)).worker_uri(item, _local(uri))
     ensure_cover(ctx.db, ctx.workspace_id, item.source.id, analysis, source,
@@ -303,7 +310,7 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     assert analysis is not None
     opts = job_options(job)
     tokens: list[tuple[int, int]] = []
-    lib = job_library(settings, ctx, opts)
+    lib = job_library(settings, ctx, opts, analysis)
     planned = choose(settings, analysis, item, opts, lambda p, c: tokens.append((p, c)), lib)
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
