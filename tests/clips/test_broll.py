@@ -291,3 +291,24 @@ def test_topics_are_the_words_said_most():
     assert topics(words) == ["ocean", "calm", "sailor"]
     assert topics(words, n=1) == ["ocean"]
     assert topics(talk("so what is it")) == []
+
+
+def test_job_settings_reach_the_graph_and_a_rerender_keeps_or_changes_them():
+    from clipray.clips.effects.graph import Insert, SoundHit
+    from clipray.clips.render import RenderSpec
+    from clipray.pipelines.clipjob import RunOptions
+    from clipray.services.rerender import EffectsChange, effects_of
+
+    opts = RunOptions(**{"broll": True, "sfx": True})
+    assert (opts.effects.broll, opts.effects.sfx, opts.effects.any) == (True, True, True)
+    assert not RunOptions().effects.any
+    graph = EffectsGraph((BRoll((Insert(2.0, 4.0, "k/a.mp4", 1.0),)),
+                          Sfx((SoundHit(1.0, "k/b.wav"),))))  # fmt: skip
+    spec = RenderSpec(source_id="a" * 32, start=0.0, end=8.0, effects=graph)
+    assert RenderSpec.from_json(spec.to_json()).effects == graph
+    own = effects_of(spec)
+    assert (own.broll, own.sfx) == (True, True)
+    assert EffectsChange().applied(own) == own
+    off = EffectsChange(broll=False, sfx=False).applied(own)
+    assert (off.broll, off.sfx, off.any) == (False, False, False)
+    assert EffectsChange(sfx=True).applied(effects_of(RenderSpec("a" * 32, 0.0, 8.0))).sfx
