@@ -24,8 +24,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from sqlalchemy.orm import Session
 
-from clipray.clips.broll import Library, LibraryClip, rank
+from clipray.clips.broll import Library, LibraryClip, TextEncoder, rank
 from clipray.domain.errors import CodedError, Conflict
 from clipray.domain.library import LibraryEntry, LibraryKind, normalise_tags, source_problem
 from clipray.services.access import owned
@@ -34,6 +35,7 @@ from clipray.storage.orm import LibraryItem, Source
 
 if TYPE_CHECKING:
     from clipray.config import Settings
+    from clipray.models.embed import EmbedModel
     from clipray.storage.db import Database
     from clipray.storage.index import SearchIndex
 
@@ -87,9 +89,11 @@ def entries(db: Database, workspace_id: str, kind: LibraryKind | str | None = No
         return LibraryRepo(s, workspace_id).entries(None if kind is None else _kind(kind))
 
 
-def _item(s: object, workspace_id: str, item_id: str) -> tuple[LibraryItem, Source]:
-    row = owned(s, LibraryItem, item_id, workspace_id, "library_item")  # type: ignore[arg-type]
-    return row, s.get(Source, row.source_id)  # type: ignore[attr-defined]
+def _item(s: Session, workspace_id: str, item_id: str) -> tuple[LibraryItem, Source]:
+    row = owned(s, LibraryItem, item_id, workspace_id, "library_item")
+    source = s.get(Source, row.source_id)
+    assert source is not None  # the item goes with its source (ON DELETE CASCADE)
+    return row, source
 
 
 def retag(db: Database, workspace_id: str, item_id: str, tags: Sequence[str]) -> LibraryEntry:
@@ -138,14 +142,14 @@ class LibraryProvider:
 
 
 @functools.lru_cache(maxsize=2)
-def _clip_model(model: str, pretrained: str):  # type: ignore[no-untyped-def]
+def _clip_model(model: str, pretrained: str) -> EmbedModel:
     """CLIP, loaded once per process (a job step plans many clips)."""
     from clipray.models.embed import EmbedConfig, EmbedModel
 
     return EmbedModel.load(EmbedConfig(model_name=model, pretrained=pretrained))
 
 
-def _encoder(settings: Settings):  # type: ignore[no-untyped-def]
+def _encoder(settings: Settings) -> TextEncoder | None:
     """Texts through CLIP's text tower, the space of the indexed frames; None: no weights."""
     from clipray.models.embed import WeightsUnavailableError
 

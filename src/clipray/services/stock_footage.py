@@ -25,7 +25,7 @@ from clipray.clips.broll import LibraryClip, word_key
 from clipray.config import Settings
 from clipray.domain.enums import SourceOrigin
 from clipray.domain.errors import CodedError, RateLimited, Unavailable
-from clipray.pipelines.ingest import IngestContext, ingest_path
+from clipray.pipelines.ingest import IngestContext, Ingested, ingest_path
 
 __all__ = ["PexelsConfig", "PexelsProvider", "pexels", "pick_file"]
 
@@ -111,7 +111,7 @@ class PexelsProvider:
                                        got.source.duration_s))  # fmt: skip
         return out
 
-    def _store(self, client: httpx.Client, link: str):  # type: ignore[no-untyped-def]
+    def _store(self, client: httpx.Client, link: str) -> Ingested:
         """Download ``link`` and ingest it (the same bytes again: the existing source)."""
         with tempfile.TemporaryDirectory(prefix="clipray-stock-") as tmp:
             path = Path(tmp) / "footage.mp4"
