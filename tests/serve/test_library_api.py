@@ -181,3 +181,15 @@ def test_the_routes_are_documented(client):
     post = paths["/api/library"]["post"]
     assert "LIBRARY_KIND_MISMATCH" in post["description"]
     assert post["tags"] == ["library"]
+
+
+def test_deleting_the_source_takes_its_items_out_of_the_library(client, owner, api_db):
+    sid = _source(api_db, owner, "goes-away", 6.0)
+    made = _add(client, owner, sid, "broll", ["gone"])
+    assert made.status_code == 201, made.text
+    deleted = client.delete(f"/api/sources/{sid}", headers=owner.headers)
+    assert deleted.status_code == 204, deleted.text
+    ids = [i["id"] for i in client.get("/api/library", headers=owner.headers).json()["data"]]
+    assert made.json()["id"] not in ids
+    assert_error(client.delete(f"/api/library/{made.json()['id']}", headers=owner.headers), 404,
+                 "LIBRARY_ITEM_NOT_FOUND")  # fmt: skip
