@@ -212,6 +212,11 @@ def test_clip_similarity_picks_the_footage_and_its_best_frame():
     assert choose_broll(words, 12.0, Library((beach, forest))) is None
     assert rank(lib, "a walk in the forest", 2) == [forest]
     assert rank(lib, "sand on the beach", 1) == [beach]
+    from clipray.services.library import BrollProvider, LibraryProvider
+
+    provider: BrollProvider = LibraryProvider(lib)
+    assert provider.candidates("numbers on a spreadsheet", 2) == []  # near no frame
+    assert LibraryProvider(Library((item("c", ("city",)),))).candidates("the city", 2)[0].id == "c"
 
 
 def test_a_weak_similarity_is_no_match():
