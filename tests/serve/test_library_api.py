@@ -65,9 +65,9 @@ def test_add_list_retag_and_remove(client, owner, sources, api_db):
     assert (item["title"], item["duration_s"]) == ("city_night-drone", 12.0)
     sound = _add(client, owner, sources["whoosh"], "sfx", ["whoosh", "fast"])
     assert sound.status_code == 201, sound.text
-    # the same source may be both kinds (a shot with a sound worth using on its own)
+    # a source may be both kinds, but 12 s of footage is too long to be a sound effect
     both = _add(client, owner, sources["city"], "sfx", ["traffic"])
-    assert both.status_code == 422  # ... unless it is too long to be a sound effect
+    assert_error(both, 422, "LIBRARY_KIND_MISMATCH")
     everything = client.get("/api/library", headers=owner.headers).json()["data"]
     assert [i["id"] for i in everything] == [sound.json()["id"], item["id"]]  # newest first
     only = client.get("/api/library?kind=broll", headers=owner.headers).json()["data"]
