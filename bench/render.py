@@ -126,7 +126,7 @@ def main() -> int:
                                          out_w, out_h, CaptionConfig()))  # fmt: skip
                 vf = video_filter(spec, *size, ass)
                 cmd = encode_args("ffmpeg", args.video, spec, vf, None,
-                                  Path(tmp) / f"v-{encoder}{i}.mp4", encoder)  # fmt: skip
+                                  Path(tmp) / f"v-{encoder}{i}.mp4", encoder=encoder)  # fmt: skip
                 subprocess.run(cmd, check=True)
             return time.perf_counter() - t0
 

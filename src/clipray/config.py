@@ -213,6 +213,13 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     """Bearer token for ``llm_base_url``."""
 
+    # --- stock footage ----------------------------------------------------------------------
+    pexels_api_key: SecretStr | None = None
+    """Pexels API key: B-roll from Pexels' video search (``services/stock_footage.py``),
+    downloaded into the workspace's media before a clip uses it. Unset: the library only."""
+    pexels_base_url: str = "https://api.pexels.com"
+    """Where Pexels' API answers (a test server, or a proxy)."""
+
     # --- HTTP API and accounts --------------------------------------------------------------
     serve_host: str = "127.0.0.1"
     """Address ``clipray serve`` binds the HTTP API to (``0.0.0.0`` to expose it)."""

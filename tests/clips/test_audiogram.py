@@ -142,6 +142,10 @@ def test_an_audiogram_has_no_captions_where_none_are_asked(tmp_path):
     done = render_clip(spec, str(src), (0, 0), True, tmp_path / "out",
                        build_ass(WORDS, 1.0, 4.0, 1080, 1080))  # fmt: skip
     assert ink(caption_band(frame_rgb(done.video, 1.0, (1080, 1080))), BACKGROUND_RGB) < 0.001
+    # the same spec renders the same bytes, as a video clip's does
+    again = render_clip(spec, str(src), (0, 0), True, tmp_path / "again",
+                        build_ass(WORDS, 1.0, 4.0, 1080, 1080))  # fmt: skip
+    assert again.video.read_bytes() == done.video.read_bytes()
 
 
 # --- planning a clip of an audio-only source (pure) ---------------------------------------

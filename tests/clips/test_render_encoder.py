@@ -49,7 +49,8 @@ def media():
 def test_the_encode_takes_the_encoder_and_keeps_the_rest():
     spec = RenderSpec(source_id="a" * 32, start=1.0, end=3.0)
     x264 = encode_args("ffmpeg", "in.mp4", spec, "null", Path("a.wav"), Path("o.mp4"))
-    nvenc = encode_args("ffmpeg", "in.mp4", spec, "null", Path("a.wav"), Path("o.mp4"), NVENC)
+    nvenc = encode_args("ffmpeg", "in.mp4", spec, "null", Path("a.wav"), Path("o.mp4"),
+                         encoder=NVENC)  # fmt: skip
     assert x264[x264.index("-c:v") + 1] == X264
     assert nvenc[nvenc.index("-c:v") + 1] == NVENC
     assert nvenc[nvenc.index("-cq") + 1] == str(spec.crf)

@@ -153,6 +153,12 @@ def run(
     transition: Annotated[
         str, typer.Option(help="How --remove-fillers' cuts join: none, crossfade, wipe or zoom.")
     ] = "none",
+    broll: Annotated[
+        bool, typer.Option("--broll", help="Cut away to the workspace library's B-roll.")
+    ] = False,
+    sfx: Annotated[
+        bool, typer.Option("--sfx", help="Play the library's sound effects on their words.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -198,7 +204,7 @@ def run(
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
                       hook, remove_fillers, censored, denoise,
                       str(Path(music).resolve()) if music and Path(music).is_file() else music,
-                      transition=transition)
+                      transition=transition, broll=broll, sfx=sfx)
     _run_and_print(settings, source, opts, out, as_json)
 
 

@@ -19,6 +19,7 @@ the cover as input 1).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -161,15 +162,16 @@ def audiogram_graph(spec: AudiogramSpec, size: tuple[int, int], duration: float,
 
 def audiogram_args(ffmpeg: str, audio: Path, cover: Path | None, graph: str, duration: float,
                    crf: int, preset: str, audio_bitrate: str, out: Path,
-                   encoder: str = X264) -> list[str]:  # fmt: skip
+                   encoder: str = X264, output: Sequence[str] = ()) -> list[str]:  # fmt: skip
     """The one encode of an audiogram: the graph's frames (by ``encoder``, ``libx264`` or
-    ``h264_nvenc``) and the normalised audio."""
+    ``h264_nvenc``) and the normalised audio; ``output``: more output options (the
+    render's bit-exact flags and fixed thread count)."""
     args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(audio)]
     if cover is not None:
         args += ["-i", str(cover)]
     return [*args, "-filter_complex", graph, "-map", "[v]", "-map", "0:a:0",
             *video_args(encoder, crf, preset), "-r", str(FPS), "-c:a", "aac",
-            "-b:a", audio_bitrate, "-t", f"{duration:.3f}", "-movflags", "+faststart",
+            "-b:a", audio_bitrate, "-t", f"{duration:.3f}", *output, "-movflags", "+faststart",
             str(out)]  # fmt: skip
 
 

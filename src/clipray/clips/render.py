@@ -411,7 +411,7 @@ def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, 
         check(run(cover_args(ffmpeg, source, cover)), "cover art extraction", RenderError)
     graph = audiogram_graph(look, spec.size, spec.duration, ass)
     args = audiogram_args(ffmpeg, wav, cover, graph, spec.duration, spec.crf, spec.preset,
-                          spec.audio_bitrate, out, encoder)  # fmt: skip
+                          spec.audio_bitrate, out, encoder, BITEXACT)  # fmt: skip
     check(run(args), "audiogram encode", RenderError)
 
 

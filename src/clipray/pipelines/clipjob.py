@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clipray.clips.audiogram import AudiogramSpec
+from clipray.clips.broll import Library
 from clipray.clips.captions import CaptionConfig, build_ass, hook_event
 from clipray.clips.effects.audio import CensorConfig, star_words
 from clipray.clips.effects.fillers import retime
@@ -81,6 +82,10 @@ class RunOptions:
     """A music track ducked under the speech: a workspace object key (or a local path)."""
     transition: str | None = None
     """How the parts left by filler removal join (crossfade, wipe, zoom); None: cuts."""
+    broll: bool = False
+    """Cutaways to the workspace library's B-roll (``clips/broll.py``)."""
+    sfx: bool = False
+    """The library's sound effects on the spoken words they are tagged with."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "censor", CensorConfig.of(self.censor))
@@ -92,7 +97,8 @@ class RunOptions:
         """The effects asked for; the defaults add none (a plain clip)."""
         return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
                              self.censor, self.denoise, self.music,
-                             transition=self.transition)  # type: ignore[arg-type]  # fmt: skip
+                             transition=self.transition, broll=self.broll,
+                             sfx=self.sfx)  # type: ignore[arg-type]  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -173,19 +179,22 @@ def plan(
     llm: LlmConfig | None = None,
     on_llm_usage: UsageFn | None = None,
     look: AudiogramSpec | None = None,
+    library: Library | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis (no Ray; I/O only for the optional LLM, whose
     tokens ``on_llm_usage`` hears). ``look``: how audiograms are drawn, for an audio-only
-    source (default :class:`AudiogramSpec`)."""
+    source (default :class:`AudiogramSpec`); ``library``: the workspace's B-roll and sound
+    effects, for ``broll`` and ``sfx``."""
     moments = select(analysis, opts.select_config())
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm, on_usage=on_llm_usage)
-    return [plan_moment(analysis, item, m, opts, versions, look) for m in moments]
+    return [plan_moment(analysis, item, m, opts, versions, look, library) for m in moments]
 
 
 def plan_moment(
     analysis: Analysis, item: Ingested, m: Candidate, opts: RunOptions,
     versions: dict[str, str], look: AudiogramSpec | None = None,
+    library: Library | None = None,
 ) -> PlannedClip:
     """The render plan of one moment (also used to re-render a clip with other settings).
 
@@ -205,13 +214,14 @@ def plan_moment(
         reframe = path.to_ffmpeg_filter()
     effects = None
     if opts.effects.any:
-        # an audiogram has no picture to cut or zoom in step with its sound: a hook and
-        # the audio step only
+        # an audiogram has no picture to cut, zoom or cut away from in step with its
+        # sound: a hook, sound effects and the audio step only
         wanted = opts.effects if drawn is None else EffectsConfig(
-            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music)
+            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
+            sfx=opts.sfx)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
-                             faces_on_output(path, analysis.faces.tracks, m.start))
+                             faces_on_output(path, analysis.faces.tracks, m.start), library)
         effects = effects if effects is not None and effects.held else None
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,

@@ -37,6 +37,7 @@ from clipray.serve.routes import (
     health,
     highlights,
     jobs,
+    library,
     publish,
     publish_analytics,
     search,
@@ -120,6 +121,7 @@ def create_api(settings: Settings | None = None,
     api.include_router(webhooks.router)
     api.include_router(flags.router)
     api.include_router(caption_preview.router)
+    api.include_router(library.router)
     api.include_router(audit.admin_router)
     api.include_router(publish.router)
     api.include_router(publish.clips_router)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from clipray import __version__
+from clipray.clips.broll import Library, topics
 from clipray.clips.llm import LlmConfig, UsageFn
 from clipray.clips.render import ffmpeg_version
 from clipray.clips.select import why_no_clips
@@ -52,7 +53,7 @@ from clipray.pipelines.limits import media_limits, url_policy
 from clipray.pipelines.runner import AnalysisRunner, Outcome
 from clipray.pipelines.stages.decode import ProbeError, probe
 from clipray.pipelines.validate import validate_file
-from clipray.services import webhooks
+from clipray.services import library, stock_footage, webhooks
 from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin, StepStatus
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
@@ -66,6 +67,7 @@ __all__ = [
     "expected_parts",
     "ingest_job",
     "ingest_uri",
+    "job_library",
     "job_moment_id",
     "job_options",
     "render_job",
@@ -170,12 +172,26 @@ def analyse(
     return outcome
 
 
+def job_library(settings: Settings, ctx: IngestContext, opts: RunOptions,
+                analysis: Analysis | None = None) -> Library:  # fmt: skip
+    """The workspace's library as the plan of a job with ``broll`` or ``sfx`` on reads it
+    (empty when neither is on: nothing is read). With Pexels configured, footage found for
+    the talk's topics (its most said words) joins it, ingested into the workspace first."""
+    lib = library.for_plan(settings, ctx.db, ctx.workspace_id, opts.broll, opts.sfx)
+    stock = stock_footage.pexels(settings, ctx) if opts.broll and analysis is not None else None
+    if stock is not None and analysis is not None:
+        lib = library.with_footage(lib, stock, topics(analysis.words))
+    return lib
+
+
 def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOptions,
-           on_llm_usage: UsageFn | None = None) -> list[PlannedClip]:  # fmt: skip
+           on_llm_usage: UsageFn | None = None, lib: Library | None = None
+           ) -> list[PlannedClip]:  # fmt: skip
     """The clips to render from an analysis: selected, reranked by the LLM when one is
-    configured (``on_llm_usage`` hears the tokens it spent), each with its render plan."""
+    configured (``on_llm_usage`` hears the tokens it spent), each with its render plan;
+    ``lib`` (:func:`job_library`) is what ``broll`` and ``sfx`` choose from."""
     return plan(analysis, item, opts, versions_of(settings), llm_of(settings), on_llm_usage,
-                audiogram_look(settings))  # fmt: skip
+                audiogram_look(settings), lib)  # fmt: skip
 
 
 def run_main_job(
@@ -202,7 +218,8 @@ def run_main_job(
     outcome = analyse(settings, ctx, item, uri, log_to_driver=log_to_driver, on_stage=say)
     analysis = outcome.analysis
     assert analysis is not None
-    planned = choose(settings, analysis, item, opts)
+    lib = job_library(settings, ctx, opts, analysis)
+    planned = choose(settings, analysis, item, opts, lib=lib)
     say(f"rendering {len(planned)} clips")
     source = AnalysisRunner(settings, ctx, analyze_config(settings)).worker_uri(item, _local(uri))
     ensure_cover(ctx.db, ctx.workspace_id, item.source.id, analysis, source,
@@ -314,7 +331,8 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     assert analysis is not None
     opts = job_options(job)
     tokens: list[tuple[int, int]] = []
-    planned = choose(settings, analysis, item, opts, lambda p, c: tokens.append((p, c)))
+    lib = job_library(settings, ctx, opts, analysis)
+    planned = choose(settings, analysis, item, opts, lambda p, c: tokens.append((p, c)), lib)
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]
     with ctx.db.session() as s:
         ClipRepo(s, ctx.workspace_id).replace_pending(job.id, rows)
@@ -327,6 +345,8 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     if tokens:  # what the LLM re-ranking cost, for the job's usage
         detail["llm_tokens"] = {"prompt": sum(p for p, _ in tokens),
                                 "completion": sum(c for _, c in tokens)}  # fmt: skip
+    if lib.warnings:  # asked for B-roll or sound effects the library does not have
+        detail["warnings"] = list(lib.warnings)
     if not rows:  # the job goes on to review (its virtual clips); the step says why
         detail["no_clips"] = why_no_clips(analysis, opts.select_config()).to_json()
     return detail

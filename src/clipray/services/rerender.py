@@ -41,7 +41,7 @@ from clipray.pipelines.clipjob import (
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
-from clipray.services import webhooks
+from clipray.services import library, webhooks
 from clipray.services.generation import require_generation
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets
@@ -64,7 +64,8 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
                          if audio is not None and audio.censor else None,
                          denoise=audio is not None and audio.denoise,
                          music=audio.music if audio is not None else None,
-                         transition=g.transitions.style if g.transitions else None)  # fmt: skip
+                         transition=g.transitions.style if g.transitions else None,
+                         broll=g.broll is not None, sfx=g.sfx is not None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ class EffectsChange:
     """A music track's object key, or ``""`` to take the music off."""
     transition: str | None = None
     """A transition style for the cut's joins, or ``none`` for straight cuts."""
+    broll: bool | None = None
+    """B-roll from the workspace's library on or off (chosen again from today's library)."""
+    sfx: bool | None = None
+    """Sound effects from the workspace's library on or off."""
 
     def __post_init__(self) -> None:
         if isinstance(self.censor, Mapping):
@@ -99,8 +104,11 @@ class EffectsChange:
         music = own.music if self.music is None else (self.music or None)
         joins = own.transition if self.transition is None else (
             None if self.transition == "none" else self.transition)
+        broll = own.broll if self.broll is None else self.broll
+        sfx = own.sfx if self.sfx is None else self.sfx
         return EffectsConfig(zooms, hook, fillers, censor,  # type: ignore[arg-type]
-                             denoise, music, own.brand, joins)  # type: ignore[arg-type]  # fmt: skip
+                             denoise, music, own.brand, joins,  # type: ignore[arg-type]
+                             broll=broll, sfx=sfx)  # fmt: skip
 
 
 def plan_rerender(
@@ -120,15 +128,16 @@ def plan_rerender(
                       layout=layout or spec.layout,
                       zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers,
                       censor=fx.censor, denoise=fx.denoise, music=fx.music,
-                      transition=fx.transition)  # fmt: skip
+                      transition=fx.transition, broll=fx.broll, sfx=fx.sfx)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
     media = ctx.buckets.media.scoped(ctx.workspace_id)
     info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
     look = spec.audiogram or audiogram_look(settings)  # a clip keeps its own look
+    lib = library.for_plan(settings, ctx.db, ctx.workspace_id, fx.broll, fx.sfx)
     return plan_moment(analysis, Ingested(source, info, created=False), planned_of(clip).moment,
-                       opts, dict(spec.versions), look)  # fmt: skip
+                       opts, dict(spec.versions), look, lib)  # fmt: skip
 
 
 def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,

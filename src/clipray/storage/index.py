@@ -305,6 +305,29 @@ class SearchIndex:
                 return True
         return False
 
+    def frame_vectors(self, workspace_id: str, source_ids: Sequence[str]
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+        """Each source's indexed frames, ``(times, vectors)`` in time order: what a library
+        item is scored on against a clip's words (``clips/broll.py``). A source without
+        frames is left out."""
+        _check_id(workspace_id, "workspace_id")
+        for s in source_ids:
+            _check_id(s, "source_id")
+        table = self._open(FRAMES)
+        if table is None or not source_ids:
+            return {}
+        rows = (table.search().where(_where(workspace_id, source_ids), prefilter=True)
+                .select([SOURCE, "t", VECTOR]).limit(None).to_arrow().to_pydict())  # fmt: skip
+        found: dict[str, list[tuple[float, Any]]] = {}
+        for s, t, v in zip(rows[SOURCE], rows["t"], rows[VECTOR], strict=True):
+            found.setdefault(s, []).append((t, v))
+        out = {}
+        for s, frames in found.items():
+            frames.sort(key=lambda f: f[0])
+            out[s] = (np.array([t for t, _ in frames], dtype=np.float32),
+                      np.array([v for _, v in frames], dtype=np.float32))  # fmt: skip
+        return out
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _connect(self) -> Any:

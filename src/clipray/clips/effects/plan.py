@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from clipray.clips.broll import Library, choose_broll, choose_sfx
 from clipray.clips.effects.audio import CensorConfig, plan_audio
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
 from clipray.clips.effects.graph import (
@@ -55,11 +56,16 @@ class EffectsConfig:
     transition: TransitionStyle | None = None
     """How the parts left by filler removal join on screen (crossfade, wipe, zoom); None:
     straight cuts. Without ``remove_fillers`` a clip is one part, with nothing to join."""
+    broll: bool = False
+    """Cut away to the workspace library's B-roll where the clip talks about what it shows."""
+    sfx: bool = False
+    """Play the library's sound effects on the spoken words they are tagged with."""
 
     @property
     def any(self) -> bool:
         return bool(self.zooms or self.hook or self.remove_fillers or self.censor
-                    or self.denoise or self.music or self.brand or self.transition)  # fmt: skip
+                    or self.denoise or self.music or self.brand or self.transition
+                    or self.broll or self.sfx)  # fmt: skip
 
 
 TRANSITION_FRAMES = 7
@@ -86,10 +92,12 @@ def plan_transitions(cut: BaseCut, style: TransitionStyle) -> tuple[BaseCut, Tra
 def plan_graph(
     cfg: EffectsConfig, words: Sequence[Word], start: float, end: float, title: str,
     keywords: Sequence[str], peaks: Sequence[float], face_at: FaceAt,
+    library: Library | None = None,
 ) -> EffectsGraph:  # fmt: skip
     """The graph of the clip ``[start, end)`` of the source. ``peaks``: audio peaks in
     source seconds; ``face_at``: the followed face on the output frame at a span time
-    (see :func:`faces_on_output`)."""
+    (see :func:`faces_on_output`); ``library``: the workspace's B-roll and sound effects
+    (``broll`` and ``sfx`` choose from it; None or empty: none)."""
     steps: list[Step] = []
     cut = plan_cut(words, start, end, FillerConfig()) if cfg.remove_fillers else None
     if cut is not None and cfg.transition and len(cut.keep) > 1:
@@ -108,10 +116,18 @@ def plan_graph(
         zooms = plan_zooms(emphasis, duration, cfg.zooms, lambda t: face_at(to_span(t)))
         if zooms.zooms:
             steps.append(zooms)
+    if cfg.broll and library is not None:
+        broll = choose_broll(out_words, duration, library, keywords)
+        if broll is not None:
+            steps.append(broll)
     text = (title if cfg.hook == HOOK_AUTO else cfg.hook or "").strip()
     if text:
         steps.append(Hook(text[:120], min(3.0, max(duration / 2, 0.5))))
     inside = [w for w in out_words if w.end > 0 and w.start < duration]
+    if cfg.sfx and library is not None:
+        sfx = choose_sfx(inside, duration, library)
+        if sfx is not None:
+            steps.append(sfx)
     audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
     if audio is not None:
         steps.append(audio)

@@ -82,6 +82,10 @@ class RerenderIn(Body):
     """A music track's object key, ``""`` to take it off; null keeps the clip's own."""
     transition: Literal["none", "crossfade", "wipe", "zoom"] | None = None
     """How the cut's parts join (``none``: straight cuts); null keeps the clip's own."""
+    broll: bool | None = None
+    """B-roll from the workspace's library on or off; null keeps the clip's own."""
+    sfx: bool | None = None
+    """Sound effects from the workspace's library on or off; null keeps the clip's own."""
 
 
 class ClipIds(Body):

@@ -54,6 +54,11 @@ class JobSettings(Body):
     transition: Literal["none", "crossfade", "wipe", "zoom"] = "none"
     """How the parts left by ``remove_fillers`` join on screen, the sound crossfading as
     long; ``none``: straight cuts."""
+    broll: bool = False
+    """Cut away to the workspace library's B-roll (``/api/library``) where a clip talks about
+    what it shows; an empty library: no cutaways (the analyze step's ``warnings`` say so)."""
+    sfx: bool = False
+    """Play the library's sound effects on the spoken words they are tagged with."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:

@@ -41,6 +41,7 @@ from clipray.storage.orm.generated import (
     HighlightReel,
     KeeperSweep,
 )
+from clipray.storage.orm.library import LibraryItem
 from clipray.storage.orm.media import (
     Analysis,
     Clip,
@@ -91,6 +92,7 @@ __all__ = [
     "JobStatus",
     "JobStep",
     "KeeperSweep",
+    "LibraryItem",
     "OAuthState",
     "ProxyStatus",
     "Publication",
