@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clipray.clips.effects.audio import CensorConfig, plan_audio
+from clipray.clips.effects.brand import brand_step
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
 from clipray.clips.effects.graph import EffectsGraph, Hook, Step
 from clipray.clips.effects.zooms import FaceAt, ZoomStyle, emphasis_times, plan_zooms
@@ -44,6 +45,9 @@ class EffectsConfig:
     the speech; None: none."""
     brand: BrandKit | None = None
     """The brand kit applied (logo, caption colours and font, intro, outro); None: none."""
+    brand_keys: tuple[str | None, str | None] = (None, None)
+    """The object keys of the kit's intro and outro sources' videos (the caller looks them
+    up: the plan reads no database)."""
 
     @property
     def any(self) -> bool:
@@ -80,6 +84,8 @@ def plan_graph(
     audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
     if audio is not None:
         steps.append(audio)
+    if (brand := brand_step(cfg.brand, cfg.brand_keys)) is not None:
+        steps.append(brand)
     return EffectsGraph(tuple(steps))
 
 
