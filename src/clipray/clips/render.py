@@ -43,7 +43,15 @@ from clipray.clips.audiogram import (
     cover_args,
     escape_filter_path,
 )
+from clipray.clips.brand_render import bumpers, font_family, join_audio
 from clipray.clips.effects.audio import audio_filter, music_graph
+from clipray.clips.effects.brand import (
+    BrandInputs,
+    audiogram_graph_branded,
+    subtitles_filter,
+    video_graph,
+    with_font,
+)
 from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph
 from clipray.clips.effects.zooms import zoom_filter
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
@@ -168,7 +176,10 @@ def centred_crop(src_w: int, src_h: int, aspect: str) -> str:
     return f"crop={w}:{h}:{(src_w - w) // 2}:{(src_h - h) // 2}"
 
 
-def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> str:
+def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None,
+                 fonts: Path | None = None) -> str:  # fmt: skip
+    """The ``-vf`` chain from source frames to the captioned clip; ``fonts``: a directory
+    libass also looks in (a brand kit's uploaded font)."""
     w, h = spec.size
     if spec.reframe_filter:
         chain = [spec.reframe_filter]
@@ -185,7 +196,7 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
         # zoompan stamps one output frame per input frame at its own rate: feed it 30 fps
         chain += [*([] if effects.base_cut is not None else ["fps=30"]), zoom, "setsar=1"]
     if ass is not None:
-        chain.append(f"subtitles=filename={escape_filter_path(ass)}")
+        chain.append(subtitles_filter(ass, fonts))
     chain.append("format=yuv420p")
     return ",".join(chain)
 
@@ -233,14 +244,21 @@ def audio_effects_args(ffmpeg: str, wav: Path, step: Audio, out: Path,
 
 
 def encode_args(
-    ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path
+    ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path,
+    inputs: list[str] | None = None,
 ) -> list[str]:
-    """The encode: video from the source span, audio (when any) the normalised WAV."""
+    """The encode: video from the source span, audio (when any) the normalised WAV.
+    ``inputs``: more inputs (a brand kit's logo, intro, outro), when ``vf`` is a graph
+    over them all whose output is ``[v]``."""
     args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
             "-ss", f"{spec.start:.3f}", "-t", f"{spec.duration:.3f}", "-i", source]  # fmt: skip
     if audio is not None:
         args += ["-i", str(audio)]
-    args += ["-map", "0:v:0", "-vf", vf,
+    video = ["-map", "0:v:0", "-vf", vf]
+    if inputs:
+        args += inputs
+        video = ["-filter_complex", vf, "-map", "[v]"]
+    args += [*video,
              "-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf),
              "-profile:v", "high", "-r", "30"]  # fmt: skip
     if audio is not None:
@@ -265,16 +283,26 @@ def render_clip(
     ass_text: str | None = None,
     ffmpeg: str = "ffmpeg",
     music: str | None = None,
+    brand: BrandInputs | None = None,
 ) -> Rendered:
     """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``;
-    ``music``: where FFmpeg reads the audio step's music track (a path or URL)."""
+    ``music``: where FFmpeg reads the audio step's music track (a path or URL); ``brand``:
+    where it reads the brand step's assets (``clips/effects/brand.py``)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    ass = None
+    ass, fonts = None, None
     hook = spec.effects is not None and spec.effects.hook is not None
+    kit = spec.effects.brand if spec.effects is not None else None
+    inputs = brand or BrandInputs()
+    if kit is not None and kit.font_key is not None and ass_text is not None:
+        if inputs.font is None:
+            raise RenderError("the brand kit's font was not resolved to a file")
+        ass_text, fonts = with_font(ass_text, font_family(inputs.font)), inputs.font.parent
+    intro, outro = (None, None) if kit is None or spec.audiogram is not None else bumpers(
+        ffmpeg, inputs, kit, spec.loudness, workdir, with_audio=has_audio)
     if ass_text is not None and (spec.captions != "none" or hook):
         ass = workdir / "captions.ass"
         ass.write_text(ass_text, encoding="utf-8")
-    norm, wav = None, None
+    norm, wav, raw = None, None, None
     if has_audio:
         raw = workdir / "audio.wav"
         cut = spec.effects.base_cut if spec.effects else None
@@ -289,18 +317,32 @@ def render_clip(
             check(run(cut_audio_args(ffmpeg, span, cut, got)), "audio cut", RenderError)
         if fx is not None:
             check(run(fx), "audio effects", RenderError)
+        if intro is not None or outro is not None:  # each part at the target, then the whole
+            body = workdir / "clip-normalised.wav"
+            normalise(ffmpeg, raw, body, spec.loudness)
+            parts = [*([intro.wav] if intro else []), body, *([outro.wav] if outro else [])]
+            raw = join_audio(ffmpeg, parts, workdir / "audio-joined.wav")
         wav = workdir / "audio-normalised.wav"
         norm = normalise(ffmpeg, raw, wav, spec.loudness)
     video = workdir / "clip.mp4"
     if spec.audiogram is not None:
         if wav is None:
             raise RenderError("an audiogram needs the source's sound, and it has none")
-        _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video)
+        _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video, inputs,
+                   fonts)  # fmt: skip
     else:
-        vf = video_filter(spec, *src_size, ass)
-        check(run(encode_args(ffmpeg, source, spec, vf, wav, video)), "encode", RenderError)
-    if norm is not None and wav is not None:
-        norm = _verify(ffmpeg, spec, video, workdir, norm)
+        vf = video_filter(spec, *src_size, ass, fonts)
+        try:
+            vf, extra = video_graph(vf, kit, spec.size, inputs,
+                                    (intro and (intro.url, intro.duration),
+                                     outro and (outro.url, outro.duration)),
+                                    2 if wav is not None else 1)  # fmt: skip
+        except ValueError as exc:
+            raise RenderError(str(exc)) from exc
+        check(run(encode_args(ffmpeg, source, spec, vf, wav, video, extra)), "encode",
+              RenderError)  # fmt: skip
+    if norm is not None and wav is not None and raw is not None:
+        norm = _verify(ffmpeg, spec, video, workdir, norm, raw)
     return Rendered(video, norm)
 
 
@@ -312,21 +354,33 @@ def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Pa
 
 
 def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, wav: Path,
-               ass: Path | None, workdir: Path, out: Path) -> None:  # fmt: skip
+               ass: Path | None, workdir: Path, out: Path, brand: BrandInputs,
+               fonts: Path | None) -> None:  # fmt: skip
     """Draw the audiogram of ``spec`` in one encode (after a one-frame extraction of the
-    cover art, when it has one)."""
+    cover art, when it has one), with the brand kit's background picture and logo."""
     cover = None
     if look.cover:
         cover = workdir / "cover.png"
         check(run(cover_args(ffmpeg, source, cover)), "cover art extraction", RenderError)
     graph = audiogram_graph(look, spec.size, spec.duration, ass)
+    if fonts is not None and ass is not None:
+        graph = graph.replace(f"subtitles=filename={escape_filter_path(ass)}",
+                              subtitles_filter(ass, fonts))  # fmt: skip
+    kit = spec.effects.brand if spec.effects is not None else None
+    try:
+        graph, extra = audiogram_graph_branded(graph, kit, spec.size, brand,
+                                               2 if cover is not None else 1)  # fmt: skip
+    except ValueError as exc:
+        raise RenderError(str(exc)) from exc
     args = audiogram_args(ffmpeg, wav, cover, graph, spec.duration, spec.crf, spec.preset,
                           spec.audio_bitrate, out)  # fmt: skip
+    at = args.index("-filter_complex")
+    args[at:at] = extra
     check(run(args), "audiogram encode", RenderError)
 
 
 def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
-            norm: Normalised) -> Normalised:  # fmt: skip
+            norm: Normalised, raw: Path) -> Normalised:  # fmt: skip
     """Measure the encoded clip; when the encoder moved it more than half the tolerance off
     the target and the normalisation had reached it, aim the gain that much the other way
     and encode the audio again. Returns the record with the clip's own measurement."""
@@ -334,7 +388,7 @@ def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
     got = measure(ffmpeg, video)
     drift = got.integrated - norm.output_i
     if norm.reached and abs(got.integrated - cfg.integrated) > cfg.tolerance_lu / 2:
-        raw, wav = workdir / "audio.wav", workdir / "audio-normalised.wav"
+        wav = workdir / "audio-normalised.wav"
         norm = normalise(ffmpeg, raw, wav, cfg, nudge_db=-drift)
         fixed = workdir / "clip-corrected.mp4"
         check(run(remux_audio_args(ffmpeg, video, wav, spec.audio_bitrate, fixed)),
