@@ -24,6 +24,7 @@ from typing import Any
 from clipray.clips.audiogram import AudiogramSpec
 from clipray.clips.captions import CaptionConfig, build_ass, hook_event
 from clipray.clips.effects.audio import CensorConfig, star_words
+from clipray.clips.effects.brand import caption_style, ffmpeg_colour
 from clipray.clips.effects.fillers import retime
 from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
@@ -43,6 +44,7 @@ from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
 from clipray.observability import metrics, timed
+from clipray.pipelines.brand_assets import brand_inputs
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.music import music_at
 from clipray.storage.generated import GeneratedLimitError, GeneratedRepo
@@ -199,21 +201,26 @@ def plan_moment(
         reframe = path.to_ffmpeg_filter()
     effects = None
     if opts.effects.any:
-        # an audiogram has no picture to cut or zoom in step with its sound: a hook and
-        # the audio step only
+        # an audiogram has no picture to cut or zoom in step with its sound: a hook, the
+        # audio step and the kit's look (logo, colours, font, background; no intro or
+        # outro is joined to a drawn canvas)
         wanted = opts.effects if drawn is None else EffectsConfig(
-            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music)
+            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
+            brand=opts.effects.brand)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
                              faces_on_output(path, analysis.faces.tracks, m.start))
         effects = effects if effects is not None and effects.held else None
+    kit = effects.brand if effects is not None else None
+    if drawn is not None and kit is not None:  # the kit's canvas colour
+        drawn = replace(drawn, background=ffmpeg_colour(kit.background_color))
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
         layout=opts.layout, effects=effects,
     )  # fmt: skip
     ass = None
-    style = CaptionConfig(style=opts.captions)
+    style = caption_style(CaptionConfig(style=opts.captions), kit)
     cut = effects.base_cut if effects is not None else None
     if effects is not None and effects.audio is not None and effects.audio.censor:
         words = star_words(words, effects.audio.censor)
@@ -266,9 +273,11 @@ def render_and_upload(
     with tempfile.TemporaryDirectory(prefix="clipray-render-") as tmp:
         work = Path(tmp)
         with timed("render", output_s=p.spec.duration):
+            kit = brand_inputs(p.spec, settings, workspace_id, work)
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
                                ffmpeg=settings.ffmpeg_bin,
-                               music=music_at(p.spec, settings, workspace_id))  # fmt: skip
+                               music=music_at(p.spec, settings, workspace_id),
+                               brand=kit)  # fmt: skip
             thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
                                        p.moment.title, p.faces, work)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
