@@ -15,13 +15,14 @@ the assets' paths or URLs (:class:`BrandInputs`, resolved on the render worker).
 
     >>> step = Brand("k" * 32, logo_key="w/brand/logo.png", logo_size=0.2)
     >>> logo_area(step, (1080, 1920))
-    Box(x=822, y=154, w=216, h=384)
+    Box(x=820, y=154, w=216, h=384)
     >>> ass_colour("#FFD400")
     '&H00D4FF&'
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -80,7 +81,7 @@ def logo_area(step: Brand, size: tuple[int, int]) -> Box:
     w, h = size
     side, vertical = SAFE_MARGINS[aspect_of(size)]
     bw, bh = _even(w * step.logo_size), _even(h * LOGO_MAX_HEIGHT)
-    mx, my = _even(w * side), _even(h * vertical)
+    mx, my = 2 * math.ceil(w * side / 2), 2 * math.ceil(h * vertical / 2)  # never inside them
     x = mx if step.logo_position.endswith("left") else w - mx - bw
     y = my if step.logo_position.startswith("top") else h - my - bh
     return Box(x, y, bw, bh)
