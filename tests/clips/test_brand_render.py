@@ -1,6 +1,7 @@
 """A brand kit drawn by the real FFmpeg: the logo in its corner at its opacity, the kit's
 font and colours in the captions, an intro and an outro joined around the clip at the
-target loudness, byte-identical renders; the kit's assets read from the real bucket.
+target loudness, byte-identical renders; the kit's assets read from the real bucket
+(``pipelines/brand_assets.py``).
 
 The source is ``test_effects_render``'s synthetic one (black, a white flash and a tone
 per word), so every pixel the kit adds is known: the logo is a pure red picture."""
@@ -9,6 +10,8 @@ import hashlib
 import json
 import shutil
 import subprocess
+import urllib.request
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,10 @@ from clipray.clips.effects.plan import EffectsConfig, plan_graph
 from clipray.clips.loudness import measure
 from clipray.clips.render import ASPECTS, RenderError, RenderSpec, render_clip
 from clipray.domain.brand import BrandKit
+from clipray.domain.errors import NotFound
+from clipray.pipelines.brand_assets import FONT_DIR, brand_inputs
 from clipray.schemas import Word
+from clipray.storage.keys import object_key
 from tests.clips.test_effects_render import MEDIA, SCRIPT, _synthetic
 
 KIT = BrandKit(id="k" * 32, workspace_id="w" * 32, name="Main", logo_key="w/logo.png",
@@ -268,3 +274,42 @@ def test_an_asset_that_was_not_resolved_is_a_render_error(assets, tmp_path):
     with pytest.raises(RenderError, match="font"):
         render_clip(_spec(), str(assets["source"]), (320, 240), True, tmp_path, "x",
                     brand=BrandInputs(logo=str(assets["logo"])))  # fmt: skip
+
+
+@pytest.mark.integration
+def test_the_kits_keys_are_read_from_the_workspaces_bucket(assets, buckets, settings, tmp_path):
+    """Keys of the real bucket become FFmpeg inputs (presigned URLs, the font downloaded);
+    a render reads them; an object gone is refused with a code."""
+    ws, kit_id = uuid.uuid4().hex, uuid.uuid4().hex
+    store = buckets.media.scoped(ws)
+    keys = {}
+    for kind, path in (("logo", assets["logo"]), ("font", assets["font"]),
+                       ("outro", assets["outro"])):  # fmt: skip
+        keys[kind] = object_key(ws, "uploads", kit_id, f"{kind}{path.suffix}")
+        store.put_file(keys[kind], path)
+    step = Brand(kit_id, logo_key=keys["logo"], font_key=keys["font"], outro_key=keys["outro"],
+                 logo_opacity=1.0)  # fmt: skip
+    spec = RenderSpec(source_id="s" * 32, start=0.0, end=2.0, aspect="1:1",
+                      effects=EffectsGraph((step,)))  # fmt: skip
+    got = brand_inputs(spec, settings, ws, tmp_path / "work")
+    assert got is not None
+    assert got.font is not None
+    assert got.font.read_bytes() == SERIF.read_bytes()
+    assert got.font.parent == tmp_path / "work" / FONT_DIR
+    with urllib.request.urlopen(got.logo, timeout=30) as r:  # noqa: S310 (the test's own S3)
+        assert r.read() == assets["logo"].read_bytes()
+    ass = build_ass([Word(0.4, 0.7, " So", 1.0)], 0.0, 2.0, 1080, 1080,
+                    caption_style(CaptionConfig(), step))  # fmt: skip
+    done = render_clip(spec, str(assets["source"]), (320, 240), True, tmp_path / "work", ass,
+                       brand=got)  # fmt: skip
+    assert abs(_video_duration(done.video) - (2.0 + OUTRO_S)) <= FRAME + 0.002
+    frame = _frames(done.video, (1080, 1080))[round(1.5 * FPS)]
+    box = logo_box(step, (1080, 1080), LOGO)
+    assert frame[box.y + 4:box.y + box.h - 4, box.x + 4:box.x + box.w - 4, 0].mean() > 230
+    assert brand_inputs(RenderSpec(source_id="s" * 32, start=0.0, end=2.0), settings, ws,
+                        tmp_path) is None  # fmt: skip
+    store.delete(keys["logo"])
+    with pytest.raises(NotFound) as err:
+        brand_inputs(spec, settings, ws, tmp_path / "again")
+    assert err.value.code == "BRAND_ASSET_MISSING"
+    assert err.value.detail == {"asset": "logo"}
