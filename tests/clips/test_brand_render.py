@@ -313,3 +313,32 @@ def test_the_kits_keys_are_read_from_the_workspaces_bucket(assets, buckets, sett
         brand_inputs(spec, settings, ws, tmp_path / "again")
     assert err.value.code == "BRAND_ASSET_MISSING"
     assert err.value.detail == {"asset": "logo"}
+
+
+@pytest.mark.integration
+def test_an_audiogram_is_drawn_on_the_kits_background_with_its_logo_and_font(assets, tmp_path):
+    from clipray.clips.audiogram import AudiogramSpec
+    from clipray.clips.effects.brand import ffmpeg_colour
+    from tests.podcast import episode, frame_rgb
+
+    src = episode(tmp_path / "in", "flac", cover=False)
+    Image.new("RGB", (160, 90), (0, 0, 255)).save(tmp_path / "background.png")
+    step = Brand("k" * 32, logo_key="w/logo.png", background_key="w/background.png",
+                 logo_position="bottom_left", logo_opacity=1.0, background_color="#204060",
+                 font_key="w/font.ttf", primary_color="#00FF00")  # fmt: skip
+    look = AudiogramSpec(background=ffmpeg_colour(step.background_color))
+    spec = RenderSpec(source_id="p" * 32, start=1.0, end=4.0, aspect="1:1", audiogram=look,
+                      effects=EffectsGraph((step,)))  # fmt: skip
+    words = [Word(1.5, 2.0, " fellow", 1.0), Word(2.0, 2.8, " Americans,", 1.0)]
+    ass = build_ass(words, 1.0, 4.0, 1080, 1080, caption_style(CaptionConfig(), step))
+    inputs = BrandInputs(logo=str(assets["logo"]), font=assets["font"],
+                         background=str(tmp_path / "background.png"))  # fmt: skip
+    done = render_clip(spec, str(src), (0, 0), True, tmp_path / "out", ass, brand=inputs)
+    assert done.loudness is not None
+    assert done.loudness.reached
+    frame = frame_rgb(done.video, 1.5, (1080, 1080)).astype(float)
+    assert np.abs(frame[20:60, 500:580].mean(axis=(0, 1)) - (0, 0, 255)).max() < 25  # picture
+    box = logo_box(step, (1080, 1080), LOGO)
+    logo = frame[box.y + 4:box.y + box.h - 4, box.x + 4:box.x + box.w - 4].mean(axis=(0, 1))
+    assert np.abs(logo - (255, 0, 0)).max() < 25, logo
+    assert "Style: Caption,DejaVu Serif," in (tmp_path / "out" / "captions.ass").read_text()
