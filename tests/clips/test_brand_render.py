@@ -200,6 +200,7 @@ def _render(assets: dict[str, Path], out: Path) -> Path:
     done = render_clip(spec, str(assets["source"]), (320, 240), True, out, ass, brand=inputs)
     assert done.loudness is not None
     assert done.loudness.reached
+    assert done.intro == pytest.approx(INTRO_S, abs=FRAME)
     return done.video
 
 
@@ -243,6 +244,18 @@ def test_the_intro_and_outro_are_joined_around_the_clip(branded, assets):
     # and the clip's frames are not (the comparison can tell frames apart)
     assert np.abs(got[n + 30] - outro[-1]).mean() > 30
     assert _frames(branded, small)[n + 30].mean() < 40  # the clip's black middle
+
+
+@pytest.mark.integration
+def test_the_thumbnails_are_sampled_from_the_clip_not_the_intro(branded, tmp_path):
+    from clipray.clips.thumb_render import sample_frames
+
+    frames = sample_frames("ffmpeg", branded, CLIP_S, tmp_path, count=8, offset=INTRO_S)
+    assert len(frames) >= 6
+    for f in frames:  # the clip is black (white on a word's flash), the intro green
+        r, g, b = (float(v) for v in f.rgb[f.rgb.shape[0] // 2, f.rgb.shape[1] // 2])
+        assert abs(r - g) < 30, (f.t, r, g, b)
+    assert max(f.t for f in frames) < CLIP_S
 
 
 @pytest.mark.integration

@@ -159,6 +159,8 @@ class Rendered:
     loudness: Normalised | None
     """How the clip's audio was normalised, measured on the encoded clip; None without
     audio."""
+    intro: float = 0.0
+    """Seconds of a brand kit's intro before the clip itself (its stills are taken after)."""
 
 
 def ffmpeg_version(ffmpeg: str = "ffmpeg") -> str:
@@ -343,7 +345,7 @@ def render_clip(
               RenderError)  # fmt: skip
     if norm is not None and wav is not None and raw is not None:
         norm = _verify(ffmpeg, spec, video, workdir, norm, raw)
-    return Rendered(video, norm)
+    return Rendered(video, norm, intro.duration if intro is not None else 0.0)
 
 
 def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Path) -> Path:

@@ -279,7 +279,8 @@ def render_and_upload(
                                music=music_at(p.spec, settings, workspace_id),
                                brand=kit)  # fmt: skip
             thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
-                                       p.moment.title, p.faces, work)  # fmt: skip
+                                       p.moment.title, p.faces, work,
+                                       offset=done.intro)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
         (work / CLIP_FILES["edl"]).write_text(p.edl, encoding="utf-8")
         files = {
