@@ -329,7 +329,8 @@ def test_the_kits_keys_are_read_from_the_workspaces_bucket(assets, buckets, sett
 
 
 @pytest.mark.integration
-def test_an_audiogram_is_drawn_on_the_kits_background_with_its_logo_and_font(assets, tmp_path):
+def test_an_audiogram_is_drawn_on_the_kits_background_with_its_logo_font_and_outro(assets,
+                                                                                  tmp_path):
     from clipray.clips.audiogram import AudiogramSpec
     from clipray.clips.effects.brand import ffmpeg_colour
     from tests.podcast import episode, frame_rgb
@@ -338,14 +339,16 @@ def test_an_audiogram_is_drawn_on_the_kits_background_with_its_logo_and_font(ass
     Image.new("RGB", (160, 90), (0, 0, 255)).save(tmp_path / "background.png")
     step = Brand("k" * 32, logo_key="w/logo.png", background_key="w/background.png",
                  logo_position="bottom_left", logo_opacity=1.0, background_color="#204060",
-                 font_key="w/font.ttf", primary_color="#00FF00")  # fmt: skip
+                 font_key="w/font.ttf", primary_color="#00FF00",
+                 outro_key="w/outro.mp4")  # fmt: skip
     look = AudiogramSpec(background=ffmpeg_colour(step.background_color))
     spec = RenderSpec(source_id="p" * 32, start=1.0, end=4.0, aspect="1:1", audiogram=look,
                       effects=EffectsGraph((step,)))  # fmt: skip
     words = [Word(1.5, 2.0, " fellow", 1.0), Word(2.0, 2.8, " Americans,", 1.0)]
     ass = build_ass(words, 1.0, 4.0, 1080, 1080, caption_style(CaptionConfig(), step))
     inputs = BrandInputs(logo=str(assets["logo"]), font=assets["font"],
-                         background=str(tmp_path / "background.png"))  # fmt: skip
+                         background=str(tmp_path / "background.png"),
+                         outro=str(assets["outro"]))  # fmt: skip
     done = render_clip(spec, str(src), (0, 0), True, tmp_path / "out", ass, brand=inputs)
     assert done.loudness is not None
     assert done.loudness.reached
@@ -355,3 +358,11 @@ def test_an_audiogram_is_drawn_on_the_kits_background_with_its_logo_and_font(ass
     logo = frame[box.y + 4:box.y + box.h - 4, box.x + 4:box.x + box.w - 4].mean(axis=(0, 1))
     assert np.abs(logo - (255, 0, 0)).max() < 25, logo
     assert "Style: Caption,DejaVu Serif," in (tmp_path / "out" / "captions.ass").read_text()
+    # the outro joined after the canvas, the joined file at the target loudness
+    assert abs(_video_duration(done.video) - (3.0 + OUTRO_S)) <= FRAME + 0.002
+    fit = "scale=1080:1080:force_original_aspect_ratio=decrease,pad=1080:1080:(ow-iw)/2:(oh-ih)/2"
+    got = _frames(done.video, (54, 54))
+    outro = _frames(assets["outro"], (54, 54), f"fps={FPS},{fit}")
+    assert np.abs(got[-1] - outro[-1]).mean() < 8
+    assert np.abs(got[round(1.5 * FPS)] - outro[-1]).mean() > 30
+    assert abs(measure("ffmpeg", done.video).integrated - -14.0) <= 1.0

@@ -48,6 +48,7 @@ from clipray.clips.effects.audio import audio_filter, music_graph
 from clipray.clips.effects.brand import (
     BrandInputs,
     audiogram_graph_branded,
+    join_graph,
     subtitles_filter,
     video_graph,
     with_font,
@@ -299,7 +300,7 @@ def render_clip(
         if inputs.font is None:
             raise RenderError("the brand kit's font was not resolved to a file")
         ass_text, fonts = with_font(ass_text, font_family(inputs.font)), inputs.font.parent
-    intro, outro = (None, None) if kit is None or spec.audiogram is not None else bumpers(
+    intro, outro = (None, None) if kit is None else bumpers(
         ffmpeg, inputs, kit, spec.loudness, workdir, with_audio=has_audio)
     if ass_text is not None and (spec.captions != "none" or hook):
         ass = workdir / "captions.ass"
@@ -330,8 +331,9 @@ def render_clip(
     if spec.audiogram is not None:
         if wav is None:
             raise RenderError("an audiogram needs the source's sound, and it has none")
+        joined = (intro and (intro.url, intro.duration), outro and (outro.url, outro.duration))
         _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video, inputs,
-                   fonts)  # fmt: skip
+                   fonts, joined)  # fmt: skip
     else:
         vf = video_filter(spec, *src_size, ass, fonts)
         try:
@@ -357,9 +359,13 @@ def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Pa
 
 def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, wav: Path,
                ass: Path | None, workdir: Path, out: Path, brand: BrandInputs,
-               fonts: Path | None) -> None:  # fmt: skip
+               fonts: Path | None,
+               joined: tuple[tuple[str, float] | None, tuple[str, float] | None]
+               ) -> None:  # fmt: skip
     """Draw the audiogram of ``spec`` in one encode (after a one-frame extraction of the
-    cover art, when it has one), with the brand kit's background picture and logo."""
+    cover art, when it has one), with the brand kit's background picture and logo, and its
+    intro and outro (``(url, seconds)``) joined around it: ``wav`` is then the joined
+    sound, whose clip part the wave is drawn from."""
     cover = None
     if look.cover:
         cover = workdir / "cover.png"
@@ -374,8 +380,14 @@ def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, 
                                                2 if cover is not None else 1)  # fmt: skip
     except ValueError as exc:
         raise RenderError(str(exc)) from exc
-    args = audiogram_args(ffmpeg, wav, cover, graph, spec.duration, spec.crf, spec.preset,
-                          spec.audio_bitrate, out)  # fmt: skip
+    lead, tail = (b[1] if b is not None else 0.0 for b in joined)
+    if lead or tail:
+        graph = graph.replace("[0:a]", f"[0:a]atrim=start={lead:.6f}:duration="
+                              f"{spec.duration:.6f},asetpts=PTS-STARTPTS,", 1)  # fmt: skip
+        graph, more = join_graph(graph, spec.size, joined, (2 if cover else 1) + len(extra) // 2)
+        extra += more
+    args = audiogram_args(ffmpeg, wav, cover, graph, lead + spec.duration + tail, spec.crf,
+                          spec.preset, spec.audio_bitrate, out)  # fmt: skip
     at = args.index("-filter_complex")
     args[at:at] = extra
     check(run(args), "audiogram encode", RenderError)

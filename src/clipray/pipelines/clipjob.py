@@ -202,11 +202,10 @@ def plan_moment(
     effects = None
     if opts.effects.any:
         # an audiogram has no picture to cut or zoom in step with its sound: a hook, the
-        # audio step and the kit's look (logo, colours, font, background; no intro or
-        # outro is joined to a drawn canvas)
+        # audio step and the brand kit only
         wanted = opts.effects if drawn is None else EffectsConfig(
             hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
-            brand=opts.effects.brand)
+            brand=opts.effects.brand, brand_keys=opts.effects.brand_keys)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
                              faces_on_output(path, analysis.faces.tracks, m.start))

@@ -196,25 +196,34 @@ def video_graph(chain: str, step: Brand | None, size: tuple[int, int], inputs: B
     if logo and inputs.logo is None:
         raise ValueError("the brand kit's logo was not resolved to a file")
     args: list[str] = []
-    steps = [f"[0:v]{chain}[clip]"]
-    clip = "[clip]"
+    graph = f"[0:v]{chain}[v]"
     if logo:
         args += ["-i", str(inputs.logo)]
-        steps.append(logo_filter(step, size, first, clip, "[branded]"))
-        clip, first = "[branded]", first + 1
-    parts: list[str] = []
+        graph = f"[0:v]{chain}[clip];" + logo_filter(step, size, first, "[clip]", "[v]")
+        first += 1
+    graph, more = join_graph(graph, size, bumpers, first)
+    return graph, args + more
+
+
+def join_graph(graph: str, size: tuple[int, int],
+               bumpers: tuple[tuple[str, float] | None, tuple[str, float] | None],
+               first: int) -> tuple[str, list[str]]:  # fmt: skip
+    """``graph`` (its output ``[v]``: the clip) with the intro and outro (``(url,
+    seconds)``, inputs numbered from ``first``) joined around it by one ``concat`` into
+    ``[v]``, and their inputs' arguments."""
+    intro, outro = bumpers
+    if intro is None and outro is None:
+        return graph, []
+    args: list[str] = []
+    steps = [graph.removesuffix("[v]") + f",fps={FPS},setpts=PTS-STARTPTS[body]"]
     for kind, bumper in (("intro", intro), ("outro", outro)):
         if bumper is None:
             continue
         args += ["-i", bumper[0]]
         steps.append(bumper_filter(first, size, bumper[1], f"[{kind}]"))
         first += 1
-    if intro or outro:
-        steps.append(f"{clip}fps={FPS},setpts=PTS-STARTPTS[body]")
-        parts = [*(["[intro]"] if intro else []), "[body]", *(["[outro]"] if outro else [])]
-        steps.append(join_filter(parts, "[v]"))
-    else:
-        steps[-1] = steps[-1].removesuffix("[branded]") + "[v]"
+    parts = [*(["[intro]"] if intro else []), "[body]", *(["[outro]"] if outro else [])]
+    steps.append(join_filter(parts, "[v]"))
     return ";".join(steps), args
 
 
@@ -246,5 +255,6 @@ def audiogram_graph_branded(graph: str, step: Brand | None, size: tuple[int, int
 
 __all__ = ["LOGO_MAX_HEIGHT", "SAFE_MARGINS", "BrandInputs", "ass_colour",
            "audiogram_graph_branded", "background_filter", "brand_of", "brand_step",
-           "bumper_filter", "caption_style", "ffmpeg_colour", "join_filter", "logo_area",
-           "logo_box", "logo_filter", "subtitles_filter", "video_graph", "with_font"]  # fmt: skip
+           "bumper_filter", "caption_style", "ffmpeg_colour", "join_filter", "join_graph",
+           "logo_area", "logo_box", "logo_filter", "subtitles_filter", "video_graph",
+           "with_font"]  # fmt: skip
