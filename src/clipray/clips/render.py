@@ -19,7 +19,9 @@ reframe, zooms drawn on the output frames, the hook drawn by libass with the cap
 the audio is cut the same way (with one-frame crossfades) before it is normalised, and
 its audio step (censored words muted or bleeped, denoising, music ducked under the
 speech) runs on the cut audio in one FFmpeg run, also before the normalisation, which so
-stays the last pass on the level.
+stays the last pass on the level. Its brand step (``clips/effects/brand.py``) overlays the
+kit's logo in the same encode, and joins the kit's intro and outro around the clip with one
+``concat``, their sound normalised with the clip's before the last loudness pass.
 
 Every encode is reproducible: bit-exact flags, a fixed thread count and no varying
 metadata, so the same spec on the same machine gives the same bytes.

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from clipray.clips.audiogram import Box, escape_filter_path
 from clipray.clips.captions import CaptionConfig
-from clipray.clips.effects.graph import FPS, Brand, EffectsGraph
+from clipray.clips.effects.graph import FPS, Brand
 from clipray.domain.brand import BrandKit
 
 SAFE_MARGINS: dict[str, tuple[float, float]] = {
@@ -173,10 +173,6 @@ def background_filter(picture: int, size: tuple[int, int], out: str) -> str:
             f"crop={w}:{h},setsar=1,format=rgba{out}")  # fmt: skip
 
 
-def brand_of(effects: EffectsGraph | None) -> Brand | None:
-    return effects.brand if effects is not None else None
-
-
 
 def video_graph(chain: str, step: Brand | None, size: tuple[int, int], inputs: BrandInputs,
                 bumpers: tuple[tuple[str, float] | None, tuple[str, float] | None],
@@ -254,7 +250,7 @@ def audiogram_graph_branded(graph: str, step: Brand | None, size: tuple[int, int
 
 
 __all__ = ["LOGO_MAX_HEIGHT", "SAFE_MARGINS", "BrandInputs", "ass_colour",
-           "audiogram_graph_branded", "background_filter", "brand_of", "brand_step",
+           "audiogram_graph_branded", "background_filter", "brand_step",
            "bumper_filter", "caption_style", "ffmpeg_colour", "join_filter", "join_graph",
            "logo_area", "logo_box", "logo_filter", "subtitles_filter", "video_graph",
            "with_font"]  # fmt: skip
