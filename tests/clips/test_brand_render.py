@@ -7,7 +7,6 @@ The source is ``test_effects_render``'s synthetic one (black, a white flash and 
 per word), so every pixel the kit adds is known: the logo is a pure red picture."""
 
 import hashlib
-import json
 import shutil
 import subprocess
 import urllib.request
@@ -115,10 +114,11 @@ def test_the_plan_adds_the_kit_with_its_intro_and_outro_keys():
 
 @pytest.mark.unit
 def test_a_changed_logo_changes_the_spec_hash():
+    from clipray.pipelines.clipjob import spec_hash  # what decides whether a render is reused
+
     def digest(step: Brand | None) -> str:
-        spec = RenderSpec(source_id="s" * 32, start=0.0, end=4.0,
-                          effects=EffectsGraph((step,)) if step else None)  # fmt: skip
-        return hashlib.sha256(json.dumps(spec.to_json(), sort_keys=True).encode()).hexdigest()
+        return spec_hash(RenderSpec(source_id="s" * 32, start=0.0, end=4.0,
+                                    effects=EffectsGraph((step,)) if step else None))  # fmt: skip
 
     old = Brand.of(KIT)
     new = Brand.of(BrandKit(**{**KIT.__dict__, "logo_key": "w/logo-2.png"}))
