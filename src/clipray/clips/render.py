@@ -22,7 +22,9 @@ speech, sound effects mixed in at their instants) runs on the cut audio in one F
 run, also before the normalisation, which so stays the last pass on the level. With
 transitions the parts are joined by ``xfade`` (and their sound by an ``acrossfade`` as
 long); B-roll inserts are extra inputs of the encode overlaid under the captions
-(``clips/effects/cutaways.py``).
+(``clips/effects/cutaways.py``). Its brand step (``clips/effects/brand.py``) overlays
+the kit's logo in the same encode, and joins the kit's intro and outro around the clip
+with one ``concat``, their sound normalised with the clip's before the last loudness pass.
 
 Every encode is reproducible: bit-exact flags, a fixed thread count and no varying
 metadata, so the same spec on the same machine gives the same bytes. That holds for
@@ -51,7 +53,16 @@ from clipray.clips.audiogram import (
     cover_args,
     escape_filter_path,
 )
+from clipray.clips.brand_render import bumpers, font_family, join_audio
 from clipray.clips.effects.audio import audio_filter, music_graph, sfx_graph, sfx_keys
+from clipray.clips.effects.brand import (
+    BrandInputs,
+    audiogram_graph_branded,
+    join_graph,
+    subtitles_filter,
+    video_graph,
+    with_font,
+)
 from clipray.clips.effects.cutaways import broll_graph, broll_inputs, joined_filter
 from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph, Sfx
 from clipray.clips.effects.zooms import zoom_filter
@@ -185,6 +196,8 @@ class Rendered:
     audio."""
     encoder: Choice = field(default_factory=lambda: Choice(X264, ""))
     """The H.264 encoder that made the video, and why it was chosen."""
+    intro: float = 0.0
+    """Seconds of a brand kit's intro before the clip itself (its stills are taken after)."""
 
     def results(self) -> dict[str, Any]:
         """What the stored spec records of this render (:func:`with_results`)."""
@@ -209,9 +222,12 @@ def centred_crop(src_w: int, src_h: int, aspect: str) -> str:
     return f"crop={w}:{h}:{(src_w - w) // 2}:{(src_h - h) // 2}"
 
 
-def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> str:
-    """The encode's video filters: a ``-vf`` chain, or with B-roll a ``-filter_complex``
-    whose output is ``[vout]`` (the inserts are inputs 1, 2 ...)."""
+def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None,
+                 fonts: Path | None = None, first: int = 1) -> str:  # fmt: skip
+    """The encode's video filters from the source's frames to the captioned clip: a ``-vf``
+    chain, or with B-roll a ``-filter_complex`` whose output is ``[v]`` (the inserts are
+    inputs ``first``, ``first + 1`` ...); ``fonts``: a directory libass also looks in (a
+    brand kit's uploaded font)."""
     w, h = spec.size
     if spec.reframe_filter:
         chain = [spec.reframe_filter]
@@ -229,10 +245,10 @@ def video_filter(spec: RenderSpec, src_w: int, src_h: int, ass: Path | None) -> 
     if effects.zooms is not None and (zoom := zoom_filter(effects.zooms, (w, h))):
         # zoompan stamps one output frame per input frame at its own rate: feed it 30 fps
         chain += [*([] if effects.base_cut is not None else ["fps=30"]), zoom, "setsar=1"]
-    top = [f"subtitles=filename={escape_filter_path(ass)}"] if ass is not None else []
+    top = [subtitles_filter(ass, fonts)] if ass is not None else []
     top.append("format=yuv420p")
     if effects.broll is not None:  # under the captions and the hook
-        return broll_graph(",".join(chain), effects.broll, (w, h), ",".join(top), 1)
+        return broll_graph(",".join(chain), effects.broll, (w, h), ",".join(top), first)
     return ",".join(chain + top)
 
 
@@ -300,23 +316,23 @@ def _resolved(media: Mapping[str, str] | None, key: str, what: str) -> str:
 
 def encode_args(
     ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path,
-    extra: Sequence[Sequence[str]] = (),
+    inputs: Sequence[str] = (),
     encoder: str = X264,
 ) -> list[str]:
     """The encode: video from the source span by ``encoder`` (``libx264`` or
-    ``h264_nvenc``), audio (when any) the normalised WAV; ``extra``: the options of more
-    video inputs (B-roll), which make ``vf`` a ``-filter_complex`` with the output
-    ``[vout]``."""
+    ``h264_nvenc``), audio (when any) the normalised WAV (input 1). ``inputs``: the options
+    of more inputs (B-roll inserts, a brand kit's logo, intro and outro), numbered after
+    those; ``vf`` is then a graph over them all whose output is ``[v]``."""
     args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
             "-ss", f"{spec.start:.3f}", "-t", f"{spec.duration:.3f}", "-i", source]  # fmt: skip
-    for options in extra:
-        args += options
     if audio is not None:
         args += ["-i", str(audio)]
-    video = ["-filter_complex", vf, "-map", "[vout]"] if extra else ["-map", "0:v:0", "-vf", vf]
-    args += [*video, *video_args(encoder, spec.crf, spec.preset), "-r", "30"]
+    video = ["-map", "0:v:0", "-vf", vf]
+    if vf.startswith("["):
+        video = ["-filter_complex", vf, "-map", "[v]"]
+    args += [*inputs, *video, *video_args(encoder, spec.crf, spec.preset), "-r", "30"]
     if audio is not None:
-        args += ["-map", f"{1 + len(extra)}:a:0", "-c:a", "aac", "-b:a", spec.audio_bitrate]
+        args += ["-map", "1:a:0", "-c:a", "aac", "-b:a", spec.audio_bitrate]
     return [*args, *BITEXACT, "-movflags", "+faststart", str(out)]
 
 
@@ -338,11 +354,13 @@ def render_clip(
     ffmpeg: str = "ffmpeg",
     music: str | None = None,
     media: Mapping[str, str] | None = None,
+    brand: BrandInputs | None = None,
     encoder: str = "auto",
 ) -> Rendered:
     """Render ``spec`` from ``source`` (a path or URL FFmpeg can read) into ``workdir``;
     ``music``: where FFmpeg reads the audio step's music track (a path or URL); ``media``:
-    where it reads each B-roll and sound effect, by object key; ``encoder``:
+    where it reads each B-roll and sound effect, by object key; ``brand``: where it reads
+    the brand step's assets (``clips/effects/brand.py``); ``encoder``:
     ``CLIPRAY_RENDER_ENCODER`` (``auto``, ``libx264`` or ``h264_nvenc``), chosen before
     anything is written.
 
@@ -352,12 +370,20 @@ def render_clip(
     """
     chosen = choose(encoder, ffmpeg)
     workdir.mkdir(parents=True, exist_ok=True)
-    ass = None
+    ass, fonts = None, None
     hook = spec.effects is not None and spec.effects.hook is not None
+    kit = spec.effects.brand if spec.effects is not None else None
+    inputs = brand or BrandInputs()
+    if kit is not None and kit.font_key is not None and ass_text is not None:
+        if inputs.font is None:
+            raise RenderError("the brand kit's font was not resolved to a file")
+        ass_text, fonts = with_font(ass_text, font_family(inputs.font)), inputs.font.parent
+    intro, outro = (None, None) if kit is None else bumpers(
+        ffmpeg, inputs, kit, spec.loudness, workdir, with_audio=has_audio)
     if ass_text is not None and (spec.captions != "none" or hook):
         ass = workdir / "captions.ass"
         ass.write_text(ass_text, encoding="utf-8")
-    norm, wav = None, None
+    norm, wav, raw = None, None, None
     if has_audio:
         raw = workdir / "audio.wav"
         cut = spec.effects.base_cut if spec.effects else None
@@ -373,25 +399,37 @@ def render_clip(
             check(run(cut_audio_args(ffmpeg, span, cut, got)), "audio cut", RenderError)
         if fx is not None:
             check(run(fx), "audio effects", RenderError)
+        if intro is not None or outro is not None:  # each part at the target, then the whole
+            body = workdir / "clip-normalised.wav"
+            normalise(ffmpeg, raw, body, spec.loudness)
+            parts = [*([intro.wav] if intro else []), body, *([outro.wav] if outro else [])]
+            raw = join_audio(ffmpeg, parts, workdir / "audio-joined.wav")
         wav = workdir / "audio-normalised.wav"
         norm = normalise(ffmpeg, raw, wav, spec.loudness)
     video = workdir / "clip.mp4"
+    joined = (intro and (intro.url, intro.duration), outro and (outro.url, outro.duration))
     if spec.audiogram is not None:
         if wav is None:
             raise RenderError("an audiogram needs the source's sound, and it has none")
-        _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video,
-                   chosen.encoder)  # fmt: skip
+        _audiogram(ffmpeg, spec, spec.audiogram, source, wav, ass, workdir, video, inputs,
+                   fonts, joined, chosen.encoder)  # fmt: skip
     else:
-        vf = video_filter(spec, *src_size, ass)
+        first = 2 if wav is not None else 1
         broll = spec.effects.broll if spec.effects else None
-        extra = broll_inputs(broll, {i.key: _resolved(media, i.key, "B-roll")
-                                     for i in broll.inserts}) if broll else []  # fmt: skip
-        check(run(encode_args(ffmpeg, source, spec, vf, wav, video, extra, chosen.encoder)),
-              "encode",
-              RenderError)  # fmt: skip
-    if norm is not None and wav is not None:
-        norm = _verify(ffmpeg, spec, video, workdir, norm)
-    return Rendered(video, norm, chosen)
+        cutaways = [a for options in broll_inputs(broll, {
+            i.key: _resolved(media, i.key, "B-roll") for i in broll.inserts}) for a in options
+        ] if broll else []  # fmt: skip
+        vf = video_filter(spec, *src_size, ass, fonts, first)
+        try:
+            vf, extra = video_graph(vf, kit, spec.size, inputs, joined,
+                                    first + cutaways.count("-i"))  # fmt: skip
+        except ValueError as exc:
+            raise RenderError(str(exc)) from exc
+        check(run(encode_args(ffmpeg, source, spec, vf, wav, video, [*cutaways, *extra],
+                              chosen.encoder)), "encode", RenderError)  # fmt: skip
+    if norm is not None and wav is not None and raw is not None:
+        norm = _verify(ffmpeg, spec, video, workdir, norm, raw)
+    return Rendered(video, norm, chosen, intro.duration if intro is not None else 0.0)
 
 
 def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Path) -> Path:
@@ -402,21 +440,43 @@ def thumbnail(ffmpeg: str, video: Path, length: float, at: float | None, out: Pa
 
 
 def _audiogram(ffmpeg: str, spec: RenderSpec, look: AudiogramSpec, source: str, wav: Path,
-               ass: Path | None, workdir: Path, out: Path, encoder: str) -> None:  # fmt: skip
+               ass: Path | None, workdir: Path, out: Path, brand: BrandInputs,
+               fonts: Path | None,
+               joined: tuple[tuple[str, float] | None, tuple[str, float] | None],
+               encoder: str) -> None:  # fmt: skip
     """Draw the audiogram of ``spec`` in one encode (after a one-frame extraction of the
-    cover art, when it has one)."""
+    cover art, when it has one), with the brand kit's background picture and logo, and its
+    intro and outro (``(url, seconds)``) joined around it: ``wav`` is then the joined
+    sound, whose clip part the wave is drawn from."""
     cover = None
     if look.cover:
         cover = workdir / "cover.png"
         check(run(cover_args(ffmpeg, source, cover)), "cover art extraction", RenderError)
     graph = audiogram_graph(look, spec.size, spec.duration, ass)
-    args = audiogram_args(ffmpeg, wav, cover, graph, spec.duration, spec.crf, spec.preset,
-                          spec.audio_bitrate, out, encoder, BITEXACT)  # fmt: skip
+    if fonts is not None and ass is not None:
+        graph = graph.replace(f"subtitles=filename={escape_filter_path(ass)}",
+                              subtitles_filter(ass, fonts))  # fmt: skip
+    kit = spec.effects.brand if spec.effects is not None else None
+    try:
+        graph, extra = audiogram_graph_branded(graph, kit, spec.size, brand,
+                                               2 if cover is not None else 1)  # fmt: skip
+    except ValueError as exc:
+        raise RenderError(str(exc)) from exc
+    lead, tail = (b[1] if b is not None else 0.0 for b in joined)
+    if lead or tail:
+        graph = graph.replace("[0:a]", f"[0:a]atrim=start={lead:.6f}:duration="
+                              f"{spec.duration:.6f},asetpts=PTS-STARTPTS,", 1)  # fmt: skip
+        graph, more = join_graph(graph, spec.size, joined, (2 if cover else 1) + len(extra) // 2)
+        extra += more
+    args = audiogram_args(ffmpeg, wav, cover, graph, lead + spec.duration + tail, spec.crf,
+                          spec.preset, spec.audio_bitrate, out, encoder, BITEXACT)  # fmt: skip
+    at = args.index("-filter_complex")
+    args[at:at] = extra
     check(run(args), "audiogram encode", RenderError)
 
 
 def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
-            norm: Normalised) -> Normalised:  # fmt: skip
+            norm: Normalised, raw: Path) -> Normalised:  # fmt: skip
     """Measure the encoded clip; when the encoder moved it more than half the tolerance off
     the target and the normalisation had reached it, aim the gain that much the other way
     and encode the audio again. Returns the record with the clip's own measurement."""
@@ -424,7 +484,7 @@ def _verify(ffmpeg: str, spec: RenderSpec, video: Path, workdir: Path,
     got = measure(ffmpeg, video)
     drift = got.integrated - norm.output_i
     if norm.reached and abs(got.integrated - cfg.integrated) > cfg.tolerance_lu / 2:
-        raw, wav = workdir / "audio.wav", workdir / "audio-normalised.wav"
+        wav = workdir / "audio-normalised.wav"
         norm = normalise(ffmpeg, raw, wav, cfg, nudge_db=-drift)
         fixed = workdir / "clip-corrected.mp4"
         check(run(remux_audio_args(ffmpeg, video, wav, spec.audio_bitrate, fixed)),

@@ -28,14 +28,16 @@ JPEG_QUALITY = 90
 
 
 def sample_frames(ffmpeg: str, video: Path, length: float, workdir: Path,
-                  count: int = SAMPLES) -> list[Frame]:  # fmt: skip
-    """About ``count`` frames spread over ``length`` seconds of ``video``, small, with their
-    times (the fps filter's frame ``k`` is at ``k / rate``)."""
+                  count: int = SAMPLES, offset: float = 0.0) -> list[Frame]:  # fmt: skip
+    """About ``count`` frames spread over ``length`` seconds of ``video`` from ``offset``,
+    small, with their times from there (the fps filter's frame ``k`` is at ``k / rate``)."""
     rate = max(count / max(length, 1e-3), 0.1)
     out = workdir / "thumb-samples"
     out.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(["-y", "-i", str(video), "-an", "-vf", f"fps={rate:.6f},scale={SAMPLE_WIDTH}:-2",
-                "-frames:v", str(count), str(out / "s-%03d.bmp")],
+    seek = ["-ss", f"{offset:.3f}"] if offset > 0 else []
+    run_ffmpeg(["-y", *seek, "-i", str(video), "-an",
+                "-vf", f"fps={rate:.6f},scale={SAMPLE_WIDTH}:-2", "-frames:v", str(count),
+                str(out / "s-%03d.bmp")],
                ffmpeg=ffmpeg, what="thumbnail sampling", error=RenderError)  # fmt: skip
     frames = []
     for k, path in enumerate(sorted(out.glob("s-*.bmp"))):
@@ -48,13 +50,15 @@ def sample_frames(ffmpeg: str, video: Path, length: float, workdir: Path,
 
 def titled_thumbnails(ffmpeg: str, video: Path, length: float, title: str,
                       faces: Sequence[FaceAt], workdir: Path,
-                      cfg: ThumbConfig | None = None) -> list[Path]:  # fmt: skip
+                      cfg: ThumbConfig | None = None,
+                      offset: float = 0.0) -> list[Path]:  # fmt: skip
     """Choose the clip's thumbnail frames, set ``title`` over each at full size and save
-    them in ``workdir``; candidate 0 (the best) is ``thumbnail.jpg``."""
-    frames = sample_frames(ffmpeg, video, length, workdir)
+    them in ``workdir``; candidate 0 (the best) is ``thumbnail.jpg``. ``offset``: where the
+    clip starts in ``video`` (after a brand kit's intro)."""
+    frames = sample_frames(ffmpeg, video, length, workdir, offset=offset)
     paths = []
     for n, i in enumerate(choose(frames, faces, cfg)):
-        raw = still(ffmpeg, str(video), min(frames[i].t, max(length - 0.1, 0.0)),
+        raw = still(ffmpeg, str(video), offset + min(frames[i].t, max(length - 0.1, 0.0)),
                     workdir / f"thumb-raw-{n}.jpg")  # fmt: skip
         with Image.open(raw) as img:
             pic = np.asarray(img.convert("RGB"))

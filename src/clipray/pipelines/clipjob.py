@@ -25,6 +25,7 @@ from clipray.clips.audiogram import AudiogramSpec
 from clipray.clips.broll import Library
 from clipray.clips.captions import CaptionConfig, build_ass, hook_event
 from clipray.clips.effects.audio import CensorConfig, star_words
+from clipray.clips.effects.brand import caption_style, ffmpeg_colour
 from clipray.clips.effects.fillers import retime
 from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
@@ -44,6 +45,7 @@ from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
 from clipray.observability import metrics, timed
+from clipray.pipelines.brand_assets import brand_inputs
 from clipray.pipelines.cutaways import cutaways_at
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.music import music_at
@@ -215,21 +217,24 @@ def plan_moment(
     effects = None
     if opts.effects.any:
         # an audiogram has no picture to cut, zoom or cut away from in step with its
-        # sound: a hook, sound effects and the audio step only
+        # sound: a hook, sound effects, the audio step and the brand kit only
         wanted = opts.effects if drawn is None else EffectsConfig(
             hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
-            sfx=opts.sfx)
+            sfx=opts.sfx, brand=opts.effects.brand, brand_keys=opts.effects.brand_keys)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
                              faces_on_output(path, analysis.faces.tracks, m.start), library)
         effects = effects if effects is not None and effects.held else None
+    kit = effects.brand if effects is not None else None
+    if drawn is not None and kit is not None:  # the kit's canvas colour
+        drawn = replace(drawn, background=ffmpeg_colour(kit.background_color))
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
         layout=opts.layout, effects=effects,
     )  # fmt: skip
     ass = None
-    style = CaptionConfig(style=opts.captions)
+    style = caption_style(CaptionConfig(style=opts.captions), kit)
     cut = effects.base_cut if effects is not None else None
     if effects is not None and effects.audio is not None and effects.audio.censor:
         words = star_words(words, effects.audio.censor)
@@ -283,13 +288,15 @@ def render_and_upload(
     with tempfile.TemporaryDirectory(prefix="clipray-render-") as tmp:
         work = Path(tmp)
         with timed("render", output_s=p.spec.duration):
+            kit = brand_inputs(p.spec, settings, workspace_id, work)
             done = render_clip(p.spec, source, src_size, has_audio, work, p.ass,
                                ffmpeg=settings.ffmpeg_bin,
                                music=music_at(p.spec, settings, workspace_id),
                                media=cutaways_at(p.spec, settings, workspace_id),
-                               encoder=settings.render_encoder)  # fmt: skip
+                               brand=kit, encoder=settings.render_encoder)  # fmt: skip
             thumbs = titled_thumbnails(settings.ffmpeg_bin, done.video, p.spec.output_duration,
-                                       p.moment.title, p.faces, work)  # fmt: skip
+                                       p.moment.title, p.faces, work,
+                                       offset=done.intro)  # fmt: skip
         (work / CLIP_FILES["fcpxml"]).write_text(p.fcpxml, encoding="utf-8")
         (work / CLIP_FILES["edl"]).write_text(p.edl, encoding="utf-8")
         files = {

@@ -62,7 +62,7 @@ def broll_inputs(step: BRoll, media: Mapping[str, str]) -> list[list[str]]:
 
 
 def broll_graph(base: str, step: BRoll, size: tuple[int, int], top: str, first: int) -> str:
-    """A ``-filter_complex`` whose output ``[vout]`` is the clip's frames (``base``: the
+    """A ``-filter_complex`` whose output ``[v]`` is the clip's frames (``base``: the
     filters from input 0's video to the reframed, cut, zoomed frames) with the inserts
     (inputs ``first``, ``first + 1`` ...) over them, then ``top`` (captions, pixel format)."""
     w, h = size
@@ -75,7 +75,7 @@ def broll_graph(base: str, step: BRoll, size: tuple[int, int], top: str, first: 
                      f"trim=end_frame={frames},"
                      f"setpts=PTS-STARTPTS+{ins.start:.6f}/TB[b{n}]")  # fmt: skip
         parts.append(f"[v{n}][b{n}]overlay=eof_action=pass[v{n + 1}]")
-    parts.append(f"[v{len(step.inserts)}]{top}[vout]")
+    parts.append(f"[v{len(step.inserts)}]{top}[v]")
     return ";".join(parts)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from clipray.clips.broll import Library, choose_broll, choose_sfx
 from clipray.clips.effects.audio import CensorConfig, plan_audio
+from clipray.clips.effects.brand import brand_step
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
 from clipray.clips.effects.graph import (
     FPS,
@@ -60,6 +61,9 @@ class EffectsConfig:
     """Cut away to the workspace library's B-roll where the clip talks about what it shows."""
     sfx: bool = False
     """Play the library's sound effects on the spoken words they are tagged with."""
+    brand_keys: tuple[str | None, str | None] = (None, None)
+    """The object keys of the kit's intro and outro sources' videos (the caller looks them
+    up: the plan reads no database)."""
 
     @property
     def any(self) -> bool:
@@ -131,6 +135,8 @@ def plan_graph(
     audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
     if audio is not None:
         steps.append(audio)
+    if (brand := brand_step(cfg.brand, cfg.brand_keys)) is not None:
+        steps.append(brand)
     return EffectsGraph(tuple(steps))
 
 
