@@ -75,6 +75,21 @@ def test_preview_args_seek_to_the_clip_time_and_keep_the_render_clock():
     assert late[late.index("-ss") + 1] == "15.950"
 
 
+@pytest.mark.unit
+def test_a_preview_of_a_clip_with_b_roll_draws_the_captions_on_the_speakers_frame():
+    from dataclasses import replace
+
+    from clipray.clips.effects.graph import BRoll, EffectsGraph, Hook, Insert
+
+    graph = EffectsGraph((BRoll((Insert(1.0, 3.0, "w/lib/city.mp4"),)), Hook("Sleep")))
+    spec = replace(_spec("karaoke"), effects=graph)
+    args = preview_args("in.mp4", spec, (480, 480), Path("c.ass"), 2.0, Path("out.png"))
+    vf = args[args.index("-vf") + 1]
+    assert args.count("-i") == 1  # the source only: no B-roll input to open
+    assert not vf.split(",", 1)[1].startswith("[")  # a chain, not a graph
+    assert "subtitles=filename=" in vf
+
+
 @pytest.mark.integration
 def test_each_style_draws_its_own_captions_on_the_same_frame(tmp_path):
     at = 2.5  # "jumps" is spoken: every style shows a caption

@@ -17,8 +17,10 @@ moves over time and the captions' timings see the same clock as in the rendered 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
+from clipray.clips.effects.graph import EffectsGraph
 from clipray.clips.render import RenderError, RenderSpec, video_filter
 from clipray.media.ffmpeg import run_ffmpeg
 
@@ -59,6 +61,11 @@ def preview_args(source: str, spec: RenderSpec, src_size: tuple[int, int], ass: 
     """FFmpeg's arguments (after the binary and its global flags) for the frame at clip time
     ``at`` of ``spec``, drawn by the render's filter chain, as a PNG."""
     at = min(max(at, 0.0), max(spec.duration - 0.05, 0.0))
+    if spec.effects is not None and spec.effects.broll is not None:
+        # the captions over the speaker's frame: B-roll would make the chain a graph over
+        # inputs the preview does not open
+        held = tuple(s for s in spec.effects.held if s.name != "broll")
+        spec = replace(spec, effects=EffectsGraph(held))
     vf = f"setpts=PTS-STARTPTS+{at:.3f}/TB," + video_filter(spec, *src_size, ass)
     return ["-y", "-ss", f"{spec.start + at:.3f}", "-i", source, "-map", "0:v:0",
             "-vf", vf, "-frames:v", "1", "-f", "image2", "-c:v", "png", str(out)]  # fmt: skip
