@@ -42,6 +42,7 @@ from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
+from clipray.domain.brand import BrandKit
 from clipray.observability import metrics, timed
 from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.music import music_at
@@ -78,6 +79,12 @@ class RunOptions:
     denoise: bool = False
     music: str | None = None
     """A music track ducked under the speech: a workspace object key (or a local path)."""
+    brand_kit_id: str | None = None
+    """The workspace's brand kit the clips wear (a job's stored settings name it); the
+    service that plans resolves it into ``brand`` and ``brand_keys``."""
+    brand: BrandKit | None = None
+    brand_keys: tuple[str | None, str | None] = (None, None)
+    """The kit's intro and outro sources' object keys."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "censor", CensorConfig.of(self.censor))
@@ -86,7 +93,8 @@ class RunOptions:
     def effects(self) -> EffectsConfig:
         """The effects asked for; the defaults add none (a plain clip)."""
         return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
-                             self.censor, self.denoise, self.music)  # fmt: skip
+                             self.censor, self.denoise, self.music, self.brand,
+                             self.brand_keys)  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -202,7 +210,8 @@ def plan_moment(
         # an audiogram has no picture to cut or zoom in step with its sound: a hook and
         # the audio step only
         wanted = opts.effects if drawn is None else EffectsConfig(
-            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music)
+            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
+            brand=opts.brand, brand_keys=opts.brand_keys)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
                              faces_on_output(path, analysis.faces.tracks, m.start))

@@ -52,6 +52,7 @@ from clipray.pipelines.runner import AnalysisRunner, Outcome
 from clipray.pipelines.stages.decode import ProbeError, probe
 from clipray.pipelines.validate import validate_file
 from clipray.services import webhooks
+from clipray.services.brand import with_brand
 from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin, StepStatus
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
@@ -194,6 +195,7 @@ def run_main_job(
         AnalysisFailedError: the analysis failed.
     """
     say = on_stage or (lambda _msg: None)
+    opts = with_brand(ctx.db, ctx.workspace_id, opts)  # an unknown kit is refused up front
     say("ingesting")
     item = ingest_uri(ctx, uri)
     say("analysing")
@@ -291,7 +293,7 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     outcome = analyse(settings, ctx, item, None, on_part, log_to_driver=False)
     analysis = outcome.analysis
     assert analysis is not None
-    opts = job_options(job)
+    opts = with_brand(ctx.db, ctx.workspace_id, job_options(job))
     tokens: list[tuple[int, int]] = []
     planned = choose(settings, analysis, item, opts, lambda p, c: tokens.append((p, c)))
     rows = [planned_row(p, source.id, job_moment_id(job.id, p.moment.id), job.id) for p in planned]

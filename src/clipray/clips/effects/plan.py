@@ -15,7 +15,7 @@ import numpy as np
 
 from clipray.clips.effects.audio import CensorConfig, plan_audio
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
-from clipray.clips.effects.graph import EffectsGraph, Hook, Step
+from clipray.clips.effects.graph import Brand, EffectsGraph, Hook, Step
 from clipray.clips.effects.zooms import FaceAt, ZoomStyle, emphasis_times, plan_zooms
 from clipray.clips.reframe import CropPath
 from clipray.domain.brand import BrandKit
@@ -44,6 +44,9 @@ class EffectsConfig:
     the speech; None: none."""
     brand: BrandKit | None = None
     """The brand kit applied (logo, caption colours and font, intro, outro); None: none."""
+    brand_keys: tuple[str | None, str | None] = (None, None)
+    """The object keys of ``brand``'s intro and outro sources (looked up by the service
+    that plans: the pure core reads no database)."""
 
     @property
     def any(self) -> bool:
@@ -77,6 +80,8 @@ def plan_graph(
     if text:
         steps.append(Hook(text[:120], min(3.0, max(duration / 2, 0.5))))
     inside = [w for w in out_words if w.end > 0 and w.start < duration]
+    if cfg.brand is not None:
+        steps.append(Brand.of(cfg.brand, *cfg.brand_keys))
     audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
     if audio is not None:
         steps.append(audio)
