@@ -150,6 +150,9 @@ def run(
     music: Annotated[
         str | None, typer.Option(help="Music ducked under the speech: a file or a media key.")
     ] = None,
+    brand: Annotated[
+        str | None, typer.Option(help="A brand kit of the workspace (clipray brand list).")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -186,7 +189,8 @@ def run(
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
                       hook, remove_fillers, censored, denoise,
-                      str(Path(music).resolve()) if music and Path(music).is_file() else music)
+                      str(Path(music).resolve()) if music and Path(music).is_file() else music,
+                      brand_kit_id=brand)
     _run_and_print(settings, source, opts, out, as_json)
 
 
