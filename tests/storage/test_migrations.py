@@ -41,6 +41,7 @@ TABLES = {
     "stream_events",
     "stream_monitors",
     "supervisor_leases",
+    "brand_kits",
 }
 
 
