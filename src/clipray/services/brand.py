@@ -20,7 +20,7 @@ import hashlib
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
@@ -57,7 +57,7 @@ SETTINGS: Final = ("name", "logo_position", "logo_size", "logo_opacity", "primar
                    "outro_source_id")  # fmt: skip
 """What a client sets on a kit; assets come through :func:`put_asset`."""
 SOURCES: Final = ("intro_source_id", "outro_source_id")
-_DEFAULTS: Final = {f.name: f.default for f in fields(BrandKit)}
+_DEFAULTS: Final = {f.name: f.default for f in fields(BrandKit) if f.default is not MISSING}
 _EXT: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp",
                "font/ttf": "ttf", "font/otf": "otf"}  # fmt: skip
 _FONT_NAME = re.compile(r"[^A-Za-z0-9 ._()+-]")
@@ -107,9 +107,9 @@ def _checked(repo: BrandKitRepo, kit_id: str, values: Mapping[str, Any]) -> None
 
 def _with_defaults(given: Mapping[str, Any]) -> dict[str, Any]:
     """``given`` over the kit's defaults; ``None`` on a field with a default resets it."""
-    out = {k: _DEFAULTS[k] for k in SETTINGS}
+    out = {k: _DEFAULTS.get(k) for k in SETTINGS}
     for k, v in given.items():
-        out[k] = _DEFAULTS[k] if v is None and k != "name" else v
+        out[k] = _DEFAULTS.get(k) if v is None else v
     return out
 
 
