@@ -48,6 +48,7 @@ MATRIX: dict[Action, tuple[bool, bool, bool, bool]] = {
     Action.LIST_ACCOUNTS:      (True,  True,  True,  False),
     Action.READ_STREAMS:       (True,  True,  True,  True),
     Action.MANAGE_STREAMS:     (True,  True,  True,  False),
+    Action.MANAGE_BRAND:       (True,  True,  True,  False),
 }  # fmt: skip
 MATRIX_ROLES = (OWNER, ADMIN, EDITOR, VIEWER)
 
@@ -167,7 +168,7 @@ def test_scope_table():
     expected = {
         "read": {Action.READ, Action.READ_STREAMS},
         "jobs:write": {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE},
-        "clips:write": {Action.EDIT_CLIP, Action.DELETE_CLIP},
+        "clips:write": {Action.EDIT_CLIP, Action.DELETE_CLIP, Action.MANAGE_BRAND},
         "publish": {Action.PUBLISH, Action.REQUEST_PUBLISH},
         "streams:write": {Action.MANAGE_STREAMS},
     }

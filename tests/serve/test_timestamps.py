@@ -392,6 +392,13 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     w.operations |= admin.operations
     w.fields |= admin.fields
 
+    # a brand kit, changed after it was made
+    kit = w.call("POST", "/api/brand", json={"name": "Main"})
+    changed = w.call("PATCH", "/api/brand/{kit_id}", kit_id=kit["id"], json={"logo_size": 0.2})
+    shown = w.twice("/api/brand/{kit_id}", kit_id=kit["id"])
+    assert (shown["created_at"], shown["updated_at"]) == (kit["created_at"], changed["updated_at"])
+    assert [k["updated_at"] for k in w.twice("/api/brand")["data"]] == [changed["updated_at"]]
+
     # the walk reached every kind of time, and every operation that reads one
     assert w.fields >= TIMED_FIELDS
     reads = {op for op in timed_operations(spec) if op.startswith("GET ")}

@@ -42,6 +42,7 @@ TABLES = {
     "stream_monitors",
     "supervisor_leases",
     "library_items",
+    "brand_kits",
 }
 
 

@@ -29,10 +29,11 @@ from clipray.schemas import CodedError
 # isort: off
 # The groups register their commands on ``app`` as they are imported: this is --help's order.
 from clipray.cli import services, analysis, vclips, generated, search, accounts, streams, publish
+from clipray.cli import brand
 # isort: on
 
-__all__ = ["accounts", "analysis", "app", "generated", "main", "publish", "search", "services",
-           "streams", "vclips"]  # fmt: skip
+__all__ = ["accounts", "analysis", "app", "brand", "generated", "main", "publish", "search",
+           "services", "streams", "vclips"]  # fmt: skip
 
 
 def _version(value: bool) -> None:

@@ -159,6 +159,9 @@ def run(
     sfx: Annotated[
         bool, typer.Option("--sfx", help="Play the library's sound effects on their words.")
     ] = False,
+    brand: Annotated[
+        str | None, typer.Option(help="A brand kit of the workspace (clipray brand list).")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -204,7 +207,8 @@ def run(
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
                       hook, remove_fillers, censored, denoise,
                       str(Path(music).resolve()) if music and Path(music).is_file() else music,
-                      transition=transition, broll=broll, sfx=sfx)
+                      transition=transition, broll=broll, sfx=sfx,
+                      brand_kit_id=brand)
     _run_and_print(settings, source, opts, out, as_json)
 
 

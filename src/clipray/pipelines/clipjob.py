@@ -44,6 +44,7 @@ from clipray.cluster.resources import actor_options
 from clipray.cluster.services import connect_ray
 from clipray.config import Settings
 from clipray.domain.analysis import Analysis
+from clipray.domain.brand import BrandKit
 from clipray.observability import metrics, timed
 from clipray.pipelines.brand_assets import brand_inputs
 from clipray.pipelines.cutaways import cutaways_at
@@ -88,6 +89,12 @@ class RunOptions:
     """Cutaways to the workspace library's B-roll (``clips/broll.py``)."""
     sfx: bool = False
     """The library's sound effects on the spoken words they are tagged with."""
+    brand_kit_id: str | None = None
+    """The workspace's brand kit the clips wear (a job's stored settings name it); the
+    service that plans resolves it into ``brand`` and ``brand_keys``."""
+    brand: BrandKit | None = None
+    brand_keys: tuple[str | None, str | None] = (None, None)
+    """The kit's intro and outro sources' object keys."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "censor", CensorConfig.of(self.censor))
@@ -98,9 +105,9 @@ class RunOptions:
     def effects(self) -> EffectsConfig:
         """The effects asked for; the defaults add none (a plain clip)."""
         return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
-                             self.censor, self.denoise, self.music,
-                             transition=self.transition, broll=self.broll,
-                             sfx=self.sfx)  # type: ignore[arg-type]  # fmt: skip
+                             self.censor, self.denoise, self.music, brand=self.brand,
+                             transition=self.transition, broll=self.broll, sfx=self.sfx,
+                             brand_keys=self.brand_keys)  # type: ignore[arg-type]  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -220,7 +227,7 @@ def plan_moment(
         # sound: a hook, sound effects, the audio step and the brand kit only
         wanted = opts.effects if drawn is None else EffectsConfig(
             hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
-            sfx=opts.sfx, brand=opts.effects.brand, brand_keys=opts.effects.brand_keys)
+            sfx=opts.sfx, brand=opts.brand, brand_keys=opts.brand_keys)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
                              faces_on_output(path, analysis.faces.tracks, m.start), library)

@@ -29,6 +29,7 @@ from clipray.serve.options import INGRESS, deployment_kwargs
 from clipray.serve.routes import (
     audit,
     auth,
+    brand,
     caption_preview,
     clips,
     connections,
@@ -119,6 +120,7 @@ def create_api(settings: Settings | None = None,
     api.include_router(auth.tokens_router)
     api.include_router(connections.router)
     api.include_router(webhooks.router)
+    api.include_router(brand.router)
     api.include_router(flags.router)
     api.include_router(caption_preview.router)
     api.include_router(library.router)

@@ -15,7 +15,9 @@ it is refused with 422.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import Final
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -24,8 +26,24 @@ from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clipray.domain.brand import ASSET_MAX_BYTES
 from clipray.domain.errors import PayloadTooLarge
 from clipray.serve.errors import error_response
+
+LARGER_BODIES: Final[tuple[tuple[str, re.Pattern[str], int, str], ...]] = (
+    # A brand kit's logo, font or background comes as the raw body (domain.brand).
+    ("PUT", re.compile(r"^/api/brand/[^/]+/assets/[^/]+$"), ASSET_MAX_BYTES,
+     "BRAND_ASSET_TOO_LARGE"),
+)  # fmt: skip
+"""``(method, path, limit, code)``: the few routes that take a file as their body, with
+their own limit and the code of its refusal."""
+
+
+def _limit_of(scope: Scope, default: int) -> tuple[int, str]:
+    for method, path, limit, code in LARGER_BODIES:
+        if scope.get("method") == method and path.match(scope.get("path", "")):
+            return max(limit, default), code
+    return default, "PAYLOAD_TOO_LARGE"
 
 
 class BodyLimitMiddleware:
@@ -44,10 +62,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit()
+        limit, code = _limit_of(scope, self.limit())
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, limit, code)
             return
         chunks: list[bytes] = []
         size = 0
@@ -60,7 +78,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._refuse(scope, send, limit)
+                await self._refuse(scope, send, limit, code)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -76,8 +94,8 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, limit: int) -> None:
-        err = PayloadTooLarge("PAYLOAD_TOO_LARGE",
+    async def _refuse(scope: Scope, send: Send, limit: int, code: str) -> None:
+        err = PayloadTooLarge(code,
                               f"the request body is over the limit of {limit} bytes",
                               detail={"limit": limit})  # fmt: skip
 

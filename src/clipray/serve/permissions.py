@@ -75,6 +75,8 @@ class Action(enum.StrEnum):
     """See the workspace's live stream monitors and their state."""
     MANAGE_STREAMS = "manage_streams"
     """Start, pause, resume and stop live stream monitors."""
+    MANAGE_BRAND = "manage_brand"
+    """Create, change and delete the workspace's brand kits and their assets."""
 
 
 ROLE_RANK: Final[Mapping[Role, int]] = MappingProxyType(
@@ -115,6 +117,8 @@ MIN_ROLE: Final[Mapping[Action, Role]] = MappingProxyType(
         Action.READ_STREAMS: Role.VIEWER,
         # A stream monitor is a job that does not end: whoever may start jobs manages them.
         Action.MANAGE_STREAMS: Role.EDITOR,
+        # A kit is a look the clips wear: whoever makes clips keeps the looks.
+        Action.MANAGE_BRAND: Role.EDITOR,
     }
 )
 """The whole role policy: the least role that may perform each action."""
@@ -184,7 +188,7 @@ SCOPES: Final[Mapping[str, frozenset[Action]]] = MappingProxyType(
         "jobs:write": frozenset(
             {Action.CREATE_JOB, Action.EDIT_JOB, Action.UPLOAD, Action.DELETE_SOURCE}
         ),
-        "clips:write": frozenset({Action.EDIT_CLIP, Action.DELETE_CLIP}),
+        "clips:write": frozenset({Action.EDIT_CLIP, Action.DELETE_CLIP, Action.MANAGE_BRAND}),
         "publish": frozenset({Action.PUBLISH, Action.REQUEST_PUBLISH}),
         "streams:write": frozenset({Action.MANAGE_STREAMS}),
     }

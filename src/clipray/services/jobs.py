@@ -40,7 +40,7 @@ from clipray.jobs.machine import (
 from clipray.jobs.quota import Limits, Usage, check_quota, month_start
 from clipray.pipelines.fetch import UrlRefusedError, check_url
 from clipray.pipelines.limits import url_policy
-from clipray.services import admission, audit
+from clipray.services import admission, audit, brand
 from clipray.services.access import owned
 from clipray.storage.db import Database
 from clipray.storage.keys import UnsafeKeyError, check_key
@@ -106,6 +106,7 @@ def create_job(settings: Settings, buckets: Buckets, session: Session, workspace
             used with another body (409 ``IDEMPOTENCY_KEY_REUSED``), a quota is spent (429
             with ``Retry-After``), the model services are swamped (429
             ``MODEL_SERVICES_BUSY`` with ``Retry-After``).
+        NotFound: ``BRAND_KIT_NOT_FOUND``, a ``brand_kit_id`` not of the workspace.
     """
     digest = request.digest()
     if idempotency_key:
@@ -113,6 +114,8 @@ def create_job(settings: Settings, buckets: Buckets, session: Session, workspace
         if earlier is not None:
             return _replay(earlier, digest)
     source, row = _source_of(settings, buckets, session, workspace_id, request)
+    if request.settings.get("brand_kit_id"):
+        brand.check_kit(session, workspace_id, request.settings["brand_kit_id"])
     _enforce_quota(settings, session, workspace_id, row)
     admission.admit(settings, depths)
     job = Job(workspace_id=workspace_id, kind=JOB_KIND, created_by=user_id,

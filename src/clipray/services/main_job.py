@@ -54,6 +54,7 @@ from clipray.pipelines.runner import AnalysisRunner, Outcome
 from clipray.pipelines.stages.decode import ProbeError, probe
 from clipray.pipelines.validate import validate_file
 from clipray.services import library, stock_footage, webhooks
+from clipray.services.brand import with_brand
 from clipray.storage.orm import ClipStatus, Job, Source, SourceOrigin, StepStatus
 from clipray.storage.repos import ClipRepo, JobRepo, SourceRepo
 
@@ -212,6 +213,7 @@ def run_main_job(
     """
     say = on_stage or (lambda _msg: None)
     opts = music_on_bucket(ctx, opts)
+    opts = with_brand(ctx.db, ctx.workspace_id, opts)  # an unknown kit is refused up front
     say("ingesting")
     item = ingest_uri(ctx, uri)
     say("analysing")
@@ -329,7 +331,7 @@ def analyze_job(settings: Settings, ctx: IngestContext, job: Job, report: Report
     outcome = analyse(settings, ctx, item, None, on_part, log_to_driver=False)
     analysis = outcome.analysis
     assert analysis is not None
-    opts = job_options(job)
+    opts = with_brand(ctx.db, ctx.workspace_id, job_options(job))
     tokens: list[tuple[int, int]] = []
     lib = job_library(settings, ctx, opts, analysis)
     planned = choose(settings, analysis, item, opts, lambda p, c: tokens.append((p, c)), lib)

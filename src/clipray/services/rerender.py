@@ -16,7 +16,7 @@ anything is recorded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from clipray.clips.render import RenderSpec
 from clipray.cluster.resources import actor_options
 from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
+from clipray.domain.brand import BrandKit
 from clipray.domain.errors import Conflict
 from clipray.pipelines.analyze import analyze_config
 from clipray.pipelines.clipjob import (
@@ -42,6 +43,7 @@ from clipray.pipelines.ingest import IngestContext, Ingested
 from clipray.pipelines.runner import AnalysisRunner
 from clipray.pipelines.stages.decode import probe
 from clipray.services import library, webhooks
+from clipray.services.brand import brand_for
 from clipray.services.generation import require_generation
 from clipray.storage.db import Database
 from clipray.storage.objects import Buckets
@@ -56,7 +58,12 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
     g = spec.effects
     if g is None:
         return EffectsConfig()
-    audio = g.audio
+    audio, b = g.audio, g.brand
+    # the kit as it was when the clip was planned (its keys name the very bytes drawn)
+    kit = None if b is None else BrandKit(
+        b.kit_id, "", "kit", b.logo_key, b.logo_position,  # type: ignore[arg-type]
+        b.logo_size, b.logo_opacity, b.primary_color, b.accent_color, b.background_color,
+        b.font_family, b.font_key, b.background_key)  # fmt: skip
     return EffectsConfig(zooms=g.zooms.style if g.zooms else None,
                          hook=g.hook.text if g.hook else None,
                          remove_fillers=g.base_cut is not None,
@@ -65,7 +72,8 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
                          denoise=audio is not None and audio.denoise,
                          music=audio.music if audio is not None else None,
                          transition=g.transitions.style if g.transitions else None,
-                         broll=g.broll is not None, sfx=g.sfx is not None)  # fmt: skip
+                         broll=g.broll is not None, sfx=g.sfx is not None, brand=kit,
+                         brand_keys=(b.intro_key, b.outro_key) if b else (None, None))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,10 @@ class EffectsChange:
     """B-roll from the workspace's library on or off (chosen again from today's library)."""
     sfx: bool | None = None
     """Sound effects from the workspace's library on or off."""
+    brand_kit_id: str | None = None
+    """A brand kit of the workspace, or ``""`` to take the brand off."""
+    brand: tuple[BrandKit, str | None, str | None] | None = None
+    """``brand_kit_id`` resolved (``services.brand.brand_for``): what :meth:`applied` takes."""
 
     def __post_init__(self) -> None:
         if isinstance(self.censor, Mapping):
@@ -106,9 +118,14 @@ class EffectsChange:
             None if self.transition == "none" else self.transition)
         broll = own.broll if self.broll is None else self.broll
         sfx = own.sfx if self.sfx is None else self.sfx
+        brand, keys = own.brand, own.brand_keys
+        if self.brand_kit_id is not None:
+            brand, keys = None, (None, None)
+        if self.brand_kit_id and self.brand is not None:
+            brand, keys = self.brand[0], self.brand[1:]
         return EffectsConfig(zooms, hook, fillers, censor,  # type: ignore[arg-type]
-                             denoise, music, own.brand, joins,  # type: ignore[arg-type]
-                             broll=broll, sfx=sfx)  # fmt: skip
+                             denoise, music, brand, joins,  # type: ignore[arg-type]
+                             broll=broll, sfx=sfx, brand_keys=keys)  # fmt: skip
 
 
 def plan_rerender(
@@ -123,12 +140,17 @@ def plan_rerender(
         Conflict: ``ANALYSIS_MISSING`` when the source's analysis is gone.
     """
     spec = RenderSpec.from_json(clip.render_spec)
-    fx = (change or EffectsChange()).applied(effects_of(spec))
+    change = change or EffectsChange()
+    if change.brand_kit_id and change.brand is None:
+        with ctx.db.session() as s:
+            change = replace(change, brand=brand_for(s, ctx.workspace_id, change.brand_kit_id))
+    fx = change.applied(effects_of(spec))
     opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions,
                       layout=layout or spec.layout,
                       zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers,
                       censor=fx.censor, denoise=fx.denoise, music=fx.music,
-                      transition=fx.transition, broll=fx.broll, sfx=fx.sfx)  # fmt: skip
+                      transition=fx.transition, broll=fx.broll, sfx=fx.sfx,
+                      brand=fx.brand, brand_keys=fx.brand_keys)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from clipray.domain.errors import CodedError
 
-KeyKind = Literal["sources", "analysis", "clips", "exports", "uploads"]
+KeyKind = Literal["sources", "analysis", "clips", "exports", "uploads", "brand"]
 """Top-level areas of a workspace in a bucket."""
 
 KEY_KINDS: frozenset[str] = frozenset(KeyKind.__args__)  # type: ignore[attr-defined]

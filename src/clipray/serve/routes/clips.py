@@ -125,13 +125,15 @@ def download_clip_url(
 def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionDep,
                   svc: ServicesDep) -> ClipOut:  # fmt: skip
     """Render the clip's moment again with another aspect, caption style or effects, as a
-    new version (the old one stays). The same settings again return the existing version."""
+    new version (the old one stays). The same settings again return the existing version.
+    A ``brand_kit_id`` not of the workspace is 404 ``BRAND_KIT_NOT_FOUND``."""
     who.require(Action.EDIT_CLIP)
     clip = owned(session, Clip, clip_id, who, "clip")
     source = owned(session, Source, clip.source_id, who, "source")
     change = EffectsChange(body.zooms, body.hook, body.remove_fillers,
                            body.censor.model_dump() if body.censor else None, body.denoise,
-                           body.music, body.transition, body.broll, body.sfx)  # fmt: skip
+                           body.music, body.transition, body.broll, body.sfx,
+                           body.brand_kit_id)  # fmt: skip
     new = rerender(svc.settings, svc.buckets, svc.db, session, clip, source, body.aspect,
                    body.captions, body.layout, change)  # fmt: skip
     return clip_out(new)

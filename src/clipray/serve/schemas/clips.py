@@ -18,7 +18,7 @@ from clipray.serve.schemas.common import (
     Title,
     ZoomStyle,
 )
-from clipray.serve.schemas.jobs import Censor, MusicKey
+from clipray.serve.schemas.jobs import BrandKitId, Censor, MusicKey
 
 
 class ClipOut(BaseModel):
@@ -86,6 +86,8 @@ class RerenderIn(Body):
     """B-roll from the workspace's library on or off; null keeps the clip's own."""
     sfx: bool | None = None
     """Sound effects from the workspace's library on or off; null keeps the clip's own."""
+    brand_kit_id: BrandKitId | Literal[""] | None = None
+    """A brand kit of the workspace, ``""`` to take the brand off; null keeps the clip's own."""
 
 
 class ClipIds(Body):

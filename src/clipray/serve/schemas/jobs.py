@@ -29,6 +29,8 @@ class Censor(Body):
 
 MusicKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^/\x00-\x1f]")]
 """A music track: the key of an object in the workspace's media (never a server path)."""
+BrandKitId = Annotated[str, Field(min_length=1, max_length=32)]
+"""A brand kit's id (an unknown one is 404 ``BRAND_KIT_NOT_FOUND``)."""
 
 
 class JobSettings(Body):
@@ -59,6 +61,8 @@ class JobSettings(Body):
     what it shows; an empty library: no cutaways (the analyze step's ``warnings`` say so)."""
     sfx: bool = False
     """Play the library's sound effects on the spoken words they are tagged with."""
+    brand_kit_id: BrandKitId | None = None
+    """A brand kit of the workspace (``/api/brand``) the clips wear; null: none."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:

@@ -5,7 +5,7 @@ pipeline vocabulary in ``schemas.py``. Every change to these modules ships with 
 ``storage/migrations/versions`` (a test checks that the two agree).
 
 One module per area (accounts, media, review, generated, audit, publishing, publications,
-webhooks, flags, streams);
+webhooks, flags, streams, brand);
 import the models from ``clipray.storage.orm`` as before.
 """
 
@@ -35,6 +35,7 @@ from clipray.storage.orm.accounts import (
 )
 from clipray.storage.orm.audit import AuditEvent
 from clipray.storage.orm.base import NAMING, Base, str_enum
+from clipray.storage.orm.brand import BrandKitRow
 from clipray.storage.orm.flags import FeatureFlag
 from clipray.storage.orm.generated import (
     GeneratedClip,
@@ -75,6 +76,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "BrandKitRow",
     "Clip",
     "ClipExport",
     "ClipGroup",
