@@ -150,6 +150,15 @@ def run(
     music: Annotated[
         str | None, typer.Option(help="Music ducked under the speech: a file or a media key.")
     ] = None,
+    emoji: Annotated[
+        bool, typer.Option("--emoji", help="An emoji after caption words like money or fire.")
+    ] = False,
+    safe_area: Annotated[
+        str, typer.Option(help="Keep 9:16 captions clear of: all, tiktok, reels or shorts.")
+    ] = "all",
+    beat_sync: Annotated[
+        bool, typer.Option("--beat-sync", help="Cut on the beats of --music.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -160,7 +169,9 @@ def run(
     from clipray.clips.captions import STYLES
     from clipray.clips.effects.audio import CensorConfig
     from clipray.clips.effects.graph import CENSOR_MODES, ZOOM_STYLES, GraphError
+    from clipray.clips.effects.plan import check_beat_sync
     from clipray.clips.render import ASPECTS
+    from clipray.clips.safe_area import SAFE_AREAS
     from clipray.clips.speaker import JOB_LAYOUTS
     from clipray.pipelines.clipjob import RunOptions
 
@@ -183,10 +194,14 @@ def run(
         censored = CensorConfig.of({"words": censor or [], "mode": censor_mode})
     except GraphError as exc:
         raise typer.BadParameter(str(exc), param_hint="--censor") from exc
+    if safe_area not in SAFE_AREAS:
+        raise typer.BadParameter(f"use one of {', '.join(SAFE_AREAS)}", param_hint="--safe-area")
+    check_beat_sync(beat_sync, music)
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
                       hook, remove_fillers, censored, denoise,
-                      str(Path(music).resolve()) if music and Path(music).is_file() else music)
+                      str(Path(music).resolve()) if music and Path(music).is_file() else music,
+                      emoji, safe_area, beat_sync)
     _run_and_print(settings, source, opts, out, as_json)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from clipray.clips.audiogram import AudiogramSpec
 from clipray.clips.captions import CaptionConfig, build_ass, hook_event
 from clipray.clips.effects.audio import CensorConfig, star_words
+from clipray.clips.effects.beats import Beats
 from clipray.clips.effects.fillers import retime
 from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
 from clipray.clips.llm import LlmConfig, UsageFn, rerank
@@ -78,6 +79,13 @@ class RunOptions:
     denoise: bool = False
     music: str | None = None
     """A music track ducked under the speech: a workspace object key (or a local path)."""
+    emoji: bool = False
+    """Emoji after the captions' dictionary words."""
+    safe_area: str = "all"
+    """The platform whose UI-free area holds a vertical clip's captions (``all``: every
+    platform's, ``tiktok``, ``reels``, ``shorts``)."""
+    beat_sync: bool = False
+    """Cut points snapped to the music's beats (needs ``music``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "censor", CensorConfig.of(self.censor))
@@ -86,7 +94,8 @@ class RunOptions:
     def effects(self) -> EffectsConfig:
         """The effects asked for; the defaults add none (a plain clip)."""
         return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
-                             self.censor, self.denoise, self.music)  # fmt: skip
+                             self.censor, self.denoise, self.music,
+                             beat_sync=self.beat_sync)  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -167,6 +176,7 @@ def plan(
     llm: LlmConfig | None = None,
     on_llm_usage: UsageFn | None = None,
     look: AudiogramSpec | None = None,
+    beats: Beats | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis (no Ray; I/O only for the optional LLM, whose
     tokens ``on_llm_usage`` hears). ``look``: how audiograms are drawn, for an audio-only
@@ -174,17 +184,21 @@ def plan(
     moments = select(analysis, opts.select_config())
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm, on_usage=on_llm_usage)
-    return [plan_moment(analysis, item, m, opts, versions, look) for m in moments]
+    return [plan_moment(analysis, item, m, opts, versions, look, beats) for m in moments]
 
 
 def plan_moment(
     analysis: Analysis, item: Ingested, m: Candidate, opts: RunOptions,
     versions: dict[str, str], look: AudiogramSpec | None = None,
+    beats: Beats | None = None,
 ) -> PlannedClip:
     """The render plan of one moment (also used to re-render a clip with other settings).
 
     An audio-only source (no picture to crop) is planned as an audiogram drawn as ``look``
-    says, with its cover art when the file has one."""
+    says, with its cover art when the file has one. ``beats``: the music track's beats
+    (seconds of the track, ``pipelines/beats.py``) for ``beat_sync``. The captions of a
+    vertical video clip are laid out in ``opts.safe_area`` (an audiogram's keep their
+    margins: its canvas is laid out around them)."""
     src = analysis.source
     words = list(analysis.words)
     out_w, out_h = ASPECTS[opts.aspect]
@@ -202,18 +216,22 @@ def plan_moment(
         # an audiogram has no picture to cut or zoom in step with its sound: a hook and
         # the audio step only
         wanted = opts.effects if drawn is None else EffectsConfig(
-            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music)
+            hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
+            beat_sync=opts.beat_sync)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
-                             faces_on_output(path, analysis.faces.tracks, m.start))
+                             faces_on_output(path, analysis.faces.tracks, m.start), beats)
         effects = effects if effects is not None and effects.held else None
+    captioned = opts.captions != "none"
+    safe = opts.safe_area if captioned and drawn is None and out_h > out_w else None
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
-        layout=opts.layout, effects=effects,
+        layout=opts.layout, effects=effects, emoji=opts.emoji and captioned, safe_area=safe,
     )  # fmt: skip
     ass = None
-    style = CaptionConfig(style=opts.captions)
+    style = CaptionConfig(style=opts.captions, emoji=spec.emoji,  # type: ignore[arg-type]
+                          safe_area=safe)  # fmt: skip
     cut = effects.base_cut if effects is not None else None
     if effects is not None and effects.audio is not None and effects.audio.censor:
         words = star_words(words, effects.audio.censor)

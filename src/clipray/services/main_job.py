@@ -34,6 +34,7 @@ from clipray.domain.analysis import Analysis
 from clipray.domain.errors import CodedError, Conflict, NotFound, Unavailable
 from clipray.jobs.machine import Step
 from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.beats import music_beats
 from clipray.pipelines.clipjob import (
     JobResult,
     PlannedClip,
@@ -172,9 +173,12 @@ def analyse(
 def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOptions,
            on_llm_usage: UsageFn | None = None) -> list[PlannedClip]:  # fmt: skip
     """The clips to render from an analysis: selected, reranked by the LLM when one is
-    configured (``on_llm_usage`` hears the tokens it spent), each with its render plan."""
+    configured (``on_llm_usage`` hears the tokens it spent), each with its render plan
+    (with ``beat_sync``, cut to the music's beats)."""
+    beats = (music_beats(opts.music, settings, item.source.workspace_id)
+             if opts.beat_sync else None)  # fmt: skip
     return plan(analysis, item, opts, versions_of(settings), llm_of(settings), on_llm_usage,
-                audiogram_look(settings))  # fmt: skip
+                audiogram_look(settings), beats)  # fmt: skip
 
 
 def run_main_job(

@@ -29,6 +29,7 @@ from clipray.cluster.services import open_database, open_storage
 from clipray.config import Settings
 from clipray.domain.errors import Conflict
 from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.beats import music_beats
 from clipray.pipelines.clipjob import (
     PlannedClip,
     RunOptions,
@@ -63,7 +64,8 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
                          censor=CensorConfig(audio.censor, audio.mode)
                          if audio is not None and audio.censor else None,
                          denoise=audio is not None and audio.denoise,
-                         music=audio.music if audio is not None else None)  # fmt: skip
+                         music=audio.music if audio is not None else None,
+                         beat_sync=audio is not None and audio.beat_sync)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,12 @@ class EffectsChange:
     denoise: bool | None = None
     music: str | None = None
     """A music track's object key, or ``""`` to take the music off."""
+    emoji: bool | None = None
+    """Emoji in the captions on or off."""
+    safe_area: str | None = None
+    """The platform safe area of a vertical clip's captions (``all``, ``tiktok``, ...)."""
+    beat_sync: bool | None = None
+    """Cuts snapped to the music's beats on or off (on needs music)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.censor, Mapping):
@@ -94,8 +102,11 @@ class EffectsChange:
             None if self.censor == "off" else self.censor)  # type: ignore[assignment]
         denoise = own.denoise if self.denoise is None else self.denoise
         music = own.music if self.music is None else (self.music or None)
+        # music taken off takes the beat sync with it, unless it is asked for again
+        beat_sync = (own.beat_sync and music is not None if self.beat_sync is None
+                     else self.beat_sync)  # fmt: skip
         return EffectsConfig(zooms, hook, fillers, censor,  # type: ignore[arg-type]
-                             denoise, music)  # fmt: skip
+                             denoise, music, beat_sync=beat_sync)  # fmt: skip
 
 
 def plan_rerender(
@@ -108,21 +119,27 @@ def plan_rerender(
 
     Raises:
         Conflict: ``ANALYSIS_MISSING`` when the source's analysis is gone.
+        BeatSyncNeedsMusic: 422 ``BEAT_SYNC_NEEDS_MUSIC``, beat sync without music.
     """
     spec = RenderSpec.from_json(clip.render_spec)
-    fx = (change or EffectsChange()).applied(effects_of(spec))
+    change = change or EffectsChange()
+    fx = change.applied(effects_of(spec))
     opts = RunOptions(aspect=aspect or spec.aspect, captions=captions or spec.captions,
                       layout=layout or spec.layout,
                       zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers,
-                      censor=fx.censor, denoise=fx.denoise, music=fx.music)  # fmt: skip
+                      censor=fx.censor, denoise=fx.denoise, music=fx.music,
+                      emoji=spec.emoji if change.emoji is None else change.emoji,
+                      safe_area=change.safe_area or spec.safe_area or "all",
+                      beat_sync=fx.beat_sync)  # fmt: skip
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
     media = ctx.buckets.media.scoped(ctx.workspace_id)
     info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
     look = spec.audiogram or audiogram_look(settings)  # a clip keeps its own look
+    beats = music_beats(fx.music, settings, ctx.workspace_id) if fx.beat_sync else None
     return plan_moment(analysis, Ingested(source, info, created=False), planned_of(clip).moment,
-                       opts, dict(spec.versions), look)  # fmt: skip
+                       opts, dict(spec.versions), look, beats)  # fmt: skip
 
 
 def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,

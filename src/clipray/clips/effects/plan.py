@@ -9,20 +9,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from clipray.clips.effects.audio import CensorConfig, plan_audio
+from clipray.clips.effects.beats import Beats, snap_cut, snap_steps
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
 from clipray.clips.effects.graph import EffectsGraph, Hook, Step
 from clipray.clips.effects.zooms import FaceAt, ZoomStyle, emphasis_times, plan_zooms
 from clipray.clips.reframe import CropPath
 from clipray.domain.brand import BrandKit
+from clipray.domain.errors import CodedError
 from clipray.schemas import Track, Word
 
 HOOK_AUTO = "auto"
 """``hook``: the clip's title is the hook."""
+
+
+class BeatSyncNeedsMusic(CodedError):
+    """``beat_sync`` asked for without a music track: there are no beats to cut to."""
+
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__("BEAT_SYNC_NEEDS_MUSIC", "beat_sync needs a music track (music)")
+
+
+def check_beat_sync(beat_sync: bool | None, music: str | None) -> None:
+    """Refuse ``beat_sync`` without ``music`` (a job's settings, a re-render's).
+
+    Raises:
+        BeatSyncNeedsMusic: 422 ``BEAT_SYNC_NEEDS_MUSIC``.
+    """
+    if beat_sync and not music:
+        raise BeatSyncNeedsMusic
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,12 @@ class EffectsConfig:
     the speech; None: none."""
     brand: BrandKit | None = None
     """The brand kit applied (logo, caption colours and font, intro, outro); None: none."""
+    beat_sync: bool = False
+    """Cut points (joins, zoom starts, B-roll edges) snapped to the music's beats; needs
+    ``music``."""
+
+    def __post_init__(self) -> None:
+        check_beat_sync(self.beat_sync, self.music)
 
     @property
     def any(self) -> bool:
@@ -54,12 +81,19 @@ class EffectsConfig:
 def plan_graph(
     cfg: EffectsConfig, words: Sequence[Word], start: float, end: float, title: str,
     keywords: Sequence[str], peaks: Sequence[float], face_at: FaceAt,
+    beats: Beats | None = None,
 ) -> EffectsGraph:  # fmt: skip
     """The graph of the clip ``[start, end)`` of the source. ``peaks``: audio peaks in
     source seconds; ``face_at``: the followed face on the output frame at a span time
-    (see :func:`faces_on_output`)."""
+    (see :func:`faces_on_output`); ``beats``: the music track's, for ``beat_sync`` (the
+    cut is snapped first, the rest planned on its timeline, then snapped)."""
     steps: list[Step] = []
     cut = plan_cut(words, start, end, FillerConfig()) if cfg.remove_fillers else None
+    on_beat = beats.until(end - start + 1.0) if cfg.beat_sync and beats is not None else []
+    if cut is not None and on_beat:
+        spoken = [(w.start - start, w.end - start) for w in words
+                  if w.end > start and w.start < end]  # fmt: skip
+        cut = snap_cut(cut, spoken, on_beat)
     if cut is not None:
         steps.append(cut)
     duration = cut.duration if cut is not None else end - start
@@ -79,7 +113,9 @@ def plan_graph(
     inside = [w for w in out_words if w.end > 0 and w.start < duration]
     audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
     if audio is not None:
-        steps.append(audio)
+        steps.append(replace(audio, beat_sync=True) if cfg.beat_sync and audio.music else audio)
+    if on_beat:
+        steps = snap_steps(steps, on_beat, duration)
     return EffectsGraph(tuple(steps))
 
 
@@ -116,4 +152,5 @@ def faces_on_output(path: CropPath | None, tracks: Sequence[Track], start: float
     return at
 
 
-__all__ = ["HOOK_AUTO", "EffectsConfig", "faces_on_output", "plan_graph"]
+__all__ = ["HOOK_AUTO", "BeatSyncNeedsMusic", "EffectsConfig", "check_beat_sync",
+           "faces_on_output", "plan_graph"]

@@ -131,7 +131,7 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     source = owned(session, Source, clip.source_id, who, "source")
     change = EffectsChange(body.zooms, body.hook, body.remove_fillers,
                            body.censor.model_dump() if body.censor else None, body.denoise,
-                           body.music)  # fmt: skip
+                           body.music, body.emoji, body.safe_area, body.beat_sync)  # fmt: skip
     new = rerender(svc.settings, svc.buckets, svc.db, session, clip, source, body.aspect,
                    body.captions, body.layout, change)  # fmt: skip
     return clip_out(new)

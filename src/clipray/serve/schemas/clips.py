@@ -18,7 +18,7 @@ from clipray.serve.schemas.common import (
     Title,
     ZoomStyle,
 )
-from clipray.serve.schemas.jobs import Censor, MusicKey
+from clipray.serve.schemas.jobs import Censor, MusicKey, SafeArea
 
 
 class ClipOut(BaseModel):
@@ -80,6 +80,12 @@ class RerenderIn(Body):
     """Denoising on or off; null keeps the clip's own."""
     music: MusicKey | Literal[""] | None = None
     """A music track's object key, ``""`` to take it off; null keeps the clip's own."""
+    emoji: bool | None = None
+    """Emoji in the captions on or off; null keeps the clip's own."""
+    safe_area: SafeArea | None = None
+    """The captions' platform safe area (9:16); null keeps the clip's own."""
+    beat_sync: bool | None = None
+    """Cuts on the music's beats on or off (on needs music); null keeps the clip's own."""
 
 
 class ClipIds(Body):

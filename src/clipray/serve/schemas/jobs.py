@@ -28,6 +28,8 @@ class Censor(Body):
 
 
 MusicKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^/\x00-\x1f]")]
+SafeArea = Literal["all", "tiktok", "reels", "shorts"]
+"""Whose UI-free area holds a vertical clip's captions (``clips/safe_area.py``)."""
 """A music track: the key of an object in the workspace's media (never a server path)."""
 
 
@@ -51,6 +53,14 @@ class JobSettings(Body):
     """FFT noise reduction of the clips' sound."""
     music: MusicKey | None = None
     """A music track (a workspace object key) ducked under the speech; null: none."""
+    emoji: bool = False
+    """An emoji after caption words of the built-in dictionary (money 💰, fire 🔥 ...)."""
+    safe_area: SafeArea = "all"
+    """Whose UI-free area holds a 9:16 clip's captions: ``all`` (every platform's),
+    ``tiktok``, ``reels`` or ``shorts``."""
+    beat_sync: bool = False
+    """Cuts, zoom starts and B-roll edges snapped to the music's beats (needs ``music``:
+    422 ``BEAT_SYNC_NEEDS_MUSIC`` without)."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
