@@ -21,7 +21,9 @@ libass's ``\\ko`` karaoke over a transparent unsung colour), ``bounce`` (as
 Sizes are fractions of the output, so one config fits 9:16, 1:1 and 16:9.
 
 ``emoji``: a word of the built-in dictionary (``clips/emoji.py``) gets its emoji after
-it, at most one a line and one every two seconds, drawn in :data:`EMOJI_FONT`.
+it, at most one a line and one every two seconds, drawn in an outline emoji font (libass
+draws outline glyphs only: a colour bitmap font such as Noto Color Emoji comes out as
+empty boxes, so the emoji are drawn in the caption's colours, from Symbola).
 ``safe_area``: on a vertical frame the lines are wrapped and placed inside the chosen
 platform's UI-free area (``clips/safe_area.py``) instead of the config's own margins.
 
@@ -34,10 +36,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,10 +62,10 @@ CLAUSE_END = (",", ";", ":", "—", "-")
 """A word ending so ends the line."""
 
 _HIDDEN = "{\\alpha&HFF&}"
-EMOJI_FONT = "Noto Color Emoji"
-"""The family an emoji is drawn in (Debian's ``fonts-noto-color-emoji``, a colour bitmap
-font libass draws); :func:`emoji_fallback` swaps in another installed emoji family."""
-_EMOJI = re.compile(r" \{\\fn" + re.escape(EMOJI_FONT) + r"\}[^{]*\{\\fn[^}]*\}")
+EMOJI_FONT = "Symbola"
+"""The family an emoji is drawn in (Debian's ``fonts-symbola``, an outline font with the
+emoji); :func:`emoji_fallback` swaps in another installed outline font that has it."""
+_EMOJI = re.compile(r" \{\\fn" + re.escape(EMOJI_FONT) + r"\}([^{]*)\{\\fn[^}]*\}")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
@@ -122,11 +125,14 @@ class CaptionConfig:
 
     def margins(self, width: int, height: int) -> tuple[int, int, int]:
         """The style's ``MarginL``, ``MarginR`` and ``MarginV`` in output pixels."""
-        if self.safe_area is None:
+        if self.safe_area is None or height <= width:  # no overlay: the plain margins
             side = round(self.margin_side * width)
             return side, side, round(self.margin_bottom * height)
+        # the outline and shadow are drawn outside the text's box: they stay inside too
+        pad = math.ceil((self.outline + self.shadow) * round(self.font_size * height))
         m = area(self.safe_area, width, height)
-        return round(m.left * width), round(m.right * width), round(m.bottom * height)
+        return (round(m.left * width) + pad, round(m.right * width) + pad,
+                round(m.bottom * height) + pad)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -430,29 +436,40 @@ def resolve_font(preferred: str, fallbacks: tuple[str, ...] = FALLBACK_FONTS) ->
     return next(iter(sorted(lowered.values())), preferred)
 
 
-def emoji_font() -> str | None:
-    """The installed emoji family fontconfig lists (:data:`EMOJI_FONT` first), or None."""
+@functools.lru_cache(maxsize=256)
+def emoji_font(emoji: str) -> str | None:
+    """An installed outline font that has ``emoji`` (:data:`EMOJI_FONT` first, then a
+    family named for emoji), or None. fontconfig is asked for outline fonts covering the
+    code point: libass cannot draw a bitmap-only (colour) font's glyphs."""
     fc_list = shutil.which("fc-list")
-    if fc_list is None:
+    if fc_list is None or not emoji:
         return None
-    proc = subprocess.run(
-        [fc_list, ":", "family"], capture_output=True, text=True, check=False, timeout=30
-    )
-    names = {n.strip() for line in proc.stdout.splitlines() for n in line.split(",")}
+    proc = subprocess.run([fc_list, f":outline=true:charset={ord(emoji[0]):x}", "family"],
+                          capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+    names = sorted({n.strip() for line in proc.stdout.splitlines() for n in line.split(",")
+                    if n.strip()})  # fmt: skip
     if EMOJI_FONT in names:
         return EMOJI_FONT
-    return next((n for n in sorted(names) if "emoji" in n.lower()), None)
+    return next((n for n in names if "emoji" in n.lower()), None)
 
 
-def emoji_fallback(ass: str, font: str | None) -> str:
-    """The captions as the render machine can draw them: with no emoji font (``font``
-    None, from :func:`emoji_font`) the emoji are dropped, with a warning, instead of
-    being drawn as empty boxes; another installed emoji family takes the place of
-    :data:`EMOJI_FONT`."""
-    if not _EMOJI.search(ass):
-        return ass
-    if font is None:
-        log.warning("captions: no emoji font is installed (fonts-noto-color-emoji); "
-                    "the captions' emoji are left out")  # fmt: skip
-        return _EMOJI.sub("", ass)
-    return ass if font == EMOJI_FONT else ass.replace(f"{{\\fn{EMOJI_FONT}}}", f"{{\\fn{font}}}")
+def emoji_fallback(ass: str, font_of: Callable[[str], str | None] = emoji_font) -> str:
+    """The captions as the render machine can draw them: an emoji no installed outline font
+    has (``font_of``, by default :func:`emoji_font`) is left out, with a warning, instead
+    of being drawn as an empty box; another font that has it takes :data:`EMOJI_FONT`'s
+    place."""
+    missing: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        emoji = m.group(1)
+        font = font_of(emoji)
+        if font is None:
+            missing.append(emoji)
+            return ""
+        return m.group(0).replace(f"{{\\fn{EMOJI_FONT}}}", f"{{\\fn{font}}}")
+
+    out = _EMOJI.sub(one, ass)
+    if missing:
+        log.warning("captions: no installed font draws %s (install fonts-symbola); "
+                    "left out of the captions", " ".join(sorted(set(missing))))  # fmt: skip
+    return out

@@ -43,7 +43,7 @@ from clipray.clips.audiogram import (
     cover_args,
     escape_filter_path,
 )
-from clipray.clips.captions import emoji_fallback, emoji_font
+from clipray.clips.captions import emoji_fallback
 from clipray.clips.effects.audio import audio_filter, music_graph
 from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph
 from clipray.clips.effects.zooms import zoom_filter
@@ -284,7 +284,7 @@ def render_clip(
     hook = spec.effects is not None and spec.effects.hook is not None
     if ass_text is not None and (spec.captions != "none" or hook):
         ass = workdir / "captions.ass"
-        ass.write_text(emoji_fallback(ass_text, emoji_font()), encoding="utf-8")
+        ass.write_text(emoji_fallback(ass_text), encoding="utf-8")
     norm, wav = None, None
     if has_audio:
         raw = workdir / "audio.wav"
