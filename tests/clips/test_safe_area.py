@@ -1,7 +1,7 @@
-"""Safe areas: every line of a long caption, as libass lays it out from the ASS document's
-own numbers and measured in the real caption font (found by fontconfig, so those tests
-are integration), lies inside each platform's UI-free area on a 9:16 frame; other aspects
-keep their plain margins."""
+"""Safe areas, and the caption settings' way into a clip's plan: every line of a long
+caption, as libass lays it out from the ASS document's own numbers and measured in the
+real caption font (found by fontconfig, so those tests are integration), lies inside each
+platform's UI-free area on a 9:16 frame; other aspects keep their plain margins."""
 
 from __future__ import annotations
 
@@ -114,3 +114,67 @@ def test_an_unknown_area_is_refused() -> None:
         CaptionConfig(safe_area="snapchat")
     with pytest.raises(ValueError, match="safe_area"):
         area("snapchat", 1080, 1920)
+
+
+# --- the setting through a clip's plan (pure) ---------------------------------------------
+def _video_item():  # type: ignore[no-untyped-def]
+    from clipray.pipelines.ingest import Ingested
+    from clipray.pipelines.stages.decode import VideoInfo
+    from clipray.storage.orm import Source, SourceOrigin
+
+    info = VideoInfo(duration=20.0, fps=30.0, base_fps=30.0, width=1280, height=720,
+                     has_audio=True, n_frames=600, video_codec="h264", audio_codec="aac",
+                     start_time=0.0, container="mp4", has_video=True)  # fmt: skip
+    source = Source(id="v" * 32, origin=SourceOrigin.LOCAL, origin_uri="/v/talk.mp4",
+                    storage_key="k", sha256="0" * 64, size_bytes=1, duration_s=20.0)  # fmt: skip
+    return Ingested(source, info, created=False)
+
+
+def _plan(beats=None, **opts):  # type: ignore[no-untyped-def]
+    from clipray.clips.select import Candidate
+    from clipray.domain.analysis import Analysis, SourceInfo
+    from clipray.pipelines.clipjob import RunOptions, plan_moment
+    from clipray.schemas import Segment, Transcript
+
+    words = tuple(_words("Money talks and time flies when the brain is busy"))
+    analysis = Analysis(SourceInfo("v" * 32, duration=20.0, width=1280, height=720, fps=30.0),
+                        transcript=Transcript("en", "m", (Segment(0.0, 4.0, "".join(
+                            w.word for w in words), words),)))  # fmt: skip
+    moment = Candidate(id="m1", start=0.0, end=4.0, text="money talks", title="Money",
+                       hashtags=(), score=0.5, reasons=())  # fmt: skip
+    return plan_moment(analysis, _video_item(), moment, RunOptions(**opts), {}, None, beats)
+
+
+@pytest.mark.unit
+def test_a_vertical_clip_records_its_safe_area_and_others_keep_their_spec() -> None:
+    from clipray.pipelines.clipjob import spec_hash
+
+    vertical = _plan(aspect="9:16")
+    assert vertical.spec.safe_area == "all"
+    assert vertical.spec.to_json()["safe_area"] == "all"
+    style = re.search(r"^Style: (.*)$", vertical.ass or "", re.M)[1].split(",")
+    assert int(style[20]) >= round(AREAS["all"].right * 1080)
+    tiktok = _plan(aspect="9:16", safe_area="tiktok")
+    assert tiktok.spec_hash != vertical.spec_hash  # another setting: another version
+    for kw in ({"aspect": "1:1"}, {"aspect": "16:9"}, {"aspect": "9:16", "captions": "none"}):
+        p = _plan(**kw)
+        assert p.spec.safe_area is None
+        assert "safe_area" not in p.spec.to_json()
+        assert "emoji" not in p.spec.to_json()
+        assert p.spec_hash == spec_hash(p.spec)
+
+
+@pytest.mark.unit
+def test_emoji_and_beat_sync_travel_into_the_plan() -> None:
+    from clipray.clips.effects.beats import Beats
+
+    p = _plan(aspect="1:1", emoji=True)
+    assert p.spec.emoji is True
+    assert p.spec.to_json()["emoji"] is True
+    assert "💰" in (p.ass or "")
+    assert "💰" not in (_plan(aspect="1:1").ass or "")
+    synced = _plan(Beats((0.0,), 0.5), aspect="1:1", music="music/bed.mp3", beat_sync=True)
+    assert synced.spec.effects is not None
+    assert synced.spec.effects.audio.beat_sync is True
+    plain = _plan(aspect="1:1", music="music/bed.mp3")
+    assert synced.spec_hash != plain.spec_hash
