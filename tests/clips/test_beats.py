@@ -216,3 +216,18 @@ def test_beats_of_a_click_track(tmp_path: Path) -> None:
     for b in beats.times:
         assert min(abs(t - b) for t in truth) <= 0.020, b
     assert track_beats(str(clicks.with_suffix(".mp3"))) == beats  # deterministic
+
+
+@pytest.mark.integration
+def test_clipray_run_refuses_beat_sync_without_music(tmp_path: Path) -> None:
+    """Refused before anything is ingested: the one CLI printer, exit 2."""
+    from tests.clirun import clipray
+
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(b"not read")
+    res = clipray(tmp_path / "home", "run", str(video), "--beat-sync", "--emoji")
+    assert res.returncode == 2, res.stderr
+    assert "error: BEAT_SYNC_NEEDS_MUSIC:" in res.stderr
+    bad = clipray(tmp_path / "home", "run", str(video), "--safe-area", "snapchat")
+    assert bad.returncode == 2
+    assert "--safe-area" in bad.stderr
