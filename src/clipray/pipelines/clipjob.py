@@ -82,8 +82,7 @@ class RunOptions:
     emoji: bool = False
     """Emoji after the captions' dictionary words."""
     safe_area: str = "all"
-    """The platform whose UI-free area holds a vertical clip's captions (``all``: every
-    platform's, ``tiktok``, ``reels``, ``shorts``)."""
+    """Whose UI-free area holds 9:16 captions: all (every platform's), tiktok, reels, shorts."""
     beat_sync: bool = False
     """Cut points snapped to the music's beats (needs ``music``)."""
 
@@ -175,8 +174,7 @@ def plan(
     versions: dict[str, str],
     llm: LlmConfig | None = None,
     on_llm_usage: UsageFn | None = None,
-    look: AudiogramSpec | None = None,
-    beats: Beats | None = None,
+    look: AudiogramSpec | None = None, beats: Beats | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis (no Ray; I/O only for the optional LLM, whose
     tokens ``on_llm_usage`` hears). ``look``: how audiograms are drawn, for an audio-only
@@ -189,16 +187,14 @@ def plan(
 
 def plan_moment(
     analysis: Analysis, item: Ingested, m: Candidate, opts: RunOptions,
-    versions: dict[str, str], look: AudiogramSpec | None = None,
-    beats: Beats | None = None,
+    versions: dict[str, str], look: AudiogramSpec | None = None, beats: Beats | None = None,
 ) -> PlannedClip:
     """The render plan of one moment (also used to re-render a clip with other settings).
 
     An audio-only source (no picture to crop) is planned as an audiogram drawn as ``look``
-    says, with its cover art when the file has one. ``beats``: the music track's beats
-    (seconds of the track, ``pipelines/beats.py``) for ``beat_sync``. The captions of a
-    vertical video clip are laid out in ``opts.safe_area`` (an audiogram's keep their
-    margins: its canvas is laid out around them)."""
+    says, with its cover art when the file has one. ``beats``: the music's, for
+    ``beat_sync``. A vertical video clip's captions keep to ``opts.safe_area`` (an
+    audiogram's keep their margins: its canvas is laid out around them)."""
     src = analysis.source
     words = list(analysis.words)
     out_w, out_h = ASPECTS[opts.aspect]
