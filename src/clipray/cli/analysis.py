@@ -162,6 +162,15 @@ def run(
     brand: Annotated[
         str | None, typer.Option(help="A brand kit of the workspace (clipray brand list).")
     ] = None,
+    emoji: Annotated[
+        bool, typer.Option("--emoji", help="An emoji after caption words like money or fire.")
+    ] = False,
+    safe_area: Annotated[
+        str, typer.Option(help="Keep 9:16 captions clear of: all, tiktok, reels or shorts.")
+    ] = "all",
+    beat_sync: Annotated[
+        bool, typer.Option("--beat-sync", help="Cut on the beats of --music.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Also copy the clips' files into this directory.")
     ] = None,
@@ -177,7 +186,9 @@ def run(
         ZOOM_STYLES,
         GraphError,
     )
+    from clipray.clips.effects.plan import check_beat_sync
     from clipray.clips.render import ASPECTS
+    from clipray.clips.safe_area import SAFE_AREAS
     from clipray.clips.speaker import JOB_LAYOUTS
     from clipray.pipelines.clipjob import RunOptions
 
@@ -203,12 +214,16 @@ def run(
         censored = CensorConfig.of({"words": censor or [], "mode": censor_mode})
     except GraphError as exc:
         raise typer.BadParameter(str(exc), param_hint="--censor") from exc
+    if safe_area not in SAFE_AREAS:
+        raise typer.BadParameter(f"use one of {', '.join(SAFE_AREAS)}", param_hint="--safe-area")
+    check_beat_sync(beat_sync, music)
     settings = _settings(ctx, workspace)
     opts = RunOptions(max_clips, min_duration, max_duration, aspect, captions, layout, zooms,
                       hook, remove_fillers, censored, denoise,
                       str(Path(music).resolve()) if music and Path(music).is_file() else music,
                       transition=transition, broll=broll, sfx=sfx,
-                      brand_kit_id=brand)
+                      brand_kit_id=brand, emoji=emoji, safe_area=safe_area,
+                      beat_sync=beat_sync)
     _run_and_print(settings, source, opts, out, as_json)
 
 

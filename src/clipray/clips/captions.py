@@ -20,21 +20,35 @@ libass's ``\\ko`` karaoke over a transparent unsung colour), ``bounce`` (as
 :func:`hook_event` adds a hook, a title over the first seconds, to the same document.
 Sizes are fractions of the output, so one config fits 9:16, 1:1 and 16:9.
 
-Everything here is pure string building; :func:`resolve_font` is the one call that asks the
-system (fontconfig) anything.
+``emoji``: a word of the built-in dictionary (``clips/emoji.py``) gets its emoji after
+it, at most one a line and one every two seconds, drawn in an outline emoji font (libass
+draws outline glyphs only: a colour bitmap font such as Noto Color Emoji comes out as
+empty boxes, so the emoji are drawn in the caption's colours, from Symbola).
+``safe_area``: on a vertical frame the lines are wrapped and placed inside the chosen
+platform's UI-free area (``clips/safe_area.py``) instead of the config's own margins.
+
+Everything here is pure string building; :func:`resolve_font` and :func:`emoji_font` are
+the calls that ask the system (fontconfig) anything, and :func:`emoji_fallback` (at render
+time) drops the emoji where no emoji font is installed, rather than draw empty boxes.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import math
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from clipray.clips import emoji as emoji_dict
+from clipray.clips.safe_area import SAFE_AREAS, area
 from clipray.schemas import Word
+
+log = logging.getLogger(__name__)
 
 CaptionStyle = Literal["highlight_word", "karaoke", "pop_in", "typewriter", "bounce", "none"]
 STYLES: tuple[str, ...] = ("highlight_word", "karaoke", "pop_in", "typewriter", "bounce", "none")
@@ -48,6 +62,10 @@ CLAUSE_END = (",", ";", ":", "—", "-")
 """A word ending so ends the line."""
 
 _HIDDEN = "{\\alpha&HFF&}"
+EMOJI_FONT = "Symbola"
+"""The family an emoji is drawn in (Debian's ``fonts-symbola``, an outline font with the
+emoji); :func:`emoji_fallback` swaps in another installed outline font that has it."""
+_EMOJI = re.compile(r" \{\\fn" + re.escape(EMOJI_FONT) + r"\}([^{]*)\{\\fn[^}]*\}")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
@@ -88,6 +106,11 @@ class CaptionConfig:
     """``bounce``: time the spoken word takes to spring up (and as long back), in ms."""
     bounce_scale: int = 125
     """``bounce``: the spoken word's size at the top of its spring, in percent."""
+    emoji: bool = False
+    """An emoji after dictionary words (``clips/emoji.py``)."""
+    safe_area: str | None = None
+    """On a vertical frame, the platform whose UI-free area holds the lines (``all``:
+    every platform's); None: ``margin_side`` and ``margin_bottom`` as they are."""
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -97,6 +120,19 @@ class CaptionConfig:
                 raise ValueError(f"{name} must be '#RRGGBB': {getattr(self, name)!r}")
         if self.max_words_per_line < 1 or self.max_lines < 1:
             raise ValueError("max_words_per_line and max_lines must be at least 1")
+        if self.safe_area is not None and self.safe_area not in SAFE_AREAS:
+            raise ValueError(f"safe_area must be one of {SAFE_AREAS}, not {self.safe_area!r}")
+
+    def margins(self, width: int, height: int) -> tuple[int, int, int]:
+        """The style's ``MarginL``, ``MarginR`` and ``MarginV`` in output pixels."""
+        if self.safe_area is None or height <= width:  # no overlay: the plain margins
+            side = round(self.margin_side * width)
+            return side, side, round(self.margin_bottom * height)
+        # the outline and shadow are drawn outside the text's box: they stay inside too
+        pad = math.ceil((self.outline + self.shadow) * round(self.font_size * height))
+        m = area(self.safe_area, width, height)
+        return (round(m.left * width) + pad, round(m.right * width) + pad,
+                round(m.bottom * height) + pad)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,16 +168,31 @@ def build_ass(
     if cfg.style == "none" or not timed:
         return header
     font_px = cfg.font_size * height
-    max_chars = max(8, int(width * (1 - 2 * cfg.margin_side) / (0.6 * font_px)))
-    pages = _pages(timed, cfg, max_chars)
+    left, right, _ = cfg.margins(width, height)
+    max_chars = max(8, int((width - left - right) / (0.6 * font_px)))
+    # an emoji is about two letters wide: a line leaves room for one
+    pages = _pages(timed, cfg, max_chars - 2 * cfg.emoji)
     events: list[str] = []
+    last_emoji: float | None = None
     for p, page in enumerate(pages):
         flat = [i for line in page for i in line]
         next_start = timed[pages[p + 1][0][0]].start if p + 1 < len(pages) else duration
         last = timed[flat[-1]].end
         end = max(last, min(next_start, last + round(cfg.linger * 100), duration))
-        events += _page_events(timed, page, flat, end, cfg)
+        marks: dict[int, str] = {}
+        if cfg.emoji:
+            got, last_emoji = emoji_dict.pick(
+                [[(timed[i].start / 100, timed[i].text) for i in line] for line in page],
+                last_emoji)  # fmt: skip
+            marks = {page[n][k]: _emoji_tag(e, cfg.font) for (n, k), e in got.items()}
+        events += _page_events(timed, page, flat, end, cfg, marks)
     return header + "".join(events)
+
+
+def _emoji_tag(emoji: str, font: str) -> str:
+    """An emoji after its word: a space, then the emoji in :data:`EMOJI_FONT`, then the
+    caption font again (libass would otherwise look the emoji up in the caption font)."""
+    return f" {{\\fn{EMOJI_FONT}}}{emoji}{{\\fn{font.replace(',', ' ')}}}"
 
 
 def _retime(
@@ -200,10 +251,16 @@ def _pages(timed: list[_Timed], cfg: CaptionConfig, max_chars: int) -> list[list
 
 
 def _page_events(
-    timed: list[_Timed], page: list[list[int]], flat: list[int], end: int, cfg: CaptionConfig
+    timed: list[_Timed], page: list[list[int]], flat: list[int], end: int, cfg: CaptionConfig,
+    marks: Mapping[int, str] | None = None,
 ) -> list[str]:
-    """The Dialogue lines of one page, shown until ``end`` (centiseconds)."""
-    plain = {j: escape(timed[j].text) for j in flat}
+    """The Dialogue lines of one page, shown until ``end`` (centiseconds); ``marks``: the
+    emoji tag after a word, by word index."""
+    marks = marks or {}
+    if cfg.style == "typewriter":
+        plain = {j: escape(timed[j].text) for j in flat}
+        return [_dialogue(timed[flat[0]].start, end, _typed(timed, page, flat, plain, marks))]
+    plain = {j: escape(timed[j].text) + marks.get(j, "") for j in flat}
     if cfg.style == "karaoke":
         sung, unsung = _ass_colour(cfg.highlight_colour), _ass_colour(cfg.colour)
         nexts = [timed[j].start for j in flat[1:]] + [timed[flat[-1]].end]
@@ -213,8 +270,6 @@ def _page_events(
         }
         text = f"{{\\1c{sung}\\2c{unsung}}}{_page_text(page, sweep)}"
         return [_dialogue(timed[flat[0]].start, end, text)]
-    if cfg.style == "typewriter":
-        return [_dialogue(timed[flat[0]].start, end, _typed(timed, page, flat, plain))]
     events: list[str] = []
     on = _ass_colour(cfg.highlight_colour)
     spring = (f"\\t(0,{cfg.bounce_ms},\\fscx{cfg.bounce_scale}\\fscy{cfg.bounce_scale})"
@@ -237,10 +292,11 @@ def _page_events(
 
 
 def _typed(timed: list[_Timed], page: list[list[int]], flat: list[int],
-           plain: Mapping[int, str]) -> str:  # fmt: skip
+           plain: Mapping[int, str], marks: Mapping[int, str]) -> str:  # fmt: skip
     """A typewriter page: each letter a ``\\ko`` syllable, a word's letters sharing the
     time it is said and its pause before the next word; the unsung colour transparent,
-    so letters appear as they are typed and the line is laid out once."""
+    so letters appear as they are typed and the line is laid out once. A word's emoji is
+    one more syllable, of no time, after its last letter."""
     nexts = [timed[j].start for j in flat[1:]] + [timed[flat[-1]].end]
     typed: dict[int, str] = {}
     prev = timed[flat[0]].start
@@ -251,7 +307,7 @@ def _typed(timed: list[_Timed], page: list[list[int]], flat: list[int],
         each, spare = divmod(max(w.end - w.start, 0), len(letters))
         typed[i] = f"{{\\ko{lead}}}" * (lead > 0) + "".join(
             f"{{\\ko{each + (1 if k < spare else 0)}}}{c}" for k, c in enumerate(letters)
-        )
+        ) + (f"{{\\ko0}}{marks[i]}" if i in marks else "")
         prev = w.end if nxt > w.end else nxt
     return "{\\2a&HFF&}" + _page_text(page, typed)
 
@@ -328,7 +384,7 @@ def _style_colour(rgb: str, alpha: int = 0) -> str:
 
 def _header(width: int, height: int, cfg: CaptionConfig) -> str:
     size = round(cfg.font_size * height)
-    side = round(cfg.margin_side * width)
+    left, right, bottom = cfg.margins(width, height)
     style = ",".join(
         str(v)
         for v in (
@@ -337,7 +393,7 @@ def _header(width: int, height: int, cfg: CaptionConfig) -> str:
             _style_colour(cfg.outline_colour), _style_colour(cfg.outline_colour, 0x80),
             -1 if cfg.bold else 0, 0, 0, 0, 100, 100, 0, 0,
             1, round(cfg.outline * size, 1), round(cfg.shadow * size, 1),
-            2, side, side, round(cfg.margin_bottom * height), 1,
+            2, left, right, bottom, 1,
         )
     )  # fmt: skip
     return (
@@ -378,3 +434,42 @@ def resolve_font(preferred: str, fallbacks: tuple[str, ...] = FALLBACK_FONTS) ->
         if name.lower() in lowered:
             return lowered[name.lower()]
     return next(iter(sorted(lowered.values())), preferred)
+
+
+@functools.lru_cache(maxsize=256)
+def emoji_font(emoji: str) -> str | None:
+    """An installed outline font that has ``emoji`` (:data:`EMOJI_FONT` first, then a
+    family named for emoji), or None. fontconfig is asked for outline fonts covering the
+    code point: libass cannot draw a bitmap-only (colour) font's glyphs."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None or not emoji:
+        return None
+    proc = subprocess.run([fc_list, f":outline=true:charset={ord(emoji[0]):x}", "family"],
+                          capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+    names = sorted({n.strip() for line in proc.stdout.splitlines() for n in line.split(",")
+                    if n.strip()})  # fmt: skip
+    if EMOJI_FONT in names:
+        return EMOJI_FONT
+    return next((n for n in names if "emoji" in n.lower()), None)
+
+
+def emoji_fallback(ass: str, font_of: Callable[[str], str | None] = emoji_font) -> str:
+    """The captions as the render machine can draw them: an emoji no installed outline font
+    has (``font_of``, by default :func:`emoji_font`) is left out, with a warning, instead
+    of being drawn as an empty box; another font that has it takes :data:`EMOJI_FONT`'s
+    place."""
+    missing: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        emoji = m.group(1)
+        font = font_of(emoji)
+        if font is None:
+            missing.append(emoji)
+            return ""
+        return m.group(0).replace(f"{{\\fn{EMOJI_FONT}}}", f"{{\\fn{font}}}")
+
+    out = _EMOJI.sub(one, ass)
+    if missing:
+        log.warning("captions: no installed font draws %s (install fonts-symbola); "
+                    "left out of the captions", " ".join(sorted(set(missing))))  # fmt: skip
+    return out

@@ -20,6 +20,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from clipray.clips.captions import emoji_fallback
 from clipray.clips.effects.graph import EffectsGraph
 from clipray.clips.render import RenderError, RenderSpec, video_filter
 from clipray.media.ffmpeg import run_ffmpeg
@@ -86,7 +87,7 @@ def preview_frame(spec: RenderSpec, source: str, src_size: tuple[int, int],
     ass = None
     if ass_text is not None and spec.captions != "none":
         ass = workdir / "captions.ass"
-        ass.write_text(ass_text, encoding="utf-8")
+        ass.write_text(emoji_fallback(ass_text), encoding="utf-8")  # as the render does
     out = workdir / "preview.png"
     run_ffmpeg(preview_args(source, spec, src_size, ass, at, out), ffmpeg=ffmpeg,
                what="caption preview", timeout=timeout, error=RenderError)  # fmt: skip

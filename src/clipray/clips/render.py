@@ -54,6 +54,7 @@ from clipray.clips.audiogram import (
     escape_filter_path,
 )
 from clipray.clips.brand_render import bumpers, font_family, join_audio
+from clipray.clips.captions import emoji_fallback
 from clipray.clips.effects.audio import audio_filter, music_graph, sfx_graph, sfx_keys
 from clipray.clips.effects.brand import (
     BrandInputs,
@@ -118,6 +119,12 @@ class RenderSpec:
     """How the reframe framed faces (auto, speaker, split, wide): what a re-render keeps."""
     effects: EffectsGraph | None = None
     """The effects graph (cuts, zooms, hook); None: every step a passthrough."""
+    emoji: bool = False
+    """Emoji after the captions' dictionary words (``clips/emoji.py``)."""
+    safe_area: str | None = None
+    """The platform safe area the captions of a vertical clip are laid out in
+    (``clips/safe_area.py``); None: the captions' plain margins (other aspects, no captions,
+    or a clip rendered before safe areas)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -137,13 +144,17 @@ class RenderSpec:
         """The stored spec; ``audiogram`` only where set, so a video clip's spec (and its
         hash, which decides whether a render is reused) is what it was before audiograms;
         ``layout`` only where it is not the default ``auto``, and ``effects`` only where some
-        step is not a passthrough, for the same reason."""
+        step is not a passthrough, ``emoji`` and ``safe_area`` only where set, for the same
+        reason."""
         data = asdict(self)
         if self.audiogram is None:
             del data["audiogram"]
         if self.layout == "auto":
             del data["layout"]
         del data["effects"]
+        for name in ("emoji", "safe_area"):
+            if not data[name]:
+                del data[name]
         if self.effects is not None and self.effects.held:
             data["effects"] = self.effects.to_json()
         return data
@@ -382,7 +393,7 @@ def render_clip(
         ffmpeg, inputs, kit, spec.loudness, workdir, with_audio=has_audio)
     if ass_text is not None and (spec.captions != "none" or hook):
         ass = workdir / "captions.ass"
-        ass.write_text(ass_text, encoding="utf-8")
+        ass.write_text(emoji_fallback(ass_text), encoding="utf-8")
     norm, wav, raw = None, None, None
     if has_audio:
         raw = workdir / "audio.wav"

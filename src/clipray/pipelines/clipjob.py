@@ -25,6 +25,7 @@ from clipray.clips.audiogram import AudiogramSpec
 from clipray.clips.broll import Library
 from clipray.clips.captions import CaptionConfig, build_ass, hook_event
 from clipray.clips.effects.audio import CensorConfig, star_words
+from clipray.clips.effects.beats import Beats
 from clipray.clips.effects.brand import caption_style, ffmpeg_colour
 from clipray.clips.effects.fillers import retime
 from clipray.clips.effects.plan import EffectsConfig, faces_on_output, plan_graph
@@ -95,6 +96,12 @@ class RunOptions:
     brand: BrandKit | None = None
     brand_keys: tuple[str | None, str | None] = (None, None)
     """The kit's intro and outro sources' object keys."""
+    emoji: bool = False
+    """Emoji after the captions' dictionary words."""
+    safe_area: str = "all"
+    """Whose UI-free area holds 9:16 captions: all (every platform's), tiktok, reels, shorts."""
+    beat_sync: bool = False
+    """Cut points snapped to the music's beats (needs ``music``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "censor", CensorConfig.of(self.censor))
@@ -107,7 +114,8 @@ class RunOptions:
         return EffectsConfig(self.zooms, self.hook, self.remove_fillers,  # type: ignore[arg-type]
                              self.censor, self.denoise, self.music, brand=self.brand,
                              transition=self.transition, broll=self.broll, sfx=self.sfx,
-                             brand_keys=self.brand_keys)  # type: ignore[arg-type]  # fmt: skip
+                             brand_keys=self.brand_keys,  # type: ignore[arg-type]
+                             beat_sync=self.beat_sync)  # fmt: skip
 
     def select_config(self) -> SelectConfig:
         return SelectConfig(self.max_clips, self.min_duration, self.max_duration)
@@ -188,7 +196,7 @@ def plan(
     llm: LlmConfig | None = None,
     on_llm_usage: UsageFn | None = None,
     look: AudiogramSpec | None = None,
-    library: Library | None = None,
+    library: Library | None = None, beats: Beats | None = None,
 ) -> list[PlannedClip]:
     """The clips to render for an analysis (no Ray; I/O only for the optional LLM, whose
     tokens ``on_llm_usage`` hears). ``look``: how audiograms are drawn, for an audio-only
@@ -197,18 +205,21 @@ def plan(
     moments = select(analysis, opts.select_config())
     if llm is not None and llm.base_url:
         moments = rerank(moments, llm, on_usage=on_llm_usage)
-    return [plan_moment(analysis, item, m, opts, versions, look, library) for m in moments]
+    return [plan_moment(analysis, item, m, opts, versions, look, library, beats)
+            for m in moments]  # fmt: skip
 
 
 def plan_moment(
     analysis: Analysis, item: Ingested, m: Candidate, opts: RunOptions,
     versions: dict[str, str], look: AudiogramSpec | None = None,
-    library: Library | None = None,
+    library: Library | None = None, beats: Beats | None = None,
 ) -> PlannedClip:
     """The render plan of one moment (also used to re-render a clip with other settings).
 
     An audio-only source (no picture to crop) is planned as an audiogram drawn as ``look``
-    says, with its cover art when the file has one."""
+    says, with its cover art when the file has one. ``beats``: the music's, for
+    ``beat_sync``. A vertical video clip's captions keep to ``opts.safe_area`` (an
+    audiogram's keep their margins: its canvas is laid out around them)."""
     src = analysis.source
     words = list(analysis.words)
     out_w, out_h = ASPECTS[opts.aspect]
@@ -227,21 +238,26 @@ def plan_moment(
         # sound: a hook, sound effects, the audio step and the brand kit only
         wanted = opts.effects if drawn is None else EffectsConfig(
             hook=opts.effects.hook, censor=opts.censor, denoise=opts.denoise, music=opts.music,
-            sfx=opts.sfx, brand=opts.brand, brand_keys=opts.brand_keys)
+            sfx=opts.sfx, brand=opts.brand, brand_keys=opts.brand_keys,
+            beat_sync=opts.beat_sync)
         peaks = [p.t for p in analysis.audio.peaks] if analysis.audio else []
         effects = plan_graph(wanted, words, m.start, m.end, m.title, m.hashtags, peaks,
-                             faces_on_output(path, analysis.faces.tracks, m.start), library)
+                             faces_on_output(path, analysis.faces.tracks, m.start), library,
+                             beats)  # fmt: skip
         effects = effects if effects is not None and effects.held else None
     kit = effects.brand if effects is not None else None
     if drawn is not None and kit is not None:  # the kit's canvas colour
         drawn = replace(drawn, background=ffmpeg_colour(kit.background_color))
+    captioned = opts.captions != "none"
+    safe = opts.safe_area if captioned and drawn is None and out_h > out_w else None
     spec = RenderSpec(
         source_id=src.id, start=m.start, end=m.end, aspect=opts.aspect,
         reframe_filter=reframe, captions=opts.captions, versions=versions, audiogram=drawn,
-        layout=opts.layout, effects=effects,
+        layout=opts.layout, effects=effects, emoji=opts.emoji and captioned, safe_area=safe,
     )  # fmt: skip
     ass = None
-    style = caption_style(CaptionConfig(style=opts.captions), kit)
+    style = caption_style(CaptionConfig(style=opts.captions, emoji=spec.emoji,  # type: ignore[arg-type]
+                                        safe_area=safe), kit)  # fmt: skip
     cut = effects.base_cut if effects is not None else None
     if effects is not None and effects.audio is not None and effects.audio.censor:
         words = star_words(words, effects.audio.censor)

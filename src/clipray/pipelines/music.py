@@ -24,16 +24,25 @@ def music_at(spec: RenderSpec, settings: Settings, workspace_id: str) -> str | N
 
     Raises:
         NotFound: ``MUSIC_NOT_FOUND`` when no such object (or file) exists."""
-    from clipray.cluster.services import open_storage  # as the render task: on the worker
 
     audio = spec.effects.audio if spec.effects is not None else None
     if audio is None or audio.music is None:
         return None
-    if Path(audio.music).is_absolute():
-        if not Path(audio.music).is_file():
-            raise NotFound("MUSIC_NOT_FOUND", f"no music file at {audio.music}")
-        return audio.music
+    return music_uri(audio.music, settings, workspace_id)
+
+
+def music_uri(music: str, settings: Settings, workspace_id: str) -> str:
+    """Where FFmpeg reads the music track ``music`` (a local path or a media key).
+
+    Raises:
+        NotFound: ``MUSIC_NOT_FOUND`` when no such object (or file) exists."""
+    from clipray.cluster.services import open_storage
+
+    if Path(music).is_absolute():
+        if not Path(music).is_file():
+            raise NotFound("MUSIC_NOT_FOUND", f"no music file at {music}")
+        return music
     media = open_storage(settings).media.scoped(workspace_id)
-    if media.head(audio.music) is None:
-        raise NotFound("MUSIC_NOT_FOUND", f"no music object {audio.music!r} in the workspace")
-    return media.presign_get(audio.music, expires_in=3600)
+    if media.head(music) is None:
+        raise NotFound("MUSIC_NOT_FOUND", f"no music object {music!r} in the workspace")
+    return media.presign_get(music, expires_in=3600)

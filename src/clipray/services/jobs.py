@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clipray.clips.effects.plan import check_beat_sync
 from clipray.config import Settings
 from clipray.domain.audit import Actor, AuditAction
 from clipray.domain.errors import CodedError, Conflict, NotFound, RateLimited
@@ -105,9 +106,10 @@ def create_job(settings: Settings, buckets: Buckets, session: Session, workspace
         CodedError: the source is refused (400 URL and key codes, 404, 403), the key was
             used with another body (409 ``IDEMPOTENCY_KEY_REUSED``), a quota is spent (429
             with ``Retry-After``), the model services are swamped (429
-            ``MODEL_SERVICES_BUSY`` with ``Retry-After``).
+            ``MODEL_SERVICES_BUSY`` with ``Retry-After``), 422 ``BEAT_SYNC_NEEDS_MUSIC``.
         NotFound: ``BRAND_KIT_NOT_FOUND``, a ``brand_kit_id`` not of the workspace.
     """
+    check_beat_sync(request.settings.get("beat_sync"), request.settings.get("music"))
     digest = request.digest()
     if idempotency_key:
         earlier = _by_idempotency_key(session, workspace_id, idempotency_key)

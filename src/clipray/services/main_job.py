@@ -36,6 +36,7 @@ from clipray.domain.analysis import Analysis
 from clipray.domain.errors import CodedError, Conflict, NotFound, Unavailable
 from clipray.jobs.machine import Step
 from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.beats import music_beats
 from clipray.pipelines.clipjob import (
     JobResult,
     PlannedClip,
@@ -190,9 +191,12 @@ def choose(settings: Settings, analysis: Analysis, item: Ingested, opts: RunOpti
            ) -> list[PlannedClip]:  # fmt: skip
     """The clips to render from an analysis: selected, reranked by the LLM when one is
     configured (``on_llm_usage`` hears the tokens it spent), each with its render plan;
-    ``lib`` (:func:`job_library`) is what ``broll`` and ``sfx`` choose from."""
+    ``lib`` (:func:`job_library`) is what ``broll`` and ``sfx`` choose from (with
+    ``beat_sync``, cut to the music's beats)."""
+    beats = (music_beats(opts.music, settings, item.source.workspace_id)
+             if opts.beat_sync else None)  # fmt: skip
     return plan(analysis, item, opts, versions_of(settings), llm_of(settings), on_llm_usage,
-                audiogram_look(settings), lib)  # fmt: skip
+                audiogram_look(settings), lib, beats)  # fmt: skip
 
 
 def run_main_job(

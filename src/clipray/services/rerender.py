@@ -30,6 +30,7 @@ from clipray.config import Settings
 from clipray.domain.brand import BrandKit
 from clipray.domain.errors import Conflict
 from clipray.pipelines.analyze import analyze_config
+from clipray.pipelines.beats import music_beats
 from clipray.pipelines.clipjob import (
     PlannedClip,
     RunOptions,
@@ -73,7 +74,8 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
                          music=audio.music if audio is not None else None,
                          transition=g.transitions.style if g.transitions else None,
                          broll=g.broll is not None, sfx=g.sfx is not None, brand=kit,
-                         brand_keys=(b.intro_key, b.outro_key) if b else (None, None))  # fmt: skip
+                         brand_keys=(b.intro_key, b.outro_key) if b else (None, None),
+                         beat_sync=audio is not None and audio.beat_sync)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ class EffectsChange:
     """A brand kit of the workspace, or ``""`` to take the brand off."""
     brand: tuple[BrandKit, str | None, str | None] | None = None
     """``brand_kit_id`` resolved (``services.brand.brand_for``): what :meth:`applied` takes."""
+    emoji: bool | None = None
+    """Emoji in the captions on or off."""
+    safe_area: str | None = None
+    """The platform safe area of a vertical clip's captions (``all``, ``tiktok``, ...)."""
+    beat_sync: bool | None = None
+    """Cuts snapped to the music's beats on or off (on needs music)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.censor, Mapping):
@@ -123,9 +131,13 @@ class EffectsChange:
             brand, keys = None, (None, None)
         if self.brand_kit_id and self.brand is not None:
             brand, keys = self.brand[0], self.brand[1:]
+        # music taken off takes the beat sync with it, unless it is asked for again
+        beat_sync = (own.beat_sync and music is not None if self.beat_sync is None
+                     else self.beat_sync)  # fmt: skip
         return EffectsConfig(zooms, hook, fillers, censor,  # type: ignore[arg-type]
                              denoise, music, brand, joins,  # type: ignore[arg-type]
-                             broll=broll, sfx=sfx, brand_keys=keys)  # fmt: skip
+                             broll=broll, sfx=sfx, brand_keys=keys,
+                             beat_sync=beat_sync)  # fmt: skip
 
 
 def plan_rerender(
@@ -138,6 +150,7 @@ def plan_rerender(
 
     Raises:
         Conflict: ``ANALYSIS_MISSING`` when the source's analysis is gone.
+        BeatSyncNeedsMusic: 422 ``BEAT_SYNC_NEEDS_MUSIC``, beat sync without music.
     """
     spec = RenderSpec.from_json(clip.render_spec)
     change = change or EffectsChange()
@@ -150,7 +163,11 @@ def plan_rerender(
                       zooms=fx.zooms, hook=fx.hook, remove_fillers=fx.remove_fillers,
                       censor=fx.censor, denoise=fx.denoise, music=fx.music,
                       transition=fx.transition, broll=fx.broll, sfx=fx.sfx,
-                      brand=fx.brand, brand_keys=fx.brand_keys)  # fmt: skip
+                      brand=fx.brand, brand_keys=fx.brand_keys,
+                      emoji=spec.emoji if change.emoji is None else change.emoji,
+                      safe_area=change.safe_area or spec.safe_area or "all",
+                      beat_sync=fx.beat_sync)  # fmt: skip
+
     analysis = AnalysisRunner(settings, ctx, analyze_config(settings)).cached(source)
     if analysis is None:
         raise Conflict("ANALYSIS_MISSING", "the source's analysis is gone; run a job again")
@@ -158,8 +175,9 @@ def plan_rerender(
     info = probe(media.presign_get(source.storage_key), settings.ffprobe_bin)
     look = spec.audiogram or audiogram_look(settings)  # a clip keeps its own look
     lib = library.for_plan(settings, ctx.db, ctx.workspace_id, fx.broll, fx.sfx)
+    beats = music_beats(fx.music, settings, ctx.workspace_id) if fx.beat_sync else None
     return plan_moment(analysis, Ingested(source, info, created=False), planned_of(clip).moment,
-                       opts, dict(spec.versions), look, lib)  # fmt: skip
+                       opts, dict(spec.versions), look, lib, beats)  # fmt: skip
 
 
 def rerender(settings: Settings, buckets: Buckets, db: Database, session: Session, clip: Clip,

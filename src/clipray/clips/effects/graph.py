@@ -158,14 +158,19 @@ class Audio:
     seconds) muted, with a bleep in ``bleep`` mode; ``denoise``: FFT noise reduction;
     ``music``: a track (a workspace object key, or a local path from the CLI) looped
     under the clip and ducked while someone speaks. ``censor`` keeps the words asked
-    for, so a re-render asks for them again."""
+    for, so a re-render asks for them again. ``beat_sync``: the graph's cut points were
+    snapped to the music's beats (``clips/effects/beats.py``)."""
 
     name: ClassVar[str] = "audio"
+    later: ClassVar[dict[str, Any]] = {"beat_sync": False}
+    """Fields added after clips were rendered: stored only where set, so an older clip's
+    spec (and its hash) stays what it was."""
     censor: tuple[str, ...] = ()
     mode: CensorMode = "bleep"
     spans: tuple[tuple[float, float], ...] = ()
     denoise: bool = False
     music: str | None = None
+    beat_sync: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in CENSOR_MODES:
@@ -174,6 +179,8 @@ class Audio:
             raise GraphError("censored spans and censored words go together")
         if not self.spans and not self.denoise and self.music is None:
             raise GraphError("an audio step that changes nothing is a passthrough")
+        if self.beat_sync and self.music is None:
+            raise GraphError("beat sync needs a music track")
         if self.music is not None and not 0 < len(self.music) <= 1024:
             raise GraphError("a music track is a key or path of 1 to 1024 characters")
         last = 0.0
@@ -366,7 +373,10 @@ class EffectsGraph:
         return cut.duration if cut is not None else span
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [{"step": s.name, **asdict(s)} for s in self.held]
+        later = {s.name: getattr(s, "later", {}) for s in self.held}
+        return [{"step": s.name, **{k: v for k, v in asdict(s).items()
+                                    if k not in later[s.name] or v != later[s.name][k]}}
+                for s in self.held]  # fmt: skip
 
     @classmethod
     def from_json(cls, data: list[dict[str, Any]]) -> EffectsGraph:

@@ -15,6 +15,7 @@ import numpy as np
 
 from clipray.clips.broll import Library, choose_broll, choose_sfx
 from clipray.clips.effects.audio import CensorConfig, plan_audio
+from clipray.clips.effects.beats import Beats, snap_cut, snap_steps
 from clipray.clips.effects.brand import brand_step
 from clipray.clips.effects.fillers import FillerConfig, plan_cut, retime
 from clipray.clips.effects.graph import (
@@ -29,10 +30,30 @@ from clipray.clips.effects.graph import (
 from clipray.clips.effects.zooms import FaceAt, ZoomStyle, emphasis_times, plan_zooms
 from clipray.clips.reframe import CropPath
 from clipray.domain.brand import BrandKit
+from clipray.domain.errors import CodedError
 from clipray.schemas import Track, Word
 
 HOOK_AUTO = "auto"
 """``hook``: the clip's title is the hook."""
+
+
+class BeatSyncNeedsMusic(CodedError):
+    """``beat_sync`` asked for without a music track: there are no beats to cut to."""
+
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__("BEAT_SYNC_NEEDS_MUSIC", "beat_sync needs a music track (music)")
+
+
+def check_beat_sync(beat_sync: bool | None, music: str | None) -> None:
+    """Refuse ``beat_sync`` without ``music`` (a job's settings, a re-render's).
+
+    Raises:
+        BeatSyncNeedsMusic: 422 ``BEAT_SYNC_NEEDS_MUSIC``.
+    """
+    if beat_sync and not music:
+        raise BeatSyncNeedsMusic
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,12 @@ class EffectsConfig:
     brand_keys: tuple[str | None, str | None] = (None, None)
     """The object keys of the kit's intro and outro sources' videos (the caller looks them
     up: the plan reads no database)."""
+    beat_sync: bool = False
+    """Cut points (joins, zoom starts, B-roll edges) snapped to the music's beats; needs
+    ``music``."""
+
+    def __post_init__(self) -> None:
+        check_beat_sync(self.beat_sync, self.music)
 
     @property
     def any(self) -> bool:
@@ -97,13 +124,21 @@ def plan_graph(
     cfg: EffectsConfig, words: Sequence[Word], start: float, end: float, title: str,
     keywords: Sequence[str], peaks: Sequence[float], face_at: FaceAt,
     library: Library | None = None,
+    beats: Beats | None = None,
 ) -> EffectsGraph:  # fmt: skip
     """The graph of the clip ``[start, end)`` of the source. ``peaks``: audio peaks in
     source seconds; ``face_at``: the followed face on the output frame at a span time
     (see :func:`faces_on_output`); ``library``: the workspace's B-roll and sound effects
-    (``broll`` and ``sfx`` choose from it; None or empty: none)."""
+    (``broll`` and ``sfx`` choose from it; None or empty: none); ``beats``: the music
+    track's, for ``beat_sync`` (the cut is snapped first, the rest planned on its
+    timeline, then snapped)."""
     steps: list[Step] = []
     cut = plan_cut(words, start, end, FillerConfig()) if cfg.remove_fillers else None
+    on_beat = beats.until(end - start + 1.0) if cfg.beat_sync and beats is not None else []
+    if cut is not None and on_beat:
+        spoken = [(w.start - start, w.end - start) for w in words
+                  if w.end > start and w.start < end]  # fmt: skip
+        cut = snap_cut(cut, spoken, on_beat)
     if cut is not None and cfg.transition and len(cut.keep) > 1:
         cut, joins = plan_transitions(cut, cfg.transition)
         steps.append(joins)
@@ -134,9 +169,11 @@ def plan_graph(
             steps.append(sfx)
     audio = plan_audio(inside, duration, cfg.censor, cfg.denoise, cfg.music)
     if audio is not None:
-        steps.append(audio)
+        steps.append(replace(audio, beat_sync=True) if cfg.beat_sync and audio.music else audio)
     if (brand := brand_step(cfg.brand, cfg.brand_keys)) is not None:
         steps.append(brand)
+    if on_beat:
+        steps = snap_steps(steps, on_beat, duration)
     return EffectsGraph(tuple(steps))
 
 
@@ -173,5 +210,5 @@ def faces_on_output(path: CropPath | None, tracks: Sequence[Track], start: float
     return at
 
 
-__all__ = ["HOOK_AUTO", "TRANSITION_FRAMES", "EffectsConfig", "faces_on_output", "plan_graph",
-           "plan_transitions"]  # fmt: skip
+__all__ = ["HOOK_AUTO", "TRANSITION_FRAMES", "BeatSyncNeedsMusic", "EffectsConfig",
+           "check_beat_sync", "faces_on_output", "plan_graph", "plan_transitions"]  # fmt: skip

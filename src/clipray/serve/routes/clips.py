@@ -132,8 +132,9 @@ def rerender_clip(clip_id: str, body: RerenderIn, who: Caller, session: SessionD
     source = owned(session, Source, clip.source_id, who, "source")
     change = EffectsChange(body.zooms, body.hook, body.remove_fillers,
                            body.censor.model_dump() if body.censor else None, body.denoise,
-                           body.music, body.transition, body.broll, body.sfx,
-                           body.brand_kit_id)  # fmt: skip
+                           body.music, transition=body.transition, broll=body.broll,
+                           sfx=body.sfx, brand_kit_id=body.brand_kit_id, emoji=body.emoji,
+                           safe_area=body.safe_area, beat_sync=body.beat_sync)  # fmt: skip
     new = rerender(svc.settings, svc.buckets, svc.db, session, clip, source, body.aspect,
                    body.captions, body.layout, change)  # fmt: skip
     return clip_out(new)

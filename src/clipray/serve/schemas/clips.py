@@ -18,7 +18,7 @@ from clipray.serve.schemas.common import (
     Title,
     ZoomStyle,
 )
-from clipray.serve.schemas.jobs import BrandKitId, Censor, MusicKey
+from clipray.serve.schemas.jobs import BrandKitId, Censor, MusicKey, SafeArea
 
 
 class ClipOut(BaseModel):
@@ -88,6 +88,12 @@ class RerenderIn(Body):
     """Sound effects from the workspace's library on or off; null keeps the clip's own."""
     brand_kit_id: BrandKitId | Literal[""] | None = None
     """A brand kit of the workspace, ``""`` to take the brand off; null keeps the clip's own."""
+    emoji: bool | None = None
+    """Emoji in the captions on or off; null keeps the clip's own."""
+    safe_area: SafeArea | None = None
+    """The captions' platform safe area (9:16); null keeps the clip's own."""
+    beat_sync: bool | None = None
+    """Cuts on the music's beats on or off (on needs music); null keeps the clip's own."""
 
 
 class ClipIds(Body):

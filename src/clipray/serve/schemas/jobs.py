@@ -28,6 +28,8 @@ class Censor(Body):
 
 
 MusicKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^/\x00-\x1f]")]
+SafeArea = Literal["all", "tiktok", "reels", "shorts"]
+"""Whose UI-free area holds a vertical clip's captions (``clips/safe_area.py``)."""
 """A music track: the key of an object in the workspace's media (never a server path)."""
 BrandKitId = Annotated[str, Field(min_length=1, max_length=32)]
 """A brand kit's id (an unknown one is 404 ``BRAND_KIT_NOT_FOUND``)."""
@@ -63,6 +65,14 @@ class JobSettings(Body):
     """Play the library's sound effects on the spoken words they are tagged with."""
     brand_kit_id: BrandKitId | None = None
     """A brand kit of the workspace (``/api/brand``) the clips wear; null: none."""
+    emoji: bool = False
+    """An emoji after caption words of the built-in dictionary (money 💰, fire 🔥 ...)."""
+    safe_area: SafeArea = "all"
+    """Whose UI-free area holds a 9:16 clip's captions: ``all`` (every platform's),
+    ``tiktok``, ``reels`` or ``shorts``."""
+    beat_sync: bool = False
+    """Cuts, zoom starts and B-roll edges snapped to the music's beats (needs ``music``:
+    422 ``BEAT_SYNC_NEEDS_MUSIC`` without)."""
 
     @model_validator(mode="after")
     def _durations(self) -> JobSettings:
