@@ -154,7 +154,7 @@ def test_plan_graph_snaps_the_cut_and_records_the_setting() -> None:
     beats = Beats((0.0, 0.5), 1.0)  # a beat every half second from the clip's start
     off = plan_graph(EffectsConfig(remove_fillers=True, music="music/bed.mp3"), _speech(),
                      10.0, 18.0, "t", (), (), lambda t: None)  # fmt: skip
-    on = plan_graph(cfg, _speech(), 10.0, 18.0, "t", (), (), lambda t: None, beats)
+    on = plan_graph(cfg, _speech(), 10.0, 18.0, "t", (), (), lambda t: None, beats=beats)
     assert off.base_cut is not None
     assert on.base_cut is not None
     on_beat = beats.until(10.0)

@@ -142,7 +142,8 @@ def _plan(beats=None, **opts):  # type: ignore[no-untyped-def]
                             w.word for w in words), words),)))  # fmt: skip
     moment = Candidate(id="m1", start=0.0, end=4.0, text="money talks", title="Money",
                        hashtags=(), score=0.5, reasons=())  # fmt: skip
-    return plan_moment(analysis, _video_item(), moment, RunOptions(**opts), {}, None, beats)
+    return plan_moment(analysis, _video_item(), moment, RunOptions(**opts), {}, None,
+                       beats=beats)  # fmt: skip
 
 
 @pytest.mark.unit
