@@ -6,8 +6,10 @@ Renders ``--clips`` spans of ``--seconds`` each with clipray, twice: a **plain**
 (centred crop to 1080x1920, captions burned in, loudness normalised to -14 LUFS,
 thumbnail) and a **full-graph** clip (the same, plus filler and pause removal, zooms on
 emphasis and a hook). Side by side in the same process it re-encodes the same spans with
-a plain ``ffmpeg -ss -t -i VIDEO -vf scale=1080:1920 -c:v libx264 -c:a aac`` at the same
-size, preset and CRF as the baseline. Where the plain clip's time goes is printed too:
+a plain ``ffmpeg -ss -t -i VIDEO -vf scale=1080:1920 -r 30 -c:v libx264 -c:a aac`` at the
+same size, frame rate, preset and CRF as the baseline (the frame rate too: clipray delivers
+30 fps, the platforms' rate and the effects graph's frame grid, so a 25 fps source gives
+a fifth more frames to encode, which a re-encode at the source's rate would not count). Where the plain clip's time goes is printed too:
 the video encode alone (clipray's filter chain, no audio), and the rest (audio
 extraction, the two loudness passes, the check of the encoded clip, the thumbnail).
 Prints clips rendered per minute, render seconds per output second, and the ratios.
@@ -160,7 +162,7 @@ def main() -> int:
             for i, (start, end) in enumerate(spans):
                 cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}",
                        "-t", f"{end - start:.3f}", "-i", args.video,
-                       "-vf", f"scale={out_w}:{out_h}", "-c:v", "libx264",
+                       "-vf", f"scale={out_w}:{out_h}", "-r", "30", "-c:v", "libx264",
                        "-preset", specs[0].preset, "-crf", str(specs[0].crf),
                        "-c:a", "aac", str(Path(tmp) / f"p{i}.mp4")]  # fmt: skip
                 subprocess.run(cmd, check=True)
