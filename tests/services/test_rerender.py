@@ -155,6 +155,12 @@ def test_effects_are_a_new_version_and_taking_them_off_gives_the_plain_one_back(
         assert "\\ko" in row.plan["ass"]
     done = _wait_rendered(client, acct, hooked["id"])
     assert done["status"] == "rendered", done
+    # the version says what it was asked for (the hook as its text, the passthroughs off),
+    # in the shape a re-render takes: what the studio's form starts from
+    own = client.get(f"/api/clips/{hooked['id']}", headers=acct.headers).json()["settings"]
+    assert (own["hook"], own["zooms"], own["remove_fillers"]) == ("Ask not", None, False)
+    assert (own["layout"], own["brand_kit_id"], own["censor"]) == ("auto", None, None)
+    assert own["safe_area"] == "all"  # 9:16 with captions
     # the hook taken off again (captions back too): the plain spec, so the first version
     plain = client.post(f"/api/clips/{hooked['id']}/rerender", headers=acct.headers,
                         json={"hook": "", "captions": "highlight_word"})  # fmt: skip

@@ -78,6 +78,25 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
                          beat_sync=audio is not None and audio.beat_sync)  # fmt: skip
 
 
+def settings_of(stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The layout and effects a clip was asked for (its stored ``render_spec``), in the
+    shape a re-render takes them (what the studio's re-render form starts from); None
+    without a spec."""
+    if not stored:
+        return None
+    spec = RenderSpec.from_json(dict(stored))
+    fx = effects_of(spec)
+    return {"layout": spec.layout, "zooms": fx.zooms, "hook": fx.hook,
+            "remove_fillers": fx.remove_fillers,
+            "censor": {"words": list(fx.censor.words), "mode": fx.censor.mode}
+            if fx.censor else None,
+            "denoise": fx.denoise, "music": fx.music, "transition": fx.transition,
+            "broll": fx.broll, "sfx": fx.sfx,
+            "brand_kit_id": fx.brand.id if fx.brand is not None else None,
+            "emoji": spec.emoji, "safe_area": spec.safe_area,
+            "beat_sync": fx.beat_sync}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EffectsChange:
     """Changes to a clip's effects for a re-render; None keeps the clip's own setting."""

@@ -68,4 +68,10 @@ describe("effectsOfClip", () => {
   it("keeps the defaults for values it does not know", () => {
     expect(effectsOfClip({ layout: "diagonal", zooms: "wobble" }).form).toEqual(EFFECTS_DEFAULTS);
   });
+  it("reads the version's settings where the clip carries them", () => {
+    const clip = { id: "c1", aspect: "9:16", settings: { layout: "split", zooms: "pulse", hook: null, censor: { words: ["heck", "darn"], mode: "silence" }, denoise: true } };
+    const { form: f, known } = effectsOfClip(clip);
+    expect(f).toEqual(form({ layout: "split", zooms: "pulse", censorWords: "heck, darn", censorMode: "silence", denoise: true }));
+    expect([...known].sort()).toEqual(["censor", "denoise", "hook", "layout", "zooms"]);
+  });
 });

@@ -126,7 +126,9 @@ const isIn = <T extends string>(list: readonly T[], v: unknown): v is T => typeo
 /** The form a clip's own effects start it at, and which fields the clip's JSON reported
  * (a server that does not report one leaves the default there, marked unknown). */
 export function effectsOfClip(clip: object): { form: EffectsForm; known: Set<EffectsKey> } {
-  const c = clip as Record<string, unknown>;
+  // the clip's `settings` (its version's layout and effects); older servers had none
+  const own = (clip as { settings?: unknown }).settings;
+  const c = (own && typeof own === "object" ? own : clip) as Record<string, unknown>;
   const form = { ...EFFECTS_DEFAULTS };
   const known = new Set<EffectsKey>();
   const has = (k: EffectsKey) => {

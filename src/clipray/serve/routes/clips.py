@@ -18,9 +18,9 @@ from clipray.serve.deps import (
 )
 from clipray.serve.permissions import Action
 from clipray.serve.schemas import ClipIds, ClipOut, ClipPatch, Deleted, Page, RerenderIn
-from clipray.serve.schemas.clips import DownloadUrl
+from clipray.serve.schemas.clips import ClipSettings, DownloadUrl
 from clipray.services import clips
-from clipray.services.rerender import EffectsChange, rerender
+from clipray.services.rerender import EffectsChange, rerender, settings_of
 from clipray.storage.orm import Clip, ClipStatus, Job, ReviewStatus, Source
 
 router = APIRouter(prefix="/api/clips", tags=["clips"])
@@ -34,6 +34,7 @@ def clip_out(c: Clip) -> ClipOut:
         version=c.version, error=c.error, review=c.review.value, reviewed_at=c.reviewed_at,
         generated_clip_id=c.generated_clip_id, created_at=c.created_at,
         aspect=(c.render_spec or {}).get("aspect"), captions=(c.render_spec or {}).get("captions"),
+        settings=ClipSettings.model_validate(own) if (own := settings_of(c.render_spec)) else None,
     )  # fmt: skip
 
 

@@ -21,6 +21,27 @@ from clipray.serve.schemas.common import (
 from clipray.serve.schemas.jobs import BrandKitId, Censor, MusicKey, SafeArea
 
 
+class ClipSettings(BaseModel):
+    """A version's layout and effects, as asked for (read back from its render spec), in
+    the shape ``POST /api/clips/{id}/rerender`` takes them."""
+
+    layout: Layout
+    zooms: ZoomStyle | None
+    hook: str | None
+    remove_fillers: bool
+    censor: Censor | None
+    denoise: bool
+    music: str | None
+    transition: Literal["crossfade", "wipe", "zoom"] | None
+    broll: bool
+    sfx: bool
+    brand_kit_id: str | None
+    emoji: bool
+    safe_area: SafeArea | None
+    """None where the captions keep their plain margins (not 9:16, or no captions)."""
+    beat_sync: bool
+
+
 class ClipOut(BaseModel):
     id: str
     job_id: str | None
@@ -39,6 +60,9 @@ class ClipOut(BaseModel):
     """The version's aspect and caption style (from its render spec): what tells versions
     apart."""
     captions: str | None = None
+    settings: ClipSettings | None = None
+    """The version's layout and effects (what a re-render starts from); None for a clip
+    recorded before its render spec."""
     error: str | None
     review: ReviewName = "pending_review"
     """Where a reviewer put this version: pending_review, approved, skipped, archived."""
