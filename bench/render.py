@@ -7,11 +7,11 @@ Renders ``--clips`` spans of ``--seconds`` each with clipray, twice: a **plain**
 thumbnail) and a **full-graph** clip (the same, plus filler and pause removal, zooms on
 emphasis and a hook). Side by side in the same process it re-encodes the same spans with
 a plain ``ffmpeg -ss -t -i VIDEO -vf scale=1080:1920 -r 30 -c:v libx264 -c:a aac`` at the
-same size, frame rate, preset and CRF as the baseline (the frame rate too: clipray delivers
-30 fps, the platforms' rate and the effects graph's frame grid, so a 25 fps source gives
-a fifth more frames to encode, which a re-encode at the source's rate would not count). Where the plain clip's time goes is printed too:
-the video encode alone (clipray's filter chain, no audio), and the rest (audio
-extraction, the two loudness passes, the check of the encoded clip, the thumbnail).
+same size, frame rate, preset and CRF as the baseline (clipray delivers 30 fps, the
+platforms' rate and the effects graph's frame grid, so the baseline makes as many frames).
+Where the plain clip's time goes is printed too: the video encode alone (clipray's filter
+chain, no audio), and the rest (audio extraction, the two loudness passes, the check of
+the encoded clip).
 Prints clips rendered per minute, render seconds per output second, and the ratios.
 
 An **audiogram** row renders the same number of spans of an audio-only file (``--audio``,
