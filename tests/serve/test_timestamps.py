@@ -276,6 +276,10 @@ def test_every_date_time_has_an_offset_and_reads_the_same_on_every_call(
     source = w.twice("/api/sources/{source_id}", source_id=sid)
     page = w.seen["GET /api/sources"]
     assert source["created_at"] in _values(page, "created_at")
+    # the source as B-roll in the workspace's library
+    item = w.call("POST", "/api/library",
+                  json={"source_id": sid, "kind": "broll", "tags": ["talk"]})  # fmt: skip
+    assert [i["created_at"] for i in w.twice("/api/library")["data"]] == [item["created_at"]]
     cover = w.twice("/api/sources/{source_id}/clips", source_id=sid)
     vid = cover["clips"][0]["id"]
     reviewed = w.call(

@@ -70,6 +70,21 @@ def test_an_asset_is_refused_with_its_code(kind, ctype, data, code):
     assert refused.value.code == code
 
 
+def test_a_patched_image_open_in_the_same_process_is_not_used(monkeypatch):
+    """ultralytics (loaded by the face detector in the same process) replaces
+    ``Image.open`` with one that installs a HEIF plugin on a refused picture, which fails
+    offline: the asset is read by its format's own reader instead."""
+
+    def patched(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'pi_heif'")
+
+    monkeypatch.setattr(Image, "open", patched)
+    with pytest.raises(CodedError) as refused:
+        asset_type("logo", "image/png", picture("PNG")[:30])
+    assert refused.value.code == "BRAND_ASSET_UNREADABLE"
+    assert asset_type("logo", "image/png", picture("PNG")) == "image/png"
+
+
 KIT = BrandKit("k" * 32, "w" * 32, "Main", logo_key="w/brand/k/logo-1.png",
                logo_position="bottom_left", primary_color="#112233")  # fmt: skip
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from clipray.domain.brand import ASSET_KINDS, ASSET_MAX_BYTES, ASSET_TYPES, BrandKit, invalid_field
 from clipray.domain.errors import CodedError, Conflict, NotFound, PayloadTooLarge
 from clipray.pipelines.clipjob import RunOptions
+from clipray.services.search_picture import picture_reader
 from clipray.storage.brand import BrandKitRepo
 from clipray.storage.db import Database
 from clipray.storage.keys import object_key
@@ -225,12 +226,10 @@ def asset_type(kind: str, content_type: str | None, data: bytes) -> str:
     if sniff(data) != declared:
         raise CodedError("BRAND_ASSET_UNREADABLE", f"the file is not a {declared}")
     if declared.startswith("image/"):
-        from PIL import Image, UnidentifiedImageError
-
         try:
-            with Image.open(io.BytesIO(data)) as img:
+            with picture_reader(declared)(io.BytesIO(data)) as img:
                 img.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError) as exc:
             raise CodedError("BRAND_ASSET_UNREADABLE", f"the {kind} cannot be read: {exc}") from exc
     return declared
 
@@ -239,6 +238,23 @@ def _font_name(filename: str | None, ext: str) -> str:
     """What the kit shows for its font: the uploaded file's own name, made printable."""
     name = _FONT_NAME.sub("", (filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
     return name[:255] or f"font.{ext}"
+
+
+def _swap_asset(db: Database, workspace_id: str, kit_id: str, kind: str, key: str | None,
+                font_name: str | None) -> tuple[BrandKitRow, str | None]:  # fmt: skip
+    """Point the kit's ``kind`` at ``key`` (None: none) in one transaction; returns the row
+    and the key it held before (the caller deletes that object once this has committed)."""
+    with db.session() as s:
+        repo = BrandKitRepo(s, workspace_id)
+        row = repo.get(kit_id, for_update=True)
+        if row is None:
+            raise _not_found(kit_id)
+        old = getattr(row, f"{kind}_key")
+        change: dict[str, Any] = {f"{kind}_key": key}
+        if kind == "font":
+            change["font_name"] = font_name
+        repo.change(row, change)
+    return row, old
 
 
 def put_asset(db: Database, buckets: Buckets, workspace_id: str, kit_id: str, kind: str,
@@ -258,16 +274,8 @@ def put_asset(db: Database, buckets: Buckets, workspace_id: str, kit_id: str, ki
     existed = media.head(key) is not None
     media.put_bytes(key, data, content_type=ctype)
     try:
-        with db.session() as s:
-            repo = BrandKitRepo(s, workspace_id)
-            row = repo.get(kit_id, for_update=True)
-            if row is None:
-                raise _not_found(kit_id)
-            old = getattr(row, f"{kind}_key")
-            change = {f"{kind}_key": key}
-            if kind == "font":
-                change["font_name"] = _font_name(filename, ext)
-            repo.change(row, change)
+        row, old = _swap_asset(db, workspace_id, kit_id, kind, key,
+                               _font_name(filename, ext) if kind == "font" else None)  # fmt: skip
     except BaseException:
         if not existed:
             media.delete(key)
@@ -281,16 +289,7 @@ def delete_asset(db: Database, buckets: Buckets, workspace_id: str, kit_id: str,
                  ) -> KitView:  # fmt: skip
     """Take ``kind`` off the kit, then delete its object."""
     _known_kind(kind)
-    with db.session() as s:
-        repo = BrandKitRepo(s, workspace_id)
-        row = repo.get(kit_id, for_update=True)
-        if row is None:
-            raise _not_found(kit_id)
-        old = getattr(row, f"{kind}_key")
-        change: dict[str, Any] = {f"{kind}_key": None}
-        if kind == "font":
-            change["font_name"] = None
-        repo.change(row, change)
+    row, old = _swap_asset(db, workspace_id, kit_id, kind, None, None)
     if old:
         buckets.media.scoped(workspace_id).delete(old)
     return _view(buckets, row)

@@ -54,6 +54,18 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def picture_reader(media_type: str) -> Any:
+    """Pillow's own reader of a JPEG, PNG or WebP (``image/...``), not ``Image.open``: a
+    library loaded in the same process may patch that (ultralytics retries a refused
+    picture after installing a HEIF plugin, which fails without network), and the bytes'
+    signature has already chosen the reader.
+
+    Raises:
+        DependencyMissing: Pillow is not installed."""
+    fmt = {v: k for k, v in FORMATS.items()}[media_type]
+    return _pillow()[2][fmt]
+
+
 def _pillow() -> Any:
     try:
         from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
