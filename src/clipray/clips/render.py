@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from clipray.clips.audio_run import audio_effects_args, cut_audio_args, resolved
 from clipray.clips.audiogram import (
     AudiogramSpec,
     audiogram_args,
@@ -55,7 +56,6 @@ from clipray.clips.audiogram import (
 )
 from clipray.clips.brand_render import bumpers, font_family, join_audio
 from clipray.clips.captions import emoji_fallback
-from clipray.clips.effects.audio import audio_filter, music_graph, sfx_graph, sfx_keys
 from clipray.clips.effects.brand import (
     BrandInputs,
     audiogram_graph_branded,
@@ -65,34 +65,18 @@ from clipray.clips.effects.brand import (
     with_font,
 )
 from clipray.clips.effects.cutaways import broll_graph, broll_inputs, joined_filter
-from clipray.clips.effects.graph import Audio, BaseCut, EffectsGraph, Sfx
+from clipray.clips.effects.graph import BaseCut, EffectsGraph
 from clipray.clips.effects.zooms import zoom_filter
+from clipray.clips.encoding import BITEXACT, RenderError
 from clipray.clips.loudness import LoudnessConfig, Normalised, extract, measure, normalise
 from clipray.media.encoders import X264, Choice, choose, video_args
-from clipray.media.ffmpeg import FfmpegError, check, run, run_ffmpeg, version
+from clipray.media.ffmpeg import check, run, run_ffmpeg, version
 
 ASPECTS: dict[str, tuple[int, int]] = {
     "9:16": (1080, 1920),
     "1:1": (1080, 1080),
     "16:9": (1920, 1080),
 }
-
-
-THREADS = 4
-"""Encoder threads, fixed: x264's output depends on its thread count, so a fixed count is
-what makes the same spec give the same bytes on any machine size (4 keeps a 1080x1920
-encode near full speed on the render workers' CPU budget)."""
-
-BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-            "-map_metadata", "-1", "-threads", str(THREADS)]  # fmt: skip
-"""Output options of every encode: no encoder version strings, no copied metadata, the
-fixed thread count."""
-
-
-class RenderError(FfmpegError):
-    """FFmpeg failed; the message carries the end of its log."""
-
-    code = "RENDER_FAILED"
 
 
 @dataclass(frozen=True)
@@ -274,57 +258,6 @@ def keep_expr(cut: BaseCut) -> str:
     )
 
 
-def cut_audio_args(ffmpeg: str, wav: Path, cut: BaseCut, out: Path) -> list[str]:
-    """The kept parts of ``wav`` (the span's audio) joined by crossfades of one frame."""
-    n = len(cut.keep)
-    parts = [f"[0:a]asplit={n}" + "".join(f"[s{i}]" for i in range(n))] if n > 1 else []
-    src = [f"[s{i}]" for i in range(n)] if n > 1 else ["[0:a]"]
-    for i, (a, b) in enumerate(cut.keep):
-        parts.append(f"{src[i]}atrim=start={a:.6f}:end={b:.6f},asetpts=PTS-STARTPTS[p{i}]")
-    last = "[p0]"
-    for i in range(1, n):
-        parts.append(f"{last}[p{i}]acrossfade=d={cut.crossfade:.6f}:c1=tri:c2=tri[x{i}]")
-        last = f"[x{i}]"
-    return [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(wav),
-            "-filter_complex", ";".join(parts), "-map", last, "-c:a", "pcm_f32le",
-            *BITEXACT, str(out)]  # fmt: skip
-
-
-def audio_effects_args(ffmpeg: str, wav: Path, step: Audio | None, out: Path,
-                       music: str | None = None, sfx: Sfx | None = None,
-                       media: Mapping[str, str] | None = None) -> list[str] | None:  # fmt: skip
-    """The audio step over ``wav`` (the clip's audio, cut), with ``music`` (where FFmpeg
-    reads the step's music: a path or URL) looped under it and ``sfx``'s sounds (read
-    where ``media`` maps their keys) mixed in; None: a passthrough."""
-    head = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(wav)]
-    tail = ["-c:a", "pcm_f32le", *BITEXACT, str(out)]
-    inputs: list[str] = []
-    graph, clip = [], "[0:a]"
-    if step is not None and step.music is not None:
-        if music is None:
-            raise RenderError("the clip's music track was not resolved to a file")
-        inputs += ["-stream_loop", "-1", "-i", music]
-        graph, clip = [music_graph(step, "mixed" if sfx else "out")], "[mixed]"
-    chain = audio_filter(step) if step is not None and step.music is None else None
-    if sfx is None:
-        if graph:
-            return [*head, *inputs, "-filter_complex", graph[0], "-map", "[out]", *tail]
-        return None if chain is None else [*head, "-af", chain, *tail]
-    if chain is not None:
-        graph, clip = [f"[0:a]{chain}[speech]"], "[speech]"
-    for key in sfx_keys(sfx):
-        inputs += ["-i", _resolved(media, key, "sound effect")]
-    graph.append(sfx_graph(sfx, clip, 1 + (1 if step is not None and step.music else 0)))
-    return [*head, *inputs, "-filter_complex", ";".join(graph), "-map", "[out]", *tail]
-
-
-def _resolved(media: Mapping[str, str] | None, key: str, what: str) -> str:
-    """Where FFmpeg reads the object ``key`` (the render task resolved it)."""
-    if media is None or key not in media:
-        raise RenderError(f"the clip's {what} {key!r} was not resolved to a file")
-    return media[key]
-
-
 def encode_args(
     ffmpeg: str, source: str, spec: RenderSpec, vf: str, audio: Path | None, out: Path,
     inputs: Sequence[str] = (),
@@ -428,7 +361,7 @@ def render_clip(
         first = 2 if wav is not None else 1
         broll = spec.effects.broll if spec.effects else None
         cutaways = [a for options in broll_inputs(broll, {
-            i.key: _resolved(media, i.key, "B-roll") for i in broll.inserts}) for a in options
+            i.key: resolved(media, i.key, "B-roll") for i in broll.inserts}) for a in options
         ] if broll else []  # fmt: skip
         vf = video_filter(spec, *src_size, ass, fonts, first)
         try:
