@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { listKits, type BrandKit } from "../api/brand";
 import { api } from "../api/client";
-import { CENSOR_MODES, LAYOUTS, ZOOMS, type EffectsForm } from "../api/effects";
+import { CENSOR_MODES, LAYOUTS, SAFE_AREAS, TRANSITIONS, ZOOMS, type EffectsForm } from "../api/effects";
 import "./effects.css";
 
 /** The workspace's brand kits for a select, read once `wanted` (the effects are unfolded,
@@ -23,8 +23,11 @@ export function useKits(wanted: boolean): BrandKit[] | null {
 const label = (v: string) => v.replace(/_/g, " ");
 
 /** The render's effects, shared by a new job's form and a clip's re-render: layout, zooms,
- * hook, filler removal, censoring, denoising, music and brand kit. The kit select is left
- * out where there are no kits (or no kits' API). */
+ * hook, filler removal and its transitions, censoring, denoising, music and beat sync,
+ * library B-roll and sound effects, caption emoji and safe area, and brand kit. The kit
+ * select is left out where there are no kits (or no kits' API). A control that depends on
+ * another (a transition on filler removal, beat sync on music) is disabled, with a hint,
+ * until that one is set. */
 export function EffectsFields({
   value,
   onChange,
@@ -74,6 +77,18 @@ export function EffectsFields({
         <input name="remove_fillers" type="checkbox" checked={value.removeFillers} onChange={(e) => onChange("removeFillers", e.target.checked)} />
         Remove fillers
       </label>
+      <label>
+        Transition
+        <select name="transition" value={value.removeFillers ? value.transition : "none"} disabled={!value.removeFillers}
+          aria-describedby="transition-hint" onChange={(e) => onChange("transition", e.target.value as EffectsForm["transition"])}>
+          {TRANSITIONS.map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
+        <small id="transition-hint" className="hint muted">joins the cuts of "remove fillers"</small>
+      </label>
       <label className="check">
         <input name="denoise" type="checkbox" checked={value.denoise} onChange={(e) => onChange("denoise", e.target.checked)} />
         Denoise
@@ -95,6 +110,37 @@ export function EffectsFields({
       <label className="wide">
         Music (object key)
         <input name="music" placeholder="music/track.mp3" maxLength={1024} value={value.music} onChange={(e) => onChange("music", e.target.value)} />
+      </label>
+      <label className="check">
+        <input name="beat_sync" type="checkbox" checked={value.beatSync && value.music.trim() !== ""} disabled={!value.music.trim()}
+          aria-describedby="beat-sync-hint" onChange={(e) => onChange("beatSync", e.target.checked)} />
+        Beat sync
+        <small id="beat-sync-hint" className="hint muted">cuts on the music's beats; needs music</small>
+      </label>
+      <label className="check">
+        <input name="broll" type="checkbox" checked={value.broll} onChange={(e) => onChange("broll", e.target.checked)} />
+        B-roll
+        <small className="hint muted">from the library</small>
+      </label>
+      <label className="check">
+        <input name="sfx" type="checkbox" checked={value.sfx} onChange={(e) => onChange("sfx", e.target.checked)} />
+        Sound effects
+        <small className="hint muted">from the library</small>
+      </label>
+      <label className="check">
+        <input name="emoji" type="checkbox" checked={value.emoji} onChange={(e) => onChange("emoji", e.target.checked)} />
+        Caption emoji
+      </label>
+      <label>
+        Safe area
+        <select name="safe_area" value={value.safeArea} onChange={(e) => onChange("safeArea", e.target.value as EffectsForm["safeArea"])}>
+          {SAFE_AREAS.map((a) => (
+            <option key={a} value={a}>
+              {a === "all" ? "every platform" : a}
+            </option>
+          ))}
+        </select>
+        <small className="hint muted">where 9:16 captions sit</small>
       </label>
       {kits !== null && (kits.length > 0 || value.brandKitId) && (
         <label className="wide">
