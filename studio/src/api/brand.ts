@@ -43,7 +43,16 @@ export interface BrandKit {
 /** The fields a kit is written with (POST takes `name` and any others; PATCH any). */
 export type KitFields = Pick<
   BrandKit,
-  "name" | "logo_position" | "logo_size" | "logo_opacity" | "primary_color" | "accent_color" | "background_color" | "font_family"
+  | "name"
+  | "logo_position"
+  | "logo_size"
+  | "logo_opacity"
+  | "primary_color"
+  | "accent_color"
+  | "background_color"
+  | "font_family"
+  | "intro_source_id"
+  | "outro_source_id"
 >;
 export const KIT_FIELDS: readonly (keyof KitFields)[] = [
   "name",
@@ -54,7 +63,41 @@ export const KIT_FIELDS: readonly (keyof KitFields)[] = [
   "accent_color",
   "background_color",
   "font_family",
+  "intro_source_id",
+  "outro_source_id",
 ];
+
+/** A source a kit can open or close clips with (`GET /api/sources`' rows, the fields used). */
+export interface ClipSource {
+  id: string;
+  origin_uri: string;
+  duration_s: number;
+  audio_only?: boolean;
+  width?: number | null;
+}
+
+/** The sources of a `GET /api/sources` page that have a picture (an intro or outro plays
+ * before or after a clip, so a sound-only source cannot be one), in the page's order. */
+export function videoSources(body: unknown): ClipSource[] {
+  const data = (body as { data?: unknown } | null)?.data;
+  if (!Array.isArray(data)) return [];
+  return data.filter(
+    (s): s is ClipSource =>
+      typeof s === "object" && s !== null && typeof (s as ClipSource).id === "string" && (s as ClipSource).audio_only !== true,
+  );
+}
+
+/** A source's name as a picker shows it: its file name and length. */
+export function sourceLabel(s: ClipSource): string {
+  const name = s.origin_uri.split(/[/\\]/).pop() || s.id;
+  return `${name} (${Math.round(s.duration_s)} s)`;
+}
+
+/** The workspace's video sources for the intro/outro pickers (the newest 100: the API's
+ * largest page). */
+export async function listVideoSources(client: ApiClient, signal?: AbortSignal): Promise<ClipSource[]> {
+  return videoSources(await client.get<unknown>("/api/sources?limit=100", signal));
+}
 
 const isKit = (k: unknown): k is BrandKit =>
   typeof k === "object" && k !== null && typeof (k as BrandKit).id === "string" && typeof (k as BrandKit).name === "string";
@@ -77,13 +120,15 @@ export async function listKits(client: ApiClient, signal?: AbortSignal): Promise
   }
 }
 
-/** The kit's fields that differ from `kit` (a PATCH sends only those; a blank font family
- * clears it with null). */
+/** The kit's fields that differ from `kit` (a PATCH sends only those; a blank font family,
+ * intro or outro clears it with null). */
 export function kitChanges(kit: BrandKit, draft: KitFields): Partial<KitFields> {
   const out: Record<string, unknown> = {};
   for (const key of KIT_FIELDS) {
     let value: unknown = draft[key];
-    if (key === "font_family") value = typeof value === "string" && value.trim() ? value.trim() : null;
+    if (key === "font_family" || key === "intro_source_id" || key === "outro_source_id") {
+      value = typeof value === "string" && value.trim() ? value.trim() : null;
+    }
     if (key === "name" && typeof value === "string") value = value.trim();
     if (value !== kit[key]) out[key] = value;
   }
