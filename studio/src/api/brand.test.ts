@@ -2,7 +2,7 @@
 // Content-Type an asset is uploaded with, and a server without the kits' API.
 import { describe, expect, it } from "vitest";
 import { ApiClient, ApiError, type TokenStore } from "./client";
-import { assetType, kitChanges, listKits, listVideoSources, parseKits, sourceLabel, uploadAsset, videoSources, type BrandKit } from "./brand";
+import { assetType, kitChanges, listKits, parseKits, uploadAsset, type BrandKit } from "./brand";
 
 const kit: BrandKit = {
   id: "k1",
@@ -79,24 +79,6 @@ describe("kitChanges", () => {
     expect(kitChanges(kit, { ...kit, intro_source_id: "", outro_source_id: "" })).toEqual({});
     expect(kitChanges(kit, { ...kit, intro_source_id: "s1" })).toEqual({ intro_source_id: "s1" });
     expect(kitChanges({ ...kit, outro_source_id: "s2" }, { ...kit, outro_source_id: "" })).toEqual({ outro_source_id: null });
-  });
-});
-
-describe("videoSources", () => {
-  const src = (id: string, audio_only: boolean) => ({ id, origin_uri: `s3://media/in/${id}.mp4`, duration_s: 12.4, audio_only });
-  it("keeps the page's sources that have a picture, in order", () => {
-    const page = { data: [src("a", false), src("pod", true), src("b", false), { origin_uri: "x" }], total: 4, page: 1, pages: 1 };
-    expect(videoSources(page).map((s) => s.id)).toEqual(["a", "b"]);
-    expect(videoSources({ detail: "nope" })).toEqual([]);
-    expect(videoSources(null)).toEqual([]);
-  });
-  it("labels a source by its file name and length", () => {
-    expect(sourceLabel(src("talk", false))).toBe("talk.mp4 (12 s)");
-  });
-  it("asks for the largest page of sources", async () => {
-    const { api, seen } = client(() => json(200, { data: [src("a", false)], total: 1, page: 1, pages: 1 }));
-    expect((await listVideoSources(api)).map((s) => s.id)).toEqual(["a"]);
-    expect(seen[0].url).toBe("/api/sources?limit=100");
   });
 });
 

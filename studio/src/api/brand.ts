@@ -67,38 +67,6 @@ export const KIT_FIELDS: readonly (keyof KitFields)[] = [
   "outro_source_id",
 ];
 
-/** A source a kit can open or close clips with (`GET /api/sources`' rows, the fields used). */
-export interface ClipSource {
-  id: string;
-  origin_uri: string;
-  duration_s: number;
-  audio_only?: boolean;
-  width?: number | null;
-}
-
-/** The sources of a `GET /api/sources` page that have a picture (an intro or outro plays
- * before or after a clip, so a sound-only source cannot be one), in the page's order. */
-export function videoSources(body: unknown): ClipSource[] {
-  const data = (body as { data?: unknown } | null)?.data;
-  if (!Array.isArray(data)) return [];
-  return data.filter(
-    (s): s is ClipSource =>
-      typeof s === "object" && s !== null && typeof (s as ClipSource).id === "string" && (s as ClipSource).audio_only !== true,
-  );
-}
-
-/** A source's name as a picker shows it: its file name and length. */
-export function sourceLabel(s: ClipSource): string {
-  const name = s.origin_uri.split(/[/\\]/).pop() || s.id;
-  return `${name} (${Math.round(s.duration_s)} s)`;
-}
-
-/** The workspace's video sources for the intro/outro pickers (the newest 100: the API's
- * largest page). */
-export async function listVideoSources(client: ApiClient, signal?: AbortSignal): Promise<ClipSource[]> {
-  return videoSources(await client.get<unknown>("/api/sources?limit=100", signal));
-}
-
 const isKit = (k: unknown): k is BrandKit =>
   typeof k === "object" && k !== null && typeof (k as BrandKit).id === "string" && typeof (k as BrandKit).name === "string";
 

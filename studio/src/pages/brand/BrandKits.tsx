@@ -7,16 +7,14 @@ import {
   LOGO_SIZE_RANGE,
   NAME_MAX,
   kitChanges,
-  listVideoSources,
   parseKits,
-  sourceLabel,
   uploadAsset,
   type AssetKind,
   type BrandKit,
-  type ClipSource,
   type KitFields,
 } from "../../api/brand";
 import { api } from "../../api/client";
+import { listSources, sourceLabel, videoSources, type PickSource } from "../../api/sources";
 import { ErrorBox } from "../../components/ErrorBox";
 import { useCanEdit } from "../../role";
 import "./brand.css";
@@ -37,7 +35,7 @@ const fieldsOf = (k: BrandKit): KitFields => ({
 /** A select of the workspace's video sources for a kit's intro or outro (`""`: none); a
  * source set on the kit but not listed (older than the newest 100) stays choosable. */
 function SourcePicker({ name, label, value, sources, onChange }: {
-  name: "intro_source_id" | "outro_source_id"; label: string; value: string; sources: ClipSource[] | null; onChange: (v: string) => void;
+  name: "intro_source_id" | "outro_source_id"; label: string; value: string; sources: PickSource[] | null; onChange: (v: string) => void;
 }) {
   return (
     <label className="wide">
@@ -62,7 +60,7 @@ function assetState(kit: BrandKit, kind: AssetKind): string | null {
 
 /** One kit: its fields (editable by editors and above), its uploaded files, delete. */
 function KitCard({ kit, sources, onSaved, onDeleted }: {
-  kit: BrandKit; sources: ClipSource[] | null; onSaved: (k: BrandKit) => void; onDeleted: () => void;
+  kit: BrandKit; sources: PickSource[] | null; onSaved: (k: BrandKit) => void; onDeleted: () => void;
 }) {
   const canEdit = useCanEdit();
   const [draft, setDraft] = useState<KitFields>(() => fieldsOf(kit));
@@ -193,7 +191,7 @@ function KitCard({ kit, sources, onSaved, onDeleted }: {
 export function BrandKits() {
   const canEdit = useCanEdit();
   const [kits, setKits] = useState<BrandKit[] | null>(null);
-  const [sources, setSources] = useState<ClipSource[] | null>(null);
+  const [sources, setSources] = useState<PickSource[] | null>(null);
   const [name, setName] = useState("");
   const [error, setError] = useState<unknown>(null);
 
@@ -208,8 +206,8 @@ export function BrandKits() {
   useEffect(() => {
     const stop = new AbortController();
     void load(stop.signal);
-    listVideoSources(api, stop.signal)
-      .then((got) => !stop.signal.aborted && setSources(got))
+    listSources(api, stop.signal)
+      .then((got) => !stop.signal.aborted && setSources(videoSources(got)))
       .catch((err) => !stop.signal.aborted && setError(err));
     return () => stop.abort();
   }, [load]);
