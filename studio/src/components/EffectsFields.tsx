@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useId, useState, type ReactNode } from "react";
 import { listKits, type BrandKit } from "../api/brand";
 import { api } from "../api/client";
 import { CENSOR_MODES, LAYOUTS, SAFE_AREAS, TRANSITIONS, ZOOMS, type EffectsForm } from "../api/effects";
@@ -22,6 +22,19 @@ export function useKits(wanted: boolean): BrandKit[] | null {
 
 const label = (v: string) => v.replace(/_/g, " ");
 
+/** A control with a small hint under it: the hint is the control's description
+ * (aria-describedby) and stays out of its label, so a label names one control. */
+function Hinted({ id, hint, children }: { id: string; hint: string; children: ReactNode }) {
+  return (
+    <div className="hinted">
+      {children}
+      <small id={id} className="hint muted">
+        {hint}
+      </small>
+    </div>
+  );
+}
+
 /** The render's effects, shared by a new job's form and a clip's re-render: layout, zooms,
  * hook, filler removal and its transitions, censoring, denoising, music and beat sync,
  * library B-roll and sound effects, caption emoji and safe area, and brand kit. The kit
@@ -37,6 +50,7 @@ export function EffectsFields({
   onChange: <K extends keyof EffectsForm>(key: K, v: EffectsForm[K]) => void;
   kits: BrandKit[] | null;
 }) {
+  const hint = useId();
   return (
     <fieldset className="settings effects" aria-label="effects">
       <label>
@@ -77,18 +91,19 @@ export function EffectsFields({
         <input name="remove_fillers" type="checkbox" checked={value.removeFillers} onChange={(e) => onChange("removeFillers", e.target.checked)} />
         Remove fillers
       </label>
-      <label>
-        Transition
-        <select name="transition" value={value.removeFillers ? value.transition : "none"} disabled={!value.removeFillers}
-          aria-describedby="transition-hint" onChange={(e) => onChange("transition", e.target.value as EffectsForm["transition"])}>
-          {TRANSITIONS.map((t) => (
-            <option key={t} value={t}>
-              {t}
-            </option>
-          ))}
-        </select>
-        <small id="transition-hint" className="hint muted">joins the cuts of "remove fillers"</small>
-      </label>
+      <Hinted id={`${hint}-transition`} hint='joins the cuts of "remove fillers"'>
+        <label>
+          Transition
+          <select name="transition" value={value.removeFillers ? value.transition : "none"} disabled={!value.removeFillers}
+            aria-describedby={`${hint}-transition`} onChange={(e) => onChange("transition", e.target.value as EffectsForm["transition"])}>
+            {TRANSITIONS.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
+      </Hinted>
       <label className="check">
         <input name="denoise" type="checkbox" checked={value.denoise} onChange={(e) => onChange("denoise", e.target.checked)} />
         Denoise
@@ -111,37 +126,41 @@ export function EffectsFields({
         Music (object key)
         <input name="music" placeholder="music/track.mp3" maxLength={1024} value={value.music} onChange={(e) => onChange("music", e.target.value)} />
       </label>
-      <label className="check">
-        <input name="beat_sync" type="checkbox" checked={value.beatSync && value.music.trim() !== ""} disabled={!value.music.trim()}
-          aria-describedby="beat-sync-hint" onChange={(e) => onChange("beatSync", e.target.checked)} />
-        Beat sync
-        <small id="beat-sync-hint" className="hint muted">cuts on the music's beats; needs music</small>
-      </label>
-      <label className="check">
-        <input name="broll" type="checkbox" checked={value.broll} onChange={(e) => onChange("broll", e.target.checked)} />
-        B-roll
-        <small className="hint muted">from the library</small>
-      </label>
-      <label className="check">
-        <input name="sfx" type="checkbox" checked={value.sfx} onChange={(e) => onChange("sfx", e.target.checked)} />
-        Sound effects
-        <small className="hint muted">from the library</small>
-      </label>
+      <Hinted id={`${hint}-beat`} hint="cuts on the music's beats; needs music">
+        <label className="check">
+          <input name="beat_sync" type="checkbox" checked={value.beatSync && value.music.trim() !== ""} disabled={!value.music.trim()}
+            aria-describedby={`${hint}-beat`} onChange={(e) => onChange("beatSync", e.target.checked)} />
+          Beat sync
+        </label>
+      </Hinted>
+      <Hinted id={`${hint}-broll`} hint="cutaways from the library">
+        <label className="check">
+          <input name="broll" type="checkbox" checked={value.broll} aria-describedby={`${hint}-broll`} onChange={(e) => onChange("broll", e.target.checked)} />
+          B-roll
+        </label>
+      </Hinted>
+      <Hinted id={`${hint}-sfx`} hint="from the library, on tagged words">
+        <label className="check">
+          <input name="sfx" type="checkbox" checked={value.sfx} aria-describedby={`${hint}-sfx`} onChange={(e) => onChange("sfx", e.target.checked)} />
+          Sound effects
+        </label>
+      </Hinted>
       <label className="check">
         <input name="emoji" type="checkbox" checked={value.emoji} onChange={(e) => onChange("emoji", e.target.checked)} />
         Caption emoji
       </label>
-      <label>
-        Safe area
-        <select name="safe_area" value={value.safeArea} onChange={(e) => onChange("safeArea", e.target.value as EffectsForm["safeArea"])}>
-          {SAFE_AREAS.map((a) => (
-            <option key={a} value={a}>
-              {a === "all" ? "every platform" : a}
-            </option>
-          ))}
-        </select>
-        <small className="hint muted">where 9:16 captions sit</small>
-      </label>
+      <Hinted id={`${hint}-safe`} hint="whose app UI 9:16 captions keep clear of">
+        <label>
+          Safe area
+          <select name="safe_area" value={value.safeArea} aria-describedby={`${hint}-safe`} onChange={(e) => onChange("safeArea", e.target.value as EffectsForm["safeArea"])}>
+            {SAFE_AREAS.map((a) => (
+              <option key={a} value={a}>
+                {a === "all" ? "every platform" : a}
+              </option>
+            ))}
+          </select>
+        </label>
+      </Hinted>
       {kits !== null && (kits.length > 0 || value.brandKitId) && (
         <label className="wide">
           Brand kit

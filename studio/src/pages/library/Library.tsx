@@ -62,7 +62,7 @@ function ItemRow({ item, onSaved, onRemoved }: { item: LibraryItem; onSaved: (i:
         <span className="muted">{formatDuration(item.duration_s)}</span>
       </div>
       {canEdit ? (
-        <form className="library-tags" onSubmit={save} aria-label={`tags of ${item.title}`}>
+        <form className="library-tags" onSubmit={save} aria-label={`retag ${item.title}`}>
           <label className="grow">
             Tags
             <input name="tags" value={tags} required disabled={busy} onChange={(e) => setTags(e.target.value)} />
