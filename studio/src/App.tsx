@@ -10,6 +10,7 @@ import { Search } from "./pages/search/Search";
 import { Publishing } from "./pages/publish/Publishing";
 import { Streams } from "./pages/live/Streams";
 import { BrandKits } from "./pages/brand/BrandKits";
+import { Library } from "./pages/library/Library";
 import { SignIn } from "./pages/SignIn";
 import { Styler } from "./pages/style/Styler";
 import { CutEditor } from "./pages/edit/CutEditor";
@@ -86,6 +87,7 @@ export function App() {
           <a href={href({ page: "streams" })} aria-current={route.page === "streams" ? "page" : undefined}>Streams</a>
           <a href={href({ page: "publish" })} aria-current={route.page === "publish" ? "page" : undefined}>Publishing</a>
           <a href={href({ page: "brand" })} aria-current={route.page === "brand" ? "page" : undefined}>Brand</a>
+          <a href={href({ page: "library" })} aria-current={route.page === "library" ? "page" : undefined}>Library</a>
         </nav>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
@@ -125,6 +127,7 @@ export function App() {
         {me && workspaceId && route.page === "publish" && <Publishing key={workspaceId} role={role} />}
         {me && workspaceId && route.page === "jobs" && <Jobs workspaceId={workspaceId} />}
         {me && workspaceId && route.page === "brand" && <BrandKits key={workspaceId} />}
+        {me && workspaceId && route.page === "library" && <Library key={workspaceId} />}
       </RoleContext.Provider>
     </div>
   );

@@ -15,6 +15,7 @@ export type Route =
   | { page: "streams"; streamId?: string }
   | { page: "publish" }
   | { page: "brand" }
+  | { page: "library" }
   | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
@@ -28,6 +29,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "streams") return parts[1] ? { page: "streams", streamId: decodeURIComponent(parts[1]) } : { page: "streams" };
   if (parts[0] === "publish") return { page: "publish" };
   if (parts[0] === "brand") return { page: "brand" };
+  if (parts[0] === "library") return { page: "library" };
   return { page: "jobs" };
 }
 
@@ -53,6 +55,8 @@ export function href(route: Route): string {
       return "#/publish";
     case "brand":
       return "#/brand";
+    case "library":
+      return "#/library";
     default:
       return "#/jobs";
   }

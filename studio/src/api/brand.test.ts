@@ -75,6 +75,11 @@ describe("kitChanges", () => {
   it("clears a font family with null", () => {
     expect(kitChanges({ ...kit, font_family: "Inter" }, { ...kit, font_family: "" })).toEqual({ font_family: null });
   });
+  it("sends a picked intro or outro, and clears one with null", () => {
+    expect(kitChanges(kit, { ...kit, intro_source_id: "", outro_source_id: "" })).toEqual({});
+    expect(kitChanges(kit, { ...kit, intro_source_id: "s1" })).toEqual({ intro_source_id: "s1" });
+    expect(kitChanges({ ...kit, outro_source_id: "s2" }, { ...kit, outro_source_id: "" })).toEqual({ outro_source_id: null });
+  });
 });
 
 describe("assetType", () => {

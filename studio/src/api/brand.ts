@@ -43,7 +43,16 @@ export interface BrandKit {
 /** The fields a kit is written with (POST takes `name` and any others; PATCH any). */
 export type KitFields = Pick<
   BrandKit,
-  "name" | "logo_position" | "logo_size" | "logo_opacity" | "primary_color" | "accent_color" | "background_color" | "font_family"
+  | "name"
+  | "logo_position"
+  | "logo_size"
+  | "logo_opacity"
+  | "primary_color"
+  | "accent_color"
+  | "background_color"
+  | "font_family"
+  | "intro_source_id"
+  | "outro_source_id"
 >;
 export const KIT_FIELDS: readonly (keyof KitFields)[] = [
   "name",
@@ -54,6 +63,8 @@ export const KIT_FIELDS: readonly (keyof KitFields)[] = [
   "accent_color",
   "background_color",
   "font_family",
+  "intro_source_id",
+  "outro_source_id",
 ];
 
 const isKit = (k: unknown): k is BrandKit =>
@@ -77,13 +88,15 @@ export async function listKits(client: ApiClient, signal?: AbortSignal): Promise
   }
 }
 
-/** The kit's fields that differ from `kit` (a PATCH sends only those; a blank font family
- * clears it with null). */
+/** The kit's fields that differ from `kit` (a PATCH sends only those; a blank font family,
+ * intro or outro clears it with null). */
 export function kitChanges(kit: BrandKit, draft: KitFields): Partial<KitFields> {
   const out: Record<string, unknown> = {};
   for (const key of KIT_FIELDS) {
     let value: unknown = draft[key];
-    if (key === "font_family") value = typeof value === "string" && value.trim() ? value.trim() : null;
+    if (key === "font_family" || key === "intro_source_id" || key === "outro_source_id") {
+      value = typeof value === "string" && value.trim() ? value.trim() : null;
+    }
     if (key === "name" && typeof value === "string") value = value.trim();
     if (value !== kit[key]) out[key] = value;
   }

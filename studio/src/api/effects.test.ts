@@ -32,6 +32,16 @@ describe("jobEffects", () => {
       censor: { words: ["heck", "darn"], mode: "silence" },
     });
   });
+  it("sends the library, caption and music settings that changed", () => {
+    expect(jobEffects(form({ broll: true, sfx: true }))).toEqual({ broll: true, sfx: true });
+    expect(jobEffects(form({ emoji: true, safeArea: "tiktok" }))).toEqual({ emoji: true, safe_area: "tiktok" });
+    expect(jobEffects(form({ removeFillers: true, transition: "wipe" }))).toEqual({ remove_fillers: true, transition: "wipe" });
+    expect(jobEffects(form({ music: "m/bed.mp3", beatSync: true }))).toEqual({ music: "m/bed.mp3", beat_sync: true });
+  });
+  it("sends no transition without filler removal, and no beat sync without music", () => {
+    expect(jobEffects(form({ transition: "crossfade" }))).toEqual({});
+    expect(jobEffects(form({ beatSync: true, music: "   " }))).toEqual({});
+  });
   it("treats a hook with no text, or changed back, as unchanged", () => {
     expect(jobEffects(form({ hookMode: "text", hookText: "   " }))).toEqual({});
     expect(jobEffects(form({ zooms: "off", layout: "auto" }))).toEqual({});
@@ -46,6 +56,16 @@ describe("rerenderEffects", () => {
     expect(rerenderEffects({ ...base, hookMode: "off" }, base, known, none)).toEqual({ hook: "" });
     expect(rerenderEffects({ ...base, music: "" }, base, known, none)).toEqual({ music: "" });
     expect(rerenderEffects({ ...base, censorWords: "" }, base, known, none)).toEqual({ censor: { words: [], mode: "bleep" } });
+  });
+  it("takes the newer effects off in the re-render's spelling", () => {
+    const clip = { settings: { remove_fillers: true, transition: "crossfade", music: "m.mp3", beat_sync: true, broll: true, sfx: false, emoji: true, safe_area: "reels" } };
+    const { form: base, known } = effectsOfClip(clip);
+    expect(rerenderEffects(base, base, known, none)).toEqual({});
+    expect(rerenderEffects({ ...base, transition: "none" }, base, known, none)).toEqual({ transition: "none" });
+    expect(rerenderEffects({ ...base, removeFillers: false }, base, known, none)).toEqual({ remove_fillers: false, transition: "none" });
+    expect(rerenderEffects({ ...base, music: "" }, base, known, none)).toEqual({ music: "", beat_sync: false });
+    expect(rerenderEffects({ ...base, broll: false, sfx: true, emoji: false }, base, known, none)).toEqual({ broll: false, sfx: true, emoji: false });
+    expect(rerenderEffects({ ...base, safeArea: "shorts" }, base, known, none)).toEqual({ safe_area: "shorts" });
   });
   it("sends a touched field the clip did not report, even at the form's default", () => {
     const { form: base, known } = effectsOfClip({ aspect: "1:1" });
@@ -73,5 +93,12 @@ describe("effectsOfClip", () => {
     const { form: f, known } = effectsOfClip(clip);
     expect(f).toEqual(form({ layout: "split", zooms: "pulse", censorWords: "heck, darn", censorMode: "silence", denoise: true }));
     expect([...known].sort()).toEqual(["censor", "denoise", "hook", "layout", "zooms"]);
+  });
+  it("reads a null transition as none and a null safe area as not the clip's own", () => {
+    const clip = { settings: { remove_fillers: true, transition: null, safe_area: null, beat_sync: false, emoji: false } };
+    const { form: f, known } = effectsOfClip(clip);
+    expect(f).toEqual(form({ removeFillers: true }));
+    expect([...known].sort()).toEqual(["beat_sync", "emoji", "remove_fillers", "transition"]);
+    expect(rerenderEffects(f, f, known, new Set<EffectsKey>(["safe_area"]))).toEqual({ safe_area: "all" });
   });
 });

@@ -7,10 +7,14 @@ export const LAYOUTS = ["auto", "speaker", "split", "wide"] as const;
 export const ZOOMS = ["off", "smooth", "snap", "ken_burns", "pulse"] as const;
 export const HOOK_MODES = ["off", "title", "text"] as const;
 export const CENSOR_MODES = ["bleep", "silence"] as const;
+export const TRANSITIONS = ["none", "crossfade", "wipe", "zoom"] as const;
+export const SAFE_AREAS = ["all", "tiktok", "reels", "shorts"] as const;
 export type Layout = (typeof LAYOUTS)[number];
 export type Zoom = (typeof ZOOMS)[number];
 export type HookMode = (typeof HOOK_MODES)[number];
 export type CensorMode = (typeof CENSOR_MODES)[number];
+export type Transition = (typeof TRANSITIONS)[number];
+export type SafeArea = (typeof SAFE_AREAS)[number];
 
 /** What the effects controls show. `""` in a text field or the kit select means none. */
 export interface EffectsForm {
@@ -26,6 +30,14 @@ export interface EffectsForm {
   /** An object key of the workspace's media. */
   music: string;
   brandKitId: string;
+  /** How the parts left by filler removal join; only sent as chosen while removeFillers is on. */
+  transition: Transition;
+  broll: boolean;
+  sfx: boolean;
+  emoji: boolean;
+  safeArea: SafeArea;
+  /** Only sent as on while a music key is set (the server refuses beat sync without music). */
+  beatSync: boolean;
 }
 
 /** The server's own defaults for a new job (JobSettings): a form at these sends nothing. */
@@ -40,11 +52,46 @@ export const EFFECTS_DEFAULTS: EffectsForm = {
   denoise: false,
   music: "",
   brandKitId: "",
+  transition: "none",
+  broll: false,
+  sfx: false,
+  emoji: false,
+  safeArea: "all",
+  beatSync: false,
 };
 
 /** The request fields, each made of one or two form fields. */
-export type EffectsKey = "layout" | "zooms" | "hook" | "remove_fillers" | "censor" | "denoise" | "music" | "brand_kit_id";
-export const EFFECTS_KEYS: readonly EffectsKey[] = ["layout", "zooms", "hook", "remove_fillers", "censor", "denoise", "music", "brand_kit_id"];
+export type EffectsKey =
+  | "layout"
+  | "zooms"
+  | "hook"
+  | "remove_fillers"
+  | "censor"
+  | "denoise"
+  | "music"
+  | "brand_kit_id"
+  | "transition"
+  | "broll"
+  | "sfx"
+  | "emoji"
+  | "safe_area"
+  | "beat_sync";
+export const EFFECTS_KEYS: readonly EffectsKey[] = [
+  "layout",
+  "zooms",
+  "hook",
+  "remove_fillers",
+  "censor",
+  "denoise",
+  "music",
+  "brand_kit_id",
+  "transition",
+  "broll",
+  "sfx",
+  "emoji",
+  "safe_area",
+  "beat_sync",
+];
 
 /** Which request field a form field feeds (for "the user touched it"). */
 export const FORM_KEY: Record<keyof EffectsForm, EffectsKey> = {
@@ -58,6 +105,12 @@ export const FORM_KEY: Record<keyof EffectsForm, EffectsKey> = {
   denoise: "denoise",
   music: "music",
   brandKitId: "brand_kit_id",
+  transition: "transition",
+  broll: "broll",
+  sfx: "sfx",
+  emoji: "emoji",
+  safeArea: "safe_area",
+  beatSync: "beat_sync",
 };
 
 /** The words of a comma-separated list: trimmed, empty ones dropped, each once (first spelling kept). */
@@ -92,6 +145,14 @@ export function effectsWire(form: EffectsForm, target: "job" | "rerender"): Reco
     denoise: form.denoise,
     music: music || (job ? null : ""),
     brand_kit_id: form.brandKitId || (job ? null : ""),
+    // Transitions join what filler removal cut apart: without it there is nothing to join.
+    transition: form.removeFillers ? form.transition : "none",
+    broll: form.broll,
+    sfx: form.sfx,
+    emoji: form.emoji,
+    safe_area: form.safeArea,
+    // Beat sync needs music (else 422 BEAT_SYNC_NEEDS_MUSIC): off without a track.
+    beat_sync: form.beatSync && music !== "",
   };
 }
 
@@ -152,5 +213,16 @@ export function effectsOfClip(clip: object): { form: EffectsForm; known: Set<Eff
   if (has("denoise")) form.denoise = c.denoise === true;
   if (has("music")) form.music = typeof c.music === "string" ? c.music : "";
   if (has("brand_kit_id")) form.brandKitId = typeof c.brand_kit_id === "string" ? c.brand_kit_id : "";
+  // the clip's settings say null for no transition
+  if (has("transition")) form.transition = isIn(TRANSITIONS, c.transition) ? c.transition : "none";
+  if (has("broll")) form.broll = c.broll === true;
+  if (has("sfx")) form.sfx = c.sfx === true;
+  if (has("emoji")) form.emoji = c.emoji === true;
+  // null: the clip's captions keep plain margins (not 9:16), so the form's "all" is not the clip's own
+  if (isIn(SAFE_AREAS, c.safe_area)) {
+    form.safeArea = c.safe_area;
+    known.add("safe_area");
+  }
+  if (has("beat_sync")) form.beatSync = c.beat_sync === true;
   return { form, known };
 }

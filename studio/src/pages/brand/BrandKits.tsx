@@ -14,6 +14,7 @@ import {
   type KitFields,
 } from "../../api/brand";
 import { api } from "../../api/client";
+import { listSources, sourceLabel, videoSources, type PickSource } from "../../api/sources";
 import { ErrorBox } from "../../components/ErrorBox";
 import { useCanEdit } from "../../role";
 import "./brand.css";
@@ -27,7 +28,30 @@ const fieldsOf = (k: BrandKit): KitFields => ({
   accent_color: k.accent_color,
   background_color: k.background_color,
   font_family: k.font_family ?? "",
+  intro_source_id: k.intro_source_id ?? "",
+  outro_source_id: k.outro_source_id ?? "",
 });
+
+/** A select of the workspace's video sources for a kit's intro or outro (`""`: none); a
+ * source set on the kit but not listed (older than the newest 100) stays choosable. */
+function SourcePicker({ name, label, value, sources, onChange }: {
+  name: "intro_source_id" | "outro_source_id"; label: string; value: string; sources: PickSource[] | null; onChange: (v: string) => void;
+}) {
+  return (
+    <label className="wide">
+      {label}
+      <select name={name} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">none</option>
+        {value && !sources?.some((s) => s.id === value) && <option value={value}>(a source not listed)</option>}
+        {sources?.map((s) => (
+          <option key={s.id} value={s.id}>
+            {sourceLabel(s)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
 
 /** What an asset kind is, and what it holds now. */
 function assetState(kit: BrandKit, kind: AssetKind): string | null {
@@ -35,7 +59,9 @@ function assetState(kit: BrandKit, kind: AssetKind): string | null {
 }
 
 /** One kit: its fields (editable by editors and above), its uploaded files, delete. */
-function KitCard({ kit, onSaved, onDeleted }: { kit: BrandKit; onSaved: (k: BrandKit) => void; onDeleted: () => void }) {
+function KitCard({ kit, sources, onSaved, onDeleted }: {
+  kit: BrandKit; sources: PickSource[] | null; onSaved: (k: BrandKit) => void; onDeleted: () => void;
+}) {
   const canEdit = useCanEdit();
   const [draft, setDraft] = useState<KitFields>(() => fieldsOf(kit));
   const [busy, setBusy] = useState(false);
@@ -110,6 +136,10 @@ function KitCard({ kit, onSaved, onDeleted }: { kit: BrandKit; onSaved: (k: Bran
             <input name="font_family" maxLength={NAME_MAX} placeholder="an installed font" value={draft.font_family ?? ""}
               onChange={(e) => set("font_family", e.target.value)} />
           </label>
+          <SourcePicker name="intro_source_id" label="Intro (played before each clip)" value={draft.intro_source_id ?? ""} sources={sources}
+            onChange={(v) => set("intro_source_id", v)} />
+          <SourcePicker name="outro_source_id" label="Outro (played after each clip)" value={draft.outro_source_id ?? ""} sources={sources}
+            onChange={(v) => set("outro_source_id", v)} />
           {canEdit && (
             <div className="kit-actions wide">
               <button type="submit" className="primary" disabled={!Object.keys(changes).length}>
@@ -161,6 +191,7 @@ function KitCard({ kit, onSaved, onDeleted }: { kit: BrandKit; onSaved: (k: Bran
 export function BrandKits() {
   const canEdit = useCanEdit();
   const [kits, setKits] = useState<BrandKit[] | null>(null);
+  const [sources, setSources] = useState<PickSource[] | null>(null);
   const [name, setName] = useState("");
   const [error, setError] = useState<unknown>(null);
 
@@ -175,6 +206,9 @@ export function BrandKits() {
   useEffect(() => {
     const stop = new AbortController();
     void load(stop.signal);
+    listSources(api, stop.signal)
+      .then((got) => !stop.signal.aborted && setSources(videoSources(got)))
+      .catch((err) => !stop.signal.aborted && setError(err));
     return () => stop.abort();
   }, [load]);
 
@@ -194,7 +228,7 @@ export function BrandKits() {
     <main className="brand-page">
       <section className="card">
         <h2>Brand kits</h2>
-        <p className="muted">A kit's logo, colours, font and background are applied to the clips a job or a re-render makes with it.</p>
+        <p className="muted">A kit's logo, colours, font, background, intro and outro are applied to the clips a job or a re-render makes with it.</p>
         <ErrorBox error={error} onDismiss={() => setError(null)} />
         {canEdit && (
           <form className="kit-new" onSubmit={create} aria-label="new brand kit">
@@ -215,6 +249,7 @@ export function BrandKits() {
           <KitCard
             key={k.id}
             kit={k}
+            sources={sources}
             onSaved={(got) => setKits((ks) => ks?.map((x) => (x.id === got.id ? got : x)) ?? null)}
             onDeleted={() => setKits((ks) => ks?.filter((x) => x.id !== k.id) ?? null)}
           />
