@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { ApiError } from "../api/client";
 import type { Clip } from "../api/types";
-import { THUMBNAIL_CANDIDATES, fileUrl } from "../pages/style/files";
+import { THUMBNAIL_CANDIDATES, downloadFile, fileUrl } from "../pages/style/files";
 import { ErrorBox } from "./ErrorBox";
 import "./effects.css";
 
@@ -41,13 +41,7 @@ export function Thumbnails({ clip }: { clip: Clip }) {
   async function download(n: number) {
     setError(null);
     try {
-      // A fresh URL per click: the one the picture loaded from may have expired.
-      const a = document.createElement("a");
-      a.href = await fileUrl(clip.id, "thumbnail", n);
-      a.download = "";
-      document.body.append(a);
-      a.click();
-      a.remove();
+      await downloadFile(clip.id, "thumbnail", n);
     } catch (err) {
       setError(err);
     }

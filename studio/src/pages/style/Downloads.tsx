@@ -1,7 +1,7 @@
 import { useState } from "react";
 import type { Clip } from "../../api/types";
 import { ErrorBox } from "../../components/ErrorBox";
-import { CLIP_FILES, fileUrl, type ClipFile } from "./files";
+import { CLIP_FILES, downloadFile, type ClipFile } from "./files";
 
 /** Download buttons for a rendered clip's MP4, thumbnail, FCPXML and EDL. Each asks for a
  * fresh presigned URL on click (they expire) and hands it to the browser as a download. */
@@ -12,12 +12,7 @@ export function Downloads({ clip }: { clip: Clip }) {
   async function download(file: ClipFile) {
     setError(null);
     try {
-      const a = document.createElement("a");
-      a.href = await fileUrl(clip.id, file);
-      a.download = "";
-      document.body.append(a);
-      a.click();
-      a.remove();
+      await downloadFile(clip.id, file);
     } catch (err) {
       setError(err);
     }

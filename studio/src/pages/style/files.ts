@@ -35,6 +35,17 @@ export async function fileUrl(clipId: string, file: ClipFile, n?: number, signal
   return r.url;
 }
 
+/** Download one of the clip's files: a fresh presigned URL per click (an earlier one may
+ * have expired), followed by a temporary link the browser saves from. */
+export async function downloadFile(clipId: string, file: ClipFile, n?: number): Promise<void> {
+  const a = document.createElement("a");
+  a.href = await fileUrl(clipId, file, n);
+  a.download = "";
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
 /** An object URL of the clip's caption preview in `style` and `aspect` (null while it
  * renders); the error, when the server refused. Revoked when the arguments change. */
 export function usePreview(clip: Clip, style: string, aspect: string): { url: string | null; error: unknown } {
