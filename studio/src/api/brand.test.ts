@@ -1,7 +1,8 @@
 // Brand kits: the list's shape read defensively, a PATCH of only the changed fields, the
 // Content-Type an asset is uploaded with, and a server without the kits' API.
 import { describe, expect, it } from "vitest";
-import { ApiClient, ApiError, type TokenStore } from "./client";
+import { ApiError } from "./client";
+import { jsonResponse, recordingClient } from "./recording";
 import { assetType, kitChanges, listKits, parseKits, uploadAsset, type BrandKit } from "./brand";
 
 const kit: BrandKit = {
@@ -23,18 +24,8 @@ const kit: BrandKit = {
   updated_at: "2026-01-01T00:00:00Z",
 };
 
-const store: TokenStore = { load: () => ({ access_token: "a", refresh_token: "r", expires_in: 900 }), save: () => undefined };
-
-function client(handler: (url: string, init: RequestInit) => Response) {
-  const seen: { url: string; init: RequestInit }[] = [];
-  const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    seen.push({ url: String(input), init: init ?? {} });
-    return handler(String(input), init ?? {});
-  }) as typeof fetch;
-  return { api: new ApiClient(store, fetcher), seen };
-}
-
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+const client = (handler: (url: string, init: RequestInit) => Response) => recordingClient(handler);
+const json = jsonResponse;
 
 describe("parseKits", () => {
   it("reads {data: [...]} in order, leaving out entries without an id or name", () => {

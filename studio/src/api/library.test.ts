@@ -1,7 +1,8 @@
 // The library client: the list read defensively, tags as the server stores them, and the
 // requests each call makes (method, path, body, credentials), errors kept as ApiError.
 import { describe, expect, it } from "vitest";
-import { ApiClient, ApiError, type TokenStore } from "./client";
+import { ApiError } from "./client";
+import { jsonResponse, recordingClient } from "./recording";
 import { addItem, formatDuration, listLibrary, parseLibrary, parseTags, removeItem, retagItem, type LibraryItem } from "./library";
 
 const item: LibraryItem = {
@@ -14,20 +15,8 @@ const item: LibraryItem = {
   created_at: "2026-01-01T00:00:00Z",
 };
 
-const store: TokenStore = { load: () => ({ access_token: "a", refresh_token: "r", expires_in: 900 }), save: () => undefined };
-
-function client(handler: (url: string, init: RequestInit) => Response) {
-  const seen: { url: string; init: RequestInit }[] = [];
-  const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    seen.push({ url: String(input), init: init ?? {} });
-    return handler(String(input), init ?? {});
-  }) as typeof fetch;
-  const api = new ApiClient(store, fetcher);
-  api.workspaceId = "w1";
-  return { api, seen };
-}
-
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+const client = (handler: (url: string, init: RequestInit) => Response) => recordingClient(handler, "w1");
+const json = jsonResponse;
 
 describe("parseLibrary", () => {
   it("reads {data: [...]} in order, leaving out entries without an id, a known kind or tags", () => {
