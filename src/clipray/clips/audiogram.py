@@ -56,7 +56,8 @@ class AudiogramSpec:
     cover: bool = False
     """Draw the episode's cover art (the file has an attached picture)."""
     background: str = "0x1d2433"
-    """Canvas colour (``CLIPRAY_AUDIOGRAM_BACKGROUND``); brand kits will choose it later."""
+    """Canvas colour (``CLIPRAY_AUDIOGRAM_BACKGROUND``); a brand kit's background colour or
+    picture replaces it (``clips/effects/brand.py``)."""
     wave: Wave = "waves"
     """``waves`` (the waveform), ``freqs`` (bars of the spectrum) or ``spectrum`` (a
     scrolling spectrogram)."""
