@@ -129,6 +129,10 @@ def _line(msg: dict[str, Any]) -> str:
     return f"{at} {kind:<6} {what}"
 
 
+class _Stopped(Exception):
+    """Ctrl+C, seen between two reads of the stream's events."""
+
+
 @streams_app.command("watch")
 def watch(
     ctx: typer.Context,
@@ -139,15 +143,29 @@ def watch(
 ) -> None:
     """Follow a stream: its events, clips and status changes, one line each as they
     happen, until the stream is stopped (Ctrl+C ends it sooner)."""
+    import signal
+    import threading
+
     from clipray.services import stream_events
 
     settings = _settings(ctx)
     db, ws_id, _ = _cover_context(settings)
+    # Ctrl+C ends the wait between two reads: a KeyboardInterrupt raised inside a database
+    # call could leave the connection pool's lock held, and closing it would then hang.
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def nap(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise _Stopped
+
     try:
         stream_events.check(db, ws_id, stream_id)
-        for msg in stream_events.watch(db, settings, stream_id, after):
+        for msg in stream_events.watch(db, settings, stream_id, after, sleep=nap):
             typer.echo(json.dumps(msg) if as_json else _line(msg))
-    except KeyboardInterrupt:
+            if stop.is_set():
+                break
+    except _Stopped:
         pass
     finally:
         db.dispose()
