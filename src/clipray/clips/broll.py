@@ -41,6 +41,7 @@ from typing import Literal
 
 import numpy as np
 
+from clipray.clips.effects.audio import word_key  # tags are matched as censored words are
 from clipray.clips.effects.graph import FPS, BRoll, Insert, Sfx, SoundHit
 from clipray.schemas import Word
 
@@ -49,7 +50,6 @@ TextEncoder = Callable[[Sequence[str]], np.ndarray]
 """Texts -> one CLIP text vector per row (the space the indexed frames are in)."""
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]\u201d\u2019]*$")
-_NOT_WORD = re.compile(r"[^\w']+")
 _STOPWORDS = (
     "a an and are as at be but by for from has have i in is it its of on or so that the "
     "this to was we were with you your they them our my me he she his her not no do did "
@@ -58,11 +58,6 @@ _STOPWORDS = (
 )
 _STOP = frozenset(_STOPWORDS.split())
 """Words too common to say what a moment shows: they match no tag."""
-
-
-def word_key(word: str) -> str:
-    """How a spoken word meets a tag: lower-cased, punctuation stripped."""
-    return _NOT_WORD.sub("", word.lower()).strip("'")
 
 
 def title_words(title: str) -> frozenset[str]:
