@@ -60,11 +60,7 @@ def effects_of(spec: RenderSpec) -> EffectsConfig:
     if g is None:
         return EffectsConfig()
     audio, b = g.audio, g.brand
-    # the kit as it was when the clip was planned (its keys name the very bytes drawn)
-    kit = None if b is None else BrandKit(
-        b.kit_id, "", "kit", b.logo_key, b.logo_position,  # type: ignore[arg-type]
-        b.logo_size, b.logo_opacity, b.primary_color, b.accent_color, b.background_color,
-        b.font_family, b.font_key, b.background_key)  # fmt: skip
+    kit = b.kit() if b is not None else None
     return EffectsConfig(zooms=g.zooms.style if g.zooms else None,
                          hook=g.hook.text if g.hook else None,
                          remove_fillers=g.base_cut is not None,

@@ -287,12 +287,18 @@ class Brand:
     outro_key: str | None = None
 
     def __post_init__(self) -> None:
-        bad = invalid_field(BrandKit(self.kit_id, "", "kit", self.logo_key,
-                                     self.logo_position, self.logo_size,  # type: ignore[arg-type]
-                                     self.logo_opacity, self.primary_color, self.accent_color,
-                                     self.background_color, self.font_family))  # fmt: skip
+        bad = invalid_field(self.kit())
         if bad is not None:
             raise GraphError(f"brand {bad[0]}: {bad[1]}")
+
+    def kit(self) -> BrandKit:
+        """The kit as it was when the clip was planned (its keys name the very bytes
+        drawn; the kit's name and workspace are not part of the step)."""
+        return BrandKit(self.kit_id, "", "kit", self.logo_key,
+                        self.logo_position, self.logo_size,  # type: ignore[arg-type]
+                        self.logo_opacity, self.primary_color, self.accent_color,
+                        self.background_color, self.font_family, self.font_key,
+                        self.background_key)  # fmt: skip
 
     @classmethod
     def of(cls, kit: BrandKit, intro_key: str | None = None,
