@@ -90,6 +90,18 @@ def drop_file(page, selector: str, path: Path, mime: str) -> None:
     )
 
 
+def sign_up(page, base: str, name: str) -> None:
+    """A new account through the studio's sign-up tab (a fresh email each time); returns
+    once the account is made and the jobs page shows."""
+    page.goto(base + "/")
+    page.get_by_role("tab", name="Sign up").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Email").fill(f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_text("No jobs yet").wait_for()
+
+
 def api_headers(page) -> dict[str, str]:
     """The access token the studio holds, to look behind it through the same public API."""
     tokens = json.loads(page.evaluate("localStorage.getItem('clipray.tokens')"))

@@ -18,7 +18,6 @@ import io
 import json
 import shutil
 import subprocess
-import uuid
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -34,6 +33,7 @@ from tests.web.test_studio_browser import (  # noqa: F401 (fixtures)
     built,
     drop_file,
     shot,
+    sign_up,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -80,13 +80,7 @@ def test_caption_styler_rerender_versions_and_downloads(served, built, browser, 
     page.set_default_timeout(60_000)
 
     # A new user's job on a dropped file: square clips of 3 to 6 s, highlighted words.
-    page.goto(served.base + "/")
-    page.get_by_role("tab", name="Sign up").click()
-    page.get_by_label("Name").fill("Style Tester")
-    page.get_by_label("Email").fill(f"style-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Password").fill("correct horse battery staple")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_text("No jobs yet").wait_for()
+    sign_up(page, served.base, "Style Tester")
     drop_file(page, "[data-testid=dropzone]", short_talk, "video/mp4")
     page.get_by_text(short_talk.name).wait_for()
     page.get_by_label("Clips").fill("2")
@@ -244,13 +238,7 @@ def test_brand_kit_logo_upload_and_delete(served, built, browser, tmp_path):  # 
     logo = tmp_path / "logo.png"
     Image.new("RGBA", (64, 32), (220, 30, 40, 200)).save(logo)
 
-    page.goto(served.base + "/")
-    page.get_by_role("tab", name="Sign up").click()
-    page.get_by_label("Name").fill("Brand Tester")
-    page.get_by_label("Email").fill(f"brand-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Password").fill("correct horse battery staple")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_text("No jobs yet").wait_for()
+    sign_up(page, served.base, "Brand Tester")
     headers = api_headers(page)
 
     # Create a kit; upload a logo: the page shows the kit's logo_url as that picture.
